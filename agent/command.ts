@@ -1,0 +1,149 @@
+/**
+ * `secrets-agent agent`: wires configuration, the AWS source, the files sink, metrics and the
+ * status server together, and runs init or sidecar mode.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Command } from '../common/command.ts';
+import { parseAgentConfig, type AgentConfig } from '../common/config.ts';
+import { AgentError } from '../common/errors.ts';
+import { helpText, integerFlag, parseFlags, stringFlag, type CommandSpec, type Env } from '../common/flags.ts';
+import { createLogger, type Logger } from '../common/log.ts';
+import { Agent, terminationMessage } from './agent.ts';
+import { startStatusServer, type StatusServer } from './http.ts';
+import { createAgentMetrics } from './metrics.ts';
+import { renderFile } from './render.ts';
+import { FileSink } from './sink/files.ts';
+import { createAwsSource } from './source/aws.ts';
+
+export const AGENT_COMMAND: CommandSpec = {
+  name: 'agent',
+  summary: 'fetch secrets from AWS Secrets Manager into files (init: once; sidecar: kept fresh)',
+  usage: 'secrets-agent agent (--config FILE | --config-json JSON) [flags]',
+  flags: [
+    { name: 'config', env: 'SECRETS_AGENT_CONFIG_FILE', type: 'string', help: 'configuration file (YAML or JSON)' },
+    { name: 'config-json', env: 'SECRETS_AGENT_CONFIG', type: 'string', help: 'configuration as a JSON document (what the injector passes)' },
+    { name: 'mode', env: 'SECRETS_AGENT_MODE', type: 'string', help: 'override the configuration: init or sidecar' },
+    { name: 'output-dir', env: 'SECRETS_AGENT_OUTPUT_DIR', type: 'string', help: 'override the configuration: where the files go' },
+    { name: 'http-port', env: 'SECRETS_AGENT_HTTP_PORT', type: 'integer', help: 'override the configuration: health and metrics port (0: off)' },
+    { name: 'termination-log', env: 'SECRETS_AGENT_TERMINATION_LOG', type: 'string', help: 'override the configuration: where the init failure line goes' },
+    { name: 'log-level', env: 'SECRETS_AGENT_LOG_LEVEL', type: 'string', help: 'override the configuration: debug, info, warn or error' },
+  ],
+};
+
+const OVERRIDES: Readonly<Record<string, string>> = {
+  mode: 'mode',
+  'output-dir': 'outputDir',
+  'http-port': 'httpPort',
+  'termination-log': 'terminationLogPath',
+  'log-level': 'logLevel',
+};
+
+async function loadDocument(values: ReturnType<typeof parseFlags>['values']): Promise<unknown> {
+  const file = stringFlag(values, 'config');
+  const json = stringFlag(values, 'config-json');
+  if ((file === undefined) === (json === undefined)) {
+    throw new AgentError('USAGE', 'agent: give the configuration with exactly one of --config FILE or --config-json JSON');
+  }
+  if (json !== undefined) return parseJson(json, '--config-json');
+  const text = await readFile(file as string, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new AgentError('CONFIG_INVALID', `cannot read configuration file ${file}: ${err.code ?? err.message}`);
+  });
+  if (text.trimStart().startsWith('{')) return parseJson(text, file as string);
+  const { parse } = await import('yaml');
+  try {
+    return parse(text) as unknown;
+  } catch (err) {
+    throw new AgentError('CONFIG_INVALID', `configuration file ${file} is not valid YAML: ${(err as Error).message}`);
+  }
+}
+
+function parseJson(text: string, where: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new AgentError('CONFIG_INVALID', `${where} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+export async function loadAgentConfig(argv: readonly string[], env: Env): Promise<AgentConfig | 'help'> {
+  const flags = parseFlags(AGENT_COMMAND, argv, env);
+  if (flags.help) return 'help';
+  const doc = await loadDocument(flags.values);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return parseAgentConfig(doc);
+  const merged: Record<string, unknown> = { ...(doc as Record<string, unknown>) };
+  for (const [flag, field] of Object.entries(OVERRIDES)) {
+    const value = flag === 'http-port' ? integerFlag(flags.values, flag) : stringFlag(flags.values, flag);
+    if (value !== undefined) merged[field] = value;
+  }
+  return parseAgentConfig(merged);
+}
+
+async function writeTerminationLog(path: string, line: string, logger: Logger): Promise<void> {
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, `${line}\n`);
+  } catch (err) {
+    logger.warn('cannot write the termination log', { path, error: (err as NodeJS.ErrnoException).code });
+  }
+}
+
+export const run: Command = async (ctx) => {
+  let config: AgentConfig | 'help';
+  try {
+    config = await loadAgentConfig(ctx.argv, ctx.env);
+  } catch (err) {
+    if (err instanceof AgentError && err.code === 'CONFIG_INVALID') {
+      ctx.stderr.write(`secrets-agent agent: ${err.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw err;
+  }
+  if (config === 'help') {
+    ctx.stdout.write(helpText(AGENT_COMMAND));
+    return 0;
+  }
+  const logger = createLogger(ctx.stdout, { level: config.logLevel, base: { component: 'agent' } });
+  const metrics = createAgentMetrics();
+  const source = createAwsSource({
+    logger,
+    onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
+  });
+  const agent = new Agent({ config, source, files: new FileSink(config.outputDir), metrics, logger, render: renderFile });
+  let status: StatusServer | undefined;
+  try {
+    if (config.httpPort !== 0) {
+      status = await startStatusServer({
+        address: config.httpAddress,
+        port: config.httpPort,
+        registry: metrics.registry,
+        ready: () => agent.ready,
+      });
+    }
+    logger.info('starting', {
+      mode: config.mode,
+      secrets: config.secrets.map((s) => s.name),
+      dir: config.outputDir,
+      ...(status === undefined ? {} : { httpPort: status.port }),
+    });
+    if (config.mode === 'init') {
+      const failures = await agent.runInit(ctx.signal);
+      if (failures.length === 0) {
+        logger.info('done', { secrets: config.secrets.length });
+        return 0;
+      }
+      const line = terminationMessage(failures);
+      await writeTerminationLog(config.terminationLogPath, line, logger);
+      logger.error('giving up', { error: line });
+      return 1;
+    }
+    await agent.runSidecar(ctx.signal);
+    logger.info('stopped');
+    return 0;
+  } finally {
+    source.close();
+    await status?.close();
+  }
+};

@@ -1,0 +1,62 @@
+/** The agent's Prometheus metrics (names in SPEC), on a registry passed in, never the global one. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface AgentMetrics {
+  readonly registry: Registry;
+  readonly fetchTotal: Counter<'secret' | 'outcome'>;
+  readonly fetchDuration: Histogram;
+  readonly awsApiCalls: Counter<'operation' | 'outcome'>;
+  readonly lastSuccess: Gauge<'secret'>;
+  readonly updatesTotal: Counter<'secret'>;
+  readonly k8sSecretWrites: Counter<'outcome'>;
+  readonly ready: Gauge;
+}
+
+export function createAgentMetrics(registry = new Registry(), withDefaults = true): AgentMetrics {
+  if (withDefaults) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    fetchTotal: new Counter({
+      name: 'secrets_agent_fetch_total',
+      help: 'Secret reads by the agent, by secret (file name) and outcome (success or an error code).',
+      labelNames: ['secret', 'outcome'] as const,
+      registers,
+    }),
+    fetchDuration: new Histogram({
+      name: 'secrets_agent_fetch_duration_seconds',
+      help: 'Duration of one fetch of all the secrets (a refresh cycle), in seconds.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    awsApiCalls: new Counter({
+      name: 'secrets_agent_aws_api_calls_total',
+      help: 'HTTP calls to AWS APIs (retries included), by operation and outcome: what the user pays for.',
+      labelNames: ['operation', 'outcome'] as const,
+      registers,
+    }),
+    lastSuccess: new Gauge({
+      name: 'secrets_agent_last_success_timestamp_seconds',
+      help: 'Unix time of the last successful read of each secret.',
+      labelNames: ['secret'] as const,
+      registers,
+    }),
+    updatesTotal: new Counter({
+      name: 'secrets_agent_updates_total',
+      help: "Times a secret's rendered content changed and was rewritten.",
+      labelNames: ['secret'] as const,
+      registers,
+    }),
+    k8sSecretWrites: new Counter({
+      name: 'secrets_agent_k8s_secret_writes_total',
+      help: 'Writes to the Kubernetes Secret, by outcome.',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    ready: new Gauge({
+      name: 'secrets_agent_ready',
+      help: '1 once every secret was written at least once.',
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The files sink: writes the whole set of secret files into the output directory the way the
+ * kubelet writes Secret volumes, so a reader never sees a torn file nor files from two
+ * different updates together:
+ *
+ *   <dir>/..2026_11_28_17_50_00.123_abcd/   one directory per update, files written in full
+ *   <dir>/..data -> ..2026_11_28_...        switched with one atomic rename of a symlink
+ *   <dir>/<name> -> ..data/<name>            stable paths the app reads
+ *
+ * A write that changes nothing (same names, bytes and modes) touches nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
+import { join } from 'node:path';
+import { AgentError } from '../../common/errors.ts';
+
+export interface SecretFile {
+  readonly name: string;
+  readonly content: Uint8Array;
+  readonly mode: number;
+}
+
+export interface WriteResult {
+  readonly status: 'written' | 'unchanged';
+  /** Names whose content or mode changed, were added or were removed. */
+  readonly changed: readonly string[];
+}
+
+export const DATA_LINK = '..data';
+
+export class FileSink {
+  readonly dir: string;
+  #current: Map<string, SecretFile> | undefined;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Writes the set atomically; files absent from `files` are removed. */
+  async write(files: readonly SecretFile[]): Promise<WriteResult> {
+    try {
+      const current = this.#current ?? (await this.#readCurrent());
+      const changed = diff(current, files);
+      if (changed.length === 0) {
+        this.#current = current;
+        return { status: 'unchanged', changed };
+      }
+      await this.#swap(files, current);
+      this.#current = new Map(files.map((f) => [f.name, f]));
+      return { status: 'written', changed };
+    } catch (err) {
+      this.#current = undefined;
+      if (err instanceof AgentError) throw err;
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new AgentError('WRITE_FAILED', `cannot write secret files in ${this.dir}: ${code}`, {
+        cause: err,
+        retryable: true,
+      });
+    }
+  }
+
+  async #swap(files: readonly SecretFile[], previous: ReadonlyMap<string, SecretFile>): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const stamp = `..${new Date().toISOString().replace(/[-:TZ]/g, '_')}${randomBytes(3).toString('hex')}`;
+    const version = join(this.dir, stamp);
+    await mkdir(version, { mode: 0o755 });
+    await chmod(version, 0o755);
+    for (const file of files) {
+      const path = join(version, file.name);
+      await writeFile(path, file.content, { mode: file.mode, flag: 'wx' });
+      await chmod(path, file.mode); // the umask may have narrowed the mode
+    }
+    const oldTarget = await readLinkOrUndefined(join(this.dir, DATA_LINK));
+    const tmpLink = join(this.dir, `..data_tmp_${randomBytes(3).toString('hex')}`);
+    await symlink(stamp, tmpLink);
+    await rename(tmpLink, join(this.dir, DATA_LINK));
+    for (const file of files) {
+      if (!previous.has(file.name)) await this.#linkName(file.name);
+    }
+    for (const name of previous.keys()) {
+      if (!files.some((f) => f.name === name)) await rm(join(this.dir, name), { force: true });
+    }
+    if (oldTarget !== undefined && oldTarget !== stamp && oldTarget.startsWith('..')) {
+      await rm(join(this.dir, oldTarget), { recursive: true, force: true });
+    }
+  }
+
+  /** `<name> -> ..data/<name>`, replacing whatever stood at that path. */
+  async #linkName(name: string): Promise<void> {
+    const path = join(this.dir, name);
+    const target = join(DATA_LINK, name);
+    if ((await readLinkOrUndefined(path)) === target) return;
+    const tmp = join(this.dir, `..${name}_tmp_${randomBytes(3).toString('hex')}`);
+    await symlink(target, tmp);
+    const existing = await lstat(path).catch(() => undefined);
+    if (existing?.isDirectory() === true) {
+      await rm(tmp, { force: true });
+      throw new AgentError('WRITE_FAILED', `cannot write secret file ${name}: ${path} is a directory`);
+    }
+    await rename(tmp, path);
+  }
+
+  /** What an earlier run (or container restart) left behind, so an unchanged set is not rewritten. */
+  async #readCurrent(): Promise<Map<string, SecretFile>> {
+    const current = new Map<string, SecretFile>();
+    const target = await readLinkOrUndefined(join(this.dir, DATA_LINK));
+    await this.#removeLeftovers(target);
+    if (target === undefined) return current;
+    const version = join(this.dir, target);
+    const names = await readdir(version).catch(() => [] as string[]);
+    for (const name of names) {
+      const path = join(version, name);
+      const [content, info] = await Promise.all([readFile(path), stat(path)]);
+      if ((await readLinkOrUndefined(join(this.dir, name))) !== join(DATA_LINK, name)) continue;
+      current.set(name, { name, content, mode: info.mode & 0o777 });
+    }
+    return current;
+  }
+
+  /** Version directories and temporary links that an interrupted write (SIGTERM, crash) left. */
+  async #removeLeftovers(live: string | undefined): Promise<void> {
+    const entries = await readdir(this.dir).catch(() => [] as string[]);
+    for (const entry of entries) {
+      if (entry === DATA_LINK || entry === live || !entry.startsWith('..')) continue;
+      await rm(join(this.dir, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+function diff(current: ReadonlyMap<string, SecretFile>, next: readonly SecretFile[]): string[] {
+  const changed: string[] = [];
+  for (const file of next) {
+    const old = current.get(file.name);
+    if (old === undefined || old.mode !== file.mode || !Buffer.from(old.content).equals(file.content)) {
+      changed.push(file.name);
+    }
+  }
+  for (const name of current.keys()) if (!next.some((f) => f.name === name)) changed.push(name);
+  return changed;
+}
+
+async function readLinkOrUndefined(path: string): Promise<string | undefined> {
+  try {
+    return await readlink(path);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,15 @@
+/** What a command gets from the composition root: no command reads `process` itself. */
+import type { Env } from './flags.ts';
+
+export interface CommandContext {
+  readonly argv: readonly string[];
+  readonly env: Env;
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly stdin: NodeJS.ReadableStream;
+  /** Aborted on SIGTERM or SIGINT: long-running commands stop cleanly and resolve. */
+  readonly signal: AbortSignal;
+}
+
+/** A command resolves to its exit code. */
+export type Command = (ctx: CommandContext) => Promise<number>;
