@@ -1,0 +1,41 @@
+/** Everything the endpoints share, and the one place a finished request is logged and recorded. */
+import type { Logger } from '../common/log.ts';
+import type { RoleTable } from './access.ts';
+import type { CredentialRegistry } from './credentials.ts';
+import type { FaultRegistry } from './faults.ts';
+import type { RequestLog, RequestRecord } from './request-log.ts';
+import type { SecretStore } from './store.ts';
+import type { StsConfig } from './sts.ts';
+
+export interface DevState {
+  readonly store: SecretStore;
+  readonly faults: FaultRegistry;
+  readonly requests: RequestLog;
+  readonly credentials: CredentialRegistry;
+  readonly roles: RoleTable;
+  readonly sts: StsConfig;
+  readonly defaultRegion: string;
+  readonly logger: Logger;
+  /** Aborted when the server closes: pending injected latency ends at once. */
+  readonly closing: AbortSignal;
+}
+
+/** Logs names and outcomes only: a record never carries a secret value. */
+export function finish(state: DevState, record: RequestRecord, startedAt: number): void {
+  state.requests.add(record);
+  const fields = {
+    requestId: record.requestId,
+    service: record.service,
+    operation: record.operation,
+    secretIds: record.secretIds,
+    region: record.region,
+    accessKeyId: record.accessKeyId,
+    roleArn: record.roleArn,
+    outcome: record.outcome,
+    status: record.status,
+    ...(record.faults.length === 0 ? {} : { faults: record.faults }),
+    ...(record.secretErrors === undefined ? {} : { secretErrors: record.secretErrors }),
+    ms: Date.now() - startedAt,
+  };
+  state.logger.info('request', fields);
+}
