@@ -7,6 +7,10 @@
  *   <dir>/..data -> ..2026_11_28_...        switched with one atomic rename of a symlink
  *   <dir>/<name> -> ..data/<name>            stable paths the app reads
  *
+ * Every file read through its stable path is whole. A reader that needs several files from
+ * one update resolves `..data` once and reads inside that directory; the previous version
+ * is kept until the next update, so such a read never races the removal.
+ *
  * A write that changes nothing (same names, bytes and modes) touches nothing.
  */
 import { randomBytes } from 'node:crypto';
@@ -39,6 +43,7 @@ export interface WriteResult {
 }
 
 export const DATA_LINK = '..data';
+const VERSION_DIR = /^\.\.\d{4}_/;
 
 export class FileSink {
   readonly dir: string;
@@ -92,8 +97,19 @@ export class FileSink {
     for (const name of previous.keys()) {
       if (!files.some((f) => f.name === name)) await rm(join(this.dir, name), { force: true });
     }
-    if (oldTarget !== undefined && oldTarget !== stamp && oldTarget.startsWith('..')) {
-      await rm(join(this.dir, oldTarget), { recursive: true, force: true });
+    await this.#removeVersionsExcept(stamp, oldTarget);
+  }
+
+  /**
+   * Keeps the live version and the one before it: a reader that resolved `..data` just before
+   * the swap can still finish reading a whole, consistent set.
+   */
+  async #removeVersionsExcept(live: string, previous: string | undefined): Promise<void> {
+    const entries = await readdir(this.dir);
+    for (const entry of entries) {
+      if (entry === DATA_LINK || entry === live || entry === previous || !entry.startsWith('..')) continue;
+      if (!VERSION_DIR.test(entry)) continue;
+      await rm(join(this.dir, entry), { recursive: true, force: true });
     }
   }
 

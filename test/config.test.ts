@@ -1,0 +1,119 @@
+import t from 'tap';
+import { parseAgentConfig, parseFileMode } from '../common/config.ts';
+import { AgentError } from '../common/errors.ts';
+import { formatDuration, parseDuration } from '../common/duration.ts';
+
+const minimal = { secrets: [{ name: 'db', id: 'prod/db' }] };
+
+t.test('a minimal configuration gets the documented defaults', async (t) => {
+  const config = parseAgentConfig(minimal);
+  t.same(config, {
+    mode: 'sidecar',
+    outputDir: '/secrets',
+    refreshIntervalMs: 300_000,
+    initTimeoutMs: 120_000,
+    httpAddress: '0.0.0.0',
+    httpPort: 9102,
+    fileMode: 0o644,
+    terminationLogPath: '/dev/termination-log',
+    logLevel: 'info',
+    secrets: [{ name: 'db', id: 'prod/db', format: 'raw', extract: false }],
+  });
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.secrets[0]), 'frozen');
+});
+
+t.test('every field is read', async (t) => {
+  const config = parseAgentConfig({
+    mode: 'init',
+    outputDir: '/run/s',
+    refreshInterval: '1m30s',
+    initTimeout: '10s',
+    region: 'eu-west-1',
+    failoverRegion: 'eu-central-1',
+    httpAddress: '127.0.0.1',
+    httpPort: 0,
+    fileMode: '0440',
+    terminationLogPath: '/tmp/t',
+    logLevel: 'debug',
+    reloadUrl: 'http://127.0.0.1:8080/-/reload',
+    k8sSecret: { name: 'app-secrets', namespace: 'shop' },
+    secrets: [
+      { name: 'db', id: 'arn:aws:secretsmanager:eu-west-1:1:secret:db', versionStage: 'AWSPREVIOUS', key: 'password', format: 'raw', mode: '0400' },
+      { name: 'cfg.env', id: 'cfg', versionId: 'v1', template: 'U={{ user }}' },
+      { name: 'catalog', id: 'catalog', extract: true, format: 'dotenv' },
+    ],
+  });
+  t.equal(config.refreshIntervalMs, 90_000);
+  t.equal(config.fileMode, 0o440);
+  t.equal(config.secrets[0]?.mode, 0o400);
+  t.equal(config.secrets[1]?.template, 'U={{ user }}');
+  t.equal(config.secrets[2]?.extract, true);
+  t.same(config.k8sSecret, { name: 'app-secrets', namespace: 'shop' });
+});
+
+const bad: [string, unknown, string[]][] = [
+  ['not an object', 'x', ['configuration must be an object']],
+  ['no secrets', {}, ['secrets: must list at least one secret']],
+  ['empty secrets', { secrets: [] }, ['secrets: must list at least one secret']],
+  ['unknown top-level field', { ...minimal, refresh: '5m' }, ['refresh: unknown field']],
+  ['unknown secret field', { secrets: [{ name: 'a', id: 'b', jmespath: 'x' }] }, ['secrets[0].jmespath: unknown field']],
+  ['missing id', { secrets: [{ name: 'a' }] }, ['secrets[0].id: is required']],
+  ['bad name', { secrets: [{ name: '../etc', id: 'b' }] }, ['secrets[0].name: "../etc" is not a valid file name']],
+  ['bad mode', { ...minimal, mode: 'daemon' }, ['mode: must be one of init, sidecar; got "daemon"']],
+  ['bad duration', { ...minimal, refreshInterval: '5 minutes' }, ['refreshInterval: must be a duration']],
+  ['too frequent', { ...minimal, refreshInterval: '1s' }, ['refreshInterval: must be at least 5s']],
+  ['bad format', { secrets: [{ name: 'a', id: 'b', format: 'toml' }] }, ['secrets[0].format: must be one of raw, json, yaml, dotenv, env, properties']],
+  ['key and template', { secrets: [{ name: 'a', id: 'b', key: 'x', template: 'y' }] }, ['secrets[0].template: cannot be combined with key']],
+  ['template with format', { secrets: [{ name: 'a', id: 'b', template: 'y', format: 'json' }] }, ['secrets[0].format: must be raw']],
+  ['bad file mode', { secrets: [{ name: 'a', id: 'b', mode: '999' }] }, ['secrets[0].mode: must be an octal file mode']],
+  ['unreadable file mode', { secrets: [{ name: 'a', id: 'b', mode: '0200' }] }, ['secrets[0].mode: must let someone read the file']],
+  ['duplicate names', { secrets: [{ name: 'a', id: 'b' }, { name: 'a', id: 'c' }] }, ['secrets[1].name: "a" is already used by secrets[0]']],
+  ['extract without k8sSecret', { secrets: [{ name: 'a', id: 'b', extract: true }] }, ['secrets[0].extract: needs k8sSecret']],
+  ['bad k8sSecret name', { ...minimal, k8sSecret: { name: 'Bad_Name' } }, ['k8sSecret.name: "Bad_Name" is not a valid Kubernetes object name']],
+  ['bad port', { ...minimal, httpPort: 70000 }, ['httpPort: must be a port number']],
+  ['same failover region', { ...minimal, region: 'a', failoverRegion: 'a' }, ['failoverRegion: must differ from region']],
+  ['bad reload url', { ...minimal, reloadUrl: 'localhost:8080' }, ['reloadUrl: must be an http:// or https:// URL']],
+  [
+    'several problems at once',
+    { mode: 'x', secrets: [{ name: 'a' }, { id: 'b', format: 'nope' }] },
+    ['mode: must be one of', 'secrets[0].id: is required', 'secrets[1].name: is required', 'secrets[1].format: must be one of'],
+  ],
+];
+
+for (const [title, input, messages] of bad) {
+  t.test(`rejected: ${title}`, async (t) => {
+    try {
+      parseAgentConfig(input);
+      t.fail('accepted');
+    } catch (err) {
+      t.ok(err instanceof AgentError, 'an AgentError');
+      t.equal((err as AgentError).code, 'CONFIG_INVALID');
+      for (const m of messages) t.match((err as Error).message, m);
+    }
+  });
+}
+
+t.test('durations are Go-style', async (t) => {
+  const table: [string, number | undefined][] = [
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['1h30m', 5_400_000],
+    ['250ms', 250],
+    ['1.5s', 1500],
+    ['5', undefined],
+    ['', undefined],
+    ['5x', undefined],
+    ['-5s', undefined],
+  ];
+  for (const [text, ms] of table) t.equal(parseDuration(text), ms, text);
+  t.equal(formatDuration(5_400_000), '1h30m');
+  t.equal(formatDuration(250), '250ms');
+});
+
+t.test('file modes are octal', async (t) => {
+  t.equal(parseFileMode('0400'), 0o400);
+  t.equal(parseFileMode('644'), 0o644);
+  t.equal(parseFileMode('0o640'), 0o640);
+  t.equal(parseFileMode('0800'), undefined);
+  t.equal(parseFileMode('04000'), undefined);
+});
