@@ -1,7 +1,7 @@
 // The dev endpoint's Secrets Manager operations, through the real AWS SDK client.
 import {
   BatchGetSecretValueCommand, CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetSecretValueCommand,
-  ListSecretVersionIdsCommand, ListSecretsCommand, PutSecretValueCommand, RestoreSecretCommand, SecretsManagerClient,
+  ListSecretVersionIdsCommand, ListSecretsCommand, type ListSecretsCommandInput, PutSecretValueCommand, RestoreSecretCommand, SecretsManagerClient,
   UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import t from 'tap';
@@ -90,7 +90,7 @@ t.test('DescribeSecret and ListSecretVersionIds', async (t) => {
 });
 
 t.test('ListSecrets: filters and pagination', async (t) => {
-  const names = async (input: ConstructorParameters<typeof ListSecretsCommand>[0]): Promise<string[]> =>
+  const names = async (input: ListSecretsCommandInput): Promise<string[]> =>
     ((await client.send(new ListSecretsCommand(input))).SecretList ?? []).map((s) => s.Name ?? '');
   t.same(await names({ Filters: [{ Key: 'name', Values: ['app/'] }] }), ['app/db', 'app/key']);
   t.same(await names({ Filters: [{ Key: 'name', Values: ['APP/'] }] }), [], 'name is case-sensitive');
