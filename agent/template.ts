@@ -1,0 +1,107 @@
+/**
+ * `{{ field }}` templates (Handlebars) for the `template-<name>` option, kept apart from the
+ * renderer so the one module that loads Handlebars is easy to find (and to load lazily later).
+ *
+ * The rules: a missing field is an error (strict mode); nothing is HTML-escaped (a password with
+ * `<&>"` stays as it is); only the built-in helpers plus `json` may be called, and `log` may not
+ * (it would print data to the console). Errors never carry the data: Handlebars' own messages
+ * quote it (`"x" not defined in <parent>`, `Cannot use 'in' operator to search for 'x' in <value>`),
+ * so every message here is rebuilt from the template text alone.
+ */
+import Handlebars from 'handlebars';
+
+/** A template problem whose message names the template's parts, never the data. */
+export class TemplateError extends Error {
+  override readonly name = 'TemplateError';
+}
+
+export interface CompiledTemplate {
+  /** Renders with `data` as the root context. Throws TemplateError. */
+  render(data: Readonly<Record<string, unknown>>): string;
+}
+
+// An isolated environment: helpers registered here do not leak into other users of Handlebars.
+const hb = Handlebars.create();
+hb.unregisterHelper('log');
+hb.registerHelper('json', function json(...args: unknown[]): string {
+  // The last argument is Handlebars' options object (which holds the whole context): never print it.
+  if (args.length !== 2)
+    throw new TemplateError('json takes exactly one value, as in {{json field}}');
+  return JSON.stringify(args[0]) ?? '';
+});
+
+const OPTIONS = {
+  strict: true,
+  noEscape: true,
+  knownHelpersOnly: true,
+  knownHelpers: { log: false, json: true },
+} as const;
+
+/** Compiles a template once; syntax errors (and unknown helpers) are thrown now, not at first use. */
+export function compileTemplate(source: string): CompiledTemplate {
+  try {
+    // compile() is lazy; precompile() runs the whole compiler, so every template-only error
+    // (syntax, unknown helper) surfaces here, with messages that quote only the template.
+    hb.precompile(source, OPTIONS);
+  } catch (err) {
+    throw new TemplateError(
+      `invalid template: ${oneLine(err instanceof Error ? err.message : String(err))}`,
+    );
+  }
+  const delegate = hb.compile<Readonly<Record<string, unknown>>>(source, OPTIONS);
+  return {
+    render(data) {
+      try {
+        return delegate(data);
+      } catch (err) {
+        throw safeRenderError(err, source);
+      }
+    },
+  };
+}
+
+const MISSING_FIELD = /^"(.+?)" not defined in /;
+const NOT_AN_OBJECT = /^Cannot use 'in' operator to search for '(.+?)' in /;
+const HELPER_MISUSE =
+  /^(?:Must pass iterator to #each|#\w+ requires exactly one argument|The partial [\w.-]+ could not be found|json takes exactly one value, as in \{\{json field\}\})/;
+
+/** Turns a render-time error into one that names the template's field, never the data. */
+function safeRenderError(err: unknown, source: string): TemplateError {
+  const message = err instanceof Error ? err.message : '';
+  const at = location(err);
+  // A field name is only repeated when the template itself contains it: then it is template text.
+  const missing = MISSING_FIELD.exec(message)?.[1];
+  if (missing !== undefined && source.includes(missing)) {
+    return new TemplateError(`field "${missing}"${at} is not in the secret`);
+  }
+  const notObject = NOT_AN_OBJECT.exec(message)?.[1];
+  if (notObject !== undefined && source.includes(notObject)) {
+    return new TemplateError(
+      `field "${notObject}" is looked up inside a value that is not an object`,
+    );
+  }
+  const misuse = HELPER_MISUSE.exec(message)?.[0];
+  if (misuse !== undefined) return new TemplateError(`${misuse}${at}`);
+  const kind = err instanceof Error ? err.name : typeof err;
+  return new TemplateError(`rendering failed (${kind})`);
+}
+
+function location(err: unknown): string {
+  if (typeof err !== 'object' || err === null) return '';
+  const { lineNumber, column } = err as { lineNumber?: unknown; column?: unknown };
+  return typeof lineNumber === 'number' && typeof column === 'number'
+    ? ` (line ${lineNumber}, column ${column + 1})`
+    : '';
+}
+
+/**
+ * Handlebars parse errors span four lines (heading, excerpt, caret, a long "Expecting" list);
+ * errors end up in one-line termination messages and logs, so keep the heading, excerpt and token.
+ */
+function oneLine(message: string): string {
+  const [heading, excerpt, , expecting] = message.split('\n');
+  if (heading === undefined || excerpt === undefined || expecting === undefined)
+    return message.replaceAll('\n', ' ');
+  const got = /got '([^']*)'$/.exec(expecting)?.[1];
+  return `${heading.replace(/:$/, '')} near ${JSON.stringify(excerpt)}${got === undefined ? '' : ` (unexpected ${got})`}`;
+}
