@@ -1,0 +1,134 @@
+/**
+ * Test certificates from the `openssl` CLI (a test CA and leaf pairs for localhost/127.0.0.1),
+ * and a writer that updates a directory the way the kubelet updates a Secret volume.
+ */
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface TestCa {
+  readonly cert: string;
+  readonly key: string;
+  readonly dir: string;
+}
+
+export interface TestPair {
+  readonly cert: string;
+  readonly key: string;
+  readonly serialNumber: string;
+  readonly fingerprint256: string;
+}
+
+function openssl(args: readonly string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+export function makeCa(name = 'secrets-agent test CA'): TestCa {
+  const dir = mkdtempSync(join(tmpdir(), 'sa-ca-'));
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...EC,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
+  return {
+    dir,
+    cert: readFileSync(join(dir, 'ca.crt'), 'utf8'),
+    key: readFileSync(join(dir, 'ca.key'), 'utf8'),
+  };
+}
+
+let serial = 0x1000;
+
+/** A serving pair for localhost and 127.0.0.1, signed by `ca`, with a fresh serial number. */
+export function makePair(ca: TestCa): TestPair {
+  serial += 1;
+  const dir = mkdtempSync(join(tmpdir(), 'sa-leaf-'));
+  writeFileSync(
+    join(dir, 'ext.cnf'),
+    'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
+  );
+  openssl(
+    ['req', '-new', ...EC, '-keyout', 'tls.key', '-out', 'tls.csr', '-subj', '/CN=localhost'],
+    dir,
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'tls.csr',
+      '-CA',
+      join(ca.dir, 'ca.crt'),
+      '-CAkey',
+      join(ca.dir, 'ca.key'),
+      '-set_serial',
+      String(serial),
+      '-days',
+      '2',
+      '-extfile',
+      'ext.cnf',
+      '-out',
+      'tls.crt',
+    ],
+    dir,
+  );
+  const cert = readFileSync(join(dir, 'tls.crt'), 'utf8');
+  const x509 = new X509Certificate(cert);
+  return {
+    cert,
+    key: readFileSync(join(dir, 'tls.key'), 'utf8'),
+    serialNumber: x509.serialNumber,
+    fingerprint256: x509.fingerprint256,
+  };
+}
+
+let generation = 0;
+
+/**
+ * Writes `files` as the kubelet's atomic writer does for a Secret volume: a new hidden
+ * timestamped directory, a `..data_tmp` symlink to it renamed over `..data` (the one atomic
+ * step), `name -> ..data/name` links, then the old directory removed.
+ */
+export async function writeSecretVolume(
+  dir: string,
+  files: Readonly<Record<string, string>>,
+): Promise<void> {
+  generation += 1;
+  const stamp = `..${new Date().toISOString().replace(/[-:.]/g, '_')}.${process.pid}${generation}`;
+  await mkdir(join(dir, stamp), { recursive: true });
+  for (const [name, content] of Object.entries(files))
+    await writeFile(join(dir, stamp, name), content);
+  const old = await readlink(join(dir, '..data')).catch(() => undefined);
+  await symlink(stamp, join(dir, '..data_tmp'));
+  await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+  for (const name of Object.keys(files)) {
+    await symlink(join('..data', name), join(dir, name)).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    });
+  }
+  if (old !== undefined) await rm(join(dir, old), { recursive: true, force: true });
+}
+
+export function tempDir(prefix = 'sa-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
