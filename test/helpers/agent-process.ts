@@ -1,0 +1,140 @@
+/**
+ * Runs `secrets-agent agent` as a real process against a dev endpoint. The CLI under test is
+ * the TypeScript entry by default, or the bundle when SECRETS_AGENT_TEST_CLI points at it
+ * (`npm test` builds and tests dist/cli.js, what the image ships).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const CLI = join(ROOT, process.env['SECRETS_AGENT_TEST_CLI'] ?? 'cli/main.ts');
+
+/**
+ * The environment of an agent process: nothing inherited that could reach real AWS (no
+ * instance metadata, no shared config), the dev endpoint for every AWS service.
+ */
+export function agentEnv(endpoint: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return {
+    PATH: process.env['PATH'] ?? '',
+    HOME: '/nonexistent',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLESTATIC',
+    AWS_SECRET_ACCESS_KEY: 'static-dev-secret-key',
+    ...extra,
+  };
+}
+
+export interface AgentRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface RunningAgent {
+  readonly child: ChildProcess;
+  output(): string;
+  /** Resolves when a log line matches, or rejects after timeoutMs. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<AgentRun>;
+  exited: Promise<AgentRun>;
+}
+
+export function startAgent(args: readonly string[], env: Readonly<Record<string, string>>): RunningAgent {
+  const child = spawn(process.execPath, [CLI, 'agent', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  const check = (): void => {
+    for (const w of [...waiters]) {
+      const line = (stdout + stderr).split('\n').find((l) => w.pattern.test(l));
+      if (line !== undefined) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  child.stdout?.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    check();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    check();
+  });
+  const exited = new Promise<AgentRun>((resolve) => {
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  return {
+    child,
+    exited,
+    output: () => stdout + stderr,
+    waitForLog: (pattern, timeoutMs = 20_000) =>
+      new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms:\n${stdout}${stderr}`)), timeoutMs);
+        waiters.push({
+          pattern,
+          resolve: (line) => {
+            clearTimeout(timer);
+            resolve(line);
+          },
+        });
+        check();
+      }),
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the agent to its exit (init mode), killing it after timeoutMs. */
+export async function runAgent(
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+  timeoutMs = 60_000,
+): Promise<AgentRun> {
+  const agent = startAgent(args, env);
+  const timer = setTimeout(() => agent.child.kill('SIGKILL'), timeoutMs);
+  const result = await agent.exited;
+  clearTimeout(timer);
+  return result;
+}
+
+/** A port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+/** A web identity token shaped like a projected service-account token (unsigned: dev only). */
+export function webIdentityToken(claims: Readonly<Record<string, unknown>> = {}): string {
+  const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  return [
+    b64({ alg: 'RS256', kid: 'dev' }),
+    b64({ iss: 'https://oidc.eks.example', sub: 'system:serviceaccount:shop:catalog', aud: ['sts.amazonaws.com'], iat: now, exp: now + 3600, ...claims }),
+    Buffer.from('not-a-real-signature').toString('base64url'),
+  ].join('.');
+}
+
+/** Polls until fn returns a value other than undefined. */
+export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
