@@ -11,8 +11,15 @@ import {
   type WebhookServerOptions,
 } from '../injector/server.ts';
 import { startDiskCertificateSource, type CertificateSource } from '../injector/tls.ts';
-import { makeCa, makePair, tempDir, writeSecretVolume } from './helpers/certs.ts';
-import { JSON_HEADERS, call, review } from './helpers/https-client.ts';
+import {
+  JSON_HEADERS,
+  call,
+  makeCa,
+  makePair,
+  review,
+  tempDir,
+  writeSecretVolume,
+} from './helpers/certs.ts';
 
 const ca = makeCa();
 const pair = makePair(ca);
