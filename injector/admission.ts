@@ -1,0 +1,155 @@
+/**
+ * The webhook's one decision: an AdmissionReview (`admission.k8s.io/v1`) in, the response out.
+ * The review is validated here, at the boundary; the server turns AdmissionReviewError into a
+ * 400 and counts `result.outcome` in its metrics.
+ */
+import { denialMessage, injectPod, podDisplayName } from './inject.ts';
+import type { Outcome } from './inject.ts';
+import { encodePatch } from './patch.ts';
+import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
+import type { InjectorOptions } from './plan.ts';
+import { parsePod, PodShapeError } from './types.ts';
+import type { Problem } from './annotations.ts';
+
+export { DEFAULT_INJECTOR_OPTIONS };
+export type { InjectorOptions, Outcome };
+
+/** A request that is not a well-formed AdmissionReview: the server answers 400. */
+export class AdmissionReviewError extends Error {
+  readonly code = 'ADMISSION_REVIEW_INVALID';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AdmissionReviewError';
+  }
+}
+
+export function isAdmissionReviewError(err: unknown): err is AdmissionReviewError {
+  return err instanceof AdmissionReviewError;
+}
+
+/** The parts of `AdmissionReview.request` the injector reads. */
+export interface AdmissionRequest {
+  readonly uid: string;
+  readonly resource?: { readonly group: string; readonly version: string; readonly resource: string };
+  readonly subResource?: string;
+  readonly operation?: string;
+  readonly namespace?: string;
+  readonly object?: unknown;
+}
+
+export interface AdmissionResponse {
+  readonly uid: string;
+  readonly allowed: boolean;
+  readonly patchType?: 'JSONPatch';
+  readonly patch?: string;
+  readonly status?: { readonly code: number; readonly message: string };
+  readonly warnings?: readonly string[];
+}
+
+export interface AdmissionReviewResponse {
+  readonly apiVersion: 'admission.k8s.io/v1';
+  readonly kind: 'AdmissionReview';
+  readonly response: AdmissionResponse;
+}
+
+export interface AdmissionResult {
+  readonly outcome: Outcome;
+  /** Why, in a word, for logs: `injected`, `not-opted-in`, `already-injected`, `not-a-pod`, `not-create`, `invalid-annotations`. */
+  readonly reason: string;
+  /** The body to answer with. */
+  readonly review: AdmissionReviewResponse;
+  /** The pod's `namespace/name`, when the request was about a pod. */
+  readonly pod?: string;
+  readonly problems?: readonly Problem[];
+}
+
+export function admit(review: unknown, options: InjectorOptions = DEFAULT_INJECTOR_OPTIONS): AdmissionResult {
+  const request = parseReview(review);
+  const respond = (response: Omit<AdmissionResponse, 'uid'>): AdmissionReviewResponse => ({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { uid: request.uid, ...response },
+  });
+  if (!isPodRequest(request)) return { outcome: 'skipped', reason: 'not-a-pod', review: respond({ allowed: true }) };
+  if (request.operation !== 'CREATE') return { outcome: 'skipped', reason: 'not-create', review: respond({ allowed: true }) };
+  const pod = podOf(request);
+  const name = podDisplayName(pod, request.namespace);
+  const result = injectPod(pod, options);
+  switch (result.outcome) {
+    case 'skipped':
+      return { outcome: 'skipped', reason: result.reason, pod: name, review: respond({ allowed: true }) };
+    case 'denied': {
+      const message = denialMessage(`pod ${name}`, result.problems);
+      const review = respond({ allowed: false, status: { code: 400, message } });
+      return { outcome: 'denied', reason: 'invalid-annotations', pod: name, review, problems: result.problems };
+    }
+    case 'injected': {
+      const warnings = result.warnings.length > 0 ? { warnings: result.warnings } : {};
+      const review = respond({ allowed: true, patchType: 'JSONPatch', patch: encodePatch(result.patch), ...warnings });
+      return { outcome: 'injected', reason: 'injected', pod: name, review };
+    }
+  }
+}
+
+type Obj = Readonly<Record<string, unknown>>;
+
+function isObject(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseReview(review: unknown): AdmissionRequest {
+  if (!isObject(review)) throw new AdmissionReviewError('the body must be an AdmissionReview object');
+  if (review['apiVersion'] !== 'admission.k8s.io/v1') {
+    throw new AdmissionReviewError(`apiVersion must be admission.k8s.io/v1; got ${JSON.stringify(review['apiVersion'])}`);
+  }
+  if (review['kind'] !== 'AdmissionReview') {
+    throw new AdmissionReviewError(`kind must be AdmissionReview; got ${JSON.stringify(review['kind'])}`);
+  }
+  const request = review['request'];
+  if (!isObject(request)) throw new AdmissionReviewError('request is missing');
+  return parseRequest(request);
+}
+
+function parseRequest(request: Obj): AdmissionRequest {
+  const uid = request['uid'];
+  if (typeof uid !== 'string' || uid === '') throw new AdmissionReviewError('request.uid is missing');
+  const text = (key: string): Partial<Record<string, string>> => {
+    const value = request[key];
+    if (value === undefined) return {};
+    if (typeof value !== 'string') throw new AdmissionReviewError(`request.${key} must be a string`);
+    return { [key]: value };
+  };
+  const resource = parseResource(request['resource']);
+  return {
+    uid,
+    ...(resource === undefined ? {} : { resource }),
+    ...text('operation'),
+    ...text('namespace'),
+    ...text('subResource'),
+    ...(request['object'] === undefined ? {} : { object: request['object'] }),
+  };
+}
+
+function parseResource(raw: unknown): AdmissionRequest['resource'] {
+  if (raw === undefined) return undefined;
+  const field = (obj: Obj, key: string): string => (typeof obj[key] === 'string' ? obj[key] : '');
+  if (!isObject(raw) || typeof raw['resource'] !== 'string') {
+    throw new AdmissionReviewError('request.resource must name a resource');
+  }
+  return { group: field(raw, 'group'), version: field(raw, 'version'), resource: raw['resource'] };
+}
+
+function isPodRequest(request: AdmissionRequest): boolean {
+  const r = request.resource;
+  return r !== undefined && r.group === '' && r.resource === 'pods' && (request.subResource ?? '') === '';
+}
+
+function podOf(request: AdmissionRequest): ReturnType<typeof parsePod> {
+  if (request.object === undefined || request.object === null) throw new AdmissionReviewError('request.object is missing');
+  try {
+    return parsePod(request.object);
+  } catch (err) {
+    if (err instanceof PodShapeError) throw new AdmissionReviewError(`request.object: ${err.message}`, { cause: err });
+    throw err;
+  }
+}

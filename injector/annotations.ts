@@ -1,0 +1,566 @@
+/**
+ * Parses a pod's `secrets-agent.io/` annotations into types, once. Every problem names its
+ * annotation, and all of them are collected so a denial lists everything at once. Defaults that
+ * depend on the injector's settings (native sidecar, region, resources) stay undefined here and
+ * are decided in plan.ts; nothing is ever written back into the annotations.
+ */
+import { compile as compileJmesPath } from '@jmespath-community/jmespath';
+import Handlebars from 'handlebars';
+import { FILE_NAME, FORMATS, MIN_REFRESH_INTERVAL_MS, MODES, parseFileMode } from '../common/config.ts';
+import type { Format, Mode } from '../common/config.ts';
+import { formatDuration, parseDuration } from '../common/duration.ts';
+import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
+import type { Annotations, Container, Pod, Result } from './types.ts';
+
+/** One thing wrong with the annotations; `annotation` is the full key. */
+export interface Problem {
+  readonly annotation: string;
+  readonly message: string;
+}
+
+export interface SecretAnnotation {
+  /** The file name: `secret-<name>`. */
+  readonly name: string;
+  readonly id: string;
+  readonly key?: string;
+  readonly template?: string;
+  readonly format?: Format;
+  readonly versionStage?: string;
+  readonly versionId?: string;
+  /** Normalised to four octal digits, e.g. "0400". */
+  readonly perms?: string;
+  readonly extract: boolean;
+}
+
+export interface EnvAnnotation {
+  /** The environment variable. */
+  readonly name: string;
+  /** The key in the `k8s-secret` Secret. */
+  readonly key: string;
+}
+
+export const RESOURCE_ANNOTATIONS = {
+  'agent-cpu-request': { kind: 'requests', resource: 'cpu' },
+  'agent-memory-request': { kind: 'requests', resource: 'memory' },
+  'agent-cpu-limit': { kind: 'limits', resource: 'cpu' },
+  'agent-memory-limit': { kind: 'limits', resource: 'memory' },
+} as const;
+export type ResourceAnnotation = keyof typeof RESOURCE_ANNOTATIONS;
+
+export interface OptedIn {
+  readonly inject: true;
+  /** The pod carries `status: injected` (a reinvocation or a re-admission). */
+  readonly injected: boolean;
+  readonly mode: Mode;
+  readonly nativeSidecar?: boolean;
+  readonly mountPath: string;
+  /** Undefined: all containers and init containers. */
+  readonly containers?: readonly string[];
+  readonly refreshInterval: string;
+  readonly region?: string;
+  readonly failoverRegion?: string;
+  readonly roleArn?: string;
+  readonly k8sSecret?: string;
+  readonly reloadUrl?: string;
+  readonly resources: Readonly<Partial<Record<ResourceAnnotation, string>>>;
+  readonly runAsUser?: number;
+  readonly runAsGroup?: number;
+  readonly secrets: readonly SecretAnnotation[];
+  readonly env: readonly EnvAnnotation[];
+  /** Accepted but pointless settings, reported to the user as admission warnings. */
+  readonly warnings: readonly string[];
+}
+
+export type ParsedAnnotations = { readonly inject: false } | OptedIn;
+
+export const DEFAULT_MOUNT_PATH = '/secrets';
+export const DEFAULT_REFRESH_INTERVAL = '5m';
+
+const POD_KEYS = [
+  'inject',
+  'status',
+  'mode',
+  'native-sidecar',
+  'mount-path',
+  'containers',
+  'refresh-interval',
+  'region',
+  'failover-region',
+  'role-arn',
+  'k8s-secret',
+  'reload-url',
+  'agent-cpu-request',
+  'agent-memory-request',
+  'agent-cpu-limit',
+  'agent-memory-limit',
+  'run-as-user',
+  'run-as-group',
+] as const;
+type PodKey = (typeof POD_KEYS)[number];
+
+/** Longest first, so `version-stage-x` is not read as something shorter. */
+const SECRET_PREFIXES = [
+  'version-stage-',
+  'version-id-',
+  'template-',
+  'extract-',
+  'secret-',
+  'format-',
+  'perms-',
+  'key-',
+] as const;
+type SecretPrefix = (typeof SECRET_PREFIXES)[number];
+const ENV_PREFIX = 'env-';
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]{1,2048}$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
+const VERSION_STAGE = /^[A-Za-z0-9_.-]{1,256}$/;
+const VERSION_ID = /^[A-Za-z0-9-]{32,64}$/;
+/** The name part of an annotation key: Kubernetes' qualified-name rule. */
+const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+/** Kubernetes quantities: a plain or decimal number with an SI, binary-SI or exponent suffix. */
+const QUANTITY = /^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][-+]?\d+)?$/;
+const MAX_UID = 2_147_483_647;
+
+interface Draft {
+  mode: Mode;
+  nativeSidecar?: boolean;
+  mountPath: string;
+  containers?: string[];
+  refreshInterval: string;
+  region?: string;
+  failoverRegion?: string;
+  roleArn?: string;
+  k8sSecret?: string;
+  reloadUrl?: string;
+  resources: Partial<Record<ResourceAnnotation, string>>;
+  runAsUser?: number;
+  runAsGroup?: number;
+}
+
+type SecretDraft = { -readonly [K in keyof SecretAnnotation]?: SecretAnnotation[K] };
+
+class Collector {
+  readonly problems: Problem[] = [];
+  add(key: string, message: string): void {
+    this.problems.push({ annotation: `${ANNOTATION_PREFIX}${key}`, message });
+  }
+}
+
+/**
+ * Parses the annotations. With `pod`, also checks them against it (container names, mount
+ * paths, env vars the containers already set). A pod that did not opt in is never looked at.
+ */
+export function parseAnnotations(
+  annotations: Annotations | undefined,
+  pod?: Pod,
+): Result<ParsedAnnotations, readonly Problem[]> {
+  const own = ownAnnotations(annotations ?? {});
+  const inject = own.get('inject');
+  if (inject === undefined || inject === 'false') return { ok: true, value: { inject: false } };
+  const out = new Collector();
+  if (inject !== 'true') {
+    out.add('inject', `must be "true" or "false"; got ${JSON.stringify(inject)}`);
+    return { ok: false, problems: out.problems };
+  }
+  const parsed = parseOptedIn(own, out);
+  if (pod !== undefined) checkAgainstPod(parsed, pod, out);
+  return out.problems.length > 0 ? { ok: false, problems: out.problems } : { ok: true, value: parsed };
+}
+
+/** `annotation: message`, one per problem. */
+export function formatProblem(p: Problem): string {
+  return `${p.annotation}: ${p.message}`;
+}
+
+function ownAnnotations(annotations: Annotations): Map<string, string> {
+  const own = new Map<string, string>();
+  for (const [key, value] of Object.entries(annotations)) {
+    if (key.startsWith(ANNOTATION_PREFIX)) own.set(key.slice(ANNOTATION_PREFIX.length), value);
+  }
+  return own;
+}
+
+function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn {
+  const draft: Draft = { mode: 'sidecar', mountPath: DEFAULT_MOUNT_PATH, refreshInterval: DEFAULT_REFRESH_INTERVAL, resources: {} };
+  const secrets = new Map<string, SecretDraft>();
+  const env: EnvAnnotation[] = [];
+  for (const [key, value] of own) {
+    if ((POD_KEYS as readonly string[]).includes(key)) parsePodKey(key as PodKey, value, draft, out);
+    else if (key.startsWith(ENV_PREFIX)) parseEnv(key, value, env, out);
+    else if (!parseSecretKey(key, value, secrets, out)) out.add(key, unknownKeyMessage(key));
+  }
+  const list = finishSecrets(secrets, draft, out);
+  checkCrossFields(draft, env, list, out);
+  return {
+    inject: true,
+    injected: own.get('status') === STATUS_INJECTED,
+    ...draft,
+    secrets: list,
+    env,
+    warnings: warningsFor(draft, own),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pod-level keys
+
+type PodKeyParser = (value: string, draft: Draft, out: Collector, key: PodKey) => void;
+
+const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
+  inject: () => undefined,
+  // Written by the injector itself; any value is accepted so a hand-edited pod is not denied.
+  status: () => undefined,
+  mode: (v, d, out, k) => {
+    if ((MODES as readonly string[]).includes(v)) d.mode = v as Mode;
+    else out.add(k, `must be one of ${MODES.join(', ')}; got ${JSON.stringify(v)}`);
+  },
+  'native-sidecar': (v, d, out, k) => {
+    const b = parseBoolean(v, k, out);
+    if (b !== undefined) d.nativeSidecar = b;
+  },
+  'mount-path': (v, d, out, k) => {
+    const path = parseMountPath(v, k, out);
+    if (path !== undefined) d.mountPath = path;
+  },
+  containers: (v, d, out, k) => {
+    const names = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (names.length === 0) out.add(k, 'must name at least one container (comma-separated)');
+    else d.containers = [...new Set(names)];
+  },
+  'refresh-interval': (v, d, out, k) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) out.add(k, `must be a duration such as 30s, 5m or 1h; got ${JSON.stringify(v)}`);
+    else if (ms < MIN_REFRESH_INTERVAL_MS) {
+      out.add(k, `must be at least ${formatDuration(MIN_REFRESH_INTERVAL_MS)} (every refresh is a paid AWS call); got ${JSON.stringify(v)}`);
+    } else d.refreshInterval = v.trim();
+  },
+  region: (v, d, out, k) => {
+    if (REGION.test(v)) d.region = v;
+    else out.add(k, `must be an AWS region such as us-east-1; got ${JSON.stringify(v)}`);
+  },
+  'failover-region': (v, d, out, k) => {
+    if (REGION.test(v)) d.failoverRegion = v;
+    else out.add(k, `must be an AWS region such as us-west-2; got ${JSON.stringify(v)}`);
+  },
+  'role-arn': (v, d, out, k) => {
+    if (ROLE_ARN.test(v)) d.roleArn = v;
+    else out.add(k, `must be an IAM role ARN such as arn:aws:iam::111122223333:role/app; got ${JSON.stringify(v)}`);
+  },
+  'k8s-secret': (v, d, out, k) => {
+    if (DNS_SUBDOMAIN.test(v)) d.k8sSecret = v;
+    else out.add(k, `must be a Kubernetes object name (lower-case letters, digits, "-", "."); got ${JSON.stringify(v)}`);
+  },
+  'reload-url': (v, d, out, k) => {
+    if (/^https?:\/\/[^\s/]+\S*$/.test(v)) d.reloadUrl = v;
+    else out.add(k, `must be an http:// or https:// URL; got ${JSON.stringify(v)}`);
+  },
+  'agent-cpu-request': parseQuantity,
+  'agent-memory-request': parseQuantity,
+  'agent-cpu-limit': parseQuantity,
+  'agent-memory-limit': parseQuantity,
+  'run-as-user': (v, d, out, k) => {
+    const id = parseId(v, k, out);
+    if (id !== undefined) d.runAsUser = id;
+  },
+  'run-as-group': (v, d, out, k) => {
+    const id = parseId(v, k, out);
+    if (id !== undefined) d.runAsGroup = id;
+  },
+};
+
+function parsePodKey(key: PodKey, value: string, draft: Draft, out: Collector): void {
+  POD_KEY_PARSERS[key](value, draft, out, key);
+}
+
+function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  out.add(key, `must be "true" or "false"; got ${JSON.stringify(value)}`);
+  return undefined;
+}
+
+function parseMountPath(value: string, key: string, out: Collector): string | undefined {
+  const path = value.length > 1 ? value.replace(/\/+$/, '') : value;
+  if (!path.startsWith('/')) out.add(key, `must be an absolute path such as /secrets; got ${JSON.stringify(value)}`);
+  else if (path === '/') out.add(key, 'must not be the root directory');
+  else if (path.split('/').some((part) => part === '..' || part === '.')) out.add(key, `must not contain "." or ".." segments; got ${JSON.stringify(value)}`);
+  else if (/[\s:]/.test(path)) out.add(key, `must not contain spaces or ":"; got ${JSON.stringify(value)}`);
+  else return path;
+  return undefined;
+}
+
+function parseQuantity(value: string, draft: Draft, out: Collector, key: PodKey): void {
+  if (QUANTITY.test(value)) draft.resources[key as ResourceAnnotation] = value;
+  else out.add(key, `must be a Kubernetes quantity such as ${key.includes('cpu') ? '50m or 0.5' : '64Mi or 1Gi'}; got ${JSON.stringify(value)}`);
+}
+
+function parseId(value: string, key: string, out: Collector): number | undefined {
+  const n = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+  if (Number.isInteger(n) && n >= 1 && n <= MAX_UID) return n;
+  out.add(key, `must be a numeric id from 1 to ${MAX_UID} (the agent never runs as root); got ${JSON.stringify(value)}`);
+  return undefined;
+}
+
+/** The value of a Kubernetes quantity, for comparing a request with a limit. */
+export function quantityValue(text: string): number {
+  const match = QUANTITY.exec(text);
+  if (match === null) return NaN;
+  const base = Number(match[1]);
+  const suffix = match[3] ?? '';
+  const binary = ['Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'].indexOf(suffix);
+  if (binary >= 0) return base * 1024 ** (binary + 1);
+  const decimal = ['k', 'M', 'G', 'T', 'P', 'E'].indexOf(suffix);
+  if (decimal >= 0) return base * 1000 ** (decimal + 1);
+  if (suffix === 'm') return base / 1000;
+  if (suffix.startsWith('e') || suffix.startsWith('E')) return base * 10 ** Number(suffix.slice(1));
+  return base;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-secret keys and env vars
+
+function parseEnv(key: string, value: string, env: EnvAnnotation[], out: Collector): void {
+  const name = key.slice(ENV_PREFIX.length);
+  if (!ENV_NAME.test(name)) {
+    out.add(key, `"${name}" is not a valid environment variable name (letters, digits and "_", not starting with a digit)`);
+  } else if (!SECRET_KEY.test(value)) {
+    out.add(key, `must name a key of the k8s-secret Secret (letters, digits, "-", "_", "."); got ${JSON.stringify(value)}`);
+  } else env.push({ name, key: value });
+}
+
+function splitSecretKey(key: string): { prefix: SecretPrefix; name: string } | undefined {
+  const prefix = SECRET_PREFIXES.find((p) => key.startsWith(p));
+  return prefix === undefined ? undefined : { prefix, name: key.slice(prefix.length) };
+}
+
+/** Returns false when the key is not a per-secret key at all. */
+function parseSecretKey(key: string, value: string, secrets: Map<string, SecretDraft>, out: Collector): boolean {
+  const split = splitSecretKey(key);
+  if (split === undefined) return false;
+  const { prefix, name } = split;
+  if (!FILE_NAME.test(name) || !QUALIFIED_NAME.test(key)) {
+    out.add(key, `"${name}" is not a valid secret file name (letters, digits, ".", "_", "-"; starting and ending with a letter or digit; the key at most 63 characters)`);
+    return true;
+  }
+  const draft = secrets.get(name) ?? {};
+  secrets.set(name, draft);
+  SECRET_FIELD_PARSERS[prefix](value, draft, out, key);
+  return true;
+}
+
+type SecretFieldParser = (value: string, draft: SecretDraft, out: Collector, key: string) => void;
+
+const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = {
+  'secret-': (v, d, out, k) => {
+    if (SECRET_ID.test(v)) d.id = v;
+    else out.add(k, `must be a Secrets Manager secret name or ARN (letters, digits, "/_+=.@:-"); got ${JSON.stringify(v)}`);
+  },
+  'key-': (v, d, out, k) => {
+    try {
+      compileJmesPath(v);
+      d.key = v;
+    } catch (err) {
+      out.add(k, `is not a valid JMESPath expression: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  },
+  'template-': (v, d, out, k) => {
+    try {
+      Handlebars.parse(v);
+      d.template = v;
+    } catch (err) {
+      out.add(k, `is not a valid template: ${(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''}`);
+    }
+  },
+  'format-': (v, d, out, k) => {
+    if ((FORMATS as readonly string[]).includes(v)) d.format = v as Format;
+    else out.add(k, `must be one of ${FORMATS.join(', ')}; got ${JSON.stringify(v)}`);
+  },
+  'version-stage-': (v, d, out, k) => {
+    if (VERSION_STAGE.test(v)) d.versionStage = v;
+    else out.add(k, `must be a version stage such as AWSCURRENT or AWSPREVIOUS; got ${JSON.stringify(v)}`);
+  },
+  'version-id-': (v, d, out, k) => {
+    if (VERSION_ID.test(v)) d.versionId = v;
+    else out.add(k, `must be a version id (32 to 64 letters, digits or "-"); got ${JSON.stringify(v)}`);
+  },
+  'perms-': (v, d, out, k) => {
+    const mode = parseFileMode(v);
+    if (mode === undefined) out.add(k, `must be an octal file mode such as 0400 or 0644; got ${JSON.stringify(v)}`);
+    else if ((mode & 0o444) === 0) out.add(k, `must let someone read the file (e.g. 0400); got ${JSON.stringify(v)}`);
+    else d.perms = `0${mode.toString(8).padStart(3, '0')}`;
+  },
+  'extract-': (v, d, out, k) => {
+    const b = parseBoolean(v, k, out);
+    if (b !== undefined) d.extract = b;
+  },
+};
+
+function finishSecrets(secrets: ReadonlyMap<string, SecretDraft>, draft: Draft, out: Collector): SecretAnnotation[] {
+  const list: SecretAnnotation[] = [];
+  const names = [...secrets.keys()];
+  for (const [name, s] of secrets) {
+    if (s.id === undefined) {
+      reportOrphan(name, s, names.filter((n) => secrets.get(n)?.id !== undefined), out);
+      continue;
+    }
+    if (s.key !== undefined && s.template !== undefined) {
+      out.add(`template-${name}`, `cannot be combined with ${ANNOTATION_PREFIX}key-${name}: a template already selects fields`);
+    }
+    if (s.template !== undefined && s.format !== undefined && s.format !== 'raw') {
+      out.add(`format-${name}`, `must be raw (or absent) with ${ANNOTATION_PREFIX}template-${name}: the template is the format`);
+    }
+    if (s.extract === true && draft.k8sSecret === undefined) {
+      out.add(`extract-${name}`, `needs ${ANNOTATION_PREFIX}k8s-secret: extraction writes keys of a Kubernetes Secret`);
+    }
+    list.push({ ...(s as SecretAnnotation), name, extract: s.extract ?? false });
+  }
+  return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Options for a secret that no `secret-<name>` names: say which key, and the likely typo. */
+function reportOrphan(name: string, s: SecretDraft, known: readonly string[], out: Collector): void {
+  const fields: [keyof SecretDraft, SecretPrefix][] = [
+    ['key', 'key-'],
+    ['template', 'template-'],
+    ['format', 'format-'],
+    ['versionStage', 'version-stage-'],
+    ['versionId', 'version-id-'],
+    ['perms', 'perms-'],
+    ['extract', 'extract-'],
+  ];
+  const near = closest(name, known);
+  const hint = near === undefined ? '' : `; did you mean "${near}"?`;
+  for (const [field, prefix] of fields) {
+    if (s[field] !== undefined) {
+      out.add(`${prefix}${name}`, `no ${ANNOTATION_PREFIX}secret-${name} names the secret "${name}"${hint}`);
+    }
+  }
+}
+
+function checkCrossFields(draft: Draft, env: readonly EnvAnnotation[], secrets: readonly SecretAnnotation[], out: Collector): void {
+  if (secrets.length === 0) {
+    out.add('inject', `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret`);
+  }
+  if (draft.k8sSecret === undefined) {
+    for (const e of env) out.add(`${ENV_PREFIX}${e.name}`, `needs ${ANNOTATION_PREFIX}k8s-secret: the variable is read from that Secret`);
+  }
+  if (draft.failoverRegion !== undefined && draft.failoverRegion === draft.region) {
+    out.add('failover-region', 'must differ from region');
+  }
+  checkRequestsWithinLimits(draft, out);
+}
+
+function checkRequestsWithinLimits(draft: Draft, out: Collector): void {
+  for (const resource of ['cpu', 'memory'] as const) {
+    const request = draft.resources[`agent-${resource}-request`];
+    const limit = draft.resources[`agent-${resource}-limit`];
+    if (request !== undefined && limit !== undefined && quantityValue(request) > quantityValue(limit)) {
+      out.add(`agent-${resource}-request`, `${request} is more than ${ANNOTATION_PREFIX}agent-${resource}-limit ${limit}`);
+    }
+  }
+}
+
+function warningsFor(draft: Draft, own: ReadonlyMap<string, string>): string[] {
+  if (draft.mode !== 'init') return [];
+  const pointless = ['refresh-interval', 'reload-url', 'native-sidecar'].filter((k) => own.has(k));
+  return pointless.map((k) => `${ANNOTATION_PREFIX}${k} has no effect in init mode (secrets are fetched once)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Against the pod
+
+function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
+  const targets = selectTargets(pod, parsed.containers);
+  if (targets.missing.length > 0) {
+    const have = targets.all.map((c) => c.name).join(', ');
+    out.add('containers', `no container or init container named ${targets.missing.map((n) => `"${n}"`).join(', ')} (the pod has: ${have})`);
+  }
+  if (!parsed.injected) checkReservedNames(pod, out);
+  for (const c of targets.selected) {
+    checkMountCollision(c, parsed.mountPath, out);
+    for (const e of parsed.env) checkEnvCollision(c, e, parsed.k8sSecret, out);
+  }
+}
+
+/** Before injection, the injector's names must be free; after it, they are the injector's own. */
+function checkReservedNames(pod: Pod, out: Collector): void {
+  const containers = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].map((c) => c.name);
+  for (const name of [AGENT_NAMES.sidecar, AGENT_NAMES.init]) {
+    if (containers.includes(name)) out.add('inject', `the pod already has a container named "${name}", a name the injector needs`);
+  }
+  const volumes = (pod.spec.volumes ?? []).map((v) => v.name);
+  for (const name of [AGENT_NAMES.volume, AGENT_NAMES.tokenVolume]) {
+    if (volumes.includes(name)) out.add('inject', `the pod already has a volume named "${name}", a name the injector needs`);
+  }
+}
+
+function checkMountCollision(c: Container, mountPath: string, out: Collector): void {
+  const clash = (c.volumeMounts ?? []).find((m) => m.name !== AGENT_NAMES.volume && m.mountPath.replace(/\/+$/, '') === mountPath);
+  if (clash !== undefined) {
+    out.add('mount-path', `container "${c.name}" already mounts volume "${clash.name}" at ${mountPath}; choose another path`);
+  }
+}
+
+function checkEnvCollision(c: Container, e: EnvAnnotation, k8sSecret: string | undefined, out: Collector): void {
+  const existing = (c.env ?? []).find((v) => v.name === e.name);
+  if (existing === undefined) return;
+  const ref = existing.valueFrom?.secretKeyRef;
+  const ours = ref !== undefined && ref.name === k8sSecret && ref.key === e.key;
+  if (!ours) out.add(`${ENV_PREFIX}${e.name}`, `container "${c.name}" already sets ${e.name}; remove one of the two`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Did you mean
+
+function unknownKeyMessage(key: string): string {
+  const suggestion = suggestKey(key);
+  if (suggestion !== undefined) return `unknown annotation; did you mean ${ANNOTATION_PREFIX}${suggestion}?`;
+  const bare = [...SECRET_PREFIXES, ENV_PREFIX].find((p) => key === p.slice(0, -1) || key === p);
+  if (bare !== undefined) return `needs a name after "${bare.endsWith('-') ? bare : `${bare}-`}", as in ${ANNOTATION_PREFIX}${bare}db`;
+  return 'unknown annotation (see the annotation table in the README)';
+}
+
+/** The known key or prefix+name nearest to `key`, when near enough to be a typo. */
+export function suggestKey(key: string): string | undefined {
+  const candidates: string[] = [...POD_KEYS];
+  // A per-secret or env key with a misspelt prefix: try every split point against every prefix.
+  for (let i = 1; i < key.length; i++) {
+    if (key[i - 1] !== '-') continue;
+    const rest = key.slice(i);
+    for (const prefix of [...SECRET_PREFIXES, ENV_PREFIX]) candidates.push(`${prefix}${rest}`);
+  }
+  return closest(key, candidates.filter((c) => c !== key));
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 4)));
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance, two rows. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}

@@ -1,0 +1,72 @@
+/**
+ * The agent's containers. Every field the API server would default is written out, so that
+ * admitting the stored pod again finds nothing to change (the patch stays empty).
+ */
+import type { AgentConfigInput } from '../common/config.ts';
+import { AGENT_OUTPUT_DIR } from './plan.ts';
+import type { Plan } from './plan.ts';
+import { AGENT_NAMES } from './types.ts';
+import type { Container, EnvVar, Probe, SecurityContext } from './types.ts';
+import type { AgentIdentity } from './identity.ts';
+
+/** How one agent container runs: `native` is the restartable init container. */
+export type AgentRole = 'init' | 'native' | 'sidecar';
+
+/** How long the startup probe waits for the first fetch: 120 × 1s, the agent's default init timeout. */
+const STARTUP_FAILURE_THRESHOLD = 120;
+
+export function agentContainer(plan: Plan, role: AgentRole, config: AgentConfigInput, identity: AgentIdentity): Container {
+  const serving = role !== 'init';
+  return {
+    name: role === 'init' ? AGENT_NAMES.init : AGENT_NAMES.sidecar,
+    image: plan.image,
+    imagePullPolicy: defaultPullPolicy(plan.image),
+    args: ['agent', '--config-json', JSON.stringify(config)],
+    env: [podNamespaceEnv(), ...identity.env],
+    ...(serving ? { ports: [{ name: 'agent-http', containerPort: plan.port, protocol: 'TCP' }] } : {}),
+    resources: plan.resources,
+    securityContext: restrictedSecurityContext(plan),
+    volumeMounts: [{ name: AGENT_NAMES.volume, mountPath: AGENT_OUTPUT_DIR }, ...identity.mounts],
+    ...(role === 'native' ? { restartPolicy: 'Always', startupProbe: httpProbe('/readyz', plan.port, 1, STARTUP_FAILURE_THRESHOLD) } : {}),
+    ...(serving ? { livenessProbe: httpProbe('/healthz', plan.port, 10, 3) } : {}),
+    terminationMessagePath: '/dev/termination-log',
+    // The agent writes its one-line reason there; the log tail is the fallback if it could not.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+/** The Pod Security Standards `restricted` profile, with the user chosen by the plan. */
+function restrictedSecurityContext(plan: Plan): SecurityContext {
+  return {
+    runAsUser: plan.runAsUser,
+    runAsGroup: plan.runAsGroup,
+    runAsNonRoot: true,
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+/** The agent reads its namespace for the k8s-secret target. */
+function podNamespaceEnv(): EnvVar {
+  return { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } };
+}
+
+function httpProbe(path: string, port: number, periodSeconds: number, failureThreshold: number): Probe {
+  return {
+    httpGet: { path, port, scheme: 'HTTP' },
+    periodSeconds,
+    failureThreshold,
+    timeoutSeconds: 1,
+    successThreshold: 1,
+  };
+}
+
+/** Kubernetes' own default: Always for `:latest` or an untagged image, else IfNotPresent. */
+export function defaultPullPolicy(image: string): string {
+  if (image.includes('@')) return 'IfNotPresent';
+  const lastPart = image.slice(image.lastIndexOf('/') + 1);
+  const tag = lastPart.includes(':') ? lastPart.slice(lastPart.indexOf(':') + 1) : undefined;
+  return tag === undefined || tag === 'latest' ? 'Always' : 'IfNotPresent';
+}

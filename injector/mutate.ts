@@ -1,0 +1,139 @@
+/**
+ * Applies a plan to a pod. Pure: works on a deep clone and returns it. Every step "ensures"
+ * rather than "adds", so the same pod can pass through any number of times (webhook
+ * reinvocation, re-admission of an injected pod) and only what is missing or broken changes:
+ * fields another webhook added are kept, fields another webhook stripped from the agent's
+ * containers (such as `restartPolicy: Always`, amazon-eks-pod-identity-webhook #208) come back.
+ */
+import { agentContainer } from './containers.ts';
+import type { AgentRole } from './containers.ts';
+import { agentIdentity } from './identity.ts';
+import type { AgentIdentity } from './identity.ts';
+import type { Plan } from './plan.ts';
+import { AGENT_NAMES, STATUS_ANNOTATION, STATUS_INJECTED } from './types.ts';
+import type { Container, ObjectMeta, Pod, PodSpec, Volume } from './types.ts';
+import { appEnv, appMount, secretsVolume } from './volume.ts';
+
+export function mutatePod(original: Pod, plan: Plan): Pod {
+  const pod = structuredClone(original);
+  const identity = agentIdentity(pod, plan.roleArn, plan.k8sSecret !== undefined);
+  let spec: PodSpec = withVolumes(pod.spec, [secretsVolume(plan), ...identity.volumes]);
+  spec = withAppMountsAndEnv(spec, plan);
+  spec = withAgents(spec, plan, identity);
+  return { ...pod, metadata: withStatus(pod.metadata), spec };
+}
+
+function withStatus(metadata: ObjectMeta | undefined): ObjectMeta {
+  return { ...metadata, annotations: { ...metadata?.annotations, [STATUS_ANNOTATION]: STATUS_INJECTED } };
+}
+
+function withVolumes(spec: PodSpec, volumes: readonly Volume[]): PodSpec {
+  let list = spec.volumes ?? [];
+  for (const v of volumes) list = upsert(list, v, 'name');
+  return { ...spec, volumes: list };
+}
+
+function withAppMountsAndEnv(spec: PodSpec, plan: Plan): PodSpec {
+  const mount = appMount(plan);
+  const env = appEnv(plan);
+  const update = (c: Container): Container => {
+    if (!plan.targets.includes(c.name)) return c;
+    let envList = c.env ?? [];
+    for (const e of env) envList = upsert(envList, e, 'name', 'replace');
+    const withEnv = envList.length === 0 ? c : { ...c, env: envList };
+    return { ...withEnv, volumeMounts: upsert(c.volumeMounts ?? [], mount, 'mountPath') };
+  };
+  return {
+    ...spec,
+    containers: spec.containers.map(update),
+    ...(spec.initContainers === undefined ? {} : { initContainers: spec.initContainers.map(update) }),
+  };
+}
+
+/** The agent containers per layout: init containers go first, a regular sidecar goes last. */
+function withAgents(spec: PodSpec, plan: Plan, identity: AgentIdentity): PodSpec {
+  const build = (role: AgentRole): Container =>
+    agentContainer(plan, role, role === 'init' && plan.initConfig !== undefined ? plan.initConfig : plan.config, identity);
+  let init = spec.initContainers ?? [];
+  let containers = spec.containers;
+  switch (plan.layout) {
+    case 'init':
+      init = ensureFirst(without(init, AGENT_NAMES.sidecar), build('init'));
+      containers = without(containers, AGENT_NAMES.sidecar);
+      break;
+    case 'native':
+      init = ensureFirst(without(init, AGENT_NAMES.init), build('native'));
+      containers = without(containers, AGENT_NAMES.sidecar);
+      break;
+    case 'init+sidecar':
+      init = ensureFirst(without(init, AGENT_NAMES.sidecar), build('init'));
+      containers = ensureLast(containers, build('sidecar'));
+      break;
+  }
+  return { ...spec, initContainers: init, containers };
+}
+
+function without(list: readonly Container[], name: string): readonly Container[] {
+  return list.filter((c) => c.name !== name);
+}
+
+/**
+ * Inserts the container first, or overlays it where it already is: another webhook may have
+ * put its own init container in front since, and moving ours back would fight it forever.
+ */
+function ensureFirst(list: readonly Container[], desired: Container): readonly Container[] {
+  const i = list.findIndex((c) => c.name === desired.name);
+  if (i < 0) return [desired, ...list];
+  return list.map((c, j) => (j === i ? (overlay(c, desired) as Container) : c));
+}
+
+function ensureLast(list: readonly Container[], desired: Container): readonly Container[] {
+  const i = list.findIndex((c) => c.name === desired.name);
+  if (i < 0) return [...list, desired];
+  return list.map((c, j) => (j === i ? (overlay(c, desired) as Container) : c));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Merging, in the spirit of Kubernetes' strategic merge: lists of named things merge by key.
+
+type Plain = Readonly<Record<string, unknown>>;
+
+/** The merge key of the keyed lists found in a container. Other arrays are replaced whole. */
+const LIST_KEYS: Readonly<Record<string, string>> = {
+  volumeMounts: 'mountPath',
+  ports: 'containerPort',
+  volumes: 'name',
+};
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * `desired` laid over `existing`: desired values win, fields only `existing` has are kept (the
+ * API server's defaults, other webhooks' additions). Env vars are replaced whole by name, since
+ * `value` and `valueFrom` must not mix.
+ */
+export function overlay(existing: unknown, desired: unknown, field = ''): unknown {
+  if (isPlain(existing) && isPlain(desired)) {
+    const out: Record<string, unknown> = { ...existing };
+    for (const [key, value] of Object.entries(desired)) out[key] = overlay(existing[key], value, key);
+    return out;
+  }
+  if (Array.isArray(existing) && Array.isArray(desired)) {
+    const key = field === 'env' ? 'name' : LIST_KEYS[field];
+    if (key === undefined) return desired;
+    let list: readonly Plain[] = existing.filter(isPlain);
+    for (const item of desired.filter(isPlain)) list = upsert(list, item, key, field === 'env' ? 'replace' : 'overlay');
+    return list;
+  }
+  return desired;
+}
+
+/** Puts `item` into the list by its key: in place (overlaid or replaced) if there, else last. */
+function upsert<T extends object>(list: readonly T[], item: T, key: string, how: 'overlay' | 'replace' = 'overlay'): readonly T[] {
+  const keyOf = (x: T): unknown => (x as Plain)[key];
+  const i = list.findIndex((x) => keyOf(x) === keyOf(item));
+  if (i < 0) return [...list, item];
+  return list.map((x, j) => (j === i ? ((how === 'replace' ? item : overlay(x, item)) as T) : x));
+}

@@ -1,0 +1,200 @@
+/**
+ * Decides what to inject into one pod: the agent's layout (init only, native sidecar, or init
+ * container plus regular sidecar), the target containers, the agent's user, resources and
+ * configuration. Pure: the same pod, annotations and options always give the same plan.
+ */
+import type { AgentConfigInput, Mode } from '../common/config.ts';
+import { quantityValue } from './annotations.ts';
+import type { EnvAnnotation, OptedIn, ResourceAnnotation, SecretAnnotation } from './annotations.ts';
+import { appContainers, selectTargets } from './types.ts';
+import type { Container, Pod, ResourceList, ResourceRequirements } from './types.ts';
+
+/** The injector's settings (flags of `webhook` and `inject`). */
+export interface InjectorOptions {
+  /** The agent's image; its entrypoint is the `secrets-agent` CLI. */
+  readonly image: string;
+  /** Sidecar mode as a restartable init container unless the pod says otherwise (Kubernetes ≥ 1.29). */
+  readonly nativeSidecar: boolean;
+  /** The region when neither the annotation nor the pod's AWS_REGION names one. */
+  readonly defaultRegion?: string;
+  /** The agent's health and metrics port. */
+  readonly agentPort: number;
+  /** The agent's resources when the pod's annotations do not set them. */
+  readonly resources: { readonly requests: ResourceList; readonly limits: ResourceList };
+  /** The in-memory volume's size limit. */
+  readonly volumeSizeLimit: string;
+  /** The agent's uid and gid when the pod declares none (distroless "nonroot"). */
+  readonly fallbackUser: number;
+}
+
+export const DEFAULT_INJECTOR_OPTIONS: InjectorOptions = Object.freeze({
+  image: 'secrets-agent:0.1.0',
+  nativeSidecar: true,
+  agentPort: 9102,
+  resources: Object.freeze({
+    requests: Object.freeze({ cpu: '10m', memory: '32Mi' }),
+    // No CPU limit: a throttled agent only fetches late; memory is what must stay bounded.
+    limits: Object.freeze({ memory: '64Mi' }),
+  }),
+  volumeSizeLimit: '16Mi',
+  fallbackUser: 65532,
+});
+
+/**
+ * - `init`: one init container, fetch once (mode init, or sidecar mode in a run-to-completion
+ *   pod when native sidecars are off: a regular sidecar would keep a Job running forever).
+ * - `native`: one restartable init container (`restartPolicy: Always`) whose startup probe
+ *   holds the app until the first fetch is written.
+ * - `init+sidecar`: an init container for the first fetch plus a regular sidecar container.
+ */
+export const LAYOUTS = ['init', 'native', 'init+sidecar'] as const;
+export type Layout = (typeof LAYOUTS)[number];
+
+/** Where the agent itself mounts the volume: fixed, so it never clashes with its token mounts. */
+export const AGENT_OUTPUT_DIR = '/secrets';
+
+export interface Plan {
+  readonly layout: Layout;
+  readonly image: string;
+  readonly port: number;
+  /** Where the target containers mount the volume. */
+  readonly mountPath: string;
+  /** Names of the containers and init containers that get the mount and env vars. */
+  readonly targets: readonly string[];
+  readonly runAsUser: number;
+  readonly runAsGroup: number;
+  readonly resources: ResourceRequirements;
+  /** The config of the long-running agent, or of the only agent in the `init` layout. */
+  readonly config: AgentConfigInput;
+  /** The config of `secrets-agent-init` in the `init+sidecar` layout. */
+  readonly initConfig?: AgentConfigInput;
+  readonly env: readonly EnvAnnotation[];
+  readonly k8sSecret?: string;
+  readonly roleArn?: string;
+  readonly volumeSizeLimit: string;
+  readonly warnings: readonly string[];
+}
+
+export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): Plan {
+  const targets = selectTargets(pod, parsed.containers).selected;
+  const { layout, warning } = chooseLayout(pod, parsed, options);
+  const config = agentConfig(pod, parsed, options, layout === 'init' ? 'init' : 'sidecar');
+  return {
+    layout,
+    image: options.image,
+    port: options.agentPort,
+    mountPath: parsed.mountPath,
+    targets: targets.map((c) => c.name),
+    runAsUser: parsed.runAsUser ?? declaredId(pod, targets, 'runAsUser') ?? options.fallbackUser,
+    runAsGroup: parsed.runAsGroup ?? declaredId(pod, targets, 'runAsGroup') ?? options.fallbackUser,
+    resources: agentResources(parsed.resources, options.resources),
+    config,
+    ...(layout === 'init+sidecar' ? { initConfig: agentConfig(pod, parsed, options, 'init') } : {}),
+    env: parsed.env,
+    ...(parsed.k8sSecret === undefined ? {} : { k8sSecret: parsed.k8sSecret }),
+    ...(parsed.roleArn === undefined ? {} : { roleArn: parsed.roleArn }),
+    volumeSizeLimit: options.volumeSizeLimit,
+    warnings: warning === undefined ? parsed.warnings : [...parsed.warnings, warning],
+  };
+}
+
+function chooseLayout(pod: Pod, parsed: OptedIn, options: InjectorOptions): { layout: Layout; warning?: string } {
+  if (parsed.mode === 'init') return { layout: 'init' };
+  if (parsed.nativeSidecar ?? options.nativeSidecar) return { layout: 'native' };
+  if (runsToCompletion(pod)) {
+    return {
+      layout: 'init',
+      warning:
+        'secrets-agent: this pod runs to completion and native sidecars are off, so secrets are fetched once by an init container and not refreshed (a regular sidecar would keep the Job running)',
+    };
+  }
+  return { layout: 'init+sidecar' };
+}
+
+/** Pods of Jobs (and any pod whose restartPolicy is not Always) finish when their app does. */
+export function runsToCompletion(pod: Pod): boolean {
+  const policy = pod.spec.restartPolicy;
+  if (policy === 'Never' || policy === 'OnFailure') return true;
+  return (pod.metadata?.ownerReferences ?? []).some((o) => o.kind === 'Job');
+}
+
+/**
+ * The app's uid (or gid) where the pod declares it: the one value every target container runs
+ * with (its own securityContext, else the pod's), else the pod's. Root never counts: the agent
+ * must pass the `restricted` profile, and root reads the files anyway.
+ */
+function declaredId(pod: Pod, targets: readonly Container[], field: 'runAsUser' | 'runAsGroup'): number | undefined {
+  const podLevel = pod.spec.securityContext?.[field];
+  const effective = new Set(targets.map((c) => c.securityContext?.[field] ?? podLevel));
+  const [only] = effective;
+  if (effective.size === 1 && only !== undefined && only > 0) return only;
+  return podLevel !== undefined && podLevel > 0 ? podLevel : undefined;
+}
+
+/**
+ * Annotated values win over the defaults. A lone annotated limit below the default request
+ * lowers the request to it, and a lone annotated request above the default limit raises the
+ * limit, so the pair stays valid (Kubernetes rejects a request above its limit).
+ */
+export function agentResources(
+  annotated: Readonly<Partial<Record<ResourceAnnotation, string>>>,
+  defaults: InjectorOptions['resources'],
+): ResourceRequirements {
+  const requests: Record<string, string> = { ...defaults.requests };
+  const limits: Record<string, string> = { ...defaults.limits };
+  for (const resource of ['cpu', 'memory'] as const) {
+    const request = annotated[`agent-${resource}-request`];
+    const limit = annotated[`agent-${resource}-limit`];
+    if (request !== undefined) requests[resource] = request;
+    if (limit !== undefined) limits[resource] = limit;
+    const r = requests[resource];
+    const l = limits[resource];
+    if (r === undefined || l === undefined || quantityValue(r) <= quantityValue(l)) continue;
+    if (limit === undefined) limits[resource] = r;
+    else requests[resource] = l;
+  }
+  return { requests, limits };
+}
+
+function agentConfig(pod: Pod, parsed: OptedIn, options: InjectorOptions, mode: Mode): AgentConfigInput {
+  const region = parsed.region ?? podRegion(pod) ?? options.defaultRegion;
+  const refreshing = mode === 'sidecar';
+  return {
+    mode,
+    outputDir: AGENT_OUTPUT_DIR,
+    ...(refreshing ? { refreshInterval: parsed.refreshInterval } : {}),
+    ...(region === undefined ? {} : { region }),
+    ...(parsed.failoverRegion === undefined ? {} : { failoverRegion: parsed.failoverRegion }),
+    // An init container's health server would only be a port nobody probes.
+    httpPort: refreshing ? options.agentPort : 0,
+    // Nothing listens yet while init containers run: reloading only makes sense later.
+    ...(refreshing && parsed.reloadUrl !== undefined ? { reloadUrl: parsed.reloadUrl } : {}),
+    ...(parsed.k8sSecret === undefined ? {} : { k8sSecret: { name: parsed.k8sSecret } }),
+    secrets: parsed.secrets.map(secretConfig),
+  };
+}
+
+function secretConfig(s: SecretAnnotation): AgentConfigInput['secrets'][number] {
+  return {
+    name: s.name,
+    id: s.id,
+    ...(s.versionStage === undefined ? {} : { versionStage: s.versionStage }),
+    ...(s.versionId === undefined ? {} : { versionId: s.versionId }),
+    ...(s.key === undefined ? {} : { key: s.key }),
+    ...(s.template === undefined ? {} : { template: s.template }),
+    ...(s.format === undefined ? {} : { format: s.format }),
+    ...(s.perms === undefined ? {} : { mode: s.perms }),
+    ...(s.extract ? { extract: true } : {}),
+  };
+}
+
+/** The region the app itself uses: the first literal AWS_REGION, else AWS_DEFAULT_REGION. */
+function podRegion(pod: Pod): string | undefined {
+  const { containers, initContainers } = appContainers(pod);
+  const env = [...containers, ...initContainers].flatMap((c) => c.env ?? []);
+  for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION']) {
+    const value = env.find((e) => e.name === name && e.value !== undefined && e.value !== '')?.value;
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}

@@ -1,0 +1,266 @@
+/**
+ * The parts of the Kubernetes Pod API the injector reads and writes, readonly. Objects arriving
+ * from the API server carry many more fields; the index signatures keep them typed as unknown
+ * so a spread copies them through untouched. `parsePod` checks the shape of every field the
+ * injector reads, once, at the boundary.
+ */
+
+export type Annotations = Readonly<Record<string, string>>;
+
+export interface OwnerReference {
+  readonly apiVersion?: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly [key: string]: unknown;
+}
+
+export interface ObjectMeta {
+  readonly name?: string;
+  readonly generateName?: string;
+  readonly namespace?: string;
+  readonly annotations?: Annotations;
+  readonly ownerReferences?: readonly OwnerReference[];
+  readonly [key: string]: unknown;
+}
+
+export interface EnvVar {
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: {
+    readonly secretKeyRef?: { readonly name: string; readonly key: string; readonly optional?: boolean };
+    readonly fieldRef?: { readonly apiVersion: string; readonly fieldPath: string };
+    readonly [key: string]: unknown;
+  };
+}
+
+export interface VolumeMount {
+  readonly name: string;
+  readonly mountPath: string;
+  readonly readOnly?: boolean;
+  readonly [key: string]: unknown;
+}
+
+export interface SecurityContext {
+  readonly runAsUser?: number;
+  readonly runAsGroup?: number;
+  readonly runAsNonRoot?: boolean;
+  readonly readOnlyRootFilesystem?: boolean;
+  readonly allowPrivilegeEscalation?: boolean;
+  readonly capabilities?: { readonly drop?: readonly string[]; readonly add?: readonly string[] };
+  readonly seccompProfile?: { readonly type: string };
+  readonly [key: string]: unknown;
+}
+
+export type ResourceList = Readonly<Record<string, string>>;
+
+export interface ResourceRequirements {
+  readonly requests?: ResourceList;
+  readonly limits?: ResourceList;
+}
+
+export interface Probe {
+  readonly httpGet?: { readonly path: string; readonly port: number | string; readonly scheme?: string };
+  readonly periodSeconds?: number;
+  readonly failureThreshold?: number;
+  readonly timeoutSeconds?: number;
+  readonly successThreshold?: number;
+  readonly initialDelaySeconds?: number;
+  readonly [key: string]: unknown;
+}
+
+export interface ContainerPort {
+  readonly name?: string;
+  readonly containerPort: number;
+  readonly protocol?: string;
+}
+
+export interface Container {
+  readonly name: string;
+  readonly image?: string;
+  readonly imagePullPolicy?: string;
+  readonly args?: readonly string[];
+  readonly env?: readonly EnvVar[];
+  readonly ports?: readonly ContainerPort[];
+  readonly volumeMounts?: readonly VolumeMount[];
+  readonly resources?: ResourceRequirements;
+  readonly securityContext?: SecurityContext;
+  readonly restartPolicy?: string;
+  readonly startupProbe?: Probe;
+  readonly livenessProbe?: Probe;
+  readonly terminationMessagePath?: string;
+  readonly terminationMessagePolicy?: string;
+  readonly [key: string]: unknown;
+}
+
+export interface Volume {
+  readonly name: string;
+  readonly [key: string]: unknown;
+}
+
+export interface PodSecurityContext {
+  readonly runAsUser?: number;
+  readonly runAsGroup?: number;
+  readonly [key: string]: unknown;
+}
+
+export interface PodSpec {
+  readonly containers: readonly Container[];
+  readonly initContainers?: readonly Container[];
+  readonly volumes?: readonly Volume[];
+  readonly securityContext?: PodSecurityContext;
+  readonly restartPolicy?: string;
+  readonly automountServiceAccountToken?: boolean;
+  readonly [key: string]: unknown;
+}
+
+export interface Pod {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly metadata?: ObjectMeta;
+  readonly spec: PodSpec;
+  readonly [key: string]: unknown;
+}
+
+/** Names the injector owns inside a pod. */
+export const AGENT_NAMES = {
+  sidecar: 'secrets-agent',
+  init: 'secrets-agent-init',
+  volume: 'secrets-agent',
+  tokenVolume: 'secrets-agent-token',
+  irsaVolume: 'aws-iam-token',
+} as const;
+
+export const ANNOTATION_PREFIX = 'secrets-agent.io/';
+export const STATUS_ANNOTATION = `${ANNOTATION_PREFIX}status`;
+export const STATUS_INJECTED = 'injected';
+
+export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problems: E };
+
+/** The shape errors of a pod, each naming its path (`spec.containers[1].name`). */
+export class PodShapeError extends Error {
+  readonly code = 'POD_INVALID';
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid pod: ${problems.join('; ')}`);
+    this.name = 'PodShapeError';
+    this.problems = problems;
+  }
+}
+
+type Obj = Readonly<Record<string, unknown>>;
+
+function isObject(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkOptional(
+  obj: Obj,
+  key: string,
+  type: 'string' | 'number' | 'boolean' | 'object' | 'array',
+  path: string,
+  problems: string[],
+): void {
+  const value = obj[key];
+  if (value === undefined) return;
+  const ok =
+    type === 'array' ? Array.isArray(value) : type === 'object' ? isObject(value) : typeof value === type;
+  if (!ok) problems.push(`${path}.${key} must be ${type === 'array' || type === 'object' ? 'an' : 'a'} ${type}`);
+}
+
+function checkNamedList(value: unknown, path: string, problems: string[], extra?: (item: Obj, at: string) => void): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) {
+    problems.push(`${path} must be an array`);
+    return;
+  }
+  value.forEach((item: unknown, i) => {
+    const at = `${path}[${i}]`;
+    if (!isObject(item) || typeof item['name'] !== 'string') {
+      problems.push(`${at}.name must be a string`);
+      return;
+    }
+    extra?.(item, at);
+  });
+}
+
+function checkContainer(c: Obj, at: string, problems: string[]): void {
+  checkNamedList(c['env'], `${at}.env`, problems);
+  checkNamedList(c['volumeMounts'], `${at}.volumeMounts`, problems, (m, mat) => {
+    if (typeof m['mountPath'] !== 'string') problems.push(`${mat}.mountPath must be a string`);
+  });
+  checkOptional(c, 'securityContext', 'object', at, problems);
+  const sc = c['securityContext'];
+  if (isObject(sc)) {
+    checkOptional(sc, 'runAsUser', 'number', `${at}.securityContext`, problems);
+    checkOptional(sc, 'runAsGroup', 'number', `${at}.securityContext`, problems);
+  }
+}
+
+function checkMetadata(meta: unknown, problems: string[]): void {
+  if (meta === undefined) return;
+  if (!isObject(meta)) {
+    problems.push('metadata must be an object');
+    return;
+  }
+  for (const key of ['name', 'generateName', 'namespace'] as const) checkOptional(meta, key, 'string', 'metadata', problems);
+  const annotations = meta['annotations'];
+  if (annotations !== undefined) {
+    if (!isObject(annotations) || Object.values(annotations).some((v) => typeof v !== 'string')) {
+      problems.push('metadata.annotations must map strings to strings');
+    }
+  }
+  checkNamedList(meta['ownerReferences'], 'metadata.ownerReferences', problems);
+}
+
+/** Checks the fields the injector reads and returns the object typed as a Pod. Throws PodShapeError. */
+export function parsePod(raw: unknown): Pod {
+  const problems: string[] = [];
+  if (!isObject(raw)) throw new PodShapeError(['must be an object']);
+  checkMetadata(raw['metadata'], problems);
+  const spec = raw['spec'];
+  if (!isObject(spec)) throw new PodShapeError([...problems, 'spec must be an object']);
+  if (!Array.isArray(spec['containers'])) problems.push('spec.containers must be an array');
+  checkNamedList(spec['containers'], 'spec.containers', problems, (c, at) => checkContainer(c, at, problems));
+  checkNamedList(spec['initContainers'], 'spec.initContainers', problems, (c, at) => checkContainer(c, at, problems));
+  checkNamedList(spec['volumes'], 'spec.volumes', problems);
+  checkOptional(spec, 'securityContext', 'object', 'spec', problems);
+  checkOptional(spec, 'restartPolicy', 'string', 'spec', problems);
+  checkOptional(spec, 'automountServiceAccountToken', 'boolean', 'spec', problems);
+  const psc = spec['securityContext'];
+  if (isObject(psc)) {
+    checkOptional(psc, 'runAsUser', 'number', 'spec.securityContext', problems);
+    checkOptional(psc, 'runAsGroup', 'number', 'spec.securityContext', problems);
+  }
+  if (problems.length > 0) throw new PodShapeError(problems);
+  return raw as Pod;
+}
+
+/** The containers and init containers the user wrote (the agent's own excluded). */
+export function appContainers(pod: Pod): { readonly containers: readonly Container[]; readonly initContainers: readonly Container[] } {
+  const isApp = (c: Container): boolean => c.name !== AGENT_NAMES.sidecar && c.name !== AGENT_NAMES.init;
+  return {
+    containers: pod.spec.containers.filter(isApp),
+    initContainers: (pod.spec.initContainers ?? []).filter(isApp),
+  };
+}
+
+export interface Targets {
+  /** Every app container and init container, init containers first. */
+  readonly all: readonly Container[];
+  /** Those that get the mount and the env vars. */
+  readonly selected: readonly Container[];
+  /** Names asked for that the pod does not have. */
+  readonly missing: readonly string[];
+}
+
+/** The target containers: all app containers and init containers, or those named. */
+export function selectTargets(pod: Pod, names: readonly string[] | undefined): Targets {
+  const app = appContainers(pod);
+  const all = [...app.initContainers, ...app.containers];
+  if (names === undefined) return { all, selected: all, missing: [] };
+  return {
+    all,
+    selected: all.filter((c) => names.includes(c.name)),
+    missing: names.filter((n) => !all.some((c) => c.name === n)),
+  };
+}

@@ -1,0 +1,21 @@
+/** The shared in-memory volume, and what the target containers get: the mount and the env vars. */
+import { AGENT_NAMES } from './types.ts';
+import type { EnvVar, Volume, VolumeMount } from './types.ts';
+import type { Plan } from './plan.ts';
+
+/** Memory-backed: secret values never touch the node's disk. */
+export function secretsVolume(plan: Plan): Volume {
+  return { name: AGENT_NAMES.volume, emptyDir: { medium: 'Memory', sizeLimit: plan.volumeSizeLimit } };
+}
+
+/** Read-only for the app: only the agent writes. */
+export function appMount(plan: Plan): VolumeMount {
+  return { name: AGENT_NAMES.volume, mountPath: plan.mountPath, readOnly: true };
+}
+
+/** `env-<VAR>` annotations: each variable read from the `k8s-secret` Secret. */
+export function appEnv(plan: Plan): EnvVar[] {
+  const secret = plan.k8sSecret;
+  if (secret === undefined) return [];
+  return plan.env.map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: secret, key: e.key } } }));
+}
