@@ -103,6 +103,11 @@ export const run: Command = async (ctx) => {
     ctx.stdout.write(helpText(AGENT_COMMAND));
     return 0;
   }
+  const regionFromEnv = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE'].some((name) => Boolean(ctx.env[name]));
+  if (config.region === undefined && !regionFromEnv) {
+    ctx.stderr.write('secrets-agent agent: no AWS region: set region in the configuration, or AWS_REGION (or a profile with AWS_PROFILE)\n');
+    return 78;
+  }
   const logger = createLogger(ctx.stdout, { level: config.logLevel, base: { component: 'agent' } });
   const metrics = createAgentMetrics();
   const source = createAwsSource({

@@ -240,3 +240,11 @@ t.test('a YAML configuration file and environment-variable twins of the flags', 
   t.equal(run.code, 0, run.stdout + run.stderr);
   t.equal(await readFile(join(out, 'p'), 'utf8'), `plain-${CANARY}`);
 });
+
+t.test('no region anywhere: exit 78 with a clear line, before any AWS call', async (t) => {
+  const env = agentEnv('http://127.0.0.1:9');
+  delete env['AWS_REGION'];
+  const run = await runAgent(['--config-json', JSON.stringify({ mode: 'init', httpPort: 0, secrets: [{ name: 'a', id: 'a' }] })], env);
+  t.equal(run.code, 78);
+  t.match(run.stderr, /no AWS region: set region in the configuration, or AWS_REGION/);
+});

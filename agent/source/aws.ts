@@ -34,7 +34,10 @@ export interface AwsSourceOptions {
   readonly now?: () => number;
 }
 
-/** Counts every attempt the SDK makes (the deserialize step runs once per attempt). */
+/**
+ * Counts every attempt the SDK makes: the deserialize step runs once per attempt (inside the
+ * retry loop), and high priority wraps the deserializer, so modelled AWS errors are seen.
+ */
 function countingPlugin<I extends object, O extends object>(
   onApiCall: AwsSourceOptions['onApiCall'],
 ): Pluggable<I, O> {
@@ -52,7 +55,7 @@ function countingPlugin<I extends object, O extends object>(
             throw err;
           }
         },
-        { step: 'deserialize', name: 'secretsAgentCallCounter', priority: 'low' },
+        { step: 'deserialize', name: 'secretsAgentCallCounter', priority: 'high' },
       );
     },
   };

@@ -1,0 +1,128 @@
+/**
+ * The agent's cycle in-process, with the real AWS source against `secrets-agent dev`: API calls
+ * counted from both sides, the failover region, last good content kept per secret.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { Agent } from '../agent/agent.ts';
+import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.ts';
+import { renderFile } from '../agent/render.ts';
+import { FileSink } from '../agent/sink/files.ts';
+import { createAwsSource } from '../agent/source/aws.ts';
+import { parseAgentConfig } from '../common/config.ts';
+import { createLogger } from '../common/log.ts';
+import { startDevServer, type DevServer } from '../dev/server.ts';
+import { assertNoCanary, CANARY } from './helpers/canary.ts';
+import { tempDir } from './helpers/tmp.ts';
+
+// The SDK reads these; nothing here may reach beyond loopback.
+Object.assign(process.env, {
+  AWS_ACCESS_KEY_ID: 'AKIDCYCLE',
+  AWS_SECRET_ACCESS_KEY: 'cycle-secret',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_REGION: 'us-east-1',
+  AWS_CONFIG_FILE: '/nonexistent/config',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+});
+delete process.env['AWS_ROLE_ARN'];
+delete process.env['AWS_WEB_IDENTITY_TOKEN_FILE'];
+
+interface Rig {
+  readonly agent: Agent;
+  readonly metrics: AgentMetrics;
+  readonly dir: string;
+  readonly logs: string[];
+}
+
+async function rig(t: Tap.Test, server: DevServer, raw: Record<string, unknown>): Promise<Rig> {
+  process.env['AWS_ENDPOINT_URL'] = server.url;
+  const dir = join(await tempDir(t), 'secrets');
+  const config = parseAgentConfig({ outputDir: dir, httpPort: 0, refreshInterval: '5s', ...raw });
+  const logs: string[] = [];
+  const logger = createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' });
+  const metrics = createAgentMetrics(undefined, false);
+  const source = createAwsSource({
+    logger,
+    onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
+  });
+  t.teardown(() => source.close());
+  const agent = new Agent({ config, source, files: new FileSink(dir), metrics, logger, render: renderFile });
+  return { agent, metrics, dir, logs };
+}
+
+async function counter(metrics: AgentMetrics, labels: Record<string, string>): Promise<number> {
+  const data = await metrics.awsApiCalls.get();
+  return data.values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((n, v) => n + v.value, 0);
+}
+
+t.test('API calls per cycle: ceil(N/20), the same count on the endpoint and in the metric', async (t) => {
+  const server = await startDevServer();
+  t.teardown(() => server.close());
+  const n = 65;
+  for (let i = 0; i < n; i++) server.putSecretValue(`s/${i}`, `v${i}-${CANARY}`);
+  const { agent, metrics, logs } = await rig(t, server, {
+    secrets: Array.from({ length: n }, (_, i) => ({ name: `s${i}`, id: `s/${i}` })),
+  });
+  const signal = new AbortController().signal;
+  const cycles = 3;
+  for (let c = 0; c < cycles; c++) t.same((await agent.cycle(signal)).failures, []);
+  const endpointCalls = server.requests.list().filter((r) => r.service === 'secretsmanager').length;
+  const agentCalls = await counter(metrics, {});
+  t.equal(endpointCalls, cycles * Math.ceil(n / 20), 'endpoint side');
+  t.equal(agentCalls, endpointCalls, 'the agent counts what the endpoint saw');
+  t.equal(await counter(metrics, { operation: 'BatchGetSecretValue', outcome: 'success' }), cycles * 4);
+  assertNoCanary(t, logs.join('') + (await metrics.registry.metrics()), 'logs and metrics');
+});
+
+t.test('failover: a failing primary region is replaced by the failover region', async (t) => {
+  const server = await startDevServer({ seed: { secrets: [{ name: 'replicated', value: 'R' }] } });
+  t.teardown(() => server.close());
+  server.faults.add({ kind: 'error5xx', region: 'us-east-1' });
+  const { agent, dir, logs } = await rig(t, server, {
+    region: 'us-east-1',
+    failoverRegion: 'us-west-2',
+    secrets: [{ name: 'r', id: 'replicated' }],
+  });
+  const result = await agent.cycle(new AbortController().signal);
+  t.same(result.failures, []);
+  t.equal(await readFile(join(dir, 'r'), 'utf8'), 'R');
+  const regions = server.requests.list().map((r) => `${r.region}:${r.outcome}`);
+  t.ok(regions.includes('us-east-1:InternalServiceError'), 'tried the primary');
+  t.equal(regions.at(-1), 'us-west-2:ok', 'then the failover');
+  t.match(logs.join(''), /trying the failover region/);
+});
+
+t.test('a not-found secret does not fail over (another region would not have it either)', async (t) => {
+  const server = await startDevServer();
+  t.teardown(() => server.close());
+  const { agent } = await rig(t, server, { region: 'us-east-1', failoverRegion: 'us-west-2', secrets: [{ name: 'x', id: 'missing' }] });
+  const result = await agent.cycle(new AbortController().signal);
+  t.equal(result.failures[0]?.error.code, 'SECRET_NOT_FOUND');
+  t.notOk(server.requests.list().some((r) => r.region === 'us-west-2'));
+});
+
+t.test('one failing secret keeps its last good file while the others refresh', async (t) => {
+  const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'a1' }, { name: 'b', value: 'b1' }] } });
+  t.teardown(() => server.close());
+  const { agent, dir, metrics } = await rig(t, server, { secrets: [{ name: 'a', id: 'a' }, { name: 'b', id: 'b' }] });
+  const signal = new AbortController().signal;
+  await agent.cycle(signal);
+  t.ok(agent.ready);
+  server.putSecretValue('a', 'a2');
+  server.putSecretValue('b', 'b2');
+  server.faults.add({ kind: 'accessDenied', secretId: 'b' });
+  const second = await agent.cycle(signal);
+  t.same(second.failures.map((f) => [f.secret, f.error.code]), [['b', 'ACCESS_DENIED']]);
+  t.same(second.changed, ['a']);
+  t.equal(await readFile(join(dir, 'a'), 'utf8'), 'a2');
+  t.equal(await readFile(join(dir, 'b'), 'utf8'), 'b1', 'last good content kept');
+  t.ok(agent.ready, 'still ready');
+  const fetches = await metrics.fetchTotal.get();
+  t.ok(fetches.values.some((v) => v.labels['secret'] === 'b' && v.labels['outcome'] === 'ACCESS_DENIED' && v.value === 1));
+  server.faults.clear();
+  t.same((await agent.cycle(signal)).changed, ['b']);
+  t.same((await agent.cycle(signal)).changed, [], 'nothing rewritten when nothing changed');
+});
