@@ -12,6 +12,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext } from 'node:tls';
 import { watch, type FSWatcher } from 'chokidar';
 import { silentLogger, type Logger } from '../common/log.ts';
@@ -94,6 +95,8 @@ export interface DiskSourceOptions {
   readonly debounceMs?: number;
   /** A content check this often whatever the events say. */
   readonly pollIntervalMs?: number;
+  /** A pair that fails validation is read again after this pause before it is rejected. */
+  readonly settleMs?: number;
   /** After a rejected pair (perhaps read half-way through a write), look again this soon. */
   readonly retryMs?: number;
 }
@@ -176,13 +179,17 @@ class DiskCertificateSource implements CertificateSource {
     } while (this.#again && !this.#closed);
   }
 
+  async #readBoth(): Promise<Bytes> {
+    return {
+      cert: await readBytes(this.#options.certFile),
+      key: await readBytes(this.#options.keyFile),
+    };
+  }
+
   async #checkOnce(): Promise<void> {
     let bytes: Bytes;
     try {
-      bytes = {
-        cert: await readBytes(this.#options.certFile),
-        key: await readBytes(this.#options.keyFile),
-      };
+      bytes = await this.#readBoth();
     } catch (err) {
       this.#reject(undefined, err);
       return;
@@ -193,11 +200,35 @@ class DiskCertificateSource implements CertificateSource {
       return;
     }
     if (sameBytes(this.#rejected, bytes)) return; // already logged; wait for the next change
-    try {
-      this.#accept(parseKeyPair(bytes.cert, bytes.key));
-    } catch (err) {
-      this.#reject(bytes, err);
+    await this.#tryPair(bytes);
+  }
+
+  /**
+   * A failed pair may be a torn read (the certificate read before a swap, the key after) or a
+   * writer between its two files: read again after a moment and only reject bytes that stay.
+   */
+  async #tryPair(first: Bytes): Promise<void> {
+    let bytes = first;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.#accept(parseKeyPair(bytes.cert, bytes.key));
+        return;
+      } catch (err) {
+        const again = attempt < 3 ? await this.#settled(bytes) : undefined;
+        if (again === undefined) {
+          this.#reject(bytes, err);
+          return;
+        }
+        bytes = again;
+      }
     }
+  }
+
+  /** The files' contents after a short pause if they changed meanwhile; undefined if not. */
+  async #settled(before: Bytes): Promise<Bytes | undefined> {
+    await sleep(this.#options.settleMs ?? 100);
+    const after = await this.#readBoth().catch(() => undefined);
+    return after === undefined || sameBytes(before, after) ? undefined : after;
   }
 
   #accept(pair: KeyPair): void {

@@ -1,0 +1,236 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import t from 'tap';
+import { createLogger } from '../common/log.ts';
+import { createInjectorMetrics } from '../injector/metrics.ts';
+import { startWebhookServer, type WebhookServer } from '../injector/server.ts';
+import {
+  CertificateError,
+  parseKeyPair,
+  startDiskCertificateSource,
+  type CertificateSource,
+} from '../injector/tls.ts';
+import {
+  JSON_HEADERS,
+  call,
+  makeCa,
+  makePair,
+  review,
+  tempDir,
+  writeSecretVolume,
+  type TestPair,
+} from './helpers/certs.ts';
+
+const ca = makeCa();
+const [pairA, pairB, pairC] = [makePair(ca), makePair(ca), makePair(ca)] as [
+  TestPair,
+  TestPair,
+  TestPair,
+];
+
+interface Setup {
+  readonly dir: string;
+  readonly source: CertificateSource;
+  readonly server: WebhookServer;
+  readonly logs: string[];
+  readonly reloads: () => Promise<Record<string, number>>;
+}
+
+async function setup(t: { teardown(fn: () => unknown): void }, dir = tempDir()): Promise<Setup> {
+  const logs: string[] = [];
+  const metrics = createInjectorMetrics(new Registry(), false);
+  const logger = createLogger({ write: (l: string) => logs.push(l) }, { level: 'debug' });
+  const source = await startDiskCertificateSource({
+    certFile: join(dir, 'tls.crt'),
+    keyFile: join(dir, 'tls.key'),
+    logger,
+    debounceMs: 20,
+    retryMs: 200,
+    onReload: (outcome) => metrics.certificateReloads.inc({ outcome }),
+  });
+  const server = await startWebhookServer({
+    address: '127.0.0.1',
+    port: 0,
+    certificates: source,
+    handler: () => ({ body: { ok: true }, outcome: 'skipped' }),
+    metrics,
+    logger,
+  });
+  t.teardown(async () => {
+    await server.close();
+    await source.close();
+  });
+  const reloads = async (): Promise<Record<string, number>> =>
+    Object.fromEntries(
+      (await metrics.certificateReloads.get()).values.map((v) => [
+        String(v.labels['outcome']),
+        v.value,
+      ]),
+    );
+  return { dir, source, server, logs, reloads };
+}
+
+async function servedFingerprint(port: number): Promise<string> {
+  return (await call({ port, ca: ca.cert, path: '/healthz' })).peer.fingerprint256;
+}
+
+async function until(check: () => boolean | Promise<boolean>, ms = 5_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
+
+t.test('parseKeyPair rejects a mismatched or truncated pair with TLS_INVALID', (t) => {
+  const ok = parseKeyPair(Buffer.from(pairA.cert), Buffer.from(pairA.key));
+  t.equal(ok.fingerprint256, pairA.fingerprint256);
+  t.ok(ok.notAfter.getTime() > Date.now());
+  for (const [name, cert, key] of [
+    ['mismatch', pairA.cert, pairB.key],
+    ['truncated certificate', pairA.cert.slice(0, 200), pairA.key],
+    ['empty key', pairA.cert, ''],
+  ] as const) {
+    t.throws(
+      () => parseKeyPair(Buffer.from(cert), Buffer.from(key)),
+      { code: 'TLS_INVALID' },
+      name,
+    );
+    try {
+      parseKeyPair(Buffer.from(cert), Buffer.from(key));
+    } catch (err) {
+      t.ok(err instanceof CertificateError);
+      t.notMatch((err as Error).message, /PRIVATE KEY-----/, 'no key material in the message');
+    }
+  }
+  t.end();
+});
+
+t.test(
+  'rotation through the kubelet ..data swap under load: zero failed requests, new pair served',
+  async (t) => {
+    const dir = tempDir();
+    await writeSecretVolume(dir, { 'tls.crt': pairA.cert, 'tls.key': pairA.key });
+    const s = await setup(t, dir);
+    t.equal(await servedFingerprint(s.server.port), pairA.fingerprint256);
+
+    const deadline = Date.now() + 20_000;
+    const served: string[] = [];
+    let failures = 0;
+    let rotatedAt = -1;
+    // Four clients, each a fresh TLS connection per request, bounded by count and time.
+    const client = async (): Promise<void> => {
+      while (served.length + failures < 2_000 && Date.now() < deadline) {
+        try {
+          const res = await call({
+            port: s.server.port,
+            ca: ca.cert,
+            method: 'POST',
+            path: '/mutate',
+            headers: JSON_HEADERS,
+            body: review(),
+          });
+          if (res.status !== 200) failures += 1;
+          served.push(res.peer.fingerprint256);
+        } catch {
+          failures += 1;
+        }
+        if (rotatedAt >= 0 && served.length - rotatedAt > 300) return; // plenty seen after the swap
+      }
+    };
+    const rotate = async (): Promise<void> => {
+      await until(() => served.length >= 200, 10_000);
+      rotatedAt = served.length;
+      await writeSecretVolume(dir, { 'tls.crt': pairB.cert, 'tls.key': pairB.key });
+    };
+    await Promise.all([client(), client(), client(), client(), rotate()]);
+
+    t.equal(failures, 0, 'no request failed during the rotation');
+    t.ok(served.length >= 400, `enough requests (${served.length})`);
+    const firstB = served.indexOf(pairB.fingerprint256);
+    t.ok(firstB >= 0, 'the new certificate was served');
+    t.ok(
+      served.slice(0, rotatedAt).every((f) => f === pairA.fingerprint256),
+      'the old one before the swap',
+    );
+    t.ok(
+      served.slice(firstB + 10).every((f) => f === pairB.fingerprint256),
+      'and only the new one shortly after',
+    );
+    t.equal(s.source.current()?.serialNumber, pairB.serialNumber);
+    t.match(await s.reloads(), { loaded: 2, rejected: 0 });
+    t.ok(s.logs.some((l) => l.includes('TLS key pair reloaded') && l.includes(pairB.serialNumber)));
+  },
+);
+
+t.test('a broken new pair is rejected with a log line and the old one kept', async (t) => {
+  const dir = tempDir();
+  await writeSecretVolume(dir, { 'tls.crt': pairA.cert, 'tls.key': pairA.key });
+  const s = await setup(t, dir);
+
+  await writeSecretVolume(dir, { 'tls.crt': pairC.cert, 'tls.key': pairB.key }); // mismatched
+  t.ok(await until(async () => (await s.reloads())['rejected'] === 1), 'rejected');
+  t.ok(
+    s.logs.some(
+      (l) =>
+        l.includes('TLS key pair rejected, keeping the previous key pair') &&
+        l.includes('TLS_INVALID'),
+    ),
+  );
+  t.equal(await servedFingerprint(s.server.port), pairA.fingerprint256, 'still the old pair');
+  t.ok(s.server.isReady(), 'still ready');
+
+  await writeSecretVolume(dir, { 'tls.crt': pairC.cert.slice(0, 300), 'tls.key': pairC.key }); // half-written
+  t.ok(
+    await until(async () => (await s.reloads())['rejected'] === 2),
+    'half-written pair rejected',
+  );
+  t.equal(await servedFingerprint(s.server.port), pairA.fingerprint256, 'still the old pair');
+  await new Promise((r) => setTimeout(r, 400));
+  t.equal(
+    (await s.reloads())['rejected'],
+    2,
+    'the same broken bytes are not reported again on retry',
+  );
+
+  await writeSecretVolume(dir, { 'tls.crt': pairC.cert, 'tls.key': pairC.key });
+  t.ok(
+    await until(async () => (await servedFingerprint(s.server.port)) === pairC.fingerprint256),
+    'a good pair after that loads',
+  );
+  t.match(await s.reloads(), { loaded: 2, rejected: 2 });
+});
+
+t.test(
+  'plain files written one after the other (no symlink swap) converge on the new pair',
+  async (t) => {
+    const dir = tempDir();
+    await writeFile(join(dir, 'tls.crt'), pairA.cert);
+    await writeFile(join(dir, 'tls.key'), pairA.key);
+    const s = await setup(t, dir);
+    await writeFile(join(dir, 'tls.crt'), pairB.cert); // for a moment: B's certificate, A's key
+    await new Promise((r) => setTimeout(r, 100));
+    await writeFile(join(dir, 'tls.key'), pairB.key);
+    t.ok(
+      await until(() => s.source.current()?.fingerprint256 === pairB.fingerprint256),
+      'converged',
+    );
+    t.equal(await servedFingerprint(s.server.port), pairB.fingerprint256);
+  },
+);
+
+t.test('a change missed by the watch is found by the periodic content check', async (t) => {
+  const dir = tempDir();
+  await writeSecretVolume(dir, { 'tls.crt': pairA.cert, 'tls.key': pairA.key });
+  const source = await startDiskCertificateSource({
+    certFile: join(dir, 'tls.crt'),
+    keyFile: join(dir, 'tls.key'),
+    debounceMs: 60_000, // events effectively ignored: only the poll can see the change
+    pollIntervalMs: 100,
+  });
+  t.teardown(() => source.close());
+  await writeSecretVolume(dir, { 'tls.crt': pairB.cert, 'tls.key': pairB.key });
+  t.ok(await until(() => source.current()?.fingerprint256 === pairB.fingerprint256, 3_000));
+});
