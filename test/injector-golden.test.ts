@@ -1,0 +1,134 @@
+/**
+ * Golden files of whole patches (every value kept) for every pod shape and annotation, plus the
+ * invariants each patch must keep: it applies, the result is a valid Pod by the Kubernetes
+ * schema, admitting the result again changes nothing, and the agent configs parse.
+ * `UPDATE_GOLDEN=1 npx tap test/injector-golden.test.ts` rewrites the files.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import type { Test } from 'tap';
+import { parseAgentConfig } from '../common/config.ts';
+import { admit, DEFAULT_INJECTOR_OPTIONS } from '../injector/admission.ts';
+import type { InjectorOptions } from '../injector/admission.ts';
+import type { Container, Pod } from '../injector/types.ts';
+import {
+  agentConfigs,
+  applyTo,
+  loadPod,
+  patchOf,
+  podInvariantProblems,
+  reviewFor,
+  validatePod,
+} from './injector-support.ts';
+
+const GOLDEN = join(import.meta.dirname, 'golden', 'injector');
+const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
+
+interface Case {
+  readonly name: string;
+  readonly fixture: string;
+  readonly options?: Partial<InjectorOptions>;
+}
+
+const CASES: readonly Case[] = [
+  { name: 'minimal', fixture: 'minimal.yaml' },
+  { name: 'init-mode', fixture: 'init-mode.yaml' },
+  { name: 'non-native', fixture: 'non-native.yaml' },
+  { name: 'non-native-by-option', fixture: 'minimal.yaml', options: { nativeSidecar: false } },
+  { name: 'default-region-option', fixture: 'minimal.yaml', options: { defaultRegion: 'ap-southeast-2', image: 'registry.example.com/secrets-agent:latest' } },
+  { name: 'existing-init', fixture: 'existing-init.yaml' },
+  { name: 'several-containers', fixture: 'several-containers.yaml' },
+  { name: 'containers-subset', fixture: 'containers-subset.yaml' },
+  { name: 'job-non-native', fixture: 'job-non-native.yaml' },
+  { name: 'job-native', fixture: 'job-native.yaml' },
+  { name: 'irsa-webhook-first', fixture: 'irsa-webhook-first.yaml' },
+  { name: 'pod-identity', fixture: 'pod-identity.yaml' },
+  { name: 'role-arn', fixture: 'role-arn.yaml' },
+  { name: 'role-arn-with-webhook', fixture: 'role-arn-with-webhook.yaml' },
+  { name: 'env-vars', fixture: 'env-vars.yaml' },
+  { name: 'automount-off', fixture: 'automount-off.yaml' },
+  { name: 'all-annotations', fixture: 'all-annotations.yaml' },
+  { name: 'run-as-container-user', fixture: 'run-as-container-user.yaml' },
+  { name: 'not-opted-in', fixture: 'not-opted-in.yaml' },
+  { name: 'opted-out', fixture: 'opted-out.yaml' },
+];
+
+function optionsFor(c: Case): InjectorOptions {
+  return { ...DEFAULT_INJECTOR_OPTIONS, ...c.options };
+}
+
+function agents(pod: Pod): Container[] {
+  return [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter((c) => c.name.startsWith('secrets-agent'));
+}
+
+function checkGolden(t: Test, name: string, actual: unknown): void {
+  const file = join(GOLDEN, `${name}.json`);
+  const text = `${JSON.stringify(actual, null, 2)}\n`;
+  if (UPDATE) {
+    mkdirSync(GOLDEN, { recursive: true });
+    writeFileSync(file, text);
+    t.pass(`wrote ${file}`);
+    return;
+  }
+  t.same(JSON.parse(text), JSON.parse(readFileSync(file, 'utf8')), `matches golden/injector/${name}.json`);
+}
+
+for (const c of CASES) {
+  t.test(c.name, (t) => {
+    const pod = loadPod(c.fixture);
+    const options = optionsFor(c);
+    const result = admit(reviewFor(pod), options);
+    const patch = patchOf(result);
+    checkGolden(t, c.name, { outcome: result.outcome, warnings: result.review.response.warnings ?? [], patch });
+    t.equal(result.review.response.allowed, true, 'allowed');
+    if (result.outcome === 'skipped') {
+      t.same(patch, [], 'a pod that did not opt in is untouched');
+      t.end();
+      return;
+    }
+    t.equal(result.outcome, 'injected');
+    t.equal(result.review.response.patchType, 'JSONPatch');
+
+    const injected = applyTo(pod, patch);
+    t.doesNotThrow(() => validatePod(injected), 'the patched pod is valid by the Kubernetes schema');
+    t.same(podInvariantProblems(injected), [], 'unique names, mounts of declared volumes');
+    t.equal(injected.metadata?.annotations?.['secrets-agent.io/status'], 'injected');
+
+    const again = admit(reviewFor(injected), options);
+    t.equal(again.outcome, 'skipped', 're-admitting the injected pod is a no-op');
+    t.equal(again.reason, 'already-injected');
+    t.same(patchOf(again), [], 'empty patch on re-admission');
+
+    const configs = agentConfigs(injected);
+    t.ok(configs.length > 0, 'the agent is there');
+    for (const config of configs) t.doesNotThrow(() => parseAgentConfig(config), 'the agent config parses');
+    for (const agent of agents(injected)) checkRestricted(t, agent);
+    t.end();
+  });
+}
+
+function checkRestricted(t: Test, agent: Container): void {
+  const sc = agent.securityContext;
+  t.equal(sc?.runAsNonRoot, true, `${agent.name}: runAsNonRoot`);
+  t.ok((sc?.runAsUser ?? 0) > 0, `${agent.name}: non-root uid`);
+  t.equal(sc?.readOnlyRootFilesystem, true, `${agent.name}: read-only root filesystem`);
+  t.equal(sc?.allowPrivilegeEscalation, false, `${agent.name}: no privilege escalation`);
+  t.same(sc?.capabilities?.drop, ['ALL'], `${agent.name}: drops all capabilities`);
+  t.same(sc?.seccompProfile, { type: 'RuntimeDefault' }, `${agent.name}: RuntimeDefault seccomp`);
+  t.equal(agent.args?.[0], 'agent', `${agent.name}: args begin with agent`);
+  t.equal(agent.command, undefined, `${agent.name}: the image's entrypoint runs`);
+}
+
+t.test('the schema check can fail: a broken pod is rejected', (t) => {
+  const pod = loadPod('minimal.yaml');
+  const injected = applyTo(pod, patchOf(admit(reviewFor(pod))));
+  const broken = structuredClone(injected) as unknown as { spec: { initContainers: Record<string, unknown>[] } };
+  const agent = broken.spec.initContainers[0];
+  if (agent === undefined) throw new Error('no agent');
+  agent['ports'] = [{ containerPort: 'not-a-number' }];
+  t.throws(() => validatePod(broken as unknown as Pod), 'a string containerPort is rejected');
+  delete agent['name'];
+  t.throws(() => validatePod(broken as unknown as Pod), 'a nameless container is rejected');
+  t.end();
+});
