@@ -50,9 +50,10 @@ async function loadDocument(values: ReturnType<typeof parseFlags>['values']): Pr
     throw new AgentError('CONFIG_INVALID', `cannot read configuration file ${file}: ${err.code ?? err.message}`);
   });
   if (text.trimStart().startsWith('{')) return parseJson(text, file as string);
-  const { parse } = await import('yaml');
+  // Loaded only for YAML files: the injector passes JSON, and start-up stays lean.
+  const yaml = await import('yaml');
   try {
-    return parse(text) as unknown;
+    return (yaml.parse ?? yaml.default.parse)(text) as unknown;
   } catch (err) {
     throw new AgentError('CONFIG_INVALID', `configuration file ${file} is not valid YAML: ${(err as Error).message}`);
   }
