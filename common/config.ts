@@ -104,7 +104,7 @@ export interface AgentConfigInput {
   }[];
 }
 
-const TOP_KEYS = [
+export const CONFIG_FIELDS = [
   'mode',
   'outputDir',
   'refreshInterval',
@@ -120,7 +120,7 @@ const TOP_KEYS = [
   'k8sSecret',
   'secrets',
 ] as const;
-const SECRET_KEYS = [
+export const SECRET_FIELDS = [
   'name',
   'id',
   'versionStage',
@@ -214,7 +214,7 @@ function parseSecret(raw: unknown, index: number, problems: Problems): SecretSpe
     problems.add(at, 'must be an object with at least name and id');
     return undefined;
   }
-  checkKeys(raw, SECRET_KEYS, at, problems);
+  checkKeys(raw, SECRET_FIELDS, at, problems);
   const name = optString(raw, 'name', `${at}.name`, problems);
   const id = optString(raw, 'id', `${at}.id`, problems);
   if (raw['name'] === undefined) problems.add(`${at}.name`, 'is required');
@@ -299,7 +299,7 @@ export function parseAgentConfig(raw: unknown): AgentConfig {
   if (!isObject(raw)) {
     throw new AgentError('CONFIG_INVALID', 'configuration must be an object with a secrets list');
   }
-  checkKeys(raw, TOP_KEYS, '', problems);
+  checkKeys(raw, CONFIG_FIELDS, '', problems);
   const mode = optEnum(raw, 'mode', MODES, 'mode', problems) ?? DEFAULTS.mode;
   const refreshIntervalMs =
     optDuration(raw, 'refreshInterval', 'refreshInterval', problems) ??

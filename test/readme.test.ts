@@ -1,0 +1,45 @@
+/** The README documents what the code defines: flags, env twins, config fields, error codes, metrics. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { AGENT_COMMAND } from '../agent/command.ts';
+import { createAgentMetrics } from '../agent/metrics.ts';
+import { CONFIG_FIELDS, SECRET_FIELDS } from '../common/config.ts';
+import { ErrorCodes } from '../common/errors.ts';
+import { devCommand } from '../dev/command.ts';
+
+const readme = await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+/** The agent's metric names in the product contract (SPEC, "Metrics"). */
+const SPEC_AGENT_METRICS = [
+  'secrets_agent_fetch_total',
+  'secrets_agent_fetch_duration_seconds',
+  'secrets_agent_aws_api_calls_total',
+  'secrets_agent_last_success_timestamp_seconds',
+  'secrets_agent_updates_total',
+  'secrets_agent_k8s_secret_writes_total',
+  'secrets_agent_ready',
+];
+
+t.test('every command flag and its environment twin is documented', async (t) => {
+  for (const command of [AGENT_COMMAND, devCommand]) {
+    for (const flag of command.flags) {
+      t.match(readme, `\`--${flag.name}`, `${command.name} --${flag.name}`);
+      t.match(readme, `\`${flag.env}\``, `${command.name} ${flag.env}`);
+    }
+  }
+});
+
+t.test('every configuration field is documented', async (t) => {
+  for (const field of [...CONFIG_FIELDS, ...SECRET_FIELDS]) t.match(readme, `| \`${field}\` |`, field);
+});
+
+t.test('every error code is documented with the catalog text', async (t) => {
+  for (const [code, text] of Object.entries(ErrorCodes)) t.match(readme, `| \`${code}\` | ${text} |`, code);
+});
+
+t.test('every agent metric is documented, and named as SPEC says', async (t) => {
+  const metrics = createAgentMetrics(undefined, false);
+  const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
+  t.same([...names].sort(), [...SPEC_AGENT_METRICS].sort(), 'exactly the metrics SPEC names');
+  for (const name of names) t.match(readme, `\`${name}\``, `README: ${name}`);
+});
