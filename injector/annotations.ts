@@ -343,6 +343,10 @@ function parseSecretKey(key: string, value: string, secrets: Map<string, SecretD
   const split = splitSecretKey(key);
   if (split === undefined) return false;
   const { prefix, name } = split;
+  if (name === '') {
+    out.add(key, `needs a name after "${prefix}", as in ${ANNOTATION_PREFIX}${prefix}db`);
+    return true;
+  }
   if (!FILE_NAME.test(name) || !QUALIFIED_NAME.test(key)) {
     out.add(key, `"${name}" is not a valid secret file name (letters, digits, ".", "_", "-"; starting and ending with a letter or digit; the key at most 63 characters)`);
     return true;
@@ -518,10 +522,11 @@ function checkEnvCollision(c: Container, e: EnvAnnotation, k8sSecret: string | u
 // Did you mean
 
 function unknownKeyMessage(key: string): string {
+  // `secret` alone: the name after the dash was forgotten.
+  const bare = [...SECRET_PREFIXES, ENV_PREFIX].find((p) => key === p.slice(0, -1));
+  if (bare !== undefined) return `needs a name after "${bare}", as in ${ANNOTATION_PREFIX}${bare}db`;
   const suggestion = suggestKey(key);
   if (suggestion !== undefined) return `unknown annotation; did you mean ${ANNOTATION_PREFIX}${suggestion}?`;
-  const bare = [...SECRET_PREFIXES, ENV_PREFIX].find((p) => key === p.slice(0, -1) || key === p);
-  if (bare !== undefined) return `needs a name after "${bare.endsWith('-') ? bare : `${bare}-`}", as in ${ANNOTATION_PREFIX}${bare}db`;
   return 'unknown annotation (see the annotation table in the README)';
 }
 
@@ -551,16 +556,19 @@ function closest(word: string, candidates: readonly string[]): string | undefine
   return best;
 }
 
-/** Levenshtein distance, two rows. */
+/** Edit distance counting a swap of neighbours as one edit (optimal string alignment): typos are often swaps. */
 export function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const rows: number[][] = [Array.from({ length: b.length + 1 }, (_, j) => j)];
   for (let i = 1; i <= a.length; i++) {
-    const current = [i];
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current.push(Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost));
+      const at = (r: number, c: number): number => (r === i ? row[c] : rows[r]?.[c]) ?? Infinity;
+      let d = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, at(i - 2, j - 2) + 1);
+      row.push(d);
     }
-    previous = current;
+    rows.push(row);
   }
-  return previous[b.length] ?? 0;
+  return rows[a.length]?.[b.length] ?? 0;
 }
