@@ -15,6 +15,14 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     summary: 'a local Secrets Manager + STS endpoint on 127.0.0.1',
     load: async () => (await import('../dev/command.ts')).run,
   },
+  inject: {
+    summary: 'print what the injector would make of the pods and workloads in a file',
+    load: async () => (await import('../injector/inject-command.ts')).run,
+  },
+  webhook: {
+    summary: 'the admission webhook (HTTPS) that injects the agent into pods that opt in',
+    load: async () => (await import('../injector/webhook-command.ts')).run,
+  },
 };
 
 function usage(): string {

@@ -30,6 +30,8 @@ const MIN_TLS_VERSION = 'TLSv1.2';
 export interface AdmissionResult {
   readonly body: object;
   readonly outcome: HandlerOutcome;
+  /** Why, in a word (`not-opted-in`, `invalid-annotations`…), for the log line. */
+  readonly reason?: string;
 }
 
 /** Gets a parsed AdmissionReview whose envelope (apiVersion, kind, request.uid) was checked. */
@@ -177,7 +179,11 @@ async function mutate(
     const result = await options.handler(review);
     sendJson(res, 200, result.body);
     outcome = result.outcome;
-    logger.info('admission', { ...reviewIds(review), outcome });
+    logger.info('admission', {
+      ...reviewIds(review),
+      outcome,
+      ...(result.reason === undefined ? {} : { reason: result.reason }),
+    });
   } catch (err) {
     answerFailure(ctx, res, err, review);
   } finally {
