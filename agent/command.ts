@@ -46,10 +46,12 @@ async function loadDocument(values: ReturnType<typeof parseFlags>['values']): Pr
     throw new AgentError('USAGE', 'agent: give the configuration with exactly one of --config FILE or --config-json JSON');
   }
   if (json !== undefined) return parseJson(json, '--config-json');
-  const text = await readFile(file as string, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new AgentError('CONFIG_INVALID', `cannot read configuration file ${file}: ${err.code ?? err.message}`);
+  const path = file as string;
+  const text = await readFile(path, 'utf8').catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new AgentError('CONFIG_INVALID', `cannot read configuration file ${path}: ${code}`);
   });
-  if (text.trimStart().startsWith('{')) return parseJson(text, file as string);
+  if (text.trimStart().startsWith('{')) return parseJson(text, path);
   // Loaded only for YAML files: the injector passes JSON, and start-up stays lean.
   const yaml = await import('yaml');
   try {

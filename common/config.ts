@@ -21,6 +21,8 @@ export const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 export const MAX_FILE_NAME = 200;
 
 export const MIN_REFRESH_INTERVAL_MS = 5_000;
+const DEFAULT_REFRESH_MS = 5 * 60_000;
+const DEFAULT_INIT_TIMEOUT_MS = 2 * 60_000;
 export const DEFAULTS = {
   mode: 'sidecar',
   outputDir: '/secrets',
@@ -208,13 +210,7 @@ function optFileMode(obj: Obj, key: string, path: string, problems: Problems): n
   return mode;
 }
 
-function parseSecret(raw: unknown, index: number, problems: Problems): SecretSpec | undefined {
-  const at = `secrets[${index}]`;
-  if (!isObject(raw)) {
-    problems.add(at, 'must be an object with at least name and id');
-    return undefined;
-  }
-  checkKeys(raw, SECRET_FIELDS, at, problems);
+function parseSecretName(raw: Obj, at: string, problems: Problems): { name?: string; id?: string } {
   const name = optString(raw, 'name', `${at}.name`, problems);
   const id = optString(raw, 'id', `${at}.id`, problems);
   if (raw['name'] === undefined) problems.add(`${at}.name`, 'is required');
@@ -225,6 +221,15 @@ function parseSecret(raw: unknown, index: number, problems: Problems): SecretSpe
       `"${name}" is not a valid file name (letters, digits, ".", "_", "-"; starting with a letter or digit; at most ${MAX_FILE_NAME} characters)`,
     );
   }
+  return { ...(name === undefined ? {} : { name }), ...(id === undefined ? {} : { id }) };
+}
+
+/** key, template and format: how the value becomes the file. */
+function parseRendering(
+  raw: Obj,
+  at: string,
+  problems: Problems,
+): Pick<SecretSpec, 'key' | 'template' | 'format'> {
   const key = optString(raw, 'key', `${at}.key`, problems);
   const template = optString(raw, 'template', `${at}.template`, problems);
   const format = optEnum(raw, 'format', FORMATS, `${at}.format`, problems) ?? DEFAULTS.format;
@@ -234,23 +239,37 @@ function parseSecret(raw: unknown, index: number, problems: Problems): SecretSpe
   if (template !== undefined && format !== 'raw') {
     problems.add(`${at}.format`, 'must be raw (or absent) with a template: the template is the format');
   }
+  return {
+    format,
+    ...(key === undefined ? {} : { key }),
+    ...(template === undefined ? {} : { template }),
+  };
+}
+
+function parseSecret(raw: unknown, index: number, problems: Problems): SecretSpec | undefined {
+  const at = `secrets[${index}]`;
+  if (!isObject(raw)) {
+    problems.add(at, 'must be an object with at least name and id');
+    return undefined;
+  }
+  checkKeys(raw, SECRET_FIELDS, at, problems);
+  const { name, id } = parseSecretName(raw, at, problems);
+  const rendering = parseRendering(raw, at, problems);
   const extract = raw['extract'];
   if (extract !== undefined && typeof extract !== 'boolean') {
     problems.add(`${at}.extract`, 'must be true or false');
   }
-  if (name === undefined || id === undefined) return undefined;
   const versionStage = optString(raw, 'versionStage', `${at}.versionStage`, problems);
   const versionId = optString(raw, 'versionId', `${at}.versionId`, problems);
   const mode = optFileMode(raw, 'mode', `${at}.mode`, problems);
+  if (name === undefined || id === undefined) return undefined;
   return {
     name,
     id,
-    format,
+    ...rendering,
     extract: extract === true,
     ...(versionStage === undefined ? {} : { versionStage }),
     ...(versionId === undefined ? {} : { versionId }),
-    ...(key === undefined ? {} : { key }),
-    ...(template === undefined ? {} : { template }),
     ...(mode === undefined ? {} : { mode }),
   };
 }
@@ -293,42 +312,36 @@ function checkUnique(secrets: readonly SecretSpec[], problems: Problems): void {
   });
 }
 
-/** Parses and validates a configuration document. Throws one CONFIG_INVALID listing every problem. */
-export function parseAgentConfig(raw: unknown): AgentConfig {
-  const problems = new Problems();
-  if (!isObject(raw)) {
-    throw new AgentError('CONFIG_INVALID', 'configuration must be an object with a secrets list');
-  }
-  checkKeys(raw, CONFIG_FIELDS, '', problems);
-  const mode = optEnum(raw, 'mode', MODES, 'mode', problems) ?? DEFAULTS.mode;
+function parseTiming(raw: Obj, problems: Problems): { refreshIntervalMs: number; initTimeoutMs: number } {
   const refreshIntervalMs =
-    optDuration(raw, 'refreshInterval', 'refreshInterval', problems) ??
-    (parseDuration(DEFAULTS.refreshInterval) as number);
+    optDuration(raw, 'refreshInterval', 'refreshInterval', problems) ?? DEFAULT_REFRESH_MS;
   if (refreshIntervalMs < MIN_REFRESH_INTERVAL_MS) {
     problems.add(
       'refreshInterval',
       `must be at least ${formatDuration(MIN_REFRESH_INTERVAL_MS)} (every refresh is a paid AWS call)`,
     );
   }
-  const initTimeoutMs =
-    optDuration(raw, 'initTimeout', 'initTimeout', problems) ?? (parseDuration(DEFAULTS.initTimeout) as number);
+  const initTimeoutMs = optDuration(raw, 'initTimeout', 'initTimeout', problems) ?? DEFAULT_INIT_TIMEOUT_MS;
+  return { refreshIntervalMs, initTimeoutMs };
+}
+
+function parseSecrets(raw: Obj, problems: Problems): SecretSpec[] {
   const rawSecrets = raw['secrets'];
   const secrets: SecretSpec[] = [];
   if (!Array.isArray(rawSecrets) || rawSecrets.length === 0) {
     problems.add('secrets', 'must list at least one secret');
-  } else {
-    rawSecrets.forEach((s: unknown, i) => {
-      const spec = parseSecret(s, i, problems);
-      if (spec !== undefined) secrets.push(spec);
-    });
+    return secrets;
   }
-  checkUnique(secrets, problems);
-  const k8sSecret = parseK8sSecret(raw['k8sSecret'], problems);
-  secrets.forEach((s, i) => {
-    if (s.extract && k8sSecret === undefined) {
-      problems.add(`secrets[${i}].extract`, 'needs k8sSecret: extraction writes Secret keys');
-    }
+  rawSecrets.forEach((s: unknown, i) => {
+    const spec = parseSecret(s, i, problems);
+    if (spec !== undefined) secrets.push(spec);
   });
+  checkUnique(secrets, problems);
+  return secrets;
+}
+
+/** region, failoverRegion, reloadUrl: the optional top-level strings with rules of their own. */
+function parseOptionalTargets(raw: Obj, problems: Problems): Pick<AgentConfig, 'region' | 'failoverRegion' | 'reloadUrl'> {
   const reloadUrl = optString(raw, 'reloadUrl', 'reloadUrl', problems);
   if (reloadUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(reloadUrl)) {
     problems.add('reloadUrl', `must be an http:// or https:// URL; got "${reloadUrl}"`);
@@ -338,11 +351,31 @@ export function parseAgentConfig(raw: unknown): AgentConfig {
   if (failoverRegion !== undefined && failoverRegion === region) {
     problems.add('failoverRegion', 'must differ from region');
   }
+  return {
+    ...(region === undefined ? {} : { region }),
+    ...(failoverRegion === undefined ? {} : { failoverRegion }),
+    ...(reloadUrl === undefined ? {} : { reloadUrl }),
+  };
+}
+
+/** Parses and validates a configuration document. Throws one CONFIG_INVALID listing every problem. */
+export function parseAgentConfig(raw: unknown): AgentConfig {
+  const problems = new Problems();
+  if (!isObject(raw)) {
+    throw new AgentError('CONFIG_INVALID', 'configuration must be an object with a secrets list');
+  }
+  checkKeys(raw, CONFIG_FIELDS, '', problems);
+  const secrets = parseSecrets(raw, problems);
+  const k8sSecret = parseK8sSecret(raw['k8sSecret'], problems);
+  secrets.forEach((s, i) => {
+    if (s.extract && k8sSecret === undefined) {
+      problems.add(`secrets[${i}].extract`, 'needs k8sSecret: extraction writes Secret keys');
+    }
+  });
   const config: AgentConfig = {
-    mode,
+    mode: optEnum(raw, 'mode', MODES, 'mode', problems) ?? DEFAULTS.mode,
     outputDir: optString(raw, 'outputDir', 'outputDir', problems) ?? DEFAULTS.outputDir,
-    refreshIntervalMs,
-    initTimeoutMs,
+    ...parseTiming(raw, problems),
     httpAddress: optString(raw, 'httpAddress', 'httpAddress', problems) ?? DEFAULTS.httpAddress,
     httpPort: parseHttpPort(raw, problems),
     fileMode: optFileMode(raw, 'fileMode', 'fileMode', problems) ?? DEFAULTS.fileMode,
@@ -350,16 +383,11 @@ export function parseAgentConfig(raw: unknown): AgentConfig {
       optString(raw, 'terminationLogPath', 'terminationLogPath', problems) ?? DEFAULTS.terminationLogPath,
     logLevel: optEnum(raw, 'logLevel', LOG_LEVELS, 'logLevel', problems) ?? DEFAULTS.logLevel,
     secrets,
-    ...(region === undefined ? {} : { region }),
-    ...(failoverRegion === undefined ? {} : { failoverRegion }),
-    ...(reloadUrl === undefined ? {} : { reloadUrl }),
+    ...parseOptionalTargets(raw, problems),
     ...(k8sSecret === undefined ? {} : { k8sSecret }),
   };
   if (problems.list.length > 0) {
-    throw new AgentError(
-      'CONFIG_INVALID',
-      `invalid agent configuration:\n  ${problems.list.join('\n  ')}`,
-    );
+    throw new AgentError('CONFIG_INVALID', `invalid agent configuration:\n  ${problems.list.join('\n  ')}`);
   }
   return deepFreeze(config);
 }

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Agent } from '../agent/agent.ts';
 import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.ts';
 import { renderFile } from '../agent/render.ts';
@@ -35,7 +35,7 @@ interface Rig {
   readonly logs: string[];
 }
 
-async function rig(t: Tap.Test, server: DevServer, raw: Record<string, unknown>): Promise<Rig> {
+async function rig(t: Test, server: DevServer, raw: Record<string, unknown>): Promise<Rig> {
   process.env['AWS_ENDPOINT_URL'] = server.url;
   const dir = join(await tempDir(t), 'secrets');
   const config = parseAgentConfig({ outputDir: dir, httpPort: 0, refreshInterval: '5s', ...raw });
@@ -53,9 +53,12 @@ async function rig(t: Tap.Test, server: DevServer, raw: Record<string, unknown>)
   return { agent, metrics, dir, logs };
 }
 
-async function counter(metrics: AgentMetrics, labels: Record<string, string>): Promise<number> {
+async function counter(metrics: AgentMetrics, labels: Partial<Record<'operation' | 'outcome', string>>): Promise<number> {
   const data = await metrics.awsApiCalls.get();
-  return data.values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((n, v) => n + v.value, 0);
+  const matches = (v: (typeof data.values)[number]): boolean =>
+    (labels.operation === undefined || v.labels.operation === labels.operation) &&
+    (labels.outcome === undefined || v.labels.outcome === labels.outcome);
+  return data.values.filter(matches).reduce((n, v) => n + v.value, 0);
 }
 
 t.test('API calls per cycle: ceil(N/20), the same count on the endpoint and in the metric', async (t) => {

@@ -5,7 +5,7 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startDevServer, type DevServer } from '../dev/server.ts';
 import { agentEnv, runAgent, webIdentityToken } from './helpers/agent-process.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
@@ -13,7 +13,7 @@ import { tempDir } from './helpers/tmp.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/catalog';
 
-async function devServer(t: Tap.Test): Promise<DevServer> {
+async function devServer(t: Test): Promise<DevServer> {
   const server = await startDevServer({
     seed: {
       region: 'us-east-1',

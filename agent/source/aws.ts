@@ -45,7 +45,7 @@ function countingPlugin<I extends object, O extends object>(
     applyToStack(stack) {
       stack.add(
         (next, context) => async (args) => {
-          const operation = String(context.commandName ?? 'Unknown').replace(/Command$/, '');
+          const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
           try {
             const result = await next(args);
             onApiCall(operation, 'success');

@@ -100,7 +100,7 @@ export function callOutcome(err: unknown): CallOutcome {
 }
 
 function asSdkError(err: unknown): SdkLikeError {
-  return typeof err === 'object' && err !== null ? (err as SdkLikeError) : { message: String(err) };
+  return typeof err === 'object' && err !== null ? err : { message: String(err) };
 }
 
 function cleanMessage(err: SdkLikeError): string {
