@@ -4,6 +4,8 @@
  * each failure's exit code, termination line and logs.
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startDevServer, type DevServer } from '../dev/server.ts';
@@ -51,7 +53,15 @@ t.test('IRSA end to end: token file → STS AssumeRoleWithWebIdentity → Secret
   const tokenFile = join(root, 'token');
   await writeFile(tokenFile, webIdentityToken());
   const out = join(root, 'secrets');
-  const env = agentEnv(server.url, { AWS_ROLE_ARN: ROLE, AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile, AWS_ROLE_SESSION_NAME: 'catalog-pod' });
+  const env = agentEnv(server.url, {
+    AWS_ROLE_ARN: ROLE,
+    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+    AWS_ROLE_SESSION_NAME: 'catalog-pod',
+    // The per-service endpoint variables, not the general one.
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: server.url,
+    AWS_ENDPOINT_URL_STS: server.url,
+  });
+  delete env['AWS_ENDPOINT_URL'];
   delete env['AWS_ACCESS_KEY_ID'];
   delete env['AWS_SECRET_ACCESS_KEY'];
   const run = await runAgent(['--config-json', config(out, [{ name: 'catalog', id: 'eks-workshop-catalog-secret' }])], env);
@@ -65,6 +75,47 @@ t.test('IRSA end to end: token file → STS AssumeRoleWithWebIdentity → Secret
   t.equal(reads[0]?.roleArn, ROLE, 'signed with the credentials STS issued for the role');
   t.not(reads[0]?.accessKeyId, 'AKIDEXAMPLESTATIC');
   assertNoCanary(t, run.stdout + run.stderr, 'agent output');
+});
+
+t.test('EKS Pod Identity: container credentials endpoint with its token file → Secrets Manager', async (t) => {
+  const podIdentityKey = { accessKeyId: 'ASIAPODIDENTITY', secretAccessKey: 'pod-identity-secret', roleArn: ROLE };
+  const server = await startDevServer({
+    seed: { secrets: [{ name: 'eks-workshop-catalog-secret', value: '{"password":"x"}' }], credentials: [podIdentityKey] },
+  });
+  t.teardown(() => server.close());
+  const root = await tempDir(t);
+  const tokenFile = join(root, 'eks-pod-identity-token');
+  await writeFile(tokenFile, 'pod-identity-agent-token');
+  const authorizations: (string | undefined)[] = [];
+  // The EKS Pod Identity agent's credentials endpoint, on loopback.
+  const agentEndpoint = createServer((req, res) => {
+    authorizations.push(req.headers.authorization);
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({
+      AccessKeyId: podIdentityKey.accessKeyId,
+      SecretAccessKey: podIdentityKey.secretAccessKey,
+      Token: 'pod-identity-session-token',
+      AccountId: '123456789012',
+      Expiration: new Date(Date.now() + 3_600_000).toISOString(),
+    }));
+  });
+  await new Promise<void>((resolve) => agentEndpoint.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => agentEndpoint.close(() => resolve())));
+  const { port } = agentEndpoint.address() as AddressInfo;
+  const env = agentEnv(server.url, {
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${port}/v1/credentials`,
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile,
+  });
+  delete env['AWS_ACCESS_KEY_ID'];
+  delete env['AWS_SECRET_ACCESS_KEY'];
+  const out = join(root, 'secrets');
+  const run = await runAgent(['--config-json', config(out, [{ name: 'p', id: 'eks-workshop-catalog-secret', key: 'password' }])], env);
+  t.equal(run.code, 0, run.stdout + run.stderr);
+  t.equal(await readFile(join(out, 'p'), 'utf8'), 'x');
+  t.same(authorizations, ['pod-identity-agent-token'], 'the token file was presented once');
+  const reads = server.requests.list({ operation: 'BatchGetSecretValue' });
+  t.equal(reads[0]?.accessKeyId, podIdentityKey.accessKeyId, 'signed with the pod identity credentials');
+  t.equal(reads[0]?.outcome, 'ok', 'and the signature verified');
 });
 
 t.test('an expired web identity token fails init with a credentials error', async (t) => {
