@@ -1,0 +1,199 @@
+/**
+ * `secrets-agent inject -f FILE|-`: prints what the webhook would make of the Pods and workload
+ * pod templates in a YAML or JSON file (several documents, `List`s); everything else passes
+ * through unchanged. Bad annotations anywhere: every message on stderr, nothing on stdout (a
+ * half-injected manifest piped into `kubectl apply` would be worse than none), exit 1.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { CommandContext } from '../common/command.ts';
+import { AgentError } from '../common/errors.ts';
+import { helpText, parseFlags, stringFlag } from '../common/flags.ts';
+import type { CommandSpec } from '../common/flags.ts';
+import { denialMessage, injectPod } from './inject.ts';
+import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
+import type { InjectorOptions } from './plan.ts';
+import { parsePod, PodShapeError } from './types.ts';
+import type { Pod } from './types.ts';
+
+export const INJECT_COMMAND: CommandSpec = {
+  name: 'inject',
+  summary: 'print what the injector would make of the pods and workloads in a file',
+  usage: 'secrets-agent inject -f FILE|- [-o yaml|json] [flags]',
+  flags: [
+    { name: 'filename', short: 'f', env: 'SECRETS_AGENT_INJECT_FILE', type: 'string', help: 'YAML or JSON file of Kubernetes objects; - reads stdin' },
+    { name: 'output', short: 'o', env: 'SECRETS_AGENT_INJECT_OUTPUT', type: 'string', help: 'yaml or json (default: the input’s format)' },
+    { name: 'image', env: 'SECRETS_AGENT_IMAGE', type: 'string', help: 'the agent image', default: DEFAULT_INJECTOR_OPTIONS.image },
+    { name: 'default-region', env: 'SECRETS_AGENT_DEFAULT_REGION', type: 'string', help: 'AWS region when neither the annotation nor the pod’s AWS_REGION names one' },
+    { name: 'native-sidecar', env: 'SECRETS_AGENT_NATIVE_SIDECAR', type: 'string', help: 'sidecar mode as a restartable init container (true|false)', default: 'true' },
+  ],
+};
+
+/** Where each kind keeps its pod template. */
+const TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
+  Pod: [],
+  Deployment: ['spec', 'template'],
+  StatefulSet: ['spec', 'template'],
+  DaemonSet: ['spec', 'template'],
+  ReplicaSet: ['spec', 'template'],
+  Job: ['spec', 'template'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
+};
+
+type Obj = Record<string, unknown>;
+
+interface Outcome {
+  readonly value: unknown;
+  readonly changed: boolean;
+}
+
+/** Collects problems and warnings across every object of the file. */
+interface Report {
+  readonly errors: string[];
+  readonly warnings: string[];
+}
+
+export async function run(ctx: CommandContext): Promise<number> {
+  const { values, help } = parseFlags(INJECT_COMMAND, ctx.argv, ctx.env);
+  if (help) {
+    ctx.stdout.write(helpText(INJECT_COMMAND));
+    return 0;
+  }
+  const file = stringFlag(values, 'filename');
+  if (file === undefined) throw new AgentError('USAGE', 'inject: -f FILE (or - for stdin) is required');
+  const output = parseOutput(stringFlag(values, 'output'));
+  const options = injectorOptions(values);
+  const text = file === '-' ? await readStream(ctx.stdin) : await readFile(file, 'utf8');
+  const result = transform(text, options, output);
+  for (const w of result.report.warnings) ctx.stderr.write(`warning: ${w}\n`);
+  if (result.report.errors.length > 0) {
+    for (const e of result.report.errors) ctx.stderr.write(`secrets-agent inject: ${e}\n`);
+    return 1;
+  }
+  ctx.stdout.write(result.text);
+  return 0;
+}
+
+function parseOutput(value: string | undefined): 'yaml' | 'json' | undefined {
+  if (value === undefined || value === 'yaml' || value === 'json') return value;
+  throw new AgentError('USAGE', `inject: --output (SECRETS_AGENT_INJECT_OUTPUT) must be yaml or json, got "${value}"`);
+}
+
+function injectorOptions(values: Readonly<Record<string, unknown>>): InjectorOptions {
+  const native = values['native-sidecar'];
+  if (native !== 'true' && native !== 'false') {
+    throw new AgentError('USAGE', `inject: --native-sidecar (SECRETS_AGENT_NATIVE_SIDECAR) must be true or false, got "${String(native)}"`);
+  }
+  const image = values['image'];
+  const region = values['default-region'];
+  return {
+    ...DEFAULT_INJECTOR_OPTIONS,
+    nativeSidecar: native === 'true',
+    ...(typeof image === 'string' ? { image } : {}),
+    ...(typeof region === 'string' ? { defaultRegion: region } : {}),
+  };
+}
+
+async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The whole file: every document injected, then printed in the requested format. */
+export function transform(text: string, options: InjectorOptions, output?: 'yaml' | 'json'): { text: string; report: Report } {
+  const report: Report = { errors: [], warnings: [] };
+  const docs = parseAllDocuments(text);
+  const format = output ?? (/^\s*[{[]/.test(text) ? 'json' : 'yaml');
+  const results: { source: string; outcome: Outcome }[] = [];
+  for (const [i, doc] of (Array.isArray(docs) ? docs : [docs]).entries()) {
+    if (doc.errors.length > 0) {
+      report.errors.push(`document ${i + 1}: ${doc.errors.map((e) => e.message).join('; ')}`);
+      continue;
+    }
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) continue;
+    // The separator is printed between documents; a document's own `---` would double it.
+    const source = doc.toString().replace(/^---[ \t]*\n/, '');
+    results.push({ source, outcome: injectObject(value, options, report) });
+  }
+  return { text: format === 'json' ? printJson(results.map((r) => r.outcome.value)) : printYaml(results), report };
+}
+
+function printJson(values: readonly unknown[]): string {
+  const body = values.length === 1 ? values[0] : { apiVersion: 'v1', kind: 'List', items: values };
+  return `${JSON.stringify(body, null, 2)}\n`;
+}
+
+/** Unchanged documents are printed from their source, comments and all. */
+function printYaml(results: readonly { source: string; outcome: Outcome }[]): string {
+  return results
+    .map((r) => (r.outcome.changed ? stringify(r.outcome.value, { lineWidth: 0 }) : r.source))
+    .map((s) => (s.endsWith('\n') ? s : `${s}\n`))
+    .join('---\n');
+}
+
+function isObject(value: unknown): value is Obj {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** One object: a workload, a List of objects, or anything else (passed through). */
+export function injectObject(value: unknown, options: InjectorOptions, report: Report): Outcome {
+  if (!isObject(value)) return { value, changed: false };
+  const kind = typeof value['kind'] === 'string' ? value['kind'] : '';
+  if (Array.isArray(value['items']) && kind.endsWith('List')) return injectList(value, value['items'], options, report);
+  const path = TEMPLATE_PATHS[kind];
+  if (path === undefined) return { value, changed: false };
+  return injectWorkload(value, kind, path, options, report);
+}
+
+function injectList(list: Obj, items: readonly unknown[], options: InjectorOptions, report: Report): Outcome {
+  const outcomes = items.map((item) => injectObject(item, options, report));
+  if (!outcomes.some((o) => o.changed)) return { value: list, changed: false };
+  return { value: { ...list, items: outcomes.map((o) => o.value) }, changed: true };
+}
+
+function injectWorkload(workload: Obj, kind: string, path: readonly string[], options: InjectorOptions, report: Report): Outcome {
+  const name = objectName(workload, kind);
+  const template = getPath(workload, path);
+  let pod: Pod;
+  try {
+    pod = parsePod(template);
+  } catch (err) {
+    if (!(err instanceof PodShapeError)) throw err;
+    report.errors.push(`${name}: ${path.length === 0 ? '' : `${path.join('.')}: `}${err.message}`);
+    return { value: workload, changed: false };
+  }
+  const result = injectPod(pod, options);
+  switch (result.outcome) {
+    case 'skipped':
+      return { value: workload, changed: false };
+    case 'denied':
+      report.errors.push(denialMessage(name, result.problems));
+      return { value: workload, changed: false };
+    case 'injected':
+      for (const w of result.warnings) report.warnings.push(`${name}: ${w}`);
+      return { value: setPath(workload, path, result.pod), changed: true };
+  }
+}
+
+function objectName(obj: Obj, kind: string): string {
+  const meta = isObject(obj['metadata']) ? obj['metadata'] : {};
+  const name = typeof meta['name'] === 'string' ? meta['name'] : '<unnamed>';
+  const ns = typeof meta['namespace'] === 'string' ? `${meta['namespace']}/` : '';
+  return `${kind} ${ns}${name}`;
+}
+
+function getPath(obj: unknown, path: readonly string[]): unknown {
+  let at = obj;
+  for (const key of path) at = isObject(at) ? at[key] : undefined;
+  return at;
+}
+
+/** A copy of `obj` with the value at `path` replaced. */
+function setPath(obj: Obj, path: readonly string[], value: unknown): Obj {
+  const [head, ...rest] = path;
+  if (head === undefined) return value as Obj;
+  const child = obj[head];
+  return { ...obj, [head]: setPath(isObject(child) ? child : {}, rest, value) };
+}
