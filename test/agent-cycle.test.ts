@@ -129,3 +129,28 @@ t.test('one failing secret keeps its last good file while the others refresh', a
   t.same((await agent.cycle(signal)).changed, ['b']);
   t.same((await agent.cycle(signal)).changed, [], 'nothing rewritten when nothing changed');
 });
+
+const FAILURE_METRICS: { kind: 'notFound' | 'accessDenied' | 'throttle' | 'error5xx' | 'decryptFailure'; code: string; call: string }[] = [
+  { kind: 'notFound', code: 'SECRET_NOT_FOUND', call: 'success' },
+  { kind: 'accessDenied', code: 'ACCESS_DENIED', call: 'success' },
+  { kind: 'decryptFailure', code: 'DECRYPTION_FAILED', call: 'success' },
+  { kind: 'throttle', code: 'THROTTLED', call: 'throttled' },
+  { kind: 'error5xx', code: 'AWS_UNAVAILABLE', call: 'server_error' },
+];
+
+for (const f of FAILURE_METRICS) {
+  t.test(`metrics say what happened: ${f.kind}`, async (t) => {
+    const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A' }] } });
+    t.teardown(() => server.close());
+    // Per-secret faults fail the secret's entry inside a successful batch call; the others fail the call.
+    server.faults.add({ kind: f.kind, secretId: 'a' });
+    const { agent, metrics } = await rig(t, server, { secrets: [{ name: 'a', id: 'a' }] });
+    const result = await agent.cycle(new AbortController().signal);
+    t.equal(result.failures[0]?.error.code, f.code);
+    const fetches = await metrics.fetchTotal.get();
+    t.same(fetches.values.map((v) => [v.labels['secret'], v.labels['outcome'], v.value]), [['a', f.code, 1]]);
+    t.ok((await counter(metrics, { operation: 'BatchGetSecretValue', outcome: f.call })) >= 1, `api call outcome ${f.call}`);
+    t.notOk(agent.ready);
+    t.same((await metrics.ready.get()).values.map((v) => v.value), [0], 'secrets_agent_ready 0');
+  });
+}
