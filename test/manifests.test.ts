@@ -1,0 +1,365 @@
+/**
+ * The kustomize base and examples build with the kubectl on the machine, and what they build
+ * holds the decisions of docs/adr/0001-webhook-failure-policy.md and the Pod Security
+ * `restricted` profile. Built-in kinds are also checked against the Kubernetes schemas.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { Job } from 'kubernetes-models/batch/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
+import {
+  MutatingWebhookConfiguration,
+  ValidatingAdmissionPolicy,
+  ValidatingAdmissionPolicyBinding,
+} from 'kubernetes-models/admissionregistration.k8s.io/v1';
+import t, { type Test } from 'tap';
+import { parseAllDocuments } from 'yaml';
+import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
+import { admit } from '../injector/admission.ts';
+
+const run = promisify(execFile);
+
+type Assert = Pick<Test, 'ok' | 'equal' | 'same' | 'doesNotThrow'>;
+
+type Obj = Record<string, unknown> & {
+  kind: string;
+  apiVersion: string;
+  metadata: { name: string; namespace?: string };
+};
+
+async function build(dir: string): Promise<Obj[]> {
+  const { stdout } = await run('kubectl', ['kustomize', dir], {
+    cwd: new URL('..', import.meta.url).pathname,
+  });
+  return parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
+}
+
+function find(objects: readonly Obj[], kind: string, name?: string): Obj {
+  const found = objects.filter(
+    (o) => o.kind === kind && (name === undefined || o.metadata.name === name),
+  );
+  if (found.length !== 1)
+    throw new Error(
+      `expected one ${kind}${name === undefined ? '' : ` ${name}`}, found ${found.length}`,
+    );
+  return found[0] as Obj;
+}
+
+/** Loose access into parsed YAML for assertions: a missing path is undefined, never a throw. */
+function at(value: unknown, ...path: (string | number)[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<string | number, unknown>)[key];
+  }
+  return current;
+}
+
+const SCHEMAS: Readonly<Record<string, new (data: never) => { validate(): void }>> = {
+  'v1/Namespace': Namespace,
+  'v1/Service': Service,
+  'v1/ServiceAccount': ServiceAccount,
+  'apps/v1/Deployment': Deployment,
+  'batch/v1/Job': Job,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
+  'rbac.authorization.k8s.io/v1/Role': Role,
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
+  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration,
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy': ValidatingAdmissionPolicy,
+  'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding':
+    ValidatingAdmissionPolicyBinding,
+};
+
+const CLUSTER_SCOPED = new Set([
+  'Namespace',
+  'MutatingWebhookConfiguration',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+  'ClusterRole',
+  'ClusterRoleBinding',
+]);
+
+function checkSchemas(t: Assert, objects: readonly Obj[]): void {
+  for (const o of objects) {
+    const Schema = SCHEMAS[`${o.apiVersion}/${o.kind}`];
+    if (Schema !== undefined)
+      t.doesNotThrow(
+        () => new Schema(o as never).validate(),
+        `${o.kind} ${o.metadata.name} matches the schema`,
+      );
+    t.ok(
+      CLUSTER_SCOPED.has(o.kind) === (o.metadata.namespace === undefined),
+      `${o.kind} ${o.metadata.name}: namespace set iff namespaced`,
+    );
+  }
+}
+
+function checkRestricted(t: Assert, podSpec: unknown, where: string): void {
+  t.equal(at(podSpec, 'securityContext', 'runAsNonRoot'), true, `${where}: runAsNonRoot`);
+  t.equal(
+    at(podSpec, 'securityContext', 'seccompProfile', 'type'),
+    'RuntimeDefault',
+    `${where}: seccomp`,
+  );
+  const containers = [
+    ...((at(podSpec, 'containers') as unknown[] | undefined) ?? []),
+    ...((at(podSpec, 'initContainers') as unknown[] | undefined) ?? []),
+  ];
+  t.ok(containers.length > 0);
+  for (const c of containers) {
+    const name = String(at(c, 'name'));
+    t.equal(
+      at(c, 'securityContext', 'allowPrivilegeEscalation'),
+      false,
+      `${where}/${name}: no privilege escalation`,
+    );
+    t.same(
+      at(c, 'securityContext', 'capabilities', 'drop'),
+      ['ALL'],
+      `${where}/${name}: all capabilities dropped`,
+    );
+    t.equal(
+      at(c, 'securityContext', 'readOnlyRootFilesystem'),
+      true,
+      `${where}/${name}: read-only root filesystem`,
+    );
+    t.ok(
+      at(c, 'resources', 'requests', 'memory') !== undefined &&
+        at(c, 'resources', 'limits', 'memory') !== undefined,
+      `${where}/${name}: memory request and limit`,
+    );
+  }
+}
+
+t.test('the base builds and holds the webhook decisions', async (t) => {
+  const objects = await build('manifests');
+  checkSchemas(t, objects);
+  const kinds = objects.map((o) => o.kind);
+  for (const kind of [
+    'Namespace',
+    'ServiceAccount',
+    'Deployment',
+    'PodDisruptionBudget',
+    'Service',
+    'MutatingWebhookConfiguration',
+    'Issuer',
+    'Certificate',
+    'ValidatingAdmissionPolicy',
+    'ValidatingAdmissionPolicyBinding',
+  ]) {
+    t.ok(kinds.includes(kind), `has a ${kind}`);
+  }
+  for (const kind of ['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']) {
+    t.notOk(kinds.includes(kind), `no ${kind}: the injector needs no Kubernetes API access`);
+  }
+
+  const ns = find(objects, 'Namespace', 'secrets-agent');
+  t.equal(at(ns, 'metadata', 'labels', 'pod-security.kubernetes.io/enforce'), 'restricted');
+  t.equal(at(find(objects, 'ServiceAccount'), 'automountServiceAccountToken'), false);
+
+  const mwc = find(objects, 'MutatingWebhookConfiguration');
+  const webhooks = at(mwc, 'webhooks') as unknown[];
+  t.equal(webhooks.length, 1);
+  const hook = webhooks[0];
+  t.match(hook, {
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'None',
+    failurePolicy: 'Fail',
+    reinvocationPolicy: 'IfNeeded',
+    clientConfig: {
+      service: {
+        name: 'secrets-agent-injector',
+        namespace: 'secrets-agent',
+        path: '/mutate',
+        port: 443,
+      },
+    },
+    objectSelector: { matchLabels: { 'secrets-agent.io/inject': 'true' } },
+  });
+  const timeout = at(hook, 'timeoutSeconds') as number;
+  t.ok(timeout >= 1 && timeout <= 15, 'a short timeout');
+  t.same(at(hook, 'rules'), [
+    {
+      operations: ['CREATE'],
+      apiGroups: [''],
+      apiVersions: ['v1'],
+      resources: ['pods'],
+      scope: 'Namespaced',
+    },
+  ]);
+  const excluded = at(hook, 'namespaceSelector', 'matchExpressions', 0);
+  t.match(excluded, { key: 'kubernetes.io/metadata.name', operator: 'NotIn' });
+  t.ok(
+    ['kube-system', 'secrets-agent'].every((n) => (at(excluded, 'values') as string[]).includes(n)),
+    'kube-system and its own namespace excluded',
+  );
+
+  const tls = find(objects, 'Certificate', 'secrets-agent-injector-tls');
+  t.equal(
+    at(mwc, 'metadata', 'annotations', 'cert-manager.io/inject-ca-from'),
+    'secrets-agent/secrets-agent-injector-tls',
+  );
+  t.ok(
+    (at(tls, 'spec', 'dnsNames') as string[]).includes('secrets-agent-injector.secrets-agent.svc'),
+  );
+  t.equal(at(tls, 'spec', 'issuerRef', 'name'), 'secrets-agent-ca');
+  t.equal(at(find(objects, 'Certificate', 'secrets-agent-ca'), 'spec', 'isCA'), true);
+  t.same(at(find(objects, 'Issuer', 'secrets-agent-selfsigned'), 'spec', 'selfSigned'), {});
+  t.equal(
+    at(find(objects, 'Issuer', 'secrets-agent-ca'), 'spec', 'ca', 'secretName'),
+    'secrets-agent-ca',
+  );
+
+  const service = find(objects, 'Service');
+  t.ok((at(service, 'spec', 'ports') as { port: number }[]).some((p) => p.port === 443));
+
+  const deployment = find(objects, 'Deployment', 'secrets-agent-injector');
+  const pod = at(deployment, 'spec', 'template', 'spec');
+  t.equal(at(deployment, 'spec', 'replicas'), 2);
+  t.equal(at(pod, 'automountServiceAccountToken'), false);
+  t.ok(
+    at(pod, 'topologySpreadConstraints') !== undefined &&
+      at(pod, 'affinity', 'podAntiAffinity') !== undefined,
+    'spread over nodes and zones',
+  );
+  checkRestricted(t, pod, 'injector');
+  t.same(
+    at(service, 'spec', 'selector'),
+    at(deployment, 'spec', 'selector', 'matchLabels'),
+    'the Service selects the pods',
+  );
+  const pdb = find(objects, 'PodDisruptionBudget');
+  t.equal(at(pdb, 'spec', 'minAvailable'), 1);
+  t.same(
+    at(pdb, 'spec', 'selector', 'matchLabels'),
+    at(deployment, 'spec', 'selector', 'matchLabels'),
+    'the PDB covers the pods',
+  );
+
+  const container = at(pod, 'containers', 0);
+  t.same(at(container, 'args'), ['webhook']);
+  t.match(at(container, 'readinessProbe'), { httpGet: { path: '/readyz', scheme: 'HTTPS' } });
+  t.match(at(container, 'livenessProbe'), { httpGet: { path: '/healthz', scheme: 'HTTPS' } });
+  const env = new Map(
+    (at(container, 'env') as { name: string; value: string }[]).map((e) => [e.name, e.value]),
+  );
+  const known = new Set(WEBHOOK_COMMAND.flags.map((f) => f.env));
+  for (const name of env.keys())
+    t.ok(known.has(name), `${name} is a webhook flag's environment twin`);
+  t.equal(
+    env.get('SECRETS_AGENT_WEBHOOK_IMAGE'),
+    at(container, 'image'),
+    'the injected agent image is the injector image',
+  );
+  const mountPath = at(container, 'volumeMounts', 0, 'mountPath') as string;
+  t.equal(env.get('SECRETS_AGENT_WEBHOOK_TLS_CERT_FILE'), `${mountPath}/tls.crt`);
+  t.equal(env.get('SECRETS_AGENT_WEBHOOK_TLS_KEY_FILE'), `${mountPath}/tls.key`);
+  t.equal(
+    at(container, 'volumeMounts', 0, 'subPath'),
+    undefined,
+    'no subPath: a subPath mount never sees Secret updates',
+  );
+  t.equal(
+    at(pod, 'volumes', 0, 'secret', 'secretName'),
+    at(tls, 'spec', 'secretName'),
+    "the mounted Secret is cert-manager's",
+  );
+
+  const vap = find(objects, 'ValidatingAdmissionPolicy');
+  t.equal(at(vap, 'spec', 'failurePolicy'), 'Fail');
+  const expressions = JSON.stringify(at(vap, 'spec'));
+  t.match(expressions, /object\.metadata\.labels\['secrets-agent\.io\/inject'\]/);
+  t.match(
+    expressions,
+    /object\.metadata\.annotations\['secrets-agent\.io\/status'\] == 'injected'/,
+  );
+  const binding = find(objects, 'ValidatingAdmissionPolicyBinding');
+  t.equal(at(binding, 'spec', 'policyName'), vap.metadata.name);
+  t.same(at(binding, 'spec', 'validationActions'), ['Deny']);
+});
+
+function podTemplate(workload: Obj): unknown {
+  return at(workload, 'spec', 'template');
+}
+
+t.test(
+  'the catalog example builds, opts in with label and annotation, and is injected',
+  async (t) => {
+    const objects = await build('manifests/examples/catalog');
+    checkSchemas(t, objects);
+    const template = podTemplate(find(objects, 'Deployment', 'catalog'));
+    t.equal(at(template, 'metadata', 'labels', 'secrets-agent.io/inject'), 'true');
+    t.same(
+      at(template, 'metadata', 'annotations'),
+      {
+        'secrets-agent.io/inject': 'true',
+        'secrets-agent.io/secret-catalog': 'eks-workshop-catalog-secret',
+        'secrets-agent.io/extract-catalog': 'true',
+        'secrets-agent.io/k8s-secret': 'catalog-external-secret',
+        'secrets-agent.io/env-RETAIL_CATALOG_PERSISTENCE_USER': 'username',
+        'secrets-agent.io/env-RETAIL_CATALOG_PERSISTENCE_PASSWORD': 'password',
+      },
+      "SPEC's annotations",
+    );
+    checkRestricted(t, at(template, 'spec'), 'catalog');
+    const role = find(objects, 'Role');
+    t.same(
+      at(role, 'rules'),
+      [
+        {
+          apiGroups: [''],
+          resources: ['secrets'],
+          resourceNames: ['catalog-external-secret'],
+          verbs: ['get', 'update', 'patch'],
+        },
+      ],
+      'the agent may touch its one Secret',
+    );
+    find(objects, 'Secret', 'catalog-external-secret');
+    t.equal(
+      at(find(objects, 'RoleBinding'), 'subjects', 0, 'name'),
+      at(template, 'spec', 'serviceAccountName'),
+    );
+    t.equal(admitTemplate(template, 'catalog').outcome, 'injected', 'the injector injects it');
+  },
+);
+
+t.test('the Job example builds and uses init mode', async (t) => {
+  const objects = await build('manifests/examples/job');
+  checkSchemas(t, objects);
+  const template = podTemplate(find(objects, 'Job'));
+  t.equal(at(template, 'metadata', 'labels', 'secrets-agent.io/inject'), 'true');
+  t.equal(at(template, 'metadata', 'annotations', 'secrets-agent.io/inject'), 'true');
+  t.equal(at(template, 'metadata', 'annotations', 'secrets-agent.io/mode'), 'init');
+  t.equal(at(template, 'spec', 'restartPolicy'), 'Never');
+  checkRestricted(t, at(template, 'spec'), 'job');
+  t.equal(admitTemplate(template, 'reports').outcome, 'injected', 'the injector injects it');
+});
+
+function admitTemplate(template: unknown, namespace: string): { outcome: string } {
+  return admit(
+    {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 'manifest-test',
+        resource: { group: '', version: 'v1', resource: 'pods' },
+        namespace,
+        operation: 'CREATE',
+        object: { apiVersion: 'v1', kind: 'Pod', ...(template as object) },
+      },
+    },
+    {
+      image: 'secrets-agent:test',
+      nativeSidecar: true,
+      agentPort: 9102,
+      defaultRegion: 'eu-west-1',
+      resources: { requests: {}, limits: {} },
+      volumeSizeLimit: '16Mi',
+      fallbackUser: 65532,
+    },
+  );
+}
