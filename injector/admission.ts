@@ -8,7 +8,7 @@ import type { Outcome } from './inject.ts';
 import { encodePatch } from './patch.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
 import type { InjectorOptions } from './plan.ts';
-import { parsePod, PodShapeError } from './types.ts';
+import { ANNOTATION_PREFIX, parsePod, PodShapeError } from './types.ts';
 import type { Problem } from './annotations.ts';
 
 export { DEFAULT_INJECTOR_OPTIONS };
@@ -72,6 +72,9 @@ export function admit(review: unknown, options: InjectorOptions = DEFAULT_INJECT
   });
   if (!isPodRequest(request)) return { outcome: 'skipped', reason: 'not-a-pod', review: respond({ allowed: true }) };
   if (request.operation !== 'CREATE') return { outcome: 'skipped', reason: 'not-create', review: respond({ allowed: true }) };
+  if (request.object === undefined || request.object === null) throw new AdmissionReviewError('request.object is missing');
+  // A pod that did not opt in passes untouched, whatever else is wrong with it.
+  if (!mayOptIn(request.object)) return { outcome: 'skipped', reason: 'not-opted-in', review: respond({ allowed: true }) };
   const pod = podOf(request);
   const name = podDisplayName(pod, request.namespace);
   const result = injectPod(pod, options);
@@ -139,13 +142,18 @@ function parseResource(raw: unknown): AdmissionRequest['resource'] {
   return { group: field(raw, 'group'), version: field(raw, 'version'), resource: raw['resource'] };
 }
 
+function mayOptIn(object: unknown): boolean {
+  const annotations = isObject(object) && isObject(object['metadata']) ? object['metadata']['annotations'] : undefined;
+  const inject = isObject(annotations) ? annotations[`${ANNOTATION_PREFIX}inject`] : undefined;
+  return inject !== undefined && inject !== 'false';
+}
+
 function isPodRequest(request: AdmissionRequest): boolean {
   const r = request.resource;
   return r !== undefined && r.group === '' && r.resource === 'pods' && (request.subResource ?? '') === '';
 }
 
 function podOf(request: AdmissionRequest): ReturnType<typeof parsePod> {
-  if (request.object === undefined || request.object === null) throw new AdmissionReviewError('request.object is missing');
   try {
     return parsePod(request.object);
   } catch (err) {

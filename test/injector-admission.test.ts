@@ -19,6 +19,8 @@ function mutable(pod: Pod): MutablePod {
   return structuredClone(pod) as unknown as MutablePod;
 }
 
+const OPT_IN = { 'secrets-agent.io/inject': 'true', 'secrets-agent.io/secret-db': 'prod/db' };
+
 t.test('malformed reviews throw AdmissionReviewError (the server answers 400)', (t) => {
   const pod = loadPod('minimal.yaml');
   const bad: [string, unknown][] = [
@@ -29,9 +31,9 @@ t.test('malformed reviews throw AdmissionReviewError (the server answers 400)', 
     ['no uid', reviewFor(pod, { uid: undefined })],
     ['empty uid', reviewFor(pod, { uid: '' })],
     ['no object', reviewFor(pod, { object: undefined })],
-    ['object without containers', reviewFor({ metadata: {}, spec: {} })],
-    ['container without name', reviewFor({ spec: { containers: [{ image: 'x' }] } })],
-    ['annotations not strings', reviewFor({ metadata: { annotations: { a: 1 } }, spec: { containers: [] } })],
+    ['object without containers', reviewFor({ metadata: { annotations: OPT_IN }, spec: {} })],
+    ['container without name', reviewFor({ metadata: { annotations: OPT_IN }, spec: { containers: [{ image: 'x' }] } })],
+    ['annotations not strings', reviewFor({ metadata: { annotations: { ...OPT_IN, a: 1 } }, spec: { containers: [] } })],
     ['operation not a string', reviewFor(pod, { operation: 7 })],
   ];
   for (const [name, review] of bad) {
@@ -60,6 +62,16 @@ t.test('other resources and operations pass untouched', (t) => {
     t.equal(result.outcome, 'skipped', name);
     t.equal(result.reason, reason, name);
     t.same(result.review.response, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true }, name);
+  }
+  t.end();
+});
+
+t.test('a pod that did not opt in passes even when its shape is odd', (t) => {
+  for (const object of [{ spec: {} }, { metadata: { annotations: { 'secrets-agent.io/inject': 'false' } }, spec: { containers: 'x' } }, 'text']) {
+    const result = admit(reviewFor(object));
+    t.equal(result.outcome, 'skipped');
+    t.equal(result.reason, 'not-opted-in');
+    t.equal(result.review.response.allowed, true);
   }
   t.end();
 });
