@@ -104,8 +104,8 @@ function chooseLayout(pod: Pod, parsed: OptedIn, options: InjectorOptions): { la
   if (runsToCompletion(pod)) {
     return {
       layout: 'init',
-      warning:
-        'secrets-agent: this pod runs to completion and native sidecars are off, so secrets are fetched once by an init container and not refreshed (a regular sidecar would keep the Job running)',
+      // Kept under 120 characters: the API server may truncate longer admission warnings.
+      warning: 'secrets-agent: runs to completion and native sidecars are off: secrets are fetched once, not refreshed',
     };
   }
   return { layout: 'init+sidecar' };

@@ -70,7 +70,7 @@ function checkInjected(t: Test, name: string, template: Pod): void {
 t.test('every workload kind in a multi-document file', async (t) => {
   const run = await cli(['inject', '-f', WORKLOADS]);
   t.equal(run.code, 0, run.stderr);
-  t.match(run.stderr, /^warning: Job migrate: secrets-agent: this pod runs to completion/m, 'the Job fallback is reported');
+  t.match(run.stderr, /^warning: Job migrate: secrets-agent: runs to completion and native sidecars are off/m, 'the Job fallback is reported');
   const input = docs(readFileSync(WORKLOADS, 'utf8'));
   const output = docs(run.stdout);
   t.equal(output.length, input.length, 'one document out per document in');
