@@ -600,7 +600,7 @@ t.test('no error shows any part of the secret value', (t) => {
 function parseDotenv(src: string): Record<string, string> {
   const LINE =
     /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
-  const obj: Record<string, string> = {};
+  const obj = Object.create(null) as Record<string, string>;
   const lines = src.replace(/\r\n?/gm, '\n');
   let match: RegExpExecArray | null;
   while ((match = LINE.exec(lines)) !== null) {
@@ -616,7 +616,8 @@ function parseDotenv(src: string): Record<string, string> {
 
 /** java.util.Properties.load, for the escapes properties output uses. */
 function parseProperties(src: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a field named __proto__ must read back as a field.
+  const out = Object.create(null) as Record<string, string>;
   const physical = src.split(/\r\n|\r|\n/);
   for (let i = 0; i < physical.length; i++) {
     let line = (physical[i] ?? '').replace(/^[ \t\f]+/, '');
@@ -769,5 +770,13 @@ t.test('env output read by /bin/sh gives back the values', (t) => {
     { numRuns: 25 },
   );
   t.pass();
+  t.end();
+});
+
+t.test('a field named __proto__ is a field like any other', (t) => {
+  const value = json(JSON.parse('{"__proto__":"x","b":"y"}'));
+  t.equal(render({ format: 'properties' }, value), '__proto__=x\nb=y\n');
+  t.equal(render({ format: 'dotenv' }, value), '__proto__=x\nb=y\n');
+  t.same(Object.keys(parseProperties('__proto__=x\n')), ['__proto__'], 'the test parser keeps it too');
   t.end();
 });
