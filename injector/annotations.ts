@@ -76,7 +76,7 @@ export type ParsedAnnotations = { readonly inject: false } | OptedIn;
 export const DEFAULT_MOUNT_PATH = '/secrets';
 export const DEFAULT_REFRESH_INTERVAL = '5m';
 
-const POD_KEYS = [
+export const POD_KEYS = [
   'inject',
   'status',
   'mode',
@@ -99,7 +99,7 @@ const POD_KEYS = [
 type PodKey = (typeof POD_KEYS)[number];
 
 /** Longest first, so `version-stage-x` is not read as something shorter. */
-const SECRET_PREFIXES = [
+export const SECRET_PREFIXES = [
   'version-stage-',
   'version-id-',
   'template-',
@@ -110,7 +110,7 @@ const SECRET_PREFIXES = [
   'key-',
 ] as const;
 type SecretPrefix = (typeof SECRET_PREFIXES)[number];
-const ENV_PREFIX = 'env-';
+export const ENV_PREFIX = 'env-';
 
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;

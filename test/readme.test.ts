@@ -7,6 +7,9 @@ import { createAgentMetrics } from '../agent/metrics.ts';
 import { CONFIG_FIELDS, SECRET_FIELDS } from '../common/config.ts';
 import { ErrorCodes } from '../common/errors.ts';
 import { devCommand } from '../dev/command.ts';
+import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from '../injector/annotations.ts';
+import { INJECT_COMMAND } from '../injector/inject-command.ts';
+import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
 
 const readme = await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8');
 /** The agent's metric names in the product contract (SPEC, "Metrics"). */
@@ -21,7 +24,7 @@ const SPEC_AGENT_METRICS = [
 ];
 
 t.test('every command flag and its environment twin is documented', async (t) => {
-  for (const command of [AGENT_COMMAND, devCommand]) {
+  for (const command of [AGENT_COMMAND, devCommand, WEBHOOK_COMMAND, INJECT_COMMAND]) {
     for (const flag of command.flags) {
       t.match(readme, `\`--${flag.name}`, `${command.name} --${flag.name}`);
       t.match(readme, `\`${flag.env}\``, `${command.name} ${flag.env}`);
@@ -42,4 +45,15 @@ t.test('every agent metric is documented, and named as SPEC says', async (t) => 
   const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
   t.same([...names].sort(), [...SPEC_AGENT_METRICS].sort(), 'exactly the metrics SPEC names');
   for (const name of names) t.match(readme, `\`${name}\``, `README: ${name}`);
+});
+
+t.test('every annotation the injector parses is documented', async (t) => {
+  const tableRows = readme.split('\n').filter((line) => line.startsWith('| `'));
+  for (const key of POD_KEYS) {
+    t.ok(tableRows.some((row) => row.split('|')[1]?.includes(`\`${key}\``)), `${key} has a table row`);
+  }
+  for (const prefix of [...SECRET_PREFIXES, ENV_PREFIX]) {
+    const placeholder = prefix === ENV_PREFIX ? '<VAR>' : '<name>';
+    t.match(readme, `| \`${prefix}${placeholder}\` |`, prefix);
+  }
 });
