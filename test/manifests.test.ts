@@ -22,6 +22,16 @@ import { admit } from '../injector/admission.ts';
 
 const run = promisify(execFile);
 
+/**
+ * The webhook's match condition (ADR 0001, option C): guarded, because with failurePolicy Fail
+ * an evaluation error would reject pods that never opted in; `!= 'false'` so a typo such as
+ * "yes" still reaches the injector, which denies it.
+ */
+const OPTED_IN_CONDITION =
+  'has(object.metadata.annotations) && ' +
+  "'secrets-agent.io/inject' in object.metadata.annotations && " +
+  "object.metadata.annotations['secrets-agent.io/inject'] != 'false'";
+
 type Assert = Pick<Test, 'ok' | 'equal' | 'same' | 'doesNotThrow'>;
 
 type Obj = Record<string, unknown> & {
@@ -177,8 +187,29 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
         port: 443,
       },
     },
-    objectSelector: { matchLabels: { 'secrets-agent.io/inject': 'true' } },
   });
+  t.equal(
+    at(hook, 'objectSelector', 'matchLabels', 'secrets-agent.io/inject'),
+    undefined,
+    'no objectSelector on the label: the annotation alone opts in (SPEC)',
+  );
+  t.notMatch(
+    JSON.stringify(at(hook, 'objectSelector') ?? {}),
+    /secrets-agent\.io\/inject/,
+    'no objectSelector names the inject key',
+  );
+  const conditions = at(hook, 'matchConditions') as { name: string; expression: string }[];
+  t.equal(conditions.length, 1, 'one match condition');
+  t.equal(
+    conditions[0]?.expression,
+    OPTED_IN_CONDITION,
+    'sent only with the annotation present and not "false", every access guarded',
+  );
+  t.match(
+    conditions[0]?.expression,
+    /object\.metadata\.annotations\['secrets-agent\.io\/inject'\] != 'false'/,
+    "names the annotation and compares with 'false'",
+  );
   const timeout = at(hook, 'timeoutSeconds') as number;
   t.ok(timeout >= 1 && timeout <= 15, 'a short timeout');
   t.same(at(hook, 'rules'), [
@@ -271,10 +302,18 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
   const vap = find(objects, 'ValidatingAdmissionPolicy');
   t.equal(at(vap, 'spec', 'failurePolicy'), 'Fail');
   const expressions = JSON.stringify(at(vap, 'spec'));
-  t.match(expressions, /object\.metadata\.labels\['secrets-agent\.io\/inject'\]/);
+  t.notMatch(expressions, /object\.metadata\.labels/, 'the policy does not look at labels');
+  t.match(expressions, /object\.metadata\.annotations\['secrets-agent\.io\/inject'\] == 'true'/);
   t.match(
     expressions,
     /object\.metadata\.annotations\['secrets-agent\.io\/status'\] == 'injected'/,
+  );
+  const validations = at(vap, 'spec', 'validations') as { expression: string }[];
+  t.equal(validations.length, 1, 'one rule: opted-in pods are injected');
+  t.equal(validations[0]?.expression, '!variables.optedIn || variables.injected');
+  t.same(
+    (at(vap, 'spec', 'variables') as { name: string }[]).map((v) => v.name),
+    ['optedIn', 'injected'],
   );
   const binding = find(objects, 'ValidatingAdmissionPolicyBinding');
   t.equal(at(binding, 'spec', 'policyName'), vap.metadata.name);
@@ -286,12 +325,16 @@ function podTemplate(workload: Obj): unknown {
 }
 
 t.test(
-  'the catalog example builds, opts in with label and annotation, and is injected',
+  'the catalog example builds, opts in with the annotation alone, and is injected',
   async (t) => {
     const objects = await build('manifests/examples/catalog');
     checkSchemas(t, objects);
     const template = podTemplate(find(objects, 'Deployment', 'catalog'));
-    t.equal(at(template, 'metadata', 'labels', 'secrets-agent.io/inject'), 'true');
+    t.same(
+      at(template, 'metadata', 'labels'),
+      { 'app.kubernetes.io/name': 'catalog' },
+      'no secrets-agent.io/inject label',
+    );
     t.same(
       at(template, 'metadata', 'annotations'),
       {
@@ -327,17 +370,25 @@ t.test(
   },
 );
 
-t.test('the Job example builds and uses init mode', async (t) => {
-  const objects = await build('manifests/examples/job');
-  checkSchemas(t, objects);
-  const template = podTemplate(find(objects, 'Job'));
-  t.equal(at(template, 'metadata', 'labels', 'secrets-agent.io/inject'), 'true');
-  t.equal(at(template, 'metadata', 'annotations', 'secrets-agent.io/inject'), 'true');
-  t.equal(at(template, 'metadata', 'annotations', 'secrets-agent.io/mode'), 'init');
-  t.equal(at(template, 'spec', 'restartPolicy'), 'Never');
-  checkRestricted(t, at(template, 'spec'), 'job');
-  t.equal(admitTemplate(template, 'reports').outcome, 'injected', 'the injector injects it');
-});
+t.test(
+  'the Job example builds, opts in with the annotation alone, and uses init mode',
+  async (t) => {
+    const objects = await build('manifests/examples/job');
+    checkSchemas(t, objects);
+    const template = podTemplate(find(objects, 'Job'));
+    t.equal(
+      at(template, 'metadata', 'labels', 'secrets-agent.io/inject'),
+      undefined,
+      'no secrets-agent.io/inject label: the annotation alone opts in',
+    );
+    t.equal(at(template, 'metadata', 'labels', 'app.kubernetes.io/name'), 'nightly-report');
+    t.equal(at(template, 'metadata', 'annotations', 'secrets-agent.io/inject'), 'true');
+    t.equal(at(template, 'metadata', 'annotations', 'secrets-agent.io/mode'), 'init');
+    t.equal(at(template, 'spec', 'restartPolicy'), 'Never');
+    checkRestricted(t, at(template, 'spec'), 'job');
+    t.equal(admitTemplate(template, 'reports').outcome, 'injected', 'the injector injects it');
+  },
+);
 
 function admitTemplate(template: unknown, namespace: string): { outcome: string } {
   return admit(
