@@ -50,7 +50,6 @@ function podReview(uid: string, annotations: Record<string, string>): string {
         metadata: {
           name: 'catalog',
           namespace: 'shop',
-          labels: { 'secrets-agent.io/inject': 'true' },
           annotations,
         },
         spec: { containers: [{ name: 'app', image: 'catalog:1' }] },
