@@ -77,17 +77,26 @@ export class Agent {
     for (const spec of config.secrets) {
       const outcome = outcomes.get(refKey(specRef(spec)));
       try {
-        if (outcome === undefined) throw new AgentError('AWS_REQUEST', `secret ${spec.id}: no answer`);
+        if (outcome === undefined)
+          throw new AgentError('AWS_REQUEST', `secret ${spec.id}: no answer`);
         if (!outcome.ok) throw outcome.error;
         const content = this.#deps.render(spec, outcome.value);
         fresh.set(spec.name, { name: spec.name, content, mode: spec.mode ?? config.fileMode });
         metrics.fetchTotal.inc({ secret: spec.name, outcome: 'success' });
         metrics.lastSuccess.set({ secret: spec.name }, now);
       } catch (err) {
-        const error = err instanceof AgentError ? err : new AgentError('RENDER_FAILED', `secret ${spec.id}: cannot render`);
+        const error =
+          err instanceof AgentError
+            ? err
+            : new AgentError('RENDER_FAILED', `secret ${spec.id}: cannot render`);
         failures.push({ secret: spec.name, error });
         metrics.fetchTotal.inc({ secret: spec.name, outcome: error.code });
-        logger.warn('secret fetch failed', { secret: spec.name, id: spec.id, code: error.code, error: error.message });
+        logger.warn('secret fetch failed', {
+          secret: spec.name,
+          id: spec.id,
+          code: error.code,
+          error: error.message,
+        });
       }
     }
     metrics.fetchDuration.observe((performance.now() - started) / 1000);
@@ -129,8 +138,13 @@ export class Agent {
       const permanent = failures.some((f) => !f.error.retryable);
       const wait = backoffDelay(INIT_BACKOFF, attempt, this.#deps.random);
       const outOfTime = now() + wait > deadline;
-      if (outOfTime || (permanent && attempt + 1 >= INIT_ATTEMPTS_FOR_PERMANENT_ERRORS)) return failures;
-      this.#deps.logger.info('retrying', { attempt: attempt + 1, inMs: wait, failed: failures.map((f) => f.secret) });
+      if (outOfTime || (permanent && attempt + 1 >= INIT_ATTEMPTS_FOR_PERMANENT_ERRORS))
+        return failures;
+      this.#deps.logger.info('retrying', {
+        attempt: attempt + 1,
+        inMs: wait,
+        failed: failures.map((f) => f.secret),
+      });
       if (!(await sleep(wait, signal))) return [interrupted(this.#deps.config)];
     }
   }
@@ -147,11 +161,15 @@ export class Agent {
         errorsInARow === 0
           ? jittered(config.refreshIntervalMs, REFRESH_JITTER, this.#deps.random)
           : backoffDelay(
-              { baseMs: Math.min(REFRESH_RETRY_BASE_MS, config.refreshIntervalMs), capMs: config.refreshIntervalMs },
+              {
+                baseMs: Math.min(REFRESH_RETRY_BASE_MS, config.refreshIntervalMs),
+                capMs: config.refreshIntervalMs,
+              },
               errorsInARow - 1,
               this.#deps.random,
             );
-      if (errorsInARow > 0) logger.info('retrying after errors', { inMs: wait, failed: failures.map((f) => f.secret) });
+      if (errorsInARow > 0)
+        logger.info('retrying after errors', { inMs: wait, failed: failures.map((f) => f.secret) });
       await sleep(wait, signal);
     }
   }
@@ -165,22 +183,33 @@ export class Agent {
       const error =
         err instanceof AgentError
           ? err
-          : new AgentError('WRITE_FAILED', `refresh failed: ${err instanceof Error ? err.name : 'error'}`, { retryable: true });
+          : new AgentError(
+              'WRITE_FAILED',
+              `refresh failed: ${err instanceof Error ? err.name : 'error'}`,
+              { retryable: true },
+            );
       this.#deps.logger.error('refresh failed', { code: error.code, error: error.message });
-      return { failures: this.#deps.config.secrets.map((s) => ({ secret: s.name, error })), changed: [] };
+      return {
+        failures: this.#deps.config.secrets.map((s) => ({ secret: s.name, error })),
+        changed: [],
+      };
     }
   }
 }
 
 function interrupted(config: AgentConfig): SecretFailure {
   const names = config.secrets.map((s) => s.name).join(', ');
-  return { secret: names, error: new AgentError('INTERRUPTED', 'stopped before every secret was written') };
+  return {
+    secret: names,
+    error: new AgentError('INTERRUPTED', 'stopped before every secret was written'),
+  };
 }
 
 /** The one line for /dev/termination-log: which secret, which error, never a value. */
 export function terminationMessage(failures: readonly SecretFailure[]): string {
   const [first, ...rest] = failures;
   if (first === undefined) return '';
-  const more = rest.length === 0 ? '' : ` (and ${rest.length} more: ${rest.map((f) => f.secret).join(', ')})`;
+  const more =
+    rest.length === 0 ? '' : ` (and ${rest.length} more: ${rest.map((f) => f.secret).join(', ')})`;
   return `failed to fetch ${first.secret}: ${first.error.message}${more}`.replace(/\s*\n\s*/g, ' ');
 }

@@ -7,7 +7,11 @@ export interface Backoff {
 }
 
 /** The wait before retry number `attempt` (0-based): base·2^attempt, capped, jittered to 50–100%. */
-export function backoffDelay(b: Backoff, attempt: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  b: Backoff,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const exp = Math.min(b.capMs, b.baseMs * 2 ** Math.min(attempt, 30));
   return Math.round(exp * (0.5 + random() * 0.5));
 }

@@ -7,7 +7,14 @@ import { dirname } from 'node:path';
 import type { Command } from '../common/command.ts';
 import { parseAgentConfig, type AgentConfig } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
-import { helpText, integerFlag, parseFlags, stringFlag, type CommandSpec, type Env } from '../common/flags.ts';
+import {
+  helpText,
+  integerFlag,
+  parseFlags,
+  stringFlag,
+  type CommandSpec,
+  type Env,
+} from '../common/flags.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { Agent, terminationMessage } from './agent.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
@@ -21,13 +28,48 @@ export const AGENT_COMMAND: CommandSpec = {
   summary: 'fetch secrets from AWS Secrets Manager into files (init: once; sidecar: kept fresh)',
   usage: 'secrets-agent agent (--config FILE | --config-json JSON) [flags]',
   flags: [
-    { name: 'config', env: 'SECRETS_AGENT_CONFIG_FILE', type: 'string', help: 'configuration file (YAML or JSON)' },
-    { name: 'config-json', env: 'SECRETS_AGENT_CONFIG', type: 'string', help: 'configuration as a JSON document (what the injector passes)' },
-    { name: 'mode', env: 'SECRETS_AGENT_MODE', type: 'string', help: 'override the configuration: init or sidecar' },
-    { name: 'output-dir', env: 'SECRETS_AGENT_OUTPUT_DIR', type: 'string', help: 'override the configuration: where the files go' },
-    { name: 'http-port', env: 'SECRETS_AGENT_HTTP_PORT', type: 'integer', help: 'override the configuration: health and metrics port (0: off)' },
-    { name: 'termination-log', env: 'SECRETS_AGENT_TERMINATION_LOG', type: 'string', help: 'override the configuration: where the init failure line goes' },
-    { name: 'log-level', env: 'SECRETS_AGENT_LOG_LEVEL', type: 'string', help: 'override the configuration: debug, info, warn or error' },
+    {
+      name: 'config',
+      env: 'SECRETS_AGENT_CONFIG_FILE',
+      type: 'string',
+      help: 'configuration file (YAML or JSON)',
+    },
+    {
+      name: 'config-json',
+      env: 'SECRETS_AGENT_CONFIG',
+      type: 'string',
+      help: 'configuration as a JSON document (what the injector passes)',
+    },
+    {
+      name: 'mode',
+      env: 'SECRETS_AGENT_MODE',
+      type: 'string',
+      help: 'override the configuration: init or sidecar',
+    },
+    {
+      name: 'output-dir',
+      env: 'SECRETS_AGENT_OUTPUT_DIR',
+      type: 'string',
+      help: 'override the configuration: where the files go',
+    },
+    {
+      name: 'http-port',
+      env: 'SECRETS_AGENT_HTTP_PORT',
+      type: 'integer',
+      help: 'override the configuration: health and metrics port (0: off)',
+    },
+    {
+      name: 'termination-log',
+      env: 'SECRETS_AGENT_TERMINATION_LOG',
+      type: 'string',
+      help: 'override the configuration: where the init failure line goes',
+    },
+    {
+      name: 'log-level',
+      env: 'SECRETS_AGENT_LOG_LEVEL',
+      type: 'string',
+      help: 'override the configuration: debug, info, warn or error',
+    },
   ],
 };
 
@@ -43,7 +85,10 @@ async function loadDocument(values: ReturnType<typeof parseFlags>['values']): Pr
   const file = stringFlag(values, 'config');
   const json = stringFlag(values, 'config-json');
   if ((file === undefined) === (json === undefined)) {
-    throw new AgentError('USAGE', 'agent: give the configuration with exactly one of --config FILE or --config-json JSON');
+    throw new AgentError(
+      'USAGE',
+      'agent: give the configuration with exactly one of --config FILE or --config-json JSON',
+    );
   }
   if (json !== undefined) return parseJson(json, '--config-json');
   const path = file as string;
@@ -57,7 +102,10 @@ async function loadDocument(values: ReturnType<typeof parseFlags>['values']): Pr
   try {
     return (yaml.parse ?? yaml.default.parse)(text) as unknown;
   } catch (err) {
-    throw new AgentError('CONFIG_INVALID', `configuration file ${file} is not valid YAML: ${(err as Error).message}`);
+    throw new AgentError(
+      'CONFIG_INVALID',
+      `configuration file ${file} is not valid YAML: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -69,14 +117,18 @@ function parseJson(text: string, where: string): unknown {
   }
 }
 
-export async function loadAgentConfig(argv: readonly string[], env: Env): Promise<AgentConfig | 'help'> {
+export async function loadAgentConfig(
+  argv: readonly string[],
+  env: Env,
+): Promise<AgentConfig | 'help'> {
   const flags = parseFlags(AGENT_COMMAND, argv, env);
   if (flags.help) return 'help';
   const doc = await loadDocument(flags.values);
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return parseAgentConfig(doc);
   const merged: Record<string, unknown> = { ...(doc as Record<string, unknown>) };
   for (const [flag, field] of Object.entries(OVERRIDES)) {
-    const value = flag === 'http-port' ? integerFlag(flags.values, flag) : stringFlag(flags.values, flag);
+    const value =
+      flag === 'http-port' ? integerFlag(flags.values, flag) : stringFlag(flags.values, flag);
     if (value !== undefined) merged[field] = value;
   }
   return parseAgentConfig(merged);
@@ -87,7 +139,10 @@ async function writeTerminationLog(path: string, line: string, logger: Logger): 
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, `${line}\n`);
   } catch (err) {
-    logger.warn('cannot write the termination log', { path, error: (err as NodeJS.ErrnoException).code });
+    logger.warn('cannot write the termination log', {
+      path,
+      error: (err as NodeJS.ErrnoException).code,
+    });
   }
 }
 
@@ -106,9 +161,13 @@ export const run: Command = async (ctx) => {
     ctx.stdout.write(helpText(AGENT_COMMAND));
     return 0;
   }
-  const regionFromEnv = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE'].some((name) => Boolean(ctx.env[name]));
+  const regionFromEnv = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE'].some((name) =>
+    Boolean(ctx.env[name]),
+  );
   if (config.region === undefined && !regionFromEnv) {
-    ctx.stderr.write('secrets-agent agent: no AWS region: set region in the configuration, or AWS_REGION (or a profile with AWS_PROFILE)\n');
+    ctx.stderr.write(
+      'secrets-agent agent: no AWS region: set region in the configuration, or AWS_REGION (or a profile with AWS_PROFILE)\n',
+    );
     return 78;
   }
   const logger = createLogger(ctx.stdout, { level: config.logLevel, base: { component: 'agent' } });
@@ -119,7 +178,14 @@ export const run: Command = async (ctx) => {
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
   });
-  const agent = new Agent({ config, source, files: new FileSink(config.outputDir), metrics, logger, render: renderFile });
+  const agent = new Agent({
+    config,
+    source,
+    files: new FileSink(config.outputDir),
+    metrics,
+    logger,
+    render: renderFile,
+  });
   let status: StatusServer | undefined;
   try {
     if (config.httpPort !== 0) {

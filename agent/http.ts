@@ -26,7 +26,9 @@ export async function startStatusServer(options: {
         return;
       case '/readyz': {
         const ready = options.ready();
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready: secrets not written yet\n');
+        res
+          .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+          .end(ready ? 'ready\n' : 'not ready: secrets not written yet\n');
         return;
       }
       case '/metrics':

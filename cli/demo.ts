@@ -16,10 +16,22 @@ const port = Number(process.env['SECRETS_AGENT_DEV_PORT'] ?? '4566');
 const print = (line = ''): boolean => process.stdout.write(`${line}\n`);
 
 await rm(join(root, '.demo'), { recursive: true, force: true });
-const server = await startDevServer({ port, seed: await loadSeedFile(join(root, 'test/fixtures/seed.yaml')) });
+const server = await startDevServer({
+  port,
+  seed: await loadSeedFile(join(root, 'test/fixtures/seed.yaml')),
+});
 const agent = spawn(
   process.execPath,
-  [join(root, 'dist/cli.js'), 'agent', '--config', join(root, 'agent/examples/demo.yaml'), '--output-dir', out, '--log-level', 'warn'],
+  [
+    join(root, 'dist/cli.js'),
+    'agent',
+    '--config',
+    join(root, 'agent/examples/demo.yaml'),
+    '--output-dir',
+    out,
+    '--log-level',
+    'warn',
+  ],
   {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: {
@@ -33,10 +45,14 @@ const agent = spawn(
 );
 
 async function show(): Promise<void> {
-  const names = (await readdir(out).catch(() => [] as string[])).filter((n) => !n.startsWith('..')).sort();
+  const names = (await readdir(out).catch(() => [] as string[]))
+    .filter((n) => !n.startsWith('..'))
+    .sort();
   for (const name of names) {
     const bytes = await readFile(join(out, name));
-    const text = /^[\t\n\r -~]*$/.test(bytes.toString('latin1')) ? bytes.toString('utf8').trimEnd() : `<${bytes.length} binary bytes>`;
+    const text = /^[\t\n\r -~]*$/.test(bytes.toString('latin1'))
+      ? bytes.toString('utf8').trimEnd()
+      : `<${bytes.length} binary bytes>`;
     print(`  .demo/secrets/${name}:\n${text.replace(/^/gm, '      ')}`);
   }
 }
@@ -48,7 +64,11 @@ const poll = setInterval(() => {
       if (text === version) return;
       const first = version === '';
       version = text;
-      print(first ? '\nThe agent wrote the secrets:' : '\nThe secret changed; the agent rewrote the files:');
+      print(
+        first
+          ? '\nThe agent wrote the secrets:'
+          : '\nThe secret changed; the agent rewrote the files:',
+      );
       await show();
       if (first) {
         print(`
@@ -70,7 +90,9 @@ async function stop(code: number): Promise<void> {
   stopping = true;
   clearInterval(poll);
   agent.kill('SIGTERM');
-  await new Promise((resolve) => (agent.exitCode === null ? agent.once('exit', resolve) : resolve(undefined)));
+  await new Promise((resolve) =>
+    agent.exitCode === null ? agent.once('exit', resolve) : resolve(undefined),
+  );
   await server.close();
   print('\nstopped.');
   process.exit(code);

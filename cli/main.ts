@@ -61,7 +61,9 @@ async function main(): Promise<number> {
       process.stderr.write(`secrets-agent ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`secrets-agent ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `secrets-agent ${name}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     return 1;
   }
 }

@@ -151,7 +151,10 @@ function isObject(value: unknown): value is Obj {
 function checkKeys(obj: Obj, allowed: readonly string[], path: string, problems: Problems): void {
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) {
-      problems.add(path === '' ? key : `${path}.${key}`, `unknown field (known: ${allowed.join(', ')})`);
+      problems.add(
+        path === '' ? key : `${path}.${key}`,
+        `unknown field (known: ${allowed.join(', ')})`,
+      );
     }
   }
 }
@@ -203,7 +206,10 @@ function optFileMode(obj: Obj, key: string, path: string, problems: Problems): n
   if (value === undefined) return undefined;
   const mode = typeof value === 'string' ? parseFileMode(value) : undefined;
   if (mode === undefined) {
-    problems.add(path, `must be an octal file mode such as "0400" or "0644"; got ${JSON.stringify(value)}`);
+    problems.add(
+      path,
+      `must be an octal file mode such as "0400" or "0644"; got ${JSON.stringify(value)}`,
+    );
     return undefined;
   }
   if ((mode & 0o444) === 0) problems.add(path, 'must let someone read the file (e.g. 0400)');
@@ -234,10 +240,16 @@ function parseRendering(
   const template = optString(raw, 'template', `${at}.template`, problems);
   const format = optEnum(raw, 'format', FORMATS, `${at}.format`, problems) ?? DEFAULTS.format;
   if (key !== undefined && template !== undefined) {
-    problems.add(`${at}.template`, 'cannot be combined with key: a template already selects fields');
+    problems.add(
+      `${at}.template`,
+      'cannot be combined with key: a template already selects fields',
+    );
   }
   if (template !== undefined && format !== 'raw') {
-    problems.add(`${at}.format`, 'must be raw (or absent) with a template: the template is the format');
+    problems.add(
+      `${at}.format`,
+      'must be raw (or absent) with a template: the template is the format',
+    );
   }
   return {
     format,
@@ -288,7 +300,10 @@ function parseK8sSecret(raw: unknown, problems: Problems): K8sSecretTarget | und
     return undefined;
   }
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
-    problems.add('k8sSecret.name', `"${name}" is not a valid Kubernetes object name (lower-case DNS subdomain)`);
+    problems.add(
+      'k8sSecret.name',
+      `"${name}" is not a valid Kubernetes object name (lower-case DNS subdomain)`,
+    );
   }
   return namespace === undefined ? { name } : { name, namespace };
 }
@@ -297,7 +312,10 @@ function parseHttpPort(raw: Obj, problems: Problems): number {
   const value = raw['httpPort'];
   if (value === undefined) return DEFAULTS.httpPort;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
-    problems.add('httpPort', `must be a port number from 0 (off) to 65535; got ${JSON.stringify(value)}`);
+    problems.add(
+      'httpPort',
+      `must be a port number from 0 (off) to 65535; got ${JSON.stringify(value)}`,
+    );
     return DEFAULTS.httpPort;
   }
   return value;
@@ -312,7 +330,10 @@ function checkUnique(secrets: readonly SecretSpec[], problems: Problems): void {
   });
 }
 
-function parseTiming(raw: Obj, problems: Problems): { refreshIntervalMs: number; initTimeoutMs: number } {
+function parseTiming(
+  raw: Obj,
+  problems: Problems,
+): { refreshIntervalMs: number; initTimeoutMs: number } {
   const refreshIntervalMs =
     optDuration(raw, 'refreshInterval', 'refreshInterval', problems) ?? DEFAULT_REFRESH_MS;
   if (refreshIntervalMs < MIN_REFRESH_INTERVAL_MS) {
@@ -321,7 +342,8 @@ function parseTiming(raw: Obj, problems: Problems): { refreshIntervalMs: number;
       `must be at least ${formatDuration(MIN_REFRESH_INTERVAL_MS)} (every refresh is a paid AWS call)`,
     );
   }
-  const initTimeoutMs = optDuration(raw, 'initTimeout', 'initTimeout', problems) ?? DEFAULT_INIT_TIMEOUT_MS;
+  const initTimeoutMs =
+    optDuration(raw, 'initTimeout', 'initTimeout', problems) ?? DEFAULT_INIT_TIMEOUT_MS;
   return { refreshIntervalMs, initTimeoutMs };
 }
 
@@ -341,7 +363,10 @@ function parseSecrets(raw: Obj, problems: Problems): SecretSpec[] {
 }
 
 /** region, failoverRegion, reloadUrl: the optional top-level strings with rules of their own. */
-function parseOptionalTargets(raw: Obj, problems: Problems): Pick<AgentConfig, 'region' | 'failoverRegion' | 'reloadUrl'> {
+function parseOptionalTargets(
+  raw: Obj,
+  problems: Problems,
+): Pick<AgentConfig, 'region' | 'failoverRegion' | 'reloadUrl'> {
   const reloadUrl = optString(raw, 'reloadUrl', 'reloadUrl', problems);
   if (reloadUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(reloadUrl)) {
     problems.add('reloadUrl', `must be an http:// or https:// URL; got "${reloadUrl}"`);
@@ -380,14 +405,18 @@ export function parseAgentConfig(raw: unknown): AgentConfig {
     httpPort: parseHttpPort(raw, problems),
     fileMode: optFileMode(raw, 'fileMode', 'fileMode', problems) ?? DEFAULTS.fileMode,
     terminationLogPath:
-      optString(raw, 'terminationLogPath', 'terminationLogPath', problems) ?? DEFAULTS.terminationLogPath,
+      optString(raw, 'terminationLogPath', 'terminationLogPath', problems) ??
+      DEFAULTS.terminationLogPath,
     logLevel: optEnum(raw, 'logLevel', LOG_LEVELS, 'logLevel', problems) ?? DEFAULTS.logLevel,
     secrets,
     ...parseOptionalTargets(raw, problems),
     ...(k8sSecret === undefined ? {} : { k8sSecret }),
   };
   if (problems.list.length > 0) {
-    throw new AgentError('CONFIG_INVALID', `invalid agent configuration:\n  ${problems.list.join('\n  ')}`);
+    throw new AgentError(
+      'CONFIG_INVALID',
+      `invalid agent configuration:\n  ${problems.list.join('\n  ')}`,
+    );
   }
   return deepFreeze(config);
 }

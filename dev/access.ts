@@ -31,7 +31,9 @@ export class AccessPolicy {
   allowsSecret(name: string, arn: string | undefined): boolean {
     const allow = this.#rules?.allow;
     if (allow === undefined) return true;
-    return allow.some((pattern) => globMatch(pattern, name) || (arn !== undefined && globMatch(pattern, arn)));
+    return allow.some(
+      (pattern) => globMatch(pattern, name) || (arn !== undefined && globMatch(pattern, arn)),
+    );
   }
 
   allowsBatch(): boolean {
@@ -40,6 +42,9 @@ export class AccessPolicy {
 }
 
 export function globMatch(pattern: string, text: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${source}$`, 's').test(text);
 }

@@ -11,13 +11,19 @@ import { sendPlainJson } from './wire.ts';
 
 export const ADMIN_PREFIX = '/_dev/';
 
-export function handleAdmin(state: DevState, req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+export function handleAdmin(
+  state: DevState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): void {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname.slice(ADMIN_PREFIX.length);
   const method = req.method ?? 'GET';
   try {
     const answer = route(state, method, path, url.searchParams, body);
-    if (answer === undefined) sendPlainJson(res, 404, { error: `no admin route ${method} /_dev/${path}` });
+    if (answer === undefined)
+      sendPlainJson(res, 404, { error: `no admin route ${method} /_dev/${path}` });
     else sendPlainJson(res, answer.status, answer.body);
   } catch (err) {
     sendPlainJson(res, 400, { error: err instanceof Error ? err.message : String(err) });
@@ -26,7 +32,13 @@ export function handleAdmin(state: DevState, req: IncomingMessage, res: ServerRe
 
 type Answer = { status: number; body: unknown } | undefined;
 
-function route(state: DevState, method: string, path: string, query: URLSearchParams, body: Buffer): Answer {
+function route(
+  state: DevState,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: Buffer,
+): Answer {
   if (path === 'health' && method === 'GET') return { status: 200, body: { ok: true } };
   if (path === 'faults') return faultsRoute(state, method, body);
   if (path.startsWith('faults/') && method === 'DELETE') {
@@ -68,17 +80,26 @@ function faultsRoute(state: DevState, method: string, body: Buffer): Answer {
 /** Sets a secret's value as a new version (AWSCURRENT unless `stages` says), creating it if new. */
 function putSecret(state: DevState, name: string, body: Buffer): Answer {
   const raw = parseJson(body);
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('body: must be an object with "value" or "binary"');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error('body: must be an object with "value" or "binary"');
   const r = raw as Record<string, unknown>;
   const value = adminValue(r);
   const stages = r['stages'] ?? [AWSCURRENT];
-  if (!Array.isArray(stages) || stages.length === 0 || !stages.every((s) => typeof s === 'string')) {
+  if (
+    !Array.isArray(stages) ||
+    stages.length === 0 ||
+    !stages.every((s) => typeof s === 'string')
+  ) {
     throw new Error('body.stages: must be a non-empty list of strings');
   }
-  if (name === '' || !/^[A-Za-z0-9/_+=.@-]+$/.test(name)) throw new Error('secret name: may hold only letters, digits and /_+=.@-');
+  if (name === '' || !/^[A-Za-z0-9/_+=.@-]+$/.test(name))
+    throw new Error('secret name: may hold only letters, digits and /_+=.@-');
   const secret = state.store.byName(name) ?? state.store.create({ name });
-  const version = state.store.putVersion(secret, value, undefined, stages as string[]);
-  return { status: 200, body: { Name: name, VersionId: version.id, VersionStages: [...version.stages] } };
+  const version = state.store.putVersion(secret, value, undefined, stages);
+  return {
+    status: 200,
+    body: { Name: name, VersionId: version.id, VersionStages: [...version.stages] },
+  };
 }
 
 function adminValue(r: Record<string, unknown>): SecretValue {
@@ -86,7 +107,8 @@ function adminValue(r: Record<string, unknown>): SecretValue {
   const binary = r['binary'];
   if (typeof binary === 'string') return { kind: 'binary', bytes: Buffer.from(binary, 'base64') };
   if (typeof value === 'string') return { kind: 'string', text: value };
-  if (typeof value === 'object' && value !== null) return { kind: 'string', text: JSON.stringify(value) };
+  if (typeof value === 'object' && value !== null)
+    return { kind: 'string', text: JSON.stringify(value) };
   throw new Error('body: needs "value" (string or object) or "binary" (base64)');
 }
 

@@ -1,7 +1,14 @@
 /** `secrets-agent dev`: the local Secrets Manager + STS endpoint as a command. */
 import type { CommandContext } from '../common/command.ts';
 import { AgentError } from '../common/errors.ts';
-import { type CommandSpec, booleanFlag, helpText, integerFlag, parseFlags, stringFlag } from '../common/flags.ts';
+import {
+  type CommandSpec,
+  booleanFlag,
+  helpText,
+  integerFlag,
+  parseFlags,
+  stringFlag,
+} from '../common/flags.ts';
 import { createLogger } from '../common/log.ts';
 import { type Seed, loadSeedFile } from './seed.ts';
 import { startDevServer } from './server.ts';
@@ -13,10 +20,32 @@ export const devCommand: CommandSpec = {
   summary: 'a local AWS Secrets Manager + STS endpoint for development, demos and tests',
   usage: 'secrets-agent dev [--port N] [--seed FILE] [--host 127.0.0.1]',
   flags: [
-    { name: 'port', env: 'SECRETS_AGENT_DEV_PORT', type: 'integer', help: 'port to listen on; 0 picks a free one', default: String(DEFAULT_PORT) },
-    { name: 'seed', env: 'SECRETS_AGENT_DEV_SEED', type: 'string', help: 'YAML or JSON file of secrets, roles and credentials to start with' },
-    { name: 'host', env: 'SECRETS_AGENT_DEV_HOST', type: 'string', help: 'address to listen on', default: '127.0.0.1' },
-    { name: 'allow-remote', env: 'SECRETS_AGENT_DEV_ALLOW_REMOTE', type: 'boolean', help: 'allow a non-loopback --host (the endpoint has no real security)' },
+    {
+      name: 'port',
+      env: 'SECRETS_AGENT_DEV_PORT',
+      type: 'integer',
+      help: 'port to listen on; 0 picks a free one',
+      default: String(DEFAULT_PORT),
+    },
+    {
+      name: 'seed',
+      env: 'SECRETS_AGENT_DEV_SEED',
+      type: 'string',
+      help: 'YAML or JSON file of secrets, roles and credentials to start with',
+    },
+    {
+      name: 'host',
+      env: 'SECRETS_AGENT_DEV_HOST',
+      type: 'string',
+      help: 'address to listen on',
+      default: '127.0.0.1',
+    },
+    {
+      name: 'allow-remote',
+      env: 'SECRETS_AGENT_DEV_ALLOW_REMOTE',
+      type: 'boolean',
+      help: 'allow a non-loopback --host (the endpoint has no real security)',
+    },
   ],
 };
 
@@ -26,19 +55,38 @@ export async function run(ctx: CommandContext): Promise<number> {
     ctx.stdout.write(helpText(devCommand));
     return 0;
   }
-  if (flags.positionals.length > 0) throw new AgentError('USAGE', `dev: unexpected argument "${flags.positionals[0] ?? ''}"`);
+  if (flags.positionals.length > 0)
+    throw new AgentError('USAGE', `dev: unexpected argument "${flags.positionals[0] ?? ''}"`);
   const port = integerFlag(flags.values, 'port') ?? DEFAULT_PORT;
-  if (port > 65535) throw new AgentError('USAGE', `dev: --port (SECRETS_AGENT_DEV_PORT) must be 0 to 65535, got ${port}`);
+  if (port > 65535)
+    throw new AgentError(
+      'USAGE',
+      `dev: --port (SECRETS_AGENT_DEV_PORT) must be 0 to 65535, got ${port}`,
+    );
   const host = stringFlag(flags.values, 'host') ?? '127.0.0.1';
   if (!isLoopback(host) && !booleanFlag(flags.values, 'allow-remote')) {
-    throw new AgentError('USAGE', `dev: --host ${host} is not a loopback address; the dev endpoint hands out any secret to anyone, pass --allow-remote if you mean it`);
+    throw new AgentError(
+      'USAGE',
+      `dev: --host ${host} is not a loopback address; the dev endpoint hands out any secret to anyone, pass --allow-remote if you mean it`,
+    );
   }
   const seedPath = stringFlag(flags.values, 'seed');
   const seed: Seed | undefined = seedPath === undefined ? undefined : await loadSeedFile(seedPath);
   const logger = createLogger(ctx.stderr, { base: { component: 'dev' } });
-  const server = await startDevServer({ port, host, logger, ...(seed === undefined ? {} : { seed }) });
-  ctx.stdout.write(`${JSON.stringify({ msg: 'listening', url: server.url, port: server.port, secrets: server.seed.secrets.length })}\n`);
-  logger.info('listening', { url: server.url, seed: seedPath ?? null, secrets: server.seed.secrets.map((s) => s.name) });
+  const server = await startDevServer({
+    port,
+    host,
+    logger,
+    ...(seed === undefined ? {} : { seed }),
+  });
+  ctx.stdout.write(
+    `${JSON.stringify({ msg: 'listening', url: server.url, port: server.port, secrets: server.seed.secrets.length })}\n`,
+  );
+  logger.info('listening', {
+    url: server.url,
+    seed: seedPath ?? null,
+    secrets: server.seed.secrets.map((s) => s.name),
+  });
   await waitForAbort(ctx.signal);
   await server.close();
   logger.info('stopped', {});
@@ -46,10 +94,17 @@ export async function run(ctx: CommandContext): Promise<number> {
 }
 
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return (
+    host === 'localhost' ||
+    host === '::1' ||
+    host === '[::1]' ||
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
+  );
 }
 
 function waitForAbort(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  return new Promise((resolve) =>
+    signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
 }

@@ -6,7 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Caller } from './access.ts';
-import { type ParsedAuthorization, type SignedRequest, parseAuthorization, signatureMatches } from './sigv4.ts';
+import {
+  type ParsedAuthorization,
+  type SignedRequest,
+  parseAuthorization,
+  signatureMatches,
+} from './sigv4.ts';
 
 export interface StaticCredential {
   readonly accessKeyId: string;
@@ -49,11 +54,18 @@ export class CredentialRegistry {
   readonly #accountId: string;
   readonly #now: () => number;
 
-  constructor(options: { accountId: string; staticCredentials?: readonly StaticCredential[]; now?: () => number }) {
+  constructor(options: {
+    accountId: string;
+    staticCredentials?: readonly StaticCredential[];
+    now?: () => number;
+  }) {
     this.#accountId = options.accountId;
     this.#now = options.now ?? Date.now;
     const list = options.staticCredentials;
-    this.#static = list === undefined || list.length === 0 ? undefined : new Map(list.map((c) => [c.accessKeyId, c]));
+    this.#static =
+      list === undefined || list.length === 0
+        ? undefined
+        : new Map(list.map((c) => [c.accessKeyId, c]));
   }
 
   issue(roleArn: string, sessionName: string, durationSeconds: number): IssuedCredentials {
@@ -82,14 +94,21 @@ export class CredentialRegistry {
     const auth = parseAuthorization(header);
     if (auth === undefined) throw new AuthFailure('incomplete');
     const issued = this.#issued.get(auth.accessKeyId);
-    if (issued !== undefined) return { caller: this.#checkIssued(request, auth, issued), region: auth.region };
+    if (issued !== undefined)
+      return { caller: this.#checkIssued(request, auth, issued), region: auth.region };
     return { caller: this.#checkStatic(request, auth), region: auth.region };
   }
 
-  #checkIssued(request: SignedRequest, auth: ParsedAuthorization, issued: IssuedCredentials): Caller {
+  #checkIssued(
+    request: SignedRequest,
+    auth: ParsedAuthorization,
+    issued: IssuedCredentials,
+  ): Caller {
     const { accessKeyId } = auth;
-    if (request.headers['x-amz-security-token'] !== issued.sessionToken) throw new AuthFailure('unrecognized', accessKeyId);
-    if (!signatureMatches(request, auth, issued.secretAccessKey)) throw new AuthFailure('signature', accessKeyId);
+    if (request.headers['x-amz-security-token'] !== issued.sessionToken)
+      throw new AuthFailure('unrecognized', accessKeyId);
+    if (!signatureMatches(request, auth, issued.secretAccessKey))
+      throw new AuthFailure('signature', accessKeyId);
     if (issued.expiration <= this.#now()) throw new AuthFailure('expired', accessKeyId);
     return { accessKeyId, roleArn: issued.roleArn, principalArn: issued.assumedRoleArn };
   }
@@ -118,6 +137,6 @@ const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 function randomId(length: number): string {
   const bytes = randomBytes(length);
   let out = '';
-  for (const b of bytes) out += ID_CHARS[b % ID_CHARS.length];
+  for (const b of bytes) out += ID_CHARS.charAt(b % ID_CHARS.length);
   return out;
 }

@@ -14,14 +14,30 @@ import { jsonAuthError, sendAwsJson, sendAwsJsonError, sleep } from './wire.ts';
 
 type Draft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
 
-export async function handleSecretsManager(state: DevState, req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+export async function handleSecretsManager(
+  state: DevState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): Promise<void> {
   const startedAt = Date.now();
   const requestId = randomUUID();
   const target = String(req.headers['x-amz-target'] ?? '');
-  const operation = target.startsWith(SM_TARGET_PREFIX) ? target.slice(SM_TARGET_PREFIX.length) : target;
+  const operation = target.startsWith(SM_TARGET_PREFIX)
+    ? target.slice(SM_TARGET_PREFIX.length)
+    : target;
   const draft: Draft = {
-    requestId, time: new Date(startedAt).toISOString(), service: 'secretsmanager', operation,
-    secretIds: [], region: undefined, accessKeyId: undefined, roleArn: undefined, outcome: 'ok', status: 200, faults: [],
+    requestId,
+    time: new Date(startedAt).toISOString(),
+    service: 'secretsmanager',
+    operation,
+    secretIds: [],
+    region: undefined,
+    accessKeyId: undefined,
+    roleArn: undefined,
+    outcome: 'ok',
+    status: 200,
+    faults: [],
   };
   const answerError = (err: AwsError): void => {
     draft.outcome = err.code;
@@ -32,26 +48,51 @@ export async function handleSecretsManager(state: DevState, req: IncomingMessage
     await serve(state, req, res, body, draft, answerError);
   } catch (err) {
     if (!(err instanceof AwsError)) {
-      state.logger.error('internal error', { requestId, operation, error: err instanceof Error ? err.message : String(err) });
+      state.logger.error('internal error', {
+        requestId,
+        operation,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
-    answerError(err instanceof AwsError ? err : new AwsError('InternalServiceError', 'An error occurred on the server side.', 500));
+    answerError(
+      err instanceof AwsError
+        ? err
+        : new AwsError('InternalServiceError', 'An error occurred on the server side.', 500),
+    );
   }
   finish(state, draft, startedAt);
 }
 
 async function serve(
-  state: DevState, req: IncomingMessage, res: ServerResponse, body: Buffer, draft: Draft, answerError: (err: AwsError) => void,
+  state: DevState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+  draft: Draft,
+  answerError: (err: AwsError) => void,
 ): Promise<void> {
   const handler = SM_OPERATIONS[draft.operation];
-  if (!draft.operation.length || handler === undefined || !String(req.headers['x-amz-target']).startsWith(SM_TARGET_PREFIX)) {
-    return answerError(new AwsError('UnknownOperationException', `Unknown operation ${draft.operation}`));
+  if (
+    !draft.operation.length ||
+    handler === undefined ||
+    !String(req.headers['x-amz-target']).startsWith(SM_TARGET_PREFIX)
+  ) {
+    return answerError(
+      new AwsError('UnknownOperationException', `Unknown operation ${draft.operation}`),
+    );
   }
   const input = parseJsonBody(body.toString('utf8'));
   draft.secretIds = secretIdsOf(input);
   const caller = authenticate(state, req, body, draft);
   const region = draft.region ?? state.defaultRegion;
-  const names = [...draft.secretIds, ...draft.secretIds.flatMap((id) => state.store.resolveName(id) ?? [])];
-  const faults = state.faults.take({ operation: draft.operation, region, secretNames: names }, draft.operation === 'BatchGetSecretValue');
+  const names = [
+    ...draft.secretIds,
+    ...draft.secretIds.flatMap((id) => state.store.resolveName(id) ?? []),
+  ];
+  const faults = state.faults.take(
+    { operation: draft.operation, region, secretNames: names },
+    draft.operation === 'BatchGetSecretValue',
+  );
   draft.faults = faults.map((f) => f.kind);
   if (await applyFaults(state, req, faults, draft, answerError)) return;
   const ctx = smContext(state, caller, region, draft);
@@ -62,7 +103,12 @@ async function serve(
 
 function authenticate(state: DevState, req: IncomingMessage, body: Buffer, draft: Draft): Caller {
   try {
-    const { caller, region } = state.credentials.authenticate({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body });
+    const { caller, region } = state.credentials.authenticate({
+      method: req.method ?? 'POST',
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+    });
     draft.region = region;
     draft.accessKeyId = caller.accessKeyId;
     draft.roleArn = caller.roleArn;
@@ -76,9 +122,15 @@ function authenticate(state: DevState, req: IncomingMessage, body: Buffer, draft
 
 /** Waits out latency faults, then drops or fails the request. True when it has been answered. */
 async function applyFaults(
-  state: DevState, req: IncomingMessage, faults: readonly Fault[], draft: Draft, answerError: (err: AwsError) => void,
+  state: DevState,
+  req: IncomingMessage,
+  faults: readonly Fault[],
+  draft: Draft,
+  answerError: (err: AwsError) => void,
 ): Promise<boolean> {
-  const delay = faults.filter((f) => f.kind === 'latency').reduce((sum, f) => sum + (f.latencyMs ?? 1000), 0);
+  const delay = faults
+    .filter((f) => f.kind === 'latency')
+    .reduce((sum, f) => sum + (f.latencyMs ?? 1000), 0);
   await sleep(delay, state.closing);
   const failing = faults.find((f) => f.kind !== 'latency');
   if (failing === undefined) return false;

@@ -6,7 +6,13 @@ import { AuthFailure } from './credentials.ts';
 import { faultError } from './faults.ts';
 import type { RequestRecord } from './request-log.ts';
 import { type DevState, finish } from './state.ts';
-import { type StsAnswer, assumeRoleWithWebIdentity, getCallerIdentity, stsAuthError, stsErrorXml } from './sts.ts';
+import {
+  type StsAnswer,
+  assumeRoleWithWebIdentity,
+  getCallerIdentity,
+  stsAuthError,
+  stsErrorXml,
+} from './sts.ts';
 import { sendXml, sleep } from './wire.ts';
 
 type Draft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
@@ -18,22 +24,43 @@ export function stsParams(req: IncomingMessage, body: Buffer): URLSearchParams {
   return params;
 }
 
-export async function handleSts(state: DevState, req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
+export async function handleSts(
+  state: DevState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): Promise<void> {
   const startedAt = Date.now();
   const requestId = randomUUID();
   const params = stsParams(req, body);
   const draft: Draft = {
-    requestId, time: new Date(startedAt).toISOString(), service: 'sts', operation: params.get('Action') ?? '',
-    secretIds: [], region: undefined, accessKeyId: undefined, roleArn: undefined, outcome: 'ok', status: 200, faults: [],
+    requestId,
+    time: new Date(startedAt).toISOString(),
+    service: 'sts',
+    operation: params.get('Action') ?? '',
+    secretIds: [],
+    region: undefined,
+    accessKeyId: undefined,
+    roleArn: undefined,
+    outcome: 'ok',
+    status: 200,
+    faults: [],
   };
   try {
     const answer = await serve(state, req, body, params, draft);
     if (answer !== undefined) sendXml(res, requestId, 200, answer.xml);
   } catch (err) {
     if (!(err instanceof AwsError)) {
-      state.logger.error('internal error', { requestId, operation: draft.operation, error: err instanceof Error ? err.message : String(err) });
+      state.logger.error('internal error', {
+        requestId,
+        operation: draft.operation,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
-    const awsErr = err instanceof AwsError ? err : new AwsError('InternalFailure', 'An internal error occurred.', 500);
+    const awsErr =
+      err instanceof AwsError
+        ? err
+        : new AwsError('InternalFailure', 'An internal error occurred.', 500);
     draft.outcome = awsErr.code;
     draft.status = awsErr.status;
     sendXml(res, requestId, awsErr.status, stsErrorXml(awsErr, requestId));
@@ -42,25 +69,51 @@ export async function handleSts(state: DevState, req: IncomingMessage, res: Serv
 }
 
 /** The answer, or undefined when a fault dropped the connection. Throws AwsError. */
-async function serve(state: DevState, req: IncomingMessage, body: Buffer, params: URLSearchParams, draft: Draft): Promise<StsAnswer | undefined> {
+async function serve(
+  state: DevState,
+  req: IncomingMessage,
+  body: Buffer,
+  params: URLSearchParams,
+  draft: Draft,
+): Promise<StsAnswer | undefined> {
   const action = draft.operation;
   if (action === '') throw new AwsError('MissingAction', 'Missing Action');
   if (action !== 'AssumeRoleWithWebIdentity' && action !== 'GetCallerIdentity') {
-    throw new AwsError('InvalidAction', `Could not find operation ${action} for version ${params.get('Version') ?? 'NO_VERSION_SPECIFIED'}`);
+    throw new AwsError(
+      'InvalidAction',
+      `Could not find operation ${action} for version ${params.get('Version') ?? 'NO_VERSION_SPECIFIED'}`,
+    );
   }
-  const principal = action === 'GetCallerIdentity' ? authenticate(state, req, body, draft) : undefined;
+  const principal =
+    action === 'GetCallerIdentity' ? authenticate(state, req, body, draft) : undefined;
   if (await applyFaults(state, req, draft)) return undefined;
-  const ctx = { credentials: state.credentials, accountId: state.store.accountId, config: state.sts, now: state.store.now };
-  if (principal !== undefined) return { xml: getCallerIdentity(principal, state.store.accountId, draft.requestId) };
+  const ctx = {
+    credentials: state.credentials,
+    accountId: state.store.accountId,
+    config: state.sts,
+    now: state.store.now,
+  };
+  if (principal !== undefined)
+    return { xml: getCallerIdentity(principal, state.store.accountId, draft.requestId) };
   const answer = assumeRoleWithWebIdentity(params, ctx, draft.requestId);
   draft.roleArn = answer.roleArn;
   draft.accessKeyId = answer.accessKeyId;
   return answer;
 }
 
-function authenticate(state: DevState, req: IncomingMessage, body: Buffer, draft: Draft): { arn: string; userId: string } {
+function authenticate(
+  state: DevState,
+  req: IncomingMessage,
+  body: Buffer,
+  draft: Draft,
+): { arn: string; userId: string } {
   try {
-    const { caller, region } = state.credentials.authenticate({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body });
+    const { caller, region } = state.credentials.authenticate({
+      method: req.method ?? 'POST',
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+    });
     draft.region = region;
     draft.accessKeyId = caller.accessKeyId;
     draft.roleArn = caller.roleArn;
@@ -73,9 +126,15 @@ function authenticate(state: DevState, req: IncomingMessage, body: Buffer, draft
 }
 
 async function applyFaults(state: DevState, req: IncomingMessage, draft: Draft): Promise<boolean> {
-  const faults = state.faults.take({ operation: draft.operation, region: draft.region, secretNames: [] });
+  const faults = state.faults.take({
+    operation: draft.operation,
+    region: draft.region,
+    secretNames: [],
+  });
   draft.faults = faults.map((f) => f.kind);
-  const delay = faults.filter((f) => f.kind === 'latency').reduce((sum, f) => sum + (f.latencyMs ?? 1000), 0);
+  const delay = faults
+    .filter((f) => f.kind === 'latency')
+    .reduce((sum, f) => sum + (f.latencyMs ?? 1000), 0);
   await sleep(delay, state.closing);
   const failing = faults.find((f) => f.kind !== 'latency');
   if (failing === undefined) return false;

@@ -6,11 +6,23 @@
 import { randomUUID } from 'node:crypto';
 import { AwsError } from './aws-error.ts';
 
-export const FAULT_KINDS = ['throttle', 'error5xx', 'latency', 'drop', 'accessDenied', 'decryptFailure', 'notFound'] as const;
+export const FAULT_KINDS = [
+  'throttle',
+  'error5xx',
+  'latency',
+  'drop',
+  'accessDenied',
+  'decryptFailure',
+  'notFound',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Kinds that, scoped to a secret, fail just that secret's entry of a BatchGetSecretValue. */
-export const PER_SECRET_KINDS: readonly FaultKind[] = ['accessDenied', 'decryptFailure', 'notFound'];
+export const PER_SECRET_KINDS: readonly FaultKind[] = [
+  'accessDenied',
+  'decryptFailure',
+  'notFound',
+];
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -71,7 +83,8 @@ export class FaultRegistry {
     let failing = false;
     for (const fault of [...this.#faults]) {
       if (!this.#matches(fault, target)) continue;
-      if (perSecretApart && fault.secretId !== undefined && PER_SECRET_KINDS.includes(fault.kind)) continue;
+      if (perSecretApart && fault.secretId !== undefined && PER_SECRET_KINDS.includes(fault.kind))
+        continue;
       if (fault.kind !== 'latency') {
         if (failing) continue;
         failing = true;
@@ -85,7 +98,10 @@ export class FaultRegistry {
   /** A secret-scoped per-secret fault for one batch entry, consumed. */
   takeForSecret(operation: string, region: string, name: string): Fault | undefined {
     const fault = this.#faults.find(
-      (f) => f.secretId !== undefined && PER_SECRET_KINDS.includes(f.kind) && this.#matches(f, { operation, region, secretNames: [name] }),
+      (f) =>
+        f.secretId !== undefined &&
+        PER_SECRET_KINDS.includes(f.kind) &&
+        this.#matches(f, { operation, region, secretNames: [name] }),
     );
     if (fault !== undefined) this.#consume(fault);
     return fault;
@@ -109,22 +125,55 @@ export function faultError(fault: FaultSpec, protocol: 'json' | 'sts'): AwsError
   const sts = protocol === 'sts';
   switch (fault.kind) {
     case 'throttle':
-      return sts ? new AwsError('Throttling', 'Rate exceeded', 400) : new AwsError('ThrottlingException', 'Rate exceeded', 400);
+      return sts
+        ? new AwsError('Throttling', 'Rate exceeded', 400)
+        : new AwsError('ThrottlingException', 'Rate exceeded', 400);
     case 'error5xx':
-      if (fault.status === 503) return new AwsError('ServiceUnavailable', 'Service is unavailable. Please try again later.', 503);
-      return sts ? new AwsError('InternalFailure', 'An internal error occurred.', 500) : new AwsError('InternalServiceError', 'An error occurred on the server side.', 500);
+      if (fault.status === 503)
+        return new AwsError(
+          'ServiceUnavailable',
+          'Service is unavailable. Please try again later.',
+          503,
+        );
+      return sts
+        ? new AwsError('InternalFailure', 'An internal error occurred.', 500)
+        : new AwsError('InternalServiceError', 'An error occurred on the server side.', 500);
     case 'accessDenied':
       return sts
-        ? new AwsError('AccessDenied', 'Not authorized to perform sts:AssumeRoleWithWebIdentity', 403)
-        : new AwsError('AccessDeniedException', 'User is not authorized to perform this operation (injected fault).', 400);
+        ? new AwsError(
+            'AccessDenied',
+            'Not authorized to perform sts:AssumeRoleWithWebIdentity',
+            403,
+          )
+        : new AwsError(
+            'AccessDeniedException',
+            'User is not authorized to perform this operation (injected fault).',
+            400,
+          );
     case 'decryptFailure':
       return sts
-        ? new AwsError('InvalidIdentityToken', "Couldn't retrieve verification key from your identity provider (injected fault)", 400)
-        : new AwsError('DecryptionFailure', "Secrets Manager can't decrypt the protected secret text using the provided KMS key.", 400);
+        ? new AwsError(
+            'InvalidIdentityToken',
+            "Couldn't retrieve verification key from your identity provider (injected fault)",
+            400,
+          )
+        : new AwsError(
+            'DecryptionFailure',
+            "Secrets Manager can't decrypt the protected secret text using the provided KMS key.",
+            400,
+          );
     case 'notFound':
       return sts
-        ? new AwsError('InvalidIdentityToken', 'No OpenIDConnect provider found in your account (injected fault)', 400)
-        : new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.", 400);
+        ? new AwsError(
+            'InvalidIdentityToken',
+            'No OpenIDConnect provider found in your account (injected fault)',
+            400,
+          )
+        : new AwsError(
+            'ResourceNotFoundException',
+            "Secrets Manager can't find the specified secret.",
+            400,
+          );
     case 'latency':
     case 'drop':
       return undefined;
@@ -133,7 +182,8 @@ export function faultError(fault: FaultSpec, protocol: 'json' | 'sts'): AwsError
 
 /** Validates an untrusted fault spec (the admin endpoint's body). Throws Error with the path. */
 export function parseFaultSpec(raw: unknown): FaultSpec {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('fault: must be an object');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new Error('fault: must be an object');
   const r = raw as Record<string, unknown>;
   const kind = r['kind'];
   if (typeof kind !== 'string' || !(FAULT_KINDS as readonly string[]).includes(kind)) {
@@ -143,14 +193,17 @@ export function parseFaultSpec(raw: unknown): FaultSpec {
   for (const key of ['operation', 'secretId', 'region'] as const) {
     const v = r[key];
     if (v === undefined) continue;
-    if (typeof v !== 'string' || v === '') throw new Error(`fault.${key}: must be a non-empty string`);
+    if (typeof v !== 'string' || v === '')
+      throw new Error(`fault.${key}: must be a non-empty string`);
     spec[key] = v;
   }
   for (const key of ['count', 'latencyMs'] as const) {
     const v = r[key];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < (key === 'count' ? 1 : 0)) {
-      throw new Error(`fault.${key}: must be a whole number${key === 'count' ? ' of at least 1' : ''}`);
+      throw new Error(
+        `fault.${key}: must be a whole number${key === 'count' ? ' of at least 1' : ''}`,
+      );
     }
     spec[key] = v;
   }

@@ -7,7 +7,11 @@
 import type { Filter } from './input.ts';
 import type { SecretRecord } from './store.ts';
 
-export function matchesFilters(secret: SecretRecord, filters: readonly Filter[], region: string): boolean {
+export function matchesFilters(
+  secret: SecretRecord,
+  filters: readonly Filter[],
+  region: string,
+): boolean {
   return filters.every((f) => f.Values.some((value) => matchesValue(secret, f.Key, value, region)));
 }
 
@@ -16,7 +20,12 @@ function matchesValue(secret: SecretRecord, key: string, value: string, region: 
   return matchesPositive(secret, key, value, region);
 }
 
-function matchesPositive(secret: SecretRecord, key: string, value: string, region: string): boolean {
+function matchesPositive(
+  secret: SecretRecord,
+  key: string,
+  value: string,
+  region: string,
+): boolean {
   switch (key) {
     case 'name':
       return secret.name.startsWith(value);
@@ -36,9 +45,16 @@ function matchesPositive(secret: SecretRecord, key: string, value: string, regio
 }
 
 function matchesAll(secret: SecretRecord, value: string): boolean {
-  const haystack = [secret.name, secret.description ?? '', ...secret.tags.flatMap((t) => [t.Key, t.Value])]
+  const haystack = [
+    secret.name,
+    secret.description ?? '',
+    ...secret.tags.flatMap((t) => [t.Key, t.Value]),
+  ]
     .join(' ')
     .toLowerCase();
-  const words = value.toLowerCase().split(/[^a-z0-9]+/).filter((w) => w !== '');
+  const words = value
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter((w) => w !== '');
   return words.every((w) => haystack.includes(w));
 }

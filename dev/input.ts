@@ -33,10 +33,14 @@ export function optString(input: JsonObject, key: string): string | undefined {
 export function reqString(input: JsonObject, key: string, max = 2048): string {
   const v = optString(input, key);
   if (v === undefined || v.length === 0) {
-    throw invalidParameter(`1 validation error detected: Value at '${lowerFirst(key)}' failed to satisfy constraint: Member must not be null`);
+    throw invalidParameter(
+      `1 validation error detected: Value at '${lowerFirst(key)}' failed to satisfy constraint: Member must not be null`,
+    );
   }
   if (v.length > max) {
-    throw invalidParameter(`1 validation error detected: Value at '${lowerFirst(key)}' failed to satisfy constraint: Member must have length less than or equal to ${max}`);
+    throw invalidParameter(
+      `1 validation error detected: Value at '${lowerFirst(key)}' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
+    );
   }
   return v;
 }
@@ -48,12 +52,20 @@ export function optBoolean(input: JsonObject, key: string): boolean | undefined 
   return v;
 }
 
-export function optInteger(input: JsonObject, key: string, min: number, max: number): number | undefined {
+export function optInteger(
+  input: JsonObject,
+  key: string,
+  min: number,
+  max: number,
+): number | undefined {
   const v = input[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw serialization(`${key} must be an integer.`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw serialization(`${key} must be an integer.`);
   if (v < min || v > max) {
-    throw invalidParameter(`1 validation error detected: Value '${v}' at '${lowerFirst(key)}' failed to satisfy constraint: Member must have value between ${min} and ${max}`);
+    throw invalidParameter(
+      `1 validation error detected: Value '${v}' at '${lowerFirst(key)}' failed to satisfy constraint: Member must have value between ${min} and ${max}`,
+    );
   }
   return v;
 }
@@ -64,14 +76,15 @@ export function optStringList(input: JsonObject, key: string): string[] | undefi
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
     throw serialization(`${key} must be a list of strings.`);
   }
-  return v as string[];
+  return v;
 }
 
 export function optObjectList(input: JsonObject, key: string): JsonObject[] | undefined {
   const v = input[key];
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || !v.every(isObject)) throw serialization(`${key} must be a list of structures.`);
-  return v as JsonObject[];
+  if (!Array.isArray(v) || !v.every(isObject))
+    throw serialization(`${key} must be a list of structures.`);
+  return v;
 }
 
 /** `SecretBinary` travels base64-encoded in JSON. */
@@ -100,7 +113,15 @@ export interface Filter {
   readonly Values: readonly string[];
 }
 
-const FILTER_KEYS = ['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all'];
+const FILTER_KEYS = [
+  'description',
+  'name',
+  'tag-key',
+  'tag-value',
+  'primary-region',
+  'owning-service',
+  'all',
+];
 
 export function optFilters(input: JsonObject): Filter[] | undefined {
   const list = optObjectList(input, 'Filters');
@@ -108,7 +129,9 @@ export function optFilters(input: JsonObject): Filter[] | undefined {
   return list.map((f) => {
     const k = optString(f, 'Key');
     if (k === undefined || !FILTER_KEYS.includes(k)) {
-      throw invalidParameter(`1 validation error detected: Value '${String(k)}' at 'filters.member.key' failed to satisfy constraint: Member must satisfy enum value set: [${FILTER_KEYS.join(', ')}]`);
+      throw invalidParameter(
+        `1 validation error detected: Value '${String(k)}' at 'filters.member.key' failed to satisfy constraint: Member must satisfy enum value set: [${FILTER_KEYS.join(', ')}]`,
+      );
     }
     const values = optStringList(f, 'Values') ?? [];
     if (values.length === 0 || values.length > 10) {
@@ -119,20 +142,26 @@ export function optFilters(input: JsonObject): Filter[] | undefined {
 }
 
 /** A secret value from SecretString / SecretBinary, at most one. */
-export type SecretValue = { readonly kind: 'string'; readonly text: string } | { readonly kind: 'binary'; readonly bytes: Buffer };
+export type SecretValue =
+  | { readonly kind: 'string'; readonly text: string }
+  | { readonly kind: 'binary'; readonly bytes: Buffer };
 
 export function optSecretValue(input: JsonObject): SecretValue | undefined {
   const text = optString(input, 'SecretString');
   const bytes = optBlob(input, 'SecretBinary');
   if (text !== undefined && bytes !== undefined) {
-    throw invalidParameter('You can\'t specify both a binary secret value and a string secret value in the same secret.');
+    throw invalidParameter(
+      "You can't specify both a binary secret value and a string secret value in the same secret.",
+    );
   }
   if (text !== undefined) {
-    if (text.length > 65536) throw invalidParameter('SecretString must be at most 65536 characters.');
+    if (text.length > 65536)
+      throw invalidParameter('SecretString must be at most 65536 characters.');
     return { kind: 'string', text };
   }
   if (bytes !== undefined) {
-    if (bytes.length === 0 || bytes.length > 65536) throw invalidParameter('SecretBinary must be 1 to 65536 bytes.');
+    if (bytes.length === 0 || bytes.length > 65536)
+      throw invalidParameter('SecretBinary must be 1 to 65536 bytes.');
     return { kind: 'binary', bytes };
   }
   return undefined;
@@ -147,4 +176,3 @@ export function sameValue(a: SecretValue, b: SecretValue): boolean {
 function lowerFirst(s: string): string {
   return s.charAt(0).toLowerCase() + s.slice(1);
 }
-

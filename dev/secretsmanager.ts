@@ -1,8 +1,20 @@
 /** The Secrets Manager operations the emulator answers, by `X-Amz-Target` name. */
 import type { JsonObject } from './input.ts';
 import type { SmHandler } from './sm-common.ts';
-import { batchGetSecretValue, describeSecret, getSecretValue, listSecretVersionIds, listSecrets } from './sm-read.ts';
-import { createSecret, deleteSecret, putSecretValue, restoreSecret, updateSecret } from './sm-write.ts';
+import {
+  batchGetSecretValue,
+  describeSecret,
+  getSecretValue,
+  listSecretVersionIds,
+  listSecrets,
+} from './sm-read.ts';
+import {
+  createSecret,
+  deleteSecret,
+  putSecretValue,
+  restoreSecret,
+  updateSecret,
+} from './sm-write.ts';
 
 export const SM_TARGET_PREFIX = 'secretsmanager.';
 

@@ -60,17 +60,30 @@ export interface SeedSecret {
   readonly description?: string;
   readonly tags: readonly Tag[];
   readonly regions?: readonly string[];
-  readonly versions: readonly { readonly value: SecretValue; readonly stages: readonly string[]; readonly id?: string }[];
+  readonly versions: readonly {
+    readonly value: SecretValue;
+    readonly stages: readonly string[];
+    readonly id?: string;
+  }[];
 }
 
-export const EMPTY_SEED: Seed = { region: 'us-east-1', accountId: '123456789012', secrets: [], roles: {}, credentials: [], sts: {} };
+export const EMPTY_SEED: Seed = {
+  region: 'us-east-1',
+  accountId: '123456789012',
+  secrets: [],
+  roles: {},
+  credentials: [],
+  sts: {},
+};
 
 type Raw = Record<string, unknown>;
 
 class Problems {
   readonly list: string[] = [];
-  add(path: string, message: string): void {
+  /** Records a problem; returns undefined so a parser can `return p.add(…)` for "no value". */
+  add(path: string, message: string): undefined {
     this.list.push(`${path}: ${message}`);
+    return undefined;
   }
 }
 
@@ -79,7 +92,9 @@ export async function loadSeedFile(path: string): Promise<Seed> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new AgentError('SEED_INVALID', `seed ${path}: cannot read: ${(err as Error).message}`, { cause: err });
+    throw new AgentError('SEED_INVALID', `seed ${path}: cannot read: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return parseSeedText(text, path);
 }
@@ -89,7 +104,11 @@ export function parseSeedText(text: string, source = 'seed'): Seed {
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new AgentError('SEED_INVALID', `${source}: not valid YAML or JSON: ${(err as Error).message}`, { cause: err });
+    throw new AgentError(
+      'SEED_INVALID',
+      `${source}: not valid YAML or JSON: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   return parseSeed(raw, source);
 }
@@ -106,7 +125,12 @@ export function parseSeed(raw: unknown, source = 'seed'): Seed {
   const accountId = optString(raw, 'accountId', 'accountId', p) ?? EMPTY_SEED.accountId;
   if (!/^\d{12}$/.test(accountId)) p.add('accountId', 'must be 12 digits');
   const secrets = parseList(raw['secrets'], 'secrets', p, parseSecret);
-  duplicates(secrets.map((s) => s.name), 'secrets', 'name', p);
+  duplicates(
+    secrets.map((s) => s.name),
+    'secrets',
+    'name',
+    p,
+  );
   const seed: Seed = {
     region,
     accountId,
@@ -133,11 +157,17 @@ function failure(source: string, p: Problems): AgentError {
 }
 
 function parseSecret(raw: unknown, path: string, p: Problems): SeedSecret | undefined {
-  if (!isRaw(raw)) return void p.add(path, 'must be a mapping with at least a "name"');
-  unknownKeys(raw, path, ['name', 'value', 'binary', 'description', 'tags', 'regions', 'versions'], p);
+  if (!isRaw(raw)) return p.add(path, 'must be a mapping with at least a "name"');
+  unknownKeys(
+    raw,
+    path,
+    ['name', 'value', 'binary', 'description', 'tags', 'regions', 'versions'],
+    p,
+  );
   const name = optString(raw, 'name', `${path}.name`, p);
   if (name === undefined) p.add(`${path}.name`, 'is required');
-  else if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) p.add(`${path}.name`, 'may hold only letters, digits and /_+=.@-');
+  else if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name))
+    p.add(`${path}.name`, 'may hold only letters, digits and /_+=.@-');
   const description = optString(raw, 'description', `${path}.description`, p);
   const regions = optStringList(raw['regions'], `${path}.regions`, p);
   const versions = parseVersions(raw, path, p);
@@ -156,65 +186,90 @@ function parseVersions(raw: Raw, path: string, p: Problems): SeedSecret['version
     const value = parseValue(raw, path, p, false);
     return value === undefined ? [] : [{ value, stages: [AWSCURRENT] }];
   }
-  if (raw['value'] !== undefined || raw['binary'] !== undefined) p.add(path, 'use either "value"/"binary" or "versions", not both');
+  if (raw['value'] !== undefined || raw['binary'] !== undefined)
+    p.add(path, 'use either "value"/"binary" or "versions", not both');
   const versions = parseList(raw['versions'], `${path}.versions`, p, parseVersion);
   const stagePaths = new Map<string, string>();
   versions.forEach((v, i) => {
     for (const stage of v.stages) {
       const other = stagePaths.get(stage);
-      if (other !== undefined) p.add(`${path}.versions[${i}].stages`, `"${stage}" is already on ${other}`);
+      if (other !== undefined)
+        p.add(`${path}.versions[${i}].stages`, `"${stage}" is already on ${other}`);
       stagePaths.set(stage, `${path}.versions[${i}]`);
     }
   });
-  if (versions.length > 0 && !stagePaths.has(AWSCURRENT)) p.add(`${path}.versions`, 'one version must have the AWSCURRENT stage');
-  duplicates(versions.flatMap((v) => (v.id === undefined ? [] : [v.id])), `${path}.versions`, 'id', p);
+  if (versions.length > 0 && !stagePaths.has(AWSCURRENT))
+    p.add(`${path}.versions`, 'one version must have the AWSCURRENT stage');
+  duplicates(
+    versions.flatMap((v) => (v.id === undefined ? [] : [v.id])),
+    `${path}.versions`,
+    'id',
+    p,
+  );
   return versions;
 }
 
-function parseVersion(raw: unknown, path: string, p: Problems): SeedSecret['versions'][number] | undefined {
-  if (!isRaw(raw)) return void p.add(path, 'must be a mapping with "value" or "binary" and "stages"');
+function parseVersion(
+  raw: unknown,
+  path: string,
+  p: Problems,
+): SeedSecret['versions'][number] | undefined {
+  if (!isRaw(raw)) return p.add(path, 'must be a mapping with "value" or "binary" and "stages"');
   unknownKeys(raw, path, ['value', 'binary', 'stages', 'id'], p);
   const value = parseValue(raw, path, p, true);
   const stages = optStringList(raw['stages'], `${path}.stages`, p);
-  if (stages === undefined || stages.length === 0) p.add(`${path}.stages`, 'must list at least one stage');
+  if (stages === undefined || stages.length === 0)
+    p.add(`${path}.stages`, 'must list at least one stage');
   const id = optString(raw, 'id', `${path}.id`, p);
-  if (id !== undefined && !/^[A-Za-z0-9-]{32,64}$/.test(id)) p.add(`${path}.id`, 'must be 32 to 64 letters, digits or dashes (a UUID)');
+  if (id !== undefined && !/^[A-Za-z0-9-]{32,64}$/.test(id))
+    p.add(`${path}.id`, 'must be 32 to 64 letters, digits or dashes (a UUID)');
   if (value === undefined || stages === undefined) return undefined;
   return { value, stages, ...(id === undefined ? {} : { id }) };
 }
 
-function parseValue(raw: Raw, path: string, p: Problems, required: boolean): SecretValue | undefined {
+function parseValue(
+  raw: Raw,
+  path: string,
+  p: Problems,
+  required: boolean,
+): SecretValue | undefined {
   const value = raw['value'];
   const binary = raw['binary'];
-  if (value !== undefined && binary !== undefined) return void p.add(path, 'has both "value" and "binary"');
+  if (value !== undefined && binary !== undefined)
+    return p.add(path, 'has both "value" and "binary"');
   if (binary !== undefined) {
-    if (typeof binary !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(binary) || binary.length % 4 !== 0) {
-      return void p.add(`${path}.binary`, 'must be a base64 string');
+    if (
+      typeof binary !== 'string' ||
+      !/^[A-Za-z0-9+/]+={0,2}$/.test(binary) ||
+      binary.length % 4 !== 0
+    ) {
+      return p.add(`${path}.binary`, 'must be a base64 string');
     }
     return { kind: 'binary', bytes: Buffer.from(binary, 'base64') };
   }
-  if (value === undefined) return required ? void p.add(path, 'needs "value" or "binary"') : undefined;
+  if (value === undefined) return required ? p.add(path, 'needs "value" or "binary"') : undefined;
   if (typeof value === 'string') return { kind: 'string', text: value };
   if (isRaw(value)) return { kind: 'string', text: JSON.stringify(value) };
-  return void p.add(`${path}.value`, 'must be a string or a mapping (stored as JSON)');
+  return p.add(`${path}.value`, 'must be a string or a mapping (stored as JSON)');
 }
 
 function parseTags(raw: unknown, path: string, p: Problems): Tag[] {
   if (raw === undefined) return [];
-  if (!isRaw(raw)) return p.add(path, 'must be a mapping of tag keys to values'), [];
+  if (!isRaw(raw)) return (p.add(path, 'must be a mapping of tag keys to values'), []);
   return Object.entries(raw).flatMap(([Key, Value]) => {
-    if (typeof Value !== 'string') return p.add(`${path}.${Key}`, 'must be a string'), [];
+    if (typeof Value !== 'string') return (p.add(`${path}.${Key}`, 'must be a string'), []);
     return [{ Key, Value }];
   });
 }
 
 function parseRoles(raw: unknown, p: Problems): Record<string, RoleRules> {
   if (raw === undefined) return {};
-  if (!isRaw(raw)) return p.add('roles', 'must be a mapping of role ARNs to rules'), {};
+  if (!isRaw(raw)) return (p.add('roles', 'must be a mapping of role ARNs to rules'), {});
   const out: Record<string, RoleRules> = {};
   for (const [arn, rules] of Object.entries(raw)) {
     const path = `roles["${arn}"]`;
-    if (!/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/.test(arn)) p.add(path, 'the key must be an IAM role ARN');
+    if (!/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/.test(arn))
+      p.add(path, 'the key must be an IAM role ARN');
     if (!isRaw(rules)) {
       p.add(path, 'must be a mapping with "allow" and/or "batch"');
       continue;
@@ -222,14 +277,18 @@ function parseRoles(raw: unknown, p: Problems): Record<string, RoleRules> {
     unknownKeys(rules, path, ['allow', 'batch'], p);
     const allow = optStringList(rules['allow'], `${path}.allow`, p);
     const batch = rules['batch'];
-    if (batch !== undefined && typeof batch !== 'boolean') p.add(`${path}.batch`, 'must be true or false');
-    out[arn] = { ...(allow === undefined ? {} : { allow }), ...(typeof batch === 'boolean' ? { batch } : {}) };
+    if (batch !== undefined && typeof batch !== 'boolean')
+      p.add(`${path}.batch`, 'must be true or false');
+    out[arn] = {
+      ...(allow === undefined ? {} : { allow }),
+      ...(typeof batch === 'boolean' ? { batch } : {}),
+    };
   }
   return out;
 }
 
 function parseCredential(raw: unknown, path: string, p: Problems): StaticCredential | undefined {
-  if (!isRaw(raw)) return void p.add(path, 'must be a mapping with accessKeyId and secretAccessKey');
+  if (!isRaw(raw)) return p.add(path, 'must be a mapping with accessKeyId and secretAccessKey');
   unknownKeys(raw, path, ['accessKeyId', 'secretAccessKey', 'roleArn'], p);
   const accessKeyId = optString(raw, 'accessKeyId', `${path}.accessKeyId`, p);
   const secretAccessKey = optString(raw, 'secretAccessKey', `${path}.secretAccessKey`, p);
@@ -242,15 +301,20 @@ function parseCredential(raw: unknown, path: string, p: Problems): StaticCredent
 
 function parseSts(raw: unknown, p: Problems): StsConfig {
   if (raw === undefined) return {};
-  if (!isRaw(raw)) return p.add('sts', 'must be a mapping'), {};
+  if (!isRaw(raw)) return (p.add('sts', 'must be a mapping'), {});
   unknownKeys(raw, 'sts', ['audiences'], p);
   const audiences = optStringList(raw['audiences'], 'sts.audiences', p);
   return audiences === undefined ? {} : { audiences };
 }
 
-function parseList<T>(raw: unknown, path: string, p: Problems, item: (raw: unknown, path: string, p: Problems) => T | undefined): T[] {
+function parseList<T>(
+  raw: unknown,
+  path: string,
+  p: Problems,
+  item: (raw: unknown, path: string, p: Problems) => T | undefined,
+): T[] {
   if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) return p.add(path, 'must be a list'), [];
+  if (!Array.isArray(raw)) return (p.add(path, 'must be a list'), []);
   return raw.flatMap((x: unknown, i) => {
     const parsed = item(x, `${path}[${i}]`, p);
     return parsed === undefined ? [] : [parsed];
@@ -260,21 +324,22 @@ function parseList<T>(raw: unknown, path: string, p: Problems, item: (raw: unkno
 function optString(raw: Raw, key: string, path: string, p: Problems): string | undefined {
   const v = raw[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v === '') return void p.add(path, 'must be a non-empty string');
+  if (typeof v !== 'string' || v === '') return p.add(path, 'must be a non-empty string');
   return v;
 }
 
 function optStringList(raw: unknown, path: string, p: Problems): string[] | undefined {
   if (raw === undefined) return undefined;
   if (!Array.isArray(raw) || !raw.every((x) => typeof x === 'string' && x !== '')) {
-    return void p.add(path, 'must be a list of non-empty strings');
+    return p.add(path, 'must be a list of non-empty strings');
   }
   return raw as string[];
 }
 
 function unknownKeys(raw: Raw, path: string, known: readonly string[], p: Problems): void {
   for (const key of Object.keys(raw)) {
-    if (!known.includes(key)) p.add(path === '' ? key : `${path}.${key}`, `unknown field (known: ${known.join(', ')})`);
+    if (!known.includes(key))
+      p.add(path === '' ? key : `${path}.${key}`, `unknown field (known: ${known.join(', ')})`);
   }
 }
 

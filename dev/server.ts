@@ -41,7 +41,11 @@ export interface DevServer {
   readonly requests: RequestLog;
   readonly credentials: CredentialRegistry;
   /** Adds a new version (AWSCURRENT by default) to a secret, creating it if needed: rotation in tests. */
-  putSecretValue(name: string, value: string | Buffer | Readonly<Record<string, unknown>>, stages?: readonly string[]): string;
+  putSecretValue(
+    name: string,
+    value: string | Buffer | Readonly<Record<string, unknown>>,
+    stages?: readonly string[],
+  ): string;
   /** Stops listening and closes every connection, keep-alive ones included. */
   close(): Promise<void>;
 }
@@ -50,13 +54,20 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const seed = toSeed(options.seed);
   const logger = options.logger ?? silentLogger;
   const closing = new AbortController();
-  const store = new SecretStore({ accountId: seed.accountId, ...(options.now === undefined ? {} : { now: options.now }) });
+  const store = new SecretStore({
+    accountId: seed.accountId,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
   applySeed(store, seed);
   const state: DevState = {
     store,
     faults: new FaultRegistry(),
     requests: new RequestLog(),
-    credentials: new CredentialRegistry({ accountId: seed.accountId, staticCredentials: seed.credentials, ...(options.now === undefined ? {} : { now: options.now }) }),
+    credentials: new CredentialRegistry({
+      accountId: seed.accountId,
+      staticCredentials: seed.credentials,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    }),
     roles: seed.roles,
     sts: seed.sts,
     defaultRegion: seed.region,
@@ -70,15 +81,22 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
-    url, port, host, seed, store,
+    url,
+    port,
+    host,
+    seed,
+    store,
     faults: state.faults,
     requests: state.requests,
     credentials: state.credentials,
     putSecretValue: (name, value, stages = [AWSCURRENT]) => {
       const secret = store.byName(name) ?? store.create({ name });
-      const v = typeof value === 'string' ? { kind: 'string' as const, text: value }
-        : Buffer.isBuffer(value) ? { kind: 'binary' as const, bytes: value }
-        : { kind: 'string' as const, text: JSON.stringify(value) };
+      const v =
+        typeof value === 'string'
+          ? { kind: 'string' as const, text: value }
+          : Buffer.isBuffer(value)
+            ? { kind: 'binary' as const, bytes: value }
+            : { kind: 'string' as const, text: JSON.stringify(value) };
       return store.putVersion(secret, v, undefined, stages).id;
     },
     close: () => closeServer(server, closing),
@@ -91,19 +109,27 @@ async function route(state: DevState, req: IncomingMessage, res: ServerResponse)
     const body = await readBody(req);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path.startsWith(ADMIN_PREFIX)) return handleAdmin(state, req, res, body);
-    if (req.headers['x-amz-target'] !== undefined) return await handleSecretsManager(state, req, res, body);
+    if (req.headers['x-amz-target'] !== undefined)
+      return await handleSecretsManager(state, req, res, body);
     if (isStsRequest(req, body)) return await handleSts(state, req, res, body);
-    sendPlainJson(res, 404, { error: 'not an AWS request: send X-Amz-Target (Secrets Manager) or Action= (STS), or use /_dev/' });
+    sendPlainJson(res, 404, {
+      error:
+        'not an AWS request: send X-Amz-Target (Secrets Manager) or Action= (STS), or use /_dev/',
+    });
   } catch (err) {
     if (res.headersSent || req.socket.destroyed) return;
     const status = err instanceof BodyTooLarge ? 413 : 500;
-    state.logger.error('request failed', { error: err instanceof Error ? err.message : String(err) });
+    state.logger.error('request failed', {
+      error: err instanceof Error ? err.message : String(err),
+    });
     sendPlainJson(res, status, { error: err instanceof Error ? err.message : 'internal error' });
   }
 }
 
 function isStsRequest(req: IncomingMessage, body: Buffer): boolean {
-  const query = (req.url ?? '').includes('?') ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1) : '';
+  const query = (req.url ?? '').includes('?')
+    ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1)
+    : '';
   return /(^|&)Action=/.test(body.toString('utf8')) || /(^|&)Action=/.test(query);
 }
 

@@ -37,22 +37,34 @@ export function parseAuthorization(header: string): ParsedAuthorization | undefi
   const credential = fields.get('Credential')?.split('/');
   const signedHeaders = fields.get('SignedHeaders');
   const signature = fields.get('Signature');
-  if (credential?.length !== 5 || signedHeaders === undefined || signature === undefined) return undefined;
+  if (credential?.length !== 5 || signedHeaders === undefined || signature === undefined)
+    return undefined;
   const [accessKeyId = '', date = '', region = '', service = '', terminator] = credential;
-  if (accessKeyId === '' || !/^\d{8}$/.test(date) || region === '' || terminator !== 'aws4_request') return undefined;
+  if (accessKeyId === '' || !/^\d{8}$/.test(date) || region === '' || terminator !== 'aws4_request')
+    return undefined;
   return { accessKeyId, date, region, service, signedHeaders: signedHeaders.split(';'), signature };
 }
 
-export function signatureMatches(request: SignedRequest, auth: ParsedAuthorization, secretAccessKey: string): boolean {
+export function signatureMatches(
+  request: SignedRequest,
+  auth: ParsedAuthorization,
+  secretAccessKey: string,
+): boolean {
   const expected = Buffer.from(computeSignature(request, auth, secretAccessKey), 'utf8');
   const given = Buffer.from(auth.signature, 'utf8');
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-export function computeSignature(request: SignedRequest, auth: ParsedAuthorization, secretAccessKey: string): string {
+export function computeSignature(
+  request: SignedRequest,
+  auth: ParsedAuthorization,
+  secretAccessKey: string,
+): string {
   const amzDate = headerValue(request.headers, 'x-amz-date') ?? '';
   const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
-  const stringToSign = [ALGORITHM, amzDate, scope, sha256Hex(canonicalRequest(request, auth))].join('\n');
+  const stringToSign = [ALGORITHM, amzDate, scope, sha256Hex(canonicalRequest(request, auth))].join(
+    '\n',
+  );
   let key: Buffer = hmac(`AWS4${secretAccessKey}`, auth.date);
   for (const part of [auth.region, auth.service, 'aws4_request']) key = hmac(key, part);
   return createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
@@ -62,9 +74,19 @@ export function canonicalRequest(request: SignedRequest, auth: ParsedAuthorizati
   const q = request.url.indexOf('?');
   const path = q < 0 ? request.url : request.url.slice(0, q);
   const query = q < 0 ? '' : request.url.slice(q + 1);
-  const headers = auth.signedHeaders.map((name) => `${name}:${headerValue(request.headers, name) ?? ''}\n`).join('');
-  const payloadHash = headerValue(request.headers, 'x-amz-content-sha256') ?? sha256Hex(request.body);
-  return [request.method, canonicalPath(path), canonicalQuery(query), headers, auth.signedHeaders.join(';'), payloadHash].join('\n');
+  const headers = auth.signedHeaders
+    .map((name) => `${name}:${headerValue(request.headers, name) ?? ''}\n`)
+    .join('');
+  const payloadHash =
+    headerValue(request.headers, 'x-amz-content-sha256') ?? sha256Hex(request.body);
+  return [
+    request.method,
+    canonicalPath(path),
+    canonicalQuery(query),
+    headers,
+    auth.signedHeaders.join(';'),
+    payloadHash,
+  ].join('\n');
 }
 
 /** Non-S3 services normalise the path and encode it once more, as the signers do. */
@@ -81,13 +103,18 @@ function canonicalPath(path: string): string {
 
 function canonicalQuery(query: string): string {
   if (query === '') return '';
-  const pairs = query.split('&').filter((p) => p !== '').map((p) => {
-    const eq = p.indexOf('=');
-    const key = decode(eq < 0 ? p : p.slice(0, eq));
-    const value = eq < 0 ? '' : decode(p.slice(eq + 1));
-    return [escapeUri(key), escapeUri(value)] as const;
-  });
-  pairs.sort(([ak, av], [bk, bv]) => (ak === bk ? (av < bv ? -1 : av > bv ? 1 : 0) : ak < bk ? -1 : 1));
+  const pairs = query
+    .split('&')
+    .filter((p) => p !== '')
+    .map((p) => {
+      const eq = p.indexOf('=');
+      const key = decode(eq < 0 ? p : p.slice(0, eq));
+      const value = eq < 0 ? '' : decode(p.slice(eq + 1));
+      return [escapeUri(key), escapeUri(value)] as const;
+    });
+  pairs.sort(([ak, av], [bk, bv]) =>
+    ak === bk ? (av < bv ? -1 : av > bv ? 1 : 0) : ak < bk ? -1 : 1,
+  );
   return pairs.map(([k, v]) => `${k}=${v}`).join('&');
 }
 
@@ -100,7 +127,10 @@ function decode(s: string): string {
 }
 
 function escapeUri(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(s).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

@@ -34,31 +34,52 @@ export function checkAccess(ctx: SmContext, action: string, secretId: string): v
  * The secret an operation names, after the access check (AWS checks IAM before it looks).
  * A secret scheduled for deletion is an InvalidRequestException unless `allowDeleted`.
  */
-export function requireSecret(ctx: SmContext, action: string, secretId: string, allowDeleted = false): SecretRecord {
+export function requireSecret(
+  ctx: SmContext,
+  action: string,
+  secretId: string,
+  allowDeleted = false,
+): SecretRecord {
   checkAccess(ctx, action, secretId);
   const secret = ctx.store.find(secretId, ctx.region);
   if (secret === undefined) throw notFound();
-  if (secret.deleted !== undefined && !allowDeleted) throw new AwsError('InvalidRequestException', MARKED_FOR_DELETION);
+  if (secret.deleted !== undefined && !allowDeleted)
+    throw new AwsError('InvalidRequestException', MARKED_FOR_DELETION);
   return secret;
 }
 
-export function selectVersion(secret: SecretRecord, ctx: SmContext, versionId?: string, stage?: string): VersionRecord {
+export function selectVersion(
+  secret: SecretRecord,
+  ctx: SmContext,
+  versionId?: string,
+  stage?: string,
+): VersionRecord {
   if (versionId !== undefined) {
     const version = secret.versions.get(versionId);
     if (version === undefined || (stage !== undefined && !version.stages.has(stage))) {
-      const which = stage === undefined ? `VersionId: ${versionId}` : `VersionId: ${versionId} and staging label: ${stage}`;
+      const which =
+        stage === undefined
+          ? `VersionId: ${versionId}`
+          : `VersionId: ${versionId} and staging label: ${stage}`;
       throw notFound(`Secrets Manager can't find the specified secret value for ${which}`);
     }
     return version;
   }
   const label = stage ?? AWSCURRENT;
   const version = ctx.store.versionByStage(secret, label);
-  if (version === undefined) throw notFound(`Secrets Manager can't find the specified secret value for staging label: ${label}`);
+  if (version === undefined)
+    throw notFound(
+      `Secrets Manager can't find the specified secret value for staging label: ${label}`,
+    );
   return version;
 }
 
 /** ARN, name, version and value: the body of GetSecretValue and of a BatchGetSecretValue entry. */
-export function secretValueEntry(ctx: SmContext, secret: SecretRecord, version: VersionRecord): JsonObject {
+export function secretValueEntry(
+  ctx: SmContext,
+  secret: SecretRecord,
+  version: VersionRecord,
+): JsonObject {
   ctx.store.touch(secret, version);
   return {
     ARN: ctx.store.arn(secret, ctx.region),
@@ -83,7 +104,8 @@ export function decodePageToken(operation: string, token: string | undefined): n
     const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
     if (typeof parsed === 'object' && parsed !== null) {
       const { op, offset } = parsed as { op?: unknown; offset?: unknown };
-      if (op === operation && typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset;
+      if (op === operation && typeof offset === 'number' && Number.isInteger(offset) && offset >= 0)
+        return offset;
     }
   } catch {
     // fall through: any token we did not issue is invalid
@@ -92,9 +114,16 @@ export function decodePageToken(operation: string, token: string | undefined): n
 }
 
 /** One page of `items` and the token for the next, if any. */
-export function page<T>(operation: string, items: readonly T[], token: string | undefined, size: number): { items: T[]; next?: string } {
+export function page<T>(
+  operation: string,
+  items: readonly T[],
+  token: string | undefined,
+  size: number,
+): { items: T[]; next?: string } {
   const offset = decodePageToken(operation, token);
   const slice = items.slice(offset, offset + size);
   const end = offset + slice.length;
-  return end < items.length ? { items: slice, next: encodePageToken(operation, end) } : { items: slice };
+  return end < items.length
+    ? { items: slice, next: encodePageToken(operation, end) }
+    : { items: slice };
 }

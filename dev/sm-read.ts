@@ -1,7 +1,15 @@
 /** The Secrets Manager operations that read: values, batches, descriptions, listings. */
 import { AwsError, accessDenied, invalidParameter } from './aws-error.ts';
 import { matchesFilters } from './filters.ts';
-import { type JsonObject, optBoolean, optFilters, optInteger, optString, optStringList, reqString } from './input.ts';
+import {
+  type JsonObject,
+  optBoolean,
+  optFilters,
+  optInteger,
+  optString,
+  optStringList,
+  reqString,
+} from './input.ts';
 import {
   type SmContext,
   epoch,
@@ -33,8 +41,10 @@ export function batchGetSecretValue(input: JsonObject, ctx: SmContext): JsonObje
     throw accessDenied(ctx.access.caller.principalArn, 'secretsmanager:BatchGetSecretValue', '*');
   }
   if (ids !== undefined) {
-    if (ids.length === 0 || ids.length > 20) throw invalidParameter('SecretIdList must hold between 1 and 20 secret ids.');
-    if (maxResults !== undefined) throw invalidParameter('To use MaxResults, you must also use the Filters parameter.');
+    if (ids.length === 0 || ids.length > 20)
+      throw invalidParameter('SecretIdList must hold between 1 and 20 secret ids.');
+    if (maxResults !== undefined)
+      throw invalidParameter('To use MaxResults, you must also use the Filters parameter.');
     return batchResult(ids.map((id) => batchEntry(ctx, id)));
   }
   const matching = ctx.store
@@ -42,7 +52,10 @@ export function batchGetSecretValue(input: JsonObject, ctx: SmContext): JsonObje
     .filter((s) => s.deleted === undefined && matchesFilters(s, filters ?? [], ctx.region));
   const { items, next } = page('BatchGetSecretValue', matching, nextToken, maxResults ?? 20);
   ctx.noteSecrets(items.map((s) => s.name));
-  return { ...batchResult(items.map((s) => batchEntry(ctx, s.name))), ...(next === undefined ? {} : { NextToken: next }) };
+  return {
+    ...batchResult(items.map((s) => batchEntry(ctx, s.name))),
+    ...(next === undefined ? {} : { NextToken: next }),
+  };
 }
 
 type BatchOutcome = { value: JsonObject } | { error: JsonObject };
@@ -97,14 +110,20 @@ export function listSecrets(input: JsonObject, ctx: SmContext): JsonObject {
   const maxResults = optInteger(input, 'MaxResults', 1, 100) ?? 100;
   const filters = optFilters(input) ?? [];
   const sortOrder = optString(input, 'SortOrder') ?? 'asc';
-  if (sortOrder !== 'asc' && sortOrder !== 'desc') throw invalidParameter("SortOrder must be 'asc' or 'desc'.");
+  if (sortOrder !== 'asc' && sortOrder !== 'desc')
+    throw invalidParameter("SortOrder must be 'asc' or 'desc'.");
   const all = ctx.store
     .list(ctx.region)
-    .filter((s) => (includeDeleted || s.deleted === undefined) && matchesFilters(s, filters, ctx.region));
+    .filter(
+      (s) => (includeDeleted || s.deleted === undefined) && matchesFilters(s, filters, ctx.region),
+    );
   if (sortOrder === 'desc') all.reverse();
   const { items, next } = page('ListSecrets', all, optString(input, 'NextToken'), maxResults);
   return {
-    SecretList: items.map((s) => ({ ...summary(ctx, s), SecretVersionsToStages: ctx.store.versionsToStages(s) })),
+    SecretList: items.map((s) => ({
+      ...summary(ctx, s),
+      SecretVersionsToStages: ctx.store.versionsToStages(s),
+    })),
     ...(next === undefined ? {} : { NextToken: next }),
   };
 }
@@ -113,8 +132,15 @@ export function listSecretVersionIds(input: JsonObject, ctx: SmContext): JsonObj
   const secret = requireSecret(ctx, 'ListSecretVersionIds', reqString(input, 'SecretId'));
   const includeDeprecated = optBoolean(input, 'IncludeDeprecated') ?? false;
   const maxResults = optInteger(input, 'MaxResults', 1, 100) ?? 100;
-  const versions = [...secret.versions.values()].filter((v) => includeDeprecated || v.stages.size > 0);
-  const { items, next } = page('ListSecretVersionIds', versions, optString(input, 'NextToken'), maxResults);
+  const versions = [...secret.versions.values()].filter(
+    (v) => includeDeprecated || v.stages.size > 0,
+  );
+  const { items, next } = page(
+    'ListSecretVersionIds',
+    versions,
+    optString(input, 'NextToken'),
+    maxResults,
+  );
   return {
     Versions: items.map((v) => ({
       VersionId: v.id,

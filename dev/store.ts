@@ -87,7 +87,9 @@ export class SecretStore {
 
   /** Every secret visible in the region, oldest first (deleted ones included). */
   list(region: string): SecretRecord[] {
-    return [...this.#secrets.values()].filter((s) => visibleIn(s, region)).sort((a, b) => a.created - b.created);
+    return [...this.#secrets.values()]
+      .filter((s) => visibleIn(s, region))
+      .sort((a, b) => a.created - b.created);
   }
 
   byName(name: string): SecretRecord | undefined {
@@ -122,8 +124,18 @@ export class SecretStore {
    * Adds a version and attaches `stages` to it, taking each stage from whichever version held
    * it. Moving AWSCURRENT hands AWSPREVIOUS to the version that lost AWSCURRENT, as AWS does.
    */
-  putVersion(secret: SecretRecord, value: SecretValue, versionId: string | undefined, stages: readonly string[]): VersionRecord {
-    const version: VersionRecord = { id: versionId ?? randomUUID(), value, stages: new Set(), created: this.now() };
+  putVersion(
+    secret: SecretRecord,
+    value: SecretValue,
+    versionId: string | undefined,
+    stages: readonly string[],
+  ): VersionRecord {
+    const version: VersionRecord = {
+      id: versionId ?? randomUUID(),
+      value,
+      stages: new Set(),
+      created: this.now(),
+    };
     secret.versions.set(version.id, version);
     this.moveStages(secret, version, stages);
     secret.lastChanged = version.created;
@@ -144,8 +156,18 @@ export class SecretStore {
   }
 
   /** Adds a version with exactly these stages, moving nothing (seeds say where each stage is). */
-  addVersionLiteral(secret: SecretRecord, value: SecretValue, versionId: string | undefined, stages: readonly string[]): VersionRecord {
-    const version: VersionRecord = { id: versionId ?? randomUUID(), value, stages: new Set(stages), created: this.now() };
+  addVersionLiteral(
+    secret: SecretRecord,
+    value: SecretValue,
+    versionId: string | undefined,
+    stages: readonly string[],
+  ): VersionRecord {
+    const version: VersionRecord = {
+      id: versionId ?? randomUUID(),
+      value,
+      stages: new Set(stages),
+      created: this.now(),
+    };
     secret.versions.set(version.id, version);
     return version;
   }
@@ -177,6 +199,6 @@ function visibleIn(secret: SecretRecord, region: string): boolean {
 function stableSuffix(seed: string): string {
   const digest = createHash('sha256').update(seed).digest();
   let out = '';
-  for (let i = 0; i < 6; i++) out += SUFFIX_CHARS[(digest[i] ?? 0) % SUFFIX_CHARS.length];
+  for (let i = 0; i < 6; i++) out += SUFFIX_CHARS.charAt((digest[i] ?? 0) % SUFFIX_CHARS.length);
   return out;
 }

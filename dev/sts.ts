@@ -33,13 +33,20 @@ interface JwtClaims {
   readonly iss: string;
 }
 
-export function assumeRoleWithWebIdentity(params: URLSearchParams, ctx: StsContext, requestId: string): StsAnswer {
+export function assumeRoleWithWebIdentity(
+  params: URLSearchParams,
+  ctx: StsContext,
+  requestId: string,
+): StsAnswer {
   const roleArn = params.get('RoleArn') ?? '';
   const sessionName = params.get('RoleSessionName') ?? '';
   const token = params.get('WebIdentityToken') ?? '';
-  if (!/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(roleArn)) throw validation('Request ARN is invalid');
+  if (!/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(roleArn))
+    throw validation('Request ARN is invalid');
   if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
-    throw validation(`1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`);
+    throw validation(
+      `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`,
+    );
   }
   const duration = parseDuration(params.get('DurationSeconds'));
   const claims = checkToken(token, ctx);
@@ -68,7 +75,11 @@ export function assumeRoleWithWebIdentity(params: URLSearchParams, ctx: StsConte
   return { xml, roleArn, accessKeyId: creds.accessKeyId };
 }
 
-export function getCallerIdentity(principal: { arn: string; userId: string }, accountId: string, requestId: string): string {
+export function getCallerIdentity(
+  principal: { arn: string; userId: string },
+  accountId: string,
+  requestId: string,
+): string {
   return `<GetCallerIdentityResponse xmlns="${STS_NS}">
   <GetCallerIdentityResult>
     <Arn>${escapeXml(principal.arn)}</Arn>
@@ -98,15 +109,31 @@ export function stsErrorXml(err: AwsError, requestId: string): string {
 export function stsAuthError(kind: AuthFailureKind): AwsError {
   switch (kind) {
     case 'missing':
-      return new AwsError('MissingAuthenticationToken', 'Request is missing Authentication Token', 403);
+      return new AwsError(
+        'MissingAuthenticationToken',
+        'Request is missing Authentication Token',
+        403,
+      );
     case 'incomplete':
-      return new AwsError('IncompleteSignature', 'The request signature does not conform to AWS standards.', 400);
+      return new AwsError(
+        'IncompleteSignature',
+        'The request signature does not conform to AWS standards.',
+        400,
+      );
     case 'unrecognized':
-      return new AwsError('InvalidClientTokenId', 'The security token included in the request is invalid.', 403);
+      return new AwsError(
+        'InvalidClientTokenId',
+        'The security token included in the request is invalid.',
+        403,
+      );
     case 'signature':
       return new AwsError('SignatureDoesNotMatch', SIGNATURE_MISMATCH, 403);
     case 'expired':
-      return new AwsError('ExpiredToken', 'The security token included in the request is expired', 403);
+      return new AwsError(
+        'ExpiredToken',
+        'The security token included in the request is expired',
+        403,
+      );
   }
 }
 
@@ -117,23 +144,34 @@ function parseDuration(raw: string | null): number {
   if (raw === null || raw === '') return 3600;
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 900 || n > 43200) {
-    throw validation(`1 validation error detected: Value '${raw}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200`);
+    throw validation(
+      `1 validation error detected: Value '${raw}' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200`,
+    );
   }
   return n;
 }
 
 function checkToken(token: string, ctx: StsContext): JwtClaims {
   const parts = token.split('.');
-  if (parts.length !== 3 || parts.some((p) => p === '')) throw invalidToken('The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)');
+  if (parts.length !== 3 || parts.some((p) => p === ''))
+    throw invalidToken(
+      'The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)',
+    );
   const payload = decodePayload(parts[1] ?? '');
   const exp = payload['exp'];
   const nowSeconds = Math.floor(ctx.now() / 1000);
   if (typeof exp === 'number' && exp <= nowSeconds) {
-    throw new AwsError('ExpiredTokenException', `Token expired: current date/time ${nowSeconds} must be before the expiration date/time${exp}`);
+    throw new AwsError(
+      'ExpiredTokenException',
+      `Token expired: current date/time ${nowSeconds} must be before the expiration date/time${exp}`,
+    );
   }
-  const audList = Array.isArray(payload['aud']) ? payload['aud'].filter((a) => typeof a === 'string') : [payload['aud']].filter((a) => typeof a === 'string');
+  const audList = Array.isArray(payload['aud'])
+    ? payload['aud'].filter((a) => typeof a === 'string')
+    : [payload['aud']].filter((a) => typeof a === 'string');
   const allowed = ctx.config.audiences;
-  if (allowed !== undefined && !audList.some((a) => allowed.includes(a))) throw invalidToken('Incorrect token audience');
+  if (allowed !== undefined && !audList.some((a) => allowed.includes(a)))
+    throw invalidToken('Incorrect token audience');
   const sub = payload['sub'];
   const iss = payload['iss'];
   return {
@@ -146,11 +184,14 @@ function checkToken(token: string, ctx: StsContext): JwtClaims {
 function decodePayload(segment: string): Record<string, unknown> {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+      return parsed as Record<string, unknown>;
   } catch {
     // not JSON: answered below
   }
-  throw invalidToken('The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)');
+  throw invalidToken(
+    'The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)',
+  );
 }
 
 function invalidToken(message: string): AwsError {

@@ -22,7 +22,12 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
 
 export const AMZ_JSON = 'application/x-amz-json-1.1';
 
-export function sendAwsJson(res: ServerResponse, requestId: string, status: number, body: unknown): void {
+export function sendAwsJson(
+  res: ServerResponse,
+  requestId: string,
+  status: number,
+  body: unknown,
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': AMZ_JSON,
@@ -55,7 +60,10 @@ export function sendXml(res: ServerResponse, requestId: string, status: number, 
 
 export function sendPlainJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -65,13 +73,22 @@ export function jsonAuthError(kind: AuthFailureKind): AwsError {
     case 'missing':
       return new AwsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
     case 'incomplete':
-      return new AwsError('IncompleteSignatureException', 'Authorization header requires \'Credential\', \'Signature\' and \'SignedHeaders\' parameters.');
+      return new AwsError(
+        'IncompleteSignatureException',
+        "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters.",
+      );
     case 'unrecognized':
-      return new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      return new AwsError(
+        'UnrecognizedClientException',
+        'The security token included in the request is invalid.',
+      );
     case 'signature':
       return new AwsError('InvalidSignatureException', SIGNATURE_MISMATCH);
     case 'expired':
-      return new AwsError('ExpiredTokenException', 'The security token included in the request is expired');
+      return new AwsError(
+        'ExpiredTokenException',
+        'The security token included in the request is expired',
+      );
   }
 }
 

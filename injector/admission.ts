@@ -30,7 +30,11 @@ export function isAdmissionReviewError(err: unknown): err is AdmissionReviewErro
 /** The parts of `AdmissionReview.request` the injector reads. */
 export interface AdmissionRequest {
   readonly uid: string;
-  readonly resource?: { readonly group: string; readonly version: string; readonly resource: string };
+  readonly resource?: {
+    readonly group: string;
+    readonly version: string;
+    readonly resource: string;
+  };
   readonly subResource?: string;
   readonly operation?: string;
   readonly namespace?: string;
@@ -63,32 +67,55 @@ export interface AdmissionResult {
   readonly problems?: readonly Problem[];
 }
 
-export function admit(review: unknown, options: InjectorOptions = DEFAULT_INJECTOR_OPTIONS): AdmissionResult {
+export function admit(
+  review: unknown,
+  options: InjectorOptions = DEFAULT_INJECTOR_OPTIONS,
+): AdmissionResult {
   const request = parseReview(review);
   const respond = (response: Omit<AdmissionResponse, 'uid'>): AdmissionReviewResponse => ({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     response: { uid: request.uid, ...response },
   });
-  if (!isPodRequest(request)) return { outcome: 'skipped', reason: 'not-a-pod', review: respond({ allowed: true }) };
-  if (request.operation !== 'CREATE') return { outcome: 'skipped', reason: 'not-create', review: respond({ allowed: true }) };
-  if (request.object === undefined || request.object === null) throw new AdmissionReviewError('request.object is missing');
+  if (!isPodRequest(request))
+    return { outcome: 'skipped', reason: 'not-a-pod', review: respond({ allowed: true }) };
+  if (request.operation !== 'CREATE')
+    return { outcome: 'skipped', reason: 'not-create', review: respond({ allowed: true }) };
+  if (request.object === undefined || request.object === null)
+    throw new AdmissionReviewError('request.object is missing');
   // A pod that did not opt in passes untouched, whatever else is wrong with it.
-  if (!mayOptIn(request.object)) return { outcome: 'skipped', reason: 'not-opted-in', review: respond({ allowed: true }) };
+  if (!mayOptIn(request.object))
+    return { outcome: 'skipped', reason: 'not-opted-in', review: respond({ allowed: true }) };
   const pod = podOf(request);
   const name = podDisplayName(pod, request.namespace);
   const result = injectPod(pod, options);
   switch (result.outcome) {
     case 'skipped':
-      return { outcome: 'skipped', reason: result.reason, pod: name, review: respond({ allowed: true }) };
+      return {
+        outcome: 'skipped',
+        reason: result.reason,
+        pod: name,
+        review: respond({ allowed: true }),
+      };
     case 'denied': {
       const message = denialMessage(`pod ${name}`, result.problems);
       const review = respond({ allowed: false, status: { code: 400, message } });
-      return { outcome: 'denied', reason: 'invalid-annotations', pod: name, review, problems: result.problems };
+      return {
+        outcome: 'denied',
+        reason: 'invalid-annotations',
+        pod: name,
+        review,
+        problems: result.problems,
+      };
     }
     case 'injected': {
       const warnings = result.warnings.length > 0 ? { warnings: result.warnings } : {};
-      const review = respond({ allowed: true, patchType: 'JSONPatch', patch: encodePatch(result.patch), ...warnings });
+      const review = respond({
+        allowed: true,
+        patchType: 'JSONPatch',
+        patch: encodePatch(result.patch),
+        ...warnings,
+      });
       return { outcome: 'injected', reason: 'injected', pod: name, review };
     }
   }
@@ -101,12 +128,17 @@ function isObject(value: unknown): value is Obj {
 }
 
 function parseReview(review: unknown): AdmissionRequest {
-  if (!isObject(review)) throw new AdmissionReviewError('the body must be an AdmissionReview object');
+  if (!isObject(review))
+    throw new AdmissionReviewError('the body must be an AdmissionReview object');
   if (review['apiVersion'] !== 'admission.k8s.io/v1') {
-    throw new AdmissionReviewError(`apiVersion must be admission.k8s.io/v1; got ${JSON.stringify(review['apiVersion'])}`);
+    throw new AdmissionReviewError(
+      `apiVersion must be admission.k8s.io/v1; got ${JSON.stringify(review['apiVersion'])}`,
+    );
   }
   if (review['kind'] !== 'AdmissionReview') {
-    throw new AdmissionReviewError(`kind must be AdmissionReview; got ${JSON.stringify(review['kind'])}`);
+    throw new AdmissionReviewError(
+      `kind must be AdmissionReview; got ${JSON.stringify(review['kind'])}`,
+    );
   }
   const request = review['request'];
   if (!isObject(request)) throw new AdmissionReviewError('request is missing');
@@ -115,11 +147,13 @@ function parseReview(review: unknown): AdmissionRequest {
 
 function parseRequest(request: Obj): AdmissionRequest {
   const uid = request['uid'];
-  if (typeof uid !== 'string' || uid === '') throw new AdmissionReviewError('request.uid is missing');
+  if (typeof uid !== 'string' || uid === '')
+    throw new AdmissionReviewError('request.uid is missing');
   const text = (key: string): Partial<Record<string, string>> => {
     const value = request[key];
     if (value === undefined) return {};
-    if (typeof value !== 'string') throw new AdmissionReviewError(`request.${key} must be a string`);
+    if (typeof value !== 'string')
+      throw new AdmissionReviewError(`request.${key} must be a string`);
     return { [key]: value };
   };
   const resource = parseResource(request['resource']);
@@ -143,21 +177,27 @@ function parseResource(raw: unknown): AdmissionRequest['resource'] {
 }
 
 function mayOptIn(object: unknown): boolean {
-  const annotations = isObject(object) && isObject(object['metadata']) ? object['metadata']['annotations'] : undefined;
+  const annotations =
+    isObject(object) && isObject(object['metadata'])
+      ? object['metadata']['annotations']
+      : undefined;
   const inject = isObject(annotations) ? annotations[`${ANNOTATION_PREFIX}inject`] : undefined;
   return inject !== undefined && inject !== 'false';
 }
 
 function isPodRequest(request: AdmissionRequest): boolean {
   const r = request.resource;
-  return r !== undefined && r.group === '' && r.resource === 'pods' && (request.subResource ?? '') === '';
+  return (
+    r !== undefined && r.group === '' && r.resource === 'pods' && (request.subResource ?? '') === ''
+  );
 }
 
 function podOf(request: AdmissionRequest): ReturnType<typeof parsePod> {
   try {
     return parsePod(request.object);
   } catch (err) {
-    if (err instanceof PodShapeError) throw new AdmissionReviewError(`request.object: ${err.message}`, { cause: err });
+    if (err instanceof PodShapeError)
+      throw new AdmissionReviewError(`request.object: ${err.message}`, { cause: err });
     throw err;
   }
 }

@@ -6,11 +6,19 @@
  */
 import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import Handlebars from 'handlebars';
-import { FILE_NAME, FORMATS, MIN_REFRESH_INTERVAL_MS, MODES, parseFileMode } from '../common/config.ts';
+import {
+  FILE_NAME,
+  FORMATS,
+  MIN_REFRESH_INTERVAL_MS,
+  MODES,
+  parseFileMode,
+} from '../common/config.ts';
 import type { Format, Mode } from '../common/config.ts';
 import { formatDuration, parseDuration } from '../common/duration.ts';
 import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, Pod, Result } from './types.ts';
+import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES, type PodKey, type SecretPrefix } from './keys.ts';
+import { closest, suggestKey } from './suggest.ts';
 
 /** One thing wrong with the annotations; `annotation` is the full key. */
 export interface Problem {
@@ -76,42 +84,6 @@ export type ParsedAnnotations = { readonly inject: false } | OptedIn;
 export const DEFAULT_MOUNT_PATH = '/secrets';
 export const DEFAULT_REFRESH_INTERVAL = '5m';
 
-export const POD_KEYS = [
-  'inject',
-  'status',
-  'mode',
-  'native-sidecar',
-  'mount-path',
-  'containers',
-  'refresh-interval',
-  'region',
-  'failover-region',
-  'role-arn',
-  'k8s-secret',
-  'reload-url',
-  'agent-cpu-request',
-  'agent-memory-request',
-  'agent-cpu-limit',
-  'agent-memory-limit',
-  'run-as-user',
-  'run-as-group',
-] as const;
-type PodKey = (typeof POD_KEYS)[number];
-
-/** Longest first, so `version-stage-x` is not read as something shorter. */
-export const SECRET_PREFIXES = [
-  'version-stage-',
-  'version-id-',
-  'template-',
-  'extract-',
-  'secret-',
-  'format-',
-  'perms-',
-  'key-',
-] as const;
-type SecretPrefix = (typeof SECRET_PREFIXES)[number];
-export const ENV_PREFIX = 'env-';
-
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]{1,2048}$/;
@@ -169,7 +141,9 @@ export function parseAnnotations(
   }
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
-  return out.problems.length > 0 ? { ok: false, problems: out.problems } : { ok: true, value: parsed };
+  return out.problems.length > 0
+    ? { ok: false, problems: out.problems }
+    : { ok: true, value: parsed };
 }
 
 /** `annotation: message`, one per problem. */
@@ -186,11 +160,17 @@ function ownAnnotations(annotations: Annotations): Map<string, string> {
 }
 
 function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn {
-  const draft: Draft = { mode: 'sidecar', mountPath: DEFAULT_MOUNT_PATH, refreshInterval: DEFAULT_REFRESH_INTERVAL, resources: {} };
+  const draft: Draft = {
+    mode: 'sidecar',
+    mountPath: DEFAULT_MOUNT_PATH,
+    refreshInterval: DEFAULT_REFRESH_INTERVAL,
+    resources: {},
+  };
   const secrets = new Map<string, SecretDraft>();
   const env: EnvAnnotation[] = [];
   for (const [key, value] of own) {
-    if ((POD_KEYS as readonly string[]).includes(key)) parsePodKey(key as PodKey, value, draft, out);
+    if ((POD_KEYS as readonly string[]).includes(key))
+      parsePodKey(key as PodKey, value, draft, out);
     else if (key.startsWith(ENV_PREFIX)) parseEnv(key, value, env, out);
     else if (!parseSecretKey(key, value, secrets, out)) out.add(key, unknownKeyMessage(key));
   }
@@ -228,15 +208,22 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
     if (path !== undefined) d.mountPath = path;
   },
   containers: (v, d, out, k) => {
-    const names = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const names = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     if (names.length === 0) out.add(k, 'must name at least one container (comma-separated)');
     else d.containers = [...new Set(names)];
   },
   'refresh-interval': (v, d, out, k) => {
     const ms = parseDuration(v);
-    if (ms === undefined) out.add(k, `must be a duration such as 30s, 5m or 1h; got ${JSON.stringify(v)}`);
+    if (ms === undefined)
+      out.add(k, `must be a duration such as 30s, 5m or 1h; got ${JSON.stringify(v)}`);
     else if (ms < MIN_REFRESH_INTERVAL_MS) {
-      out.add(k, `must be at least ${formatDuration(MIN_REFRESH_INTERVAL_MS)} (every refresh is a paid AWS call); got ${JSON.stringify(v)}`);
+      out.add(
+        k,
+        `must be at least ${formatDuration(MIN_REFRESH_INTERVAL_MS)} (every refresh is a paid AWS call); got ${JSON.stringify(v)}`,
+      );
     } else d.refreshInterval = v.trim();
   },
   region: (v, d, out, k) => {
@@ -249,11 +236,19 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   },
   'role-arn': (v, d, out, k) => {
     if (ROLE_ARN.test(v)) d.roleArn = v;
-    else out.add(k, `must be an IAM role ARN such as arn:aws:iam::111122223333:role/app; got ${JSON.stringify(v)}`);
+    else
+      out.add(
+        k,
+        `must be an IAM role ARN such as arn:aws:iam::111122223333:role/app; got ${JSON.stringify(v)}`,
+      );
   },
   'k8s-secret': (v, d, out, k) => {
     if (DNS_SUBDOMAIN.test(v)) d.k8sSecret = v;
-    else out.add(k, `must be a Kubernetes object name (lower-case letters, digits, "-", "."); got ${JSON.stringify(v)}`);
+    else
+      out.add(
+        k,
+        `must be a Kubernetes object name (lower-case letters, digits, "-", "."); got ${JSON.stringify(v)}`,
+      );
   },
   'reload-url': (v, d, out, k) => {
     if (/^https?:\/\/[^\s/]+\S*$/.test(v)) d.reloadUrl = v;
@@ -286,23 +281,33 @@ function parseBoolean(value: string, key: string, out: Collector): boolean | und
 
 function parseMountPath(value: string, key: string, out: Collector): string | undefined {
   const path = value.length > 1 ? value.replace(/\/+$/, '') : value;
-  if (!path.startsWith('/')) out.add(key, `must be an absolute path such as /secrets; got ${JSON.stringify(value)}`);
+  if (!path.startsWith('/'))
+    out.add(key, `must be an absolute path such as /secrets; got ${JSON.stringify(value)}`);
   else if (path === '/') out.add(key, 'must not be the root directory');
-  else if (path.split('/').some((part) => part === '..' || part === '.')) out.add(key, `must not contain "." or ".." segments; got ${JSON.stringify(value)}`);
-  else if (/[\s:]/.test(path)) out.add(key, `must not contain spaces or ":"; got ${JSON.stringify(value)}`);
+  else if (path.split('/').some((part) => part === '..' || part === '.'))
+    out.add(key, `must not contain "." or ".." segments; got ${JSON.stringify(value)}`);
+  else if (/[\s:]/.test(path))
+    out.add(key, `must not contain spaces or ":"; got ${JSON.stringify(value)}`);
   else return path;
   return undefined;
 }
 
 function parseQuantity(value: string, draft: Draft, out: Collector, key: PodKey): void {
   if (QUANTITY.test(value)) draft.resources[key as ResourceAnnotation] = value;
-  else out.add(key, `must be a Kubernetes quantity such as ${key.includes('cpu') ? '50m or 0.5' : '64Mi or 1Gi'}; got ${JSON.stringify(value)}`);
+  else
+    out.add(
+      key,
+      `must be a Kubernetes quantity such as ${key.includes('cpu') ? '50m or 0.5' : '64Mi or 1Gi'}; got ${JSON.stringify(value)}`,
+    );
 }
 
 function parseId(value: string, key: string, out: Collector): number | undefined {
   const n = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
   if (Number.isInteger(n) && n >= 1 && n <= MAX_UID) return n;
-  out.add(key, `must be a numeric id from 1 to ${MAX_UID} (the agent never runs as root); got ${JSON.stringify(value)}`);
+  out.add(
+    key,
+    `must be a numeric id from 1 to ${MAX_UID} (the agent never runs as root); got ${JSON.stringify(value)}`,
+  );
   return undefined;
 }
 
@@ -327,9 +332,15 @@ export function quantityValue(text: string): number {
 function parseEnv(key: string, value: string, env: EnvAnnotation[], out: Collector): void {
   const name = key.slice(ENV_PREFIX.length);
   if (!ENV_NAME.test(name)) {
-    out.add(key, `"${name}" is not a valid environment variable name (letters, digits and "_", not starting with a digit)`);
+    out.add(
+      key,
+      `"${name}" is not a valid environment variable name (letters, digits and "_", not starting with a digit)`,
+    );
   } else if (!SECRET_KEY.test(value)) {
-    out.add(key, `must name a key of the k8s-secret Secret (letters, digits, "-", "_", "."); got ${JSON.stringify(value)}`);
+    out.add(
+      key,
+      `must name a key of the k8s-secret Secret (letters, digits, "-", "_", "."); got ${JSON.stringify(value)}`,
+    );
   } else env.push({ name, key: value });
 }
 
@@ -339,7 +350,12 @@ function splitSecretKey(key: string): { prefix: SecretPrefix; name: string } | u
 }
 
 /** Returns false when the key is not a per-secret key at all. */
-function parseSecretKey(key: string, value: string, secrets: Map<string, SecretDraft>, out: Collector): boolean {
+function parseSecretKey(
+  key: string,
+  value: string,
+  secrets: Map<string, SecretDraft>,
+  out: Collector,
+): boolean {
   const split = splitSecretKey(key);
   if (split === undefined) return false;
   const { prefix, name } = split;
@@ -348,7 +364,10 @@ function parseSecretKey(key: string, value: string, secrets: Map<string, SecretD
     return true;
   }
   if (!FILE_NAME.test(name) || !QUALIFIED_NAME.test(key)) {
-    out.add(key, `"${name}" is not a valid secret file name (letters, digits, ".", "_", "-"; starting and ending with a letter or digit; the key at most 63 characters)`);
+    out.add(
+      key,
+      `"${name}" is not a valid secret file name (letters, digits, ".", "_", "-"; starting and ending with a letter or digit; the key at most 63 characters)`,
+    );
     return true;
   }
   const draft = secrets.get(name) ?? {};
@@ -362,14 +381,21 @@ type SecretFieldParser = (value: string, draft: SecretDraft, out: Collector, key
 const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = {
   'secret-': (v, d, out, k) => {
     if (SECRET_ID.test(v)) d.id = v;
-    else out.add(k, `must be a Secrets Manager secret name or ARN (letters, digits, "/_+=.@:-"); got ${JSON.stringify(v)}`);
+    else
+      out.add(
+        k,
+        `must be a Secrets Manager secret name or ARN (letters, digits, "/_+=.@:-"); got ${JSON.stringify(v)}`,
+      );
   },
   'key-': (v, d, out, k) => {
     try {
       compileJmesPath(v);
       d.key = v;
     } catch (err) {
-      out.add(k, `is not a valid JMESPath expression: ${err instanceof Error ? err.message : String(err)}`);
+      out.add(
+        k,
+        `is not a valid JMESPath expression: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   },
   'template-': (v, d, out, k) => {
@@ -377,7 +403,10 @@ const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = 
       Handlebars.parse(v);
       d.template = v;
     } catch (err) {
-      out.add(k, `is not a valid template: ${(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''}`);
+      out.add(
+        k,
+        `is not a valid template: ${(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''}`,
+      );
     }
   },
   'format-': (v, d, out, k) => {
@@ -386,16 +415,26 @@ const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = 
   },
   'version-stage-': (v, d, out, k) => {
     if (VERSION_STAGE.test(v)) d.versionStage = v;
-    else out.add(k, `must be a version stage such as AWSCURRENT or AWSPREVIOUS; got ${JSON.stringify(v)}`);
+    else
+      out.add(
+        k,
+        `must be a version stage such as AWSCURRENT or AWSPREVIOUS; got ${JSON.stringify(v)}`,
+      );
   },
   'version-id-': (v, d, out, k) => {
     if (VERSION_ID.test(v)) d.versionId = v;
-    else out.add(k, `must be a version id (32 to 64 letters, digits or "-"); got ${JSON.stringify(v)}`);
+    else
+      out.add(
+        k,
+        `must be a version id (32 to 64 letters, digits or "-"); got ${JSON.stringify(v)}`,
+      );
   },
   'perms-': (v, d, out, k) => {
     const mode = parseFileMode(v);
-    if (mode === undefined) out.add(k, `must be an octal file mode such as 0400 or 0644; got ${JSON.stringify(v)}`);
-    else if ((mode & 0o444) === 0) out.add(k, `must let someone read the file (e.g. 0400); got ${JSON.stringify(v)}`);
+    if (mode === undefined)
+      out.add(k, `must be an octal file mode such as 0400 or 0644; got ${JSON.stringify(v)}`);
+    else if ((mode & 0o444) === 0)
+      out.add(k, `must let someone read the file (e.g. 0400); got ${JSON.stringify(v)}`);
     else d.perms = `0${mode.toString(8).padStart(3, '0')}`;
   },
   'extract-': (v, d, out, k) => {
@@ -404,22 +443,40 @@ const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = 
   },
 };
 
-function finishSecrets(secrets: ReadonlyMap<string, SecretDraft>, draft: Draft, out: Collector): SecretAnnotation[] {
+function finishSecrets(
+  secrets: ReadonlyMap<string, SecretDraft>,
+  draft: Draft,
+  out: Collector,
+): SecretAnnotation[] {
   const list: SecretAnnotation[] = [];
   const names = [...secrets.keys()];
   for (const [name, s] of secrets) {
     if (s.id === undefined) {
-      reportOrphan(name, s, names.filter((n) => secrets.get(n)?.id !== undefined), out);
+      reportOrphan(
+        name,
+        s,
+        names.filter((n) => secrets.get(n)?.id !== undefined),
+        out,
+      );
       continue;
     }
     if (s.key !== undefined && s.template !== undefined) {
-      out.add(`template-${name}`, `cannot be combined with ${ANNOTATION_PREFIX}key-${name}: a template already selects fields`);
+      out.add(
+        `template-${name}`,
+        `cannot be combined with ${ANNOTATION_PREFIX}key-${name}: a template already selects fields`,
+      );
     }
     if (s.template !== undefined && s.format !== undefined && s.format !== 'raw') {
-      out.add(`format-${name}`, `must be raw (or absent) with ${ANNOTATION_PREFIX}template-${name}: the template is the format`);
+      out.add(
+        `format-${name}`,
+        `must be raw (or absent) with ${ANNOTATION_PREFIX}template-${name}: the template is the format`,
+      );
     }
     if (s.extract === true && draft.k8sSecret === undefined) {
-      out.add(`extract-${name}`, `needs ${ANNOTATION_PREFIX}k8s-secret: extraction writes keys of a Kubernetes Secret`);
+      out.add(
+        `extract-${name}`,
+        `needs ${ANNOTATION_PREFIX}k8s-secret: extraction writes keys of a Kubernetes Secret`,
+      );
     }
     list.push({ ...(s as SecretAnnotation), name, extract: s.extract ?? false });
   }
@@ -427,7 +484,12 @@ function finishSecrets(secrets: ReadonlyMap<string, SecretDraft>, draft: Draft, 
 }
 
 /** Options for a secret that no `secret-<name>` names: say which key, and the likely typo. */
-function reportOrphan(name: string, s: SecretDraft, known: readonly string[], out: Collector): void {
+function reportOrphan(
+  name: string,
+  s: SecretDraft,
+  known: readonly string[],
+  out: Collector,
+): void {
   const fields: [keyof SecretDraft, SecretPrefix][] = [
     ['key', 'key-'],
     ['template', 'template-'],
@@ -441,17 +503,32 @@ function reportOrphan(name: string, s: SecretDraft, known: readonly string[], ou
   const hint = near === undefined ? '' : `; did you mean "${near}"?`;
   for (const [field, prefix] of fields) {
     if (s[field] !== undefined) {
-      out.add(`${prefix}${name}`, `no ${ANNOTATION_PREFIX}secret-${name} names the secret "${name}"${hint}`);
+      out.add(
+        `${prefix}${name}`,
+        `no ${ANNOTATION_PREFIX}secret-${name} names the secret "${name}"${hint}`,
+      );
     }
   }
 }
 
-function checkCrossFields(draft: Draft, env: readonly EnvAnnotation[], secrets: readonly SecretAnnotation[], out: Collector): void {
+function checkCrossFields(
+  draft: Draft,
+  env: readonly EnvAnnotation[],
+  secrets: readonly SecretAnnotation[],
+  out: Collector,
+): void {
   if (secrets.length === 0) {
-    out.add('inject', `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret`);
+    out.add(
+      'inject',
+      `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret`,
+    );
   }
   if (draft.k8sSecret === undefined) {
-    for (const e of env) out.add(`${ENV_PREFIX}${e.name}`, `needs ${ANNOTATION_PREFIX}k8s-secret: the variable is read from that Secret`);
+    for (const e of env)
+      out.add(
+        `${ENV_PREFIX}${e.name}`,
+        `needs ${ANNOTATION_PREFIX}k8s-secret: the variable is read from that Secret`,
+      );
   }
   if (draft.failoverRegion !== undefined && draft.failoverRegion === draft.region) {
     out.add('failover-region', 'must differ from region');
@@ -463,8 +540,15 @@ function checkRequestsWithinLimits(draft: Draft, out: Collector): void {
   for (const resource of ['cpu', 'memory'] as const) {
     const request = draft.resources[`agent-${resource}-request`];
     const limit = draft.resources[`agent-${resource}-limit`];
-    if (request !== undefined && limit !== undefined && quantityValue(request) > quantityValue(limit)) {
-      out.add(`agent-${resource}-request`, `${request} is more than ${ANNOTATION_PREFIX}agent-${resource}-limit ${limit}`);
+    if (
+      request !== undefined &&
+      limit !== undefined &&
+      quantityValue(request) > quantityValue(limit)
+    ) {
+      out.add(
+        `agent-${resource}-request`,
+        `${request} is more than ${ANNOTATION_PREFIX}agent-${resource}-limit ${limit}`,
+      );
     }
   }
 }
@@ -472,7 +556,9 @@ function checkRequestsWithinLimits(draft: Draft, out: Collector): void {
 function warningsFor(draft: Draft, own: ReadonlyMap<string, string>): string[] {
   if (draft.mode !== 'init') return [];
   const pointless = ['refresh-interval', 'reload-url', 'native-sidecar'].filter((k) => own.has(k));
-  return pointless.map((k) => `${ANNOTATION_PREFIX}${k} has no effect in init mode (secrets are fetched once)`);
+  return pointless.map(
+    (k) => `${ANNOTATION_PREFIX}${k} has no effect in init mode (secrets are fetched once)`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -482,7 +568,10 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
   const targets = selectTargets(pod, parsed.containers);
   if (targets.missing.length > 0) {
     const have = targets.all.map((c) => c.name).join(', ');
-    out.add('containers', `no container or init container named ${targets.missing.map((n) => `"${n}"`).join(', ')} (the pod has: ${have})`);
+    out.add(
+      'containers',
+      `no container or init container named ${targets.missing.map((n) => `"${n}"`).join(', ')} (the pod has: ${have})`,
+    );
   }
   if (!parsed.injected) checkReservedNames(pod, out);
   for (const c of targets.selected) {
@@ -493,29 +582,50 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
 
 /** Before injection, the injector's names must be free; after it, they are the injector's own. */
 function checkReservedNames(pod: Pod, out: Collector): void {
-  const containers = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].map((c) => c.name);
+  const containers = [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].map(
+    (c) => c.name,
+  );
   for (const name of [AGENT_NAMES.sidecar, AGENT_NAMES.init]) {
-    if (containers.includes(name)) out.add('inject', `the pod already has a container named "${name}", a name the injector needs`);
+    if (containers.includes(name))
+      out.add(
+        'inject',
+        `the pod already has a container named "${name}", a name the injector needs`,
+      );
   }
   const volumes = (pod.spec.volumes ?? []).map((v) => v.name);
   for (const name of [AGENT_NAMES.volume, AGENT_NAMES.tokenVolume]) {
-    if (volumes.includes(name)) out.add('inject', `the pod already has a volume named "${name}", a name the injector needs`);
+    if (volumes.includes(name))
+      out.add('inject', `the pod already has a volume named "${name}", a name the injector needs`);
   }
 }
 
 function checkMountCollision(c: Container, mountPath: string, out: Collector): void {
-  const clash = (c.volumeMounts ?? []).find((m) => m.name !== AGENT_NAMES.volume && m.mountPath.replace(/\/+$/, '') === mountPath);
+  const clash = (c.volumeMounts ?? []).find(
+    (m) => m.name !== AGENT_NAMES.volume && m.mountPath.replace(/\/+$/, '') === mountPath,
+  );
   if (clash !== undefined) {
-    out.add('mount-path', `container "${c.name}" already mounts volume "${clash.name}" at ${mountPath}; choose another path`);
+    out.add(
+      'mount-path',
+      `container "${c.name}" already mounts volume "${clash.name}" at ${mountPath}; choose another path`,
+    );
   }
 }
 
-function checkEnvCollision(c: Container, e: EnvAnnotation, k8sSecret: string | undefined, out: Collector): void {
+function checkEnvCollision(
+  c: Container,
+  e: EnvAnnotation,
+  k8sSecret: string | undefined,
+  out: Collector,
+): void {
   const existing = (c.env ?? []).find((v) => v.name === e.name);
   if (existing === undefined) return;
   const ref = existing.valueFrom?.secretKeyRef;
   const ours = ref !== undefined && ref.name === k8sSecret && ref.key === e.key;
-  if (!ours) out.add(`${ENV_PREFIX}${e.name}`, `container "${c.name}" already sets ${e.name}; remove one of the two`);
+  if (!ours)
+    out.add(
+      `${ENV_PREFIX}${e.name}`,
+      `container "${c.name}" already sets ${e.name}; remove one of the two`,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -524,51 +634,10 @@ function checkEnvCollision(c: Container, e: EnvAnnotation, k8sSecret: string | u
 function unknownKeyMessage(key: string): string {
   // `secret` alone: the name after the dash was forgotten.
   const bare = [...SECRET_PREFIXES, ENV_PREFIX].find((p) => key === p.slice(0, -1));
-  if (bare !== undefined) return `needs a name after "${bare}", as in ${ANNOTATION_PREFIX}${bare}db`;
+  if (bare !== undefined)
+    return `needs a name after "${bare}", as in ${ANNOTATION_PREFIX}${bare}db`;
   const suggestion = suggestKey(key);
-  if (suggestion !== undefined) return `unknown annotation; did you mean ${ANNOTATION_PREFIX}${suggestion}?`;
+  if (suggestion !== undefined)
+    return `unknown annotation; did you mean ${ANNOTATION_PREFIX}${suggestion}?`;
   return 'unknown annotation (see the annotation table in the README)';
-}
-
-/** The known key or prefix+name nearest to `key`, when near enough to be a typo. */
-export function suggestKey(key: string): string | undefined {
-  const candidates: string[] = [...POD_KEYS];
-  // A per-secret or env key with a misspelt prefix: try every split point against every prefix.
-  for (let i = 1; i < key.length; i++) {
-    if (key[i - 1] !== '-') continue;
-    const rest = key.slice(i);
-    for (const prefix of [...SECRET_PREFIXES, ENV_PREFIX]) candidates.push(`${prefix}${rest}`);
-  }
-  return closest(key, candidates.filter((c) => c !== key));
-}
-
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 4)));
-  let best: string | undefined;
-  let bestDistance = limit + 1;
-  for (const c of candidates) {
-    const d = editDistance(word, c);
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-/** Edit distance counting a swap of neighbours as one edit (optimal string alignment): typos are often swaps. */
-export function editDistance(a: string, b: string): number {
-  const rows: number[][] = [Array.from({ length: b.length + 1 }, (_, j) => j)];
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const at = (r: number, c: number): number => (r === i ? row[c] : rows[r]?.[c]) ?? Infinity;
-      let d = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, at(i - 2, j - 2) + 1);
-      row.push(d);
-    }
-    rows.push(row);
-  }
-  return rows[a.length]?.[b.length] ?? 0;
 }

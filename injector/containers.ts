@@ -15,7 +15,12 @@ export type AgentRole = 'init' | 'native' | 'sidecar';
 /** How long the startup probe waits for the first fetch: 120 × 1s, the agent's default init timeout. */
 const STARTUP_FAILURE_THRESHOLD = 120;
 
-export function agentContainer(plan: Plan, role: AgentRole, config: AgentConfigInput, identity: AgentIdentity): Container {
+export function agentContainer(
+  plan: Plan,
+  role: AgentRole,
+  config: AgentConfigInput,
+  identity: AgentIdentity,
+): Container {
   const serving = role !== 'init';
   return {
     name: role === 'init' ? AGENT_NAMES.init : AGENT_NAMES.sidecar,
@@ -23,11 +28,18 @@ export function agentContainer(plan: Plan, role: AgentRole, config: AgentConfigI
     imagePullPolicy: defaultPullPolicy(plan.image),
     args: ['agent', '--config-json', JSON.stringify(config)],
     env: [podNamespaceEnv(), ...identity.env],
-    ...(serving ? { ports: [{ name: 'agent-http', containerPort: plan.port, protocol: 'TCP' }] } : {}),
+    ...(serving
+      ? { ports: [{ name: 'agent-http', containerPort: plan.port, protocol: 'TCP' }] }
+      : {}),
     resources: plan.resources,
     securityContext: restrictedSecurityContext(plan),
     volumeMounts: [{ name: AGENT_NAMES.volume, mountPath: AGENT_OUTPUT_DIR }, ...identity.mounts],
-    ...(role === 'native' ? { restartPolicy: 'Always', startupProbe: httpProbe('/readyz', plan.port, 1, STARTUP_FAILURE_THRESHOLD) } : {}),
+    ...(role === 'native'
+      ? {
+          restartPolicy: 'Always',
+          startupProbe: httpProbe('/readyz', plan.port, 1, STARTUP_FAILURE_THRESHOLD),
+        }
+      : {}),
     ...(serving ? { livenessProbe: httpProbe('/healthz', plan.port, 10, 3) } : {}),
     terminationMessagePath: '/dev/termination-log',
     // The agent writes its one-line reason there; the log tail is the fallback if it could not.
@@ -50,10 +62,18 @@ function restrictedSecurityContext(plan: Plan): SecurityContext {
 
 /** The agent reads its namespace for the k8s-secret target. */
 function podNamespaceEnv(): EnvVar {
-  return { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } } };
+  return {
+    name: 'POD_NAMESPACE',
+    valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
+  };
 }
 
-function httpProbe(path: string, port: number, periodSeconds: number, failureThreshold: number): Probe {
+function httpProbe(
+  path: string,
+  port: number,
+  periodSeconds: number,
+  failureThreshold: number,
+): Probe {
   return {
     httpGet: { path, port, scheme: 'HTTP' },
     periodSeconds,

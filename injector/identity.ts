@@ -39,9 +39,14 @@ export interface AgentIdentity {
  * What the agent's containers need to run as the pod's AWS identity (and, with a k8s-secret,
  * its Kubernetes identity): copied from the app's containers, plus `role-arn`'s own IRSA setup.
  */
-export function agentIdentity(pod: Pod, roleArn: string | undefined, needsKubernetesApi: boolean): AgentIdentity {
+export function agentIdentity(
+  pod: Pod,
+  roleArn: string | undefined,
+  needsKubernetesApi: boolean,
+): AgentIdentity {
   // role-arn replaces whatever IRSA role the app has, for the agent only.
-  const replaced: readonly string[] = roleArn === undefined ? [] : ['AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE'];
+  const replaced: readonly string[] =
+    roleArn === undefined ? [] : ['AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE'];
   const copiedEnv = copiedIdentityEnv(pod).filter((e) => !replaced.includes(e.name));
   const mounts = copiedTokenMounts(pod);
   const volumes: Volume[] = [];
@@ -77,7 +82,8 @@ function copiedTokenMounts(pod: Pod): VolumeMount[] {
   const found: VolumeMount[] = [];
   for (const token of TOKEN_VOLUMES) {
     const first = all.find((m) => m.name === token.name && hasVolume(pod, m.name));
-    if (first !== undefined) found.push({ name: first.name, mountPath: first.mountPath, readOnly: true });
+    if (first !== undefined)
+      found.push({ name: first.name, mountPath: first.mountPath, readOnly: true });
   }
   return found;
 }
@@ -110,7 +116,15 @@ export function irsaTokenVolume(): Volume {
     name: AGENT_NAMES.irsaVolume,
     projected: {
       defaultMode: 0o644,
-      sources: [{ serviceAccountToken: { audience: 'sts.amazonaws.com', expirationSeconds: 86400, path: 'token' } }],
+      sources: [
+        {
+          serviceAccountToken: {
+            audience: 'sts.amazonaws.com',
+            expirationSeconds: 86400,
+            path: 'token',
+          },
+        },
+      ],
     },
   };
 }
@@ -124,7 +138,16 @@ export function serviceAccountTokenVolume(): Volume {
       sources: [
         { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
         { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+        {
+          downwardAPI: {
+            items: [
+              {
+                path: 'namespace',
+                fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' },
+              },
+            ],
+          },
+        },
       ],
     },
   };

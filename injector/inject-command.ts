@@ -21,11 +21,40 @@ export const INJECT_COMMAND: CommandSpec = {
   summary: 'print what the injector would make of the pods and workloads in a file',
   usage: 'secrets-agent inject -f FILE|- [-o yaml|json] [flags]',
   flags: [
-    { name: 'filename', short: 'f', env: 'SECRETS_AGENT_INJECT_FILE', type: 'string', help: 'YAML or JSON file of Kubernetes objects; - reads stdin' },
-    { name: 'output', short: 'o', env: 'SECRETS_AGENT_INJECT_OUTPUT', type: 'string', help: 'yaml or json (default: the input’s format)' },
-    { name: 'image', env: 'SECRETS_AGENT_IMAGE', type: 'string', help: 'the agent image', default: DEFAULT_INJECTOR_OPTIONS.image },
-    { name: 'default-region', env: 'SECRETS_AGENT_DEFAULT_REGION', type: 'string', help: 'AWS region when neither the annotation nor the pod’s AWS_REGION names one' },
-    { name: 'native-sidecar', env: 'SECRETS_AGENT_NATIVE_SIDECAR', type: 'string', help: 'sidecar mode as a restartable init container (true|false)', default: 'true' },
+    {
+      name: 'filename',
+      short: 'f',
+      env: 'SECRETS_AGENT_INJECT_FILE',
+      type: 'string',
+      help: 'YAML or JSON file of Kubernetes objects; - reads stdin',
+    },
+    {
+      name: 'output',
+      short: 'o',
+      env: 'SECRETS_AGENT_INJECT_OUTPUT',
+      type: 'string',
+      help: 'yaml or json (default: the input’s format)',
+    },
+    {
+      name: 'image',
+      env: 'SECRETS_AGENT_IMAGE',
+      type: 'string',
+      help: 'the agent image',
+      default: DEFAULT_INJECTOR_OPTIONS.image,
+    },
+    {
+      name: 'default-region',
+      env: 'SECRETS_AGENT_DEFAULT_REGION',
+      type: 'string',
+      help: 'AWS region when neither the annotation nor the pod’s AWS_REGION names one',
+    },
+    {
+      name: 'native-sidecar',
+      env: 'SECRETS_AGENT_NATIVE_SIDECAR',
+      type: 'string',
+      help: 'sidecar mode as a restartable init container (true|false)',
+      default: 'true',
+    },
   ],
 };
 
@@ -60,7 +89,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     return 0;
   }
   const file = stringFlag(values, 'filename');
-  if (file === undefined) throw new AgentError('USAGE', 'inject: -f FILE (or - for stdin) is required');
+  if (file === undefined)
+    throw new AgentError('USAGE', 'inject: -f FILE (or - for stdin) is required');
   const output = parseOutput(stringFlag(values, 'output'));
   const options = injectorOptions(values);
   const text = file === '-' ? await readStream(ctx.stdin) : await readFile(file, 'utf8');
@@ -76,13 +106,19 @@ export async function run(ctx: CommandContext): Promise<number> {
 
 function parseOutput(value: string | undefined): 'yaml' | 'json' | undefined {
   if (value === undefined || value === 'yaml' || value === 'json') return value;
-  throw new AgentError('USAGE', `inject: --output (SECRETS_AGENT_INJECT_OUTPUT) must be yaml or json, got "${value}"`);
+  throw new AgentError(
+    'USAGE',
+    `inject: --output (SECRETS_AGENT_INJECT_OUTPUT) must be yaml or json, got "${value}"`,
+  );
 }
 
 function injectorOptions(values: Readonly<Record<string, unknown>>): InjectorOptions {
   const native = values['native-sidecar'];
   if (native !== 'true' && native !== 'false') {
-    throw new AgentError('USAGE', `inject: --native-sidecar (SECRETS_AGENT_NATIVE_SIDECAR) must be true or false, got "${String(native)}"`);
+    throw new AgentError(
+      'USAGE',
+      `inject: --native-sidecar (SECRETS_AGENT_NATIVE_SIDECAR) must be true or false, got "${String(native)}"`,
+    );
   }
   const image = values['image'];
   const region = values['default-region'];
@@ -96,12 +132,17 @@ function injectorOptions(values: Readonly<Record<string, unknown>>): InjectorOpt
 
 async function readStream(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  for await (const chunk of stream)
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The whole file: every document injected, then printed in the requested format. */
-export function transform(text: string, options: InjectorOptions, output?: 'yaml' | 'json'): { text: string; report: Report } {
+export function transform(
+  text: string,
+  options: InjectorOptions,
+  output?: 'yaml' | 'json',
+): { text: string; report: Report } {
   const report: Report = { errors: [], warnings: [] };
   const docs = parseAllDocuments(text);
   const format = output ?? (/^\s*[{[]/.test(text) ? 'json' : 'yaml');
@@ -117,7 +158,10 @@ export function transform(text: string, options: InjectorOptions, output?: 'yaml
     const source = doc.toString().replace(/^---[ \t]*\n/, '');
     results.push({ source, outcome: injectObject(value, options, report) });
   }
-  return { text: format === 'json' ? printJson(results.map((r) => r.outcome.value)) : printYaml(results), report };
+  return {
+    text: format === 'json' ? printJson(results.map((r) => r.outcome.value)) : printYaml(results),
+    report,
+  };
 }
 
 function printJson(values: readonly unknown[]): string {
@@ -141,19 +185,31 @@ function isObject(value: unknown): value is Obj {
 export function injectObject(value: unknown, options: InjectorOptions, report: Report): Outcome {
   if (!isObject(value)) return { value, changed: false };
   const kind = typeof value['kind'] === 'string' ? value['kind'] : '';
-  if (Array.isArray(value['items']) && kind.endsWith('List')) return injectList(value, value['items'], options, report);
+  if (Array.isArray(value['items']) && kind.endsWith('List'))
+    return injectList(value, value['items'], options, report);
   const path = TEMPLATE_PATHS[kind];
   if (path === undefined) return { value, changed: false };
   return injectWorkload(value, kind, path, options, report);
 }
 
-function injectList(list: Obj, items: readonly unknown[], options: InjectorOptions, report: Report): Outcome {
+function injectList(
+  list: Obj,
+  items: readonly unknown[],
+  options: InjectorOptions,
+  report: Report,
+): Outcome {
   const outcomes = items.map((item) => injectObject(item, options, report));
   if (!outcomes.some((o) => o.changed)) return { value: list, changed: false };
   return { value: { ...list, items: outcomes.map((o) => o.value) }, changed: true };
 }
 
-function injectWorkload(workload: Obj, kind: string, path: readonly string[], options: InjectorOptions, report: Report): Outcome {
+function injectWorkload(
+  workload: Obj,
+  kind: string,
+  path: readonly string[],
+  options: InjectorOptions,
+  report: Report,
+): Outcome {
   const name = objectName(workload, kind);
   const template = getPath(workload, path);
   let pod: Pod;

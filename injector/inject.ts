@@ -15,7 +15,11 @@ export const OUTCOMES = ['injected', 'skipped', 'denied'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export type PodInjection =
-  | { readonly outcome: 'skipped'; readonly reason: 'not-opted-in' | 'already-injected'; readonly pod: Pod }
+  | {
+      readonly outcome: 'skipped';
+      readonly reason: 'not-opted-in' | 'already-injected';
+      readonly pod: Pod;
+    }
   | {
       readonly outcome: 'injected';
       readonly pod: Pod;
@@ -49,7 +53,8 @@ export function denialMessage(what: string, problems: readonly Problem[]): strin
 /** `namespace/name` of a pod, falling back to its generateName (pods of a ReplicaSet have no name yet). */
 export function podDisplayName(pod: Pod, namespace?: string): string {
   const meta = pod.metadata;
-  const name = meta?.name ?? (meta?.generateName === undefined ? '<unnamed>' : `${meta.generateName}*`);
+  const name =
+    meta?.name ?? (meta?.generateName === undefined ? '<unnamed>' : `${meta.generateName}*`);
   const ns = meta?.namespace ?? namespace;
   return ns === undefined || ns === '' ? name : `${ns}/${name}`;
 }

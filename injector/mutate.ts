@@ -24,7 +24,10 @@ export function mutatePod(original: Pod, plan: Plan): Pod {
 }
 
 function withStatus(metadata: ObjectMeta | undefined): ObjectMeta {
-  return { ...metadata, annotations: { ...metadata?.annotations, [STATUS_ANNOTATION]: STATUS_INJECTED } };
+  return {
+    ...metadata,
+    annotations: { ...metadata?.annotations, [STATUS_ANNOTATION]: STATUS_INJECTED },
+  };
 }
 
 function withVolumes(spec: PodSpec, volumes: readonly Volume[]): PodSpec {
@@ -46,14 +49,21 @@ function withAppMountsAndEnv(spec: PodSpec, plan: Plan): PodSpec {
   return {
     ...spec,
     containers: spec.containers.map(update),
-    ...(spec.initContainers === undefined ? {} : { initContainers: spec.initContainers.map(update) }),
+    ...(spec.initContainers === undefined
+      ? {}
+      : { initContainers: spec.initContainers.map(update) }),
   };
 }
 
 /** The agent containers per layout: init containers go first, a regular sidecar goes last. */
 function withAgents(spec: PodSpec, plan: Plan, identity: AgentIdentity): PodSpec {
   const build = (role: AgentRole): Container =>
-    agentContainer(plan, role, role === 'init' && plan.initConfig !== undefined ? plan.initConfig : plan.config, identity);
+    agentContainer(
+      plan,
+      role,
+      role === 'init' && plan.initConfig !== undefined ? plan.initConfig : plan.config,
+      identity,
+    );
   let init = spec.initContainers ?? [];
   let containers = spec.containers;
   switch (plan.layout) {
@@ -117,21 +127,28 @@ function isPlain(value: unknown): value is Plain {
 export function overlay(existing: unknown, desired: unknown, field = ''): unknown {
   if (isPlain(existing) && isPlain(desired)) {
     const out: Record<string, unknown> = { ...existing };
-    for (const [key, value] of Object.entries(desired)) out[key] = overlay(existing[key], value, key);
+    for (const [key, value] of Object.entries(desired))
+      out[key] = overlay(existing[key], value, key);
     return out;
   }
   if (Array.isArray(existing) && Array.isArray(desired)) {
     const key = field === 'env' ? 'name' : LIST_KEYS[field];
     if (key === undefined) return desired;
     let list: readonly Plain[] = existing.filter(isPlain);
-    for (const item of desired.filter(isPlain)) list = upsert(list, item, key, field === 'env' ? 'replace' : 'overlay');
+    for (const item of desired.filter(isPlain))
+      list = upsert(list, item, key, field === 'env' ? 'replace' : 'overlay');
     return list;
   }
   return desired;
 }
 
 /** Puts `item` into the list by its key: in place (overlaid or replaced) if there, else last. */
-function upsert<T extends object>(list: readonly T[], item: T, key: string, how: 'overlay' | 'replace' = 'overlay'): readonly T[] {
+function upsert<T extends object>(
+  list: readonly T[],
+  item: T,
+  key: string,
+  how: 'overlay' | 'replace' = 'overlay',
+): readonly T[] {
   const keyOf = (x: T): unknown => (x as Plain)[key];
   const i = list.findIndex((x) => keyOf(x) === keyOf(item));
   if (i < 0) return [...list, item];

@@ -5,7 +5,12 @@
  */
 import type { AgentConfigInput, Mode } from '../common/config.ts';
 import { quantityValue } from './annotations.ts';
-import type { EnvAnnotation, OptedIn, ResourceAnnotation, SecretAnnotation } from './annotations.ts';
+import type {
+  EnvAnnotation,
+  OptedIn,
+  ResourceAnnotation,
+  SecretAnnotation,
+} from './annotations.ts';
 import { appContainers, selectTargets } from './types.ts';
 import type { Container, Pod, ResourceList, ResourceRequirements } from './types.ts';
 
@@ -98,14 +103,19 @@ export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): 
   };
 }
 
-function chooseLayout(pod: Pod, parsed: OptedIn, options: InjectorOptions): { layout: Layout; warning?: string } {
+function chooseLayout(
+  pod: Pod,
+  parsed: OptedIn,
+  options: InjectorOptions,
+): { layout: Layout; warning?: string } {
   if (parsed.mode === 'init') return { layout: 'init' };
   if (parsed.nativeSidecar ?? options.nativeSidecar) return { layout: 'native' };
   if (runsToCompletion(pod)) {
     return {
       layout: 'init',
       // Kept under 120 characters: the API server may truncate longer admission warnings.
-      warning: 'secrets-agent: runs to completion and native sidecars are off: secrets are fetched once, not refreshed',
+      warning:
+        'secrets-agent: runs to completion and native sidecars are off: secrets are fetched once, not refreshed',
     };
   }
   return { layout: 'init+sidecar' };
@@ -123,7 +133,11 @@ export function runsToCompletion(pod: Pod): boolean {
  * with (its own securityContext, else the pod's), else the pod's. Root never counts: the agent
  * must pass the `restricted` profile, and root reads the files anyway.
  */
-function declaredId(pod: Pod, targets: readonly Container[], field: 'runAsUser' | 'runAsGroup'): number | undefined {
+function declaredId(
+  pod: Pod,
+  targets: readonly Container[],
+  field: 'runAsUser' | 'runAsGroup',
+): number | undefined {
   const podLevel = pod.spec.securityContext?.[field];
   const effective = new Set(targets.map((c) => c.securityContext?.[field] ?? podLevel));
   const [only] = effective;
@@ -156,7 +170,12 @@ export function agentResources(
   return { requests, limits };
 }
 
-function agentConfig(pod: Pod, parsed: OptedIn, options: InjectorOptions, mode: Mode): AgentConfigInput {
+function agentConfig(
+  pod: Pod,
+  parsed: OptedIn,
+  options: InjectorOptions,
+  mode: Mode,
+): AgentConfigInput {
   const region = parsed.region ?? podRegion(pod) ?? options.defaultRegion;
   const refreshing = mode === 'sidecar';
   return {
@@ -193,7 +212,9 @@ function podRegion(pod: Pod): string | undefined {
   const { containers, initContainers } = appContainers(pod);
   const env = [...containers, ...initContainers].flatMap((c) => c.env ?? []);
   for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION']) {
-    const value = env.find((e) => e.name === name && e.value !== undefined && e.value !== '')?.value;
+    const value = env.find(
+      (e) => e.name === name && e.value !== undefined && e.value !== '',
+    )?.value;
     if (value !== undefined) return value;
   }
   return undefined;

@@ -27,7 +27,11 @@ export interface EnvVar {
   readonly name: string;
   readonly value?: string;
   readonly valueFrom?: {
-    readonly secretKeyRef?: { readonly name: string; readonly key: string; readonly optional?: boolean };
+    readonly secretKeyRef?: {
+      readonly name: string;
+      readonly key: string;
+      readonly optional?: boolean;
+    };
     readonly fieldRef?: { readonly apiVersion: string; readonly fieldPath: string };
     readonly [key: string]: unknown;
   };
@@ -59,7 +63,11 @@ export interface ResourceRequirements {
 }
 
 export interface Probe {
-  readonly httpGet?: { readonly path: string; readonly port: number | string; readonly scheme?: string };
+  readonly httpGet?: {
+    readonly path: string;
+    readonly port: number | string;
+    readonly scheme?: string;
+  };
   readonly periodSeconds?: number;
   readonly failureThreshold?: number;
   readonly timeoutSeconds?: number;
@@ -134,7 +142,8 @@ export const ANNOTATION_PREFIX = 'secrets-agent.io/';
 export const STATUS_ANNOTATION = `${ANNOTATION_PREFIX}status`;
 export const STATUS_INJECTED = 'injected';
 
-export type Result<T, E> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problems: E };
+export type Result<T, E> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problems: E };
 
 /** The shape errors of a pod, each naming its path (`spec.containers[1].name`). */
 export class PodShapeError extends Error {
@@ -163,11 +172,23 @@ function checkOptional(
   const value = obj[key];
   if (value === undefined) return;
   const ok =
-    type === 'array' ? Array.isArray(value) : type === 'object' ? isObject(value) : typeof value === type;
-  if (!ok) problems.push(`${path}.${key} must be ${type === 'array' || type === 'object' ? 'an' : 'a'} ${type}`);
+    type === 'array'
+      ? Array.isArray(value)
+      : type === 'object'
+        ? isObject(value)
+        : typeof value === type;
+  if (!ok)
+    problems.push(
+      `${path}.${key} must be ${type === 'array' || type === 'object' ? 'an' : 'a'} ${type}`,
+    );
 }
 
-function checkNamedList(value: unknown, path: string, problems: string[], extra?: (item: Obj, at: string) => void): void {
+function checkNamedList(
+  value: unknown,
+  path: string,
+  problems: string[],
+  extra?: (item: Obj, at: string) => void,
+): void {
   if (value === undefined) return;
   if (!Array.isArray(value)) {
     problems.push(`${path} must be an array`);
@@ -202,7 +223,8 @@ function checkMetadata(meta: unknown, problems: string[]): void {
     problems.push('metadata must be an object');
     return;
   }
-  for (const key of ['name', 'generateName', 'namespace'] as const) checkOptional(meta, key, 'string', 'metadata', problems);
+  for (const key of ['name', 'generateName', 'namespace'] as const)
+    checkOptional(meta, key, 'string', 'metadata', problems);
   const annotations = meta['annotations'];
   if (annotations !== undefined) {
     if (!isObject(annotations) || Object.values(annotations).some((v) => typeof v !== 'string')) {
@@ -220,8 +242,12 @@ export function parsePod(raw: unknown): Pod {
   const spec = raw['spec'];
   if (!isObject(spec)) throw new PodShapeError([...problems, 'spec must be an object']);
   if (!Array.isArray(spec['containers'])) problems.push('spec.containers must be an array');
-  checkNamedList(spec['containers'], 'spec.containers', problems, (c, at) => checkContainer(c, at, problems));
-  checkNamedList(spec['initContainers'], 'spec.initContainers', problems, (c, at) => checkContainer(c, at, problems));
+  checkNamedList(spec['containers'], 'spec.containers', problems, (c, at) =>
+    checkContainer(c, at, problems),
+  );
+  checkNamedList(spec['initContainers'], 'spec.initContainers', problems, (c, at) =>
+    checkContainer(c, at, problems),
+  );
   checkNamedList(spec['volumes'], 'spec.volumes', problems);
   checkOptional(spec, 'securityContext', 'object', 'spec', problems);
   checkOptional(spec, 'restartPolicy', 'string', 'spec', problems);
@@ -236,8 +262,12 @@ export function parsePod(raw: unknown): Pod {
 }
 
 /** The containers and init containers the user wrote (the agent's own excluded). */
-export function appContainers(pod: Pod): { readonly containers: readonly Container[]; readonly initContainers: readonly Container[] } {
-  const isApp = (c: Container): boolean => c.name !== AGENT_NAMES.sidecar && c.name !== AGENT_NAMES.init;
+export function appContainers(pod: Pod): {
+  readonly containers: readonly Container[];
+  readonly initContainers: readonly Container[];
+} {
+  const isApp = (c: Container): boolean =>
+    c.name !== AGENT_NAMES.sidecar && c.name !== AGENT_NAMES.init;
   return {
     containers: pod.spec.containers.filter(isApp),
     initContainers: (pod.spec.initContainers ?? []).filter(isApp),

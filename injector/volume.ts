@@ -5,7 +5,10 @@ import type { Plan } from './plan.ts';
 
 /** Memory-backed: secret values never touch the node's disk. */
 export function secretsVolume(plan: Plan): Volume {
-  return { name: AGENT_NAMES.volume, emptyDir: { medium: 'Memory', sizeLimit: plan.volumeSizeLimit } };
+  return {
+    name: AGENT_NAMES.volume,
+    emptyDir: { medium: 'Memory', sizeLimit: plan.volumeSizeLimit },
+  };
 }
 
 /** Read-only for the app: only the agent writes. */
@@ -17,5 +20,8 @@ export function appMount(plan: Plan): VolumeMount {
 export function appEnv(plan: Plan): EnvVar[] {
   const secret = plan.k8sSecret;
   if (secret === undefined) return [];
-  return plan.env.map((e) => ({ name: e.name, valueFrom: { secretKeyRef: { name: secret, key: e.key } } }));
+  return plan.env.map((e) => ({
+    name: e.name,
+    valueFrom: { secretKeyRef: { name: secret, key: e.key } },
+  }));
 }

@@ -49,11 +49,21 @@ async function rig(t: Test, server: DevServer, raw: Record<string, unknown>): Pr
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
   });
   t.teardown(() => source.close());
-  const agent = new Agent({ config, source, files: new FileSink(dir), metrics, logger, render: renderFile });
+  const agent = new Agent({
+    config,
+    source,
+    files: new FileSink(dir),
+    metrics,
+    logger,
+    render: renderFile,
+  });
   return { agent, metrics, dir, logs };
 }
 
-async function counter(metrics: AgentMetrics, labels: Partial<Record<'operation' | 'outcome', string>>): Promise<number> {
+async function counter(
+  metrics: AgentMetrics,
+  labels: Partial<Record<'operation' | 'outcome', string>>,
+): Promise<number> {
   const data = await metrics.awsApiCalls.get();
   const matches = (v: (typeof data.values)[number]): boolean =>
     (labels.operation === undefined || v.labels.operation === labels.operation) &&
@@ -61,24 +71,32 @@ async function counter(metrics: AgentMetrics, labels: Partial<Record<'operation'
   return data.values.filter(matches).reduce((n, v) => n + v.value, 0);
 }
 
-t.test('API calls per cycle: ceil(N/20), the same count on the endpoint and in the metric', async (t) => {
-  const server = await startDevServer();
-  t.teardown(() => server.close());
-  const n = 65;
-  for (let i = 0; i < n; i++) server.putSecretValue(`s/${i}`, `v${i}-${CANARY}`);
-  const { agent, metrics, logs } = await rig(t, server, {
-    secrets: Array.from({ length: n }, (_, i) => ({ name: `s${i}`, id: `s/${i}` })),
-  });
-  const signal = new AbortController().signal;
-  const cycles = 3;
-  for (let c = 0; c < cycles; c++) t.same((await agent.cycle(signal)).failures, []);
-  const endpointCalls = server.requests.list().filter((r) => r.service === 'secretsmanager').length;
-  const agentCalls = await counter(metrics, {});
-  t.equal(endpointCalls, cycles * Math.ceil(n / 20), 'endpoint side');
-  t.equal(agentCalls, endpointCalls, 'the agent counts what the endpoint saw');
-  t.equal(await counter(metrics, { operation: 'BatchGetSecretValue', outcome: 'success' }), cycles * 4);
-  assertNoCanary(t, logs.join('') + (await metrics.registry.metrics()), 'logs and metrics');
-});
+t.test(
+  'API calls per cycle: ceil(N/20), the same count on the endpoint and in the metric',
+  async (t) => {
+    const server = await startDevServer();
+    t.teardown(() => server.close());
+    const n = 65;
+    for (let i = 0; i < n; i++) server.putSecretValue(`s/${i}`, `v${i}-${CANARY}`);
+    const { agent, metrics, logs } = await rig(t, server, {
+      secrets: Array.from({ length: n }, (_, i) => ({ name: `s${i}`, id: `s/${i}` })),
+    });
+    const signal = new AbortController().signal;
+    const cycles = 3;
+    for (let c = 0; c < cycles; c++) t.same((await agent.cycle(signal)).failures, []);
+    const endpointCalls = server.requests
+      .list()
+      .filter((r) => r.service === 'secretsmanager').length;
+    const agentCalls = await counter(metrics, {});
+    t.equal(endpointCalls, cycles * Math.ceil(n / 20), 'endpoint side');
+    t.equal(agentCalls, endpointCalls, 'the agent counts what the endpoint saw');
+    t.equal(
+      await counter(metrics, { operation: 'BatchGetSecretValue', outcome: 'success' }),
+      cycles * 4,
+    );
+    assertNoCanary(t, logs.join('') + (await metrics.registry.metrics()), 'logs and metrics');
+  },
+);
 
 t.test('failover: a failing primary region is replaced by the failover region', async (t) => {
   const server = await startDevServer({ seed: { secrets: [{ name: 'replicated', value: 'R' }] } });
@@ -98,19 +116,38 @@ t.test('failover: a failing primary region is replaced by the failover region', 
   t.match(logs.join(''), /trying the failover region/);
 });
 
-t.test('a not-found secret does not fail over (another region would not have it either)', async (t) => {
-  const server = await startDevServer();
-  t.teardown(() => server.close());
-  const { agent } = await rig(t, server, { region: 'us-east-1', failoverRegion: 'us-west-2', secrets: [{ name: 'x', id: 'missing' }] });
-  const result = await agent.cycle(new AbortController().signal);
-  t.equal(result.failures[0]?.error.code, 'SECRET_NOT_FOUND');
-  t.notOk(server.requests.list().some((r) => r.region === 'us-west-2'));
-});
+t.test(
+  'a not-found secret does not fail over (another region would not have it either)',
+  async (t) => {
+    const server = await startDevServer();
+    t.teardown(() => server.close());
+    const { agent } = await rig(t, server, {
+      region: 'us-east-1',
+      failoverRegion: 'us-west-2',
+      secrets: [{ name: 'x', id: 'missing' }],
+    });
+    const result = await agent.cycle(new AbortController().signal);
+    t.equal(result.failures[0]?.error.code, 'SECRET_NOT_FOUND');
+    t.notOk(server.requests.list().some((r) => r.region === 'us-west-2'));
+  },
+);
 
 t.test('one failing secret keeps its last good file while the others refresh', async (t) => {
-  const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'a1' }, { name: 'b', value: 'b1' }] } });
+  const server = await startDevServer({
+    seed: {
+      secrets: [
+        { name: 'a', value: 'a1' },
+        { name: 'b', value: 'b1' },
+      ],
+    },
+  });
   t.teardown(() => server.close());
-  const { agent, dir, metrics } = await rig(t, server, { secrets: [{ name: 'a', id: 'a' }, { name: 'b', id: 'b' }] });
+  const { agent, dir, metrics } = await rig(t, server, {
+    secrets: [
+      { name: 'a', id: 'a' },
+      { name: 'b', id: 'b' },
+    ],
+  });
   const signal = new AbortController().signal;
   await agent.cycle(signal);
   t.ok(agent.ready);
@@ -118,19 +155,30 @@ t.test('one failing secret keeps its last good file while the others refresh', a
   server.putSecretValue('b', 'b2');
   server.faults.add({ kind: 'accessDenied', secretId: 'b' });
   const second = await agent.cycle(signal);
-  t.same(second.failures.map((f) => [f.secret, f.error.code]), [['b', 'ACCESS_DENIED']]);
+  t.same(
+    second.failures.map((f) => [f.secret, f.error.code]),
+    [['b', 'ACCESS_DENIED']],
+  );
   t.same(second.changed, ['a']);
   t.equal(await readFile(join(dir, 'a'), 'utf8'), 'a2');
   t.equal(await readFile(join(dir, 'b'), 'utf8'), 'b1', 'last good content kept');
   t.ok(agent.ready, 'still ready');
   const fetches = await metrics.fetchTotal.get();
-  t.ok(fetches.values.some((v) => v.labels['secret'] === 'b' && v.labels['outcome'] === 'ACCESS_DENIED' && v.value === 1));
+  t.ok(
+    fetches.values.some(
+      (v) => v.labels['secret'] === 'b' && v.labels['outcome'] === 'ACCESS_DENIED' && v.value === 1,
+    ),
+  );
   server.faults.clear();
   t.same((await agent.cycle(signal)).changed, ['b']);
   t.same((await agent.cycle(signal)).changed, [], 'nothing rewritten when nothing changed');
 });
 
-const FAILURE_METRICS: { kind: 'notFound' | 'accessDenied' | 'throttle' | 'error5xx' | 'decryptFailure'; code: string; call: string }[] = [
+const FAILURE_METRICS: {
+  kind: 'notFound' | 'accessDenied' | 'throttle' | 'error5xx' | 'decryptFailure';
+  code: string;
+  call: string;
+}[] = [
   { kind: 'notFound', code: 'SECRET_NOT_FOUND', call: 'success' },
   { kind: 'accessDenied', code: 'ACCESS_DENIED', call: 'success' },
   { kind: 'decryptFailure', code: 'DECRYPTION_FAILED', call: 'success' },
@@ -148,9 +196,19 @@ for (const f of FAILURE_METRICS) {
     const result = await agent.cycle(new AbortController().signal);
     t.equal(result.failures[0]?.error.code, f.code);
     const fetches = await metrics.fetchTotal.get();
-    t.same(fetches.values.map((v) => [v.labels['secret'], v.labels['outcome'], v.value]), [['a', f.code, 1]]);
-    t.ok((await counter(metrics, { operation: 'BatchGetSecretValue', outcome: f.call })) >= 1, `api call outcome ${f.call}`);
+    t.same(
+      fetches.values.map((v) => [v.labels['secret'], v.labels['outcome'], v.value]),
+      [['a', f.code, 1]],
+    );
+    t.ok(
+      (await counter(metrics, { operation: 'BatchGetSecretValue', outcome: f.call })) >= 1,
+      `api call outcome ${f.call}`,
+    );
     t.notOk(agent.ready);
-    t.same((await metrics.ready.get()).values.map((v) => v.value), [0], 'secrets_agent_ready 0');
+    t.same(
+      (await metrics.ready.get()).values.map((v) => v.value),
+      [0],
+      'secrets_agent_ready 0',
+    );
   });
 }

@@ -5,17 +5,30 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { BatchGetSecretValueCommand, CreateSecretCommand, GetSecretValueCommand, ListSecretsCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  BatchGetSecretValueCommand,
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import t from 'tap';
 import { run } from '../dev/command.ts';
 
 const CANARY = `canary-${Math.random().toString(36).slice(2)}-value`;
 
-async function startProcess(args: string[]): Promise<{ url: string; stderr: () => string; stop: () => Promise<number | null> }> {
-  const child = spawn('node_modules/.bin/node', ['cli/main.ts', 'dev', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startProcess(
+  args: string[],
+): Promise<{ url: string; stderr: () => string; stop: () => Promise<number | null> }> {
+  const child = spawn('node_modules/.bin/node', ['cli/main.ts', 'dev', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   const lines = createInterface({ input: child.stdout });
   const url = await new Promise<string>((resolve, reject) => {
     lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
@@ -27,22 +40,38 @@ async function startProcess(args: string[]): Promise<{ url: string; stderr: () =
 t.test('the CLI serves the seed and stops on SIGTERM; the canary never leaks', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'dev-cli-'));
   const seedFile = join(dir, 'seed.yaml');
-  await writeFile(seedFile, `secrets:\n  - name: canary\n    value: ${CANARY}\n  - name: canary-json\n    value: { password: ${CANARY} }\n`);
+  await writeFile(
+    seedFile,
+    `secrets:\n  - name: canary\n    value: ${CANARY}\n  - name: canary-json\n    value: { password: ${CANARY} }\n`,
+  );
   const proc = await startProcess(['--port', '0', '--seed', seedFile]);
   t.match(proc.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-  const sm = new SecretsManagerClient({ endpoint: proc.url, region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'AKID', secretAccessKey: 's' } });
+  const sm = new SecretsManagerClient({
+    endpoint: proc.url,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'AKID', secretAccessKey: 's' },
+  });
   t.teardown(() => sm.destroy());
   t.equal((await sm.send(new GetSecretValueCommand({ SecretId: 'canary' }))).SecretString, CANARY);
-  await sm.send(new BatchGetSecretValueCommand({ SecretIdList: ['canary', 'canary-json', 'missing'] }));
+  await sm.send(
+    new BatchGetSecretValueCommand({ SecretIdList: ['canary', 'canary-json', 'missing'] }),
+  );
   await sm.send(new ListSecretsCommand({}));
   await sm.send(new PutSecretValueCommand({ SecretId: 'canary', SecretString: `${CANARY}-2` }));
   await sm.send(new CreateSecretCommand({ Name: 'more', SecretString: CANARY }));
   await sm.send(new GetSecretValueCommand({ SecretId: 'canary', VersionStage: 'AWSPREVIOUS' }));
   for (const kind of ['throttle', 'decryptFailure', 'accessDenied', 'error5xx']) {
-    await fetch(`${proc.url}/_dev/faults`, { method: 'POST', body: JSON.stringify({ kind, count: 1 }) });
+    await fetch(`${proc.url}/_dev/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ kind, count: 1 }),
+    });
     await t.rejects(sm.send(new GetSecretValueCommand({ SecretId: 'canary' })));
   }
-  await fetch(`${proc.url}/_dev/secrets/canary`, { method: 'PUT', body: JSON.stringify({ value: `${CANARY}-3` }) });
+  await fetch(`${proc.url}/_dev/secrets/canary`, {
+    method: 'PUT',
+    body: JSON.stringify({ value: `${CANARY}-3` }),
+  });
   const requestLog = await (await fetch(`${proc.url}/_dev/requests`)).text();
   const faults = await (await fetch(`${proc.url}/_dev/faults`)).text();
   t.ok(requestLog.includes('GetSecretValue'));
@@ -58,7 +87,10 @@ t.test('the CLI serves the seed and stops on SIGTERM; the canary never leaks', a
 t.test('flags: --help, bad seed, non-loopback host', async (t) => {
   const out: string[] = [];
   const ctx = (argv: string[]): Parameters<typeof run>[0] => ({
-    argv, env: {}, stdin: process.stdin, signal: AbortSignal.abort(),
+    argv,
+    env: {},
+    stdin: process.stdin,
+    signal: AbortSignal.abort(),
     stdout: { write: (s: string) => out.push(s) } as unknown as NodeJS.WritableStream,
     stderr: { write: () => true } as unknown as NodeJS.WritableStream,
   });
@@ -66,8 +98,17 @@ t.test('flags: --help, bad seed, non-loopback host', async (t) => {
   t.match(out.join(''), /SECRETS_AGENT_DEV_PORT/);
   await t.rejects(run(ctx(['--host', '0.0.0.0'])), { code: 'USAGE' });
   await t.rejects(run(ctx(['--port', 'abc'])), { code: 'USAGE' });
-  await t.rejects(run(ctx(['--port', '0', '--seed', 'test/fixtures/missing.yaml'])), { code: 'SEED_INVALID' });
+  await t.rejects(run(ctx(['--port', '0', '--seed', 'test/fixtures/missing.yaml'])), {
+    code: 'SEED_INVALID',
+  });
   out.length = 0;
-  t.equal(await run({ ...ctx(['--port', '0']), env: { SECRETS_AGENT_DEV_SEED: 'test/fixtures/seed.yaml' } }), 0, 'env twin; an aborted signal stops at once');
+  t.equal(
+    await run({
+      ...ctx(['--port', '0']),
+      env: { SECRETS_AGENT_DEV_SEED: 'test/fixtures/seed.yaml' },
+    }),
+    0,
+    'env twin; an aborted signal stops at once',
+  );
   t.match(out.join(''), /"msg":"listening"/);
 });

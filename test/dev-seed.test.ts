@@ -16,17 +16,45 @@ function problems(raw: unknown): string {
 t.test('errors name the path', async (t) => {
   const cases: [unknown, RegExp][] = [
     [[], /\(root\): must be a mapping/],
-    [{ secrets: [{ name: 'a', value: 'x' }, { name: 'b' }, { name: 'c', value: 5 }] }, /secrets\[2\]\.value: must be a string or a mapping/],
+    [
+      { secrets: [{ name: 'a', value: 'x' }, { name: 'b' }, { name: 'c', value: 5 }] },
+      /secrets\[2\]\.value: must be a string or a mapping/,
+    ],
     [{ secrets: [{ value: 'x' }] }, /secrets\[0\]\.name: is required/],
     [{ secrets: [{ name: 'bad name!' }] }, /secrets\[0\]\.name: may hold only/],
-    [{ secrets: [{ name: 'a', binary: 'not base64!' }] }, /secrets\[0\]\.binary: must be a base64 string/],
+    [
+      { secrets: [{ name: 'a', binary: 'not base64!' }] },
+      /secrets\[0\]\.binary: must be a base64 string/,
+    ],
     [{ secrets: [{ name: 'a', value: 'x', binary: 'AA==' }] }, /secrets\[0\]: has both/],
     [{ secrets: [{ name: 'a' }, { name: 'a' }] }, /name "a" appears more than once/],
-    [{ secrets: [{ name: 'a', versions: [{ value: 'x', stages: ['AWSPREVIOUS'] }] }] }, /secrets\[0\]\.versions: one version must have the AWSCURRENT stage/],
-    [{ secrets: [{ name: 'a', versions: [{ value: 'x', stages: ['AWSCURRENT'] }, { value: 'y', stages: ['AWSCURRENT'] }] }] }, /secrets\[0\]\.versions\[1\]\.stages: "AWSCURRENT" is already on/],
+    [
+      { secrets: [{ name: 'a', versions: [{ value: 'x', stages: ['AWSPREVIOUS'] }] }] },
+      /secrets\[0\]\.versions: one version must have the AWSCURRENT stage/,
+    ],
+    [
+      {
+        secrets: [
+          {
+            name: 'a',
+            versions: [
+              { value: 'x', stages: ['AWSCURRENT'] },
+              { value: 'y', stages: ['AWSCURRENT'] },
+            ],
+          },
+        ],
+      },
+      /secrets\[0\]\.versions\[1\]\.stages: "AWSCURRENT" is already on/,
+    ],
     [{ secrets: [{ name: 'a', tags: { k: 1 } }] }, /secrets\[0\]\.tags\.k: must be a string/],
-    [{ roles: { 'not-an-arn': { allow: ['x'] } } }, /roles\["not-an-arn"\]: the key must be an IAM role ARN/],
-    [{ roles: { 'arn:aws:iam::123456789012:role/r': { batch: 'no' } } }, /roles\[.*\]\.batch: must be true or false/],
+    [
+      { roles: { 'not-an-arn': { allow: ['x'] } } },
+      /roles\["not-an-arn"\]: the key must be an IAM role ARN/,
+    ],
+    [
+      { roles: { 'arn:aws:iam::123456789012:role/r': { batch: 'no' } } },
+      /roles\[.*\]\.batch: must be true or false/,
+    ],
     [{ credentials: [{ accessKeyId: 'A' }] }, /credentials\[0\]\.secretAccessKey: is required/],
     [{ accountId: '12' }, /accountId: must be 12 digits/],
     [{ secrets: [], extra: 1 }, /extra: unknown field/],
@@ -43,7 +71,10 @@ t.test('YAML text and the example fixture', async (t) => {
   const seed = await loadSeedFile('test/fixtures/seed.yaml');
   const catalog = seed.secrets.find((s) => s.name === 'eks-workshop-catalog-secret');
   const value = catalog?.versions[0]?.value;
-  t.ok(value?.kind === 'string' && JSON.parse(value.text).username === 'catalog_user');
+  t.ok(
+    value?.kind === 'string' &&
+      (JSON.parse(value.text) as { username?: string }).username === 'catalog_user',
+  );
   t.ok(seed.secrets.some((s) => s.versions.some((v) => v.value.kind === 'binary')));
   t.ok(seed.secrets.some((s) => s.versions.some((v) => v.stages.includes('AWSPREVIOUS'))));
   await t.rejects(loadSeedFile('test/fixtures/nope.yaml'), { code: 'SEED_INVALID' });

@@ -3,7 +3,11 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BatchGetSecretValueCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  BatchGetSecretValueCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { fromTokenFile, fromWebToken } from '@aws-sdk/credential-providers';
 import t from 'tap';
 import { startDevServer } from '../dev/server.ts';
@@ -13,7 +17,11 @@ const server = await startDevServer({
   now: () => clock,
   seed: {
     sts: { audiences: ['sts.amazonaws.com'] },
-    secrets: [{ name: 'app/db', value: 'db' }, { name: 'app/key', value: 'key' }, { name: 'ops/root', value: 'root' }],
+    secrets: [
+      { name: 'app/db', value: 'db' },
+      { name: 'app/key', value: 'key' },
+      { name: 'ops/root', value: 'root' },
+    ],
     roles: {
       'arn:aws:iam::123456789012:role/app': { allow: ['app/*'] },
       'arn:aws:iam::123456789012:role/nobatch': { batch: false },
@@ -28,9 +36,16 @@ function jwt(claims: Record<string, unknown>): string {
   const enc = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
   return `${enc({ alg: 'RS256', kid: 'k' })}.${enc(claims)}.c2lnbmF0dXJl`;
 }
-const goodToken = jwt({ sub: 'system:serviceaccount:ns:app', aud: 'sts.amazonaws.com', iss: 'https://oidc.example', exp: Math.floor(Date.now() / 1000) + 3600 });
+const goodToken = jwt({
+  sub: 'system:serviceaccount:ns:app',
+  aud: 'sts.amazonaws.com',
+  iss: 'https://oidc.example',
+  exp: Math.floor(Date.now() / 1000) + 3600,
+});
 
-async function failure(p: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string }> {
+async function failure(
+  p: Promise<unknown>,
+): Promise<{ name: string; status: number | undefined; message: string }> {
   try {
     await p;
   } catch (err) {
@@ -40,76 +55,186 @@ async function failure(p: Promise<unknown>): Promise<{ name: string; status: num
   throw new Error('expected a failure');
 }
 
-function smClient(credentials: SecretsManagerClient['config']['credentials'] | { accessKeyId: string; secretAccessKey: string; sessionToken?: string }): SecretsManagerClient {
+function smClient(
+  credentials:
+    | SecretsManagerClient['config']['credentials']
+    | { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+): SecretsManagerClient {
   const c = new SecretsManagerClient({ ...clientConfig, maxAttempts: 1, credentials });
   t.teardown(() => c.destroy());
   return c;
 }
 
-t.test('fromWebToken gets credentials from the emulator; signed calls pass verification', async (t) => {
-  const provider = fromWebToken({ roleArn: 'arn:aws:iam::123456789012:role/app', webIdentityToken: goodToken, roleSessionName: 'agent', clientConfig });
-  const creds = await provider();
-  t.match(creds.accessKeyId, /^ASIA/);
-  t.ok(creds.sessionToken);
-  t.ok(creds.expiration instanceof Date);
-  const client = smClient(creds);
-  t.equal((await client.send(new GetSecretValueCommand({ SecretId: 'app/db' }))).SecretString, 'db');
-  const rec = server.requests.list({ operation: 'GetSecretValue', secretId: 'app/db' }).at(-1);
-  t.match(rec, { accessKeyId: creds.accessKeyId, roleArn: 'arn:aws:iam::123456789012:role/app', region, outcome: 'ok' });
-  const sts = server.requests.list({ operation: 'AssumeRoleWithWebIdentity' }).at(-1);
-  t.match(sts, { service: 'sts', roleArn: 'arn:aws:iam::123456789012:role/app', outcome: 'ok' });
+t.test(
+  'fromWebToken gets credentials from the emulator; signed calls pass verification',
+  async (t) => {
+    const provider = fromWebToken({
+      roleArn: 'arn:aws:iam::123456789012:role/app',
+      webIdentityToken: goodToken,
+      roleSessionName: 'agent',
+      clientConfig,
+    });
+    const creds = await provider();
+    t.match(creds.accessKeyId, /^ASIA/);
+    t.ok(creds.sessionToken);
+    t.ok(creds.expiration instanceof Date);
+    const client = smClient(creds);
+    t.equal(
+      (await client.send(new GetSecretValueCommand({ SecretId: 'app/db' }))).SecretString,
+      'db',
+    );
+    const rec = server.requests.list({ operation: 'GetSecretValue', secretId: 'app/db' }).at(-1);
+    t.match(rec, {
+      accessKeyId: creds.accessKeyId,
+      roleArn: 'arn:aws:iam::123456789012:role/app',
+      region,
+      outcome: 'ok',
+    });
+    const sts = server.requests.list({ operation: 'AssumeRoleWithWebIdentity' }).at(-1);
+    t.match(sts, { service: 'sts', roleArn: 'arn:aws:iam::123456789012:role/app', outcome: 'ok' });
 
-  const tampered = await failure(smClient({ ...creds, secretAccessKey: 'not-the-key' }).send(new GetSecretValueCommand({ SecretId: 'app/db' })));
-  t.match(tampered, { name: 'InvalidSignatureException', status: 400 });
-  const wrongSession = await failure(smClient({ ...creds, sessionToken: 'forged' }).send(new GetSecretValueCommand({ SecretId: 'app/db' })));
-  t.equal(wrongSession.name, 'UnrecognizedClientException');
+    const tampered = await failure(
+      smClient({ ...creds, secretAccessKey: 'not-the-key' }).send(
+        new GetSecretValueCommand({ SecretId: 'app/db' }),
+      ),
+    );
+    t.match(tampered, { name: 'InvalidSignatureException', status: 400 });
+    const wrongSession = await failure(
+      smClient({ ...creds, sessionToken: 'forged' }).send(
+        new GetSecretValueCommand({ SecretId: 'app/db' }),
+      ),
+    );
+    t.equal(wrongSession.name, 'UnrecognizedClientException');
 
-  clock += 2 * 3600_000;
-  const expired = await failure(smClient({ accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: creds.sessionToken ?? '' }).send(new GetSecretValueCommand({ SecretId: 'app/db' })));
-  clock = Date.now();
-  t.match(expired, { name: 'ExpiredTokenException', status: 400 });
-});
+    clock += 2 * 3600_000;
+    const expired = await failure(
+      smClient({
+        accessKeyId: creds.accessKeyId,
+        secretAccessKey: creds.secretAccessKey,
+        sessionToken: creds.sessionToken ?? '',
+      }).send(new GetSecretValueCommand({ SecretId: 'app/db' })),
+    );
+    clock = Date.now();
+    t.match(expired, { name: 'ExpiredTokenException', status: 400 });
+  },
+);
 
 t.test('fromTokenFile reads the token file (the IRSA path)', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'dev-sts-'));
   const file = join(dir, 'token');
   await writeFile(file, goodToken);
-  const creds = await fromTokenFile({ webIdentityTokenFile: file, roleArn: 'arn:aws:iam::123456789012:role/app', roleSessionName: 's1', clientConfig })();
-  t.equal((await smClient(creds).send(new GetSecretValueCommand({ SecretId: 'app/key' }))).SecretString, 'key');
+  const creds = await fromTokenFile({
+    webIdentityTokenFile: file,
+    roleArn: 'arn:aws:iam::123456789012:role/app',
+    roleSessionName: 's1',
+    clientConfig,
+  })();
+  t.equal(
+    (await smClient(creds).send(new GetSecretValueCommand({ SecretId: 'app/key' }))).SecretString,
+    'key',
+  );
 });
 
 t.test('bad web identity tokens', async (t) => {
   const assume = (token: string): Promise<unknown> =>
-    fromWebToken({ roleArn: 'arn:aws:iam::123456789012:role/app', webIdentityToken: token, roleSessionName: 'x1', clientConfig: { ...clientConfig, maxAttempts: 1 } })();
-  t.match(await failure(assume('not-a-jwt')), { name: 'InvalidIdentityTokenException', status: 400 });
-  t.match(await failure(assume(jwt({ sub: 's', aud: 'sts.amazonaws.com', exp: 1000 }))), { name: 'ExpiredTokenException', message: /Token expired/ });
-  t.match(await failure(assume(jwt({ sub: 's', aud: 'someone-else', exp: Math.floor(Date.now() / 1000) + 60 }))), { name: 'InvalidIdentityTokenException', message: /audience/ });
-  const outcomes = server.requests.list({ operation: 'AssumeRoleWithWebIdentity' }).slice(-3).map((r) => r.outcome);
+    fromWebToken({
+      roleArn: 'arn:aws:iam::123456789012:role/app',
+      webIdentityToken: token,
+      roleSessionName: 'x1',
+      clientConfig: { ...clientConfig, maxAttempts: 1 },
+    })();
+  t.match(await failure(assume('not-a-jwt')), {
+    name: 'InvalidIdentityTokenException',
+    status: 400,
+  });
+  t.match(await failure(assume(jwt({ sub: 's', aud: 'sts.amazonaws.com', exp: 1000 }))), {
+    name: 'ExpiredTokenException',
+    message: /Token expired/,
+  });
+  t.match(
+    await failure(
+      assume(jwt({ sub: 's', aud: 'someone-else', exp: Math.floor(Date.now() / 1000) + 60 })),
+    ),
+    { name: 'InvalidIdentityTokenException', message: /audience/ },
+  );
+  const outcomes = server.requests
+    .list({ operation: 'AssumeRoleWithWebIdentity' })
+    .slice(-3)
+    .map((r) => r.outcome);
   t.same(outcomes, ['InvalidIdentityToken', 'ExpiredTokenException', 'InvalidIdentityToken']);
 });
 
 t.test('role rules: allow list and batch: false', async (t) => {
-  const app = smClient(await fromWebToken({ roleArn: 'arn:aws:iam::123456789012:role/app', webIdentityToken: goodToken, clientConfig })());
-  t.match(await failure(app.send(new GetSecretValueCommand({ SecretId: 'ops/root' }))), { name: 'AccessDeniedException', status: 400 });
-  const batch = await app.send(new BatchGetSecretValueCommand({ SecretIdList: ['app/db', 'ops/root'] }));
-  t.same(batch.SecretValues?.map((v) => v.Name), ['app/db']);
-  t.same(batch.Errors?.map((e) => [e.SecretId, e.ErrorCode]), [['ops/root', 'AccessDeniedException']]);
-  const nobatch = smClient(await fromWebToken({ roleArn: 'arn:aws:iam::123456789012:role/nobatch', webIdentityToken: goodToken, clientConfig })());
-  t.equal((await failure(nobatch.send(new BatchGetSecretValueCommand({ SecretIdList: ['app/db'] })))).name, 'AccessDeniedException');
-  t.equal((await nobatch.send(new GetSecretValueCommand({ SecretId: 'ops/root' }))).SecretString, 'root');
+  const app = smClient(
+    await fromWebToken({
+      roleArn: 'arn:aws:iam::123456789012:role/app',
+      webIdentityToken: goodToken,
+      clientConfig,
+    })(),
+  );
+  t.match(await failure(app.send(new GetSecretValueCommand({ SecretId: 'ops/root' }))), {
+    name: 'AccessDeniedException',
+    status: 400,
+  });
+  const batch = await app.send(
+    new BatchGetSecretValueCommand({ SecretIdList: ['app/db', 'ops/root'] }),
+  );
+  t.same(
+    batch.SecretValues?.map((v) => v.Name),
+    ['app/db'],
+  );
+  t.same(
+    batch.Errors?.map((e) => [e.SecretId, e.ErrorCode]),
+    [['ops/root', 'AccessDeniedException']],
+  );
+  const nobatch = smClient(
+    await fromWebToken({
+      roleArn: 'arn:aws:iam::123456789012:role/nobatch',
+      webIdentityToken: goodToken,
+      clientConfig,
+    })(),
+  );
+  t.equal(
+    (await failure(nobatch.send(new BatchGetSecretValueCommand({ SecretIdList: ['app/db'] }))))
+      .name,
+    'AccessDeniedException',
+  );
+  t.equal(
+    (await nobatch.send(new GetSecretValueCommand({ SecretId: 'ops/root' }))).SecretString,
+    'root',
+  );
 });
 
 t.test('static credentials listed in the seed are checked', async (t) => {
   const strict = await startDevServer({
-    seed: { secrets: [{ name: 's', value: 'v' }], credentials: [{ accessKeyId: 'AKIADEV', secretAccessKey: 'devsecret' }] },
+    seed: {
+      secrets: [{ name: 's', value: 'v' }],
+      credentials: [{ accessKeyId: 'AKIADEV', secretAccessKey: 'devsecret' }],
+    },
   });
   t.teardown(() => strict.close());
   const make = (accessKeyId: string, secretAccessKey: string): SecretsManagerClient => {
-    const c = new SecretsManagerClient({ endpoint: strict.url, region, maxAttempts: 1, credentials: { accessKeyId, secretAccessKey } });
+    const c = new SecretsManagerClient({
+      endpoint: strict.url,
+      region,
+      maxAttempts: 1,
+      credentials: { accessKeyId, secretAccessKey },
+    });
     t.teardown(() => c.destroy());
     return c;
   };
-  t.equal((await make('AKIADEV', 'devsecret').send(new GetSecretValueCommand({ SecretId: 's' }))).SecretString, 'v');
-  t.equal((await failure(make('AKIADEV', 'wrong').send(new GetSecretValueCommand({ SecretId: 's' })))).name, 'InvalidSignatureException');
-  t.equal((await failure(make('AKIAOTHER', 'x').send(new GetSecretValueCommand({ SecretId: 's' })))).name, 'UnrecognizedClientException');
+  t.equal(
+    (await make('AKIADEV', 'devsecret').send(new GetSecretValueCommand({ SecretId: 's' })))
+      .SecretString,
+    'v',
+  );
+  t.equal(
+    (await failure(make('AKIADEV', 'wrong').send(new GetSecretValueCommand({ SecretId: 's' }))))
+      .name,
+    'InvalidSignatureException',
+  );
+  t.equal(
+    (await failure(make('AKIAOTHER', 'x').send(new GetSecretValueCommand({ SecretId: 's' })))).name,
+    'UnrecognizedClientException',
+  );
 });

@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { lstat, readdir, readFile, readlink, stat, writeFile, mkdir, symlink } from 'node:fs/promises';
+import {
+  lstat,
+  readdir,
+  readFile,
+  readlink,
+  stat,
+  writeFile,
+  mkdir,
+  symlink,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { FileSink, type SecretFile } from '../agent/sink/files.ts';
@@ -29,16 +38,27 @@ t.test('an unchanged set touches nothing; a change swaps the version', async (t)
   const sink = new FileSink(dir);
   await sink.write([file('a', 'one'), file('b', 'two')]);
   const first = await readlink(join(dir, '..data'));
-  t.same(await sink.write([file('a', 'one'), file('b', 'two')]), { status: 'unchanged', changed: [] });
+  t.same(await sink.write([file('a', 'one'), file('b', 'two')]), {
+    status: 'unchanged',
+    changed: [],
+  });
   t.equal(await readlink(join(dir, '..data')), first, 'same version directory');
   const changed = await sink.write([file('a', 'one'), file('b', 'three')]);
   t.same(changed, { status: 'written', changed: ['b'] });
   const second = await readlink(join(dir, '..data'));
   t.not(second, first);
-  t.same((await readdir(dir)).filter((e) => e.startsWith('..2')).sort(), [first, second].sort(), 'the previous version is kept for readers mid-read');
+  t.same(
+    (await readdir(dir)).filter((e) => e.startsWith('..2')).sort(),
+    [first, second].sort(),
+    'the previous version is kept for readers mid-read',
+  );
   await sink.write([file('a', 'one'), file('b', 'four')]);
   t.notOk((await readdir(dir)).includes(first), 'the version before the previous one is removed');
-  t.same(await sink.write([file('a', 'one', 0o400), file('b', 'four')]), { status: 'written', changed: ['a'] }, 'a mode change is a change');
+  t.same(
+    await sink.write([file('a', 'one', 0o400), file('b', 'four')]),
+    { status: 'written', changed: ['a'] },
+    'a mode change is a change',
+  );
 });
 
 t.test('a new sink (container restart) sees what is there and does not rewrite it', async (t) => {
@@ -49,19 +69,32 @@ t.test('a new sink (container restart) sees what is there and does not rewrite i
   t.equal(await readlink(join(dir, '..data')), version);
 });
 
-t.test('names no longer in the set are removed; leftovers of an interrupted write are cleaned', async (t) => {
-  const dir = await tempDir(t);
-  const sink = new FileSink(dir);
-  await sink.write([file('a', 'one'), file('b', 'two')]);
-  await mkdir(join(dir, '..2020_01_01_00_00_00.000_dead00'));
-  await symlink('nowhere', join(dir, '..data_tmp_abc'));
-  const fresh = new FileSink(dir);
-  t.same(await fresh.write([file('a', 'one')]), { status: 'written', changed: ['b'] });
-  const entries = (await readdir(dir)).sort();
-  t.same(entries.filter((e) => !e.startsWith('..2')), ['..data', 'a']);
-  t.notOk(entries.includes('..2020_01_01_00_00_00.000_dead00'), 'the stray version directory is gone');
-  t.equal(entries.filter((e) => e.startsWith('..2')).length, 2, 'the live and the previous version');
-});
+t.test(
+  'names no longer in the set are removed; leftovers of an interrupted write are cleaned',
+  async (t) => {
+    const dir = await tempDir(t);
+    const sink = new FileSink(dir);
+    await sink.write([file('a', 'one'), file('b', 'two')]);
+    await mkdir(join(dir, '..2020_01_01_00_00_00.000_dead00'));
+    await symlink('nowhere', join(dir, '..data_tmp_abc'));
+    const fresh = new FileSink(dir);
+    t.same(await fresh.write([file('a', 'one')]), { status: 'written', changed: ['b'] });
+    const entries = (await readdir(dir)).sort();
+    t.same(
+      entries.filter((e) => !e.startsWith('..2')),
+      ['..data', 'a'],
+    );
+    t.notOk(
+      entries.includes('..2020_01_01_00_00_00.000_dead00'),
+      'the stray version directory is gone',
+    );
+    t.equal(
+      entries.filter((e) => e.startsWith('..2')).length,
+      2,
+      'the live and the previous version',
+    );
+  },
+);
 
 t.test('a regular file in the way is replaced; a directory is a clear error', async (t) => {
   const dir = await tempDir(t);
@@ -80,32 +113,42 @@ t.test('an unwritable directory is a WRITE_FAILED error naming it', async (t) =>
   const dir = await tempDir(t);
   await writeFile(join(dir, 'blocker'), '');
   const sink = new FileSink(join(dir, 'blocker', 'sub'));
-  await t.rejects(sink.write([file('a', 'x')]), { code: 'WRITE_FAILED', message: /cannot write secret files in .*blocker/ });
+  await t.rejects(sink.write([file('a', 'x')]), {
+    code: 'WRITE_FAILED',
+    message: /cannot write secret files in .*blocker/,
+  });
 });
 
-t.test('a reader in another process never sees a torn file, nor two versions in one set read through ..data', async (t) => {
-  const dir = await tempDir(t);
-  const names = ['alpha', 'beta', 'gamma', 'delta'];
-  const sink = new FileSink(dir);
-  // Contents of different sizes per version, so a torn read cannot pass the pattern check.
-  const setFor = (v: number): SecretFile[] =>
-    names.map((n) => file(n, `v${v}:${n}:${'x'.repeat((v * 7919) % 4096)}:end`));
-  await sink.write(setFor(0));
-  const reader = spawn(process.execPath, [join(import.meta.dirname, 'helpers/torn-reader.ts'), dir, names.join(',')], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  let out = '';
-  reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise<void>((resolve) => reader.stdout.once('data', () => resolve()));
-  const updates = 2000;
-  for (let v = 1; v <= updates; v++) await sink.write(setFor(v));
-  reader.stdin.end();
-  await new Promise((resolve) => reader.once('exit', resolve));
-  const summary = JSON.parse(out.split('\n')[1] ?? '{}') as Record<string, number>;
-  t.comment(`reader: ${JSON.stringify(summary)}`);
-  t.ok((summary['reads'] ?? 0) > 100, 'the reader read many times during the updates');
-  t.ok((summary['versions'] ?? 0) > 10, 'and saw many versions');
-  t.equal(summary['torn'], 0, 'no torn file');
-  t.equal(summary['mixed'], 0, 'no mix of two versions');
-  t.equal(summary['missing'], 0, 'no missing file');
-});
+t.test(
+  'a reader in another process never sees a torn file, nor two versions in one set read through ..data',
+  async (t) => {
+    const dir = await tempDir(t);
+    const names = ['alpha', 'beta', 'gamma', 'delta'];
+    const sink = new FileSink(dir);
+    // Contents of different sizes per version, so a torn read cannot pass the pattern check.
+    const setFor = (v: number): SecretFile[] =>
+      names.map((n) => file(n, `v${v}:${n}:${'x'.repeat((v * 7919) % 4096)}:end`));
+    await sink.write(setFor(0));
+    const reader = spawn(
+      process.execPath,
+      [join(import.meta.dirname, 'helpers/torn-reader.ts'), dir, names.join(',')],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise<void>((resolve) => reader.stdout.once('data', () => resolve()));
+    const updates = 2000;
+    for (let v = 1; v <= updates; v++) await sink.write(setFor(v));
+    reader.stdin.end();
+    await new Promise((resolve) => reader.once('exit', resolve));
+    const summary = JSON.parse(out.split('\n')[1] ?? '{}') as Record<string, number>;
+    t.comment(`reader: ${JSON.stringify(summary)}`);
+    t.ok((summary['reads'] ?? 0) > 100, 'the reader read many times during the updates');
+    t.ok((summary['versions'] ?? 0) > 10, 'and saw many versions');
+    t.equal(summary['torn'], 0, 'no torn file');
+    t.equal(summary['mixed'], 0, 'no mix of two versions');
+    t.equal(summary['missing'], 0, 'no missing file');
+  },
+);

@@ -4,16 +4,34 @@
  * added (amazon-eks-pod-identity-webhook #208 strips `restartPolicy: Always` from init containers).
  */
 import t from 'tap';
-import { admit, AdmissionReviewError, DEFAULT_INJECTOR_OPTIONS, isAdmissionReviewError } from '../injector/admission.ts';
+import {
+  admit,
+  AdmissionReviewError,
+  DEFAULT_INJECTOR_OPTIONS,
+  isAdmissionReviewError,
+} from '../injector/admission.ts';
 import type { Container, EnvVar, Pod, VolumeMount } from '../injector/types.ts';
-import { applyTo, loadPod, patchOf, podInvariantProblems, reviewFor, validatePod } from './injector-support.ts';
+import {
+  applyTo,
+  loadPod,
+  patchOf,
+  podInvariantProblems,
+  reviewFor,
+  validatePod,
+} from './injector-support.ts';
 
 function injectedPod(fixture: string): Pod {
   const pod = loadPod(fixture);
   return applyTo(pod, patchOf(admit(reviewFor(pod))));
 }
 
-type MutablePod = { spec: { initContainers: Record<string, unknown>[]; containers: Record<string, unknown>[]; volumes: Record<string, unknown>[] } };
+type MutablePod = {
+  spec: {
+    initContainers: Record<string, unknown>[];
+    containers: Record<string, unknown>[];
+    volumes: Record<string, unknown>[];
+  };
+};
 
 function mutable(pod: Pod): MutablePod {
   return structuredClone(pod) as unknown as MutablePod;
@@ -32,8 +50,14 @@ t.test('malformed reviews throw AdmissionReviewError (the server answers 400)', 
     ['empty uid', reviewFor(pod, { uid: '' })],
     ['no object', reviewFor(pod, { object: undefined })],
     ['object without containers', reviewFor({ metadata: { annotations: OPT_IN }, spec: {} })],
-    ['container without name', reviewFor({ metadata: { annotations: OPT_IN }, spec: { containers: [{ image: 'x' }] } })],
-    ['annotations not strings', reviewFor({ metadata: { annotations: { ...OPT_IN, a: 1 } }, spec: { containers: [] } })],
+    [
+      'container without name',
+      reviewFor({ metadata: { annotations: OPT_IN }, spec: { containers: [{ image: 'x' }] } }),
+    ],
+    [
+      'annotations not strings',
+      reviewFor({ metadata: { annotations: { ...OPT_IN, a: 1 } }, spec: { containers: [] } }),
+    ],
     ['operation not a string', reviewFor(pod, { operation: 7 })],
   ];
   for (const [name, review] of bad) {
@@ -52,7 +76,11 @@ t.test('malformed reviews throw AdmissionReviewError (the server answers 400)', 
 t.test('other resources and operations pass untouched', (t) => {
   const pod = loadPod('minimal.yaml');
   const cases: [string, Record<string, unknown>, string][] = [
-    ['a ConfigMap', { resource: { group: '', version: 'v1', resource: 'configmaps' }, object: { data: {} } }, 'not-a-pod'],
+    [
+      'a ConfigMap',
+      { resource: { group: '', version: 'v1', resource: 'configmaps' }, object: { data: {} } },
+      'not-a-pod',
+    ],
     ['a pod subresource', { subResource: 'status' }, 'not-a-pod'],
     ['an UPDATE', { operation: 'UPDATE' }, 'not-create'],
     ['a DELETE without object', { operation: 'DELETE', object: undefined }, 'not-create'],
@@ -61,13 +89,24 @@ t.test('other resources and operations pass untouched', (t) => {
     const result = admit(reviewFor(pod, overrides));
     t.equal(result.outcome, 'skipped', name);
     t.equal(result.reason, reason, name);
-    t.same(result.review.response, { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true }, name);
+    t.same(
+      result.review.response,
+      { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
+      name,
+    );
   }
   t.end();
 });
 
 t.test('a pod that did not opt in passes even when its shape is odd', (t) => {
-  for (const object of [{ spec: {} }, { metadata: { annotations: { 'secrets-agent.io/inject': 'false' } }, spec: { containers: 'x' } }, 'text']) {
+  for (const object of [
+    { spec: {} },
+    {
+      metadata: { annotations: { 'secrets-agent.io/inject': 'false' } },
+      spec: { containers: 'x' },
+    },
+    'text',
+  ]) {
     const result = admit(reviewFor(object));
     t.equal(result.outcome, 'skipped');
     t.equal(result.reason, 'not-opted-in');
@@ -109,8 +148,14 @@ t.test('denial lists every problem, names the pod, and patches nothing', (t) => 
   const message = result.review.response.status?.message ?? '';
   t.match(message, /^pod shop\/web-7d9f-\*: 3 problems with secrets-agent\.io annotations: /);
   t.match(message, /secrets-agent\.io\/refresh-interval: must be at least 5s/);
-  t.match(message, /secrets-agent\.io\/secrte-api: unknown annotation; did you mean secrets-agent\.io\/secret-api\?/);
-  t.match(message, /secrets-agent\.io\/containers: no container or init container named "nope" \(the pod has: app\)/);
+  t.match(
+    message,
+    /secrets-agent\.io\/secrte-api: unknown annotation; did you mean secrets-agent\.io\/secret-api\?/,
+  );
+  t.match(
+    message,
+    /secrets-agent\.io\/containers: no container or init container named "nope" \(the pod has: app\)/,
+  );
   t.equal(result.problems?.length, 3);
   t.end();
 });
@@ -123,7 +168,9 @@ t.test('#208: restartPolicy stripped by another webhook is restored on reinvocat
   delete agent?.['restartPolicy'];
   const result = admit(reviewFor(broken));
   t.equal(result.outcome, 'injected');
-  t.same(patchOf(result), [{ op: 'add', path: '/spec/initContainers/0/restartPolicy', value: 'Always' }]);
+  t.same(patchOf(result), [
+    { op: 'add', path: '/spec/initContainers/0/restartPolicy', value: 'Always' },
+  ]);
   t.same(applyTo(broken as unknown as Pod, patchOf(result)), injected, 'back to the injected pod');
   t.end();
 });
@@ -135,16 +182,41 @@ t.test('an identity webhook after the injector: its additions to the agent are k
   const irsaEnv: EnvVar[] = [
     { name: 'AWS_STS_REGIONAL_ENDPOINTS', value: 'regional' },
     { name: 'AWS_ROLE_ARN', value: 'arn:aws:iam::111122223333:role/app' },
-    { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token' },
+    {
+      name: 'AWS_WEB_IDENTITY_TOKEN_FILE',
+      value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token',
+    },
   ];
-  const irsaMount: VolumeMount = { name: 'aws-iam-token', mountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount', readOnly: true };
-  after.spec.volumes.push({ name: 'aws-iam-token', projected: { defaultMode: 420, sources: [{ serviceAccountToken: { audience: 'sts.amazonaws.com', expirationSeconds: 86400, path: 'token' } }] } });
+  const irsaMount: VolumeMount = {
+    name: 'aws-iam-token',
+    mountPath: '/var/run/secrets/eks.amazonaws.com/serviceaccount',
+    readOnly: true,
+  };
+  after.spec.volumes.push({
+    name: 'aws-iam-token',
+    projected: {
+      defaultMode: 420,
+      sources: [
+        {
+          serviceAccountToken: {
+            audience: 'sts.amazonaws.com',
+            expirationSeconds: 86400,
+            path: 'token',
+          },
+        },
+      ],
+    },
+  });
   for (const c of [...after.spec.initContainers, ...after.spec.containers]) {
     c['env'] = [...((c['env'] as EnvVar[] | undefined) ?? []), ...irsaEnv];
     c['volumeMounts'] = [...((c['volumeMounts'] as VolumeMount[] | undefined) ?? []), irsaMount];
   }
   const result = admit(reviewFor(after));
-  t.equal(result.outcome, 'skipped', 'nothing to add: the webhook already gave the agent its identity');
+  t.equal(
+    result.outcome,
+    'skipped',
+    'nothing to add: the webhook already gave the agent its identity',
+  );
   t.same(patchOf(result), []);
   t.end();
 });
@@ -152,11 +224,33 @@ t.test('an identity webhook after the injector: its additions to the agent are k
 t.test('an identity webhook that only touched the app: the agent gets what is new', (t) => {
   const injected = injectedPod('minimal.yaml');
   const after = mutable(injected);
-  after.spec.volumes.push({ name: 'eks-pod-identity-token', projected: { sources: [{ serviceAccountToken: { audience: 'pods.eks.amazonaws.com', expirationSeconds: 86400, path: 'eks-pod-identity-token' } }] } });
+  after.spec.volumes.push({
+    name: 'eks-pod-identity-token',
+    projected: {
+      sources: [
+        {
+          serviceAccountToken: {
+            audience: 'pods.eks.amazonaws.com',
+            expirationSeconds: 86400,
+            path: 'eks-pod-identity-token',
+          },
+        },
+      ],
+    },
+  });
   const app = after.spec.containers[0];
   if (app === undefined) throw new Error('no app');
-  app['env'] = [{ name: 'AWS_CONTAINER_CREDENTIALS_FULL_URI', value: 'http://169.254.170.23/v1/credentials' }];
-  app['volumeMounts'] = [...(app['volumeMounts'] as VolumeMount[]), { name: 'eks-pod-identity-token', mountPath: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount', readOnly: true }];
+  app['env'] = [
+    { name: 'AWS_CONTAINER_CREDENTIALS_FULL_URI', value: 'http://169.254.170.23/v1/credentials' },
+  ];
+  app['volumeMounts'] = [
+    ...(app['volumeMounts'] as VolumeMount[]),
+    {
+      name: 'eks-pod-identity-token',
+      mountPath: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount',
+      readOnly: true,
+    },
+  ];
   const result = admit(reviewFor(after));
   t.equal(result.outcome, 'injected');
   const fixed = applyTo(after as unknown as Pod, patchOf(result));
@@ -174,8 +268,14 @@ t.test('fields the API server defaults on the agent are kept, not fought over', 
   const defaulted = mutable(injected);
   for (const c of [...defaulted.spec.initContainers, ...defaulted.spec.containers]) {
     if (String(c['name']).startsWith('secrets-agent')) {
-      c['livenessProbe'] = c['livenessProbe'] === undefined ? undefined : { ...(c['livenessProbe'] as object), initialDelaySeconds: 0 };
-      c['volumeMounts'] = (c['volumeMounts'] as VolumeMount[]).map((m) => ({ ...m, mountPropagation: 'None' }));
+      c['livenessProbe'] =
+        c['livenessProbe'] === undefined
+          ? undefined
+          : { ...(c['livenessProbe'] as object), initialDelaySeconds: 0 };
+      c['volumeMounts'] = (c['volumeMounts'] as VolumeMount[]).map((m) => ({
+        ...m,
+        mountPropagation: 'None',
+      }));
       if (c['livenessProbe'] === undefined) delete c['livenessProbe'];
     }
   }
@@ -188,13 +288,27 @@ t.test('an init container another webhook put in front stays in front', (t) => {
   injected.spec.initContainers.unshift({ name: 'istio-init', image: 'istio/proxyv2:1.22' });
   // Only the newcomer gets the mount ("all containers" is all of them); the agent is not moved.
   t.same(patchOf(admit(reviewFor(injected))), [
-    { op: 'add', path: '/spec/initContainers/0/volumeMounts', value: [{ name: 'secrets-agent', mountPath: '/secrets', readOnly: true }] },
+    {
+      op: 'add',
+      path: '/spec/initContainers/0/volumeMounts',
+      value: [{ name: 'secrets-agent', mountPath: '/secrets', readOnly: true }],
+    },
   ]);
   t.end();
 });
 
 t.test('the namespace comes from the request when the pod has none', (t) => {
-  const pod = { metadata: { name: 'p', annotations: { 'secrets-agent.io/inject': 'true', 'secrets-agent.io/secret-x': 'x', 'secrets-agent.io/bogus': 'y' } }, spec: { containers: [{ name: 'a' }] } };
+  const pod = {
+    metadata: {
+      name: 'p',
+      annotations: {
+        'secrets-agent.io/inject': 'true',
+        'secrets-agent.io/secret-x': 'x',
+        'secrets-agent.io/bogus': 'y',
+      },
+    },
+    spec: { containers: [{ name: 'a' }] },
+  };
   const result = admit(reviewFor(pod, { namespace: 'team-a' }));
   t.equal(result.pod, 'team-a/p');
   t.match(result.review.response.status?.message ?? '', /^pod team-a\/p: 1 problem with/);

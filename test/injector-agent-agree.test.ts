@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { startDevServer } from '../dev/server.ts';
-import { CLI, ROOT, agentEnv, eventually, freePort, runAgent, startAgent } from './helpers/agent-process.ts';
+import {
+  CLI,
+  ROOT,
+  agentEnv,
+  eventually,
+  freePort,
+  runAgent,
+  startAgent,
+} from './helpers/agent-process.ts';
 import { CANARY, assertNoCanary } from './helpers/canary.ts';
 import { tempDir } from './helpers/tmp.ts';
 
@@ -33,9 +41,13 @@ interface PodSpec {
 }
 
 async function injected(file: string): Promise<PodSpec> {
-  const child = spawn(process.execPath, [CLI, 'inject', '-f', join(ROOT, file), '--default-region', 'us-east-1'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'inject', '-f', join(ROOT, file), '--default-region', 'us-east-1'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -44,7 +56,10 @@ async function injected(file: string): Promise<PodSpec> {
   if (code !== 0) throw new Error(`inject exited ${String(code)}: ${err}`);
   for (const doc of parseAllDocuments(out)) {
     const obj = doc.toJS() as { kind?: string; spec?: { template?: { spec?: PodSpec } } };
-    if ((obj.kind === 'Deployment' || obj.kind === 'Job') && obj.spec?.template?.spec !== undefined) {
+    if (
+      (obj.kind === 'Deployment' || obj.kind === 'Job') &&
+      obj.spec?.template?.spec !== undefined
+    ) {
       return obj.spec.template.spec;
     }
   }
@@ -61,49 +76,76 @@ function containerEnv(container: Container, namespace: string): Record<string, s
   return env;
 }
 
-t.test('catalog: the injected native sidecar writes what the app mounts, and its startup probe turns ready', async (t) => {
-  const spec = await injected('manifests/examples/catalog/deployment.yaml');
-  const agent = spec.initContainers?.find((c) => c.name === 'secrets-agent');
-  t.ok(agent, 'the native sidecar is an init container');
-  if (agent === undefined) return;
-  t.equal(agent.restartPolicy, 'Always');
-  t.equal(agent.command, undefined, 'the image entrypoint runs');
-  t.equal(agent.args?.[0], 'agent');
-  const app = spec.containers.find((c) => c.name !== 'secrets-agent');
-  const appMount = app?.volumeMounts?.find((m) => m.name === 'secrets-agent');
-  const agentMount = agent.volumeMounts?.find((m) => m.name === 'secrets-agent');
-  t.ok(appMount && agentMount, 'both mount the secrets-agent volume');
-  const configArg = agent.args?.[agent.args.indexOf('--config-json') + 1] ?? '{}';
-  const config = JSON.parse(configArg) as { outputDir: string; httpPort: number };
-  t.equal(config.outputDir, agentMount?.mountPath, 'the agent writes where its volume is mounted');
-  t.equal(agent.startupProbe?.httpGet?.port, config.httpPort, 'the probe asks the agent’s port');
-  t.equal(agent.startupProbe?.httpGet?.path, '/readyz');
+t.test(
+  'catalog: the injected native sidecar writes what the app mounts, and its startup probe turns ready',
+  async (t) => {
+    const spec = await injected('manifests/examples/catalog/deployment.yaml');
+    const agent = spec.initContainers?.find((c) => c.name === 'secrets-agent');
+    t.ok(agent, 'the native sidecar is an init container');
+    if (agent === undefined) return;
+    t.equal(agent.restartPolicy, 'Always');
+    t.equal(agent.command, undefined, 'the image entrypoint runs');
+    t.equal(agent.args?.[0], 'agent');
+    const app = spec.containers.find((c) => c.name !== 'secrets-agent');
+    const appMount = app?.volumeMounts?.find((m) => m.name === 'secrets-agent');
+    const agentMount = agent.volumeMounts?.find((m) => m.name === 'secrets-agent');
+    t.ok(appMount && agentMount, 'both mount the secrets-agent volume');
+    const configArg = agent.args?.[agent.args.indexOf('--config-json') + 1] ?? '{}';
+    const config = JSON.parse(configArg) as { outputDir: string; httpPort: number };
+    t.equal(
+      config.outputDir,
+      agentMount?.mountPath,
+      'the agent writes where its volume is mounted',
+    );
+    t.equal(agent.startupProbe?.httpGet?.port, config.httpPort, 'the probe asks the agent’s port');
+    t.equal(agent.startupProbe?.httpGet?.path, '/readyz');
 
-  const server = await startDevServer({
-    seed: { secrets: [{ name: 'eks-workshop-catalog-secret', value: { username: 'catalog_user', password: CANARY } }] },
-  });
-  t.teardown(() => server.close());
-  // The volume, mapped to a local folder; the port, moved to a free one on loopback.
-  const volume = await tempDir(t);
-  const port = await freePort();
-  const env = {
-    ...agentEnv(server.url),
-    ...containerEnv(agent, 'catalog'),
-    SECRETS_AGENT_OUTPUT_DIR: volume,
-    SECRETS_AGENT_HTTP_PORT: String(port),
-  };
-  const running = startAgent(agent.args?.slice(1) ?? [], env);
-  t.teardown(() => running.stop('SIGKILL'));
-  await eventually(async () => {
-    const res = await fetch(`http://127.0.0.1:${port}${agent.startupProbe?.httpGet?.path ?? ''}`).catch(() => undefined);
-    return res?.status === 200 ? true : undefined;
-  });
-  const catalog = JSON.parse(await readFile(join(volume, 'catalog'), 'utf8')) as Record<string, string>;
-  t.same(catalog, { username: 'catalog_user', password: CANARY }, `the app reads ${appMount?.mountPath ?? ''}/catalog`);
-  const run = await running.stop();
-  t.equal(run.code, 0);
-  assertNoCanary(t, run.stdout + run.stderr + JSON.stringify(spec), 'agent logs and the pod spec');
-});
+    const server = await startDevServer({
+      seed: {
+        secrets: [
+          {
+            name: 'eks-workshop-catalog-secret',
+            value: { username: 'catalog_user', password: CANARY },
+          },
+        ],
+      },
+    });
+    t.teardown(() => server.close());
+    // The volume, mapped to a local folder; the port, moved to a free one on loopback.
+    const volume = await tempDir(t);
+    const port = await freePort();
+    const env = {
+      ...agentEnv(server.url),
+      ...containerEnv(agent, 'catalog'),
+      SECRETS_AGENT_OUTPUT_DIR: volume,
+      SECRETS_AGENT_HTTP_PORT: String(port),
+    };
+    const running = startAgent(agent.args?.slice(1) ?? [], env);
+    t.teardown(() => running.stop('SIGKILL'));
+    await eventually(async () => {
+      const res = await fetch(
+        `http://127.0.0.1:${port}${agent.startupProbe?.httpGet?.path ?? ''}`,
+      ).catch(() => undefined);
+      return res?.status === 200 ? true : undefined;
+    });
+    const catalog = JSON.parse(await readFile(join(volume, 'catalog'), 'utf8')) as Record<
+      string,
+      string
+    >;
+    t.same(
+      catalog,
+      { username: 'catalog_user', password: CANARY },
+      `the app reads ${appMount?.mountPath ?? ''}/catalog`,
+    );
+    const run = await running.stop();
+    t.equal(run.code, 0);
+    assertNoCanary(
+      t,
+      run.stdout + run.stderr + JSON.stringify(spec),
+      'agent logs and the pod spec',
+    );
+  },
+);
 
 t.test('job: the injected init container fetches once and exits 0', async (t) => {
   const spec = await injected('manifests/examples/job/job.yaml');
@@ -112,7 +154,14 @@ t.test('job: the injected init container fetches once and exits 0', async (t) =>
   if (agent === undefined) return;
   t.equal(spec.initContainers?.[0]?.name, 'secrets-agent-init', 'first among init containers');
   const server = await startDevServer({
-    seed: { secrets: [{ name: 'reports/db', value: { host: 'db.internal', username: 'reporter', password: CANARY } }] },
+    seed: {
+      secrets: [
+        {
+          name: 'reports/db',
+          value: { host: 'db.internal', username: 'reporter', password: CANARY },
+        },
+      ],
+    },
   });
   t.teardown(() => server.close());
   const volume = await tempDir(t);
@@ -122,6 +171,10 @@ t.test('job: the injected init container fetches once and exits 0', async (t) =>
     SECRETS_AGENT_OUTPUT_DIR: volume,
   });
   t.equal(run.code, 0, run.stdout + run.stderr);
-  t.match(await readFile(join(volume, 'db'), 'utf8'), /^host=db\.internal$/m, 'dotenv as annotated');
+  t.match(
+    await readFile(join(volume, 'db'), 'utf8'),
+    /^host=db\.internal$/m,
+    'dotenv as annotated',
+  );
   assertNoCanary(t, run.stdout + run.stderr, 'agent logs');
 });

@@ -7,11 +7,19 @@ import fc from 'fast-check';
 import t from 'tap';
 import { parseAgentConfig } from '../common/config.ts';
 import { admit } from '../injector/admission.ts';
-import { editDistance, parseAnnotations, quantityValue, suggestKey } from '../injector/annotations.ts';
+import { parseAnnotations, quantityValue } from '../injector/annotations.ts';
+import { editDistance, suggestKey } from '../injector/suggest.ts';
 import type { OptedIn, Problem } from '../injector/annotations.ts';
 import { agentResources, buildPlan, DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
 import type { Pod } from '../injector/types.ts';
-import { agentConfigs, applyTo, patchOf, podInvariantProblems, reviewFor, validatePod } from './injector-support.ts';
+import {
+  agentConfigs,
+  applyTo,
+  patchOf,
+  podInvariantProblems,
+  reviewFor,
+  validatePod,
+} from './injector-support.ts';
 
 const P = 'secrets-agent.io/';
 
@@ -38,7 +46,12 @@ const POD: Pod = {
   spec: {
     initContainers: [{ name: 'setup', image: 'x' }],
     containers: [
-      { name: 'app', image: 'x', volumeMounts: [{ name: 'cache', mountPath: '/cache' }], env: [{ name: 'TOKEN', value: 'literal' }] },
+      {
+        name: 'app',
+        image: 'x',
+        volumeMounts: [{ name: 'cache', mountPath: '/cache' }],
+        env: [{ name: 'TOKEN', value: 'literal' }],
+      },
       { name: 'proxy', image: 'y' },
     ],
     volumes: [{ name: 'cache', emptyDir: {} }],
@@ -46,11 +59,19 @@ const POD: Pod = {
 };
 
 t.test('pods that did not opt in are never looked at', (t) => {
-  const garbage = { [`${P}mode`]: 'x', [`${P}secrte-db`]: 'y', [`${P}refresh-interval`]: '1ms', [`${P}containers`]: '' };
+  const garbage = {
+    [`${P}mode`]: 'x',
+    [`${P}secrte-db`]: 'y',
+    [`${P}refresh-interval`]: '1ms',
+    [`${P}containers`]: '',
+  };
   t.same(parseAnnotations(undefined), { ok: true, value: { inject: false } });
   t.same(parseAnnotations({}), { ok: true, value: { inject: false } });
   t.same(parseAnnotations(garbage, POD), { ok: true, value: { inject: false } });
-  t.same(parseAnnotations({ ...garbage, [`${P}inject`]: 'false' }, POD), { ok: true, value: { inject: false } });
+  t.same(parseAnnotations({ ...garbage, [`${P}inject`]: 'false' }, POD), {
+    ok: true,
+    value: { inject: false },
+  });
   t.end();
 });
 
@@ -73,7 +94,13 @@ t.test('defaults (never written back into the annotations)', (t) => {
   t.equal(plan.runAsUser, 65532);
   t.equal(plan.runAsGroup, 65532);
   t.same(plan.resources, { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } });
-  t.same(plan.config, { mode: 'sidecar', outputDir: '/secrets', refreshInterval: '5m', httpPort: 9102, secrets: [{ name: 'db', id: 'prod/db' }] });
+  t.same(plan.config, {
+    mode: 'sidecar',
+    outputDir: '/secrets',
+    refreshInterval: '5m',
+    httpPort: 9102,
+    secrets: [{ name: 'db', id: 'prod/db' }],
+  });
   t.end();
 });
 
@@ -88,12 +115,27 @@ t.test('every pod-level annotation', (t) => {
     [{ 'refresh-interval': '1h30m' }, { refreshInterval: '1h30m' }],
     [{ 'refresh-interval': '5s' }, { refreshInterval: '5s' }],
     [{ region: 'eu-west-1' }, { region: 'eu-west-1' }],
-    [{ region: 'us-gov-west-1', 'failover-region': 'us-gov-east-1' }, { region: 'us-gov-west-1', failoverRegion: 'us-gov-east-1' }],
-    [{ 'role-arn': 'arn:aws-cn:iam::111122223333:role/path/app' }, { roleArn: 'arn:aws-cn:iam::111122223333:role/path/app' }],
+    [
+      { region: 'us-gov-west-1', 'failover-region': 'us-gov-east-1' },
+      { region: 'us-gov-west-1', failoverRegion: 'us-gov-east-1' },
+    ],
+    [
+      { 'role-arn': 'arn:aws-cn:iam::111122223333:role/path/app' },
+      { roleArn: 'arn:aws-cn:iam::111122223333:role/path/app' },
+    ],
     [{ 'k8s-secret': 'app-secrets' }, { k8sSecret: 'app-secrets' }],
-    [{ 'reload-url': 'http://127.0.0.1:8080/-/reload' }, { reloadUrl: 'http://127.0.0.1:8080/-/reload' }],
-    [{ 'agent-cpu-request': '0.05', 'agent-memory-limit': '1Gi' }, { resources: { 'agent-cpu-request': '0.05', 'agent-memory-limit': '1Gi' } }],
-    [{ 'run-as-user': '1000', 'run-as-group': '2000' }, { runAsUser: 1000, runAsGroup: 2000 }],
+    [
+      { 'reload-url': 'http://127.0.0.1:8080/-/reload' },
+      { reloadUrl: 'http://127.0.0.1:8080/-/reload' },
+    ],
+    [
+      { 'agent-cpu-request': '0.05', 'agent-memory-limit': '1Gi' },
+      { resources: { 'agent-cpu-request': '0.05', 'agent-memory-limit': '1Gi' } },
+    ],
+    [
+      { 'run-as-user': '1000', 'run-as-group': '2000' },
+      { runAsUser: 1000, runAsGroup: 2000 },
+    ],
     [{ status: 'injected' }, { injected: true }],
   ];
   for (const [extra, expected] of cases) {
@@ -118,10 +160,22 @@ t.test('every per-secret annotation and env var', (t) => {
     'env-_x1': 'tpl',
   });
   t.same(parsed.secrets, [
-    { name: 'db', id: 'prod/db', key: 'password', format: 'json', versionStage: 'AWSPREVIOUS', versionId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111', perms: '0400', extract: false },
+    {
+      name: 'db',
+      id: 'prod/db',
+      key: 'password',
+      format: 'json',
+      versionStage: 'AWSPREVIOUS',
+      versionId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111',
+      perms: '0400',
+      extract: false,
+    },
     { name: 'tpl', id: 'prod/db', template: 'u={{ username }}', extract: true, format: 'raw' },
   ]);
-  t.same(parsed.env, [{ name: 'DB_USER', key: 'username' }, { name: '_x1', key: 'tpl' }]);
+  t.same(parsed.env, [
+    { name: 'DB_USER', key: 'username' },
+    { name: '_x1', key: 'tpl' },
+  ]);
   t.end();
 });
 
@@ -135,32 +189,76 @@ t.test('every problem names its annotation', (t) => {
     [{ 'mount-path': '/a/../etc' }, 'mount-path', /must not contain "\." or "\.\." segments/],
     [{ 'mount-path': '/a b' }, 'mount-path', /must not contain spaces/],
     [{ containers: ' , ' }, 'containers', /must name at least one container/],
-    [{ 'refresh-interval': '5 minutes' }, 'refresh-interval', /must be a duration such as 30s, 5m or 1h; got "5 minutes"/],
-    [{ 'refresh-interval': '4s' }, 'refresh-interval', /must be at least 5s \(every refresh is a paid AWS call\)/],
+    [
+      { 'refresh-interval': '5 minutes' },
+      'refresh-interval',
+      /must be a duration such as 30s, 5m or 1h; got "5 minutes"/,
+    ],
+    [
+      { 'refresh-interval': '4s' },
+      'refresh-interval',
+      /must be at least 5s \(every refresh is a paid AWS call\)/,
+    ],
     [{ region: 'Europe' }, 'region', /must be an AWS region/],
     [{ 'failover-region': 'west' }, 'failover-region', /must be an AWS region/],
-    [{ region: 'us-east-1', 'failover-region': 'us-east-1' }, 'failover-region', /must differ from region/],
+    [
+      { region: 'us-east-1', 'failover-region': 'us-east-1' },
+      'failover-region',
+      /must differ from region/,
+    ],
     [{ 'role-arn': 'app-role' }, 'role-arn', /must be an IAM role ARN/],
     [{ 'k8s-secret': 'Bad_Name' }, 'k8s-secret', /must be a Kubernetes object name/],
     [{ 'reload-url': 'localhost:8080' }, 'reload-url', /must be an http:\/\/ or https:\/\/ URL/],
-    [{ 'agent-cpu-request': 'lots' }, 'agent-cpu-request', /must be a Kubernetes quantity such as 50m/],
-    [{ 'agent-memory-request': '-1Mi' }, 'agent-memory-request', /must be a Kubernetes quantity such as 64Mi/],
+    [
+      { 'agent-cpu-request': 'lots' },
+      'agent-cpu-request',
+      /must be a Kubernetes quantity such as 50m/,
+    ],
+    [
+      { 'agent-memory-request': '-1Mi' },
+      'agent-memory-request',
+      /must be a Kubernetes quantity such as 64Mi/,
+    ],
     [{ 'agent-cpu-limit': '1 core' }, 'agent-cpu-limit', /quantity/],
     [{ 'agent-memory-limit': '64MB' }, 'agent-memory-limit', /quantity/],
-    [{ 'agent-memory-request': '128Mi', 'agent-memory-limit': '64Mi' }, 'agent-memory-request', /128Mi is more than secrets-agent\.io\/agent-memory-limit 64Mi/],
-    [{ 'run-as-user': '0' }, 'run-as-user', /must be a numeric id from 1 to 2147483647 \(the agent never runs as root\)/],
+    [
+      { 'agent-memory-request': '128Mi', 'agent-memory-limit': '64Mi' },
+      'agent-memory-request',
+      /128Mi is more than secrets-agent\.io\/agent-memory-limit 64Mi/,
+    ],
+    [
+      { 'run-as-user': '0' },
+      'run-as-user',
+      /must be a numeric id from 1 to 2147483647 \(the agent never runs as root\)/,
+    ],
     [{ 'run-as-group': 'nobody' }, 'run-as-group', /must be a numeric id/],
     [{ 'run-as-user': '99999999999' }, 'run-as-user', /must be a numeric id/],
     [{ 'secret-api': '' }, 'secret-api', /must be a Secrets Manager secret name or ARN/],
     [{ 'secret-api': 'has space' }, 'secret-api', /must be a Secrets Manager secret name or ARN/],
     [{ 'secret-.hidden': 'x' }, 'secret-.hidden', /is not a valid secret file name/],
     [{ 'secret-a/b': 'x' }, 'secret-a/b', /is not a valid secret file name/],
-    [{ [`secret-${'n'.repeat(60)}`]: 'x' }, `secret-${'n'.repeat(60)}`, /the key at most 63 characters/],
+    [
+      { [`secret-${'n'.repeat(60)}`]: 'x' },
+      `secret-${'n'.repeat(60)}`,
+      /the key at most 63 characters/,
+    ],
     [{ 'key-db': 'a[' }, 'key-db', /is not a valid JMESPath expression/],
     [{ 'template-db': '{{ unclosed' }, 'template-db', /is not a valid template/],
-    [{ 'key-db': 'a', 'template-db': '{{ a }}' }, 'template-db', /cannot be combined with secrets-agent\.io\/key-db/],
-    [{ 'template-db': '{{ a }}', 'format-db': 'json' }, 'format-db', /must be raw \(or absent\) with secrets-agent\.io\/template-db/],
-    [{ 'format-db': 'xml' }, 'format-db', /must be one of raw, json, yaml, dotenv, env, properties; got "xml"/],
+    [
+      { 'key-db': 'a', 'template-db': '{{ a }}' },
+      'template-db',
+      /cannot be combined with secrets-agent\.io\/key-db/,
+    ],
+    [
+      { 'template-db': '{{ a }}', 'format-db': 'json' },
+      'format-db',
+      /must be raw \(or absent\) with secrets-agent\.io\/template-db/,
+    ],
+    [
+      { 'format-db': 'xml' },
+      'format-db',
+      /must be one of raw, json, yaml, dotenv, env, properties; got "xml"/,
+    ],
     [{ 'version-stage-db': 'has space' }, 'version-stage-db', /must be a version stage/],
     [{ 'version-id-db': 'v1' }, 'version-id-db', /must be a version id/],
     [{ 'perms-db': '0999' }, 'perms-db', /must be an octal file mode/],
@@ -168,52 +266,112 @@ t.test('every problem names its annotation', (t) => {
     [{ 'extract-db': 'yes' }, 'extract-db', /must be "true" or "false"/],
     [{ 'extract-db': 'true' }, 'extract-db', /needs secrets-agent\.io\/k8s-secret/],
     [{ 'env-DB_PASSWORD': 'password' }, 'env-DB_PASSWORD', /needs secrets-agent\.io\/k8s-secret/],
-    [{ 'k8s-secret': 's', 'env-1BAD': 'password' }, 'env-1BAD', /is not a valid environment variable name/],
-    [{ 'k8s-secret': 's', 'env-BAD-NAME': 'password' }, 'env-BAD-NAME', /is not a valid environment variable name/],
-    [{ 'k8s-secret': 's', 'env-OK': 'a key' }, 'env-OK', /must name a key of the k8s-secret Secret/],
-    [{ 'key-dbb': 'password' }, 'key-dbb', /no secrets-agent\.io\/secret-dbb names the secret "dbb"; did you mean "db"\?/],
-    [{ 'perms-other': '0400' }, 'perms-other', /no secrets-agent\.io\/secret-other names the secret "other"$/],
-    [{ 'refresh-intervall': '1m' }, 'refresh-intervall', /unknown annotation; did you mean secrets-agent\.io\/refresh-interval\?/],
+    [
+      { 'k8s-secret': 's', 'env-1BAD': 'password' },
+      'env-1BAD',
+      /is not a valid environment variable name/,
+    ],
+    [
+      { 'k8s-secret': 's', 'env-BAD-NAME': 'password' },
+      'env-BAD-NAME',
+      /is not a valid environment variable name/,
+    ],
+    [
+      { 'k8s-secret': 's', 'env-OK': 'a key' },
+      'env-OK',
+      /must name a key of the k8s-secret Secret/,
+    ],
+    [
+      { 'key-dbb': 'password' },
+      'key-dbb',
+      /no secrets-agent\.io\/secret-dbb names the secret "dbb"; did you mean "db"\?/,
+    ],
+    [
+      { 'perms-other': '0400' },
+      'perms-other',
+      /no secrets-agent\.io\/secret-other names the secret "other"$/,
+    ],
+    [
+      { 'refresh-intervall': '1m' },
+      'refresh-intervall',
+      /unknown annotation; did you mean secrets-agent\.io\/refresh-interval\?/,
+    ],
     [{ 'secret-': 'x' }, 'secret-', /needs a name after "secret-"/],
     [{ 'version-stage': 'x' }, 'version-stage', /needs a name after "version-stage-"/],
-    [{ frobnicate: 'x' }, 'frobnicate', /unknown annotation \(see the annotation table in the README\)/],
+    [
+      { frobnicate: 'x' },
+      'frobnicate',
+      /unknown annotation \(see the annotation table in the README\)/,
+    ],
   ];
   for (const [extra, key, message] of cases) {
     const found = problems(ann(extra));
     const mine = found.filter((p) => p.annotation === `${P}${key}`);
     t.equal(mine.length, 1, `${key}: exactly one problem (got ${JSON.stringify(found)})`);
     t.match(mine[0]?.message ?? '', message, `${key}: message`);
-    for (const p of found) t.ok(p.annotation.startsWith(P), `every problem names an annotation: ${p.annotation}`);
+    for (const p of found)
+      t.ok(p.annotation.startsWith(P), `every problem names an annotation: ${p.annotation}`);
   }
   t.end();
 });
 
 t.test('opting in without a secret is a problem', (t) => {
-  t.match(problems({ [`${P}inject`]: 'true' }), [{ annotation: `${P}inject`, message: /no secrets-agent\.io\/secret-<name> annotation names a secret/ }]);
+  t.match(problems({ [`${P}inject`]: 'true' }), [
+    {
+      annotation: `${P}inject`,
+      message: /no secrets-agent\.io\/secret-<name> annotation names a secret/,
+    },
+  ]);
   t.end();
 });
 
 t.test('problems found against the pod', (t) => {
   const cases: [Record<string, string>, string, RegExp][] = [
-    [{ containers: 'app,nope,setup,gone' }, 'containers', /no container or init container named "nope", "gone" \(the pod has: setup, app, proxy\)/],
-    [{ 'mount-path': '/cache/' }, 'mount-path', /container "app" already mounts volume "cache" at \/cache; choose another path/],
-    [{ 'k8s-secret': 's', 'env-TOKEN': 'token' }, 'env-TOKEN', /container "app" already sets TOKEN; remove one of the two/],
+    [
+      { containers: 'app,nope,setup,gone' },
+      'containers',
+      /no container or init container named "nope", "gone" \(the pod has: setup, app, proxy\)/,
+    ],
+    [
+      { 'mount-path': '/cache/' },
+      'mount-path',
+      /container "app" already mounts volume "cache" at \/cache; choose another path/,
+    ],
+    [
+      { 'k8s-secret': 's', 'env-TOKEN': 'token' },
+      'env-TOKEN',
+      /container "app" already sets TOKEN; remove one of the two/,
+    ],
   ];
   for (const [extra, key, message] of cases) {
     t.match(problems(ann(extra), POD), [{ annotation: `${P}${key}`, message }], key);
   }
-  t.same(problems(ann({ 'mount-path': '/cache', containers: 'proxy' }), POD), [], 'only the target containers count');
-  const taken: Pod = { spec: { containers: [{ name: 'secrets-agent' }], volumes: [{ name: 'secrets-agent' }] } };
+  t.same(
+    problems(ann({ 'mount-path': '/cache', containers: 'proxy' }), POD),
+    [],
+    'only the target containers count',
+  );
+  const taken: Pod = {
+    spec: { containers: [{ name: 'secrets-agent' }], volumes: [{ name: 'secrets-agent' }] },
+  };
   t.match(problems(ann({}), taken), [
     { annotation: `${P}inject`, message: /already has a container named "secrets-agent"/ },
     { annotation: `${P}inject`, message: /already has a volume named "secrets-agent"/ },
   ]);
-  t.same(problems(ann({ status: 'injected' }), taken), [], 'after injection those names are the injector’s own');
+  t.same(
+    problems(ann({ status: 'injected' }), taken),
+    [],
+    'after injection those names are the injector’s own',
+  );
   t.end();
 });
 
 t.test('init mode warns about settings it ignores', (t) => {
-  const parsed = optedIn({ mode: 'init', 'refresh-interval': '1m', 'reload-url': 'http://127.0.0.1/r' });
+  const parsed = optedIn({
+    mode: 'init',
+    'refresh-interval': '1m',
+    'reload-url': 'http://127.0.0.1/r',
+  });
   t.same(parsed.warnings, [
     'secrets-agent.io/refresh-interval has no effect in init mode (secrets are fetched once)',
     'secrets-agent.io/reload-url has no effect in init mode (secrets are fetched once)',
@@ -247,9 +405,20 @@ t.test('resources: quantities and request/limit pairs', (t) => {
   t.equal(quantityValue('1e3'), 1000);
   t.equal(quantityValue('2k'), 2000);
   const defaults = DEFAULT_INJECTOR_OPTIONS.resources;
-  t.same(agentResources({ 'agent-memory-limit': '16Mi' }, defaults), { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '16Mi' } }, 'a low limit lowers the default request');
-  t.same(agentResources({ 'agent-memory-request': '256Mi' }, defaults), { requests: { cpu: '10m', memory: '256Mi' }, limits: { memory: '256Mi' } }, 'a high request raises the default limit');
-  t.same(agentResources({ 'agent-cpu-limit': '5m' }, defaults), { requests: { cpu: '5m', memory: '32Mi' }, limits: { memory: '64Mi', cpu: '5m' } });
+  t.same(
+    agentResources({ 'agent-memory-limit': '16Mi' }, defaults),
+    { requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '16Mi' } },
+    'a low limit lowers the default request',
+  );
+  t.same(
+    agentResources({ 'agent-memory-request': '256Mi' }, defaults),
+    { requests: { cpu: '10m', memory: '256Mi' }, limits: { memory: '256Mi' } },
+    'a high request raises the default limit',
+  );
+  t.same(agentResources({ 'agent-cpu-limit': '5m' }, defaults), {
+    requests: { cpu: '5m', memory: '32Mi' },
+    limits: { memory: '64Mi', cpu: '5m' },
+  });
   t.end();
 });
 
@@ -257,10 +426,14 @@ t.test('the agent user: annotation, else the app’s declared user, else 65532',
   const pod = (podUser?: number, users: (number | undefined)[] = [undefined]): Pod => ({
     spec: {
       ...(podUser === undefined ? {} : { securityContext: { runAsUser: podUser } }),
-      containers: users.map((u, i) => ({ name: `c${i}`, ...(u === undefined ? {} : { securityContext: { runAsUser: u } }) })),
+      containers: users.map((u, i) => ({
+        name: `c${i}`,
+        ...(u === undefined ? {} : { securityContext: { runAsUser: u } }),
+      })),
     },
   });
-  const uid = (p: Pod, extra: Record<string, string> = {}): number => buildPlan(p, optedIn(extra), DEFAULT_INJECTOR_OPTIONS).runAsUser;
+  const uid = (p: Pod, extra: Record<string, string> = {}): number =>
+    buildPlan(p, optedIn(extra), DEFAULT_INJECTOR_OPTIONS).runAsUser;
   t.equal(uid(pod()), 65532, 'nothing declared');
   t.equal(uid(pod(1000)), 1000, 'the pod’s runAsUser');
   t.equal(uid(pod(undefined, [1001, 1001])), 1001, 'the one uid every target container declares');
@@ -268,60 +441,164 @@ t.test('the agent user: annotation, else the app’s declared user, else 65532',
   t.equal(uid(pod(undefined, [2000, 3000])), 65532, 'targets disagree, no pod uid');
   t.equal(uid(pod(0)), 65532, 'root never counts');
   t.equal(uid(pod(1000), { 'run-as-user': '42' }), 42, 'the annotation wins');
-  t.equal(uid(pod(undefined, [1001, 2002]), { containers: 'c1' }), 2002, 'only the target containers count');
+  t.equal(
+    uid(pod(undefined, [1001, 2002]), { containers: 'c1' }),
+    2002,
+    'only the target containers count',
+  );
   t.end();
 });
 
-t.test('region: annotation, else the pod’s AWS_REGION / AWS_DEFAULT_REGION, else the injector default', (t) => {
-  const withEnv = (env: { name: string; value: string }[]): Pod => ({ spec: { containers: [{ name: 'a', env }] } });
-  const region = (p: Pod, extra: Record<string, string> = {}, defaultRegion?: string): string | undefined =>
-    buildPlan(p, optedIn(extra), { ...DEFAULT_INJECTOR_OPTIONS, ...(defaultRegion === undefined ? {} : { defaultRegion }) }).config.region;
-  t.equal(region(withEnv([]), {}, undefined), undefined, 'none: the SDK chain decides');
-  t.equal(region(withEnv([]), {}, 'eu-north-1'), 'eu-north-1');
-  t.equal(region(withEnv([{ name: 'AWS_DEFAULT_REGION', value: 'eu-west-2' }]), {}, 'eu-north-1'), 'eu-west-2');
-  t.equal(region(withEnv([{ name: 'AWS_DEFAULT_REGION', value: 'eu-west-2' }, { name: 'AWS_REGION', value: 'eu-west-3' }])), 'eu-west-3');
-  t.equal(region(withEnv([{ name: 'AWS_REGION', value: 'eu-west-3' }]), { region: 'us-east-2' }), 'us-east-2');
-  t.end();
-});
+t.test(
+  'region: annotation, else the pod’s AWS_REGION / AWS_DEFAULT_REGION, else the injector default',
+  (t) => {
+    const withEnv = (env: { name: string; value: string }[]): Pod => ({
+      spec: { containers: [{ name: 'a', env }] },
+    });
+    const region = (
+      p: Pod,
+      extra: Record<string, string> = {},
+      defaultRegion?: string,
+    ): string | undefined =>
+      buildPlan(p, optedIn(extra), {
+        ...DEFAULT_INJECTOR_OPTIONS,
+        ...(defaultRegion === undefined ? {} : { defaultRegion }),
+      }).config.region;
+    t.equal(region(withEnv([]), {}, undefined), undefined, 'none: the SDK chain decides');
+    t.equal(region(withEnv([]), {}, 'eu-north-1'), 'eu-north-1');
+    t.equal(
+      region(withEnv([{ name: 'AWS_DEFAULT_REGION', value: 'eu-west-2' }]), {}, 'eu-north-1'),
+      'eu-west-2',
+    );
+    t.equal(
+      region(
+        withEnv([
+          { name: 'AWS_DEFAULT_REGION', value: 'eu-west-2' },
+          { name: 'AWS_REGION', value: 'eu-west-3' },
+        ]),
+      ),
+      'eu-west-3',
+    );
+    t.equal(
+      region(withEnv([{ name: 'AWS_REGION', value: 'eu-west-3' }]), { region: 'us-east-2' }),
+      'us-east-2',
+    );
+    t.end();
+  },
+);
 
 // ---------------------------------------------------------------------------------------------
 // Property: never a throw
 
 const KEYS = [
-  'inject', 'mode', 'native-sidecar', 'mount-path', 'containers', 'refresh-interval', 'region', 'failover-region',
-  'role-arn', 'k8s-secret', 'reload-url', 'agent-cpu-request', 'agent-memory-request', 'agent-cpu-limit',
-  'agent-memory-limit', 'run-as-user', 'run-as-group', 'status', 'secret-a', 'secret-b.json', 'key-a', 'template-a',
-  'format-a', 'version-stage-a', 'version-id-b.json', 'perms-a', 'extract-a', 'extract-b.json', 'env-A', 'env-B_2',
-  'secrte-a', 'key-c', 'env-', 'secret-', 'Secret-A',
+  'inject',
+  'mode',
+  'native-sidecar',
+  'mount-path',
+  'containers',
+  'refresh-interval',
+  'region',
+  'failover-region',
+  'role-arn',
+  'k8s-secret',
+  'reload-url',
+  'agent-cpu-request',
+  'agent-memory-request',
+  'agent-cpu-limit',
+  'agent-memory-limit',
+  'run-as-user',
+  'run-as-group',
+  'status',
+  'secret-a',
+  'secret-b.json',
+  'key-a',
+  'template-a',
+  'format-a',
+  'version-stage-a',
+  'version-id-b.json',
+  'perms-a',
+  'extract-a',
+  'extract-b.json',
+  'env-A',
+  'env-B_2',
+  'secrte-a',
+  'key-c',
+  'env-',
+  'secret-',
+  'Secret-A',
 ];
 const VALUES = [
-  'true', 'false', '', ' ', 'init', 'sidecar', '/secrets', '/cache', 'relative', '/', 'app', 'app,sidecar', 'nope',
-  '30s', '5m', '1ms', '4s', 'us-east-1', 'eu-west-1', 'arn:aws:iam::111122223333:role/x', 'my-secret', 'BAD',
-  'http://127.0.0.1:1/r', '10m', '64Mi', '1Gi', '0', '1000', '-1', 'json', 'raw', 'dotenv', '0400', '0644', '0000',
-  'password', 'a.b[0]', '{{ user }}', '{{', 'AWSPREVIOUS', 'prod/db', 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111', 'injected',
+  'true',
+  'false',
+  '',
+  ' ',
+  'init',
+  'sidecar',
+  '/secrets',
+  '/cache',
+  'relative',
+  '/',
+  'app',
+  'app,sidecar',
+  'nope',
+  '30s',
+  '5m',
+  '1ms',
+  '4s',
+  'us-east-1',
+  'eu-west-1',
+  'arn:aws:iam::111122223333:role/x',
+  'my-secret',
+  'BAD',
+  'http://127.0.0.1:1/r',
+  '10m',
+  '64Mi',
+  '1Gi',
+  '0',
+  '1000',
+  '-1',
+  'json',
+  'raw',
+  'dotenv',
+  '0400',
+  '0644',
+  '0000',
+  'password',
+  'a.b[0]',
+  '{{ user }}',
+  '{{',
+  'AWSPREVIOUS',
+  'prod/db',
+  'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111',
+  'injected',
 ];
 
-t.test('property: any annotation set gives a valid injected pod or a denial, never a throw', (t) => {
-  const annotations = fc.dictionary(
-    fc.oneof(fc.constantFrom(...KEYS), fc.string({ maxLength: 12 })).map((k) => `${P}${k}`),
-    fc.oneof(fc.constantFrom(...VALUES), fc.string({ maxLength: 20 })),
-    { maxKeys: 12 },
-  );
-  const property = fc.property(annotations, fc.boolean(), (a, optIn) => {
-    const pod = structuredClone(POD) as { metadata: Record<string, unknown> };
-    pod.metadata['annotations'] = optIn ? { ...a, [`${P}inject`]: 'true', [`${P}secret-a`]: a[`${P}secret-a`] ?? 'prod/a' } : a;
-    const result = admit(reviewFor(pod));
-    if (result.outcome === 'denied') {
-      return !result.review.response.allowed && (result.problems?.length ?? 0) > 0;
-    }
-    const patch = patchOf(result);
-    if (result.outcome === 'skipped') return patch.length === 0;
-    const injected = applyTo(pod as unknown as Pod, patch);
-    validatePod(injected);
-    if (podInvariantProblems(injected).length > 0) return false;
-    for (const config of agentConfigs(injected)) parseAgentConfig(config);
-    return patchOf(admit(reviewFor(injected))).length === 0;
-  });
-  t.doesNotThrow(() => fc.assert(property, { numRuns: 400 }));
-  t.end();
-});
+t.test(
+  'property: any annotation set gives a valid injected pod or a denial, never a throw',
+  (t) => {
+    const annotations = fc.dictionary(
+      fc.oneof(fc.constantFrom(...KEYS), fc.string({ maxLength: 12 })).map((k) => `${P}${k}`),
+      fc.oneof(fc.constantFrom(...VALUES), fc.string({ maxLength: 20 })),
+      { maxKeys: 12 },
+    );
+    const property = fc.property(annotations, fc.boolean(), (a, optIn) => {
+      const pod = structuredClone(POD) as { metadata: Record<string, unknown> };
+      pod.metadata['annotations'] = optIn
+        ? { ...a, [`${P}inject`]: 'true', [`${P}secret-a`]: a[`${P}secret-a`] ?? 'prod/a' }
+        : a;
+      const result = admit(reviewFor(pod));
+      if (result.outcome === 'denied') {
+        return !result.review.response.allowed && (result.problems?.length ?? 0) > 0;
+      }
+      const patch = patchOf(result);
+      if (result.outcome === 'skipped') return patch.length === 0;
+      const injected = applyTo(pod as unknown as Pod, patch);
+      validatePod(injected);
+      if (podInvariantProblems(injected).length > 0) return false;
+      for (const config of agentConfigs(injected)) parseAgentConfig(config);
+      return patchOf(admit(reviewFor(injected))).length === 0;
+    });
+    t.doesNotThrow(() => fc.assert(property, { numRuns: 400 }));
+    t.end();
+  },
+);

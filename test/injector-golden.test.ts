@@ -36,7 +36,14 @@ const CASES: readonly Case[] = [
   { name: 'init-mode', fixture: 'init-mode.yaml' },
   { name: 'non-native', fixture: 'non-native.yaml' },
   { name: 'non-native-by-option', fixture: 'minimal.yaml', options: { nativeSidecar: false } },
-  { name: 'default-region-option', fixture: 'minimal.yaml', options: { defaultRegion: 'ap-southeast-2', image: 'registry.example.com/secrets-agent:latest' } },
+  {
+    name: 'default-region-option',
+    fixture: 'minimal.yaml',
+    options: {
+      defaultRegion: 'ap-southeast-2',
+      image: 'registry.example.com/secrets-agent:latest',
+    },
+  },
   { name: 'existing-init', fixture: 'existing-init.yaml' },
   { name: 'several-containers', fixture: 'several-containers.yaml' },
   { name: 'containers-subset', fixture: 'containers-subset.yaml' },
@@ -59,7 +66,9 @@ function optionsFor(c: Case): InjectorOptions {
 }
 
 function agents(pod: Pod): Container[] {
-  return [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter((c) => c.name.startsWith('secrets-agent'));
+  return [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter((c) =>
+    c.name.startsWith('secrets-agent'),
+  );
 }
 
 function checkGolden(t: Test, name: string, actual: unknown): void {
@@ -71,7 +80,11 @@ function checkGolden(t: Test, name: string, actual: unknown): void {
     t.pass(`wrote ${file}`);
     return;
   }
-  t.same(JSON.parse(text), JSON.parse(readFileSync(file, 'utf8')), `matches golden/injector/${name}.json`);
+  t.same(
+    JSON.parse(text),
+    JSON.parse(readFileSync(file, 'utf8')),
+    `matches golden/injector/${name}.json`,
+  );
 }
 
 for (const c of CASES) {
@@ -80,7 +93,11 @@ for (const c of CASES) {
     const options = optionsFor(c);
     const result = admit(reviewFor(pod), options);
     const patch = patchOf(result);
-    checkGolden(t, c.name, { outcome: result.outcome, warnings: result.review.response.warnings ?? [], patch });
+    checkGolden(t, c.name, {
+      outcome: result.outcome,
+      warnings: result.review.response.warnings ?? [],
+      patch,
+    });
     t.equal(result.review.response.allowed, true, 'allowed');
     if (result.outcome === 'skipped') {
       t.same(patch, [], 'a pod that did not opt in is untouched');
@@ -91,7 +108,10 @@ for (const c of CASES) {
     t.equal(result.review.response.patchType, 'JSONPatch');
 
     const injected = applyTo(pod, patch);
-    t.doesNotThrow(() => validatePod(injected), 'the patched pod is valid by the Kubernetes schema');
+    t.doesNotThrow(
+      () => validatePod(injected),
+      'the patched pod is valid by the Kubernetes schema',
+    );
     t.same(podInvariantProblems(injected), [], 'unique names, mounts of declared volumes');
     t.equal(injected.metadata?.annotations?.['secrets-agent.io/status'], 'injected');
 
@@ -102,7 +122,8 @@ for (const c of CASES) {
 
     const configs = agentConfigs(injected);
     t.ok(configs.length > 0, 'the agent is there');
-    for (const config of configs) t.doesNotThrow(() => parseAgentConfig(config), 'the agent config parses');
+    for (const config of configs)
+      t.doesNotThrow(() => parseAgentConfig(config), 'the agent config parses');
     for (const agent of agents(injected)) checkRestricted(t, agent);
     t.end();
   });
@@ -123,7 +144,9 @@ function checkRestricted(t: Test, agent: Container): void {
 t.test('the schema check can fail: a broken pod is rejected', (t) => {
   const pod = loadPod('minimal.yaml');
   const injected = applyTo(pod, patchOf(admit(reviewFor(pod))));
-  const broken = structuredClone(injected) as unknown as { spec: { initContainers: Record<string, unknown>[] } };
+  const broken = structuredClone(injected) as unknown as {
+    spec: { initContainers: Record<string, unknown>[] };
+  };
   const agent = broken.spec.initContainers[0];
   if (agent === undefined) throw new Error('no agent');
   agent['ports'] = [{ containerPort: 'not-a-number' }];

@@ -55,12 +55,15 @@ export function podInvariantProblems(pod: Pod): string[] {
   const problems: string[] = [];
   const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
   const names = all.map((c) => c.name);
-  if (new Set(names).size !== names.length) problems.push(`duplicate container names: ${names.join(',')}`);
+  if (new Set(names).size !== names.length)
+    problems.push(`duplicate container names: ${names.join(',')}`);
   const volumes = (pod.spec.volumes ?? []).map((v) => v.name);
-  if (new Set(volumes).size !== volumes.length) problems.push(`duplicate volumes: ${volumes.join(',')}`);
+  if (new Set(volumes).size !== volumes.length)
+    problems.push(`duplicate volumes: ${volumes.join(',')}`);
   for (const c of all) {
     const mounts = c.volumeMounts ?? [];
-    for (const m of mounts) if (!volumes.includes(m.name)) problems.push(`${c.name} mounts undeclared ${m.name}`);
+    for (const m of mounts)
+      if (!volumes.includes(m.name)) problems.push(`${c.name} mounts undeclared ${m.name}`);
     const paths = mounts.map((m) => m.mountPath);
     if (new Set(paths).size !== paths.length) problems.push(`${c.name} has duplicate mount paths`);
     const env = (c.env ?? []).map((e) => e.name);

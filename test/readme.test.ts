@@ -7,7 +7,7 @@ import { createAgentMetrics } from '../agent/metrics.ts';
 import { CONFIG_FIELDS, SECRET_FIELDS } from '../common/config.ts';
 import { ErrorCodes } from '../common/errors.ts';
 import { devCommand } from '../dev/command.ts';
-import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from '../injector/annotations.ts';
+import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from '../injector/keys.ts';
 import { INJECT_COMMAND } from '../injector/inject-command.ts';
 import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
 
@@ -33,11 +33,13 @@ t.test('every command flag and its environment twin is documented', async (t) =>
 });
 
 t.test('every configuration field is documented', async (t) => {
-  for (const field of [...CONFIG_FIELDS, ...SECRET_FIELDS]) t.match(readme, `| \`${field}\` |`, field);
+  for (const field of [...CONFIG_FIELDS, ...SECRET_FIELDS])
+    t.match(readme, `| \`${field}\` |`, field);
 });
 
 t.test('every error code is documented with the catalog text', async (t) => {
-  for (const [code, text] of Object.entries(ErrorCodes)) t.match(readme, `| \`${code}\` | ${text} |`, code);
+  for (const [code, text] of Object.entries(ErrorCodes))
+    t.match(readme, `| \`${code}\` | ${text} |`, code);
 });
 
 t.test('every agent metric is documented, and named as SPEC says', async (t) => {
@@ -50,7 +52,10 @@ t.test('every agent metric is documented, and named as SPEC says', async (t) => 
 t.test('every annotation the injector parses is documented', async (t) => {
   const tableRows = readme.split('\n').filter((line) => line.startsWith('| `'));
   for (const key of POD_KEYS) {
-    t.ok(tableRows.some((row) => row.split('|')[1]?.includes(`\`${key}\``)), `${key} has a table row`);
+    t.ok(
+      tableRows.some((row) => row.split('|')[1]?.includes(`\`${key}\``)),
+      `${key} has a table row`,
+    );
   }
   for (const prefix of [...SECRET_PREFIXES, ENV_PREFIX]) {
     const placeholder = prefix === ENV_PREFIX ? '<VAR>' : '<name>';

@@ -777,6 +777,10 @@ t.test('a field named __proto__ is a field like any other', (t) => {
   const value = json(JSON.parse('{"__proto__":"x","b":"y"}'));
   t.equal(render({ format: 'properties' }, value), '__proto__=x\nb=y\n');
   t.equal(render({ format: 'dotenv' }, value), '__proto__=x\nb=y\n');
-  t.same(Object.keys(parseProperties('__proto__=x\n')), ['__proto__'], 'the test parser keeps it too');
+  t.same(
+    Object.keys(parseProperties('__proto__=x\n')),
+    ['__proto__'],
+    'the test parser keeps it too',
+  );
   t.end();
 });

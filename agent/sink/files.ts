@@ -76,7 +76,10 @@ export class FileSink {
     }
   }
 
-  async #swap(files: readonly SecretFile[], previous: ReadonlyMap<string, SecretFile>): Promise<void> {
+  async #swap(
+    files: readonly SecretFile[],
+    previous: ReadonlyMap<string, SecretFile>,
+  ): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const stamp = `..${new Date().toISOString().replace(/[-:TZ]/g, '_')}${randomBytes(3).toString('hex')}`;
     const version = join(this.dir, stamp);
@@ -107,7 +110,8 @@ export class FileSink {
   async #removeVersionsExcept(live: string, previous: string | undefined): Promise<void> {
     const entries = await readdir(this.dir);
     for (const entry of entries) {
-      if (entry === DATA_LINK || entry === live || entry === previous || !entry.startsWith('..')) continue;
+      if (entry === DATA_LINK || entry === live || entry === previous || !entry.startsWith('..'))
+        continue;
       if (!VERSION_DIR.test(entry)) continue;
       await rm(join(this.dir, entry), { recursive: true, force: true });
     }
@@ -123,7 +127,10 @@ export class FileSink {
     const existing = await lstat(path).catch(() => undefined);
     if (existing?.isDirectory() === true) {
       await rm(tmp, { force: true });
-      throw new AgentError('WRITE_FAILED', `cannot write secret file ${name}: ${path} is a directory`);
+      throw new AgentError(
+        'WRITE_FAILED',
+        `cannot write secret file ${name}: ${path} is a directory`,
+      );
     }
     await rename(tmp, path);
   }
@@ -159,7 +166,11 @@ function diff(current: ReadonlyMap<string, SecretFile>, next: readonly SecretFil
   const changed: string[] = [];
   for (const file of next) {
     const old = current.get(file.name);
-    if (old === undefined || old.mode !== file.mode || !Buffer.from(old.content).equals(file.content)) {
+    if (
+      old === undefined ||
+      old.mode !== file.mode ||
+      !Buffer.from(old.content).equals(file.content)
+    ) {
       changed.push(file.name);
     }
   }

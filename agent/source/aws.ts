@@ -16,7 +16,13 @@ import type { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { SecretValue } from '../types.ts';
 import { callOutcome, translateAwsError, translateBatchEntry, type CallOutcome } from './errors.ts';
-import { isBatchable, refKey, type FetchOutcome, type SecretRef, type SecretSource } from './source.ts';
+import {
+  isBatchable,
+  refKey,
+  type FetchOutcome,
+  type SecretRef,
+  type SecretSource,
+} from './source.ts';
 
 export const BATCH_LIMIT = 20;
 const GET_CONCURRENCY = 8;
@@ -88,7 +94,8 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
     return { region, client, batchDeniedUntil: 0 };
   };
   const primary = makeClient(options.region);
-  const failover = options.failoverRegion === undefined ? undefined : makeClient(options.failoverRegion);
+  const failover =
+    options.failoverRegion === undefined ? undefined : makeClient(options.failoverRegion);
 
   return {
     async fetch(refs, signal) {
@@ -96,7 +103,9 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       for (const ref of refs) unique.set(refKey(ref), ref);
       const results = await fetchFrom(primary, [...unique.values()], signal, options.logger, now);
       if (failover !== undefined) {
-        const retry = [...results.values()].filter((r) => !r.ok && r.error.retryable).map((r) => r.ref);
+        const retry = [...results.values()]
+          .filter((r) => !r.ok && r.error.retryable)
+          .map((r) => r.ref);
         if (retry.length > 0) {
           options.logger.warn('trying the failover region', {
             region: failover.region,
@@ -149,7 +158,11 @@ function describeRef(ref: SecretRef): string {
   return `secret ${ref.id}`;
 }
 
-async function getOne(target: RegionClient, ref: SecretRef, signal: AbortSignal): Promise<FetchOutcome> {
+async function getOne(
+  target: RegionClient,
+  ref: SecretRef,
+  signal: AbortSignal,
+): Promise<FetchOutcome> {
   try {
     const out = await target.client.send(
       new GetSecretValueCommand({
@@ -188,7 +201,10 @@ async function batchGet(
       values.push(...(out.SecretValues ?? []));
       for (const e of out.Errors ?? []) {
         if (e.SecretId !== undefined) {
-          errors.set(e.SecretId, translateBatchEntry(e.ErrorCode, e.Message, `secret ${e.SecretId}`));
+          errors.set(
+            e.SecretId,
+            translateBatchEntry(e.ErrorCode, e.Message, `secret ${e.SecretId}`),
+          );
         }
       }
       nextToken = out.NextToken;
@@ -211,7 +227,11 @@ async function batchGet(
       results.set(refKey(ref), {
         ref,
         ok: false,
-        error: translateBatchEntry('ResourceNotFoundException', 'missing from the BatchGetSecretValue answer', describeRef(ref)),
+        error: translateBatchEntry(
+          'ResourceNotFoundException',
+          'missing from the BatchGetSecretValue answer',
+          describeRef(ref),
+        ),
       });
     }
   }
@@ -219,10 +239,18 @@ async function batchGet(
 }
 
 /** A requested id is a name, a full ARN, or a partial ARN (the ARN without its 6-character suffix). */
-export function matchesId(entry: { readonly Name?: string | undefined; readonly ARN?: string | undefined }, id: string): boolean {
+export function matchesId(
+  entry: { readonly Name?: string | undefined; readonly ARN?: string | undefined },
+  id: string,
+): boolean {
   if (entry.Name === id || entry.ARN === id) return true;
   const arn = entry.ARN;
-  return arn !== undefined && id.startsWith('arn:') && arn.length === id.length + 7 && arn.startsWith(`${id}-`);
+  return (
+    arn !== undefined &&
+    id.startsWith('arn:') &&
+    arn.length === id.length + 7 &&
+    arn.startsWith(`${id}-`)
+  );
 }
 
 function toValue(out: {
@@ -239,7 +267,11 @@ function toValue(out: {
   };
 }
 
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function mapLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) {

@@ -34,7 +34,11 @@ const BY_NAME: Readonly<Record<string, Translation>> = {
   InternalServiceError: { code: 'AWS_UNAVAILABLE', retryable: true, outcome: 'server_error' },
   InternalFailure: { code: 'AWS_UNAVAILABLE', retryable: true, outcome: 'server_error' },
   ServiceUnavailable: { code: 'AWS_UNAVAILABLE', retryable: true, outcome: 'server_error' },
-  ServiceUnavailableException: { code: 'AWS_UNAVAILABLE', retryable: true, outcome: 'server_error' },
+  ServiceUnavailableException: {
+    code: 'AWS_UNAVAILABLE',
+    retryable: true,
+    outcome: 'server_error',
+  },
   DecryptionFailure: { code: 'DECRYPTION_FAILED', retryable: false, outcome: 'client_error' },
   InvalidIdentityToken: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
   InvalidIdentityTokenException: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
@@ -44,7 +48,11 @@ const BY_NAME: Readonly<Record<string, Translation>> = {
   UnrecognizedClientException: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
   InvalidSignatureException: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
   IncompleteSignature: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
-  MissingAuthenticationTokenException: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
+  MissingAuthenticationTokenException: {
+    code: 'CREDENTIALS',
+    retryable: false,
+    outcome: 'credentials',
+  },
   CredentialsProviderError: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
 };
 
@@ -60,7 +68,8 @@ const NETWORK_CODES = new Set([
   'UND_ERR_SOCKET',
 ]);
 
-const REQUEST_ID = /\b(?:request ?id:?\s*)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
+const REQUEST_ID =
+  /\b(?:request ?id:?\s*)?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi;
 
 interface SdkLikeError {
   readonly name?: unknown;
@@ -121,6 +130,17 @@ export function translateAwsError(err: unknown, context: string): AgentError {
 }
 
 /** A per-secret entry of BatchGetSecretValue's Errors list, as an AgentError. */
-export function translateBatchEntry(errorCode: string | undefined, message: string | undefined, context: string): AgentError {
-  return translateAwsError({ name: errorCode ?? 'UnknownError', message: message ?? '' , $metadata: { httpStatusCode: 400 } }, context);
+export function translateBatchEntry(
+  errorCode: string | undefined,
+  message: string | undefined,
+  context: string,
+): AgentError {
+  return translateAwsError(
+    {
+      name: errorCode ?? 'UnknownError',
+      message: message ?? '',
+      $metadata: { httpStatusCode: 400 },
+    },
+    context,
+  );
 }

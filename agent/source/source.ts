@@ -15,7 +15,10 @@ export type FetchOutcome =
 
 export interface SecretSource {
   /** Reads every ref; one outcome per distinct ref (see refKey), never a rejected promise for a per-secret failure. */
-  fetch(refs: readonly SecretRef[], signal: AbortSignal): Promise<ReadonlyMap<string, FetchOutcome>>;
+  fetch(
+    refs: readonly SecretRef[],
+    signal: AbortSignal,
+  ): Promise<ReadonlyMap<string, FetchOutcome>>;
   close(): void;
 }
 

@@ -14,7 +14,10 @@ export const CLI = join(ROOT, process.env['SECRETS_AGENT_TEST_CLI'] ?? 'cli/main
  * The environment of an agent process: nothing inherited that could reach real AWS (no
  * instance metadata, no shared config), the dev endpoint for every AWS service.
  */
-export function agentEnv(endpoint: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+export function agentEnv(
+  endpoint: string,
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
   return {
     PATH: process.env['PATH'] ?? '',
     HOME: '/nonexistent',
@@ -44,8 +47,14 @@ export interface RunningAgent {
   exited: Promise<AgentRun>;
 }
 
-export function startAgent(args: readonly string[], env: Readonly<Record<string, string>>): RunningAgent {
-  const child = spawn(process.execPath, [CLI, 'agent', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startAgent(
+  args: readonly string[],
+  env: Readonly<Record<string, string>>,
+): RunningAgent {
+  const child = spawn(process.execPath, [CLI, 'agent', ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
@@ -75,7 +84,15 @@ export function startAgent(args: readonly string[], env: Readonly<Record<string,
     output: () => stdout + stderr,
     waitForLog: (pattern, timeoutMs = 20_000) =>
       new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms:\n${stdout}${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `no log line matching ${pattern} within ${timeoutMs} ms:\n${stdout}${stderr}`,
+              ),
+            ),
+          timeoutMs,
+        );
         waiters.push({
           pattern,
           resolve: (line) => {
@@ -112,7 +129,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+      server.close(() =>
+        resolve(typeof address === 'object' && address !== null ? address.port : 0),
+      );
     });
   });
 }
@@ -123,13 +142,24 @@ export function webIdentityToken(claims: Readonly<Record<string, unknown>> = {})
   const now = Math.floor(Date.now() / 1000);
   return [
     b64({ alg: 'RS256', kid: 'dev' }),
-    b64({ iss: 'https://oidc.eks.example', sub: 'system:serviceaccount:shop:catalog', aud: ['sts.amazonaws.com'], iat: now, exp: now + 3600, ...claims }),
+    b64({
+      iss: 'https://oidc.eks.example',
+      sub: 'system:serviceaccount:shop:catalog',
+      aud: ['sts.amazonaws.com'],
+      iat: now,
+      exp: now + 3600,
+      ...claims,
+    }),
     Buffer.from('not-a-real-signature').toString('base64url'),
   ].join('.');
 }
 
 /** Polls until fn returns a value other than undefined. */
-export async function eventually<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();

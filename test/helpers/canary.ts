@@ -9,8 +9,16 @@ export function canaryForms(): readonly string[] {
   return [CANARY, Buffer.from(CANARY).toString('base64'), Buffer.from(CANARY).toString('hex')];
 }
 
-export function assertNoCanary(t: { notMatch: (a: string, b: RegExp, msg: string) => void }, text: string, where: string): void {
+export function assertNoCanary(
+  t: { notMatch: (a: string, b: RegExp, msg: string) => void },
+  text: string,
+  where: string,
+): void {
   for (const form of canaryForms()) {
-    t.notMatch(text, new RegExp(form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), `no secret value in ${where}`);
+    t.notMatch(
+      text,
+      new RegExp(form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+      `no secret value in ${where}`,
+    );
   }
 }

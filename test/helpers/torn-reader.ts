@@ -10,7 +10,8 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 
 const [dir, namesArg, maxReadsArg] = process.argv.slice(2);
-if (dir === undefined || namesArg === undefined) throw new Error('usage: torn-reader DIR NAMES [MAX]');
+if (dir === undefined || namesArg === undefined)
+  throw new Error('usage: torn-reader DIR NAMES [MAX]');
 const names = namesArg.split(',');
 const maxReads = Number(maxReadsArg ?? '1000000');
 let reads = 0;
@@ -67,7 +68,9 @@ function readVia(base: string, stablePaths: boolean): boolean {
 function loop(): void {
   for (let i = 0; i < 50 && !stop && reads < maxReads; i++) readSet();
   if (stop || reads >= maxReads) {
-    process.stdout.write(`${JSON.stringify({ reads, torn, mixed, missing, rereads, versions: versions.size })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ reads, torn, mixed, missing, rereads, versions: versions.size })}\n`,
+    );
     return;
   }
   setImmediate(loop);
