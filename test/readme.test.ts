@@ -11,7 +11,8 @@ import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from '../injector/keys.ts';
 import { INJECT_COMMAND } from '../injector/inject-command.ts';
 import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
 
-const readme = await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8');
+// Table cells compared with their padding folded, so reformatting the tables changes nothing.
+const readme = (await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8')).replace(/ {2,}/g, ' ');
 /** The agent's metric names in the product contract (SPEC, "Metrics"). */
 const SPEC_AGENT_METRICS = [
   'secrets_agent_fetch_total',
