@@ -12,7 +12,10 @@ import { INJECT_COMMAND } from '../injector/inject-command.ts';
 import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
 
 // Table cells compared with their padding folded, so reformatting the tables changes nothing.
-const readme = (await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8')).replace(/ {2,}/g, ' ');
+const readme = (await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8')).replace(
+  / {2,}/g,
+  ' ',
+);
 /** The agent's metric names in the product contract (SPEC, "Metrics"). */
 const SPEC_AGENT_METRICS = [
   'secrets_agent_fetch_total',
