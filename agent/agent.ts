@@ -11,7 +11,8 @@ import type { Logger } from '../common/log.ts';
 import { backoffDelay, jittered, sleep } from './backoff.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { SecretFile, WriteResult } from './sink/files.ts';
-import { refKey, type SecretRef, type SecretSource } from './source/source.ts';
+import { secretData, type SecretEntry, type SecretWriteOutcome } from './sink/k8s-secret.ts';
+import { refKey, type FetchOutcome, type SecretRef, type SecretSource } from './source/source.ts';
 import type { SecretValue } from './types.ts';
 
 export interface FileWriter {
@@ -25,13 +26,33 @@ export interface AgentDeps {
   readonly metrics: AgentMetrics;
   readonly logger: Logger;
   readonly render: (spec: SecretSpec, value: SecretValue) => Uint8Array;
+  /** With a k8sSecret target: the sink, and the renderer of `extract` keys. */
+  readonly secret?: {
+    readonly writer: SecretWriter;
+    readonly extract: (spec: SecretSpec, value: SecretValue) => ReadonlyMap<string, Uint8Array>;
+  };
   readonly random?: () => number;
   readonly now?: () => number;
 }
 
 export interface SecretFailure {
+  /** The secret's file name, or for a failed Secret write, `Secret <namespace>/<name>`. */
   readonly secret: string;
   readonly error: AgentError;
+  /** True when writing the Kubernetes Secret failed, not fetching. */
+  readonly write?: boolean;
+}
+
+/** Where the agent keeps the Kubernetes Secret (the sink, narrowed to what the loop needs). */
+export interface SecretWriter {
+  readonly target: string;
+  write(data: ReadonlyMap<string, Uint8Array>, signal: AbortSignal): Promise<SecretWriteOutcome>;
+}
+
+/** One secret, rendered: its file, and its keys in the Kubernetes Secret. */
+interface Rendered {
+  readonly file: SecretFile;
+  readonly entries: readonly SecretEntry[];
 }
 
 export interface CycleResult {
@@ -45,6 +66,16 @@ const INIT_ATTEMPTS_FOR_PERMANENT_ERRORS = 3;
 const REFRESH_JITTER = 0.1;
 const REFRESH_RETRY_BASE_MS = 5_000;
 
+/** Bounded outcome labels of secrets_agent_k8s_secret_writes_total for failed writes. */
+const SECRET_WRITE_OUTCOMES: Partial<Record<AgentError['code'], string>> = {
+  KUBE_FORBIDDEN: 'forbidden',
+  SECRET_NOT_MANAGED: 'not_managed',
+  SECRET_DATA_INVALID: 'invalid',
+  KUBE_REQUEST: 'invalid',
+  KUBE_UNAVAILABLE: 'unavailable',
+  KUBE_CONFIG: 'error',
+};
+
 export function specRef(spec: SecretSpec): SecretRef {
   return {
     id: spec.id,
@@ -55,7 +86,7 @@ export function specRef(spec: SecretSpec): SecretRef {
 
 export class Agent {
   readonly #deps: AgentDeps;
-  readonly #lastGood = new Map<string, SecretFile>();
+  readonly #lastGood = new Map<string, Rendered>();
   #ready = false;
 
   constructor(deps: AgentDeps) {
@@ -72,16 +103,11 @@ export class Agent {
     const started = performance.now();
     const outcomes = await source.fetch(config.secrets.map(specRef), signal);
     const failures: SecretFailure[] = [];
-    const fresh = new Map<string, SecretFile>();
+    const fresh = new Map<string, Rendered>();
     const now = (this.#deps.now ?? Date.now)() / 1000;
     for (const spec of config.secrets) {
-      const outcome = outcomes.get(refKey(specRef(spec)));
       try {
-        if (outcome === undefined)
-          throw new AgentError('AWS_REQUEST', `secret ${spec.id}: no answer`);
-        if (!outcome.ok) throw outcome.error;
-        const content = this.#deps.render(spec, outcome.value);
-        fresh.set(spec.name, { name: spec.name, content, mode: spec.mode ?? config.fileMode });
+        fresh.set(spec.name, this.#render(spec, outcomes.get(refKey(specRef(spec)))));
         metrics.fetchTotal.inc({ secret: spec.name, outcome: 'success' });
         metrics.lastSuccess.set({ secret: spec.name }, now);
       } catch (err) {
@@ -100,7 +126,15 @@ export class Agent {
       }
     }
     metrics.fetchDuration.observe((performance.now() - started) / 1000);
-    const changed = await this.#writeFiles(fresh);
+    // Secrets that failed this time keep their last good content, in the files and the Secret.
+    const current = config.secrets.flatMap((spec) => {
+      const r = fresh.get(spec.name) ?? this.#lastGood.get(spec.name);
+      return r === undefined ? [] : [r];
+    });
+    const changed = await this.#writeFiles(current.map((r) => r.file));
+    for (const r of current) this.#lastGood.set(r.file.name, r);
+    const secretFailure = await this.#writeSecret(current, signal);
+    if (secretFailure !== undefined) failures.push(secretFailure);
     if (failures.length === 0 && !this.#ready) {
       this.#ready = true;
       metrics.ready.set(1);
@@ -109,22 +143,74 @@ export class Agent {
     return { failures, changed };
   }
 
-  /** Writes fresh content, keeping the last good content of secrets that failed this time. */
-  async #writeFiles(fresh: ReadonlyMap<string, SecretFile>): Promise<readonly string[]> {
-    const { config, metrics, logger } = this.#deps;
-    const set: SecretFile[] = [];
-    for (const spec of config.secrets) {
-      const file = fresh.get(spec.name) ?? this.#lastGood.get(spec.name);
-      if (file !== undefined) set.push(file);
+  #render(spec: SecretSpec, outcome: FetchOutcome | undefined): Rendered {
+    if (outcome === undefined) throw new AgentError('AWS_REQUEST', `secret ${spec.id}: no answer`);
+    if (!outcome.ok) throw outcome.error;
+    const content = this.#deps.render(spec, outcome.value);
+    const entries: SecretEntry[] = [
+      { key: spec.name, value: content, from: `secret-${spec.name}` },
+    ];
+    if (spec.extract && this.#deps.secret !== undefined) {
+      for (const [key, value] of this.#deps.secret.extract(spec, outcome.value)) {
+        entries.push({ key, value, from: `extract-${spec.name}` });
+      }
     }
+    return {
+      file: { name: spec.name, content, mode: spec.mode ?? this.#deps.config.fileMode },
+      entries,
+    };
+  }
+
+  /** Writes the files; returns the names whose content changed. */
+  async #writeFiles(set: readonly SecretFile[]): Promise<readonly string[]> {
+    const { metrics, logger } = this.#deps;
     if (set.length === 0) return [];
     const result = await this.#deps.files.write(set);
-    for (const file of set) this.#lastGood.set(file.name, file);
     for (const name of result.changed) {
       metrics.updatesTotal.inc({ secret: name });
       logger.info('secret file updated', { secret: name });
     }
     return result.changed;
+  }
+
+  /** Keeps the Kubernetes Secret in step; a failure is returned, never thrown. */
+  async #writeSecret(
+    current: readonly Rendered[],
+    signal: AbortSignal,
+  ): Promise<SecretFailure | undefined> {
+    const { metrics, logger } = this.#deps;
+    const writer = this.#deps.secret?.writer;
+    if (writer === undefined || current.length === 0) return undefined;
+    try {
+      const data = secretData(
+        current.flatMap((r) => r.entries),
+        writer.target,
+      );
+      const outcome = await writer.write(data, signal);
+      metrics.k8sSecretWrites.inc({ outcome });
+      if (outcome !== 'unchanged')
+        logger.info('Kubernetes Secret written', {
+          secret: writer.target,
+          outcome,
+          keys: [...data.keys()],
+        });
+      return undefined;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const error =
+        err instanceof AgentError
+          ? err
+          : new AgentError('KUBE_UNAVAILABLE', `Secret ${writer.target}: write failed`, {
+              retryable: true,
+            });
+      metrics.k8sSecretWrites.inc({ outcome: SECRET_WRITE_OUTCOMES[error.code] ?? 'error' });
+      logger.warn('Kubernetes Secret write failed', {
+        secret: writer.target,
+        code: error.code,
+        error: error.message,
+      });
+      return { secret: `Secret ${writer.target}`, error, write: true };
+    }
   }
 
   /** Init mode: resolves with no failures, or the failures of the last attempt. */
@@ -211,5 +297,6 @@ export function terminationMessage(failures: readonly SecretFailure[]): string {
   if (first === undefined) return '';
   const more =
     rest.length === 0 ? '' : ` (and ${rest.length} more: ${rest.map((f) => f.secret).join(', ')})`;
-  return `failed to fetch ${first.secret}: ${first.error.message}${more}`.replace(/\s*\n\s*/g, ' ');
+  const verb = first.write === true ? 'failed to write Kubernetes' : 'failed to fetch';
+  return `${verb} ${first.secret}: ${first.error.message}${more}`.replace(/\s*\n\s*/g, ' ');
 }

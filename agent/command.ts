@@ -5,7 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from '../common/command.ts';
-import { parseAgentConfig, type AgentConfig } from '../common/config.ts';
+import { parseAgentConfig, type AgentConfig, type K8sSecretTarget } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import {
   helpText,
@@ -18,8 +18,9 @@ import {
 import { createLogger, type Logger } from '../common/log.ts';
 import { Agent, terminationMessage } from './agent.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
-import { createAgentMetrics } from './metrics.ts';
-import { renderFile } from './render.ts';
+import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
+import { extractFields, renderFile } from './render.ts';
+import type { K8sSecretSink } from './sink/k8s-secret.ts';
 import { FileSink } from './sink/files.ts';
 import { createAwsSource } from './source/aws.ts';
 
@@ -161,15 +162,6 @@ export const run: Command = async (ctx) => {
     ctx.stdout.write(helpText(AGENT_COMMAND));
     return 0;
   }
-  const regionFromEnv = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE'].some((name) =>
-    Boolean(ctx.env[name]),
-  );
-  if (config.region === undefined && !regionFromEnv) {
-    ctx.stderr.write(
-      'secrets-agent agent: no AWS region: set region in the configuration, or AWS_REGION (or a profile with AWS_PROFILE)\n',
-    );
-    return 78;
-  }
   const logger = createLogger(ctx.stdout, { level: config.logLevel, base: { component: 'agent' } });
   const metrics = createAgentMetrics();
   const source = createAwsSource({
@@ -178,6 +170,24 @@ export const run: Command = async (ctx) => {
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
   });
+  let secret: OpenSink | undefined;
+  try {
+    checkRegion(config, ctx.env);
+    secret =
+      config.k8sSecret === undefined
+        ? undefined
+        : await openSecretSink(config.k8sSecret, ctx.env, logger);
+  } catch (err) {
+    if (
+      !(err instanceof AgentError) ||
+      (err.code !== 'CONFIG_INVALID' && err.code !== 'KUBE_CONFIG')
+    )
+      throw err;
+    ctx.stderr.write(`secrets-agent agent: ${err.message}\n`);
+    await writeTerminationLog(config.terminationLogPath, err.message, logger);
+    source.close();
+    return 78;
+  }
   const agent = new Agent({
     config,
     source,
@@ -185,7 +195,24 @@ export const run: Command = async (ctx) => {
     metrics,
     logger,
     render: renderFile,
+    ...(secret === undefined ? {} : { secret: { writer: secret.sink, extract: extractFields } }),
   });
+  try {
+    return await serve(agent, config, metrics, logger, ctx.signal);
+  } finally {
+    source.close();
+    secret?.close();
+  }
+};
+
+/** Runs the mode with the status server up; resolves to the exit code. */
+async function serve(
+  agent: Agent,
+  config: AgentConfig,
+  metrics: AgentMetrics,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<number> {
   let status: StatusServer | undefined;
   try {
     if (config.httpPort !== 0) {
@@ -202,22 +229,71 @@ export const run: Command = async (ctx) => {
       dir: config.outputDir,
       ...(status === undefined ? {} : { httpPort: status.port }),
     });
-    if (config.mode === 'init') {
-      const failures = await agent.runInit(ctx.signal);
-      if (failures.length === 0) {
-        logger.info('done', { secrets: config.secrets.length });
-        return 0;
-      }
-      const line = terminationMessage(failures);
-      await writeTerminationLog(config.terminationLogPath, line, logger);
-      logger.error('giving up', { error: line });
-      return 1;
+    if (config.mode === 'sidecar') {
+      await agent.runSidecar(signal);
+      logger.info('stopped');
+      return 0;
     }
-    await agent.runSidecar(ctx.signal);
-    logger.info('stopped');
-    return 0;
+    const failures = await agent.runInit(signal);
+    if (failures.length === 0) {
+      logger.info('done', { secrets: config.secrets.length });
+      return 0;
+    }
+    const line = terminationMessage(failures);
+    await writeTerminationLog(config.terminationLogPath, line, logger);
+    logger.error('giving up', { error: line });
+    return 1;
   } finally {
-    source.close();
     await status?.close();
   }
-};
+}
+
+/** The SDK finds a region in the environment or a profile; none at all is a configuration error. */
+function checkRegion(config: AgentConfig, env: Env): void {
+  const fromEnv = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE'].some((name) =>
+    Boolean(env[name]),
+  );
+  if (config.region === undefined && !fromEnv) {
+    throw new AgentError(
+      'CONFIG_INVALID',
+      'no AWS region: set region in the configuration, or AWS_REGION (or a profile with AWS_PROFILE)',
+    );
+  }
+}
+
+interface OpenSink {
+  readonly sink: K8sSecretSink;
+  close(): void;
+}
+
+/**
+ * The Kubernetes Secret sink, loaded only when a k8sSecret is configured: its namespace is the
+ * configured one, else the pod's (POD_NAMESPACE from the downward API, or the service account's).
+ */
+async function openSecretSink(
+  target: K8sSecretTarget,
+  env: Env,
+  logger: Logger,
+): Promise<OpenSink> {
+  const [{ loadKubeConnection }, { createSecretsClient }, { K8sSecretSink }] = await Promise.all([
+    import('./sink/kube/config.ts'),
+    import('./sink/kube/client.ts'),
+    import('./sink/k8s-secret.ts'),
+  ]);
+  const connection = await loadKubeConnection(env);
+  const namespace = target.namespace ?? nonEmpty(env['POD_NAMESPACE']) ?? connection.namespace;
+  if (namespace === undefined) {
+    throw new AgentError(
+      'KUBE_CONFIG',
+      `k8sSecret ${target.name}: no namespace: set k8sSecret.namespace, or POD_NAMESPACE`,
+    );
+  }
+  const client = createSecretsClient(connection);
+  const sink = new K8sSecretSink({ client, namespace, name: target.name, logger });
+  logger.info('Kubernetes Secret sink', { secret: sink.target, api: connection.source });
+  return { sink, close: () => client.close() };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

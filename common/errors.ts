@@ -16,6 +16,13 @@ export const ErrorCodes = {
   RENDER_FAILED: "a secret's value could not be rendered (key, template or format)",
   WRITE_FAILED: 'the secret files could not be written',
   SEED_INVALID: 'the dev endpoint seed file is invalid',
+  KUBE_CONFIG: 'the Kubernetes API could not be found or configured (in-cluster or KUBECONFIG)',
+  KUBE_FORBIDDEN: "the pod's service account may not read or write the Kubernetes Secret",
+  KUBE_REQUEST: 'the Kubernetes API rejected the Secret (validation, conflicts)',
+  KUBE_UNAVAILABLE: 'the Kubernetes API failed or could not be reached',
+  SECRET_NOT_MANAGED: 'the Kubernetes Secret exists and is not managed by secrets-agent',
+  SECRET_DATA_INVALID:
+    "the Kubernetes Secret's keys collide or are invalid, or its data exceeds 1 MiB",
   INTERRUPTED: 'the agent was stopped (SIGTERM) before the secrets were written',
 } as const;
 

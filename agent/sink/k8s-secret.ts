@@ -1,0 +1,175 @@
+/**
+ * The Kubernetes Secret sink: keeps one Secret in step with the pod's secrets, for apps that
+ * take them as env vars. It owns only Secrets labelled as managed by secrets-agent (created by
+ * the agent, or pre-created with the label so RBAC can name them); any other Secret is refused,
+ * never overwritten. A hash of the data in an annotation makes an unchanged cycle cost one
+ * read; conflicting writers (replicas of one Deployment) retry on fresh data and converge.
+ */
+import { createHash } from 'node:crypto';
+import { AgentError } from '../../common/errors.ts';
+import type { Logger } from '../../common/log.ts';
+import { KubeApiError, type SecretObject, type SecretsClient } from './kube/client.ts';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'secrets-agent';
+export const DATA_HASH_ANNOTATION = 'secrets-agent.io/data-hash';
+/** The API server's limit on a Secret's data. */
+export const MAX_SECRET_BYTES = 1024 * 1024;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const MAX_ATTEMPTS = 6;
+
+export type SecretWriteOutcome = 'created' | 'updated' | 'unchanged';
+
+/** One key of the Secret and where it came from (for collision messages). */
+export interface SecretEntry {
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly from: string;
+}
+
+export interface K8sSecretSinkOptions {
+  readonly client: SecretsClient;
+  readonly namespace: string;
+  readonly name: string;
+  readonly logger: Logger;
+  readonly random?: () => number;
+}
+
+/** The data map, checked: valid keys, no collisions, within the size limit. */
+export function secretData(
+  entries: readonly SecretEntry[],
+  target: string,
+): Map<string, Uint8Array> {
+  const data = new Map<string, Uint8Array>();
+  const from = new Map<string, string>();
+  let size = 0;
+  for (const entry of entries) {
+    if (!SECRET_KEY.test(entry.key) || entry.key.length > 253) {
+      throw new AgentError(
+        'SECRET_DATA_INVALID',
+        `Secret ${target}: key "${entry.key}" (from ${entry.from}) is not a valid Secret key (letters, digits, "-", "_", "."; at most 253)`,
+      );
+    }
+    const earlier = from.get(entry.key);
+    if (earlier !== undefined) {
+      throw new AgentError(
+        'SECRET_DATA_INVALID',
+        `Secret ${target}: key "${entry.key}" comes from both ${earlier} and ${entry.from}`,
+      );
+    }
+    from.set(entry.key, entry.from);
+    data.set(entry.key, entry.value);
+    size += entry.value.byteLength;
+  }
+  if (size > MAX_SECRET_BYTES) {
+    throw new AgentError(
+      'SECRET_DATA_INVALID',
+      `Secret ${target}: ${size} bytes of data, over the API's limit of ${MAX_SECRET_BYTES} (1 MiB)`,
+    );
+  }
+  return data;
+}
+
+/** A hash of the data: keys in order, lengths framed, so no two different maps hash alike. */
+export function dataHash(data: ReadonlyMap<string, Uint8Array>): string {
+  const hash = createHash('sha256');
+  for (const key of [...data.keys()].sort()) {
+    const value = data.get(key) ?? new Uint8Array();
+    hash.update(`${key.length}:${key}${value.byteLength}:`).update(value);
+  }
+  return `sha256:${hash.digest('hex')}`;
+}
+
+export class K8sSecretSink {
+  readonly #o: K8sSecretSinkOptions;
+
+  constructor(options: K8sSecretSinkOptions) {
+    this.#o = options;
+  }
+
+  get target(): string {
+    return `${this.#o.namespace}/${this.#o.name}`;
+  }
+
+  async write(
+    data: ReadonlyMap<string, Uint8Array>,
+    signal: AbortSignal,
+  ): Promise<SecretWriteOutcome> {
+    const hash = dataHash(data);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#writeOnce(data, hash, signal);
+      } catch (err) {
+        const conflict =
+          err instanceof KubeApiError &&
+          (err.reason === 'Conflict' || err.reason === 'AlreadyExists');
+        if (!conflict || attempt >= MAX_ATTEMPTS || signal.aborted) throw err;
+        this.#o.logger.debug('Secret changed meanwhile; retrying on fresh data', {
+          secret: this.target,
+          attempt,
+        });
+        // Replicas that collided spread out before reading again.
+        await new Promise((r) =>
+          setTimeout(r, Math.round((this.#o.random ?? Math.random)() * 20 * attempt)),
+        );
+      }
+    }
+  }
+
+  async #writeOnce(
+    data: ReadonlyMap<string, Uint8Array>,
+    hash: string,
+    signal: AbortSignal,
+  ): Promise<SecretWriteOutcome> {
+    const { client, namespace, name } = this.#o;
+    const current = await client.get(namespace, name, signal);
+    const encoded = Object.fromEntries(
+      [...data]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
+    if (current === undefined) {
+      await client.create(
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: {
+            name,
+            namespace,
+            labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
+            annotations: { [DATA_HASH_ANNOTATION]: hash },
+          },
+          type: 'Opaque',
+          data: encoded,
+        },
+        signal,
+      );
+      return 'created';
+    }
+    if (current.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY) {
+      throw new AgentError(
+        'SECRET_NOT_MANAGED',
+        `Secret ${this.target} exists and is not managed by secrets-agent (no label ${MANAGED_BY_LABEL}=${MANAGED_BY}); refusing to overwrite it. Rename k8s-secret, or label the Secret to hand it over.`,
+      );
+    }
+    if (current.metadata.annotations?.[DATA_HASH_ANNOTATION] === hash && sameData(current, encoded))
+      return 'unchanged';
+    const next: SecretObject = {
+      ...current,
+      metadata: {
+        ...current.metadata,
+        annotations: { ...current.metadata.annotations, [DATA_HASH_ANNOTATION]: hash },
+      },
+      data: encoded,
+    };
+    await client.update(next, signal);
+    return 'updated';
+  }
+}
+
+/** The hash says what was written; the data says whether someone changed it since. */
+function sameData(current: SecretObject, encoded: Readonly<Record<string, string>>): boolean {
+  const have = current.data ?? {};
+  const keys = Object.keys(encoded);
+  return keys.length === Object.keys(have).length && keys.every((k) => have[k] === encoded[k]);
+}
