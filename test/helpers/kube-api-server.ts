@@ -379,7 +379,7 @@ async function respond(state: ServerState, req: IncomingMessage): Promise<Outcom
   };
   const fault = state.faults.shift();
   if (fault !== undefined) return { ...reply(status.injectedFault(fault)), ...seen };
-  if (identity === undefined) return reply(status.unauthorized());
+  if (identity === undefined) return { ...reply(status.unauthorized()), ...seen };
   if (route === undefined) return { ...reply(status.pathNotFound()), ...seen };
   if (verb === undefined) return { ...reply(status.methodNotAllowed()), ...seen };
   const attributes = {
