@@ -4,7 +4,7 @@
  * endpoint pointed at `secrets-agent dev`), writes the files the app's mount expects.
  */
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
@@ -20,11 +20,49 @@ import {
 } from './helpers/agent-process.ts';
 import { CANARY, assertNoCanary } from './helpers/canary.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { startKubeApiServer, type Identity, type SecretVerb } from './helpers/kube-api-server.ts';
 
 interface EnvVar {
   readonly name: string;
   readonly value?: string;
-  readonly valueFrom?: { readonly fieldRef?: { readonly fieldPath: string } };
+  readonly valueFrom?: {
+    readonly fieldRef?: { readonly fieldPath: string };
+    readonly secretKeyRef?: { readonly name: string; readonly key: string };
+  };
+}
+
+interface ManifestDoc {
+  readonly kind?: string;
+  readonly metadata?: { readonly name?: string; readonly labels?: Record<string, string> };
+  readonly rules?: readonly { readonly verbs: string[]; readonly resourceNames?: string[] }[];
+}
+
+async function rbacDocs(): Promise<ManifestDoc[]> {
+  const text = await readFile(join(ROOT, 'manifests/examples/catalog/rbac.yaml'), 'utf8');
+  return parseAllDocuments(text).map((d) => d.toJS() as ManifestDoc);
+}
+
+/** The catalog service account's identity, from the example's own Role. */
+async function exampleIdentity(): Promise<Identity> {
+  const role = (await rbacDocs()).find((d) => d.kind === 'Role');
+  return {
+    username: 'system:serviceaccount:catalog:catalog',
+    rules: (role?.rules ?? []).map((r) => ({
+      verbs: r.verbs as SecretVerb[],
+      namespaces: ['catalog'],
+      ...(r.resourceNames === undefined ? {} : { resourceNames: r.resourceNames }),
+    })),
+  };
+}
+
+/** The example's pre-created, empty, managed Secret. */
+async function exampleSecret(): Promise<{
+  metadata: { name: string; labels: Record<string, string> };
+}> {
+  const secret = (await rbacDocs()).find((d) => d.kind === 'Secret');
+  return {
+    metadata: { name: secret?.metadata?.name ?? '', labels: secret?.metadata?.labels ?? {} },
+  };
 }
 interface Container {
   readonly name: string;
@@ -111,6 +149,18 @@ t.test(
       },
     });
     t.teardown(() => server.close());
+    // The cluster: a loopback API server where the pod's service account has exactly the
+    // example's Role, and the example's pre-created Secret.
+    const kube = await startKubeApiServer({
+      tls: true,
+      tokens: { 'catalog-sa-token': await exampleIdentity() },
+    });
+    t.teardown(() => kube.close());
+    kube.secrets.put('catalog', await exampleSecret());
+    const serviceAccount = await tempDir(t);
+    await writeFile(join(serviceAccount, 'token'), 'catalog-sa-token');
+    await writeFile(join(serviceAccount, 'ca.crt'), kube.caPem ?? '');
+    await writeFile(join(serviceAccount, 'namespace'), 'catalog');
     // The volume, mapped to a local folder; the port, moved to a free one on loopback.
     const volume = await tempDir(t);
     const port = await freePort();
@@ -119,6 +169,9 @@ t.test(
       ...containerEnv(agent, 'catalog'),
       SECRETS_AGENT_OUTPUT_DIR: volume,
       SECRETS_AGENT_HTTP_PORT: String(port),
+      KUBERNETES_SERVICE_HOST: '127.0.0.1',
+      KUBERNETES_SERVICE_PORT: new URL(kube.url).port,
+      SECRETS_AGENT_SERVICE_ACCOUNT_DIR: serviceAccount,
     };
     const running = startAgent(agent.args?.slice(1) ?? [], env);
     t.teardown(() => running.stop('SIGKILL'));
@@ -127,6 +180,8 @@ t.test(
         `http://127.0.0.1:${port}${agent.startupProbe?.httpGet?.path ?? ''}`,
       ).catch(() => undefined);
       return res?.status === 200 ? true : undefined;
+    }).catch((err: unknown) => {
+      throw new Error(`the agent never turned ready: ${String(err)}\n${running.output()}`);
     });
     const catalog = JSON.parse(await readFile(join(volume, 'catalog'), 'utf8')) as Record<
       string,
@@ -136,6 +191,33 @@ t.test(
       catalog,
       { username: 'catalog_user', password: CANARY },
       `the app reads ${appMount?.mountPath ?? ''}/catalog`,
+    );
+
+    // Ready means the Secret is written too: the kubelet finds the keys the env vars name.
+    const written = kube.secrets.get('catalog', 'catalog-external-secret');
+    const keys = Object.fromEntries(
+      Object.entries(written?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
+    );
+    t.same(Object.keys(keys).sort(), ['catalog', 'password', 'username']);
+    t.same(JSON.parse(keys['catalog'] ?? '{}'), { username: 'catalog_user', password: CANARY });
+    const wired = Object.fromEntries(
+      (app?.env ?? []).flatMap((v) => {
+        const ref = v.valueFrom?.secretKeyRef;
+        if (ref === undefined) return [];
+        return [[v.name, ref.name === 'catalog-external-secret' ? keys[ref.key] : undefined]];
+      }),
+    );
+    t.same(
+      wired,
+      {
+        RETAIL_CATALOG_PERSISTENCE_USER: 'catalog_user',
+        RETAIL_CATALOG_PERSISTENCE_PASSWORD: CANARY,
+      },
+      'env vars resolve to the written keys',
+    );
+    t.ok(
+      kube.requests.every((r) => r.status < 400),
+      'the example Role grants all the agent asks',
     );
     const run = await running.stop();
     t.equal(run.code, 0);
