@@ -10,6 +10,7 @@ import { AgentError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { backoffDelay, jittered, sleep } from './backoff.ts';
 import type { AgentMetrics } from './metrics.ts';
+import type { Reloader } from './reload.ts';
 import type { SecretFile, WriteResult } from './sink/files.ts';
 import { secretData, type SecretEntry, type SecretWriteOutcome } from './sink/k8s-secret.ts';
 import { refKey, type FetchOutcome, type SecretRef, type SecretSource } from './source/source.ts';
@@ -26,6 +27,8 @@ export interface AgentDeps {
   readonly metrics: AgentMetrics;
   readonly logger: Logger;
   readonly render: (spec: SecretSpec, value: SecretValue) => Uint8Array;
+  /** With a reload URL (sidecar mode): told after files change, once the app is running. */
+  readonly reload?: Reloader;
   /** With a k8sSecret target: the sink, and the renderer of `extract` keys. */
   readonly secret?: {
     readonly writer: SecretWriter;
@@ -135,6 +138,8 @@ export class Agent {
     for (const r of current) this.#lastGood.set(r.file.name, r);
     const secretFailure = await this.#writeSecret(current, signal);
     if (secretFailure !== undefined) failures.push(secretFailure);
+    // Before the first complete write the app has not started (the startup probe holds it).
+    if (this.#ready && changed.length > 0) await this.#deps.reload?.(changed, signal);
     if (failures.length === 0 && !this.#ready) {
       this.#ready = true;
       metrics.ready.set(1);

@@ -16,9 +16,11 @@ import {
   type Env,
 } from '../common/flags.ts';
 import { createLogger, type Logger } from '../common/log.ts';
+import { parseYaml } from '../common/yaml.ts';
 import { Agent, terminationMessage } from './agent.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
 import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
+import { createReloader } from './reload.ts';
 import { extractFields, renderFile } from './render.ts';
 import type { K8sSecretSink } from './sink/k8s-secret.ts';
 import { FileSink } from './sink/files.ts';
@@ -98,10 +100,8 @@ async function loadDocument(values: ReturnType<typeof parseFlags>['values']): Pr
     throw new AgentError('CONFIG_INVALID', `cannot read configuration file ${path}: ${code}`);
   });
   if (text.trimStart().startsWith('{')) return parseJson(text, path);
-  // Loaded only for YAML files: the injector passes JSON, and start-up stays lean.
-  const yaml = await import('yaml');
   try {
-    return (yaml.parse ?? yaml.default.parse)(text) as unknown;
+    return await parseYaml(text);
   } catch (err) {
     throw new AgentError(
       'CONFIG_INVALID',
@@ -196,6 +196,15 @@ export const run: Command = async (ctx) => {
     logger,
     render: renderFile,
     ...(secret === undefined ? {} : { secret: { writer: secret.sink, extract: extractFields } }),
+    ...(config.reloadUrl === undefined || config.mode !== 'sidecar'
+      ? {}
+      : {
+          reload: createReloader({
+            url: config.reloadUrl,
+            logger,
+            onOutcome: (outcome) => metrics.reloads.inc({ outcome }),
+          }),
+        }),
   });
   try {
     return await serve(agent, config, metrics, logger, ctx.signal);

@@ -10,6 +10,7 @@ export interface AgentMetrics {
   readonly updatesTotal: Counter<'secret'>;
   readonly k8sSecretWrites: Counter<'outcome'>;
   readonly ready: Gauge;
+  readonly reloads: Counter<'outcome'>;
 }
 
 export function createAgentMetrics(registry = new Registry(), withDefaults = true): AgentMetrics {
@@ -50,6 +51,12 @@ export function createAgentMetrics(registry = new Registry(), withDefaults = tru
     k8sSecretWrites: new Counter({
       name: 'secrets_agent_k8s_secret_writes_total',
       help: 'Writes to the Kubernetes Secret, by outcome.',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    reloads: new Counter({
+      name: 'secrets_agent_reload_total',
+      help: 'POSTs to the reload URL after files changed, by outcome (success, failure after retries).',
       labelNames: ['outcome'] as const,
       registers,
     }),

@@ -195,6 +195,23 @@ function optDuration(obj: Obj, key: string, path: string, problems: Problems): n
   return ms;
 }
 
+/**
+ * The reload URL must stay inside the pod: an http(s) URL on a loopback address. Anything else
+ * would send the names of changed files to another host.
+ */
+export function isPodLocalUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback =
+    host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && loopback;
+}
+
 /** Octal file modes: "0400", "400", "0o400"; owner read is required so the files are usable. */
 export function parseFileMode(text: string): number | undefined {
   const match = /^(?:0o?)?([0-7]{3})$/.exec(text.trim());
@@ -368,8 +385,11 @@ function parseOptionalTargets(
   problems: Problems,
 ): Pick<AgentConfig, 'region' | 'failoverRegion' | 'reloadUrl'> {
   const reloadUrl = optString(raw, 'reloadUrl', 'reloadUrl', problems);
-  if (reloadUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(reloadUrl)) {
-    problems.add('reloadUrl', `must be an http:// or https:// URL; got "${reloadUrl}"`);
+  if (reloadUrl !== undefined && !isPodLocalUrl(reloadUrl)) {
+    problems.add(
+      'reloadUrl',
+      `must be an http:// or https:// URL inside the pod (127.0.0.1, localhost or [::1]); got "${reloadUrl}"`,
+    );
   }
   const region = optString(raw, 'region', 'region', problems);
   const failoverRegion = optString(raw, 'failoverRegion', 'failoverRegion', problems);

@@ -13,7 +13,7 @@ import {
   MODES,
   parseFileMode,
 } from '../common/config.ts';
-import type { Format, Mode } from '../common/config.ts';
+import { isPodLocalUrl, type Format, type Mode } from '../common/config.ts';
 import { formatDuration, parseDuration } from '../common/duration.ts';
 import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, Pod, Result } from './types.ts';
@@ -251,8 +251,12 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
       );
   },
   'reload-url': (v, d, out, k) => {
-    if (/^https?:\/\/[^\s/]+\S*$/.test(v)) d.reloadUrl = v;
-    else out.add(k, `must be an http:// or https:// URL; got ${JSON.stringify(v)}`);
+    if (isPodLocalUrl(v)) d.reloadUrl = v;
+    else
+      out.add(
+        k,
+        `must be an http:// or https:// URL inside the pod (127.0.0.1, localhost or [::1]); got ${JSON.stringify(v)}`,
+      );
   },
   'agent-cpu-request': parseQuantity,
   'agent-memory-request': parseQuantity,

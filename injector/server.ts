@@ -24,7 +24,7 @@ import type { CertificateSource, KeyPair } from './tls.ts';
 export const ADMISSION_REVIEW_API_VERSION = 'admission.k8s.io/v1';
 /** The API server caps request bodies at 3 MiB; a review is a pod plus a little. */
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
-const MIN_TLS_VERSION = 'TLSv1.2';
+const MIN_TLS_VERSION = 'TLSv1.2' as const;
 
 /** What the handler returns: the whole AdmissionReview response document and what it decided. */
 export interface AdmissionResult {
@@ -239,14 +239,30 @@ function route(
   }
 }
 
+/**
+ * TLS 1.2 with forward-secret AEAD suites only (TLS 1.3's are all AEAD): what the API server
+ * speaks, without the CBC suites Node's default list still allows under 1.2.
+ */
+export const TLS12_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 function tlsOptions(pair: KeyPair | undefined): {
   minVersion: 'TLSv1.2';
+  ciphers: string;
   cert?: Buffer;
   key?: Buffer;
 } {
-  return pair === undefined
-    ? { minVersion: MIN_TLS_VERSION }
-    : { minVersion: MIN_TLS_VERSION, cert: pair.cert, key: pair.key };
+  const base = { minVersion: MIN_TLS_VERSION, ciphers: TLS12_CIPHERS };
+  return pair === undefined ? base : { ...base, cert: pair.cert, key: pair.key };
 }
 
 async function listen(server: Server, port: number, address: string): Promise<number> {

@@ -3,7 +3,7 @@ import { AGENT_NAMES } from './types.ts';
 import type { EnvVar, Volume, VolumeMount } from './types.ts';
 import type { Plan } from './plan.ts';
 
-/** Memory-backed: secret values never touch the node's disk. */
+/** Memory-backed (tmpfs): secret values are not written to the node's disk (swap aside, as for Secret volumes). */
 export function secretsVolume(plan: Plan): Volume {
   return {
     name: AGENT_NAMES.volume,

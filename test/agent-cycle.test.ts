@@ -212,3 +212,75 @@ for (const f of FAILURE_METRICS) {
     );
   });
 }
+
+t.test(
+  'reload-url: POSTed after a change once the app runs, retried, failures counted',
+  async (t) => {
+    const { createServer } = await import('node:http');
+    const { createReloader } = await import('../agent/reload.ts');
+    const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'a1' }] } });
+    t.teardown(() => server.close());
+    const posts: { method: string; changed: string | undefined }[] = [];
+    let answer = 200;
+    const app = createServer((req, res) => {
+      posts.push({
+        method: req.method ?? '',
+        changed: req.headers['x-secrets-agent-changed'] as string | undefined,
+      });
+      res.writeHead(answer).end();
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
+    const { port } = app.address() as import('node:net').AddressInfo;
+    process.env['AWS_ENDPOINT_URL'] = server.url;
+    const dir = join(await tempDir(t), 'secrets');
+    const config = parseAgentConfig({
+      outputDir: dir,
+      httpPort: 0,
+      reloadUrl: `http://127.0.0.1:${port}/-/reload`,
+      secrets: [{ name: 'a', id: 'a' }],
+    });
+    const logs: string[] = [];
+    const logger = createLogger({ write: (line: string) => logs.push(line) });
+    const metrics = createAgentMetrics(undefined, false);
+    const source = createAwsSource({ logger, onApiCall: () => undefined });
+    t.teardown(() => source.close());
+    const reload = createReloader({
+      url: config.reloadUrl ?? '',
+      logger,
+      onOutcome: (outcome) => metrics.reloads.inc({ outcome }),
+      backoff: { baseMs: 10, capMs: 20 },
+    });
+    const agent = new Agent({
+      config,
+      source,
+      files: new FileSink(dir),
+      metrics,
+      logger,
+      render: renderFile,
+      reload,
+    });
+    const signal = new AbortController().signal;
+    await agent.cycle(signal);
+    t.same(posts, [], 'not before the first write: the app is not running yet');
+    await agent.cycle(signal);
+    t.same(posts, [], 'not when nothing changed');
+    server.putSecretValue('a', 'a2');
+    await agent.cycle(signal);
+    t.same(posts, [{ method: 'POST', changed: 'a' }], 'one POST naming the changed file');
+    answer = 503;
+    server.putSecretValue('a', 'a3');
+    await agent.cycle(signal);
+    t.equal(posts.length, 1 + 3, 'three attempts');
+    const outcomes = (await metrics.reloads.get()).values.map((v) => [
+      v.labels['outcome'],
+      v.value,
+    ]);
+    t.same(outcomes.sort(), [
+      ['failure', 1],
+      ['success', 1],
+    ]);
+    t.match(logs.join(''), /"msg":"app reload failed".*"error":"HTTP 503"/);
+    t.equal(await readFile(join(dir, 'a'), 'utf8'), 'a3', 'the files are in place regardless');
+  },
+);

@@ -142,6 +142,11 @@ const bad: [string, unknown, string[]][] = [
     ['reloadUrl: must be an http:// or https:// URL'],
   ],
   [
+    'reload url outside the pod',
+    { ...minimal, reloadUrl: 'http://10.0.0.1:8080/-/reload' },
+    ['reloadUrl: must be an http:// or https:// URL inside the pod'],
+  ],
+  [
     'several problems at once',
     { mode: 'x', secrets: [{ name: 'a' }, { id: 'b', format: 'nope' }] },
     [
@@ -189,4 +194,26 @@ t.test('file modes are octal', async (t) => {
   t.equal(parseFileMode('0o640'), 0o640);
   t.equal(parseFileMode('0800'), undefined);
   t.equal(parseFileMode('04000'), undefined);
+});
+
+t.test('the reload URL stays inside the pod', async (t) => {
+  const { isPodLocalUrl } = await import('../common/config.ts');
+  for (const ok of [
+    'http://127.0.0.1:8080/-/reload',
+    'https://localhost/x',
+    'http://[::1]:9/',
+    'http://127.1.2.3/',
+  ]) {
+    t.ok(isPodLocalUrl(ok), ok);
+  }
+  for (const bad of [
+    'http://example.com/',
+    'http://10.0.0.1/',
+    'ftp://127.0.0.1/',
+    'http://127.0.0.1.nip.io/',
+    'localhost:80',
+    '',
+  ]) {
+    t.notOk(isPodLocalUrl(bad), bad);
+  }
 });

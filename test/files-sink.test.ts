@@ -82,7 +82,7 @@ t.test(
     const entries = (await readdir(dir)).sort();
     t.same(
       entries.filter((e) => !e.startsWith('..2')),
-      ['..data', 'a'],
+      ['..data', '.secrets-agent-version', 'a'],
     );
     t.notOk(
       entries.includes('..2020_01_01_00_00_00.000_dead00'),
@@ -152,3 +152,27 @@ t.test(
     t.equal(summary['missing'], 0, 'no missing file');
   },
 );
+
+t.test('the version marker is rewritten after each update, and only then', async (t) => {
+  const dir = await tempDir(t);
+  const sink = new FileSink(dir);
+  await sink.write([file('a', 'one')]);
+  const first = await readFile(join(dir, '.secrets-agent-version'), 'utf8');
+  t.equal(first, `${(await readlink(join(dir, '..data'))).slice(2)}\n`, 'names the live version');
+  await sink.write([file('a', 'one')]);
+  t.equal(
+    await readFile(join(dir, '.secrets-agent-version'), 'utf8'),
+    first,
+    'unchanged set: unchanged marker',
+  );
+  await sink.write([file('a', 'two')]);
+  const second = await readFile(join(dir, '.secrets-agent-version'), 'utf8');
+  t.not(second, first);
+  t.equal(second, `${(await readlink(join(dir, '..data'))).slice(2)}\n`);
+  await writeFile(join(dir, '.secrets-agent-version.tmp-abc123'), 'stray');
+  await new FileSink(dir).write([file('a', 'three')]);
+  t.notOk(
+    (await readdir(dir)).includes('.secrets-agent-version.tmp-abc123'),
+    'a stray temporary marker is cleaned',
+  );
+});

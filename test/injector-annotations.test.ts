@@ -210,6 +210,11 @@ t.test('every problem names its annotation', (t) => {
     [{ 'k8s-secret': 'Bad_Name' }, 'k8s-secret', /must be a Kubernetes object name/],
     [{ 'reload-url': 'localhost:8080' }, 'reload-url', /must be an http:\/\/ or https:\/\/ URL/],
     [
+      { 'reload-url': 'http://10.0.0.5:8080/-/reload' },
+      'reload-url',
+      /must be an http:\/\/ or https:\/\/ URL inside the pod/,
+    ],
+    [
       { 'agent-cpu-request': 'lots' },
       'agent-cpu-request',
       /must be a Kubernetes quantity such as 50m/,

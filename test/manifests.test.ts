@@ -356,7 +356,7 @@ t.test(
           apiGroups: [''],
           resources: ['secrets'],
           resourceNames: ['catalog-external-secret'],
-          verbs: ['get', 'update', 'patch'],
+          verbs: ['get', 'update'],
         },
       ],
       'the agent may touch its one Secret',

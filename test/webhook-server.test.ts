@@ -412,3 +412,34 @@ t.test('not ready without a certificate', async (t) => {
   t.equal(res.status, 200, 'and serving TLS with it');
   t.equal(res.peer.fingerprint256, pair.fingerprint256);
 });
+
+t.test(
+  'TLS: 1.1 is refused, a CBC suite under 1.2 is refused, AEAD under 1.2 and 1.3 work',
+  async (t) => {
+    const { connect } = await import('node:tls');
+    const { TLS12_CIPHERS } = await import('../injector/server.ts');
+    t.notMatch(TLS12_CIPHERS, /CBC|SHA1$|-SHA:/, 'no CBC or SHA-1 suites offered');
+    const server = await harness(t);
+    const attempt = (options: import('node:tls').ConnectionOptions): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = connect(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            ca: ca.cert,
+            servername: 'localhost',
+            ...options,
+          },
+          () => {
+            resolve(`${socket.getProtocol() ?? ''} ${socket.getCipher().name}`);
+            socket.end();
+          },
+        );
+        socket.on('error', (err) => resolve(`error: ${err.message}`));
+      });
+    t.match(await attempt({ maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }), /^error/);
+    t.match(await attempt({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA256' }), /^error/);
+    t.match(await attempt({ maxVersion: 'TLSv1.2' }), /^TLSv1\.2 ECDHE-\w+-(AES\d+-GCM|CHACHA20)/);
+    t.match(await attempt({}), /^TLSv1\.3 TLS_/);
+  },
+);

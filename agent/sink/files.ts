@@ -11,6 +11,8 @@
  * one update resolves `..data` once and reads inside that directory; the previous version
  * is kept until the next update, so such a read never races the removal.
  *
+ *   <dir>/.secrets-agent-version             rewritten last: the update is complete
+ *
  * A write that changes nothing (same names, bytes and modes) touches nothing.
  */
 import { randomBytes } from 'node:crypto';
@@ -43,6 +45,8 @@ export interface WriteResult {
 }
 
 export const DATA_LINK = '..data';
+/** Rewritten after each update; secret names start with a letter or digit, so it never collides. */
+export const VERSION_MARKER = '.secrets-agent-version';
 const VERSION_DIR = /^\.\.\d{4}_/;
 
 export class FileSink {
@@ -101,6 +105,18 @@ export class FileSink {
       if (!files.some((f) => f.name === name)) await rm(join(this.dir, name), { force: true });
     }
     await this.#removeVersionsExcept(stamp, oldTarget);
+    await this.#writeVersionMarker(stamp);
+  }
+
+  /**
+   * `.secrets-agent-version`, written last (atomically) with the new version's name: one file
+   * an app can watch (inotify, polling) to learn that an update is complete.
+   */
+  async #writeVersionMarker(stamp: string): Promise<void> {
+    const tmp = join(this.dir, `${VERSION_MARKER}.tmp-${randomBytes(3).toString('hex')}`);
+    await writeFile(tmp, `${stamp.slice(2)}\n`, { mode: 0o644 });
+    await chmod(tmp, 0o644);
+    await rename(tmp, join(this.dir, VERSION_MARKER));
   }
 
   /**
@@ -156,7 +172,8 @@ export class FileSink {
   async #removeLeftovers(live: string | undefined): Promise<void> {
     const entries = await readdir(this.dir).catch(() => [] as string[]);
     for (const entry of entries) {
-      if (entry === DATA_LINK || entry === live || !entry.startsWith('..')) continue;
+      const stray = entry.startsWith('..') || entry.startsWith(`${VERSION_MARKER}.tmp-`);
+      if (entry === DATA_LINK || entry === live || !stray) continue;
       await rm(join(this.dir, entry), { recursive: true, force: true });
     }
   }

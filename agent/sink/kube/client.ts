@@ -200,7 +200,7 @@ function apiError(answer: Answer, verb: Verb, namespace: string, name: string): 
   if (answer.status === 403) {
     return new KubeApiError(
       'KUBE_FORBIDDEN',
-      `${what}: forbidden: missing permission "${verb}" on secrets in namespace ${namespace}; grant the pod's service account get, create and update on this Secret (API: ${message})`,
+      `${what}: forbidden: missing permission "${verb}" on secrets in namespace ${namespace}; grant the pod's service account get and update on this Secret (pre-created with the label app.kubernetes.io/managed-by=secrets-agent), or also create on secrets in the namespace (API: ${message})`,
       403,
       reason,
     );

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError } from '../../../common/errors.ts';
 import type { Env } from '../../../common/flags.ts';
+import { parseYaml } from '../../../common/yaml.ts';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -125,10 +126,10 @@ async function fileOrData(
 
 export async function loadKubeconfigFile(file: string): Promise<KubeConnection> {
   const where = `KUBECONFIG ${file}`;
-  const { parse } = await import('yaml');
+  const text = await readText(file, 'KUBECONFIG');
   let doc: unknown;
   try {
-    doc = parse(await readText(file, 'KUBECONFIG'));
+    doc = await parseYaml(text);
   } catch (err) {
     if (err instanceof AgentError) throw err;
     throw configError(`${where} is not valid YAML: ${(err as Error).message}`);
