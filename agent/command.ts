@@ -167,6 +167,7 @@ export const run: Command = async (ctx) => {
   const source = createAwsSource({
     logger,
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
+    requestTimeoutMs: config.requestTimeoutMs,
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
   });

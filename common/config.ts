@@ -23,11 +23,13 @@ export const MAX_FILE_NAME = 200;
 export const MIN_REFRESH_INTERVAL_MS = 5_000;
 const DEFAULT_REFRESH_MS = 5 * 60_000;
 const DEFAULT_INIT_TIMEOUT_MS = 2 * 60_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULTS = {
   mode: 'sidecar',
   outputDir: '/secrets',
   refreshInterval: '5m',
   initTimeout: '2m',
+  requestTimeout: '10s',
   httpAddress: '0.0.0.0',
   httpPort: 9102,
   fileMode: 0o644,
@@ -65,6 +67,8 @@ export interface AgentConfig {
   readonly outputDir: string;
   readonly refreshIntervalMs: number;
   readonly initTimeoutMs: number;
+  /** One AWS request's timeout (each attempt; the SDK retries). */
+  readonly requestTimeoutMs: number;
   readonly region?: string;
   readonly failoverRegion?: string;
   readonly httpAddress: string;
@@ -84,6 +88,7 @@ export interface AgentConfigInput {
   outputDir?: string;
   refreshInterval?: string;
   initTimeout?: string;
+  requestTimeout?: string;
   region?: string;
   failoverRegion?: string;
   httpAddress?: string;
@@ -111,6 +116,7 @@ export const CONFIG_FIELDS = [
   'outputDir',
   'refreshInterval',
   'initTimeout',
+  'requestTimeout',
   'region',
   'failoverRegion',
   'httpAddress',
@@ -350,7 +356,7 @@ function checkUnique(secrets: readonly SecretSpec[], problems: Problems): void {
 function parseTiming(
   raw: Obj,
   problems: Problems,
-): { refreshIntervalMs: number; initTimeoutMs: number } {
+): { refreshIntervalMs: number; initTimeoutMs: number; requestTimeoutMs: number } {
   const refreshIntervalMs =
     optDuration(raw, 'refreshInterval', 'refreshInterval', problems) ?? DEFAULT_REFRESH_MS;
   if (refreshIntervalMs < MIN_REFRESH_INTERVAL_MS) {
@@ -361,7 +367,10 @@ function parseTiming(
   }
   const initTimeoutMs =
     optDuration(raw, 'initTimeout', 'initTimeout', problems) ?? DEFAULT_INIT_TIMEOUT_MS;
-  return { refreshIntervalMs, initTimeoutMs };
+  const requestTimeoutMs =
+    optDuration(raw, 'requestTimeout', 'requestTimeout', problems) ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (requestTimeoutMs < 100) problems.add('requestTimeout', 'must be at least 100ms');
+  return { refreshIntervalMs, initTimeoutMs, requestTimeoutMs };
 }
 
 function parseSecrets(raw: Obj, problems: Problems): SecretSpec[] {

@@ -12,6 +12,7 @@ t.test('a minimal configuration gets the documented defaults', async (t) => {
     outputDir: '/secrets',
     refreshIntervalMs: 300_000,
     initTimeoutMs: 120_000,
+    requestTimeoutMs: 10_000,
     httpAddress: '0.0.0.0',
     httpPort: 9102,
     fileMode: 0o644,

@@ -86,6 +86,8 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       maxAttempts: options.maxAttempts ?? 3,
       requestHandler: {
         requestTimeout: options.requestTimeoutMs ?? 10_000,
+        // Without this the SDK only warns when the timeout passes, and keeps waiting.
+        throwOnRequestTimeout: true,
         connectionTimeout: 5_000,
       },
       ...(region === undefined ? {} : { region }),

@@ -1,0 +1,269 @@
+/**
+ * Faults through `secrets-agent dev` and real processes: what init and the refresh loop do
+ * with each, and that a crash mid-write never leaves a torn file.
+ */
+import { spawn } from 'node:child_process';
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import t from 'tap';
+import { Agent } from '../agent/agent.ts';
+import { createAgentMetrics } from '../agent/metrics.ts';
+import { renderFile } from '../agent/render.ts';
+import { FileSink } from '../agent/sink/files.ts';
+import { createAwsSource } from '../agent/source/aws.ts';
+import { parseAgentConfig } from '../common/config.ts';
+import { createLogger } from '../common/log.ts';
+import { startDevServer } from '../dev/server.ts';
+import type { FaultKind } from '../dev/faults.ts';
+import { agentEnv, freePort, runAgent, webIdentityToken } from './helpers/agent-process.ts';
+import { assertNoCanary, CANARY } from './helpers/canary.ts';
+import { tempDir } from './helpers/tmp.ts';
+
+Object.assign(process.env, {
+  AWS_ACCESS_KEY_ID: 'AKIDFAULTS',
+  AWS_SECRET_ACCESS_KEY: 'faults-secret',
+  AWS_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_CONFIG_FILE: '/nonexistent/config',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+});
+
+const initConfig = (root: string, extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({
+    mode: 'init',
+    outputDir: join(root, 'secrets'),
+    httpPort: 0,
+    terminationLogPath: join(root, 'termination-log'),
+    secrets: [{ name: 'p', id: 'plain' }],
+    ...extra,
+  });
+
+t.test('init: latency past the request timeout, then the endpoint answers in time', async (t) => {
+  const server = await startDevServer({ seed: { secrets: [{ name: 'plain', value: CANARY }] } });
+  t.teardown(() => server.close());
+  const slow = server.faults.add({ kind: 'latency', latencyMs: 8_000, count: 2 });
+  const root = await tempDir(t);
+  const started = Date.now();
+  const run = await runAgent(
+    ['--config-json', initConfig(root, { requestTimeout: '500ms' })],
+    agentEnv(server.url),
+  );
+  t.equal(run.code, 0, run.stdout + run.stderr);
+  t.equal(await readFile(join(root, 'secrets', 'p'), 'utf8'), CANARY);
+  t.equal(slow.hits, 2, 'two attempts hit the latency and were cut off');
+  t.ok(Date.now() - started < 6_000, 'the timeout cut them short instead of waiting 8 s each');
+});
+
+t.test('init: latency that never ends fails within initTimeout with a timeout line', async (t) => {
+  const server = await startDevServer({ seed: { secrets: [{ name: 'plain', value: CANARY }] } });
+  t.teardown(() => server.close());
+  server.faults.add({ kind: 'latency', latencyMs: 5_000 });
+  const root = await tempDir(t);
+  const started = Date.now();
+  const run = await runAgent(
+    ['--config-json', initConfig(root, { requestTimeout: '300ms', initTimeout: '3s' })],
+    agentEnv(server.url),
+  );
+  t.equal(run.code, 1);
+  t.ok(Date.now() - started < 20_000, 'bounded');
+  t.match(
+    await readFile(join(root, 'termination-log'), 'utf8'),
+    /^failed to fetch p: secret plain: (TimeoutError|RequestTimeout)/,
+  );
+});
+
+t.test(
+  'init: an unreachable endpoint fails within initTimeout naming the connection error',
+  async (t) => {
+    const root = await tempDir(t);
+    const port = await freePort(); // nothing listens there
+    const run = await runAgent(
+      ['--config-json', initConfig(root, { initTimeout: '3s' })],
+      agentEnv(`http://127.0.0.1:${port}`),
+    );
+    t.equal(run.code, 1);
+    t.match(
+      await readFile(join(root, 'termination-log'), 'utf8'),
+      /^failed to fetch p: secret plain: .*ECONNREFUSED/,
+    );
+  },
+);
+
+t.test('init: an invalid web identity token fails with InvalidIdentityToken', async (t) => {
+  const server = await startDevServer({
+    seed: {
+      secrets: [{ name: 'plain', value: CANARY }],
+      sts: { audiences: ['sts.amazonaws.com'] },
+    },
+  });
+  t.teardown(() => server.close());
+  const root = await tempDir(t);
+  const cases: [string, string][] = [
+    ['not a JWT', 'garbage-token'],
+    ['wrong audience', webIdentityToken({ aud: ['someone-else'] })],
+  ];
+  for (const [title, token] of cases) {
+    const tokenFile = join(root, 'token');
+    await writeFile(tokenFile, token);
+    const env = agentEnv(server.url, {
+      AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/r',
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+    });
+    delete env['AWS_ACCESS_KEY_ID'];
+    delete env['AWS_SECRET_ACCESS_KEY'];
+    const run = await runAgent(['--config-json', initConfig(root)], env);
+    t.equal(run.code, 1, title);
+    t.match(
+      await readFile(join(root, 'termination-log'), 'utf8'),
+      /^failed to fetch p: .*InvalidIdentityToken/,
+      title,
+    );
+    t.notMatch(run.stdout + run.stderr, token, `${title}: the token is not logged`);
+  }
+});
+
+const SIDECAR_FAULTS: { kind: FaultKind; code: string }[] = [
+  { kind: 'throttle', code: 'THROTTLED' },
+  { kind: 'error5xx', code: 'AWS_UNAVAILABLE' },
+  { kind: 'drop', code: 'AWS_UNAVAILABLE' },
+  { kind: 'accessDenied', code: 'ACCESS_DENIED' },
+  { kind: 'decryptFailure', code: 'DECRYPTION_FAILED' },
+  { kind: 'notFound', code: 'SECRET_NOT_FOUND' },
+];
+
+for (const f of SIDECAR_FAULTS) {
+  t.test(
+    `refresh during ${f.kind}: last good files kept, ready stays, logged and counted, recovers`,
+    async (t) => {
+      const server = await startDevServer({
+        seed: { secrets: [{ name: 'plain', value: `v1-${CANARY}` }] },
+      });
+      t.teardown(() => server.close());
+      process.env['AWS_ENDPOINT_URL'] = server.url;
+      const dir = join(await tempDir(t), 'secrets');
+      const logs: string[] = [];
+      const logger = createLogger({ write: (line: string) => logs.push(line) });
+      const metrics = createAgentMetrics(undefined, false);
+      // One attempt per call, so each fault shows as it is rather than absorbed by SDK retries.
+      const source = createAwsSource({
+        logger,
+        onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
+        maxAttempts: 1,
+        requestTimeoutMs: 2_000,
+      });
+      t.teardown(() => source.close());
+      const config = parseAgentConfig({
+        outputDir: dir,
+        httpPort: 0,
+        secrets: [{ name: 'p', id: 'plain' }],
+      });
+      const agent = new Agent({
+        config,
+        source,
+        files: new FileSink(dir),
+        metrics,
+        logger,
+        render: renderFile,
+      });
+      const signal = new AbortController().signal;
+      t.same((await agent.cycle(signal)).failures, []);
+      server.putSecretValue('plain', `v2-${CANARY}`);
+      server.faults.add({ kind: f.kind, secretId: 'plain' });
+      const during = await agent.cycle(signal);
+      t.same(
+        during.failures.map((x) => x.error.code),
+        [f.code],
+      );
+      t.equal(await readFile(join(dir, 'p'), 'utf8'), `v1-${CANARY}`, 'last good content kept');
+      t.ok(agent.ready, 'still ready');
+      t.match(logs.join(''), new RegExp(`"msg":"secret fetch failed".*"code":"${f.code}"`));
+      const failed = (await metrics.fetchTotal.get()).values.find(
+        (v) => v.labels['outcome'] === f.code,
+      );
+      t.equal(failed?.value, 1);
+      server.faults.clear();
+      t.same((await agent.cycle(signal)).changed, ['p'], 'recovered: the new version is written');
+      t.equal(await readFile(join(dir, 'p'), 'utf8'), `v2-${CANARY}`);
+      assertNoCanary(t, logs.join('') + (await metrics.registry.metrics()), 'logs and metrics');
+    },
+  );
+}
+
+t.test(
+  'the sidecar loop backs off with jitter after errors, then returns to the interval',
+  async (t) => {
+    const server = await startDevServer({ seed: { secrets: [{ name: 'plain', value: 'x' }] } });
+    t.teardown(() => server.close());
+    process.env['AWS_ENDPOINT_URL'] = server.url;
+    const dir = join(await tempDir(t), 'secrets');
+    const logs: string[] = [];
+    const logger = createLogger({ write: (line: string) => logs.push(line) });
+    const source = createAwsSource({ logger, onApiCall: () => undefined, maxAttempts: 1 });
+    t.teardown(() => source.close());
+    const config = parseAgentConfig({
+      outputDir: dir,
+      httpPort: 0,
+      refreshInterval: '5s',
+      secrets: [{ name: 'p', id: 'plain' }],
+    });
+    server.faults.add({ kind: 'error5xx', count: 3 });
+    const agent = new Agent({
+      config,
+      source,
+      files: new FileSink(dir),
+      metrics: createAgentMetrics(undefined, false),
+      logger,
+      render: renderFile,
+      random: () => 0.5,
+    });
+    const controller = new AbortController();
+    const loop = agent.runSidecar(controller.signal);
+    const deadline = Date.now() + 30_000;
+    while (!agent.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    controller.abort();
+    await loop;
+    const waits = logs
+      .filter((l) => l.includes('"msg":"retrying after errors"'))
+      .map((l) => (JSON.parse(l) as { inMs: number }).inMs);
+    // 5 s doubling, jittered to 50–100% (0.75 with random() = 0.5), capped at the interval.
+    t.same(waits, [3_750, 3_750, 3_750], 'base 5 s, capped at the 5 s interval, jittered');
+    t.ok(agent.ready, 'recovered after three failures');
+  },
+);
+
+t.test(
+  'a crash (SIGKILL) mid-write never leaves a torn file; the next start cleans up',
+  async (t) => {
+    const dir = join(await tempDir(t), 'secrets');
+    const names = ['alpha', 'beta', 'gamma'];
+    const writer = join(import.meta.dirname, 'helpers', 'busy-writer.ts');
+    for (let round = 0; round < 12; round++) {
+      const child = spawn(process.execPath, [writer, dir, names.join(',')], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 200)));
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('close', resolve));
+      // Whatever the moment of death: every stable path reads whole, all from one update.
+      const versions = new Set<string>();
+      for (const name of names) {
+        const text = await readFile(join(dir, name), 'utf8');
+        const match = /^v(\d+):(\w+):x*:end$/.exec(text);
+        t.ok(match !== null && match[2] === name, `round ${round}: ${name} is whole`);
+        versions.add(match?.[1] ?? '');
+      }
+      t.equal(versions.size, 1, `round ${round}: one update`);
+    }
+    const live = await readlink(join(dir, '..data'));
+    await new FileSink(dir).write(
+      names.map((n) => ({ name: n, content: Buffer.from(`v999:${n}:x:end`), mode: 0o644 })),
+    );
+    const left = (await readdir(dir)).filter((e) => e.startsWith('..') && e !== '..data');
+    t.ok(
+      left.length <= 2 && !left.some((e) => e.includes('_tmp_')),
+      `only the live and previous versions remain: ${left.join(' ')}`,
+    );
+    t.not(await readlink(join(dir, '..data')), live);
+  },
+);
