@@ -12,7 +12,7 @@ import {
 import { join } from 'node:path';
 import t from 'tap';
 import { FileSink, type SecretFile } from '../agent/sink/files.ts';
-import { tempDir } from './helpers/tmp.ts';
+import { memoryDir, tempDir } from './helpers/tmp.ts';
 
 const file = (name: string, text: string, mode = 0o644): SecretFile => ({
   name,
@@ -122,16 +122,22 @@ t.test('an unwritable directory is a WRITE_FAILED error naming it', async (t) =>
 t.test(
   'a reader in another process never sees a torn file, nor two versions in one set read through ..data',
   async (t) => {
-    const dir = await tempDir(t);
+    // tmpfs, as the pod's emptyDir with medium: Memory.
+    const dir = await memoryDir(t);
     const names = ['alpha', 'beta', 'gamma', 'delta'];
     const sink = new FileSink(dir);
     // Contents of different sizes per version, so a torn read cannot pass the pattern check.
     const setFor = (v: number): SecretFile[] =>
-      names.map((n) => file(n, `v${v}:${n}:${'x'.repeat((v * 7919) % 4096)}:end`));
+      names.map((n) => file(n, `v${v}:${n}:${'x'.repeat((v * 7919) % 1024)}:end`));
     await sink.write(setFor(0));
     const reader = spawn(
       process.execPath,
-      [join(import.meta.dirname, 'helpers/torn-reader.ts'), dir, names.join(',')],
+      [
+        join(import.meta.dirname, 'helpers/torn-reader.ts'),
+        dir,
+        names.join(','),
+        String(Number.MAX_SAFE_INTEGER),
+      ],
       {
         stdio: ['pipe', 'pipe', 'inherit'],
       },
@@ -139,7 +145,7 @@ t.test(
     let out = '';
     reader.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise<void>((resolve) => reader.stdout.once('data', () => resolve()));
-    const updates = 2000;
+    const updates = 10_000;
     for (let v = 1; v <= updates; v++) await sink.write(setFor(v));
     reader.stdin.end();
     await new Promise((resolve) => reader.once('exit', resolve));
