@@ -56,6 +56,12 @@ export const AGENT_COMMAND: CommandSpec = {
       help: 'override the configuration: where the files go',
     },
     {
+      name: 'http-address',
+      env: 'SECRETS_AGENT_HTTP_ADDRESS',
+      type: 'string',
+      help: 'override the configuration: health and metrics address',
+    },
+    {
       name: 'http-port',
       env: 'SECRETS_AGENT_HTTP_PORT',
       type: 'integer',
@@ -79,6 +85,7 @@ export const AGENT_COMMAND: CommandSpec = {
 const OVERRIDES: Readonly<Record<string, string>> = {
   mode: 'mode',
   'output-dir': 'outputDir',
+  'http-address': 'httpAddress',
   'http-port': 'httpPort',
   'termination-log': 'terminationLogPath',
   'log-level': 'logLevel',
