@@ -1,103 +1,216 @@
 /**
- * `npm start`: the whole local flow with no AWS account and no cluster. Starts
- * `secrets-agent dev` seeded with example secrets, runs the agent (the built CLI, as the image
- * does) in sidecar mode writing into .demo/secrets, and shows each update as it lands.
- * Ctrl-C stops everything.
+ * `npm start`: the whole flow with no AWS account and no cluster.
+ *
+ * 1. `secrets-agent dev` (Secrets Manager + STS) seeded with the catalog secret, and a loopback
+ *    Kubernetes API for Secrets, both on 127.0.0.1.
+ * 2. The injector run over `manifests/examples/catalog`: a readable summary of what it adds.
+ * 3. The agent container exactly as injected (its image entrypoint is this CLI: its own args and
+ *    env), with the volume mapped to `.demo/secrets` and the cluster to the loopback API.
+ * 4. The files, the Kubernetes Secret and the app's env vars, shown again whenever the secret
+ *    changes. Ctrl-C stops everything.
  */
 import { spawn } from 'node:child_process';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { startDevServer } from '../dev/server.ts';
 import { loadSeedFile } from '../dev/seed.ts';
+import { ADMIN_TOKEN, startKubeApiServer } from '../dev/kube/server.ts';
+import { injectPod } from '../injector/inject.ts';
+import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
+import type { Container, Pod } from '../injector/types.ts';
 
 const root = join(import.meta.dirname, '..');
-const out = join(root, '.demo', 'secrets');
+const demo = join(root, '.demo');
+const out = join(demo, 'secrets');
+const NAMESPACE = 'catalog';
+const SECRET_ID = 'eks-workshop-catalog-secret';
 const port = Number(process.env['SECRETS_AGENT_DEV_PORT'] ?? '4566');
+/** The agent's port as injected (9102), unless SECRETS_AGENT_HTTP_PORT moves it. */
+const AGENT_PORT = process.env['SECRETS_AGENT_HTTP_PORT'];
 const print = (line = ''): boolean => process.stdout.write(`${line}\n`);
+const bold = (text: string): string => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 
-await rm(join(root, '.demo'), { recursive: true, force: true });
-const server = await startDevServer({
-  port,
-  seed: await loadSeedFile(join(root, 'test/fixtures/seed.yaml')),
-});
-const agent = spawn(
-  process.execPath,
-  [
-    join(root, 'dist/cli.js'),
-    'agent',
-    '--config',
-    join(root, 'agent/examples/demo.yaml'),
-    '--output-dir',
-    out,
-    '--log-level',
-    'warn',
-  ],
-  {
-    stdio: ['ignore', 'inherit', 'inherit'],
-    env: {
-      ...process.env,
-      AWS_ENDPOINT_URL: server.url,
-      AWS_ACCESS_KEY_ID: 'demo',
-      AWS_SECRET_ACCESS_KEY: 'demo',
-      AWS_EC2_METADATA_DISABLED: 'true',
+interface Deployment {
+  readonly spec: { readonly template: Pod };
+}
+
+/** The catalog example's pod, with the demo's short refresh interval, through the injector. */
+async function injectedCatalog(): Promise<{ pod: Pod; agent: Container }> {
+  const text = await readFile(join(root, 'manifests/examples/catalog/deployment.yaml'), 'utf8');
+  const template = (parseYaml(text) as Deployment).spec.template;
+  const pod: Pod = {
+    ...template,
+    metadata: {
+      ...template.metadata,
+      namespace: NAMESPACE,
+      annotations: {
+        ...template.metadata?.annotations,
+        'secrets-agent.io/refresh-interval': '5s',
+        'secrets-agent.io/region': 'us-east-1',
+      },
     },
-  },
-);
+  };
+  const result = injectPod(pod, DEFAULT_INJECTOR_OPTIONS);
+  if (result.outcome !== 'injected')
+    throw new Error(`the catalog example was not injected: ${result.outcome}`);
+  const agent = [
+    ...(result.pod.spec?.initContainers ?? []),
+    ...(result.pod.spec?.containers ?? []),
+  ].find((c) => c.name === 'secrets-agent');
+  if (agent === undefined) throw new Error('no secrets-agent container in the injected pod');
+  return { pod: result.pod, agent };
+}
 
-async function show(): Promise<void> {
+function summarize(pod: Pod, agent: Container): void {
+  const spec = pod.spec;
+  const config = JSON.parse(agent.args?.[2] ?? '{}') as Record<string, unknown>;
+  print(bold('\nWhat the injector adds to manifests/examples/catalog'));
+  print(`  volume        secrets-agent: emptyDir, medium Memory (tmpfs)`);
+  print(
+    `  init          ${(spec?.initContainers ?? []).map((c) => `${c.name}${c.restartPolicy === 'Always' ? ' (native sidecar: restartPolicy Always, startup probe /readyz)' : ''}`).join(', ')}`,
+  );
+  for (const c of spec?.containers ?? []) {
+    const mount = c.volumeMounts?.find((m) => m.name === 'secrets-agent');
+    const envs = (c.env ?? []).filter((e) => e.valueFrom?.secretKeyRef !== undefined);
+    print(`  container     ${c.name}: mounts ${mount?.mountPath ?? '-'} read-only`);
+    for (const e of envs) {
+      print(
+        `                env ${e.name} <- Secret ${e.valueFrom?.secretKeyRef?.name}, key ${e.valueFrom?.secretKeyRef?.key}`,
+      );
+    }
+  }
+  print(`  agent args    agent --config-json <the agent's configuration:>`);
+  print(JSON.stringify(config, null, 2).replace(/^/gm, '                '));
+  print(`  annotation    secrets-agent.io/status: injected`);
+}
+
+/** The agent's env as the kubelet would give it, plus the demo's stand-ins for AWS and the cluster. */
+function agentEnv(agent: Container, awsUrl: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] };
+  for (const v of agent.env ?? []) {
+    if (v.value !== undefined) env[v.name] = v.value;
+    else if (v.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[v.name] = NAMESPACE;
+  }
+  return {
+    ...env,
+    AWS_ENDPOINT_URL: awsUrl,
+    AWS_ACCESS_KEY_ID: 'demo',
+    AWS_SECRET_ACCESS_KEY: 'demo',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    KUBECONFIG: join(demo, 'kubeconfig'),
+    SECRETS_AGENT_OUTPUT_DIR: out,
+    SECRETS_AGENT_HTTP_ADDRESS: '127.0.0.1',
+    SECRETS_AGENT_HTTP_PORT: String(AGENT_PORT ?? agentPortOf(agent)),
+    SECRETS_AGENT_LOG_LEVEL: 'warn',
+  };
+}
+
+function agentPortOf(agent: Container): number {
+  return (JSON.parse(agent.args?.[2] ?? '{}') as { httpPort?: number }).httpPort ?? 9102;
+}
+
+async function show(kube: Awaited<ReturnType<typeof startKubeApiServer>>, pod: Pod): Promise<void> {
   const names = (await readdir(out).catch(() => [] as string[]))
-    .filter((n) => !n.startsWith('..'))
+    .filter((n) => !n.startsWith('.'))
     .sort();
+  print(bold('  Files the app reads (.demo/secrets is the pod volume):'));
   for (const name of names) {
-    const bytes = await readFile(join(out, name));
-    const text = /^[\t\n\r -~]*$/.test(bytes.toString('latin1'))
-      ? bytes.toString('utf8').trimEnd()
-      : `<${bytes.length} binary bytes>`;
-    print(`  .demo/secrets/${name}:\n${text.replace(/^/gm, '      ')}`);
+    print(`    ${name}: ${(await readFile(join(out, name), 'utf8')).trimEnd()}`);
+  }
+  const secret = kube.secrets.get(NAMESPACE, 'catalog-external-secret');
+  const data = Object.entries(secret?.data ?? {}).map(
+    ([k, v]) => [k, Buffer.from(v, 'base64').toString()] as const,
+  );
+  print(
+    bold(
+      `  Kubernetes Secret ${NAMESPACE}/catalog-external-secret (resourceVersion ${secret?.metadata.resourceVersion ?? '-'}):`,
+    ),
+  );
+  for (const [k, v] of data) print(`    ${k}: ${v}`);
+  const values = new Map(data);
+  print(bold('  The app container gets:'));
+  for (const e of pod.spec?.containers?.[0]?.env ?? []) {
+    const ref = e.valueFrom?.secretKeyRef;
+    if (ref !== undefined) print(`    ${e.name}=${values.get(ref.key) ?? '(missing)'}`);
   }
 }
 
-let version = '';
-const poll = setInterval(() => {
-  void readFile(join(out, 'catalog'), 'utf8').then(
-    async (text) => {
-      if (text === version) return;
-      const first = version === '';
-      version = text;
-      print(
-        first
-          ? '\nThe agent wrote the secrets:'
-          : '\nThe secret changed; the agent rewrote the files:',
-      );
-      await show();
-      if (first) {
-        print(`
-Secrets Manager (local): ${server.url}   agent metrics: http://127.0.0.1:9102/metrics
-Change the secret and watch the files follow within the 5s refresh interval:
-  curl -X PUT ${server.url}/_dev/secrets/eks-workshop-catalog-secret -d '{"value":{"username":"catalog_user","password":"rotated-${Date.now() % 1000}"}}'
-Or with the AWS CLI:
-  AWS_ENDPOINT_URL=${server.url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws secretsmanager put-secret-value --secret-id eks-workshop-catalog-secret --secret-string '{"username":"catalog_user","password":"new"}'
-Ctrl-C stops everything.`);
-      }
-    },
-    () => undefined,
+async function main(): Promise<void> {
+  await rm(demo, { recursive: true, force: true });
+  await mkdir(demo, { recursive: true });
+  const aws = await startDevServer({
+    port,
+    seed: await loadSeedFile(join(root, 'test/fixtures/seed.yaml')),
+  });
+  const kube = await startKubeApiServer();
+  await writeFile(
+    join(demo, 'kubeconfig'),
+    `apiVersion: v1\nkind: Config\ncurrent-context: demo\nclusters: [{name: demo, cluster: {server: "${kube.url}"}}]\nusers: [{name: demo, user: {token: ${ADMIN_TOKEN}}}]\ncontexts: [{name: demo, context: {cluster: demo, user: demo, namespace: ${NAMESPACE}}}]\n`,
   );
-}, 250);
+  print(bold('secrets-agent demo'));
+  print(
+    `  Secrets Manager + STS (secrets-agent dev): ${aws.url}, seeded from test/fixtures/seed.yaml`,
+  );
+  print(`  Kubernetes API (Secrets only, loopback):   ${kube.url}`);
+  const { pod, agent } = await injectedCatalog();
+  summarize(pod, agent);
 
-let stopping = false;
-async function stop(code: number): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  clearInterval(poll);
-  agent.kill('SIGTERM');
-  await new Promise((resolve) =>
-    agent.exitCode === null ? agent.once('exit', resolve) : resolve(undefined),
-  );
-  await server.close();
-  print('\nstopped.');
-  process.exit(code);
+  const child = spawn(process.execPath, [join(root, 'dist/cli.js'), ...(agent.args ?? [])], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: agentEnv(agent, aws.url),
+  });
+  const agentPort = AGENT_PORT ?? agentPortOf(agent);
+  print(bold('\nThe agent, as injected, is running (mode sidecar, refresh every 5s).'));
+
+  let version = '';
+  const poll = setInterval(() => {
+    void readFile(join(out, '.secrets-agent-version'), 'utf8').then(
+      async (marker) => {
+        if (marker === version) return;
+        const first = version === '';
+        version = marker;
+        // The files are complete; the Secret is written right after them.
+        await new Promise((r) => setTimeout(r, 300));
+        print(
+          bold(
+            first
+              ? '\nFirst fetch written:'
+              : '\nThe secret changed; the agent rewrote the files and the Secret:',
+          ),
+        );
+        await show(kube, pod);
+        if (first) {
+          print(`
+${bold('Try it')}
+  metrics:   curl http://127.0.0.1:${agentPort}/metrics | grep ^secrets_agent
+  rotate:    curl -X PUT ${aws.url}/_dev/secrets/${SECRET_ID} -d '{"value":{"username":"catalog_user","password":"rotated-${Math.floor(Math.random() * 1000)}"}}'
+  or with the AWS CLI:
+             AWS_ENDPOINT_URL=${aws.url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \\
+             aws secretsmanager put-secret-value --secret-id ${SECRET_ID} --secret-string '{"username":"catalog_user","password":"new"}'
+  The change reaches the files and the Secret within the 5s interval. Ctrl-C stops everything.`);
+        }
+      },
+      () => undefined,
+    );
+  }, 250);
+
+  let stopping = false;
+  const stop = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(poll);
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    await Promise.all([aws.close(), kube.close()]);
+    print('\nstopped.');
+    process.exit(code);
+  };
+  child.once('exit', (code) => void stop(code ?? 1));
+  process.once('SIGINT', () => void stop(0));
+  process.once('SIGTERM', () => void stop(0));
 }
-agent.once('exit', (code) => void stop(code ?? 1));
-process.once('SIGINT', () => void stop(0));
-process.once('SIGTERM', () => void stop(0));
-print(`secrets-agent demo: Secrets Manager on ${server.url}, agent writing into .demo/secrets …`);
+
+await main();

@@ -1,0 +1,58 @@
+/** `npm start`'s demo: it shows the injection, the files, the Secret and the env vars, follows a rotation, and stops on Ctrl-C. */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import t from 'tap';
+import { freePort, ROOT } from './helpers/agent-process.ts';
+
+t.test('the demo runs the whole flow and follows a rotation', async (t) => {
+  const [devPort, agentPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [join(ROOT, 'cli/demo.ts')], {
+    env: {
+      ...process.env,
+      SECRETS_AGENT_DEV_PORT: String(devPort),
+      SECRETS_AGENT_HTTP_PORT: String(agentPort),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const waitFor = (pattern: RegExp, ms = 30_000): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${out}`)), ms);
+      const check = (): void => {
+        if (pattern.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        } else setTimeout(check, 100);
+      };
+      check();
+    });
+  await waitFor(/First fetch written/);
+  await waitFor(/RETAIL_CATALOG_PERSISTENCE_PASSWORD=dev-catalog-password-change-me/);
+  t.match(out, /What the injector adds to manifests\/examples\/catalog/);
+  t.match(out, /native sidecar: restartPolicy Always, startup probe \/readyz/);
+  t.match(
+    out,
+    /env RETAIL_CATALOG_PERSISTENCE_USER <- Secret catalog-external-secret, key username/,
+  );
+  t.match(
+    out,
+    /catalog: \{"username":"catalog_user","password":"dev-catalog-password-change-me"\}/,
+  );
+  t.match(out, /password: dev-catalog-password-change-me/);
+  const metrics = await (await fetch(`http://127.0.0.1:${agentPort}/metrics`)).text();
+  t.match(metrics, /^secrets_agent_ready 1$/m, 'the metrics URL it prints answers');
+  const res = await fetch(`http://127.0.0.1:${devPort}/_dev/secrets/eks-workshop-catalog-secret`, {
+    method: 'PUT',
+    body: JSON.stringify({ value: { username: 'catalog_user', password: 'rotated-in-test' } }),
+  });
+  t.equal(res.status, 200);
+  await waitFor(/The secret changed/, 20_000);
+  await waitFor(/RETAIL_CATALOG_PERSISTENCE_PASSWORD=rotated-in-test/, 5_000);
+  child.kill('SIGINT');
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  t.equal(code, 0, 'Ctrl-C stops everything cleanly');
+  t.match(out, /stopped\.\n$/);
+});
