@@ -97,6 +97,13 @@ const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 /** Kubernetes quantities: a plain or decimal number with an SI, binary-SI or exponent suffix. */
 const QUANTITY = /^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][-+]?\d+)?$/;
 const MAX_UID = 2_147_483_647;
+const TEMPLATES = Handlebars.create();
+const TEMPLATE_OPTIONS = {
+  strict: true,
+  noEscape: true,
+  knownHelpersOnly: true,
+  knownHelpers: { log: false, json: true },
+} as const;
 
 interface Draft {
   mode: Mode;
@@ -169,6 +176,7 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
   const secrets = new Map<string, SecretDraft>();
   const env: EnvAnnotation[] = [];
   for (const [key, value] of own) {
+    if (tooLong(key, value, out)) continue;
     if ((POD_KEYS as readonly string[]).includes(key))
       parsePodKey(key as PodKey, value, draft, out);
     else if (key.startsWith(ENV_PREFIX)) parseEnv(key, value, env, out);
@@ -184,6 +192,20 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
     env,
     warnings: warningsFor(draft, own),
   };
+}
+
+/**
+ * Values are bounded before any parser sees them: the webhook reads bodies of up to 3 MiB (it
+ * runs before the API server's own annotation size check), and a denial quotes values.
+ */
+export const MAX_VALUE_LENGTH = 4096;
+export const MAX_TEMPLATE_LENGTH = 16_384;
+
+function tooLong(key: string, value: string, out: Collector): boolean {
+  const max = key.startsWith('template-') ? MAX_TEMPLATE_LENGTH : MAX_VALUE_LENGTH;
+  if (value.length <= max) return false;
+  out.add(key, `is ${value.length} characters long; at most ${max} are allowed`);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,7 +426,8 @@ const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = 
   },
   'template-': (v, d, out, k) => {
     try {
-      Handlebars.parse(v);
+      // The agent's own compile check (agent/template.ts): syntax, unknown helpers, `log`.
+      TEMPLATES.precompile(v, TEMPLATE_OPTIONS);
       d.template = v;
     } catch (err) {
       out.add(
@@ -578,6 +601,9 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
     );
   }
   if (!parsed.injected) checkReservedNames(pod, out);
+  else if (pod.spec.containers.some((c) => c.name === AGENT_NAMES.init))
+    // Never the injector's doing (its init container is an init container): a hand-edited pod.
+    out.add('status', `says injected, but "${AGENT_NAMES.init}" is a regular container`);
   for (const c of targets.selected) {
     checkMountCollision(c, parsed.mountPath, out);
     for (const e of parsed.env) checkEnvCollision(c, e, parsed.k8sSecret, out);
@@ -603,15 +629,27 @@ function checkReservedNames(pod: Pod, out: Collector): void {
   }
 }
 
+/**
+ * The same path is invalid; a parent or a child is as bad: a mount point inside a read-only
+ * mount (ours, or a ConfigMap's) cannot be created, and the one on top hides part of the other.
+ */
 function checkMountCollision(c: Container, mountPath: string, out: Collector): void {
-  const clash = (c.volumeMounts ?? []).find(
-    (m) => m.name !== AGENT_NAMES.volume && m.mountPath.replace(/\/+$/, '') === mountPath,
-  );
-  if (clash !== undefined) {
-    out.add(
-      'mount-path',
-      `container "${c.name}" already mounts volume "${clash.name}" at ${mountPath}; choose another path`,
-    );
+  for (const m of c.volumeMounts ?? []) {
+    if (m.name === AGENT_NAMES.volume) continue;
+    const path = m.mountPath.replace(/\/+$/, '');
+    const where =
+      path === mountPath
+        ? `at ${mountPath}`
+        : mountPath.startsWith(`${path}/`)
+          ? `at ${path === '' ? '/' : path}, a parent of ${mountPath}`
+          : path.startsWith(`${mountPath}/`)
+            ? `at ${path}, inside ${mountPath}`
+            : undefined;
+    if (where !== undefined)
+      out.add(
+        'mount-path',
+        `container "${c.name}" already mounts volume "${m.name}" ${where}; choose another path`,
+      );
   }
 }
 

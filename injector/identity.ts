@@ -4,6 +4,7 @@
  * when they run; when they ran before the injector, the agent's containers missed them, so they
  * are copied from the app's containers. `role-arn` sets IRSA up for the agent alone.
  */
+import { AGENT_OUTPUT_DIR } from './plan.ts';
 import { AGENT_NAMES, appContainers } from './types.ts';
 import type { EnvVar, Pod, Volume, VolumeMount } from './types.ts';
 
@@ -42,13 +43,15 @@ export interface AgentIdentity {
 export function agentIdentity(
   pod: Pod,
   roleArn: string | undefined,
-  needsKubernetesApi: boolean,
+  k8sSecret: string | undefined,
 ): AgentIdentity {
   // role-arn replaces whatever IRSA role the app has, for the agent only.
   const replaced: readonly string[] =
     roleArn === undefined ? [] : ['AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE'];
-  const copiedEnv = copiedIdentityEnv(pod).filter((e) => !replaced.includes(e.name));
-  const mounts = copiedTokenMounts(pod);
+  const { mounts, moved } = copiedTokenMounts(pod);
+  const copiedEnv = copiedIdentityEnv(pod, k8sSecret, moved).filter(
+    (e) => !replaced.includes(e.name),
+  );
   const volumes: Volume[] = [];
   const env = [...copiedEnv];
   if (roleArn !== undefined) {
@@ -61,31 +64,68 @@ export function agentIdentity(
       mounts.push({ name: AGENT_NAMES.irsaVolume, mountPath: IRSA_TOKEN_DIR, readOnly: true });
     }
   }
-  if (needsKubernetesApi) addKubernetesToken(pod, mounts, volumes);
+  if (k8sSecret !== undefined) addKubernetesToken(pod, mounts, volumes);
   return { env, mounts, volumes };
 }
 
-function copiedIdentityEnv(pod: Pod): EnvVar[] {
+/**
+ * Variables read from the k8s-secret Secret are skipped: the agent writes that Secret, so it
+ * cannot start before it exists (an `env-AWS_REGION` annotation puts one on the app, and a
+ * reinvocation would otherwise copy it). Token file paths follow a token mount that was moved.
+ */
+function copiedIdentityEnv(
+  pod: Pod,
+  k8sSecret: string | undefined,
+  moved: ReadonlyMap<string, string>,
+): EnvVar[] {
   const { containers, initContainers } = appContainers(pod);
-  const all = [...containers, ...initContainers].flatMap((c) => c.env ?? []);
+  const all = [...containers, ...initContainers]
+    .flatMap((c) => c.env ?? [])
+    .filter((e) => k8sSecret === undefined || e.valueFrom?.secretKeyRef?.name !== k8sSecret);
   const found: EnvVar[] = [];
   for (const name of IDENTITY_ENV) {
     const first = all.find((e) => e.name === name);
-    if (first !== undefined) found.push(first);
+    if (first !== undefined) found.push(movedValue(first, moved));
   }
   return found;
 }
 
-function copiedTokenMounts(pod: Pod): VolumeMount[] {
+function movedValue(e: EnvVar, moved: ReadonlyMap<string, string>): EnvVar {
+  for (const [from, to] of moved)
+    if (e.value?.startsWith(`${from}/`) === true)
+      return { name: e.name, value: `${to}${e.value.slice(from.length)}` };
+  return e;
+}
+
+function overlaps(a: string, b: string): boolean {
+  const [x, y] = [a.replace(/\/+$/, ''), b.replace(/\/+$/, '')];
+  return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`) || x === '' || y === '';
+}
+
+/**
+ * The app's token mounts, for the agent. One the app put where the agent writes its output
+ * (a custom mount at /secrets) or where another token already is goes to the token's standard
+ * path instead: two mounts at one path make an invalid pod. `moved` maps the app's path to the
+ * agent's.
+ */
+function copiedTokenMounts(pod: Pod): { mounts: VolumeMount[]; moved: Map<string, string> } {
   const { containers, initContainers } = appContainers(pod);
   const all = [...containers, ...initContainers].flatMap((c) => c.volumeMounts ?? []);
-  const found: VolumeMount[] = [];
+  const mounts: VolumeMount[] = [];
+  const moved = new Map<string, string>();
   for (const token of TOKEN_VOLUMES) {
     const first = all.find((m) => m.name === token.name && hasVolume(pod, m.name));
-    if (first !== undefined)
-      found.push({ name: first.name, mountPath: first.mountPath, readOnly: true });
+    if (first === undefined) continue;
+    const taken = [AGENT_OUTPUT_DIR, ...mounts.map((m) => m.mountPath)];
+    const clash = taken.some((path) => overlaps(first.mountPath, path));
+    if (clash) moved.set(first.mountPath.replace(/\/+$/, ''), token.mountPath);
+    mounts.push({
+      name: first.name,
+      mountPath: clash ? token.mountPath : first.mountPath,
+      readOnly: true,
+    });
   }
-  return found;
+  return { mounts, moved };
 }
 
 /**

@@ -16,7 +16,7 @@ import { appEnv, appMount, secretsVolume } from './volume.ts';
 
 export function mutatePod(original: Pod, plan: Plan): Pod {
   const pod = structuredClone(original);
-  const identity = agentIdentity(pod, plan.roleArn, plan.k8sSecret !== undefined);
+  const identity = agentIdentity(pod, plan.roleArn, plan.k8sSecret);
   let spec: PodSpec = withVolumes(pod.spec, [secretsVolume(plan), ...identity.volumes]);
   spec = withAppMountsAndEnv(spec, plan);
   spec = withAgents(spec, plan, identity);

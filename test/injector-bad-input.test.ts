@@ -1,0 +1,406 @@
+/**
+ * Hostile and mistaken annotations, end to end through `admit`: each is a denial whose one
+ * message lists the problem under the exact annotation key. (Every message of the parser on its
+ * own: test/injector-annotations.test.ts; this file is the hardening list of issue #6.)
+ *
+ * A template that names a field the secret lacks can only fail at run time (the fields are not
+ * known at admission): the agent's error names the secret and the option without the data, see
+ * "missing field" in test/render.test.ts.
+ */
+import t from 'tap';
+import { admit } from '../injector/admission.ts';
+import { MAX_TEMPLATE_LENGTH, MAX_VALUE_LENGTH } from '../injector/annotations.ts';
+import type { Pod } from '../injector/types.ts';
+import { applyTo, patchOf, reviewFor, validatePod } from './injector-support.ts';
+
+const P = 'secrets-agent.io/';
+
+/** An app that mounts its own volumes and sets its own env vars. */
+const POD: Pod = {
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'shop', namespace: 'prod' },
+  spec: {
+    containers: [
+      {
+        name: 'app',
+        image: 'app:1',
+        env: [{ name: 'TOKEN', value: 'literal' }],
+        volumeMounts: [
+          { name: 'cache', mountPath: '/data/cache' },
+          { name: 'config', mountPath: '/etc/config/', readOnly: true },
+        ],
+      },
+    ],
+    volumes: [
+      { name: 'cache', emptyDir: {} },
+      { name: 'config', configMap: { name: 'app-config' } },
+    ],
+  },
+};
+
+function podWith(annotations: Record<string, string>, pod: Pod = POD): Pod {
+  return { ...pod, metadata: { ...pod.metadata, annotations } };
+}
+
+/** Opted in with one good secret, plus `extra` (keys without the prefix, `!` for a raw key). */
+function annotated(extra: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { [`${P}inject`]: 'true', [`${P}secret-db`]: 'prod/db' };
+  for (const [k, v] of Object.entries(extra)) out[k.startsWith('!') ? k.slice(1) : `${P}${k}`] = v;
+  return out;
+}
+
+interface Case {
+  readonly name: string;
+  readonly extra: Record<string, string>;
+  /** The annotation the problem must name, without the prefix. */
+  readonly key: string;
+  readonly message: RegExp;
+}
+
+const LONG = 'x'.repeat(MAX_VALUE_LENGTH + 1);
+
+const CASES: readonly Case[] = [
+  // File names: no traversal, no hidden files, no directories.
+  {
+    name: 'path traversal in the file name',
+    extra: { 'secret-../../etc/passwd': 'x' },
+    key: 'secret-../../etc/passwd',
+    message: /"\.\.\/\.\.\/etc\/passwd" is not a valid secret file name/,
+  },
+  {
+    name: '..',
+    extra: { 'secret-..': 'x' },
+    key: 'secret-..',
+    message: /not a valid secret file name/,
+  },
+  {
+    name: 'a hidden file',
+    extra: { 'secret-.hidden': 'x' },
+    key: 'secret-.hidden',
+    message: /not a valid secret file name/,
+  },
+  {
+    name: 'a directory',
+    extra: { 'secret-dir/file': 'x' },
+    key: 'secret-dir/file',
+    message: /not a valid secret file name/,
+  },
+  {
+    name: 'a trailing dot',
+    extra: { 'secret-db.': 'x' },
+    key: 'secret-db.',
+    message: /not a valid secret file name/,
+  },
+  {
+    name: 'an option for a traversal name',
+    extra: { 'perms-../x': '0400' },
+    key: 'perms-../x',
+    message: /not a valid secret file name/,
+  },
+  // Mount paths: the app's own mounts, relative and dot segments.
+  {
+    name: 'mount-path on an app mount',
+    extra: { 'mount-path': '/data/cache/' },
+    key: 'mount-path',
+    message: /container "app" already mounts volume "cache" at \/data\/cache; choose another path/,
+  },
+  {
+    name: 'mount-path a parent of an app mount',
+    extra: { 'mount-path': '/data' },
+    key: 'mount-path',
+    message: /already mounts volume "cache" at \/data\/cache, inside \/data; choose another path/,
+  },
+  {
+    name: 'mount-path inside an app mount (a read-only ConfigMap)',
+    extra: { 'mount-path': '/etc/config/secrets' },
+    key: 'mount-path',
+    message: /already mounts volume "config" at \/etc\/config, a parent of \/etc\/config\/secrets/,
+  },
+  {
+    name: 'mount-path relative',
+    extra: { 'mount-path': 'secrets' },
+    key: 'mount-path',
+    message: /must be an absolute path/,
+  },
+  {
+    name: 'mount-path with ..',
+    extra: { 'mount-path': '/secrets/../etc' },
+    key: 'mount-path',
+    message: /must not contain "\." or "\.\." segments/,
+  },
+  { name: 'mount-path /', extra: { 'mount-path': '/' }, key: 'mount-path', message: /root/ },
+  // Env vars.
+  {
+    name: 'env var the app already sets',
+    extra: { 'k8s-secret': 'app-secrets', 'env-TOKEN': 'token' },
+    key: 'env-TOKEN',
+    message: /container "app" already sets TOKEN; remove one of the two/,
+  },
+  {
+    name: 'env- without k8s-secret',
+    extra: { 'env-DB_USER': 'username' },
+    key: 'env-DB_USER',
+    message: /needs secrets-agent\.io\/k8s-secret/,
+  },
+  {
+    name: 'env- with an invalid variable name',
+    extra: { 'k8s-secret': 's', 'env-DB-USER': 'username' },
+    key: 'env-DB-USER',
+    message: /not a valid environment variable name/,
+  },
+  // Per-secret options.
+  {
+    name: 'invalid JMESPath',
+    extra: { 'key-db': 'users[?name == ' },
+    key: 'key-db',
+    message: /is not a valid JMESPath expression/,
+  },
+  {
+    name: 'invalid template syntax',
+    extra: { 'template-db': '{{#if user}}' },
+    key: 'template-db',
+    message: /is not a valid template/,
+  },
+  {
+    name: 'a template calling an unknown helper (the agent would refuse it)',
+    extra: { 'template-db': '{{shout user}}' },
+    key: 'template-db',
+    message: /is not a valid template: .*unknown helper shout/,
+  },
+  {
+    name: 'a template calling log (it would print the data)',
+    extra: { 'template-db': '{{log password}}' },
+    key: 'template-db',
+    message: /unknown helper log/,
+  },
+  {
+    name: 'template and key together',
+    extra: { 'template-db': '{{ user }}', 'key-db': 'user' },
+    key: 'template-db',
+    message: /cannot be combined with secrets-agent\.io\/key-db/,
+  },
+  {
+    name: 'template with a format',
+    extra: { 'template-db': '{{ user }}', 'format-db': 'yaml' },
+    key: 'format-db',
+    message: /must be raw \(or absent\) with secrets-agent\.io\/template-db/,
+  },
+  {
+    name: 'invalid format',
+    extra: { 'format-db': 'xml' },
+    key: 'format-db',
+    message: /one of raw/,
+  },
+  { name: 'perms not octal', extra: { 'perms-db': '0999' }, key: 'perms-db', message: /octal/ },
+  { name: 'perms symbolic', extra: { 'perms-db': 'rw-r--r--' }, key: 'perms-db', message: /octal/ },
+  {
+    name: 'perms nobody can read',
+    extra: { 'perms-db': '0200' },
+    key: 'perms-db',
+    message: /must let someone read the file/,
+  },
+  {
+    name: 'extract- without k8s-secret',
+    extra: { 'extract-db': 'true' },
+    key: 'extract-db',
+    message: /needs secrets-agent\.io\/k8s-secret/,
+  },
+  {
+    name: 'an option for a secret nobody names',
+    extra: { 'key-dv': 'password' },
+    key: 'key-dv',
+    message: /no secrets-agent\.io\/secret-dv names the secret "dv"; did you mean "db"\?/,
+  },
+  // Pod-level values.
+  {
+    name: 'a duration in words',
+    extra: { 'refresh-interval': '5 minutes' },
+    key: 'refresh-interval',
+    message: /must be a duration such as 30s, 5m or 1h/,
+  },
+  {
+    name: 'a negative duration',
+    extra: { 'refresh-interval': '-5m' },
+    key: 'refresh-interval',
+    message: /must be a duration/,
+  },
+  {
+    name: 'a refresh interval below the minimum',
+    extra: { 'refresh-interval': '500ms' },
+    key: 'refresh-interval',
+    message: /must be at least 5s/,
+  },
+  {
+    name: 'a role name instead of an ARN',
+    extra: { 'role-arn': 'my-app-role' },
+    key: 'role-arn',
+    message: /must be an IAM role ARN/,
+  },
+  {
+    name: 'a user ARN',
+    extra: { 'role-arn': 'arn:aws:iam::111122223333:user/bob' },
+    key: 'role-arn',
+    message: /must be an IAM role ARN/,
+  },
+  { name: 'a region name', extra: { region: 'N. Virginia' }, key: 'region', message: /AWS region/ },
+  {
+    name: 'failover to the same region',
+    extra: { region: 'us-east-1', 'failover-region': 'us-east-1' },
+    key: 'failover-region',
+    message: /must differ from region/,
+  },
+  {
+    name: 'a Secret name with upper case',
+    extra: { 'k8s-secret': 'App_Secrets' },
+    key: 'k8s-secret',
+    message: /must be a Kubernetes object name/,
+  },
+  // Keys.
+  {
+    name: 'an unknown key close to a known one',
+    extra: { 'refresh-intreval': '1m' },
+    key: 'refresh-intreval',
+    message: /unknown annotation; did you mean secrets-agent\.io\/refresh-interval\?/,
+  },
+  {
+    name: 'a typo in a per-secret key',
+    extra: { 'secrte-db': 'prod/db' },
+    key: 'secrte-db',
+    message: /did you mean secrets-agent\.io\/secret-db\?/,
+  },
+  { name: 'a bare prefix', extra: { secret: 'x' }, key: 'secret', message: /needs a name after/ },
+  // Oversized values: refused before any parser, without quoting them back.
+  {
+    name: 'an oversized mount path',
+    extra: { 'mount-path': `/${LONG}` },
+    key: 'mount-path',
+    message: new RegExp(`^is ${MAX_VALUE_LENGTH + 2} characters long; at most ${MAX_VALUE_LENGTH}`),
+  },
+  {
+    name: 'an oversized JMESPath',
+    extra: { 'key-db': LONG },
+    key: 'key-db',
+    message: /characters long; at most/,
+  },
+  {
+    name: 'an oversized reload URL',
+    extra: { 'reload-url': `http://127.0.0.1/${LONG} ` },
+    key: 'reload-url',
+    message: /characters long/,
+  },
+  {
+    name: 'an oversized template',
+    extra: { 'template-db': '{{ a }}'.repeat(MAX_TEMPLATE_LENGTH / 7 + 1) },
+    key: 'template-db',
+    message: new RegExp(`at most ${MAX_TEMPLATE_LENGTH} are allowed`),
+  },
+  {
+    name: 'an oversized secret id',
+    extra: { 'secret-db': LONG },
+    key: 'secret-db',
+    message: /characters long/,
+  },
+];
+
+for (const c of CASES) {
+  t.test(c.name, (t) => {
+    const result = admit(reviewFor(podWith(annotated(c.extra))));
+    const key = `${P}${c.key}`;
+    t.equal(result.outcome, 'denied', 'denied');
+    t.equal(result.review.response.allowed, false);
+    t.equal(result.review.response.status?.code, 400);
+    t.equal(result.review.response.patch, undefined, 'nothing half-injected');
+    const mine = (result.problems ?? []).filter((p) => p.annotation === key);
+    t.equal(mine.length, 1, `one problem names ${key}: ${JSON.stringify(result.problems)}`);
+    t.match(mine[0]?.message ?? '', c.message, 'says what is wrong');
+    const message = result.review.response.status?.message ?? '';
+    t.ok(message.includes(`${key}: ${mine[0]?.message ?? '?'}`), 'the denial lists it by key');
+    t.ok(message.length < 2_000, `a denial stays short (${message.length} characters)`);
+    t.end();
+  });
+}
+
+t.test('one denial lists every problem, each under its key', (t) => {
+  const result = admit(
+    reviewFor(
+      podWith(
+        annotated({
+          'secret-../x': 'a',
+          'mount-path': '/data',
+          'key-db': 'a[',
+          'refresh-interval': '1s',
+          'env-X': 'y',
+          frobnicate: 'z',
+        }),
+      ),
+    ),
+  );
+  const message = result.review.response.status?.message ?? '';
+  t.match(message, /^pod prod\/shop: 6 problems with secrets-agent\.io annotations: /);
+  for (const key of [
+    'secret-../x',
+    'mount-path',
+    'key-db',
+    'refresh-interval',
+    'env-X',
+    'frobnicate',
+  ])
+    t.ok(message.includes(`${P}${key}: `), key);
+  t.end();
+});
+
+t.test('names that differ only in case are two files (annotation keys are case-sensitive)', (t) => {
+  const pod = podWith(annotated({ 'secret-DB': 'prod/other', 'perms-DB': '0400' }));
+  const result = admit(reviewFor(pod));
+  t.equal(result.outcome, 'injected');
+  const injected = applyTo(pod, patchOf(result));
+  t.doesNotThrow(() => validatePod(injected));
+  const args = injected.spec.initContainers?.[0]?.args ?? [];
+  const config = JSON.parse(args[args.indexOf('--config-json') + 1] ?? '{}') as {
+    secrets: { name: string; id: string }[];
+  };
+  t.same(
+    config.secrets.map((s) => [s.name, s.id]),
+    [
+      ['DB', 'prod/other'],
+      ['db', 'prod/db'],
+    ],
+  );
+  t.end();
+});
+
+t.test('a pod marked injected by hand with the init name on a regular container', (t) => {
+  const pod = podWith(annotated({ status: 'injected' }), {
+    ...POD,
+    spec: { ...POD.spec, containers: [...POD.spec.containers, { name: 'secrets-agent-init' }] },
+  });
+  const result = admit(reviewFor(pod));
+  t.equal(result.outcome, 'denied');
+  t.match(result.problems, [{ annotation: `${P}status`, message: /is a regular container/ }]);
+  t.end();
+});
+
+t.test('a pod that did not opt in is never denied, whatever its annotations', (t) => {
+  const bad = annotated(Object.fromEntries(CASES.flatMap((c) => Object.entries(c.extra))));
+  for (const inject of [undefined, 'false']) {
+    const others = Object.entries(bad).filter(([k]) => k !== `${P}inject`);
+    const annotations = Object.fromEntries(
+      inject === undefined ? others : [...others, [`${P}inject`, inject]],
+    );
+    const result = admit(reviewFor(podWith(annotations)));
+    t.equal(result.outcome, 'skipped');
+    t.same(result.review.response, { uid: result.review.response.uid, allowed: true });
+  }
+  t.end();
+});
+
+t.test('an oversized value costs no time (no parser runs on it)', (t) => {
+  const huge = `http://127.0.0.1/${'a'.repeat(2_000_000)} `;
+  const started = performance.now();
+  const result = admit(reviewFor(podWith(annotated({ 'reload-url': huge, 'template-db': huge }))));
+  t.equal(result.outcome, 'denied');
+  t.ok(performance.now() - started < 500, 'answered quickly');
+  t.ok((result.review.response.status?.message ?? '').length < 1_000, 'the value is not echoed');
+  t.end();
+});
