@@ -21,7 +21,7 @@ import { Agent, terminationMessage } from './agent.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
 import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { createReloader } from './reload.ts';
-import { extractFields, renderFile } from './render.ts';
+import { extractFields, prepareRenderer, renderFile } from './render.ts';
 import type { K8sSecretSink } from './sink/k8s-secret.ts';
 import { FileSink } from './sink/files.ts';
 import { createAwsSource } from './source/aws.ts';
@@ -170,7 +170,10 @@ export const run: Command = async (ctx) => {
     return 0;
   }
   const logger = createLogger(ctx.stdout, { level: config.logLevel, base: { component: 'agent' } });
+  // Only the template engine and YAML writer these secrets use are loaded.
+  await prepareRenderer(config.secrets);
   const metrics = createAgentMetrics();
+  if (config.mode === 'sidecar') metrics.refreshInterval.set(config.refreshIntervalMs / 1000);
   const source = createAwsSource({
     logger,
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),

@@ -11,6 +11,7 @@ export interface AgentMetrics {
   readonly k8sSecretWrites: Counter<'outcome'>;
   readonly ready: Gauge;
   readonly reloads: Counter<'outcome'>;
+  readonly refreshInterval: Gauge;
 }
 
 export function createAgentMetrics(registry = new Registry(), withDefaults = true): AgentMetrics {
@@ -58,6 +59,11 @@ export function createAgentMetrics(registry = new Registry(), withDefaults = tru
       name: 'secrets_agent_reload_total',
       help: 'POSTs to the reload URL after files changed, by outcome (success, failure after retries).',
       labelNames: ['outcome'] as const,
+      registers,
+    }),
+    refreshInterval: new Gauge({
+      name: 'secrets_agent_refresh_interval_seconds',
+      help: 'The configured refresh interval (sidecar mode), for staleness alerts.',
       registers,
     }),
     ready: new Gauge({
