@@ -14,19 +14,10 @@ import { parseAgentConfig } from '../common/config.ts';
 import { createLogger } from '../common/log.ts';
 import { startDevServer, type DevServer } from '../dev/server.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
+import { useLoopbackAwsEnv } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/tmp.ts';
 
-// The SDK reads these; nothing here may reach beyond loopback.
-Object.assign(process.env, {
-  AWS_ACCESS_KEY_ID: 'AKIDCYCLE',
-  AWS_SECRET_ACCESS_KEY: 'cycle-secret',
-  AWS_EC2_METADATA_DISABLED: 'true',
-  AWS_REGION: 'us-east-1',
-  AWS_CONFIG_FILE: '/nonexistent/config',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-});
-delete process.env['AWS_ROLE_ARN'];
-delete process.env['AWS_WEB_IDENTITY_TOKEN_FILE'];
+useLoopbackAwsEnv();
 
 interface Rig {
   readonly agent: Agent;

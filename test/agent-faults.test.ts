@@ -15,18 +15,17 @@ import { parseAgentConfig } from '../common/config.ts';
 import { createLogger } from '../common/log.ts';
 import { startDevServer } from '../dev/server.ts';
 import type { FaultKind } from '../dev/faults.ts';
-import { agentEnv, freePort, runAgent, webIdentityToken } from './helpers/agent-process.ts';
+import {
+  agentEnv,
+  freePort,
+  runAgent,
+  webIdentityToken,
+  useLoopbackAwsEnv,
+} from './helpers/agent-process.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
 import { tempDir } from './helpers/tmp.ts';
 
-Object.assign(process.env, {
-  AWS_ACCESS_KEY_ID: 'AKIDFAULTS',
-  AWS_SECRET_ACCESS_KEY: 'faults-secret',
-  AWS_REGION: 'us-east-1',
-  AWS_EC2_METADATA_DISABLED: 'true',
-  AWS_CONFIG_FILE: '/nonexistent/config',
-  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-});
+useLoopbackAwsEnv();
 
 const initConfig = (root: string, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({

@@ -8,17 +8,10 @@ import t from 'tap';
 import { startDevServer } from '../dev/server.ts';
 import { agentEnv, eventually, freePort, startAgent } from './helpers/agent-process.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
+import { SPEC_AGENT_METRICS } from './helpers/spec.ts';
 import { tempDir } from './helpers/tmp.ts';
 
-const METRICS = [
-  'secrets_agent_fetch_total',
-  'secrets_agent_fetch_duration_seconds',
-  'secrets_agent_aws_api_calls_total',
-  'secrets_agent_last_success_timestamp_seconds',
-  'secrets_agent_updates_total',
-  'secrets_agent_k8s_secret_writes_total',
-  'secrets_agent_ready',
-];
+const METRICS = SPEC_AGENT_METRICS;
 
 async function get(url: string): Promise<{ status: number; text: string } | undefined> {
   try {

@@ -175,9 +175,7 @@ t.test('a canary secret value appears nowhere the product speaks', async (t) => 
   await sidecar.waitForLog(/"msg":"secret fetch failed"/, 20_000);
   await eventually(
     async () =>
-      (await readFile(join(root, 'sidecar', 'pw'), 'utf8')) === `${CANARY}-2`
-        ? true
-        : undefined,
+      (await readFile(join(root, 'sidecar', 'pw'), 'utf8')) === `${CANARY}-2` ? true : undefined,
     20_000,
   );
   for (const path of ['/healthz', '/readyz', '/metrics'])

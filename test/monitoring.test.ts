@@ -14,23 +14,14 @@ import { parseAllDocuments } from 'yaml';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import { CALL_OUTCOMES } from '../agent/source/errors.ts';
 import { ADMISSION_OUTCOMES, RELOAD_OUTCOMES, createInjectorMetrics } from '../injector/metrics.ts';
+import { SPEC_AGENT_METRICS, SPEC_INJECTOR_METRICS } from './helpers/spec.ts';
 
 const run = promisify(execFile);
 const DIR = 'manifests/monitoring';
 const RUNBOOK = 'https://github.com/secrets-agent/secrets-agent#troubleshooting';
 
 /** SPEC, "Metrics": the contract. Every one must be on the dashboard. */
-const SPEC_METRICS = [
-  'secrets_agent_fetch_total',
-  'secrets_agent_fetch_duration_seconds',
-  'secrets_agent_aws_api_calls_total',
-  'secrets_agent_last_success_timestamp_seconds',
-  'secrets_agent_updates_total',
-  'secrets_agent_k8s_secret_writes_total',
-  'secrets_agent_ready',
-  'secrets_agent_injector_admissions_total',
-  'secrets_agent_injector_admission_duration_seconds',
-];
+const SPEC_METRICS = [...SPEC_AGENT_METRICS, ...SPEC_INJECTOR_METRICS];
 
 /** Labels the Prometheus Operator's scrape configs add to every series (PodMonitor, ServiceMonitor). */
 const TARGET_LABELS = ['namespace', 'pod', 'container', 'instance', 'job', 'endpoint', 'service'];

@@ -1,3 +1,4 @@
+import { SPEC_AGENT_METRICS } from './helpers/spec.ts';
 /** The README documents what the code defines: flags, env twins, config fields, error codes, metrics. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,16 +17,6 @@ const readme = (await readFile(join(import.meta.dirname, '..', 'README.md'), 'ut
   / {2,}/g,
   ' ',
 );
-/** The agent's metric names in the product contract (SPEC, "Metrics"). */
-const SPEC_AGENT_METRICS = [
-  'secrets_agent_fetch_total',
-  'secrets_agent_fetch_duration_seconds',
-  'secrets_agent_aws_api_calls_total',
-  'secrets_agent_last_success_timestamp_seconds',
-  'secrets_agent_updates_total',
-  'secrets_agent_k8s_secret_writes_total',
-  'secrets_agent_ready',
-];
 
 t.test('every command flag and its environment twin is documented', async (t) => {
   for (const command of [AGENT_COMMAND, devCommand, WEBHOOK_COMMAND, INJECT_COMMAND]) {

@@ -435,7 +435,7 @@ t.test(
             socket.end();
           },
         );
-        socket.on('error', (err) => resolve(`error: ${err.message}`));
+        socket.on('error', (err: Error) => resolve(`error: ${err.message}`));
       });
     t.match(await attempt({ maxVersion: 'TLSv1.1', minVersion: 'TLSv1' }), /^error/);
     t.match(await attempt({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA256' }), /^error/);

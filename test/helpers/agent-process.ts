@@ -168,3 +168,21 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * For tests that run the agent in-process: the SDK reads these from process.env. Static dev
+ * credentials, the region, and nothing that could reach real AWS (no instance metadata, no
+ * shared config, no web identity).
+ */
+export function useLoopbackAwsEnv(): void {
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: 'AKIDINPROCESS',
+    AWS_SECRET_ACCESS_KEY: 'in-process-secret',
+    AWS_REGION: 'us-east-1',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+  });
+  delete process.env['AWS_ROLE_ARN'];
+  delete process.env['AWS_WEB_IDENTITY_TOKEN_FILE'];
+}
