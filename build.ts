@@ -4,14 +4,19 @@
  */
 import { build, type Plugin } from 'esbuild';
 import { chmod, rm } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 
 /**
- * `import … from 'node:http'` in an ES module makes Node build the module's ESM facade, which
- * reads every export, and `http.WebSocket`/`MessageEvent`/`CloseEvent` are getters that load
- * undici (Node's fetch): about 50 ms of every start (bench/startup.ts). Our own imports of these
- * builtins go through `require` instead, as the bundled CommonJS dependencies' already do.
+ * `import … from 'node:http'` in an ES module makes Node build the builtin's ESM facade, which
+ * reads every export, and some exports are lazy getters that load more of Node: `http.WebSocket`
+ * loads undici (about 50 ms of every start), `crypto.webcrypto` the Web Crypto API, `util`'s
+ * `TextDecoder`… (bench/startup.ts). Every builtin imported by an ES module of the bundle (ours
+ * and the dependencies' `dist-es`) goes through `require` instead, as the bundled CommonJS
+ * dependencies' already do.
  */
-const REQUIRED_BUILTINS = /^(node:)?https?$/;
+const REQUIRED_BUILTINS = new RegExp(
+  `^(node:)?(${builtinModules.map((m) => m.replaceAll('/', '\\/')).join('|')})$`,
+);
 const builtinsByRequire: Plugin = {
   name: 'builtins-by-require',
   setup(b) {
@@ -27,10 +32,14 @@ const builtinsByRequire: Plugin = {
   },
 };
 
-await rm('dist', { recursive: true, force: true });
+/** `node build.ts --outdir DIR`: another output directory (benchmarks of a variant side by side). */
+const outIndex = process.argv.indexOf('--outdir');
+const outdir = outIndex === -1 ? 'dist' : (process.argv[outIndex + 1] ?? 'dist');
+
+await rm(outdir, { recursive: true, force: true });
 await build({
   entryPoints: { cli: 'cli/main.ts' },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -46,4 +55,4 @@ await build({
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },
 });
-await chmod('dist/cli.js', 0o755);
+await chmod(`${outdir}/cli.js`, 0o755);

@@ -7,12 +7,55 @@
  */
 import { compile as compileJmesPath, TreeInterpreter } from '@jmespath-community/jmespath';
 import type { JSONValue } from '@jmespath-community/jmespath';
-import { stringify as stringifyYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { stringify as StringifyYaml } from 'yaml';
 import type { SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
-import { compileTemplate, TemplateError } from './template.ts';
+import { compileTemplate, loadTemplateEngine, TemplateError } from './template.ts';
 import type { CompiledTemplate } from './template.ts';
 import type { SecretValue } from './types.ts';
+
+// ---- engines loaded on demand ----
+
+/**
+ * Handlebars (`template-`) and the YAML writer (`format-yaml`) cost about 20 ms of start-up
+ * (bench/startup.ts), and most pods use neither: they are loaded only for the specs that need
+ * them, by prepareRenderer before the first render.
+ */
+let yamlStringify: typeof StringifyYaml | undefined;
+
+/** Loads the engines `specs` need. The agent calls it once, before its first cycle. */
+export async function prepareRenderer(specs: readonly SecretSpec[]): Promise<void> {
+  if (specs.some((s) => s.template !== undefined)) await loadTemplateEngine();
+  if (specs.some((s) => s.format === 'yaml')) {
+    // Bundled, the dynamic import may come back as a CommonJS namespace with the API under `default`.
+    const yaml = await import('yaml');
+    yamlStringify ??=
+      (yaml.stringify as typeof yaml.stringify | undefined) ?? yaml.default.stringify;
+  }
+}
+
+/**
+ * Without prepareRenderer (the TypeScript source used on its own: tests, a library use), the
+ * YAML writer is required synchronously. The bundle has no node_modules next to it: a spec that
+ * was not prepared for fails to render, and says why.
+ */
+function yamlWriter(spec: SecretSpec): typeof StringifyYaml {
+  if (yamlStringify !== undefined) return yamlStringify;
+  try {
+    const yaml = createRequire(import.meta.url)('yaml') as { stringify: typeof StringifyYaml };
+    return (yamlStringify = yaml.stringify);
+  } catch {
+    throw fail(spec, 'format', 'cannot apply: the YAML writer was not loaded (prepareRenderer)');
+  }
+}
+
+function stringifyYaml(spec: SecretSpec, value: Json): string {
+  const stringify = yamlWriter(spec);
+  // YAML 1.1 quoting (`"yes"`, `"on"`, `"0777"`) so 1.1 readers (PyYAML, SnakeYAML) agree;
+  // no line folding, so long values (certificates, tokens) stay on their lines.
+  return stringify(value, { version: '1.1', lineWidth: 0 });
+}
 
 type Json = JSONValue;
 type ExpressionNode = ReturnType<typeof compileJmesPath>;
@@ -234,9 +277,7 @@ function formatValue(spec: SecretSpec, value: Json): string {
     case 'json':
       return `${JSON.stringify(value, null, 2)}\n`;
     case 'yaml':
-      // YAML 1.1 quoting (`"yes"`, `"on"`, `"0777"`) so 1.1 readers (PyYAML, SnakeYAML) agree;
-      // no line folding, so long values (certificates, tokens) stay on their lines.
-      return stringifyYaml(value, { version: '1.1', lineWidth: 0 });
+      return stringifyYaml(spec, value);
     case 'dotenv':
       return lines(spec, value, (name, text) => `${name}=${dotenvValue(spec, name, text)}`, true);
     case 'env':

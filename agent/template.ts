@@ -8,7 +8,8 @@
  * quote it (`"x" not defined in <parent>`, `Cannot use 'in' operator to search for 'x' in <value>`),
  * so every message here is rebuilt from the template text alone.
  */
-import Handlebars from 'handlebars';
+import { createRequire } from 'node:module';
+import type Handlebars from 'handlebars';
 
 /** A template problem whose message names the template's parts, never the data. */
 export class TemplateError extends Error {
@@ -20,15 +21,46 @@ export interface CompiledTemplate {
   render(data: Readonly<Record<string, unknown>>): string;
 }
 
-// An isolated environment: helpers registered here do not leak into other users of Handlebars.
-const hb = Handlebars.create();
-hb.unregisterHelper('log');
-hb.registerHelper('json', function json(...args: unknown[]): string {
-  // The last argument is Handlebars' options object (which holds the whole context): never print it.
-  if (args.length !== 2)
-    throw new TemplateError('json takes exactly one value, as in {{json field}}');
-  return JSON.stringify(args[0]) ?? '';
-});
+type Environment = typeof Handlebars;
+
+/** An isolated environment: helpers registered here do not leak into other users of Handlebars. */
+function environment(handlebars: Environment): Environment {
+  const hb = handlebars.create();
+  hb.unregisterHelper('log');
+  hb.registerHelper('json', function json(...args: unknown[]): string {
+    // The last argument is Handlebars' options object (which holds the whole context): never print it.
+    if (args.length !== 2)
+      throw new TemplateError('json takes exactly one value, as in {{json field}}');
+    return JSON.stringify(args[0]) ?? '';
+  });
+  return hb;
+}
+
+/**
+ * Handlebars is loaded on demand (about 10 ms of start-up, and most pods have no template): the
+ * agent awaits loadTemplateEngine() before its first render when a secret has a template.
+ */
+let hb: Environment | undefined;
+
+export async function loadTemplateEngine(): Promise<void> {
+  hb ??= environment((await import('handlebars')).default);
+}
+
+/**
+ * Without loadTemplateEngine (the TypeScript source used on its own: tests, a library use),
+ * Handlebars is required synchronously. The bundle has no node_modules next to it, so there an
+ * unprepared compile fails, and says why.
+ */
+function engine(): Environment {
+  if (hb !== undefined) return hb;
+  let handlebars: Environment;
+  try {
+    handlebars = createRequire(import.meta.url)('handlebars') as Environment;
+  } catch {
+    throw new TemplateError('the template engine was not loaded (loadTemplateEngine)');
+  }
+  return (hb = environment(handlebars));
+}
 
 const OPTIONS = {
   strict: true,
@@ -39,6 +71,7 @@ const OPTIONS = {
 
 /** Compiles a template once; syntax errors (and unknown helpers) are thrown now, not at first use. */
 export function compileTemplate(source: string): CompiledTemplate {
+  const hb = engine();
   try {
     // compile() is lazy; precompile() runs the whole compiler, so every template-only error
     // (syntax, unknown helper) surfaces here, with messages that quote only the template.

@@ -16,7 +16,7 @@ import { createLogger } from '../common/log.ts';
 import { Agent } from '../agent/agent.ts';
 import { startStatusServer } from '../agent/http.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
-import { renderFile } from '../agent/render.ts';
+import { prepareRenderer, renderFile } from '../agent/render.ts';
 import { FileSink } from '../agent/sink/files.ts';
 import { createAwsSource } from '../agent/source/aws.ts';
 
@@ -57,6 +57,7 @@ const config = parseAgentConfig({
     ...(i % 4 === 3 ? { template: 'postgres://{{username}}:{{password}}@db:{{port}}/app' } : {}),
   })),
 });
+await prepareRenderer(config.secrets);
 const logger = createLogger(process.stderr, { level: 'warn', base: { component: 'agent' } });
 const metrics = createAgentMetrics();
 const source = createAwsSource({

@@ -50,7 +50,11 @@ async function main(): Promise<number> {
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // A getter: process.stdin builds its stream (tty or pipe handles) on first read, ~7 ms of
+    // every start, and only `inject -f -` reads it.
+    get stdin() {
+      return process.stdin;
+    },
     signal: controller.signal,
   };
   try {
