@@ -56,6 +56,16 @@ async function main(): Promise<number> {
       return process.stdin;
     },
     signal: controller.signal,
+    reexecWith: (flags) => {
+      if (typeof process.execve !== 'function' || flags.every((f) => process.execArgv.includes(f)))
+        return;
+      // execve keeps the pid (PID 1 in a container) and replaces the image: nothing to proxy.
+      process.execve(
+        process.execPath,
+        [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
+        process.env,
+      );
+    },
   };
   try {
     const command = await entry.load();

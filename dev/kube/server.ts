@@ -417,7 +417,7 @@ export async function startKubeApiServer(
   };
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    respond(state, req)
+    void respond(state, req)
       .catch((err: unknown): Outcome => reply(status.internalError(String(err))))
       .then((out) => {
         state.requests.push({
