@@ -85,6 +85,9 @@ async function runAgent(
     NODE,
     [
       '--expose-gc',
+      // As the real sidecar runs (agent/command.ts re-executes itself under lite mode);
+      // BENCH_MEMORY_LITE=false measures without it.
+      ...(process.env['BENCH_MEMORY_LITE'] === 'false' ? [] : ['--lite-mode']),
       driver,
       String(SECRETS),
       String(CYCLES),
