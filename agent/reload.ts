@@ -2,7 +2,12 @@
  * `reload-url`: after the files change, tell the app with a POST inside the pod (Prometheus'
  * `/-/reload`, an app's own endpoint). Retried a few times; a failure is counted and logged,
  * never fatal: the files are already in place.
+ *
+ * Plain node:http, not fetch: a sidecar runs under V8's lite mode, which has no WebAssembly,
+ * and fetch's HTTP parser is WebAssembly.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Logger } from '../common/log.ts';
 import { backoffDelay, sleep } from './backoff.ts';
 
@@ -19,6 +24,36 @@ export interface ReloaderOptions {
 
 export type Reloader = (changed: readonly string[], signal: AbortSignal) => Promise<void>;
 
+/** One POST: resolves to the HTTP status, rejects on a network error or the timeout. */
+function post(
+  url: string,
+  changed: readonly string[],
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<number> {
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      url,
+      {
+        method: 'POST',
+        // The names of the files that changed; never their content.
+        headers: { 'x-secrets-agent-changed': changed.join(','), 'content-length': 0 },
+        signal,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 export function createReloader(options: ReloaderOptions): Reloader {
   const attempts = options.attempts ?? 3;
   const backoff = options.backoff ?? { baseMs: 1_000, capMs: 5_000 };
@@ -27,24 +62,18 @@ export function createReloader(options: ReloaderOptions): Reloader {
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0 && !(await sleep(backoffDelay(backoff, attempt - 1), signal))) return;
       try {
-        const res = await fetch(options.url, {
-          method: 'POST',
-          // The names of the files that changed; never their content.
-          headers: { 'x-secrets-agent-changed': changed.join(',') },
-          signal: AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs ?? 5_000)]),
-        });
-        await res.body?.cancel();
-        if (res.ok) {
+        const status = await post(options.url, changed, options.timeoutMs ?? 5_000, signal);
+        if (status >= 200 && status < 300) {
           options.onOutcome('success');
-          options.logger.info('app reloaded', { url: options.url, status: res.status, changed });
+          options.logger.info('app reloaded', { url: options.url, status, changed });
           return;
         }
-        last = `HTTP ${res.status}`;
+        last = `HTTP ${status}`;
       } catch (err) {
         if (signal.aborted) return;
         last =
           err instanceof Error
-            ? `${err.name}: ${(err.cause as Error | undefined)?.message ?? err.message}`
+            ? `${(err as NodeJS.ErrnoException).code ?? err.name}: ${err.message}`
             : 'error';
       }
     }

@@ -59,6 +59,9 @@ async function main(): Promise<number> {
     reexecWith: (flags) => {
       if (typeof process.execve !== 'function' || flags.every((f) => process.execArgv.includes(f)))
         return;
+      // Running the TypeScript source (development, tests): type stripping needs WebAssembly,
+      // which V8's lite mode lacks. The bundle (the image) re-executes.
+      if (process.argv[1]?.endsWith('.ts') === true) return;
       // execve keeps the pid (PID 1 in a container) and replaces the image: nothing to proxy.
       process.execve(
         process.execPath,

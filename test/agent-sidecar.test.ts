@@ -161,3 +161,54 @@ t.test('sidecar: never-written secrets keep readiness false while retrying', asy
   t.equal(await readFile(join(dir, 'a'), 'utf8'), 'A');
   t.equal((await agent.stop()).code, 0);
 });
+
+t.test(
+  'sidecar: reload-url is POSTed after a change (the bundle runs it under lite mode)',
+  async (t) => {
+    const { createServer } = await import('node:http');
+    const { readFileSync } = await import('node:fs');
+    const { CLI } = await import('./helpers/agent-process.ts');
+    const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A1' }] } });
+    t.teardown(() => server.close());
+    const posts: (string | undefined)[] = [];
+    const app = createServer((req, res) => {
+      posts.push(req.headers['x-secrets-agent-changed'] as string | undefined);
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
+    const appPort = (app.address() as import('node:net').AddressInfo).port;
+    const dir = join(await tempDir(t), 'secrets');
+    const port = await freePort();
+    const config = {
+      outputDir: dir,
+      httpAddress: '127.0.0.1',
+      httpPort: port,
+      refreshInterval: '5s',
+      reloadUrl: `http://127.0.0.1:${appPort}/-/reload`,
+      secrets: [{ name: 'a', id: 'a' }],
+    };
+    const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
+    t.teardown(() => agent.stop('SIGKILL'));
+    await eventually(async () =>
+      (await get(`http://127.0.0.1:${port}/readyz`))?.status === 200 ? true : undefined,
+    );
+    const cmdline = readFileSync(`/proc/${agent.child.pid ?? 0}/cmdline`, 'utf8').split('\0');
+    if (CLI.endsWith('.js'))
+      t.ok(
+        cmdline.includes('--lite-mode'),
+        'the bundle re-executed itself under lite mode, same pid',
+      );
+    else
+      t.notOk(
+        cmdline.includes('--lite-mode'),
+        'the TypeScript source does not (type stripping needs WebAssembly)',
+      );
+    t.same(posts, [], 'no reload before the app runs');
+    server.putSecretValue('a', 'A2');
+    await eventually(() => (posts.length > 0 ? true : undefined), 20_000);
+    t.same(posts, ['a'], 'one POST naming the changed file');
+    t.equal(await readFile(join(dir, 'a'), 'utf8'), 'A2');
+    t.equal((await agent.stop()).code, 0);
+  },
+);
