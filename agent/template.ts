@@ -10,6 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import type Handlebars from 'handlebars';
+import { TEMPLATE_OPTIONS } from '../common/template-options.ts';
 
 /** A template problem whose message names the template's parts, never the data. */
 export class TemplateError extends Error {
@@ -62,26 +63,19 @@ function engine(): Environment {
   return (hb = environment(handlebars));
 }
 
-const OPTIONS = {
-  strict: true,
-  noEscape: true,
-  knownHelpersOnly: true,
-  knownHelpers: { log: false, json: true },
-} as const;
-
 /** Compiles a template once; syntax errors (and unknown helpers) are thrown now, not at first use. */
 export function compileTemplate(source: string): CompiledTemplate {
   const hb = engine();
   try {
     // compile() is lazy; precompile() runs the whole compiler, so every template-only error
     // (syntax, unknown helper) surfaces here, with messages that quote only the template.
-    hb.precompile(source, OPTIONS);
+    hb.precompile(source, TEMPLATE_OPTIONS);
   } catch (err) {
     throw new TemplateError(
       `invalid template: ${oneLine(err instanceof Error ? err.message : String(err))}`,
     );
   }
-  const delegate = hb.compile<Readonly<Record<string, unknown>>>(source, OPTIONS);
+  const delegate = hb.compile<Readonly<Record<string, unknown>>>(source, TEMPLATE_OPTIONS);
   return {
     render(data) {
       try {

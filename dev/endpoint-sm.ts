@@ -4,13 +4,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessPolicy, type Caller } from './access.ts';
 import { AwsError } from './aws-error.ts';
 import { AuthFailure } from './credentials.ts';
-import { type Fault, faultError } from './faults.ts';
+import { type Fault, enactFaults, faultError } from './faults.ts';
 import { type JsonObject, parseJsonBody } from './input.ts';
 import type { RequestRecord } from './request-log.ts';
 import { SM_OPERATIONS, SM_TARGET_PREFIX, secretIdsOf } from './secretsmanager.ts';
 import type { SmContext } from './sm-common.ts';
 import { type DevState, finish } from './state.ts';
-import { jsonAuthError, sendAwsJson, sendAwsJsonError, sleep } from './wire.ts';
+import { jsonAuthError, sendAwsJson, sendAwsJsonError } from './wire.ts';
 
 type Draft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
 
@@ -120,7 +120,7 @@ function authenticate(state: DevState, req: IncomingMessage, body: Buffer, draft
   }
 }
 
-/** Waits out latency faults, then drops or fails the request. True when it has been answered. */
+/** Plays the request's faults; true when it has been answered (dropped or failed). */
 async function applyFaults(
   state: DevState,
   req: IncomingMessage,
@@ -128,21 +128,9 @@ async function applyFaults(
   draft: Draft,
   answerError: (err: AwsError) => void,
 ): Promise<boolean> {
-  const delay = faults
-    .filter((f) => f.kind === 'latency')
-    .reduce((sum, f) => sum + (f.latencyMs ?? 1000), 0);
-  await sleep(delay, state.closing);
-  const failing = faults.find((f) => f.kind !== 'latency');
-  if (failing === undefined) return false;
-  if (failing.kind === 'drop') {
-    draft.outcome = 'dropped';
-    draft.status = 0;
-    req.socket.destroy();
-    return true;
-  }
-  const err = faultError(failing, 'json');
-  if (err !== undefined) answerError(err);
-  return err !== undefined;
+  const result = await enactFaults(faults, req, draft, 'json', state.closing);
+  if (result instanceof AwsError) answerError(result);
+  return result !== undefined;
 }
 
 function smContext(state: DevState, caller: Caller, region: string, draft: Draft): SmContext {

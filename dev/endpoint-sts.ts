@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from './aws-error.ts';
 import { AuthFailure } from './credentials.ts';
-import { faultError } from './faults.ts';
+import { enactFaults } from './faults.ts';
 import type { RequestRecord } from './request-log.ts';
 import { type DevState, finish } from './state.ts';
 import {
@@ -13,7 +13,7 @@ import {
   stsAuthError,
   stsErrorXml,
 } from './sts.ts';
-import { sendXml, sleep } from './wire.ts';
+import { sendXml } from './wire.ts';
 
 type Draft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
 
@@ -132,19 +132,7 @@ async function applyFaults(state: DevState, req: IncomingMessage, draft: Draft):
     secretNames: [],
   });
   draft.faults = faults.map((f) => f.kind);
-  const delay = faults
-    .filter((f) => f.kind === 'latency')
-    .reduce((sum, f) => sum + (f.latencyMs ?? 1000), 0);
-  await sleep(delay, state.closing);
-  const failing = faults.find((f) => f.kind !== 'latency');
-  if (failing === undefined) return false;
-  if (failing.kind === 'drop') {
-    draft.outcome = 'dropped';
-    draft.status = 0;
-    req.socket.destroy();
-    return true;
-  }
-  const err = faultError(failing, 'sts');
-  if (err !== undefined) throw err;
-  return false;
+  const result = await enactFaults(faults, req, draft, 'sts', state.closing);
+  if (result instanceof AwsError) throw result;
+  return result === 'dropped';
 }

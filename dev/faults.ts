@@ -4,7 +4,9 @@
  * without one. Tests add them in-process (`server.faults.add`) or over `POST /_dev/faults`.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { AwsError } from './aws-error.ts';
+import { sleep } from './wire.ts';
 
 export const FAULT_KINDS = [
   'throttle',
@@ -213,4 +215,37 @@ export function parseFaultSpec(raw: unknown): FaultSpec {
     spec.status = status;
   }
   return spec;
+}
+
+/** What the request log records of a request a fault answered. */
+export interface FaultDraft {
+  outcome: string;
+  status: number;
+}
+
+/**
+ * Plays the faults that matched a request: waits out every latency fault, then drops the
+ * connection (`'dropped'`) or returns the AWS error to answer with; undefined when the request
+ * should be served normally.
+ */
+export async function enactFaults(
+  faults: readonly Fault[],
+  req: IncomingMessage,
+  draft: FaultDraft,
+  protocol: 'json' | 'sts',
+  closing: AbortSignal,
+): Promise<AwsError | 'dropped' | undefined> {
+  const delay = faults
+    .filter((f) => f.kind === 'latency')
+    .reduce((sum, f) => sum + (f.latencyMs ?? 1000), 0);
+  await sleep(delay, closing);
+  const failing = faults.find((f) => f.kind !== 'latency');
+  if (failing === undefined) return undefined;
+  if (failing.kind === 'drop') {
+    draft.outcome = 'dropped';
+    draft.status = 0;
+    req.socket.destroy();
+    return 'dropped';
+  }
+  return faultError(failing, protocol);
 }

@@ -14,6 +14,7 @@ import {
   parseFileMode,
 } from '../common/config.ts';
 import { isPodLocalUrl, type Format, type Mode } from '../common/config.ts';
+import { TEMPLATE_OPTIONS } from '../common/template-options.ts';
 import { formatDuration, parseDuration } from '../common/duration.ts';
 import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, Pod, Result } from './types.ts';
@@ -98,12 +99,6 @@ const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const QUANTITY = /^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][-+]?\d+)?$/;
 const MAX_UID = 2_147_483_647;
 const TEMPLATES = Handlebars.create();
-const TEMPLATE_OPTIONS = {
-  strict: true,
-  noEscape: true,
-  knownHelpersOnly: true,
-  knownHelpers: { log: false, json: true },
-} as const;
 
 interface Draft {
   mode: Mode;
