@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { startDevProcess } from './dev-process.ts';
 import { freePort, startAgent } from '../test/helpers/agent-process.ts';
 import {
+  CLI,
   agentEnv,
   benchConfig,
   benchSeed,
@@ -146,7 +147,7 @@ async function realSidecarRss(url: string): Promise<number> {
     outputDir: join(work, 'real', 'secrets'),
     httpPort: port,
   });
-  const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(url));
+  const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(url), CLI);
   try {
     await agent.waitForLog(/all secrets written/, 20_000);
     await sleep(2000);

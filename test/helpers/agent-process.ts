@@ -50,8 +50,9 @@ export interface RunningAgent {
 export function startAgent(
   args: readonly string[],
   env: Readonly<Record<string, string>>,
+  cli: string = CLI,
 ): RunningAgent {
-  const child = spawn(process.execPath, [CLI, 'agent', ...args], {
+  const child = spawn(process.execPath, [cli, 'agent', ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
