@@ -28,6 +28,7 @@ import {
   writeSecretVolume,
 } from './helpers/certs.ts';
 import { ADMIN_TOKEN, startKubeApiServer } from './helpers/kube-api-server.ts';
+import { podReview } from './helpers/admission.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 const collected = new Map<string, string>();
@@ -230,19 +231,7 @@ t.test('a canary secret value appears nowhere the product speaks', async (t) => 
     },
   ];
   for (const [i, annotations] of pods.entries()) {
-    const body = JSON.stringify({
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: `u${i}`,
-        namespace: 'shop',
-        operation: 'CREATE',
-        object: {
-          metadata: { name: 'p', namespace: 'shop', annotations },
-          spec: { containers: [{ name: 'app', image: 'app:1' }] },
-        },
-      },
-    });
+    const body = podReview({ uid: `u${i}`, name: 'p', annotations });
     const reply = await call({
       port: webhookPort,
       ca: ca.cert,

@@ -13,6 +13,7 @@ import {
   tempDir,
   writeSecretVolume,
 } from './helpers/certs.ts';
+import { podReview as review } from './helpers/admission.ts';
 
 const ca = makeCa();
 const pair = makePair(ca);
@@ -35,27 +36,7 @@ function context(argv: string[], env: Record<string, string> = {}) {
 }
 
 function podReview(uid: string, annotations: Record<string, string>): string {
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      namespace: 'shop',
-      operation: 'CREATE',
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: {
-          name: 'catalog',
-          namespace: 'shop',
-          annotations,
-        },
-        spec: { containers: [{ name: 'app', image: 'catalog:1' }] },
-      },
-    },
-  });
+  return review({ uid, annotations, image: 'catalog:1' });
 }
 
 async function freePort(): Promise<number> {

@@ -24,6 +24,7 @@ import {
   tempDir,
   writeSecretVolume,
 } from './helpers/certs.ts';
+import { podReview } from './helpers/admission.ts';
 
 const TOTAL = 5_000;
 const DEADLINE_MS = 20_000;
@@ -40,23 +41,7 @@ function reviewBody(uid: string, kind: number): string {
     {},
     { 'secrets-agent.io/inject': 'true', 'secrets-agent.io/secert-db': 'prod/db' },
   ];
-  return JSON.stringify({
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid,
-      kind: { group: '', version: 'v1', kind: 'Pod' },
-      resource: { group: '', version: 'v1', resource: 'pods' },
-      operation: 'CREATE',
-      namespace: 'shop',
-      object: {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: `p-${uid}`, namespace: 'shop', annotations: annotations[kind % 3] },
-        spec: { containers: [{ name: 'app', image: 'app:1' }] },
-      },
-    },
-  });
+  return podReview({ uid, name: `p-${uid}`, annotations: annotations[kind % 3] ?? {} });
 }
 
 interface Reply {
