@@ -1,10 +1,15 @@
 /**
  * YAML, loaded on demand: the agent's hot path is JSON (the injector passes JSON), so the
- * parser is imported only when a YAML file is read. Bundled, the dynamic import may come back
- * as a CommonJS namespace with the API under `default`.
+ * library is imported only when a YAML file is read or a `yaml` format is written. Bundled, the
+ * dynamic import may come back as a CommonJS namespace with the API under `default`.
  */
-export async function parseYaml(text: string): Promise<unknown> {
+export type YamlApi = Pick<typeof import('yaml'), 'parse' | 'stringify'>;
+
+export async function loadYaml(): Promise<YamlApi> {
   const yaml = await import('yaml');
-  const parse = (yaml.parse as typeof yaml.parse | undefined) ?? yaml.default.parse;
-  return parse(text) as unknown;
+  return (yaml.parse as typeof yaml.parse | undefined) === undefined ? yaml.default : yaml;
+}
+
+export async function parseYaml(text: string): Promise<unknown> {
+  return (await loadYaml()).parse(text) as unknown;
 }

@@ -3,13 +3,12 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AccessPolicy, type Caller } from './access.ts';
 import { AwsError } from './aws-error.ts';
-import { AuthFailure } from './credentials.ts';
 import { type Fault, enactFaults, faultError } from './faults.ts';
 import { type JsonObject, parseJsonBody } from './input.ts';
 import type { RequestRecord } from './request-log.ts';
 import { SM_OPERATIONS, SM_TARGET_PREFIX, secretIdsOf } from './secretsmanager.ts';
 import type { SmContext } from './sm-common.ts';
-import { type DevState, finish } from './state.ts';
+import { authenticateRequest, type DevState, finish } from './state.ts';
 import { jsonAuthError, sendAwsJson, sendAwsJsonError } from './wire.ts';
 
 type Draft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
@@ -83,7 +82,7 @@ async function serve(
   }
   const input = parseJsonBody(body.toString('utf8'));
   draft.secretIds = secretIdsOf(input);
-  const caller = authenticate(state, req, body, draft);
+  const caller = authenticateRequest(state, req, body, draft, jsonAuthError);
   const region = draft.region ?? state.defaultRegion;
   const names = [
     ...draft.secretIds,
@@ -99,25 +98,6 @@ async function serve(
   const result = handler(input, ctx);
   recordBatchErrors(result, draft);
   sendAwsJson(res, draft.requestId, 200, result);
-}
-
-function authenticate(state: DevState, req: IncomingMessage, body: Buffer, draft: Draft): Caller {
-  try {
-    const { caller, region } = state.credentials.authenticate({
-      method: req.method ?? 'POST',
-      url: req.url ?? '/',
-      headers: req.headers,
-      body,
-    });
-    draft.region = region;
-    draft.accessKeyId = caller.accessKeyId;
-    draft.roleArn = caller.roleArn;
-    return caller;
-  } catch (err) {
-    if (!(err instanceof AuthFailure)) throw err;
-    draft.accessKeyId = err.accessKeyId;
-    throw jsonAuthError(err.kind);
-  }
 }
 
 /** Plays the request's faults; true when it has been answered (dropped or failed). */

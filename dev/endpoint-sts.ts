@@ -2,10 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from './aws-error.ts';
-import { AuthFailure } from './credentials.ts';
 import { enactFaults } from './faults.ts';
 import type { RequestRecord } from './request-log.ts';
-import { type DevState, finish } from './state.ts';
+import { authenticateRequest, type DevState, finish } from './state.ts';
 import {
   type StsAnswer,
   assumeRoleWithWebIdentity,
@@ -85,7 +84,7 @@ async function serve(
     );
   }
   const principal =
-    action === 'GetCallerIdentity' ? authenticate(state, req, body, draft) : undefined;
+    action === 'GetCallerIdentity' ? callerIdentity(state, req, body, draft) : undefined;
   if (await applyFaults(state, req, draft)) return undefined;
   const ctx = {
     credentials: state.credentials,
@@ -101,28 +100,15 @@ async function serve(
   return answer;
 }
 
-function authenticate(
+/** Who signed a GetCallerIdentity request, as STS tells it. */
+function callerIdentity(
   state: DevState,
   req: IncomingMessage,
   body: Buffer,
   draft: Draft,
 ): { arn: string; userId: string } {
-  try {
-    const { caller, region } = state.credentials.authenticate({
-      method: req.method ?? 'POST',
-      url: req.url ?? '/',
-      headers: req.headers,
-      body,
-    });
-    draft.region = region;
-    draft.accessKeyId = caller.accessKeyId;
-    draft.roleArn = caller.roleArn;
-    return { arn: caller.principalArn, userId: caller.accessKeyId ?? 'dev' };
-  } catch (err) {
-    if (!(err instanceof AuthFailure)) throw err;
-    draft.accessKeyId = err.accessKeyId;
-    throw stsAuthError(err.kind);
-  }
+  const caller = authenticateRequest(state, req, body, draft, stsAuthError);
+  return { arn: caller.principalArn, userId: caller.accessKeyId ?? 'dev' };
 }
 
 async function applyFaults(state: DevState, req: IncomingMessage, draft: Draft): Promise<boolean> {

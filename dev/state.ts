@@ -1,7 +1,9 @@
 /** Everything the endpoints share, and the one place a finished request is logged and recorded. */
 import type { Logger } from '../common/log.ts';
 import type { RoleTable } from './access.ts';
-import type { CredentialRegistry } from './credentials.ts';
+import type { IncomingMessage } from 'node:http';
+import type { Caller } from './access.ts';
+import { AuthFailure, type AuthFailureKind, type CredentialRegistry } from './credentials.ts';
 import type { FaultRegistry } from './faults.ts';
 import type { RequestLog, RequestRecord } from './request-log.ts';
 import type { SecretStore } from './store.ts';
@@ -38,4 +40,40 @@ export function finish(state: DevState, record: RequestRecord, startedAt: number
     ms: Date.now() - startedAt,
   };
   state.logger.info('request', fields);
+}
+
+/** The fields of a request's record that authentication fills in. */
+interface AuthDraft {
+  region: string | undefined;
+  accessKeyId: string | undefined;
+  roleArn: string | undefined;
+}
+
+/**
+ * Authenticates a signed request (SigV4) and records who made it. A failure is thrown as the
+ * protocol's own error (`toError`: JSON for Secrets Manager, XML for STS).
+ */
+export function authenticateRequest(
+  state: DevState,
+  req: IncomingMessage,
+  body: Buffer,
+  draft: AuthDraft,
+  toError: (kind: AuthFailureKind) => Error,
+): Caller {
+  try {
+    const { caller, region } = state.credentials.authenticate({
+      method: req.method ?? 'POST',
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+    });
+    draft.region = region;
+    draft.accessKeyId = caller.accessKeyId;
+    draft.roleArn = caller.roleArn;
+    return caller;
+  } catch (err) {
+    if (!(err instanceof AuthFailure)) throw err;
+    draft.accessKeyId = err.accessKeyId;
+    throw toError(err.kind);
+  }
 }
