@@ -14,6 +14,7 @@ import { AgentError } from '../common/errors.ts';
 import { compileTemplate, loadTemplateEngine, TemplateError } from './template.ts';
 import type { CompiledTemplate } from './template.ts';
 import type { SecretValue } from './types.ts';
+import { loadYaml } from '../common/yaml.ts';
 
 // ---- engines loaded on demand ----
 
@@ -28,10 +29,7 @@ let yamlStringify: typeof StringifyYaml | undefined;
 export async function prepareRenderer(specs: readonly SecretSpec[]): Promise<void> {
   if (specs.some((s) => s.template !== undefined)) await loadTemplateEngine();
   if (specs.some((s) => s.format === 'yaml')) {
-    // Bundled, the dynamic import may come back as a CommonJS namespace with the API under `default`.
-    const yaml = await import('yaml');
-    yamlStringify ??=
-      (yaml.stringify as typeof yaml.stringify | undefined) ?? yaml.default.stringify;
+    yamlStringify ??= (await loadYaml()).stringify;
   }
 }
 
@@ -50,7 +48,23 @@ function yamlWriter(spec: SecretSpec): typeof StringifyYaml {
   }
 }
 
+/** Whether any object in the value has a field named `<<`. */
+function hasMergeKey(value: Json): boolean {
+  if (Array.isArray(value)) return value.some(hasMergeKey);
+  if (value === null || typeof value !== 'object') return false;
+  return Object.hasOwn(value, '<<') || Object.values(value).some(hasMergeKey);
+}
+
 function stringifyYaml(spec: SecretSpec, value: Json): string {
+  // YAML 1.1 readers take a `<<` key for a merge key, and the writer cannot quote it: refuse
+  // rather than write a file those readers misread.
+  if (hasMergeKey(value)) {
+    throw fail(
+      spec,
+      'format',
+      'cannot write a field named "<<": YAML 1.1 reads it as a merge key; use json',
+    );
+  }
   const stringify = yamlWriter(spec);
   // YAML 1.1 quoting (`"yes"`, `"on"`, `"0777"`) so 1.1 readers (PyYAML, SnakeYAML) agree;
   // no line folding, so long values (certificates, tokens) stay on their lines.

@@ -727,8 +727,13 @@ t.test('json and yaml outputs parse back to the same value', (t) => {
   fc.assert(
     fc.property(jsonValue, (value) => {
       const asJson = render({ format: 'json' }, json(value));
-      const asYaml = render({ format: 'yaml' }, json(value));
       const want = JSON.stringify(value);
+      if (/"<<":/.test(want)) {
+        // A "<<" field is refused for yaml (a YAML 1.1 merge key), naming the reason.
+        t.throws(() => render({ format: 'yaml' }, json(value)), { message: /merge key/ });
+        return JSON.stringify(JSON.parse(asJson)) === want;
+      }
+      const asYaml = render({ format: 'yaml' }, json(value));
       return (
         JSON.stringify(JSON.parse(asJson)) === want &&
         JSON.stringify(parseYaml(asYaml)) === want &&
@@ -782,5 +787,13 @@ t.test('a field named __proto__ is a field like any other', (t) => {
     ['__proto__'],
     'the test parser keeps it too',
   );
+  t.end();
+});
+
+t.test('yaml refuses a "<<" field, which YAML 1.1 readers take for a merge key', (t) => {
+  t.throws(() => render({ format: 'yaml' }, json({ a: { '<<': 'x' } })), {
+    code: 'RENDER_FAILED',
+    message: /format-app \(yaml\) cannot write a field named "<<"/,
+  });
   t.end();
 });
