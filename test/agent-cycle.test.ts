@@ -4,52 +4,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
-import { Agent } from '../agent/agent.ts';
-import { createAgentMetrics, type AgentMetrics } from '../agent/metrics.ts';
-import { renderFile } from '../agent/render.ts';
-import { FileSink } from '../agent/sink/files.ts';
-import { createAwsSource } from '../agent/source/aws.ts';
-import { parseAgentConfig } from '../common/config.ts';
-import { createLogger } from '../common/log.ts';
-import { startDevServer, type DevServer } from '../dev/server.ts';
+import t from 'tap';
+import type { AgentMetrics } from '../agent/metrics.ts';
+import { startDevServer } from '../dev/server.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
-import { useLoopbackAwsEnv } from './helpers/agent-process.ts';
-import { tempDir } from './helpers/tmp.ts';
-
-useLoopbackAwsEnv();
-
-interface Rig {
-  readonly agent: Agent;
-  readonly metrics: AgentMetrics;
-  readonly dir: string;
-  readonly logs: string[];
-}
-
-async function rig(t: Test, server: DevServer, raw: Record<string, unknown>): Promise<Rig> {
-  process.env['AWS_ENDPOINT_URL'] = server.url;
-  const dir = join(await tempDir(t), 'secrets');
-  const config = parseAgentConfig({ outputDir: dir, httpPort: 0, refreshInterval: '5s', ...raw });
-  const logs: string[] = [];
-  const logger = createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' });
-  const metrics = createAgentMetrics(undefined, false);
-  const source = createAwsSource({
-    logger,
-    onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
-    ...(config.region === undefined ? {} : { region: config.region }),
-    ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
-  });
-  t.teardown(() => source.close());
-  const agent = new Agent({
-    config,
-    source,
-    files: new FileSink(dir),
-    metrics,
-    logger,
-    render: renderFile,
-  });
-  return { agent, metrics, dir, logs };
-}
+import { agentRig } from './helpers/agent-rig.ts';
 
 async function counter(
   metrics: AgentMetrics,
@@ -69,7 +28,7 @@ t.test(
     t.teardown(() => server.close());
     const n = 65;
     for (let i = 0; i < n; i++) server.putSecretValue(`s/${i}`, `v${i}-${CANARY}`);
-    const { agent, metrics, logs } = await rig(t, server, {
+    const { agent, metrics, logs } = await agentRig(t, server, {
       secrets: Array.from({ length: n }, (_, i) => ({ name: `s${i}`, id: `s/${i}` })),
     });
     const signal = new AbortController().signal;
@@ -93,7 +52,7 @@ t.test('failover: a failing primary region is replaced by the failover region', 
   const server = await startDevServer({ seed: { secrets: [{ name: 'replicated', value: 'R' }] } });
   t.teardown(() => server.close());
   server.faults.add({ kind: 'error5xx', region: 'us-east-1' });
-  const { agent, dir, logs } = await rig(t, server, {
+  const { agent, dir, logs } = await agentRig(t, server, {
     region: 'us-east-1',
     failoverRegion: 'us-west-2',
     secrets: [{ name: 'r', id: 'replicated' }],
@@ -112,7 +71,7 @@ t.test(
   async (t) => {
     const server = await startDevServer();
     t.teardown(() => server.close());
-    const { agent } = await rig(t, server, {
+    const { agent } = await agentRig(t, server, {
       region: 'us-east-1',
       failoverRegion: 'us-west-2',
       secrets: [{ name: 'x', id: 'missing' }],
@@ -133,7 +92,7 @@ t.test('one failing secret keeps its last good file while the others refresh', a
     },
   });
   t.teardown(() => server.close());
-  const { agent, dir, metrics } = await rig(t, server, {
+  const { agent, dir, metrics } = await agentRig(t, server, {
     secrets: [
       { name: 'a', id: 'a' },
       { name: 'b', id: 'b' },
@@ -183,7 +142,7 @@ for (const f of FAILURE_METRICS) {
     t.teardown(() => server.close());
     // Per-secret faults fail the secret's entry inside a successful batch call; the others fail the call.
     server.faults.add({ kind: f.kind, secretId: 'a' });
-    const { agent, metrics } = await rig(t, server, { secrets: [{ name: 'a', id: 'a' }] });
+    const { agent, metrics } = await agentRig(t, server, { secrets: [{ name: 'a', id: 'a' }] });
     const result = await agent.cycle(new AbortController().signal);
     t.equal(result.failures[0]?.error.code, f.code);
     const fetches = await metrics.fetchTotal.get();
@@ -208,7 +167,6 @@ t.test(
   'reload-url: POSTed after a change once the app runs, retried, failures counted',
   async (t) => {
     const { createServer } = await import('node:http');
-    const { createReloader } = await import('../agent/reload.ts');
     const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'a1' }] } });
     t.teardown(() => server.close());
     const posts: { method: string; changed: string | undefined }[] = [];
@@ -223,34 +181,12 @@ t.test(
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
     const { port } = app.address() as import('node:net').AddressInfo;
-    process.env['AWS_ENDPOINT_URL'] = server.url;
-    const dir = join(await tempDir(t), 'secrets');
-    const config = parseAgentConfig({
-      outputDir: dir,
-      httpPort: 0,
-      reloadUrl: `http://127.0.0.1:${port}/-/reload`,
-      secrets: [{ name: 'a', id: 'a' }],
-    });
-    const logs: string[] = [];
-    const logger = createLogger({ write: (line: string) => logs.push(line) });
-    const metrics = createAgentMetrics(undefined, false);
-    const source = createAwsSource({ logger, onApiCall: () => undefined });
-    t.teardown(() => source.close());
-    const reload = createReloader({
-      url: config.reloadUrl ?? '',
-      logger,
-      onOutcome: (outcome) => metrics.reloads.inc({ outcome }),
-      backoff: { baseMs: 10, capMs: 20 },
-    });
-    const agent = new Agent({
-      config,
-      source,
-      files: new FileSink(dir),
-      metrics,
-      logger,
-      render: renderFile,
-      reload,
-    });
+    const { agent, metrics, dir, logs } = await agentRig(
+      t,
+      server,
+      { reloadUrl: `http://127.0.0.1:${port}/-/reload`, secrets: [{ name: 'a', id: 'a' }] },
+      { reloadBackoff: { baseMs: 10, capMs: 20 } },
+    );
     const signal = new AbortController().signal;
     await agent.cycle(signal);
     t.same(posts, [], 'not before the first write: the app is not running yet');

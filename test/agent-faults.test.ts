@@ -6,13 +6,7 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { Agent } from '../agent/agent.ts';
-import { createAgentMetrics } from '../agent/metrics.ts';
-import { renderFile } from '../agent/render.ts';
 import { FileSink } from '../agent/sink/files.ts';
-import { createAwsSource } from '../agent/source/aws.ts';
-import { parseAgentConfig } from '../common/config.ts';
-import { createLogger } from '../common/log.ts';
 import { startDevServer } from '../dev/server.ts';
 import type { FaultKind } from '../dev/faults.ts';
 import {
@@ -23,6 +17,7 @@ import {
   useLoopbackAwsEnv,
 } from './helpers/agent-process.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
+import { agentRig } from './helpers/agent-rig.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 useLoopbackAwsEnv();
@@ -138,32 +133,12 @@ for (const f of SIDECAR_FAULTS) {
         seed: { secrets: [{ name: 'plain', value: `v1-${CANARY}` }] },
       });
       t.teardown(() => server.close());
-      process.env['AWS_ENDPOINT_URL'] = server.url;
-      const dir = join(await tempDir(t), 'secrets');
-      const logs: string[] = [];
-      const logger = createLogger({ write: (line: string) => logs.push(line) });
-      const metrics = createAgentMetrics(undefined, false);
-      // One attempt per call, so each fault shows as it is rather than absorbed by SDK retries.
-      const source = createAwsSource({
-        logger,
-        onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
-        maxAttempts: 1,
-        requestTimeoutMs: 2_000,
-      });
-      t.teardown(() => source.close());
-      const config = parseAgentConfig({
-        outputDir: dir,
-        httpPort: 0,
-        secrets: [{ name: 'p', id: 'plain' }],
-      });
-      const agent = new Agent({
-        config,
-        source,
-        files: new FileSink(dir),
-        metrics,
-        logger,
-        render: renderFile,
-      });
+      const { agent, metrics, dir, logs } = await agentRig(
+        t,
+        server,
+        { secrets: [{ name: 'p', id: 'plain' }] },
+        { maxAttempts: 1, requestTimeoutMs: 2_000 },
+      );
       const signal = new AbortController().signal;
       t.same((await agent.cycle(signal)).failures, []);
       server.putSecretValue('plain', `v2-${CANARY}`);
@@ -193,28 +168,13 @@ t.test(
   async (t) => {
     const server = await startDevServer({ seed: { secrets: [{ name: 'plain', value: 'x' }] } });
     t.teardown(() => server.close());
-    process.env['AWS_ENDPOINT_URL'] = server.url;
-    const dir = join(await tempDir(t), 'secrets');
-    const logs: string[] = [];
-    const logger = createLogger({ write: (line: string) => logs.push(line) });
-    const source = createAwsSource({ logger, onApiCall: () => undefined, maxAttempts: 1 });
-    t.teardown(() => source.close());
-    const config = parseAgentConfig({
-      outputDir: dir,
-      httpPort: 0,
-      refreshInterval: '5s',
-      secrets: [{ name: 'p', id: 'plain' }],
-    });
     server.faults.add({ kind: 'error5xx', count: 3 });
-    const agent = new Agent({
-      config,
-      source,
-      files: new FileSink(dir),
-      metrics: createAgentMetrics(undefined, false),
-      logger,
-      render: renderFile,
-      random: () => 0.5,
-    });
+    const { agent, logs } = await agentRig(
+      t,
+      server,
+      { refreshInterval: '5s', secrets: [{ name: 'p', id: 'plain' }] },
+      { maxAttempts: 1, random: () => 0.5 },
+    );
     const controller = new AbortController();
     const loop = agent.runSidecar(controller.signal);
     const deadline = Date.now() + 30_000;

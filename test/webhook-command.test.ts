@@ -1,6 +1,4 @@
 import { PassThrough } from 'node:stream';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import type { CommandContext } from '../common/command.ts';
@@ -14,6 +12,7 @@ import {
   writeSecretVolume,
 } from './helpers/certs.ts';
 import { podReview as review } from './helpers/admission.ts';
+import { freePort } from './helpers/agent-process.ts';
 
 const ca = makeCa();
 const pair = makePair(ca);
@@ -39,25 +38,9 @@ function podReview(uid: string, annotations: Record<string, string>): string {
   return review({ uid, annotations, image: 'catalog:1' });
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    httpRequest({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-    })
-      .on('error', reject)
-      .end();
-  });
+/** The plain-HTTP metrics endpoint's text. */
+async function scrape(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 }
 
 t.test('flags and their environment twins, validated once', async (t) => {

@@ -8,8 +8,6 @@
  * (The rotation alone, against a stub handler: test/webhook-tls.test.ts.)
  */
 import { spawn } from 'node:child_process';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -25,6 +23,7 @@ import {
   writeSecretVolume,
 } from './helpers/certs.ts';
 import { podReview } from './helpers/admission.ts';
+import { freePort } from './helpers/agent-process.ts';
 
 const TOTAL = 5_000;
 const DEADLINE_MS = 20_000;
@@ -83,17 +82,9 @@ function post(port: number, agent: Agent, body: string): Promise<Reply> {
   });
 }
 
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    httpRequest({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve(text));
-    })
-      .on('error', reject)
-      .end();
-  });
+/** The plain-HTTP metrics endpoint's text. */
+async function scrape(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
 }
 
 function metric(text: string, pattern: RegExp): number {
@@ -104,14 +95,6 @@ interface Webhook {
   readonly port: number;
   readonly metricsPort: number;
   readonly output: () => string;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function startWebhook(t: Test, dir: string): Promise<Webhook> {

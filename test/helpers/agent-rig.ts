@@ -1,0 +1,81 @@
+/**
+ * The agent in-process, with its real parts (the AWS source against a `secrets-agent dev`
+ * server, the files sink, metrics on a fresh registry) and logs captured: for tests that drive
+ * cycles one by one.
+ */
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { Agent } from '../../agent/agent.ts';
+import { createAgentMetrics, type AgentMetrics } from '../../agent/metrics.ts';
+import { createReloader } from '../../agent/reload.ts';
+import { renderFile } from '../../agent/render.ts';
+import { FileSink } from '../../agent/sink/files.ts';
+import { createAwsSource } from '../../agent/source/aws.ts';
+import { parseAgentConfig, type AgentConfig } from '../../common/config.ts';
+import { createLogger } from '../../common/log.ts';
+import type { DevServer } from '../../dev/server.ts';
+import { useLoopbackAwsEnv } from './agent-process.ts';
+import { tempDir } from './tmp.ts';
+
+export interface AgentRig {
+  readonly agent: Agent;
+  readonly config: AgentConfig;
+  readonly metrics: AgentMetrics;
+  readonly dir: string;
+  readonly logs: string[];
+}
+
+export interface AgentRigOptions {
+  /** SDK attempts per call; 1 shows each fault as it is rather than absorbed by SDK retries. */
+  readonly maxAttempts?: number;
+  readonly requestTimeoutMs?: number;
+  readonly random?: () => number;
+  /** With a reloadUrl in the configuration: the reloader's backoff (short, for tests). */
+  readonly reloadBackoff?: { readonly baseMs: number; readonly capMs: number };
+}
+
+export async function agentRig(
+  t: Test,
+  server: DevServer,
+  raw: Record<string, unknown>,
+  options: AgentRigOptions = {},
+): Promise<AgentRig> {
+  useLoopbackAwsEnv();
+  process.env['AWS_ENDPOINT_URL'] = server.url;
+  const dir = join(await tempDir(t), 'secrets');
+  const config = parseAgentConfig({ outputDir: dir, httpPort: 0, refreshInterval: '5s', ...raw });
+  const logs: string[] = [];
+  const logger = createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' });
+  const metrics = createAgentMetrics(undefined, false);
+  const source = createAwsSource({
+    logger,
+    onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+    ...(options.requestTimeoutMs === undefined
+      ? {}
+      : { requestTimeoutMs: options.requestTimeoutMs }),
+  });
+  t.teardown(() => source.close());
+  const reload =
+    config.reloadUrl === undefined
+      ? undefined
+      : createReloader({
+          url: config.reloadUrl,
+          logger,
+          onOutcome: (outcome) => metrics.reloads.inc({ outcome }),
+          ...(options.reloadBackoff === undefined ? {} : { backoff: options.reloadBackoff }),
+        });
+  const agent = new Agent({
+    config,
+    source,
+    files: new FileSink(dir),
+    metrics,
+    logger,
+    render: renderFile,
+    ...(options.random === undefined ? {} : { random: options.random }),
+    ...(reload === undefined ? {} : { reload }),
+  });
+  return { agent, config, metrics, dir, logs };
+}
