@@ -132,14 +132,15 @@ export async function loadAgentConfig(
   const flags = parseFlags(AGENT_COMMAND, argv, env);
   if (flags.help) return 'help';
   const doc = await loadDocument(flags.values);
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return parseAgentConfig(doc);
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return await parseAgentConfig(doc);
   const merged: Record<string, unknown> = { ...(doc as Record<string, unknown>) };
   for (const [flag, field] of Object.entries(OVERRIDES)) {
     const value =
       flag === 'http-port' ? integerFlag(flags.values, flag) : stringFlag(flags.values, flag);
     if (value !== undefined) merged[field] = value;
   }
-  return parseAgentConfig(merged);
+  return await parseAgentConfig(merged);
 }
 
 async function writeTerminationLog(path: string, line: string, logger: Logger): Promise<void> {

@@ -11,6 +11,8 @@ import { createRequire } from 'node:module';
 import type { stringify as StringifyYaml } from 'yaml';
 import type { SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
+import { isObject } from '../common/json.ts';
+import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { compileTemplate, loadTemplateEngine, TemplateError } from './template.ts';
 import type { CompiledTemplate } from './template.ts';
 import type { SecretValue } from './types.ts';
@@ -80,12 +82,7 @@ type Option = 'key' | 'template' | 'format' | 'extract';
 export function renderFile(spec: SecretSpec, value: SecretValue): Uint8Array {
   const text = secretText(spec, value, renderOption(spec));
   if (text === undefined) return Uint8Array.from(value.binary ?? []);
-  if (spec.template !== undefined) {
-    if (spec.key !== undefined) throw fail(spec, 'template', 'cannot be combined with a key');
-    if (spec.format !== 'raw')
-      throw fail(spec, 'template', `cannot be combined with format ${spec.format}`);
-    return utf8(renderTemplate(spec, spec.template, text));
-  }
+  if (spec.template !== undefined) return utf8(renderTemplate(spec, spec.template, text));
   if (spec.key !== undefined) return utf8(formatSelected(spec, select(spec, spec.key, text)));
   if (spec.format === 'raw') return utf8(text);
   return utf8(formatValue(spec, parseJson(spec, text, 'format')));
@@ -113,19 +110,17 @@ export function extractFields(
   );
   const fields = new Map<string, Uint8Array>();
   for (const [field, fieldValue] of Object.entries(object)) {
-    if (!SECRET_KEY.test(field) || field.length > 253) {
+    if (!isSecretKey(field)) {
       throw fail(
         spec,
         'extract',
-        `field "${field}" is not a valid Kubernetes Secret key (letters, digits, "-", "_", "."; at most 253)`,
+        `field "${field}" is not a valid Kubernetes Secret key (${SECRET_KEY_RULE})`,
       );
     }
     fields.set(field, utf8(scalarText(fieldValue)));
   }
   return fields;
 }
-
-const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
 /** The option a binary secret would be rejected for; undefined when raw bytes are fine. */
 function renderOption(spec: SecretSpec): Option | undefined {
@@ -178,10 +173,6 @@ function parseJson(spec: SecretSpec, text: string, option: Option): Json {
       `secret ${spec.id} is not JSON, so ${optionName(spec, option)} cannot apply`,
     );
   }
-}
-
-function isObject(value: Json): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function requireObject(spec: SecretSpec, value: Json, option: Option, what: string): JsonObject {

@@ -9,33 +9,23 @@
  * so every message here is rebuilt from the template text alone.
  */
 import { createRequire } from 'node:module';
-import type Handlebars from 'handlebars';
-import { TEMPLATE_OPTIONS } from '../common/template-options.ts';
+import {
+  loadTemplateEngine as loadEngine,
+  TEMPLATE_OPTIONS,
+  TemplateError,
+  templateEnvironment,
+  templateProblem,
+  type TemplateEngine,
+} from '../common/template.ts';
 
-/** A template problem whose message names the template's parts, never the data. */
-export class TemplateError extends Error {
-  override readonly name = 'TemplateError';
-}
+export { TemplateError };
 
 export interface CompiledTemplate {
   /** Renders with `data` as the root context. Throws TemplateError. */
   render(data: Readonly<Record<string, unknown>>): string;
 }
 
-type Environment = typeof Handlebars;
-
-/** An isolated environment: helpers registered here do not leak into other users of Handlebars. */
-function environment(handlebars: Environment): Environment {
-  const hb = handlebars.create();
-  hb.unregisterHelper('log');
-  hb.registerHelper('json', function json(...args: unknown[]): string {
-    // The last argument is Handlebars' options object (which holds the whole context): never print it.
-    if (args.length !== 2)
-      throw new TemplateError('json takes exactly one value, as in {{json field}}');
-    return JSON.stringify(args[0]) ?? '';
-  });
-  return hb;
-}
+type Environment = TemplateEngine;
 
 /**
  * Handlebars is loaded on demand (about 10 ms of start-up, and most pods have no template): the
@@ -44,7 +34,7 @@ function environment(handlebars: Environment): Environment {
 let hb: Environment | undefined;
 
 export async function loadTemplateEngine(): Promise<void> {
-  hb ??= environment((await import('handlebars')).default);
+  hb ??= await loadEngine();
 }
 
 /**
@@ -60,21 +50,14 @@ function engine(): Environment {
   } catch {
     throw new TemplateError('the template engine was not loaded (loadTemplateEngine)');
   }
-  return (hb = environment(handlebars));
+  return (hb = templateEnvironment(handlebars));
 }
 
 /** Compiles a template once; syntax errors (and unknown helpers) are thrown now, not at first use. */
 export function compileTemplate(source: string): CompiledTemplate {
   const hb = engine();
-  try {
-    // compile() is lazy; precompile() runs the whole compiler, so every template-only error
-    // (syntax, unknown helper) surfaces here, with messages that quote only the template.
-    hb.precompile(source, TEMPLATE_OPTIONS);
-  } catch (err) {
-    throw new TemplateError(
-      `invalid template: ${oneLine(err instanceof Error ? err.message : String(err))}`,
-    );
-  }
+  const problem = templateProblem(hb, source);
+  if (problem !== undefined) throw new TemplateError(`invalid template: ${problem}`);
   const delegate = hb.compile<Readonly<Record<string, unknown>>>(source, TEMPLATE_OPTIONS);
   return {
     render(data) {
@@ -119,16 +102,4 @@ function location(err: unknown): string {
   return typeof lineNumber === 'number' && typeof column === 'number'
     ? ` (line ${lineNumber}, column ${column + 1})`
     : '';
-}
-
-/**
- * Handlebars parse errors span four lines (heading, excerpt, caret, a long "Expecting" list);
- * errors end up in one-line termination messages and logs, so keep the heading, excerpt and token.
- */
-function oneLine(message: string): string {
-  const [heading, excerpt, , expecting] = message.split('\n');
-  if (heading === undefined || excerpt === undefined || expecting === undefined)
-    return message.replaceAll('\n', ' ');
-  const got = /got '([^']*)'$/.exec(expecting)?.[1];
-  return `${heading.replace(/:$/, '')} near ${JSON.stringify(excerpt)}${got === undefined ? '' : ` (unexpected ${got})`}`;
 }

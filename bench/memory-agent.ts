@@ -43,7 +43,7 @@ function scrape(port: number): Promise<number> {
   });
 }
 
-const config = parseAgentConfig({
+const config = await parseAgentConfig({
   mode: 'sidecar',
   outputDir,
   httpPort: 0,

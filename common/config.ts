@@ -1,11 +1,20 @@
 /**
  * The agent's configuration: the document the injector writes into the agent container's args
- * and that users write by hand to run the agent on ECS, a VM or docker compose. It is parsed
- * from unknown input once, at start; every error names the field (`secrets[2].format`), and
- * the result is frozen. README's "Agent configuration" section documents the same schema.
+ * and that users write by hand to run the agent on ECS, a VM or docker compose.
+ *
+ * This schema is the one home of every rule about a configuration. The agent parses its
+ * configuration with it once, at start; the injector maps a pod's annotations onto a
+ * configuration and asks the same validator, translating each problem's field path
+ * (`secrets[2].format`) back to the annotation it came from. So the injector admits exactly
+ * what the agent accepts. The result is frozen. The README's "Agent configuration" section
+ * documents the same schema.
  */
-import { AgentError } from './errors.ts';
+import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { formatDuration, parseDuration } from './duration.ts';
+import { AgentError } from './errors.ts';
+import { isObject, type JsonObject } from './json.ts';
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
+import { loadTemplateEngine, templateProblem, type TemplateEngine } from './template.ts';
 
 export const MODES = ['init', 'sidecar'] as const;
 export type Mode = (typeof MODES)[number];
@@ -18,12 +27,27 @@ export type ConfigLogLevel = (typeof LOG_LEVELS)[number];
 
 /** File names: letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
 export const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-export const MAX_FILE_NAME = 200;
 
-export const MIN_REFRESH_INTERVAL_MS = 5_000;
-const DEFAULT_REFRESH_MS = 5 * 60_000;
-const DEFAULT_INIT_TIMEOUT_MS = 2 * 60_000;
-const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Every bound on a configuration value, in one place. Durations in milliseconds, lengths in
+ * characters. The README's Limits section lists them.
+ */
+export const LIMITS = {
+  refreshIntervalMs: { min: 5_000, max: 24 * 3_600_000 },
+  initTimeoutMs: { min: 1_000, max: 3_600_000 },
+  requestTimeoutMs: { min: 100, max: 5 * 60_000 },
+  secrets: { min: 1, max: 200 },
+  fileNameLength: 200,
+  /** Secrets Manager's own limit on a SecretId. */
+  secretIdLength: 2048,
+  versionStageLength: 256,
+  versionIdLength: { min: 32, max: 64 },
+  keyLength: 4096,
+  templateLength: 16_384,
+  urlLength: 2048,
+  pathLength: 4096,
+} as const;
+
 export const DEFAULTS = {
   mode: 'sidecar',
   outputDir: '/secrets',
@@ -67,7 +91,7 @@ export interface AgentConfig {
   readonly outputDir: string;
   readonly refreshIntervalMs: number;
   readonly initTimeoutMs: number;
-  /** One AWS request's timeout (each attempt; the SDK retries). */
+  /** One AWS request's timeout. */
   readonly requestTimeoutMs: number;
   readonly region?: string;
   readonly failoverRegion?: string;
@@ -82,9 +106,22 @@ export interface AgentConfig {
   readonly secrets: readonly SecretSpec[];
 }
 
+/** One secret as written in a configuration document. */
+export interface SecretInput {
+  name: string;
+  id: string;
+  versionStage?: string;
+  versionId?: string;
+  key?: string;
+  template?: string;
+  format?: string;
+  mode?: string;
+  extract?: boolean;
+}
+
 /** The config as written in a file or argument (durations as strings, modes as octal). */
 export interface AgentConfigInput {
-  mode?: Mode;
+  mode?: string;
   outputDir?: string;
   refreshInterval?: string;
   initTimeout?: string;
@@ -95,20 +132,10 @@ export interface AgentConfigInput {
   httpPort?: number;
   fileMode?: string;
   terminationLogPath?: string;
-  logLevel?: ConfigLogLevel;
+  logLevel?: string;
   reloadUrl?: string;
   k8sSecret?: { name: string; namespace?: string };
-  secrets: {
-    name: string;
-    id: string;
-    versionStage?: string;
-    versionId?: string;
-    key?: string;
-    template?: string;
-    format?: Format;
-    mode?: string;
-    extract?: boolean;
-  }[];
+  secrets: SecretInput[];
 }
 
 export const CONFIG_FIELDS = [
@@ -140,64 +167,142 @@ export const SECRET_FIELDS = [
   'extract',
 ] as const;
 
+/**
+ * One thing wrong with a configuration: the field's path (`secrets[2].format`) and what is
+ * wrong with it. `{0}`, `{1}` … in the message stand for the fields in `refs`, so a caller
+ * that names fields differently (the injector names annotations) can say the whole sentence in
+ * its own terms.
+ */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+  readonly refs?: readonly string[];
+}
+
+/** The problem's message with every field it refers to named by `name`. */
+export function configProblemMessage(
+  problem: ConfigProblem,
+  name: (path: string) => string = (path) => path,
+): string {
+  return problem.message.replace(/\{(\d+)\}/g, (_, i: string) =>
+    name(problem.refs?.[Number(i)] ?? '?'),
+  );
+}
+
+/** `path: message`, every field named by `name` (the configuration's own paths by default). */
+export function formatConfigProblem(
+  problem: ConfigProblem,
+  name: (path: string) => string = (path) => path,
+): string {
+  return `${name(problem.path)}: ${configProblemMessage(problem, name)}`;
+}
+
+export type ConfigCheck =
+  | { readonly ok: true; readonly config: AgentConfig }
+  | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
+
 /** Collects every problem, so one error lists them all. */
 class Problems {
-  readonly list: string[] = [];
-  add(path: string, message: string): void {
-    this.list.push(`${path}: ${message}`);
+  readonly list: ConfigProblem[] = [];
+  add(path: string, message: string, ...refs: string[]): void {
+    this.list.push(refs.length === 0 ? { path, message } : { path, message, refs });
   }
 }
 
-type Obj = Readonly<Record<string, unknown>>;
-
-function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** The context every field check gets. */
+interface Ctx {
+  readonly problems: Problems;
+  readonly templates: TemplateEngine | undefined;
+  /** Whether the document names a Kubernetes Secret (which `extract` needs). */
+  readonly k8sSecret: boolean;
 }
 
-function checkKeys(obj: Obj, allowed: readonly string[], path: string, problems: Problems): void {
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]+$/;
+const VERSION_STAGE = /^[A-Za-z0-9_.-]+$/;
+const VERSION_ID = /^[A-Za-z0-9-]+$/;
+
+function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
+}
+
+function at(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+function checkKeys(obj: JsonObject, allowed: readonly string[], path: string, ctx: Ctx): void {
   for (const key of Object.keys(obj)) {
     if (!allowed.includes(key)) {
-      problems.add(
-        path === '' ? key : `${path}.${key}`,
-        `unknown field (known: ${allowed.join(', ')})`,
-      );
+      ctx.problems.add(at(path, key), `unknown field (known: ${allowed.join(', ')})`);
     }
   }
 }
 
-function optString(obj: Obj, key: string, path: string, problems: Problems): string | undefined {
+/**
+ * An optional string field, at most `max` characters long and matching `check` (which
+ * returns what is wrong, or undefined).
+ */
+function optString(
+  obj: JsonObject,
+  key: string,
+  path: string,
+  ctx: Ctx,
+  max: number,
+  check?: (value: string) => string | undefined,
+): string | undefined {
   const value = obj[key];
+  const where = at(path, key);
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '') {
-    problems.add(path, 'must be a non-empty string');
+    ctx.problems.add(where, 'must be a non-empty string');
     return undefined;
   }
-  return value;
+  if (value.length > max) {
+    ctx.problems.add(where, `is ${value.length} characters long; at most ${max} are allowed`);
+    return undefined;
+  }
+  const problem = check?.(value);
+  if (problem === undefined) return value;
+  ctx.problems.add(where, problem);
+  return undefined;
+}
+
+function oneOf(allowed: readonly string[]) {
+  return (value: string): string | undefined =>
+    allowed.includes(value)
+      ? undefined
+      : `must be one of ${allowed.join(', ')}; got ${quote(value)}`;
 }
 
 function optEnum<T extends string>(
-  obj: Obj,
+  obj: JsonObject,
   key: string,
   allowed: readonly T[],
   path: string,
-  problems: Problems,
+  ctx: Ctx,
 ): T | undefined {
-  const value = optString(obj, key, path, problems);
-  if (value === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(value)) {
-    problems.add(path, `must be one of ${allowed.join(', ')}; got "${value}"`);
-    return undefined;
-  }
-  return value as T;
+  return optString(obj, key, path, ctx, 64, oneOf(allowed)) as T | undefined;
 }
 
-function optDuration(obj: Obj, key: string, path: string, problems: Problems): number | undefined {
-  const value = optString(obj, key, path, problems);
-  if (value === undefined) return undefined;
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    problems.add(path, `must be a duration such as 30s, 5m or 1h; got "${value}"`);
-  }
+function optDuration(
+  obj: JsonObject,
+  key: string,
+  ctx: Ctx,
+  bounds: { readonly min: number; readonly max: number },
+  why = '',
+): number | undefined {
+  let ms: number | undefined;
+  optString(obj, key, '', ctx, 64, (value) => {
+    ms = parseDuration(value);
+    if (ms === undefined) return `must be a duration such as 30s, 5m or 1h; got ${quote(value)}`;
+    if (ms < bounds.min || ms > bounds.max) {
+      const range = `from ${formatDuration(bounds.min)} to ${formatDuration(bounds.max)}`;
+      ms = undefined;
+      return `must be ${range}${why}; got ${quote(value)}`;
+    }
+    return undefined;
+  });
   return ms;
 }
 
@@ -218,236 +323,339 @@ export function isPodLocalUrl(text: string): boolean {
   return (url.protocol === 'http:' || url.protocol === 'https:') && loopback;
 }
 
-/** Octal file modes: "0400", "400", "0o400"; owner read is required so the files are usable. */
+/** Octal file modes: "0400", "400", "0o400". */
 export function parseFileMode(text: string): number | undefined {
   const match = /^(?:0o?)?([0-7]{3})$/.exec(text.trim());
   return match?.[1] === undefined ? undefined : Number.parseInt(match[1], 8);
 }
 
-function optFileMode(obj: Obj, key: string, path: string, problems: Problems): number | undefined {
+/** A file mode; owner read is required so the files are usable. */
+function optFileMode(obj: JsonObject, key: string, path: string, ctx: Ctx): number | undefined {
   const value = obj[key];
   if (value === undefined) return undefined;
   const mode = typeof value === 'string' ? parseFileMode(value) : undefined;
+  const where = at(path, key);
   if (mode === undefined) {
-    problems.add(
-      path,
-      `must be an octal file mode such as "0400" or "0644"; got ${JSON.stringify(value)}`,
+    ctx.problems.add(
+      where,
+      `must be an octal file mode such as "0400" or "0644"; got ${quote(value)}`,
     );
     return undefined;
   }
-  if ((mode & 0o444) === 0) problems.add(path, 'must let someone read the file (e.g. 0400)');
+  if ((mode & 0o444) === 0) {
+    ctx.problems.add(where, `must let someone read the file (e.g. 0400); got ${quote(value)}`);
+    return undefined;
+  }
   return mode;
 }
 
-function parseSecretName(raw: Obj, at: string, problems: Problems): { name?: string; id?: string } {
-  const name = optString(raw, 'name', `${at}.name`, problems);
-  const id = optString(raw, 'id', `${at}.id`, problems);
-  if (raw['name'] === undefined) problems.add(`${at}.name`, 'is required');
-  if (raw['id'] === undefined) problems.add(`${at}.id`, 'is required');
-  if (name !== undefined && (!FILE_NAME.test(name) || name.length > MAX_FILE_NAME)) {
-    problems.add(
-      `${at}.name`,
-      `"${name}" is not a valid file name (letters, digits, ".", "_", "-"; starting with a letter or digit; at most ${MAX_FILE_NAME} characters)`,
-    );
+function fileName(value: string): string | undefined {
+  return FILE_NAME.test(value)
+    ? undefined
+    : `${quote(value)} is not a valid file name (letters, digits, ".", "_", "-"; starting with a letter or digit)`;
+}
+
+function secretId(value: string): string | undefined {
+  return SECRET_ID.test(value)
+    ? undefined
+    : `must be a Secrets Manager secret name or ARN (letters, digits, "/_+=.@:-"); got ${quote(value)}`;
+}
+
+function jmesPath(value: string): string | undefined {
+  try {
+    compileJmesPath(value);
+    return undefined;
+  } catch (err) {
+    // Lexer and parser messages quote only the expression, which is configuration.
+    return `is not a valid JMESPath expression: ${err instanceof Error ? err.message : String(err)}`;
   }
+}
+
+function template(ctx: Ctx): (value: string) => string | undefined {
+  return (value) => {
+    if (ctx.templates === undefined) throw new Error('the template engine was not loaded');
+    const problem = templateProblem(ctx.templates, value);
+    return problem === undefined ? undefined : `is not a valid template: ${problem}`;
+  };
+}
+
+function region(example: string): (value: string) => string | undefined {
+  return (value) =>
+    REGION.test(value)
+      ? undefined
+      : `must be an AWS region such as ${example}; got ${quote(value)}`;
+}
+
+/** What is wrong with a region name (also the injector's default region), or undefined. */
+export const regionProblem = region('us-east-1');
+
+/** name and id: which secret, and which file. */
+function parseIdentity(raw: JsonObject, path: string, ctx: Ctx): { name?: string; id?: string } {
+  for (const field of ['name', 'id'] as const) {
+    if (raw[field] === undefined) ctx.problems.add(at(path, field), 'is required');
+  }
+  const name = optString(raw, 'name', path, ctx, LIMITS.fileNameLength, fileName);
+  const id = optString(raw, 'id', path, ctx, LIMITS.secretIdLength, secretId);
   return { ...(name === undefined ? {} : { name }), ...(id === undefined ? {} : { id }) };
+}
+
+/** Which version: a stage, an id. */
+function parseVersion(
+  raw: JsonObject,
+  path: string,
+  ctx: Ctx,
+): Pick<SecretSpec, 'versionStage' | 'versionId'> {
+  const versionStage = optString(raw, 'versionStage', path, ctx, LIMITS.versionStageLength, (v) =>
+    VERSION_STAGE.test(v)
+      ? undefined
+      : `must be a version stage such as AWSCURRENT or AWSPREVIOUS; got ${quote(v)}`,
+  );
+  const { min, max } = LIMITS.versionIdLength;
+  const versionId = optString(raw, 'versionId', path, ctx, max, (v) =>
+    VERSION_ID.test(v) && v.length >= min
+      ? undefined
+      : `must be a version id (${min} to ${max} letters, digits or "-"); got ${quote(v)}`,
+  );
+  return {
+    ...(versionStage === undefined ? {} : { versionStage }),
+    ...(versionId === undefined ? {} : { versionId }),
+  };
 }
 
 /** key, template and format: how the value becomes the file. */
 function parseRendering(
-  raw: Obj,
-  at: string,
-  problems: Problems,
+  raw: JsonObject,
+  path: string,
+  ctx: Ctx,
 ): Pick<SecretSpec, 'key' | 'template' | 'format'> {
-  const key = optString(raw, 'key', `${at}.key`, problems);
-  const template = optString(raw, 'template', `${at}.template`, problems);
-  const format = optEnum(raw, 'format', FORMATS, `${at}.format`, problems) ?? DEFAULTS.format;
-  if (key !== undefined && template !== undefined) {
-    problems.add(
-      `${at}.template`,
-      'cannot be combined with key: a template already selects fields',
+  const key = optString(raw, 'key', path, ctx, LIMITS.keyLength, jmesPath);
+  const tpl = optString(raw, 'template', path, ctx, LIMITS.templateLength, template(ctx));
+  const format = optEnum(raw, 'format', FORMATS, path, ctx) ?? DEFAULTS.format;
+  if (raw['key'] !== undefined && raw['template'] !== undefined) {
+    ctx.problems.add(
+      at(path, 'template'),
+      'cannot be combined with {0}: a template already selects fields',
+      at(path, 'key'),
     );
   }
-  if (template !== undefined && format !== 'raw') {
-    problems.add(
-      `${at}.format`,
-      'must be raw (or absent) with a template: the template is the format',
+  if (raw['template'] !== undefined && format !== 'raw') {
+    ctx.problems.add(
+      at(path, 'format'),
+      'must be raw (or absent) with {0}: the template is the format',
+      at(path, 'template'),
     );
   }
   return {
     format,
     ...(key === undefined ? {} : { key }),
-    ...(template === undefined ? {} : { template }),
+    ...(tpl === undefined ? {} : { template: tpl }),
   };
 }
 
-function parseSecret(raw: unknown, index: number, problems: Problems): SecretSpec | undefined {
-  const at = `secrets[${index}]`;
+function parseSecret(raw: unknown, path: string, ctx: Ctx): SecretSpec | undefined {
   if (!isObject(raw)) {
-    problems.add(at, 'must be an object with at least name and id');
+    ctx.problems.add(path, 'must be an object with at least name and id');
     return undefined;
   }
-  checkKeys(raw, SECRET_FIELDS, at, problems);
-  const { name, id } = parseSecretName(raw, at, problems);
-  const rendering = parseRendering(raw, at, problems);
+  checkKeys(raw, SECRET_FIELDS, path, ctx);
+  const { name, id } = parseIdentity(raw, path, ctx);
+  const rendering = parseRendering(raw, path, ctx);
+  const version = parseVersion(raw, path, ctx);
   const extract = raw['extract'];
   if (extract !== undefined && typeof extract !== 'boolean') {
-    problems.add(`${at}.extract`, 'must be true or false');
+    ctx.problems.add(at(path, 'extract'), 'must be true or false');
+  } else if (extract === true && !ctx.k8sSecret) {
+    ctx.problems.add(
+      at(path, 'extract'),
+      'needs {0}: extraction writes keys of a Kubernetes Secret',
+      'k8sSecret',
+    );
   }
-  const versionStage = optString(raw, 'versionStage', `${at}.versionStage`, problems);
-  const versionId = optString(raw, 'versionId', `${at}.versionId`, problems);
-  const mode = optFileMode(raw, 'mode', `${at}.mode`, problems);
+  const mode = optFileMode(raw, 'mode', path, ctx);
   if (name === undefined || id === undefined) return undefined;
   return {
     name,
     id,
     ...rendering,
+    ...version,
     extract: extract === true,
-    ...(versionStage === undefined ? {} : { versionStage }),
-    ...(versionId === undefined ? {} : { versionId }),
     ...(mode === undefined ? {} : { mode }),
   };
 }
 
-function parseK8sSecret(raw: unknown, problems: Problems): K8sSecretTarget | undefined {
+function parseK8sSecret(raw: unknown, ctx: Ctx): K8sSecretTarget | undefined {
   if (raw === undefined) return undefined;
   if (!isObject(raw)) {
-    problems.add('k8sSecret', 'must be an object with a name');
+    ctx.problems.add('k8sSecret', 'must be an object with a name');
     return undefined;
   }
-  checkKeys(raw, ['name', 'namespace'], 'k8sSecret', problems);
-  const name = optString(raw, 'name', 'k8sSecret.name', problems);
-  const namespace = optString(raw, 'namespace', 'k8sSecret.namespace', problems);
-  if (name === undefined) {
-    if (raw['name'] === undefined) problems.add('k8sSecret.name', 'is required');
-    return undefined;
-  }
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
-    problems.add(
-      'k8sSecret.name',
-      `"${name}" is not a valid Kubernetes object name (lower-case DNS subdomain)`,
-    );
-  }
+  checkKeys(raw, ['name', 'namespace'], 'k8sSecret', ctx);
+  const objectName = (what: string) => (value: string) =>
+    isDnsSubdomain(value)
+      ? undefined
+      : `${quote(value)} is not a valid Kubernetes ${what} name (${DNS_SUBDOMAIN_RULE})`;
+  if (raw['name'] === undefined) ctx.problems.add('k8sSecret.name', 'is required');
+  const name = optString(raw, 'name', 'k8sSecret', ctx, 253, objectName('Secret'));
+  const namespace = optString(raw, 'namespace', 'k8sSecret', ctx, 63, objectName('namespace'));
+  if (name === undefined) return undefined;
   return namespace === undefined ? { name } : { name, namespace };
 }
 
-function parseHttpPort(raw: Obj, problems: Problems): number {
+function parseHttpPort(raw: JsonObject, ctx: Ctx): number {
   const value = raw['httpPort'];
   if (value === undefined) return DEFAULTS.httpPort;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
-    problems.add(
+    ctx.problems.add(
       'httpPort',
-      `must be a port number from 0 (off) to 65535; got ${JSON.stringify(value)}`,
+      `must be a port number from 0 (off) to 65535; got ${quote(value)}`,
     );
     return DEFAULTS.httpPort;
   }
   return value;
 }
 
-function checkUnique(secrets: readonly SecretSpec[], problems: Problems): void {
-  const seen = new Map<string, number>();
-  secrets.forEach((s, i) => {
-    const first = seen.get(s.name);
-    if (first === undefined) seen.set(s.name, i);
-    else problems.add(`secrets[${i}].name`, `"${s.name}" is already used by secrets[${first}]`);
-  });
-}
-
 function parseTiming(
-  raw: Obj,
-  problems: Problems,
-): { refreshIntervalMs: number; initTimeoutMs: number; requestTimeoutMs: number } {
-  const refreshIntervalMs =
-    optDuration(raw, 'refreshInterval', 'refreshInterval', problems) ?? DEFAULT_REFRESH_MS;
-  if (refreshIntervalMs < MIN_REFRESH_INTERVAL_MS) {
-    problems.add(
-      'refreshInterval',
-      `must be at least ${formatDuration(MIN_REFRESH_INTERVAL_MS)} (every refresh is a paid AWS call)`,
-    );
-  }
-  const initTimeoutMs =
-    optDuration(raw, 'initTimeout', 'initTimeout', problems) ?? DEFAULT_INIT_TIMEOUT_MS;
-  const requestTimeoutMs =
-    optDuration(raw, 'requestTimeout', 'requestTimeout', problems) ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  if (requestTimeoutMs < 100) problems.add('requestTimeout', 'must be at least 100ms');
-  return { refreshIntervalMs, initTimeoutMs, requestTimeoutMs };
+  raw: JsonObject,
+  ctx: Ctx,
+): Pick<AgentConfig, 'refreshIntervalMs' | 'initTimeoutMs' | 'requestTimeoutMs'> {
+  const ms = (text: string): number => parseDuration(text) ?? 0;
+  return {
+    refreshIntervalMs:
+      optDuration(
+        raw,
+        'refreshInterval',
+        ctx,
+        LIMITS.refreshIntervalMs,
+        ' (every refresh is a paid AWS call)',
+      ) ?? ms(DEFAULTS.refreshInterval),
+    initTimeoutMs:
+      optDuration(raw, 'initTimeout', ctx, LIMITS.initTimeoutMs) ?? ms(DEFAULTS.initTimeout),
+    requestTimeoutMs:
+      optDuration(raw, 'requestTimeout', ctx, LIMITS.requestTimeoutMs) ??
+      ms(DEFAULTS.requestTimeout),
+  };
 }
 
-function parseSecrets(raw: Obj, problems: Problems): SecretSpec[] {
-  const rawSecrets = raw['secrets'];
-  const secrets: SecretSpec[] = [];
-  if (!Array.isArray(rawSecrets) || rawSecrets.length === 0) {
-    problems.add('secrets', 'must list at least one secret');
-    return secrets;
+function parseSecrets(raw: JsonObject, ctx: Ctx): SecretSpec[] {
+  const list = raw['secrets'];
+  const { min, max } = LIMITS.secrets;
+  if (!Array.isArray(list) || list.length < min) {
+    ctx.problems.add('secrets', 'must list at least one secret');
+    return [];
   }
-  rawSecrets.forEach((s: unknown, i) => {
-    const spec = parseSecret(s, i, problems);
-    if (spec !== undefined) secrets.push(spec);
+  if (list.length > max) {
+    ctx.problems.add('secrets', `lists ${list.length} secrets; at most ${max} are allowed`);
+    return [];
+  }
+  const secrets: SecretSpec[] = [];
+  const seen = new Map<string, number>();
+  list.forEach((item: unknown, i) => {
+    const spec = parseSecret(item, `secrets[${i}]`, ctx);
+    if (spec === undefined) return;
+    const first = seen.get(spec.name);
+    if (first === undefined) seen.set(spec.name, i);
+    else
+      ctx.problems.add(
+        `secrets[${i}].name`,
+        `${quote(spec.name)} is already used by {0}`,
+        `secrets[${first}].name`,
+      );
+    secrets.push(spec);
   });
-  checkUnique(secrets, problems);
   return secrets;
 }
 
 /** region, failoverRegion, reloadUrl: the optional top-level strings with rules of their own. */
-function parseOptionalTargets(
-  raw: Obj,
-  problems: Problems,
+function parseTargets(
+  raw: JsonObject,
+  ctx: Ctx,
 ): Pick<AgentConfig, 'region' | 'failoverRegion' | 'reloadUrl'> {
-  const reloadUrl = optString(raw, 'reloadUrl', 'reloadUrl', problems);
-  if (reloadUrl !== undefined && !isPodLocalUrl(reloadUrl)) {
-    problems.add(
-      'reloadUrl',
-      `must be an http:// or https:// URL inside the pod (127.0.0.1, localhost or [::1]); got "${reloadUrl}"`,
-    );
-  }
-  const region = optString(raw, 'region', 'region', problems);
-  const failoverRegion = optString(raw, 'failoverRegion', 'failoverRegion', problems);
-  if (failoverRegion !== undefined && failoverRegion === region) {
-    problems.add('failoverRegion', 'must differ from region');
+  const reloadUrl = optString(raw, 'reloadUrl', '', ctx, LIMITS.urlLength, (v) =>
+    isPodLocalUrl(v)
+      ? undefined
+      : `must be an http:// or https:// URL inside the pod (127.0.0.1, localhost or [::1]); got ${quote(v)}`,
+  );
+  const primary = optString(raw, 'region', '', ctx, 64, region('us-east-1'));
+  const failoverRegion = optString(raw, 'failoverRegion', '', ctx, 64, region('us-west-2'));
+  if (failoverRegion !== undefined && failoverRegion === primary) {
+    ctx.problems.add('failoverRegion', 'must differ from {0}', 'region');
   }
   return {
-    ...(region === undefined ? {} : { region }),
+    ...(primary === undefined ? {} : { region: primary }),
     ...(failoverRegion === undefined ? {} : { failoverRegion }),
     ...(reloadUrl === undefined ? {} : { reloadUrl }),
   };
 }
 
-/** Parses and validates a configuration document. Throws one CONFIG_INVALID listing every problem. */
-export function parseAgentConfig(raw: unknown): AgentConfig {
-  const problems = new Problems();
-  if (!isObject(raw)) {
-    throw new AgentError('CONFIG_INVALID', 'configuration must be an object with a secrets list');
-  }
-  checkKeys(raw, CONFIG_FIELDS, '', problems);
-  const secrets = parseSecrets(raw, problems);
-  const k8sSecret = parseK8sSecret(raw['k8sSecret'], problems);
-  secrets.forEach((s, i) => {
-    if (s.extract && k8sSecret === undefined) {
-      problems.add(`secrets[${i}].extract`, 'needs k8sSecret: extraction writes Secret keys');
-    }
-  });
-  const config: AgentConfig = {
-    mode: optEnum(raw, 'mode', MODES, 'mode', problems) ?? DEFAULTS.mode,
-    outputDir: optString(raw, 'outputDir', 'outputDir', problems) ?? DEFAULTS.outputDir,
-    ...parseTiming(raw, problems),
-    httpAddress: optString(raw, 'httpAddress', 'httpAddress', problems) ?? DEFAULTS.httpAddress,
-    httpPort: parseHttpPort(raw, problems),
-    fileMode: optFileMode(raw, 'fileMode', 'fileMode', problems) ?? DEFAULTS.fileMode,
+/** The local settings: where files, logs and the status server go. */
+function parseLocal(
+  raw: JsonObject,
+  ctx: Ctx,
+): Pick<
+  AgentConfig,
+  'mode' | 'outputDir' | 'httpAddress' | 'httpPort' | 'fileMode' | 'terminationLogPath' | 'logLevel'
+> {
+  return {
+    mode: optEnum(raw, 'mode', MODES, '', ctx) ?? DEFAULTS.mode,
+    outputDir: optString(raw, 'outputDir', '', ctx, LIMITS.pathLength) ?? DEFAULTS.outputDir,
+    httpAddress: optString(raw, 'httpAddress', '', ctx, 255) ?? DEFAULTS.httpAddress,
+    httpPort: parseHttpPort(raw, ctx),
+    fileMode: optFileMode(raw, 'fileMode', '', ctx) ?? DEFAULTS.fileMode,
     terminationLogPath:
-      optString(raw, 'terminationLogPath', 'terminationLogPath', problems) ??
+      optString(raw, 'terminationLogPath', '', ctx, LIMITS.pathLength) ??
       DEFAULTS.terminationLogPath,
-    logLevel: optEnum(raw, 'logLevel', LOG_LEVELS, 'logLevel', problems) ?? DEFAULTS.logLevel,
-    secrets,
-    ...parseOptionalTargets(raw, problems),
-    ...(k8sSecret === undefined ? {} : { k8sSecret }),
+    logLevel: optEnum(raw, 'logLevel', LOG_LEVELS, '', ctx) ?? DEFAULTS.logLevel,
   };
-  if (problems.list.length > 0) {
-    throw new AgentError(
-      'CONFIG_INVALID',
-      `invalid agent configuration:\n  ${problems.list.join('\n  ')}`,
-    );
+}
+
+/** Whether a configuration document holds a template (so the template engine is needed). */
+export function needsTemplateEngine(raw: unknown): boolean {
+  const secrets = isObject(raw) ? raw['secrets'] : undefined;
+  return Array.isArray(secrets) && secrets.some((s) => isObject(s) && s['template'] !== undefined);
+}
+
+/**
+ * Checks a configuration document and collects every problem. `templates` is the template
+ * engine, needed when the document holds a template (see needsTemplateEngine).
+ */
+export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): ConfigCheck {
+  if (!isObject(raw)) {
+    return {
+      ok: false,
+      problems: [{ path: '', message: 'must be an object with a secrets list' }],
+    };
   }
-  return deepFreeze(config);
+  const ctx: Ctx = {
+    problems: new Problems(),
+    templates,
+    k8sSecret: raw['k8sSecret'] !== undefined,
+  };
+  checkKeys(raw, CONFIG_FIELDS, '', ctx);
+  const secrets = parseSecrets(raw, ctx);
+  const k8sSecret = parseK8sSecret(raw['k8sSecret'], ctx);
+  const config: AgentConfig = {
+    ...parseLocal(raw, ctx),
+    ...parseTiming(raw, ctx),
+    ...parseTargets(raw, ctx),
+    ...(k8sSecret === undefined ? {} : { k8sSecret }),
+    secrets,
+  };
+  const problems = ctx.problems.list;
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, config: deepFreeze(config) };
+}
+
+/**
+ * Parses and validates a configuration document (loading the template engine when it holds a
+ * template). Throws one CONFIG_INVALID listing every problem.
+ */
+export async function parseAgentConfig(raw: unknown): Promise<AgentConfig> {
+  const templates = needsTemplateEngine(raw) ? await loadTemplateEngine() : undefined;
+  const checked = checkAgentConfig(raw, templates);
+  if (checked.ok) return checked.config;
+  const lines = checked.problems.map((p) =>
+    p.path === '' ? `configuration ${p.message}` : formatConfigProblem(p),
+  );
+  throw new AgentError('CONFIG_INVALID', `invalid agent configuration:\n  ${lines.join('\n  ')}`);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -3,6 +3,7 @@
  * The review is validated here, at the boundary; the server turns AdmissionReviewError into a
  * 400 and counts `result.outcome` in its metrics.
  */
+import { isObject, type JsonObject } from '../common/json.ts';
 import { denialMessage, injectPod, podDisplayName } from './inject.ts';
 import type { Outcome } from './inject.ts';
 import { encodePatch } from './patch.ts';
@@ -12,6 +13,8 @@ import { ANNOTATION_PREFIX, parsePod, PodShapeError } from './types.ts';
 import type { Problem } from './annotations.ts';
 
 export { DEFAULT_INJECTOR_OPTIONS };
+
+export const ADMISSION_REVIEW_API_VERSION = 'admission.k8s.io/v1';
 export type { InjectorOptions, Outcome };
 
 /** A request that is not a well-formed AdmissionReview: the server answers 400. */
@@ -38,6 +41,7 @@ export interface AdmissionRequest {
   readonly subResource?: string;
   readonly operation?: string;
   readonly namespace?: string;
+  readonly name?: string;
   readonly object?: unknown;
 }
 
@@ -67,11 +71,19 @@ export interface AdmissionResult {
   readonly problems?: readonly Problem[];
 }
 
+/** Validates the review (AdmissionReviewError when malformed), then decides. */
 export function admit(
   review: unknown,
   options: InjectorOptions = DEFAULT_INJECTOR_OPTIONS,
 ): AdmissionResult {
-  const request = parseReview(review);
+  return admitRequest(parseAdmissionReview(review), options);
+}
+
+/** The decision on a request whose envelope was validated. */
+export function admitRequest(
+  request: AdmissionRequest,
+  options: InjectorOptions = DEFAULT_INJECTOR_OPTIONS,
+): AdmissionResult {
   const respond = (response: Omit<AdmissionResponse, 'uid'>): AdmissionReviewResponse => ({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -121,18 +133,18 @@ export function admit(
   }
 }
 
-type Obj = Readonly<Record<string, unknown>>;
+type Obj = JsonObject;
 
-function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseReview(review: unknown): AdmissionRequest {
+/**
+ * The one parser of the AdmissionReview envelope (`admission.k8s.io/v1`): apiVersion, kind, and
+ * the request fields the injector reads, each checked for its type. Throws AdmissionReviewError.
+ */
+export function parseAdmissionReview(review: unknown): AdmissionRequest {
   if (!isObject(review))
     throw new AdmissionReviewError('the body must be an AdmissionReview object');
-  if (review['apiVersion'] !== 'admission.k8s.io/v1') {
+  if (review['apiVersion'] !== ADMISSION_REVIEW_API_VERSION) {
     throw new AdmissionReviewError(
-      `apiVersion must be admission.k8s.io/v1; got ${JSON.stringify(review['apiVersion'])}`,
+      `apiVersion must be ${ADMISSION_REVIEW_API_VERSION}; got ${JSON.stringify(review['apiVersion'])}`,
     );
   }
   if (review['kind'] !== 'AdmissionReview') {
@@ -162,6 +174,7 @@ function parseRequest(request: Obj): AdmissionRequest {
     ...(resource === undefined ? {} : { resource }),
     ...text('operation'),
     ...text('namespace'),
+    ...text('name'),
     ...text('subResource'),
     ...(request['object'] === undefined ? {} : { object: request['object'] }),
   };

@@ -1,21 +1,25 @@
 /**
- * Parses a pod's `secrets-agent.io/` annotations into types, once. Every problem names its
- * annotation, and all of them are collected so a denial lists everything at once. Defaults that
- * depend on the injector's settings (native sidecar, region, resources) stay undefined here and
- * are decided in plan.ts; nothing is ever written back into the annotations.
+ * Parses a pod's `secrets-agent.io/` annotations into types, once. What is about annotations or
+ * the pod is checked here (key names, booleans, mount paths, containers, env vars, resources,
+ * users); every rule about the agent's configuration lives in the agent's own schema
+ * (common/config.ts): the annotations are mapped onto a configuration, the schema checks it, and
+ * each of its problems is named by the annotation its field came from. Every problem is
+ * collected, so a denial lists everything at once. Defaults that depend on the injector's
+ * settings (native sidecar, resources, the default region) are decided in plan.ts; nothing is
+ * ever written back into the annotations.
  */
-import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import Handlebars from 'handlebars';
 import {
-  FILE_NAME,
-  FORMATS,
-  MIN_REFRESH_INTERVAL_MS,
+  checkAgentConfig,
+  configProblemMessage,
   MODES,
-  parseFileMode,
+  type AgentConfigInput,
+  type ConfigProblem,
+  type Mode,
+  type SecretInput,
 } from '../common/config.ts';
-import { isPodLocalUrl, type Format, type Mode } from '../common/config.ts';
-import { TEMPLATE_OPTIONS } from '../common/template-options.ts';
-import { formatDuration, parseDuration } from '../common/duration.ts';
+import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
+import { templateEnvironment } from '../common/template.ts';
 import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, Pod, Result } from './types.ts';
 import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES, type PodKey, type SecretPrefix } from './keys.ts';
@@ -25,20 +29,6 @@ import { closest, suggestKey } from './suggest.ts';
 export interface Problem {
   readonly annotation: string;
   readonly message: string;
-}
-
-export interface SecretAnnotation {
-  /** The file name: `secret-<name>`. */
-  readonly name: string;
-  readonly id: string;
-  readonly key?: string;
-  readonly template?: string;
-  readonly format?: Format;
-  readonly versionStage?: string;
-  readonly versionId?: string;
-  /** Normalised to four octal digits, e.g. "0400". */
-  readonly perms?: string;
-  readonly extract: boolean;
 }
 
 export interface EnvAnnotation {
@@ -56,6 +46,16 @@ export const RESOURCE_ANNOTATIONS = {
 } as const;
 export type ResourceAnnotation = keyof typeof RESOURCE_ANNOTATIONS;
 
+/**
+ * The agent configuration the annotations ask for, as the agent's schema accepted it: the
+ * secrets, and the settings the pod chooses (refresh interval, regions, reload URL, Secret).
+ * The injector adds its own (mode, output directory, port) per agent container.
+ */
+export type AnnotatedConfig = Pick<
+  AgentConfigInput,
+  'secrets' | 'refreshInterval' | 'region' | 'failoverRegion' | 'reloadUrl' | 'k8sSecret'
+>;
+
 export interface OptedIn {
   readonly inject: true;
   /** The pod carries `status: injected` (a reinvocation or a re-admission). */
@@ -65,16 +65,13 @@ export interface OptedIn {
   readonly mountPath: string;
   /** Undefined: all containers and init containers. */
   readonly containers?: readonly string[];
-  readonly refreshInterval: string;
-  readonly region?: string;
-  readonly failoverRegion?: string;
   readonly roleArn?: string;
-  readonly k8sSecret?: string;
-  readonly reloadUrl?: string;
   readonly resources: Readonly<Partial<Record<ResourceAnnotation, string>>>;
   readonly runAsUser?: number;
   readonly runAsGroup?: number;
-  readonly secrets: readonly SecretAnnotation[];
+  readonly config: Readonly<AnnotatedConfig>;
+  /** The `k8s-secret` Secret's name. */
+  readonly k8sSecret?: string;
   readonly env: readonly EnvAnnotation[];
   /** Accepted but pointless settings, reported to the user as admission warnings. */
   readonly warnings: readonly string[];
@@ -83,40 +80,33 @@ export interface OptedIn {
 export type ParsedAnnotations = { readonly inject: false } | OptedIn;
 
 export const DEFAULT_MOUNT_PATH = '/secrets';
-export const DEFAULT_REFRESH_INTERVAL = '5m';
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
-const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]{1,2048}$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
-const VERSION_STAGE = /^[A-Za-z0-9_.-]{1,256}$/;
-const VERSION_ID = /^[A-Za-z0-9-]{32,64}$/;
 /** The name part of an annotation key: Kubernetes' qualified-name rule. */
 const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 /** Kubernetes quantities: a plain or decimal number with an SI, binary-SI or exponent suffix. */
 const QUANTITY = /^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][-+]?\d+)?$/;
 const MAX_UID = 2_147_483_647;
-const TEMPLATES = Handlebars.create();
+/** The agent's own template environment: the schema compiles templates with it. */
+export const TEMPLATES = templateEnvironment(Handlebars);
 
+/** What the pod-level annotations set. */
 interface Draft {
   mode: Mode;
   nativeSidecar?: boolean;
   mountPath: string;
   containers?: string[];
-  refreshInterval: string;
-  region?: string;
-  failoverRegion?: string;
   roleArn?: string;
-  k8sSecret?: string;
-  reloadUrl?: string;
   resources: Partial<Record<ResourceAnnotation, string>>;
   runAsUser?: number;
   runAsGroup?: number;
+  /** Annotation values that go into the agent's configuration as they are. */
+  config: Omit<AnnotatedConfig, 'secrets'>;
 }
 
-type SecretDraft = { -readonly [K in keyof SecretAnnotation]?: SecretAnnotation[K] };
+/** One secret's annotations: the configuration fields, as written. */
+type SecretDraft = Partial<Omit<SecretInput, 'name'>>;
 
 class Collector {
   readonly problems: Problem[] = [];
@@ -165,8 +155,8 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
   const draft: Draft = {
     mode: 'sidecar',
     mountPath: DEFAULT_MOUNT_PATH,
-    refreshInterval: DEFAULT_REFRESH_INTERVAL,
     resources: {},
+    config: {},
   };
   const secrets = new Map<string, SecretDraft>();
   const env: EnvAnnotation[] = [];
@@ -177,30 +167,95 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
     else if (key.startsWith(ENV_PREFIX)) parseEnv(key, value, env, out);
     else if (!parseSecretKey(key, value, secrets, out)) out.add(key, unknownKeyMessage(key));
   }
-  const list = finishSecrets(secrets, draft, out);
-  checkCrossFields(draft, env, list, out);
+  const config: AnnotatedConfig = { ...draft.config, secrets: finishSecrets(secrets, out) };
+  for (const p of checkAnnotatedConfig(config)) out.problems.push(p);
+  checkCrossFields(draft, env, out);
   return {
     inject: true,
     injected: own.get('status') === STATUS_INJECTED,
-    ...draft,
-    secrets: list,
+    ...podSettings(draft),
+    config,
+    ...(config.k8sSecret === undefined ? {} : { k8sSecret: config.k8sSecret.name }),
     env,
     warnings: warningsFor(draft, own),
   };
 }
 
+/** The draft's pod-level settings (everything but the configuration fields). */
+function podSettings(draft: Draft): Omit<Draft, 'config'> {
+  const settings: Partial<Draft> = { ...draft };
+  delete settings.config;
+  return settings as Omit<Draft, 'config'>;
+}
+
 /**
- * Values are bounded before any parser sees them: the webhook reads bodies of up to 3 MiB (it
- * runs before the API server's own annotation size check), and a denial quotes values.
+ * Annotation values are bounded before any parser sees them: the webhook reads bodies of up to
+ * 3 MiB (it runs before the API server's own annotation size check), and a denial quotes values.
+ * The agent's schema bounds each configuration value more tightly where it needs to.
  */
-export const MAX_VALUE_LENGTH = 4096;
-export const MAX_TEMPLATE_LENGTH = 16_384;
+export const MAX_VALUE_LENGTH = 16_384;
 
 function tooLong(key: string, value: string, out: Collector): boolean {
-  const max = key.startsWith('template-') ? MAX_TEMPLATE_LENGTH : MAX_VALUE_LENGTH;
-  if (value.length <= max) return false;
-  out.add(key, `is ${value.length} characters long; at most ${max} are allowed`);
+  if (value.length <= MAX_VALUE_LENGTH) return false;
+  out.add(key, `is ${value.length} characters long; at most ${MAX_VALUE_LENGTH} are allowed`);
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The agent's configuration, checked by its own schema
+
+/** The configuration field each annotation sets, for naming the schema's problems. */
+const SECRET_FIELD_PREFIX: Readonly<Record<keyof SecretInput, SecretPrefix>> = {
+  name: 'secret-',
+  id: 'secret-',
+  key: 'key-',
+  template: 'template-',
+  format: 'format-',
+  versionStage: 'version-stage-',
+  versionId: 'version-id-',
+  mode: 'perms-',
+  extract: 'extract-',
+};
+const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
+  refreshInterval: 'refresh-interval',
+  region: 'region',
+  failoverRegion: 'failover-region',
+  reloadUrl: 'reload-url',
+  k8sSecret: 'k8s-secret',
+  'k8sSecret.name': 'k8s-secret',
+  secrets: 'inject',
+};
+
+/**
+ * The annotation (without the prefix) that set a configuration field. Fields the injector sets
+ * itself fall back to `inject`: a problem there is the injector's, and still denies.
+ */
+export function annotationForField(path: string, secrets: readonly SecretInput[]): string {
+  const match = /^secrets\[(\d+)\](?:\.(\w+))?/.exec(path);
+  if (match !== null) {
+    const name = secrets[Number(match[1])]?.name ?? '';
+    const field = (match[2] ?? 'id') as keyof SecretInput;
+    return `${SECRET_FIELD_PREFIX[field] ?? 'secret-'}${name}`;
+  }
+  return POD_FIELD_KEY[path] ?? 'inject';
+}
+
+/** The schema's problems with the annotated configuration, named by annotation. */
+function checkAnnotatedConfig(config: AnnotatedConfig): Problem[] {
+  const checked = checkAgentConfig(config, TEMPLATES);
+  return checked.ok ? [] : checked.problems.map((p) => toProblem(p, config.secrets));
+}
+
+/** A schema problem, said in annotations. */
+export function toProblem(p: ConfigProblem, secrets: readonly SecretInput[]): Problem {
+  if (p.path === 'secrets' && secrets.length === 0) {
+    return {
+      annotation: `${ANNOTATION_PREFIX}inject`,
+      message: `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret`,
+    };
+  }
+  const name = (path: string): string => `${ANNOTATION_PREFIX}${annotationForField(path, secrets)}`;
+  return { annotation: name(p.path), message: configProblemMessage(p, name) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,24 +287,14 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
     if (names.length === 0) out.add(k, 'must name at least one container (comma-separated)');
     else d.containers = [...new Set(names)];
   },
-  'refresh-interval': (v, d, out, k) => {
-    const ms = parseDuration(v);
-    if (ms === undefined)
-      out.add(k, `must be a duration such as 30s, 5m or 1h; got ${JSON.stringify(v)}`);
-    else if (ms < MIN_REFRESH_INTERVAL_MS) {
-      out.add(
-        k,
-        `must be at least ${formatDuration(MIN_REFRESH_INTERVAL_MS)} (every refresh is a paid AWS call); got ${JSON.stringify(v)}`,
-      );
-    } else d.refreshInterval = v.trim();
+  'refresh-interval': (v, d) => {
+    d.config.refreshInterval = v.trim();
   },
-  region: (v, d, out, k) => {
-    if (REGION.test(v)) d.region = v;
-    else out.add(k, `must be an AWS region such as us-east-1; got ${JSON.stringify(v)}`);
+  region: (v, d) => {
+    d.config.region = v;
   },
-  'failover-region': (v, d, out, k) => {
-    if (REGION.test(v)) d.failoverRegion = v;
-    else out.add(k, `must be an AWS region such as us-west-2; got ${JSON.stringify(v)}`);
+  'failover-region': (v, d) => {
+    d.config.failoverRegion = v;
   },
   'role-arn': (v, d, out, k) => {
     if (ROLE_ARN.test(v)) d.roleArn = v;
@@ -259,21 +304,11 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
         `must be an IAM role ARN such as arn:aws:iam::111122223333:role/app; got ${JSON.stringify(v)}`,
       );
   },
-  'k8s-secret': (v, d, out, k) => {
-    if (DNS_SUBDOMAIN.test(v)) d.k8sSecret = v;
-    else
-      out.add(
-        k,
-        `must be a Kubernetes object name (lower-case letters, digits, "-", "."); got ${JSON.stringify(v)}`,
-      );
+  'k8s-secret': (v, d) => {
+    d.config.k8sSecret = { name: v };
   },
-  'reload-url': (v, d, out, k) => {
-    if (isPodLocalUrl(v)) d.reloadUrl = v;
-    else
-      out.add(
-        k,
-        `must be an http:// or https:// URL inside the pod (127.0.0.1, localhost or [::1]); got ${JSON.stringify(v)}`,
-      );
+  'reload-url': (v, d) => {
+    d.config.reloadUrl = v;
   },
   'agent-cpu-request': parseQuantity,
   'agent-memory-request': parseQuantity,
@@ -357,10 +392,10 @@ function parseEnv(key: string, value: string, env: EnvAnnotation[], out: Collect
       key,
       `"${name}" is not a valid environment variable name (letters, digits and "_", not starting with a digit)`,
     );
-  } else if (!SECRET_KEY.test(value)) {
+  } else if (!isSecretKey(value)) {
     out.add(
       key,
-      `must name a key of the k8s-secret Secret (letters, digits, "-", "_", "."); got ${JSON.stringify(value)}`,
+      `must name a key of the k8s-secret Secret (${SECRET_KEY_RULE}); got ${JSON.stringify(value)}`,
     );
   } else env.push({ name, key: value });
 }
@@ -384,7 +419,8 @@ function parseSecretKey(
     out.add(key, `needs a name after "${prefix}", as in ${ANNOTATION_PREFIX}${prefix}db`);
     return true;
   }
-  if (!FILE_NAME.test(name) || !QUALIFIED_NAME.test(key)) {
+  // The file name's own rule is the schema's; the annotation key's length is Kubernetes'.
+  if (!QUALIFIED_NAME.test(key)) {
     out.add(
       key,
       `"${name}" is not a valid secret file name (letters, digits, ".", "_", "-"; starting and ending with a letter or digit; the key at most 63 characters)`,
@@ -399,65 +435,28 @@ function parseSecretKey(
 
 type SecretFieldParser = (value: string, draft: SecretDraft, out: Collector, key: string) => void;
 
+/** Each per-secret annotation sets one configuration field, as written (booleans parsed). */
 const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = {
-  'secret-': (v, d, out, k) => {
-    if (SECRET_ID.test(v)) d.id = v;
-    else
-      out.add(
-        k,
-        `must be a Secrets Manager secret name or ARN (letters, digits, "/_+=.@:-"); got ${JSON.stringify(v)}`,
-      );
+  'secret-': (v, d) => {
+    d.id = v;
   },
-  'key-': (v, d, out, k) => {
-    try {
-      compileJmesPath(v);
-      d.key = v;
-    } catch (err) {
-      out.add(
-        k,
-        `is not a valid JMESPath expression: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
+  'key-': (v, d) => {
+    d.key = v;
   },
-  'template-': (v, d, out, k) => {
-    try {
-      // The agent's own compile check (agent/template.ts): syntax, unknown helpers, `log`.
-      TEMPLATES.precompile(v, TEMPLATE_OPTIONS);
-      d.template = v;
-    } catch (err) {
-      out.add(
-        k,
-        `is not a valid template: ${(err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''}`,
-      );
-    }
+  'template-': (v, d) => {
+    d.template = v;
   },
-  'format-': (v, d, out, k) => {
-    if ((FORMATS as readonly string[]).includes(v)) d.format = v as Format;
-    else out.add(k, `must be one of ${FORMATS.join(', ')}; got ${JSON.stringify(v)}`);
+  'format-': (v, d) => {
+    d.format = v;
   },
-  'version-stage-': (v, d, out, k) => {
-    if (VERSION_STAGE.test(v)) d.versionStage = v;
-    else
-      out.add(
-        k,
-        `must be a version stage such as AWSCURRENT or AWSPREVIOUS; got ${JSON.stringify(v)}`,
-      );
+  'version-stage-': (v, d) => {
+    d.versionStage = v;
   },
-  'version-id-': (v, d, out, k) => {
-    if (VERSION_ID.test(v)) d.versionId = v;
-    else
-      out.add(
-        k,
-        `must be a version id (32 to 64 letters, digits or "-"); got ${JSON.stringify(v)}`,
-      );
+  'version-id-': (v, d) => {
+    d.versionId = v;
   },
-  'perms-': (v, d, out, k) => {
-    const mode = parseFileMode(v);
-    if (mode === undefined)
-      out.add(k, `must be an octal file mode such as 0400 or 0644; got ${JSON.stringify(v)}`);
-    else if ((mode & 0o444) === 0)
-      out.add(k, `must let someone read the file (e.g. 0400); got ${JSON.stringify(v)}`);
-    else d.perms = `0${mode.toString(8).padStart(3, '0')}`;
+  'perms-': (v, d) => {
+    d.mode = v;
   },
   'extract-': (v, d, out, k) => {
     const b = parseBoolean(v, k, out);
@@ -465,42 +464,13 @@ const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = 
   },
 };
 
-function finishSecrets(
-  secrets: ReadonlyMap<string, SecretDraft>,
-  draft: Draft,
-  out: Collector,
-): SecretAnnotation[] {
-  const list: SecretAnnotation[] = [];
-  const names = [...secrets.keys()];
+/** The secrets in file-name order; options whose `secret-<name>` is missing are reported. */
+function finishSecrets(secrets: ReadonlyMap<string, SecretDraft>, out: Collector): SecretInput[] {
+  const list: SecretInput[] = [];
+  const named = [...secrets.keys()].filter((n) => secrets.get(n)?.id !== undefined);
   for (const [name, s] of secrets) {
-    if (s.id === undefined) {
-      reportOrphan(
-        name,
-        s,
-        names.filter((n) => secrets.get(n)?.id !== undefined),
-        out,
-      );
-      continue;
-    }
-    if (s.key !== undefined && s.template !== undefined) {
-      out.add(
-        `template-${name}`,
-        `cannot be combined with ${ANNOTATION_PREFIX}key-${name}: a template already selects fields`,
-      );
-    }
-    if (s.template !== undefined && s.format !== undefined && s.format !== 'raw') {
-      out.add(
-        `format-${name}`,
-        `must be raw (or absent) with ${ANNOTATION_PREFIX}template-${name}: the template is the format`,
-      );
-    }
-    if (s.extract === true && draft.k8sSecret === undefined) {
-      out.add(
-        `extract-${name}`,
-        `needs ${ANNOTATION_PREFIX}k8s-secret: extraction writes keys of a Kubernetes Secret`,
-      );
-    }
-    list.push({ ...(s as SecretAnnotation), name, extract: s.extract ?? false });
+    if (s.id === undefined) reportOrphan(name, s, named, out);
+    else list.push({ name, ...s, id: s.id });
   }
   return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -512,48 +482,23 @@ function reportOrphan(
   known: readonly string[],
   out: Collector,
 ): void {
-  const fields: [keyof SecretDraft, SecretPrefix][] = [
-    ['key', 'key-'],
-    ['template', 'template-'],
-    ['format', 'format-'],
-    ['versionStage', 'version-stage-'],
-    ['versionId', 'version-id-'],
-    ['perms', 'perms-'],
-    ['extract', 'extract-'],
-  ];
   const near = closest(name, known);
   const hint = near === undefined ? '' : `; did you mean "${near}"?`;
-  for (const [field, prefix] of fields) {
-    if (s[field] !== undefined) {
-      out.add(
-        `${prefix}${name}`,
-        `no ${ANNOTATION_PREFIX}secret-${name} names the secret "${name}"${hint}`,
-      );
-    }
+  for (const field of Object.keys(s) as (keyof SecretDraft)[]) {
+    out.add(
+      `${SECRET_FIELD_PREFIX[field]}${name}`,
+      `no ${ANNOTATION_PREFIX}secret-${name} names the secret "${name}"${hint}`,
+    );
   }
 }
 
-function checkCrossFields(
-  draft: Draft,
-  env: readonly EnvAnnotation[],
-  secrets: readonly SecretAnnotation[],
-  out: Collector,
-): void {
-  if (secrets.length === 0) {
-    out.add(
-      'inject',
-      `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret`,
-    );
-  }
-  if (draft.k8sSecret === undefined) {
+function checkCrossFields(draft: Draft, env: readonly EnvAnnotation[], out: Collector): void {
+  if (draft.config.k8sSecret === undefined) {
     for (const e of env)
       out.add(
         `${ENV_PREFIX}${e.name}`,
         `needs ${ANNOTATION_PREFIX}k8s-secret: the variable is read from that Secret`,
       );
-  }
-  if (draft.failoverRegion !== undefined && draft.failoverRegion === draft.region) {
-    out.add('failover-region', 'must differ from region');
   }
   checkRequestsWithinLimits(draft, out);
 }

@@ -7,6 +7,7 @@
 import { AGENT_OUTPUT_DIR } from './plan.ts';
 import { AGENT_NAMES, appContainers } from './types.ts';
 import type { EnvVar, Pod, Volume, VolumeMount } from './types.ts';
+import { SERVICE_ACCOUNT_DIR } from '../common/kube.ts';
 
 /** The env vars that carry an AWS identity, in the order they are copied. */
 export const IDENTITY_ENV = [
@@ -21,7 +22,6 @@ export const IDENTITY_ENV = [
 
 export const IRSA_TOKEN_DIR = '/var/run/secrets/eks.amazonaws.com/serviceaccount';
 export const POD_IDENTITY_TOKEN_DIR = '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount';
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** The token volumes the identity webhooks add, by the names and paths they use. */
 const TOKEN_VOLUMES = [

@@ -4,6 +4,7 @@
  * through unchanged. Bad annotations anywhere: every message on stderr, nothing on stdout (a
  * half-injected manifest piped into `kubectl apply` would be worse than none), exit 1.
  */
+import { regionProblem } from '../common/config.ts';
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { CommandContext } from '../common/command.ts';
@@ -15,6 +16,7 @@ import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
 import type { InjectorOptions } from './plan.ts';
 import { parsePod, PodShapeError } from './types.ts';
 import type { Pod } from './types.ts';
+import { isObject } from '../common/json.ts';
 
 export const INJECT_COMMAND: CommandSpec = {
   name: 'inject',
@@ -122,6 +124,13 @@ function injectorOptions(values: Readonly<Record<string, unknown>>): InjectorOpt
   }
   const image = values['image'];
   const region = values['default-region'];
+  const wrong = typeof region === 'string' ? regionProblem(region) : undefined;
+  if (wrong !== undefined) {
+    throw new AgentError(
+      'USAGE',
+      `inject: --default-region (SECRETS_AGENT_DEFAULT_REGION) ${wrong}`,
+    );
+  }
   return {
     ...DEFAULT_INJECTOR_OPTIONS,
     nativeSidecar: native === 'true',
@@ -175,10 +184,6 @@ function printYaml(results: readonly { source: string; outcome: Outcome }[]): st
     .map((r) => (r.outcome.changed ? stringify(r.outcome.value, { lineWidth: 0 }) : r.source))
     .map((s) => (s.endsWith('\n') ? s : `${s}\n`))
     .join('---\n');
-}
-
-function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** One object: a workload, a List of objects, or anything else (passed through). */

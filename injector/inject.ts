@@ -2,7 +2,8 @@
  * One pod through the whole pipeline: annotations → plan → mutated pod → patch. Shared by the
  * webhook (admission.ts) and the `inject` command, so both say the same thing about a pod.
  */
-import { formatProblem, parseAnnotations } from './annotations.ts';
+import { checkAgentConfig, type AgentConfigInput } from '../common/config.ts';
+import { formatProblem, parseAnnotations, toProblem, TEMPLATES } from './annotations.ts';
 import type { Problem } from './annotations.ts';
 import { mutatePod } from './mutate.ts';
 import { computePatch } from './patch.ts';
@@ -38,10 +39,48 @@ export function injectPod(pod: Pod, options: InjectorOptions): PodInjection {
   if (!parsed.ok) return { outcome: 'denied', problems: parsed.problems };
   if (!parsed.value.inject) return { outcome: 'skipped', reason: 'not-opted-in', pod };
   const plan = buildPlan(pod, parsed.value, options);
+  const problems = checkConfigs(plan);
+  if (problems.length > 0) return { outcome: 'denied', problems };
   const mutated = mutatePod(pod, plan);
   const patch = computePatch(pod, mutated);
   if (patch.length === 0) return { outcome: 'skipped', reason: 'already-injected', pod };
   return { outcome: 'injected', pod: mutated, plan, patch, warnings: plan.warnings };
+}
+
+/**
+ * The agent checks the configuration it is given with its own schema; so does the injector, on
+ * exactly the documents it writes into the agent containers' args, so it admits exactly what
+ * the agent accepts. The annotations were checked already: what is left is what the injector
+ * added (a region from the pod's env or its own default).
+ */
+function checkConfigs(plan: Plan): Problem[] {
+  const configs: AgentConfigInput[] = [
+    plan.config,
+    ...(plan.initConfig === undefined ? [] : [plan.initConfig]),
+  ];
+  const seen = new Set<string>();
+  const problems: Problem[] = [];
+  for (const config of configs) {
+    const checked = checkAgentConfig(config, TEMPLATES);
+    if (checked.ok) continue;
+    for (const c of checked.problems) {
+      const p = withSource(toProblem(c, config.secrets), c.path, plan);
+      const key = formatProblem(p);
+      if (!seen.has(key)) problems.push(p);
+      seen.add(key);
+    }
+  }
+  return problems;
+}
+
+/** A problem with a value the injector took from elsewhere says where it came from. */
+function withSource(p: Problem, path: string, plan: Plan): Problem {
+  if (path !== 'region' || plan.regionFrom === undefined) return p;
+  const from =
+    plan.regionFrom === 'pod'
+      ? "the pod's AWS_REGION or AWS_DEFAULT_REGION"
+      : "the injector's --default-region";
+  return { ...p, message: `${p.message} (taken from ${from}; set this annotation instead)` };
 }
 
 /** One line naming the object and every problem. */

@@ -12,7 +12,7 @@ export type AdmissionOutcome = (typeof ADMISSION_OUTCOMES)[number];
 export type HandlerOutcome = Exclude<AdmissionOutcome, 'error'>;
 
 export const RELOAD_OUTCOMES = ['loaded', 'rejected'] as const;
-export type ReloadOutcome = (typeof RELOAD_OUTCOMES)[number];
+export type CertificateReloadOutcome = (typeof RELOAD_OUTCOMES)[number];
 
 export interface InjectorMetrics {
   readonly registry: Registry;

@@ -3,14 +3,9 @@
  * container plus regular sidecar), the target containers, the agent's user, resources and
  * configuration. Pure: the same pod, annotations and options always give the same plan.
  */
-import type { AgentConfigInput, Mode } from '../common/config.ts';
+import { DEFAULTS, type AgentConfigInput, type Mode, type SecretInput } from '../common/config.ts';
 import { quantityValue } from './annotations.ts';
-import type {
-  EnvAnnotation,
-  OptedIn,
-  ResourceAnnotation,
-  SecretAnnotation,
-} from './annotations.ts';
+import type { EnvAnnotation, OptedIn, ResourceAnnotation } from './annotations.ts';
 import { appContainers, selectTargets } from './types.ts';
 import type { Container, Pod, ResourceList, ResourceRequirements } from './types.ts';
 
@@ -78,6 +73,8 @@ export interface Plan {
   readonly roleArn?: string;
   readonly volumeSizeLimit: string;
   readonly warnings: readonly string[];
+  /** Where the agent's region came from, when the annotations did not set it. */
+  readonly regionFrom?: 'pod' | 'default';
 }
 
 export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): Plan {
@@ -99,6 +96,7 @@ export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): 
     ...(parsed.k8sSecret === undefined ? {} : { k8sSecret: parsed.k8sSecret }),
     ...(parsed.roleArn === undefined ? {} : { roleArn: parsed.roleArn }),
     volumeSizeLimit: options.volumeSizeLimit,
+    ...regionSource(pod, parsed, options),
     warnings: warning === undefined ? parsed.warnings : [...parsed.warnings, warning],
   };
 }
@@ -170,30 +168,39 @@ export function agentResources(
   return { requests, limits };
 }
 
+/** The agent's configuration: what the annotations ask for, plus the injector's own settings. */
 function agentConfig(
   pod: Pod,
   parsed: OptedIn,
   options: InjectorOptions,
   mode: Mode,
 ): AgentConfigInput {
-  const region = parsed.region ?? podRegion(pod) ?? options.defaultRegion;
+  const {
+    refreshInterval,
+    region: annotated,
+    failoverRegion,
+    reloadUrl,
+    k8sSecret,
+  } = parsed.config;
+  const region = annotated ?? podRegion(pod) ?? options.defaultRegion;
   const refreshing = mode === 'sidecar';
   return {
     mode,
     outputDir: AGENT_OUTPUT_DIR,
-    ...(refreshing ? { refreshInterval: parsed.refreshInterval } : {}),
+    ...(refreshing ? { refreshInterval: refreshInterval ?? DEFAULTS.refreshInterval } : {}),
     ...(region === undefined ? {} : { region }),
-    ...(parsed.failoverRegion === undefined ? {} : { failoverRegion: parsed.failoverRegion }),
+    ...(failoverRegion === undefined ? {} : { failoverRegion }),
     // An init container's health server would only be a port nobody probes.
     httpPort: refreshing ? options.agentPort : 0,
     // Nothing listens yet while init containers run: reloading only makes sense later.
-    ...(refreshing && parsed.reloadUrl !== undefined ? { reloadUrl: parsed.reloadUrl } : {}),
-    ...(parsed.k8sSecret === undefined ? {} : { k8sSecret: { name: parsed.k8sSecret } }),
-    secrets: parsed.secrets.map(secretConfig),
+    ...(refreshing && reloadUrl !== undefined ? { reloadUrl } : {}),
+    ...(k8sSecret === undefined ? {} : { k8sSecret }),
+    secrets: parsed.config.secrets.map(secretConfig),
   };
 }
 
-function secretConfig(s: SecretAnnotation): AgentConfigInput['secrets'][number] {
+/** One secret's fields in a fixed order, so the same annotations always give the same args. */
+function secretConfig(s: SecretInput): SecretInput {
   return {
     name: s.name,
     id: s.id,
@@ -202,9 +209,19 @@ function secretConfig(s: SecretAnnotation): AgentConfigInput['secrets'][number] 
     ...(s.key === undefined ? {} : { key: s.key }),
     ...(s.template === undefined ? {} : { template: s.template }),
     ...(s.format === undefined ? {} : { format: s.format }),
-    ...(s.perms === undefined ? {} : { mode: s.perms }),
-    ...(s.extract ? { extract: true } : {}),
+    ...(s.mode === undefined ? {} : { mode: s.mode }),
+    ...(s.extract === true ? { extract: true } : {}),
   };
+}
+
+function regionSource(
+  pod: Pod,
+  parsed: OptedIn,
+  options: InjectorOptions,
+): Pick<Plan, 'regionFrom'> {
+  if (parsed.config.region !== undefined) return {};
+  if (podRegion(pod) !== undefined) return { regionFrom: 'pod' };
+  return options.defaultRegion === undefined ? {} : { regionFrom: 'default' };
 }
 
 /** The region the app itself uses: the first literal AWS_REGION, else AWS_DEFAULT_REGION. */

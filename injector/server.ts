@@ -5,7 +5,7 @@
  * without a socket.
  *
  * The request body is untrusted until validated here: size, media type, JSON, and the
- * AdmissionReview envelope (apiVersion, kind, request.uid). Only then is the handler called.
+ * AdmissionReview envelope (admission.ts's one parser). Only then is the handler called.
  */
 import {
   createServer as createHttpServer,
@@ -17,25 +17,28 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
+import { isObject, type JsonObject } from '../common/json.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
-import type { AdmissionOutcome, HandlerOutcome, InjectorMetrics } from './metrics.ts';
+import {
+  isAdmissionReviewError,
+  parseAdmissionReview,
+  type AdmissionRequest,
+  type AdmissionResult,
+} from './admission.ts';
+import type { AdmissionOutcome, InjectorMetrics } from './metrics.ts';
 import type { CertificateSource, KeyPair } from './tls.ts';
 
-export const ADMISSION_REVIEW_API_VERSION = 'admission.k8s.io/v1';
 /** The API server caps request bodies at 3 MiB; a review is a pod plus a little. */
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
 const MIN_TLS_VERSION = 'TLSv1.2' as const;
 
-/** What the handler returns: the whole AdmissionReview response document and what it decided. */
-export interface AdmissionResult {
-  readonly body: object;
-  readonly outcome: HandlerOutcome;
-  /** Why, in a word (`not-opted-in`, `invalid-annotations`…), for the log line. */
-  readonly reason?: string;
-}
-
-/** Gets a parsed AdmissionReview whose envelope (apiVersion, kind, request.uid) was checked. */
-export type AdmissionHandler = (review: unknown) => AdmissionResult | Promise<AdmissionResult>;
+/**
+ * Decides on a request whose envelope was validated. An AdmissionReviewError it throws (the
+ * request's object is malformed) is answered 400; anything else 500.
+ */
+export type AdmissionHandler = (
+  request: AdmissionRequest,
+) => AdmissionResult | Promise<AdmissionResult>;
 
 export interface WebhookServerOptions {
   readonly address: string;
@@ -43,8 +46,6 @@ export interface WebhookServerOptions {
   readonly port: number;
   readonly certificates: CertificateSource;
   readonly handler: AdmissionHandler;
-  /** Handler errors that mean the review itself is malformed: answered 400 with their message, not 500. */
-  readonly isBadRequest?: (err: unknown) => boolean;
   readonly metrics: InjectorMetrics;
   readonly logger?: Logger;
   readonly maxBodyBytes?: number;
@@ -72,11 +73,7 @@ export class BoundaryError extends Error {
   }
 }
 
-type Obj = Readonly<Record<string, unknown>>;
-
-function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+type Obj = JsonObject;
 
 function checkMediaType(req: IncomingMessage): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
@@ -105,44 +102,27 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return Buffer.concat(chunks, size);
 }
 
-/** JSON.parse plus the envelope checks every handler relies on. */
-export function parseAdmissionReview(body: Buffer): Obj {
-  let review: unknown;
+/** The body as JSON. The parser's message is not repeated: it quotes the body (a pod). */
+function parseJson(body: Buffer): unknown {
   try {
-    review = JSON.parse(body.toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new BoundaryError(400, `request body is not valid JSON: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new BoundaryError(400, 'request body is not valid JSON', { cause: err });
   }
-  if (!isObject(review))
-    throw new BoundaryError(400, 'request body must be a JSON object (an AdmissionReview)');
-  const { apiVersion, kind, request } = review;
-  if (kind !== 'AdmissionReview' || apiVersion !== ADMISSION_REVIEW_API_VERSION) {
-    throw new BoundaryError(
-      400,
-      `expected kind AdmissionReview, apiVersion ${ADMISSION_REVIEW_API_VERSION}; got kind ${JSON.stringify(kind)}, apiVersion ${JSON.stringify(apiVersion)}`,
-    );
-  }
-  if (!isObject(request) || typeof request['uid'] !== 'string' || request['uid'] === '') {
-    throw new BoundaryError(400, 'AdmissionReview has no request.uid');
-  }
-  return review;
 }
 
 /** The only pod facts that reach a log line: which request, which namespace, which pod. */
-function reviewIds(review: Obj | undefined): Record<string, string> {
-  const request = isObject(review?.['request']) ? review['request'] : {};
-  const object = isObject(request['object']) ? request['object'] : {};
+function reviewIds(request: AdmissionRequest | undefined): Record<string, string> {
+  const object = isObject(request?.object) ? request.object : {};
   const metadata = isObject(object['metadata']) ? object['metadata'] : {};
   const ids: Record<string, string> = {};
   const pick = (key: string, ...values: unknown[]): void => {
     const value = values.find((v) => typeof v === 'string' && v !== '');
     if (typeof value === 'string') ids[key] = value.slice(0, 253);
   };
-  pick('uid', request['uid']);
-  pick('namespace', request['namespace'], metadata['namespace']);
-  pick('name', request['name'], metadata['name'], metadata['generateName']);
+  pick('uid', request?.uid);
+  pick('namespace', request?.namespace, metadata['namespace']);
+  pick('name', request?.name, metadata['name'], metadata['generateName']);
   return ids;
 }
 
@@ -170,22 +150,21 @@ async function mutate(
   const { options, logger } = ctx;
   const stopTimer = options.metrics.admissionDuration.startTimer();
   let outcome: AdmissionOutcome = 'error';
-  let review: Obj | undefined;
+  let request: AdmissionRequest | undefined;
   try {
     checkMediaType(req);
-    review = parseAdmissionReview(
-      await readBody(req, options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES),
-    );
-    const result = await options.handler(review);
-    sendJson(res, 200, result.body);
+    const body = await readBody(req, options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+    request = parseAdmissionReview(parseJson(body));
+    const result = await options.handler(request);
+    sendJson(res, 200, result.review);
     outcome = result.outcome;
     logger.info('admission', {
-      ...reviewIds(review),
+      ...reviewIds(request),
       outcome,
       ...(result.reason === undefined ? {} : { reason: result.reason }),
     });
   } catch (err) {
-    answerFailure(ctx, res, err, review);
+    answerFailure(ctx, res, err, request);
   } finally {
     options.metrics.admissions.inc({ outcome });
     stopTimer();
@@ -196,10 +175,10 @@ function answerFailure(
   ctx: MutateContext,
   res: ServerResponse,
   err: unknown,
-  review: Obj | undefined,
+  request: AdmissionRequest | undefined,
 ): void {
-  const ids = reviewIds(review);
-  if (err instanceof BoundaryError || ctx.options.isBadRequest?.(err) === true) {
+  const ids = reviewIds(request);
+  if (err instanceof BoundaryError || isAdmissionReviewError(err)) {
     const status = err instanceof BoundaryError ? err.status : 400;
     const message = err instanceof Error ? err.message : String(err);
     ctx.logger.warn('admission request rejected', { ...ids, status, error: message });

@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext } from 'node:tls';
 import { watch, type FSWatcher } from 'chokidar';
 import { silentLogger, type Logger } from '../common/log.ts';
-import type { ReloadOutcome } from './metrics.ts';
+import type { CertificateReloadOutcome } from './metrics.ts';
 
 /** A validated key pair: the certificate (chain) matches the key and both parse. */
 export interface KeyPair {
@@ -90,7 +90,7 @@ export interface DiskSourceOptions {
   readonly keyFile: string;
   readonly logger?: Logger;
   /** Called once per content change that was checked: for the reload counter and expiry gauge. */
-  readonly onReload?: (outcome: ReloadOutcome, pair?: KeyPair) => void;
+  readonly onReload?: (outcome: CertificateReloadOutcome, pair?: KeyPair) => void;
   /** Events come in bursts during a swap: check once they settle. */
   readonly debounceMs?: number;
   /** A content check this often whatever the events say. */

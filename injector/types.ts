@@ -5,6 +5,8 @@
  * injector reads, once, at the boundary.
  */
 
+import { isObject } from '../common/json.ts';
+
 export type Annotations = Readonly<Record<string, string>>;
 
 export interface OwnerReference {
@@ -157,10 +159,6 @@ export class PodShapeError extends Error {
 }
 
 type Obj = Readonly<Record<string, unknown>>;
-
-function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function checkOptional(
   obj: Obj,

@@ -17,13 +17,9 @@ import {
   type Env,
   type FlagValues,
 } from '../common/flags.ts';
+import { regionProblem } from '../common/config.ts';
 import { createLogger, isLogLevel, type LogLevel, type Logger } from '../common/log.ts';
-import {
-  DEFAULT_INJECTOR_OPTIONS,
-  admit,
-  isAdmissionReviewError,
-  type InjectorOptions,
-} from './admission.ts';
+import { DEFAULT_INJECTOR_OPTIONS, admitRequest, type InjectorOptions } from './admission.ts';
 import { createInjectorMetrics, type InjectorMetrics } from './metrics.ts';
 import { startMetricsServer, startWebhookServer, type AdmissionHandler } from './server.ts';
 import { startDiskCertificateSource, type CertificateSource } from './tls.ts';
@@ -151,6 +147,8 @@ function injectorOptions(values: FlagValues): InjectorOptions {
   if (native !== 'true' && native !== 'false')
     throw usage(`--native-sidecar must be true or false, got "${native ?? ''}"`);
   const region = stringFlag(values, 'default-region');
+  const wrong = region === undefined || region === '' ? undefined : regionProblem(region);
+  if (wrong !== undefined) throw usage(`--default-region ${wrong}`);
   return Object.freeze({
     ...DEFAULT_INJECTOR_OPTIONS,
     image: required(values, 'image'),
@@ -185,12 +183,9 @@ export function parseWebhookConfig(argv: readonly string[], env: Env): WebhookCo
   });
 }
 
-/** `admit` in the server's handler shape. */
+/** The injector's decision as the server's handler. */
 export function admissionHandler(options: InjectorOptions): AdmissionHandler {
-  return (review) => {
-    const result = admit(review, options);
-    return { body: result.review, outcome: result.outcome, reason: result.reason };
-  };
+  return (request) => admitRequest(request, options);
 }
 
 function watchCertificates(
@@ -224,7 +219,6 @@ async function serveUntilAborted(
       port: config.port,
       certificates,
       handler: admissionHandler(config.injector),
-      isBadRequest: isAdmissionReviewError,
       metrics,
       logger,
       drainDelayMs: config.shutdownDelayMs,

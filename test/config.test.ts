@@ -6,7 +6,7 @@ import { formatDuration, parseDuration } from '../common/duration.ts';
 const minimal = { secrets: [{ name: 'db', id: 'prod/db' }] };
 
 t.test('a minimal configuration gets the documented defaults', async (t) => {
-  const config = parseAgentConfig(minimal);
+  const config = await parseAgentConfig(minimal);
   t.same(config, {
     mode: 'sidecar',
     outputDir: '/secrets',
@@ -24,7 +24,7 @@ t.test('a minimal configuration gets the documented defaults', async (t) => {
 });
 
 t.test('every field is read', async (t) => {
-  const config = parseAgentConfig({
+  const config = await parseAgentConfig({
     mode: 'init',
     outputDir: '/run/s',
     refreshInterval: '1m30s',
@@ -47,7 +47,12 @@ t.test('every field is read', async (t) => {
         format: 'raw',
         mode: '0400',
       },
-      { name: 'cfg.env', id: 'cfg', versionId: 'v1', template: 'U={{ user }}' },
+      {
+        name: 'cfg.env',
+        id: 'cfg',
+        versionId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111',
+        template: 'U={{ user }}',
+      },
       { name: 'catalog', id: 'catalog', extract: true, format: 'dotenv' },
     ],
   });
@@ -85,7 +90,76 @@ const bad: [string, unknown, string[]][] = [
     { ...minimal, refreshInterval: '5 minutes' },
     ['refreshInterval: must be a duration'],
   ],
-  ['too frequent', { ...minimal, refreshInterval: '1s' }, ['refreshInterval: must be at least 5s']],
+  [
+    'too frequent',
+    { ...minimal, refreshInterval: '4s' },
+    ['refreshInterval: must be from 5s to 24h (every refresh is a paid AWS call); got "4s"'],
+  ],
+  [
+    'too rare (a timer overflows past 24.8 days)',
+    { ...minimal, refreshInterval: '1000h' },
+    ['refreshInterval: must be from 5s to 24h'],
+  ],
+  [
+    'infinite',
+    { ...minimal, refreshInterval: `${'9'.repeat(400)}h` },
+    ['refreshInterval: is 401 characters long; at most 64 are allowed'],
+  ],
+  [
+    'init timeout too long',
+    { ...minimal, initTimeout: '2h' },
+    ['initTimeout: must be from 1s to 1h'],
+  ],
+  [
+    'request timeout too short',
+    { ...minimal, requestTimeout: '10ms' },
+    ['requestTimeout: must be from 100ms to 5m'],
+  ],
+  [
+    'too many secrets',
+    { secrets: Array.from({ length: 201 }, (_, i) => ({ name: `s${i}`, id: `s${i}` })) },
+    ['secrets: lists 201 secrets; at most 200 are allowed'],
+  ],
+  [
+    'bad secret id',
+    { secrets: [{ name: 'a', id: 'prod db' }] },
+    ['secrets[0].id: must be a Secrets Manager secret name or ARN'],
+  ],
+  [
+    'secret id too long',
+    { secrets: [{ name: 'a', id: 'x'.repeat(2049) }] },
+    ['secrets[0].id: is 2049 characters long; at most 2048 are allowed'],
+  ],
+  [
+    'bad JMESPath',
+    { secrets: [{ name: 'a', id: 'b', key: 'a[' }] },
+    ['secrets[0].key: is not a valid JMESPath expression'],
+  ],
+  [
+    'bad template',
+    { secrets: [{ name: 'a', id: 'b', template: '{{#if}}' }] },
+    ['secrets[0].template: is not a valid template'],
+  ],
+  [
+    'template calling log',
+    { secrets: [{ name: 'a', id: 'b', template: '{{log password}}' }] },
+    ['secrets[0].template: is not a valid template'],
+  ],
+  [
+    'bad version id',
+    { secrets: [{ name: 'a', id: 'b', versionId: 'v1' }] },
+    ['secrets[0].versionId: must be a version id (32 to 64 letters, digits or "-")'],
+  ],
+  [
+    'bad version stage',
+    { secrets: [{ name: 'a', id: 'b', versionStage: 'AWS CURRENT' }] },
+    ['secrets[0].versionStage: must be a version stage'],
+  ],
+  [
+    'bad region',
+    { ...minimal, region: 'moon-1' },
+    ['region: must be an AWS region such as us-east-1'],
+  ],
   [
     'bad format',
     { secrets: [{ name: 'a', id: 'b', format: 'toml' }] },
@@ -94,12 +168,12 @@ const bad: [string, unknown, string[]][] = [
   [
     'key and template',
     { secrets: [{ name: 'a', id: 'b', key: 'x', template: 'y' }] },
-    ['secrets[0].template: cannot be combined with key'],
+    ['secrets[0].template: cannot be combined with secrets[0].key'],
   ],
   [
     'template with format',
     { secrets: [{ name: 'a', id: 'b', template: 'y', format: 'json' }] },
-    ['secrets[0].format: must be raw'],
+    ['secrets[0].format: must be raw (or absent) with secrets[0].template'],
   ],
   [
     'bad file mode',
@@ -124,17 +198,27 @@ const bad: [string, unknown, string[]][] = [
   [
     'extract without k8sSecret',
     { secrets: [{ name: 'a', id: 'b', extract: true }] },
-    ['secrets[0].extract: needs k8sSecret'],
+    ['secrets[0].extract: needs k8sSecret: extraction writes keys of a Kubernetes Secret'],
   ],
   [
     'bad k8sSecret name',
     { ...minimal, k8sSecret: { name: 'Bad_Name' } },
-    ['k8sSecret.name: "Bad_Name" is not a valid Kubernetes object name'],
+    ['k8sSecret.name: "Bad_Name" is not a valid Kubernetes Secret name'],
+  ],
+  [
+    'k8sSecret name with an empty label',
+    { ...minimal, k8sSecret: { name: 'a..b' } },
+    ['k8sSecret.name: "a..b" is not a valid Kubernetes Secret name'],
+  ],
+  [
+    'k8sSecret name with a label ending in "-"',
+    { ...minimal, k8sSecret: { name: 'a-.b' } },
+    ['k8sSecret.name: "a-.b" is not a valid Kubernetes Secret name'],
   ],
   ['bad port', { ...minimal, httpPort: 70000 }, ['httpPort: must be a port number']],
   [
     'same failover region',
-    { ...minimal, region: 'a', failoverRegion: 'a' },
+    { ...minimal, region: 'eu-west-1', failoverRegion: 'eu-west-1' },
     ['failoverRegion: must differ from region'],
   ],
   [
@@ -162,7 +246,7 @@ const bad: [string, unknown, string[]][] = [
 for (const [title, input, messages] of bad) {
   t.test(`rejected: ${title}`, async (t) => {
     try {
-      parseAgentConfig(input);
+      await parseAgentConfig(input);
       t.fail('accepted');
     } catch (err) {
       t.ok(err instanceof AgentError, 'an AgentError');

@@ -147,7 +147,7 @@ t.test('denial lists every problem, names the pod, and patches nothing', (t) => 
   t.equal(result.review.response.status?.code, 400);
   const message = result.review.response.status?.message ?? '';
   t.match(message, /^pod shop\/web-7d9f-\*: 3 problems with secrets-agent\.io annotations: /);
-  t.match(message, /secrets-agent\.io\/refresh-interval: must be at least 5s/);
+  t.match(message, /secrets-agent\.io\/refresh-interval: must be from 5s to 24h/);
   t.match(
     message,
     /secrets-agent\.io\/secrte-api: unknown annotation; did you mean secrets-agent\.io\/secret-api\?/,

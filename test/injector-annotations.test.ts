@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
-import { parseAgentConfig } from '../common/config.ts';
+import { checkAgentConfig } from '../common/config.ts';
 import { admit } from '../injector/admission.ts';
-import { parseAnnotations, quantityValue } from '../injector/annotations.ts';
+import { parseAnnotations, quantityValue, TEMPLATES } from '../injector/annotations.ts';
 import { editDistance, suggestKey } from '../injector/suggest.ts';
 import type { OptedIn, Problem } from '../injector/annotations.ts';
 import { agentResources, buildPlan, DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
@@ -82,9 +82,8 @@ t.test('defaults (never written back into the annotations)', (t) => {
     injected: false,
     mode: 'sidecar',
     mountPath: '/secrets',
-    refreshInterval: '5m',
     resources: {},
-    secrets: [{ name: 'db', id: 'prod/db', extract: false }],
+    config: { secrets: [{ name: 'db', id: 'prod/db' }] },
     env: [],
     warnings: [],
   });
@@ -105,28 +104,35 @@ t.test('defaults (never written back into the annotations)', (t) => {
 });
 
 t.test('every pod-level annotation', (t) => {
-  const cases: [Record<string, string>, Partial<OptedIn>][] = [
+  const cases: [
+    Record<string, string>,
+    Partial<Omit<OptedIn, 'config'>> & { config?: Partial<OptedIn['config']> },
+  ][] = [
     [{ mode: 'init' }, { mode: 'init' }],
     [{ mode: 'sidecar' }, { mode: 'sidecar' }],
     [{ 'native-sidecar': 'false' }, { nativeSidecar: false }],
     [{ 'native-sidecar': 'true' }, { nativeSidecar: true }],
     [{ 'mount-path': '/etc/secrets/' }, { mountPath: '/etc/secrets' }],
     [{ containers: ' app ,setup,app' }, { containers: ['app', 'setup'] }],
-    [{ 'refresh-interval': '1h30m' }, { refreshInterval: '1h30m' }],
-    [{ 'refresh-interval': '5s' }, { refreshInterval: '5s' }],
-    [{ region: 'eu-west-1' }, { region: 'eu-west-1' }],
+    [{ 'refresh-interval': '1h30m' }, { config: { refreshInterval: '1h30m' } }],
+    [{ 'refresh-interval': '5s' }, { config: { refreshInterval: '5s' } }],
+    [{ 'refresh-interval': '24h' }, { config: { refreshInterval: '24h' } }],
+    [{ region: 'eu-west-1' }, { config: { region: 'eu-west-1' } }],
     [
       { region: 'us-gov-west-1', 'failover-region': 'us-gov-east-1' },
-      { region: 'us-gov-west-1', failoverRegion: 'us-gov-east-1' },
+      { config: { region: 'us-gov-west-1', failoverRegion: 'us-gov-east-1' } },
     ],
     [
       { 'role-arn': 'arn:aws-cn:iam::111122223333:role/path/app' },
       { roleArn: 'arn:aws-cn:iam::111122223333:role/path/app' },
     ],
-    [{ 'k8s-secret': 'app-secrets' }, { k8sSecret: 'app-secrets' }],
+    [
+      { 'k8s-secret': 'app-secrets' },
+      { k8sSecret: 'app-secrets', config: { k8sSecret: { name: 'app-secrets' } } },
+    ],
     [
       { 'reload-url': 'http://127.0.0.1:8080/-/reload' },
-      { reloadUrl: 'http://127.0.0.1:8080/-/reload' },
+      { config: { reloadUrl: 'http://127.0.0.1:8080/-/reload' } },
     ],
     [
       { 'agent-cpu-request': '0.05', 'agent-memory-limit': '1Gi' },
@@ -159,7 +165,7 @@ t.test('every per-secret annotation and env var', (t) => {
     'env-DB_USER': 'username',
     'env-_x1': 'tpl',
   });
-  t.same(parsed.secrets, [
+  t.same(parsed.config.secrets, [
     {
       name: 'db',
       id: 'prod/db',
@@ -167,8 +173,7 @@ t.test('every per-secret annotation and env var', (t) => {
       format: 'json',
       versionStage: 'AWSPREVIOUS',
       versionId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111',
-      perms: '0400',
-      extract: false,
+      mode: '400',
     },
     { name: 'tpl', id: 'prod/db', template: 'u={{ username }}', extract: true, format: 'raw' },
   ]);
@@ -197,17 +202,17 @@ t.test('every problem names its annotation', (t) => {
     [
       { 'refresh-interval': '4s' },
       'refresh-interval',
-      /must be at least 5s \(every refresh is a paid AWS call\)/,
+      /must be from 5s to 24h \(every refresh is a paid AWS call\)/,
     ],
     [{ region: 'Europe' }, 'region', /must be an AWS region/],
     [{ 'failover-region': 'west' }, 'failover-region', /must be an AWS region/],
     [
       { region: 'us-east-1', 'failover-region': 'us-east-1' },
       'failover-region',
-      /must differ from region/,
+      /must differ from secrets-agent\.io\/region/,
     ],
     [{ 'role-arn': 'app-role' }, 'role-arn', /must be an IAM role ARN/],
-    [{ 'k8s-secret': 'Bad_Name' }, 'k8s-secret', /must be a Kubernetes object name/],
+    [{ 'k8s-secret': 'Bad_Name' }, 'k8s-secret', /is not a valid Kubernetes Secret name/],
     [{ 'reload-url': 'localhost:8080' }, 'reload-url', /must be an http:\/\/ or https:\/\/ URL/],
     [
       { 'reload-url': 'http://10.0.0.5:8080/-/reload' },
@@ -238,10 +243,10 @@ t.test('every problem names its annotation', (t) => {
     ],
     [{ 'run-as-group': 'nobody' }, 'run-as-group', /must be a numeric id/],
     [{ 'run-as-user': '99999999999' }, 'run-as-user', /must be a numeric id/],
-    [{ 'secret-api': '' }, 'secret-api', /must be a Secrets Manager secret name or ARN/],
+    [{ 'secret-api': '' }, 'secret-api', /must be a non-empty string/],
     [{ 'secret-api': 'has space' }, 'secret-api', /must be a Secrets Manager secret name or ARN/],
-    [{ 'secret-.hidden': 'x' }, 'secret-.hidden', /is not a valid secret file name/],
-    [{ 'secret-a/b': 'x' }, 'secret-a/b', /is not a valid secret file name/],
+    [{ 'secret-.hidden': 'x' }, 'secret-.hidden', /is not a valid (secret )?file name/],
+    [{ 'secret-a/b': 'x' }, 'secret-a/b', /is not a valid (secret )?file name/],
     [
       { [`secret-${'n'.repeat(60)}`]: 'x' },
       `secret-${'n'.repeat(60)}`,
@@ -600,7 +605,7 @@ t.test(
       const injected = applyTo(pod as unknown as Pod, patch);
       validatePod(injected);
       if (podInvariantProblems(injected).length > 0) return false;
-      for (const config of agentConfigs(injected)) parseAgentConfig(config);
+      if (!agentConfigs(injected).every((c) => checkAgentConfig(c, TEMPLATES).ok)) return false;
       return patchOf(admit(reviewFor(injected))).length === 0;
     });
     t.doesNotThrow(() => fc.assert(property, { numRuns: 400 }));

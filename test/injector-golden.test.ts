@@ -8,7 +8,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { parseAgentConfig } from '../common/config.ts';
+import { checkAgentConfig } from '../common/config.ts';
+import { TEMPLATES } from '../injector/annotations.ts';
 import { admit, DEFAULT_INJECTOR_OPTIONS } from '../injector/admission.ts';
 import type { InjectorOptions } from '../injector/admission.ts';
 import type { Container, Pod } from '../injector/types.ts';
@@ -123,7 +124,7 @@ for (const c of CASES) {
     const configs = agentConfigs(injected);
     t.ok(configs.length > 0, 'the agent is there');
     for (const config of configs)
-      t.doesNotThrow(() => parseAgentConfig(config), 'the agent config parses');
+      t.ok(checkAgentConfig(config, TEMPLATES).ok, 'the agent accepts its config');
     for (const agent of agents(injected)) checkRestricted(t, agent);
     t.end();
   });

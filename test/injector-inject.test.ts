@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
-import { parseAgentConfig } from '../common/config.ts';
+import { checkAgentConfig } from '../common/config.ts';
+import { TEMPLATES } from '../injector/annotations.ts';
 import type { Container, Pod } from '../injector/types.ts';
 import { agentConfigs, FIXTURES, podInvariantProblems, validatePod } from './injector-support.ts';
 
@@ -76,7 +77,7 @@ function checkInjected(t: Test, name: string, template: Pod): void {
   t.doesNotThrow(() => validatePod(pod), `${name}: a valid pod template`);
   t.same(podInvariantProblems(pod), [], `${name}: invariants`);
   for (const config of agentConfigs(pod))
-    t.doesNotThrow(() => parseAgentConfig(config), `${name}: agent config parses`);
+    t.ok(checkAgentConfig(config, TEMPLATES).ok, `${name}: the agent accepts its config`);
 }
 
 t.test('every workload kind in a multi-document file', async (t) => {

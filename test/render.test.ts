@@ -359,15 +359,9 @@ t.test('template', (t) => {
       value: json(['a']),
       message: /template-app needs a JSON object, and the secret gave an array/,
     },
-    {
-      name: 'with a key',
-      template: '{{a}}',
-      message: /template-app cannot be combined with a key/,
-    },
   ];
   for (const c of errors) {
-    const options: SpecOptions =
-      c.name === 'with a key' ? { template: c.template, key: 'user' } : { template: c.template };
+    const options: SpecOptions = { template: c.template };
     t.match(
       renderError(() => renderFile(spec(options), c.value ?? secret)).message,
       c.message,

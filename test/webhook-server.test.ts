@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { Registry } from 'prom-client';
 import t from 'tap';
 import { createLogger } from '../common/log.ts';
+import { AdmissionReviewError, type AdmissionResult } from '../injector/admission.ts';
 import { createInjectorMetrics, type InjectorMetrics } from '../injector/metrics.ts';
 import {
   startMetricsServer,
@@ -50,17 +51,15 @@ interface Harness {
   isReady(): boolean;
 }
 
-const allow: AdmissionHandler = (r) => {
-  const uid = (r as { request: { uid: string } }).request.uid;
-  return {
-    body: {
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      response: { uid, allowed: true },
-    },
-    outcome: 'skipped',
-  };
-};
+const allow: AdmissionHandler = (request) => ({
+  review: {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { uid: request.uid, allowed: true },
+  },
+  outcome: 'skipped',
+  reason: 'stub',
+});
 
 async function harness(
   t: Teardown,
@@ -78,7 +77,6 @@ async function harness(
       seen.push(r);
       return handler(r);
     },
-    isBadRequest: (err) => err instanceof TypeError && err.message.startsWith('malformed'),
     metrics,
     logger: createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' }),
     maxBodyBytes: 64 * 1024,
@@ -118,7 +116,7 @@ t.test('POST /mutate answers with the handler result', async (t) => {
     response: { uid: 'abc', allowed: true },
   });
   t.equal(h.seen.length, 1, 'handler called once with the parsed review');
-  t.match(h.seen[0], { kind: 'AdmissionReview', request: { uid: 'abc' } });
+  t.match(h.seen[0], { uid: 'abc' });
   t.equal((await counts(h.metrics))['skipped'], 1);
   const line = h.logs
     .map((l) => JSON.parse(l) as Record<string, unknown>)
@@ -152,7 +150,7 @@ t.test(
         name: 'JSON but not an object',
         send: () => post('[1,2]'),
         status: 400,
-        message: /JSON object/,
+        message: /AdmissionReview object/,
       },
       {
         name: 'wrong kind',
@@ -165,7 +163,7 @@ t.test(
             }),
           ),
         status: 400,
-        message: /expected kind AdmissionReview/,
+        message: /kind must be AdmissionReview; got "Pod"/,
       },
       {
         name: 'v1beta1 review',
@@ -248,7 +246,7 @@ t.test(
   async (t) => {
     let mode: 'bad' | 'bug' = 'bad';
     const h = await harness(t, () => {
-      if (mode === 'bad') throw new TypeError('malformed review: request.object is not a Pod');
+      if (mode === 'bad') throw new AdmissionReviewError('request.object is not a Pod');
       throw new Error('boom: a bug in the handler');
     });
     const post = () =>
@@ -291,8 +289,7 @@ t.test('metrics per outcome on the plain-HTTP metrics port', async (t) => {
   const outcomes = ['injected', 'skipped', 'denied'] as const;
   let next = 0;
   const h = await harness(t, (r) => ({
-    ...(allow(r) as object),
-    body: {},
+    ...(allow(r) as AdmissionResult),
     outcome: outcomes[next++ % 3] ?? 'skipped',
   }));
   for (let i = 0; i < 6; i++) {

@@ -53,7 +53,15 @@ async function setup(t: { teardown(fn: () => unknown): void }, dir = tempDir()):
     address: '127.0.0.1',
     port: 0,
     certificates: source,
-    handler: () => ({ body: { ok: true }, outcome: 'skipped' }),
+    handler: (request) => ({
+      outcome: 'skipped',
+      reason: 'stub',
+      review: {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: { uid: request.uid, allowed: true },
+      },
+    }),
     metrics,
     logger,
   });

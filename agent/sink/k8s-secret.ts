@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import { KubeApiError, type SecretObject, type SecretsClient } from './kube/client.ts';
+import { isSecretKey, SECRET_KEY_RULE } from '../../common/kube.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'secrets-agent';
 export const DATA_HASH_ANNOTATION = 'secrets-agent.io/data-hash';
 /** The API server's limit on a Secret's data. */
 export const MAX_SECRET_BYTES = 1024 * 1024;
-const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 const MAX_ATTEMPTS = 6;
 
 export type SecretWriteOutcome = 'created' | 'updated' | 'unchanged';
@@ -44,10 +44,10 @@ export function secretData(
   const from = new Map<string, string>();
   let size = 0;
   for (const entry of entries) {
-    if (!SECRET_KEY.test(entry.key) || entry.key.length > 253) {
+    if (!isSecretKey(entry.key)) {
       throw new AgentError(
         'SECRET_DATA_INVALID',
-        `Secret ${target}: key "${entry.key}" (from ${entry.from}) is not a valid Secret key (letters, digits, "-", "_", "."; at most 253)`,
+        `Secret ${target}: key "${entry.key}" (from ${entry.from}) is not a valid Secret key (${SECRET_KEY_RULE})`,
       );
     }
     const earlier = from.get(entry.key);

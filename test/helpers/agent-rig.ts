@@ -43,7 +43,12 @@ export async function agentRig(
   useLoopbackAwsEnv();
   process.env['AWS_ENDPOINT_URL'] = server.url;
   const dir = join(await tempDir(t), 'secrets');
-  const config = parseAgentConfig({ outputDir: dir, httpPort: 0, refreshInterval: '5s', ...raw });
+  const config = await parseAgentConfig({
+    outputDir: dir,
+    httpPort: 0,
+    refreshInterval: '5s',
+    ...raw,
+  });
   const logs: string[] = [];
   const logger = createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' });
   const metrics = createAgentMetrics(undefined, false);

@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { AgentError } from '../../../common/errors.ts';
 import type { Env } from '../../../common/flags.ts';
 import { parseYaml } from '../../../common/yaml.ts';
-
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+import { SERVICE_ACCOUNT_DIR } from '../../../common/kube.ts';
 
 export interface KubeConnection {
   /** `https://host:port`, no trailing slash. */

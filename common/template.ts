@@ -1,0 +1,75 @@
+/**
+ * `{{ field }}` templates: the one Handlebars environment and the one compile check, for the
+ * agent (which renders templates) and its configuration schema (which refuses a template that
+ * does not compile, so the injector denies it at admission with the same words).
+ *
+ * The rules: a missing field is an error (strict mode); nothing is HTML-escaped (a password with
+ * `<&>"` stays as it is); only the built-in helpers plus `json` may be called, and `log` may not
+ * (it would print data to the console).
+ */
+import type HandlebarsNamespace from 'handlebars';
+
+export type TemplateEngine = typeof HandlebarsNamespace;
+
+export const TEMPLATE_OPTIONS = {
+  strict: true,
+  noEscape: true,
+  knownHelpersOnly: true,
+  knownHelpers: { log: false, json: true },
+} as const;
+
+/** A template problem whose message names the template's parts, never the data. */
+export class TemplateError extends Error {
+  override readonly name = 'TemplateError';
+}
+
+/** An isolated environment: helpers registered here do not leak into other users of Handlebars. */
+export function templateEnvironment(handlebars: TemplateEngine): TemplateEngine {
+  const hb = handlebars.create();
+  hb.unregisterHelper('log');
+  hb.registerHelper('json', function json(...args: unknown[]): string {
+    // The last argument is Handlebars' options object (which holds the whole context): never print it.
+    if (args.length !== 2)
+      throw new TemplateError('json takes exactly one value, as in {{json field}}');
+    return JSON.stringify(args[0]) ?? '';
+  });
+  return hb;
+}
+
+let loading: Promise<TemplateEngine> | undefined;
+
+/**
+ * Handlebars is loaded on demand (most pods have no template, and it is a noticeable part of
+ * start-up): the agent loads it when its configuration holds a template, before checking it.
+ */
+export function loadTemplateEngine(): Promise<TemplateEngine> {
+  loading ??= import('handlebars').then((m) => templateEnvironment(m.default));
+  return loading;
+}
+
+/**
+ * Why `source` does not compile, or undefined when it does. precompile() runs the whole compiler
+ * (compile() is lazy), so every template-only error (syntax, unknown helper) surfaces here; its
+ * messages quote only the template.
+ */
+export function templateProblem(engine: TemplateEngine, source: string): string | undefined {
+  try {
+    engine.precompile(source, TEMPLATE_OPTIONS);
+    return undefined;
+  } catch (err) {
+    return oneLine(err instanceof Error ? err.message : String(err));
+  }
+}
+
+/**
+ * Handlebars parse errors span four lines (heading, excerpt, caret, a long "Expecting" list);
+ * errors end up in one-line termination messages, logs and denials, so keep the heading, the
+ * excerpt and the unexpected token.
+ */
+function oneLine(message: string): string {
+  const [heading, excerpt, , expecting] = message.split('\n');
+  if (heading === undefined || excerpt === undefined || expecting === undefined)
+    return message.replaceAll('\n', ' ');
+  const got = /got '([^']*)'$/.exec(expecting)?.[1];
+  return `${heading.replace(/:$/, '')} near ${JSON.stringify(excerpt)}${got === undefined ? '' : ` (unexpected ${got})`}`;
+}
