@@ -14,6 +14,8 @@ import { parseAllDocuments } from 'yaml';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import { CALL_OUTCOMES } from '../agent/source/errors.ts';
 import { ADMISSION_OUTCOMES, RELOAD_OUTCOMES, createInjectorMetrics } from '../injector/metrics.ts';
+import { LIMITS } from '../common/config.ts';
+import { ErrorCodes } from '../common/errors.ts';
 import { SPEC_AGENT_METRICS, SPEC_INJECTOR_METRICS } from './helpers/spec.ts';
 
 const run = promisify(execFile);
@@ -443,6 +445,37 @@ t.test('the directory builds, separately from the base', async (t) => {
   const port = /"name":\s*"([^"]+)",\s*"containerPort":\s*9102/.exec(golden)?.[1];
   t.equal(port, 'agent-http');
   t.match(pm?.spec, { podMetricsEndpoints: [{ port }], namespaceSelector: { any: true } });
+  // What any pod author could feed a shared Prometheus is capped, and the cap fits the largest
+  // real agent: every secret with every fetch outcome, its timestamp and update series.
+  const spec = pm?.spec as Record<string, unknown> | undefined;
+  const worst = LIMITS.secrets.max * (1 + Object.keys(ErrorCodes).length + 2) + 500;
+  t.ok(typeof spec?.['sampleLimit'] === 'number', 'sampleLimit is set');
+  t.ok(worst <= Number(spec?.['sampleLimit']), `sampleLimit fits a real agent (${worst} series)`);
+  t.ok(Number(spec?.['labelLimit']) > 0 && Number(spec?.['labelValueLengthLimit']) > 0);
+  t.ok(
+    LIMITS.fileNameLength <= Number(spec?.['labelValueLengthLimit']),
+    'a secret label (a file name) fits',
+  );
+  t.match(spec, {
+    podMetricsEndpoints: [
+      {
+        honorLabels: false,
+        relabelings: [
+          { sourceLabels: ['__meta_kubernetes_pod_annotation_secrets_agent_io_status'] },
+          { sourceLabels: ['__meta_kubernetes_pod_container_name'], regex: 'secrets-agent' },
+        ],
+        metricRelabelings: [{ action: 'keep', sourceLabels: ['__name__'] }],
+      },
+    ],
+  });
+  const keep = new RegExp(
+    `^(?:${String((spec?.['podMetricsEndpoints'] as { metricRelabelings: { regex: string }[] }[])[0]?.metricRelabelings[0]?.regex)})$`,
+  );
+  // The agent's registry as it runs: its own metrics and the process' default ones.
+  const agent = createAgentMetrics();
+  for (const { name } of await agent.registry.getMetricsAsJSON())
+    t.match(name, keep, `${name} survives the metric filter`);
+  t.notMatch('apiserver_request_total', keep, 'foreign metric names are dropped');
   const sm = objs.find((o) => o.kind === 'ServiceMonitor');
   t.match(sm?.spec, {
     endpoints: [{ port: 'metrics' }],
