@@ -302,6 +302,11 @@ export function terminationMessage(failures: readonly SecretFailure[]): string {
   if (first === undefined) return '';
   const more =
     rest.length === 0 ? '' : ` (and ${rest.length} more: ${rest.map((f) => f.secret).join(', ')})`;
-  const verb = first.write === true ? 'failed to write Kubernetes' : 'failed to fetch';
+  const verb =
+    first.write === true
+      ? 'failed to write Kubernetes'
+      : first.error.code === 'WRITE_FAILED'
+        ? 'failed to write'
+        : 'failed to fetch';
   return `${verb} ${first.secret}: ${first.error.message}${more}`.replace(/\s*\n\s*/g, ' ');
 }

@@ -9,7 +9,10 @@
  *
  * Every file read through its stable path is whole. A reader that needs several files from
  * one update resolves `..data` once and reads inside that directory; the previous version
- * is kept until the next update, so such a read never races the removal.
+ * is kept until the next update starts, so such a read never races the removal. At most two
+ * versions are on the volume at any time, even mid-update (the live one and the one being
+ * written), so a volume twice the size of one version always has room; a version that could
+ * not be written whole (a full volume) is removed at once.
  *
  *   <dir>/.secrets-agent-version             rewritten last: the update is complete
  *
@@ -85,16 +88,24 @@ export class FileSink {
     previous: ReadonlyMap<string, SecretFile>,
   ): Promise<void> {
     await mkdir(this.dir, { recursive: true });
+    const oldTarget = await readLinkOrUndefined(join(this.dir, DATA_LINK));
+    // The version before the live one goes first: the new one then fits beside the live one.
+    await this.#removeVersionsExcept(oldTarget, undefined);
     const stamp = `..${new Date().toISOString().replace(/[-:TZ]/g, '_')}${randomBytes(3).toString('hex')}`;
     const version = join(this.dir, stamp);
-    await mkdir(version, { mode: 0o755 });
-    await chmod(version, 0o755);
-    for (const file of files) {
-      const path = join(version, file.name);
-      await writeFile(path, file.content, { mode: file.mode, flag: 'wx' });
-      await chmod(path, file.mode); // the umask may have narrowed the mode
+    try {
+      await mkdir(version, { mode: 0o755 });
+      await chmod(version, 0o755);
+      for (const file of files) {
+        const path = join(version, file.name);
+        await writeFile(path, file.content, { mode: file.mode, flag: 'wx' });
+        await chmod(path, file.mode); // the umask may have narrowed the mode
+      }
+    } catch (err) {
+      // A partial version would keep its space until the next attempt: free it now.
+      await rm(version, { recursive: true, force: true });
+      throw err;
     }
-    const oldTarget = await readLinkOrUndefined(join(this.dir, DATA_LINK));
     const tmpLink = join(this.dir, `..data_tmp_${randomBytes(3).toString('hex')}`);
     await symlink(stamp, tmpLink);
     await rename(tmpLink, join(this.dir, DATA_LINK));
@@ -123,7 +134,10 @@ export class FileSink {
    * Keeps the live version and the one before it: a reader that resolved `..data` just before
    * the swap can still finish reading a whole, consistent set.
    */
-  async #removeVersionsExcept(live: string, previous: string | undefined): Promise<void> {
+  async #removeVersionsExcept(
+    live: string | undefined,
+    previous: string | undefined,
+  ): Promise<void> {
     const entries = await readdir(this.dir);
     for (const entry of entries) {
       if (entry === DATA_LINK || entry === live || entry === previous || !entry.startsWith('..'))
