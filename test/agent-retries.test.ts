@@ -494,3 +494,26 @@ t.test('reload-url: at most its attempts, its waits between them', async (t) => 
   t.ok(elapsed < 3 * baseMs + 1_000, `at most 1 + 2 s of waits: ${elapsed} ms`);
   t.ok(RELOAD_ATTEMPTS * RELOAD_TIMEOUT_MS + 3 * baseMs <= 18 * SECOND, 'README: 18 s per change');
 });
+
+t.test('the README states the figures the code computes', async (t) => {
+  const readme = (await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8'))
+    .replace(/\s+/g, ' ')
+    .replace(/ \| /g, ' | ');
+  const section = readme.slice(readme.indexOf('#### Retries'), readme.indexOf('#### Secrets for'));
+  const init = initCycleLimit(120 * SECOND);
+  t.match(section, `| init, retryable errors | ${init} within the default \`2m\``);
+  t.match(
+    section,
+    `| init, an error waiting rarely cures | ${INIT_ATTEMPTS_FOR_PERMANENT_ERRORS} |`,
+  );
+  const twenty = fetchWorstCase({ batchable: 20, pinned: 0, failover: true });
+  t.match(section, `at most ${init} × ${twenty.calls} = ${init * twenty.calls} Secrets Manager`);
+  t.match(section, `and ${init * twenty.credentialCalls} STS exchanges`);
+  const hundred = fetchWorstCase({ batchable: 100, pinned: 0, failover: false });
+  t.match(section, `at most R × ${hundred.rounds} × \`requestTimeout\``);
+  t.match(
+    section,
+    `at most ${SECRET_WRITE_ATTEMPTS} attempts (${2 * SECRET_WRITE_ATTEMPTS} requests`,
+  );
+  t.match(section, `at most ${RELOAD_ATTEMPTS} times per change`);
+});
