@@ -8,12 +8,18 @@ import { performance } from 'node:perf_hooks';
 import type { AgentConfig, SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { backoffDelay, jittered, sleep } from './backoff.ts';
+import { backoffDelay, jittered, maxRetriesWithin, sleep, type Backoff } from './backoff.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Reloader } from './reload.ts';
 import type { SecretFile, WriteResult } from './sink/files.ts';
 import { secretData, type SecretEntry, type SecretWriteOutcome } from './sink/k8s-secret.ts';
-import { refKey, type FetchOutcome, type SecretRef, type SecretSource } from './source/source.ts';
+import {
+  refKey,
+  type Deadline,
+  type FetchOutcome,
+  type SecretRef,
+  type SecretSource,
+} from './source/source.ts';
 import type { SecretValue } from './types.ts';
 
 export interface FileWriter {
@@ -63,11 +69,30 @@ export interface CycleResult {
   readonly changed: readonly string[];
 }
 
-/** Init: retry throttling, 5xx and network errors until initTimeout; anything else a few times. */
-const INIT_BACKOFF = { baseMs: 1_000, capMs: 30_000 } as const;
-const INIT_ATTEMPTS_FOR_PERMANENT_ERRORS = 3;
+/**
+ * Init: retry throttling, 5xx and network errors until initTimeout; anything else a few times.
+ * The agent's loop is the only retry layer (the source makes each call once per cycle).
+ */
+const INIT_BACKOFF: Backoff = { baseMs: 1_000, capMs: 30_000 };
+export const INIT_ATTEMPTS_FOR_PERMANENT_ERRORS = 3;
 const REFRESH_JITTER = 0.1;
 const REFRESH_RETRY_BASE_MS = 5_000;
+
+/**
+ * The most cycles init runs before initTimeout: no cycle starts, and no call runs, past it;
+ * waits are at least half their nominal 1 s·2^n (capped at 30 s). 12 for the default 2m.
+ */
+export function initCycleLimit(initTimeoutMs: number): number {
+  return 1 + maxRetriesWithin(INIT_BACKOFF, initTimeoutMs);
+}
+
+/** The sidecar's backoff after failed refreshes: 5 s doubling, never above the interval. */
+export function refreshRetryBackoff(refreshIntervalMs: number): Backoff {
+  return {
+    baseMs: Math.min(REFRESH_RETRY_BASE_MS, refreshIntervalMs),
+    capMs: refreshIntervalMs,
+  };
+}
 
 /** Bounded outcome labels of secrets_agent_k8s_secret_writes_total for failed writes. */
 const SECRET_WRITE_OUTCOMES: Partial<Record<AgentError['code'], string>> = {
@@ -100,11 +125,14 @@ export class Agent {
     return this.#ready;
   }
 
-  /** One fetch → render → write of every secret. Per-secret failures are returned, not thrown. */
-  async cycle(signal: AbortSignal): Promise<CycleResult> {
+  /**
+   * One fetch → render → write of every secret. Per-secret failures are returned, not thrown.
+   * With a deadline, no AWS call starts or runs past it.
+   */
+  async cycle(signal: AbortSignal, deadline?: Deadline): Promise<CycleResult> {
     const { config, source, metrics, logger } = this.#deps;
     const started = performance.now();
-    const outcomes = await source.fetch(config.secrets.map(specRef), signal);
+    const outcomes = await source.fetch(config.secrets.map(specRef), signal, deadline);
     const failures: SecretFailure[] = [];
     const fresh = new Map<string, Rendered>();
     const now = (this.#deps.now ?? Date.now)() / 1000;
@@ -218,17 +246,21 @@ export class Agent {
     }
   }
 
-  /** Init mode: resolves with no failures, or the failures of the last attempt. */
+  /**
+   * Init mode: resolves with no failures, or the failures of the last attempt. At most
+   * initCycleLimit(initTimeout) cycles, and none (nor any AWS call) past initTimeout; with an
+   * error that waiting rarely cures, at most INIT_ATTEMPTS_FOR_PERMANENT_ERRORS.
+   */
   async runInit(signal: AbortSignal): Promise<readonly SecretFailure[]> {
     const now = this.#deps.now ?? Date.now;
-    const deadline = now() + this.#deps.config.initTimeoutMs;
+    const deadline: Deadline = { at: now() + this.#deps.config.initTimeoutMs, name: 'initTimeout' };
     for (let attempt = 0; ; attempt++) {
-      const { failures } = await this.#cycleOrFailure(signal);
+      const { failures } = await this.#cycleOrFailure(signal, deadline);
       if (signal.aborted) return [interrupted(this.#deps.config)];
       if (failures.length === 0) return failures;
       const permanent = failures.some((f) => !f.error.retryable);
       const wait = backoffDelay(INIT_BACKOFF, attempt, this.#deps.random);
-      const outOfTime = now() + wait > deadline;
+      const outOfTime = now() + wait > deadline.at;
       if (outOfTime || (permanent && attempt + 1 >= INIT_ATTEMPTS_FOR_PERMANENT_ERRORS))
         return failures;
       this.#deps.logger.info('retrying', {
@@ -252,10 +284,7 @@ export class Agent {
         errorsInARow === 0
           ? jittered(config.refreshIntervalMs, REFRESH_JITTER, this.#deps.random)
           : backoffDelay(
-              {
-                baseMs: Math.min(REFRESH_RETRY_BASE_MS, config.refreshIntervalMs),
-                capMs: config.refreshIntervalMs,
-              },
+              refreshRetryBackoff(config.refreshIntervalMs),
               errorsInARow - 1,
               this.#deps.random,
             );
@@ -266,9 +295,9 @@ export class Agent {
   }
 
   /** A cycle whose whole failure (a write error, an unexpected throw) counts against every secret. */
-  async #cycleOrFailure(signal: AbortSignal): Promise<CycleResult> {
+  async #cycleOrFailure(signal: AbortSignal, deadline?: Deadline): Promise<CycleResult> {
     try {
-      return await this.cycle(signal);
+      return await this.cycle(signal, deadline);
     } catch (err) {
       if (signal.aborted) return { failures: [], changed: [] };
       const error =

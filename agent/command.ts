@@ -184,6 +184,7 @@ export const run: Command = async (ctx) => {
     logger,
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
     requestTimeoutMs: config.requestTimeoutMs,
+    containerCredentials: usesContainerCredentials(ctx.env),
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
   });
@@ -285,6 +286,13 @@ function checkRegion(config: AgentConfig, env: Env): void {
       'no AWS region: set region in the configuration, or AWS_REGION (or a profile with AWS_PROFILE)',
     );
   }
+}
+
+/** EKS Pod Identity and ECS hand credentials out from an endpoint named in the environment. */
+function usesContainerCredentials(env: Env): boolean {
+  return ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'].some(
+    (name) => Boolean(env[name]),
+  );
 }
 
 interface OpenSink {

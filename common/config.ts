@@ -91,7 +91,7 @@ export interface AgentConfig {
   readonly outputDir: string;
   readonly refreshIntervalMs: number;
   readonly initTimeoutMs: number;
-  /** One AWS request's timeout. */
+  /** One AWS call's timeout (each call is made once; the agent's loop retries). */
   readonly requestTimeoutMs: number;
   readonly region?: string;
   readonly failoverRegion?: string;

@@ -13,11 +13,22 @@ export type FetchOutcome =
   | { readonly ref: SecretRef; readonly ok: true; readonly value: SecretValue }
   | { readonly ref: SecretRef; readonly ok: false; readonly error: AgentError };
 
+/** When the caller gives up: no call starts after `at` (ms since the epoch), none runs past it. */
+export interface Deadline {
+  readonly at: number;
+  /** What the deadline is, for messages (`initTimeout`). */
+  readonly name: string;
+}
+
 export interface SecretSource {
-  /** Reads every ref; one outcome per distinct ref (see refKey), never a rejected promise for a per-secret failure. */
+  /**
+   * Reads every ref, each call once (retrying is the caller's business); one outcome per
+   * distinct ref (see refKey), never a rejected promise for a per-secret failure.
+   */
   fetch(
     refs: readonly SecretRef[],
     signal: AbortSignal,
+    deadline?: Deadline,
   ): Promise<ReadonlyMap<string, FetchOutcome>>;
   close(): void;
 }

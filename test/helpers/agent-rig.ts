@@ -26,8 +26,6 @@ export interface AgentRig {
 }
 
 export interface AgentRigOptions {
-  /** SDK attempts per call; 1 shows each fault as it is rather than absorbed by SDK retries. */
-  readonly maxAttempts?: number;
   readonly requestTimeoutMs?: number;
   readonly random?: () => number;
   /** With a reloadUrl in the configuration: the reloader's backoff (short, for tests). */
@@ -57,7 +55,6 @@ export async function agentRig(
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
-    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
     ...(options.requestTimeoutMs === undefined
       ? {}
       : { requestTimeoutMs: options.requestTimeoutMs }),
