@@ -37,7 +37,6 @@ for (const [name, body] of Object.entries(BODIES))
       region: 'us-east-1',
       logger: silentLogger,
       onApiCall: () => undefined,
-      maxAttempts: 1,
     });
     t.teardown(() => source.close());
     const outcomes = await source.fetch([{ id: 'db' }], AbortSignal.timeout(10_000));
