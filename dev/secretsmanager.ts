@@ -162,12 +162,15 @@ function requireSecret(call: Call, secretId: string): SecretRecord {
 function selectVersion(secret: SecretRecord, versionId?: string, stage?: string): VersionRecord {
   if (versionId !== undefined) {
     const version = secret.versions.get(versionId);
-    if (version === undefined || (stage !== undefined && !version.stages.has(stage))) {
-      const which =
-        stage === undefined
-          ? `VersionId: ${versionId}`
-          : `VersionId: ${versionId} and staging label: ${stage}`;
-      throw notFound(`Secrets Manager can't find the specified secret value for ${which}`);
+    if (version === undefined)
+      throw notFound(
+        `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`,
+      );
+    if (stage !== undefined && !version.stages.has(stage)) {
+      throw new AwsError(
+        'InvalidRequestException',
+        'You provided a VersionStage that is not associated to the provided VersionId.',
+      );
     }
     return version;
   }

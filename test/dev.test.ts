@@ -93,7 +93,15 @@ t.test('stages and version ids', async (t) => {
       }),
     ),
   );
-  t.equal(both.name, 'ResourceNotFoundException');
+  t.match(both, {
+    name: 'InvalidRequestException',
+    status: 400,
+    message: 'You provided a VersionStage that is not associated to the provided VersionId.',
+  });
+  const unknownId = await failure(
+    client.send(new GetSecretValueCommand({ SecretId: 'rotated', VersionId: 'nope' })),
+  );
+  t.match(unknownId, { name: 'ResourceNotFoundException', message: /for VersionId: nope$/ });
   const pending = await failure(
     client.send(new GetSecretValueCommand({ SecretId: 'rotated', VersionStage: 'AWSPENDING' })),
   );

@@ -369,6 +369,23 @@ t.test(MISSING_STAGE.title, async (t) => {
   t.ok((d.wire['GetSecretValue'] ?? 0) >= 1);
 });
 
+const MISMATCH: Scenario = {
+  title: 'a version id and a stage that do not match fail init the same way, word for word',
+  secrets: [{ name: 'mismatch', id: 'app/rotated', versionId: V2, versionStage: 'AWSPREVIOUS' }],
+};
+
+t.test(MISMATCH.title, async (t) => {
+  const [m, d] = await Promise.all([runInit(t, moto.url, MISMATCH), runInit(t, dev.url, MISMATCH)]);
+  t.equal(d.code, 1, 'dev: exit 1', { output: d.output });
+  t.equal(m.code, d.code, 'moto: the same', { output: m.output });
+  t.equal(
+    d.termination,
+    `failed to fetch mismatch: secret app/rotated (version ${V2}): InvalidRequestException: You provided a VersionStage that is not associated to the provided VersionId.`,
+  );
+  t.equal(m.termination, d.termination);
+  t.same(m.wire, d.wire);
+});
+
 t.test(
   'sidecar: the agent counts the same AWS calls against both, and so does the wire',
   async (t) => {
@@ -519,6 +536,20 @@ t.test('error shapes: not found, bad request, unknown operation', async (t) => {
   );
   t.equal(ms.body['message'], "Secrets Manager can't find the specified secret.", 'moto: generic');
 
+  // A version id and a stage that do not match: InvalidRequestException with AWS's words in
+  // both (the dev endpoint answered ResourceNotFoundException before this suite compared them);
+  // moto again uses 404 where AWS uses 400.
+  const [mm, dm] = await both('GetSecretValue', {
+    SecretId: 'app/rotated',
+    VersionId: V2,
+    VersionStage: 'AWSPREVIOUS',
+  });
+  t.equal(dm.body['__type'], 'InvalidRequestException');
+  t.equal(mm.body['__type'], dm.body['__type']);
+  t.equal(mm.body['message'], dm.body['message']);
+  t.equal(dm.status, 400);
+  t.equal(mm.status, 404);
+
   const bad = {
     SecretIdList: ['app/json'],
     Filters: [{ Key: 'name', Values: ['app/'] }],
@@ -529,6 +560,30 @@ t.test('error shapes: not found, bad request, unknown operation', async (t) => {
   t.equal(db.body['__type'], 'InvalidParameterException');
   t.equal(mb.body['__type'], db.body['__type']);
   t.equal(mb.body['message'], db.body['message']);
+
+  // AWS reads up to 20 secrets a call; the dev endpoint refuses 21 ids, moto answers them all.
+  const ids = Array.from({ length: 21 }, () => 'app/json');
+  const [m21, d21] = await both('BatchGetSecretValue', { SecretIdList: ids });
+  t.equal(d21.status, 400);
+  t.equal(d21.body['__type'], 'InvalidParameterException');
+  t.equal(m21.status, 200, 'moto: no limit');
+
+  // An operation the endpoint does not know: AWS's UnknownOperationException from the dev
+  // endpoint; moto fails with an HTML 500 page for one it has no handler for.
+  const res = await fetch(dev.url, {
+    method: 'POST',
+    headers: { 'x-amz-target': 'secretsmanager.NoSuchOperation', authorization: AUTH },
+    body: '{}',
+  });
+  t.equal(res.status, 400);
+  t.equal(((await res.json()) as Record<string, unknown>)['__type'], 'UnknownOperationException');
+  const motoRes = await fetch(moto.url, {
+    method: 'POST',
+    headers: { 'x-amz-target': 'secretsmanager.NoSuchOperation', authorization: AUTH },
+    body: '{}',
+  });
+  t.equal(motoRes.status, 500, 'moto: a server error');
+  await motoRes.body?.cancel();
 });
 
 /** The text of each element named in `names`, from an XML answer (the first of each). */
