@@ -24,7 +24,7 @@ if ready; then exit 0; fi
 
 echo "moto: installing the emulator into $dest (once)" >&2
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "moto: apt-get not found; the contract tests need Debian's python3-moto (see README, Tests)" >&2
+  echo "moto: apt-get not found; the contract tests need Debian's python3-moto (see the README, Development)" >&2
   exit 1
 fi
 sudo=""
