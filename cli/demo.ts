@@ -185,9 +185,6 @@ async function main(): Promise<void> {
 ${bold('Try it')}
   metrics:   curl http://127.0.0.1:${agentPort}/metrics | grep ^secrets_agent
   rotate:    curl -X PUT ${aws.url}/_dev/secrets/${SECRET_ID} -d '{"value":{"username":"catalog_user","password":"rotated-${Math.floor(Math.random() * 1000)}"}}'
-  or with the AWS CLI:
-             AWS_ENDPOINT_URL=${aws.url} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \\
-             aws secretsmanager put-secret-value --secret-id ${SECRET_ID} --secret-string '{"username":"catalog_user","password":"new"}'
   The change reaches the files and the Secret within the 5s interval. Ctrl-C stops everything.`);
         }
       },

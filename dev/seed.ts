@@ -1,23 +1,20 @@
 /**
- * The seed file (YAML or JSON): secrets with their versions and stages, per-role access rules,
- * static credentials and STS settings. Validated once, every problem named by its path
+ * The seed file (YAML or JSON): secrets with their versions and stages, static credentials and
+ * STS settings. Validated once, every problem named by its path
  * (`secrets[2].value: ...`) in one SEED_INVALID error.
  */
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { AgentError } from '../common/errors.ts';
-import type { RoleRules } from './access.ts';
 import type { StaticCredential } from './credentials.ts';
-import type { SecretValue, Tag } from './input.ts';
+import { AWSCURRENT, type SecretStore, type SecretValue } from './store.ts';
 import type { StsConfig } from './sts.ts';
-import { AWSCURRENT, type SecretStore } from './store.ts';
 
 /** The file's shape, as written. */
 export interface SeedInput {
   readonly region?: string;
   readonly accountId?: string;
   readonly secrets?: readonly SeedSecretInput[];
-  readonly roles?: Readonly<Record<string, RoleRules>>;
   readonly credentials?: readonly StaticCredential[];
   readonly sts?: StsConfig;
 }
@@ -30,10 +27,6 @@ export interface SeedSecretInput {
   readonly value?: SeedValueInput;
   /** Base64 of a binary secret. */
   readonly binary?: string;
-  readonly description?: string;
-  readonly tags?: Readonly<Record<string, string>>;
-  /** Only these regions see the secret (failover tests); every region when absent. */
-  readonly regions?: readonly string[];
   /** Several versions with their stages, instead of `value`/`binary`. */
   readonly versions?: readonly SeedVersionInput[];
 }
@@ -50,16 +43,12 @@ export interface Seed {
   readonly region: string;
   readonly accountId: string;
   readonly secrets: readonly SeedSecret[];
-  readonly roles: Readonly<Record<string, RoleRules>>;
   readonly credentials: readonly StaticCredential[];
   readonly sts: StsConfig;
 }
 
 export interface SeedSecret {
   readonly name: string;
-  readonly description?: string;
-  readonly tags: readonly Tag[];
-  readonly regions?: readonly string[];
   readonly versions: readonly {
     readonly value: SecretValue;
     readonly stages: readonly string[];
@@ -71,7 +60,6 @@ export const EMPTY_SEED: Seed = {
   region: 'us-east-1',
   accountId: '123456789012',
   secrets: [],
-  roles: {},
   credentials: [],
   sts: {},
 };
@@ -120,7 +108,7 @@ export function parseSeed(raw: unknown, source = 'seed'): Seed {
     p.add('(root)', 'must be a mapping with a "secrets" list');
     throw failure(source, p);
   }
-  unknownKeys(raw, '', ['region', 'accountId', 'secrets', 'roles', 'credentials', 'sts'], p);
+  unknownKeys(raw, '', ['region', 'accountId', 'secrets', 'credentials', 'sts'], p);
   const region = optString(raw, 'region', 'region', p) ?? EMPTY_SEED.region;
   const accountId = optString(raw, 'accountId', 'accountId', p) ?? EMPTY_SEED.accountId;
   if (!/^\d{12}$/.test(accountId)) p.add('accountId', 'must be 12 digits');
@@ -135,7 +123,6 @@ export function parseSeed(raw: unknown, source = 'seed'): Seed {
     region,
     accountId,
     secrets,
-    roles: parseRoles(raw['roles'], p),
     credentials: parseList(raw['credentials'], 'credentials', p, parseCredential),
     sts: parseSts(raw['sts'], p),
   };
@@ -158,27 +145,13 @@ function failure(source: string, p: Problems): AgentError {
 
 function parseSecret(raw: unknown, path: string, p: Problems): SeedSecret | undefined {
   if (!isRaw(raw)) return p.add(path, 'must be a mapping with at least a "name"');
-  unknownKeys(
-    raw,
-    path,
-    ['name', 'value', 'binary', 'description', 'tags', 'regions', 'versions'],
-    p,
-  );
+  unknownKeys(raw, path, ['name', 'value', 'binary', 'versions'], p);
   const name = optString(raw, 'name', `${path}.name`, p);
   if (name === undefined) p.add(`${path}.name`, 'is required');
   else if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name))
     p.add(`${path}.name`, 'may hold only letters, digits and /_+=.@-');
-  const description = optString(raw, 'description', `${path}.description`, p);
-  const regions = optStringList(raw['regions'], `${path}.regions`, p);
   const versions = parseVersions(raw, path, p);
-  if (name === undefined) return undefined;
-  return {
-    name,
-    tags: parseTags(raw['tags'], `${path}.tags`, p),
-    versions,
-    ...(description === undefined ? {} : { description }),
-    ...(regions === undefined ? {} : { regions }),
-  };
+  return name === undefined ? undefined : { name, versions };
 }
 
 function parseVersions(raw: Raw, path: string, p: Problems): SeedSecret['versions'] {
@@ -253,40 +226,6 @@ function parseValue(
   return p.add(`${path}.value`, 'must be a string or a mapping (stored as JSON)');
 }
 
-function parseTags(raw: unknown, path: string, p: Problems): Tag[] {
-  if (raw === undefined) return [];
-  if (!isRaw(raw)) return (p.add(path, 'must be a mapping of tag keys to values'), []);
-  return Object.entries(raw).flatMap(([Key, Value]) => {
-    if (typeof Value !== 'string') return (p.add(`${path}.${Key}`, 'must be a string'), []);
-    return [{ Key, Value }];
-  });
-}
-
-function parseRoles(raw: unknown, p: Problems): Record<string, RoleRules> {
-  if (raw === undefined) return {};
-  if (!isRaw(raw)) return (p.add('roles', 'must be a mapping of role ARNs to rules'), {});
-  const out: Record<string, RoleRules> = {};
-  for (const [arn, rules] of Object.entries(raw)) {
-    const path = `roles["${arn}"]`;
-    if (!/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/.test(arn))
-      p.add(path, 'the key must be an IAM role ARN');
-    if (!isRaw(rules)) {
-      p.add(path, 'must be a mapping with "allow" and/or "batch"');
-      continue;
-    }
-    unknownKeys(rules, path, ['allow', 'batch'], p);
-    const allow = optStringList(rules['allow'], `${path}.allow`, p);
-    const batch = rules['batch'];
-    if (batch !== undefined && typeof batch !== 'boolean')
-      p.add(`${path}.batch`, 'must be true or false');
-    out[arn] = {
-      ...(allow === undefined ? {} : { allow }),
-      ...(typeof batch === 'boolean' ? { batch } : {}),
-    };
-  }
-  return out;
-}
-
 function parseCredential(raw: unknown, path: string, p: Problems): StaticCredential | undefined {
   if (!isRaw(raw)) return p.add(path, 'must be a mapping with accessKeyId and secretAccessKey');
   unknownKeys(raw, path, ['accessKeyId', 'secretAccessKey', 'roleArn'], p);
@@ -358,12 +297,7 @@ function isRaw(v: unknown): v is Raw {
 /** Loads the seed's secrets into a store. */
 export function applySeed(store: SecretStore, seed: Seed): void {
   for (const s of seed.secrets) {
-    const secret = store.create({
-      name: s.name,
-      tags: s.tags,
-      ...(s.description === undefined ? {} : { description: s.description }),
-      ...(s.regions === undefined ? {} : { regions: s.regions }),
-    });
-    for (const v of s.versions) store.addVersionLiteral(secret, v.value, v.id, v.stages);
+    const secret = store.secret(s.name);
+    for (const v of s.versions) store.addVersion(secret, v.value, v.id, v.stages);
   }
 }

@@ -1,21 +1,22 @@
 /**
- * `startDevServer`: a local AWS Secrets Manager (awsJson1_1) and STS (query protocol) endpoint
- * on one port, with admin endpoints under `/_dev/`. The unmodified AWS SDK and CLI work against
- * it through `endpoint` / `AWS_ENDPOINT_URL*`. Tests use it in-process through the returned
- * handle: the store, the fault registry and the request log.
+ * `startDevServer`: the calls the agent makes to AWS, on one loopback port: Secrets Manager's
+ * GetSecretValue and BatchGetSecretValue (awsJson1_1) and STS AssumeRoleWithWebIdentity (query
+ * protocol), with admin endpoints under `/_dev/` (faults, the request log, rotation). The
+ * unmodified AWS SDK works against it through `endpoint` / `AWS_ENDPOINT_URL*`. Tests use it
+ * in-process through the returned handle: the store, the fault registry and the request log.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Logger, silentLogger } from '../common/log.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import { CredentialRegistry } from './credentials.ts';
-import { handleSecretsManager } from './endpoint-sm.ts';
-import { handleSts } from './endpoint-sts.ts';
+import { handleSecretsManager } from './secretsmanager.ts';
 import { FaultRegistry } from './faults.ts';
 import { RequestLog } from './request-log.ts';
 import { type Seed, type SeedInput, applySeed, toSeed } from './seed.ts';
 import type { DevState } from './state.ts';
 import { AWSCURRENT, SecretStore } from './store.ts';
+import { handleSts } from './sts.ts';
 import { BodyTooLarge, readBody, sendPlainJson } from './wire.ts';
 
 export interface DevServerOptions {
@@ -40,7 +41,7 @@ export interface DevServer {
   readonly faults: FaultRegistry;
   readonly requests: RequestLog;
   readonly credentials: CredentialRegistry;
-  /** Adds a new version (AWSCURRENT by default) to a secret, creating it if needed: rotation in tests. */
+  /** Adds a new version (AWSCURRENT by default) to a secret, creating it if needed: a rotation. */
   putSecretValue(
     name: string,
     value: string | Buffer | Readonly<Record<string, unknown>>,
@@ -68,7 +69,6 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       staticCredentials: seed.credentials,
       ...(options.now === undefined ? {} : { now: options.now }),
     }),
-    roles: seed.roles,
     sts: seed.sts,
     defaultRegion: seed.region,
     logger,
@@ -90,14 +90,13 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     requests: state.requests,
     credentials: state.credentials,
     putSecretValue: (name, value, stages = [AWSCURRENT]) => {
-      const secret = store.byName(name) ?? store.create({ name });
       const v =
         typeof value === 'string'
           ? { kind: 'string' as const, text: value }
           : Buffer.isBuffer(value)
             ? { kind: 'binary' as const, bytes: value }
             : { kind: 'string' as const, text: JSON.stringify(value) };
-      return store.putVersion(secret, v, undefined, stages).id;
+      return store.putVersion(store.secret(name), v, stages).id;
     },
     close: () => closeServer(server, closing),
   };

@@ -44,13 +44,16 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
   t.match(out, /password: dev-catalog-password-change-me/);
   const metrics = await (await fetch(`http://127.0.0.1:${agentPort}/metrics`)).text();
   t.match(metrics, /^secrets_agent_ready 1$/m, 'the metrics URL it prints answers');
-  const res = await fetch(`http://127.0.0.1:${devPort}/_dev/secrets/eks-workshop-catalog-secret`, {
-    method: 'PUT',
-    body: JSON.stringify({ value: { username: 'catalog_user', password: 'rotated-in-test' } }),
-  });
+  // The rotation command it prints, run as printed.
+  const hint = /rotate: +curl -X PUT (\S+) -d '(\{.*\})'$/m.exec(out);
+  t.equal(hint?.[1], `http://127.0.0.1:${devPort}/_dev/secrets/eks-workshop-catalog-secret`);
+  const body = JSON.parse(hint?.[2] ?? '{}') as { value?: { password?: string } };
+  const rotated = body.value?.password ?? '';
+  t.match(rotated, /^rotated-\d+$/);
+  const res = await fetch(hint?.[1] ?? '', { method: 'PUT', body: hint?.[2] ?? '' });
   t.equal(res.status, 200);
   await waitFor(/The secret changed/, 20_000);
-  await waitFor(/RETAIL_CATALOG_PERSISTENCE_PASSWORD=rotated-in-test/, 5_000);
+  await waitFor(new RegExp(`RETAIL_CATALOG_PERSISTENCE_PASSWORD=${rotated}$`, 'm'), 5_000);
   child.kill('SIGINT');
   const code = await new Promise((resolve) => child.once('close', resolve));
   t.equal(code, 0, 'Ctrl-C stops everything cleanly');

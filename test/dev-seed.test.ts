@@ -46,15 +46,8 @@ t.test('errors name the path', async (t) => {
       },
       /secrets\[0\]\.versions\[1\]\.stages: "AWSCURRENT" is already on/,
     ],
-    [{ secrets: [{ name: 'a', tags: { k: 1 } }] }, /secrets\[0\]\.tags\.k: must be a string/],
-    [
-      { roles: { 'not-an-arn': { allow: ['x'] } } },
-      /roles\["not-an-arn"\]: the key must be an IAM role ARN/,
-    ],
-    [
-      { roles: { 'arn:aws:iam::123456789012:role/r': { batch: 'no' } } },
-      /roles\[.*\]\.batch: must be true or false/,
-    ],
+    [{ secrets: [{ name: 'a', value: 'x', tags: {} }] }, /secrets\[0\]\.tags: unknown field/],
+    [{ sts: { audiences: 'x' } }, /sts\.audiences: must be a list/],
     [{ credentials: [{ accessKeyId: 'A' }] }, /credentials\[0\]\.secretAccessKey: is required/],
     [{ accountId: '12' }, /accountId: must be 12 digits/],
     [{ secrets: [], extra: 1 }, /extra: unknown field/],
