@@ -309,7 +309,6 @@ t.test('IRSA, STS throttled: one exchange per cycle, no Secrets Manager call', a
     seed: {
       secrets: [{ name: 'plain', value: 'x' }],
       sts: { audiences: ['sts.amazonaws.com'] },
-      roles: { [role]: { allow: ['*'] } },
     },
   });
   t.teardown(() => server.close());
