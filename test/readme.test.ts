@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { AGENT_COMMAND } from '../agent/command.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
-import { CONFIG_FIELDS, SECRET_FIELDS } from '../common/config.ts';
+import { CONFIG_FIELDS, LIMITS, SECRET_FIELDS } from '../common/config.ts';
+import { formatDuration } from '../common/duration.ts';
+import { MAX_VALUE_LENGTH } from '../injector/annotations.ts';
 import { ErrorCodes } from '../common/errors.ts';
 import { devCommand } from '../dev/command.ts';
 import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from '../injector/keys.ts';
@@ -55,5 +57,35 @@ t.test('every annotation the injector parses is documented', async (t) => {
   for (const prefix of [...SECRET_PREFIXES, ENV_PREFIX]) {
     const placeholder = prefix === ENV_PREFIX ? '<VAR>' : '<name>';
     t.match(readme, `| \`${prefix}${placeholder}\` |`, prefix);
+  }
+});
+
+t.test("the Limits table states the schema's bounds", async (t) => {
+  const section = readme.slice(readme.indexOf('## Limits'), readme.indexOf('## Commands'));
+  const row = (input: string): string =>
+    section.split('\n').find((l) => l.startsWith(`| ${input}`)) ?? '';
+  const duration = (ms: number): string => `\`${formatDuration(ms)}\``;
+  const rows: [string, string[]][] = [
+    ['`refresh-interval`', Object.values(LIMITS.refreshIntervalMs).map(duration)],
+    ['`initTimeout`', Object.values(LIMITS.initTimeoutMs).map(duration)],
+    ['`requestTimeout`', Object.values(LIMITS.requestTimeoutMs).map(duration)],
+    ['sources per pod', [`${LIMITS.secrets.min} to ${LIMITS.secrets.max}`]],
+    ['`<name>`', [`${LIMITS.fileNameLength} characters`]],
+    ['`secret-<name>`', [LIMITS.secretIdLength.toLocaleString('en-US')]],
+    ['`key-<name>`', [`${LIMITS.keyLength / 1024} KiB`]],
+    ['`template-<name>`', [`${LIMITS.templateLength / 1024} KiB`]],
+    [
+      '`version-stage-`',
+      [
+        `${LIMITS.versionStageLength}`,
+        `${LIMITS.versionIdLength.min} to ${LIMITS.versionIdLength.max}`,
+      ],
+    ],
+    ['`reload-url`', [LIMITS.urlLength.toLocaleString('en-US')]],
+    ['any `secrets-agent.io/` value', [`${MAX_VALUE_LENGTH / 1024} KiB`]],
+  ];
+  for (const [input, bounds] of rows) {
+    t.not(row(input), '', `a row for ${input}`);
+    for (const bound of bounds) t.match(row(input), bound, `${input}: ${bound}`);
   }
 });
