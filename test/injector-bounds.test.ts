@@ -151,3 +151,31 @@ t.test('refresh intervals past 24h, or absurdly long, are denied by the agent’
   }
   t.end();
 });
+
+t.test("an app port equal to the agent's is denied: two listeners cannot share it", (t) => {
+  const app: Container = {
+    name: 'app',
+    image: 'app:1',
+    ports: [{ name: 'metrics', containerPort: 9102 }],
+  };
+  t.match(problemsOf(pod({}, { containers: [app] })), [
+    /^secrets-agent\.io\/inject: container "app" already uses port 9102, the agent's health and metrics port/,
+  ]);
+  const init: Container = { name: 'setup', image: 'x', ports: [{ containerPort: 9102 }] };
+  t.equal(problemsOf(pod({}, { initContainers: [init] })).length, 1, 'init containers too');
+  t.end();
+});
+
+t.test('a denial stays short however many annotations are wrong, and counts them all', (t) => {
+  const extra = Object.fromEntries(
+    Array.from({ length: 700 }, (_, i) => [`bogus-${i}`, 'x'.repeat(1000)]),
+  );
+  const result = admit(reviewFor(pod(extra)));
+  t.equal(result.outcome, 'denied');
+  t.equal(result.problems?.length, 700, 'every problem is in the result');
+  const message = result.review.response.status?.message ?? '';
+  t.ok(message.length <= 4096, `the message is ${message.length} characters`);
+  t.match(message, /700 problems with secrets-agent\.io annotations: /);
+  t.match(message, /; … and \d+ more$/);
+  t.end();
+});
