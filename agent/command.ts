@@ -169,11 +169,6 @@ export const run: Command = async (ctx) => {
     ctx.stdout.write(helpText(AGENT_COMMAND));
     return 0;
   }
-  // A sidecar idles between refreshes: V8's lite mode (no optimizing compiler, smaller heaps)
-  // holds ~64 MB instead of ~80 MB. Set per process only, so the CLI re-executes itself.
-  if (config.mode === 'sidecar' && ctx.env['SECRETS_AGENT_LITE_MODE'] !== 'false') {
-    ctx.reexecWith?.(['--lite-mode']);
-  }
   const logger = createLogger(ctx.stdout, { level: config.logLevel, base: { component: 'agent' } });
   // Only the template engine and YAML writer these secrets use are loaded.
   await prepareRenderer(config.secrets);

@@ -56,19 +56,6 @@ async function main(): Promise<number> {
       return process.stdin;
     },
     signal: controller.signal,
-    reexecWith: (flags) => {
-      if (typeof process.execve !== 'function' || flags.every((f) => process.execArgv.includes(f)))
-        return;
-      // Running the TypeScript source (development, tests): type stripping needs WebAssembly,
-      // which V8's lite mode lacks. The bundle (the image) re-executes.
-      if (process.argv[1]?.endsWith('.ts') === true) return;
-      // execve keeps the pid (PID 1 in a container) and replaces the image: nothing to proxy.
-      process.execve(
-        process.execPath,
-        [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
-        process.env,
-      );
-    },
   };
   try {
     const command = await entry.load();
