@@ -1,6 +1,6 @@
 /**
  * `{{ field }}` templates (Handlebars) for the `template-<name>` option, kept apart from the
- * renderer so the one module that loads Handlebars is easy to find (and to load lazily later).
+ * renderer so the one module that loads Handlebars is easy to find.
  *
  * The rules: a missing field is an error (strict mode); nothing is HTML-escaped (a password with
  * `<&>"` stays as it is); only the built-in helpers plus `json` may be called, and `log` may not
@@ -8,7 +8,6 @@
  * quote it (`"x" not defined in <parent>`, `Cannot use 'in' operator to search for 'x' in <value>`),
  * so every message here is rebuilt from the template text alone.
  */
-import { createRequire } from 'node:module';
 import type Handlebars from 'handlebars';
 import { TEMPLATE_OPTIONS } from '../common/template-options.ts';
 
@@ -39,7 +38,8 @@ function environment(handlebars: Environment): Environment {
 
 /**
  * Handlebars is loaded on demand (about 10 ms of start-up, and most pods have no template): the
- * agent awaits loadTemplateEngine() before its first render when a secret has a template.
+ * agent awaits loadTemplateEngine() (through prepareRenderer) before its first render when a
+ * secret has a template. Compiling before it fails, and says why.
  */
 let hb: Environment | undefined;
 
@@ -47,20 +47,9 @@ export async function loadTemplateEngine(): Promise<void> {
   hb ??= environment((await import('handlebars')).default);
 }
 
-/**
- * Without loadTemplateEngine (the TypeScript source used on its own: tests, a library use),
- * Handlebars is required synchronously. The bundle has no node_modules next to it, so there an
- * unprepared compile fails, and says why.
- */
 function engine(): Environment {
   if (hb !== undefined) return hb;
-  let handlebars: Environment;
-  try {
-    handlebars = createRequire(import.meta.url)('handlebars') as Environment;
-  } catch {
-    throw new TemplateError('the template engine was not loaded (loadTemplateEngine)');
-  }
-  return (hb = environment(handlebars));
+  throw new TemplateError('the template engine was not loaded (loadTemplateEngine)');
 }
 
 /** Compiles a template once; syntax errors (and unknown helpers) are thrown now, not at first use. */

@@ -10,6 +10,7 @@ import type { Test } from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseAgentConfig } from '../common/config.ts';
 import type { Container, Pod } from '../injector/types.ts';
+import { CLI } from './helpers/agent-process.ts';
 import { agentConfigs, FIXTURES, podInvariantProblems, validatePod } from './injector-support.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -27,7 +28,7 @@ function cli(
   options: { stdin?: string; env?: Record<string, string> } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, ['cli/main.ts', ...args], {
+    const child = spawn(NODE, [CLI, ...args], {
       cwd: ROOT,
       env: { PATH: process.env['PATH'] ?? '', ...options.env },
     });
