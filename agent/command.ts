@@ -19,7 +19,7 @@ import { createLogger, type Logger } from '../common/log.ts';
 import { parseYaml } from '../common/yaml.ts';
 import { Agent, terminationMessage } from './agent.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
-import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
+import { collectProcessMetrics, createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { createReloader } from './reload.ts';
 import { extractFields, prepareRenderer, renderFile } from './render.ts';
 import type { K8sSecretSink } from './sink/k8s-secret.ts';
@@ -236,6 +236,7 @@ async function serve(
   let status: StatusServer | undefined;
   try {
     if (config.httpPort !== 0) {
+      await collectProcessMetrics(metrics.registry);
       status = await startStatusServer({
         address: config.httpAddress,
         port: config.httpPort,

@@ -70,6 +70,8 @@ t.test(
     let metrics = (await get(`${base}/metrics`))?.text ?? '';
     for (const name of METRICS)
       t.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), `exposes ${name}`);
+    for (const name of ['process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds'])
+      t.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), `and Node's process metrics: ${name}`);
     t.equal(metric(metrics, 'secrets_agent_ready', ''), 1);
     t.equal(metric(metrics, 'secrets_agent_fetch_total', 'secret="password",outcome="success"'), 1);
     t.equal(

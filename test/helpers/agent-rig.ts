@@ -46,7 +46,7 @@ export async function agentRig(
   const config = parseAgentConfig({ outputDir: dir, httpPort: 0, refreshInterval: '5s', ...raw });
   const logs: string[] = [];
   const logger = createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' });
-  const metrics = createAgentMetrics(undefined, false);
+  const metrics = createAgentMetrics();
   const source = createAwsSource({
     logger,
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
