@@ -22,10 +22,10 @@ function sources(name: string): string[] {
   return map.sources.map((f) => relative(ROOT, join(DIST, f)));
 }
 
-/** The files of the bundle that dist/NAME.js loads with import(). */
+/** The files of the bundle that dist/NAME.js loads (on demand: build.ts). */
 function lazyFiles(name: string): string[] {
   const code = readFileSync(join(DIST, `${name}.js`), 'utf8');
-  return [...code.matchAll(/\bimport\("\.\/([\w-]+)\.js"\)/g)].map((m) => m[1] ?? '');
+  return [...code.matchAll(/\brequire\("\.\/([\w-]+)\.js"\)/g)].map((m) => m[1] ?? '');
 }
 
 t.test('build.ts bundles the three commands and nothing of dev/', async (t) => {
