@@ -19,7 +19,7 @@ import { createLogger, type Logger } from '../common/log.ts';
 import { parseYaml } from '../common/yaml.ts';
 import { Agent, terminationMessage } from './agent.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
-import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
+import { collectProcessMetrics, createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { createReloader } from './reload.ts';
 import { extractFields, prepareRenderer, renderFile } from './render.ts';
 import type { K8sSecretSink } from './sink/k8s-secret.ts';
@@ -170,11 +170,6 @@ export const run: Command = async (ctx) => {
     ctx.stdout.write(helpText(AGENT_COMMAND));
     return 0;
   }
-  // A sidecar idles between refreshes: V8's lite mode (no optimizing compiler, smaller heaps)
-  // holds ~64 MB instead of ~80 MB. Set per process only, so the CLI re-executes itself.
-  if (config.mode === 'sidecar' && ctx.env['SECRETS_AGENT_LITE_MODE'] !== 'false') {
-    ctx.reexecWith?.(['--lite-mode']);
-  }
   const logger = createLogger(ctx.stdout, { level: config.logLevel, base: { component: 'agent' } });
   // Only the template engine and YAML writer these secrets use are loaded.
   await prepareRenderer(config.secrets);
@@ -243,6 +238,7 @@ async function serve(
   let status: StatusServer | undefined;
   try {
     if (config.httpPort !== 0) {
+      await collectProcessMetrics(metrics.registry);
       status = await startStatusServer({
         address: config.httpAddress,
         port: config.httpPort,

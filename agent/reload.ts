@@ -3,8 +3,8 @@
  * `/-/reload`, an app's own endpoint). Retried a few times; a failure is counted and logged,
  * never fatal: the files are already in place.
  *
- * Plain node:http, not fetch: a sidecar runs under V8's lite mode, which has no WebAssembly,
- * and fetch's HTTP parser is WebAssembly.
+ * Plain node:http, not fetch: a first fetch loads Node's undici (tens of milliseconds and its
+ * memory), which nothing else in the agent needs.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';

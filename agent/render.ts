@@ -7,7 +7,6 @@
  */
 import { compile as compileJmesPath, TreeInterpreter } from '@jmespath-community/jmespath';
 import type { JSONValue } from '@jmespath-community/jmespath';
-import { createRequire } from 'node:module';
 import type { stringify as StringifyYaml } from 'yaml';
 import type { SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
@@ -22,8 +21,8 @@ import { loadYaml } from '../common/yaml.ts';
 
 /**
  * Handlebars (`template-`) and the YAML writer (`format-yaml`) cost about 20 ms of start-up
- * (bench/startup.ts), and most pods use neither: they are loaded only for the specs that need
- * them, by prepareRenderer before the first render.
+ * (bench/startup.ts), and most pods use neither: prepareRenderer loads the ones the specs need,
+ * once, before the first render. Rendering a spec it was not given fails, and says why.
  */
 let yamlStringify: typeof StringifyYaml | undefined;
 
@@ -35,19 +34,9 @@ export async function prepareRenderer(specs: readonly SecretSpec[]): Promise<voi
   }
 }
 
-/**
- * Without prepareRenderer (the TypeScript source used on its own: tests, a library use), the
- * YAML writer is required synchronously. The bundle has no node_modules next to it: a spec that
- * was not prepared for fails to render, and says why.
- */
 function yamlWriter(spec: SecretSpec): typeof StringifyYaml {
   if (yamlStringify !== undefined) return yamlStringify;
-  try {
-    const yaml = createRequire(import.meta.url)('yaml') as { stringify: typeof StringifyYaml };
-    return (yamlStringify = yaml.stringify);
-  } catch {
-    throw fail(spec, 'format', 'cannot apply: the YAML writer was not loaded (prepareRenderer)');
-  }
+  throw fail(spec, 'format', 'cannot apply: the YAML writer was not loaded (prepareRenderer)');
 }
 
 /** Whether any object in the value has a field named `<<`. */

@@ -11,6 +11,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { checkAgentConfig } from '../common/config.ts';
 import { TEMPLATES } from '../injector/annotations.ts';
 import type { Container, Pod } from '../injector/types.ts';
+import { CLI } from './helpers/agent-process.ts';
 import { agentConfigs, FIXTURES, podInvariantProblems, validatePod } from './injector-support.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -28,7 +29,7 @@ function cli(
   options: { stdin?: string; env?: Record<string, string> } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(NODE, ['cli/main.ts', ...args], {
+    const child = spawn(NODE, [CLI, ...args], {
       cwd: ROOT,
       env: { PATH: process.env['PATH'] ?? '', ...options.env },
     });

@@ -231,7 +231,7 @@ interface Known {
 }
 
 async function registries(): Promise<Map<string, Known>> {
-  const agent = createAgentMetrics(undefined, false);
+  const agent = createAgentMetrics();
   const injector = createInjectorMetrics(new Registry(), false);
   const known = new Map<string, Known>();
   for (const registry of [agent.registry, injector.registry]) {

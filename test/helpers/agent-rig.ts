@@ -8,7 +8,7 @@ import type { Test } from 'tap';
 import { Agent } from '../../agent/agent.ts';
 import { createAgentMetrics, type AgentMetrics } from '../../agent/metrics.ts';
 import { createReloader } from '../../agent/reload.ts';
-import { renderFile } from '../../agent/render.ts';
+import { prepareRenderer, renderFile } from '../../agent/render.ts';
 import { FileSink } from '../../agent/sink/files.ts';
 import { createAwsSource } from '../../agent/source/aws.ts';
 import { parseAgentConfig, type AgentConfig } from '../../common/config.ts';
@@ -49,7 +49,7 @@ export async function agentRig(
   });
   const logs: string[] = [];
   const logger = createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' });
-  const metrics = createAgentMetrics(undefined, false);
+  const metrics = createAgentMetrics();
   const source = createAwsSource({
     logger,
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
@@ -69,6 +69,7 @@ export async function agentRig(
           onOutcome: (outcome) => metrics.reloads.inc({ outcome }),
           ...(options.reloadBackoff === undefined ? {} : { backoff: options.reloadBackoff }),
         });
+  await prepareRenderer(config.secrets);
   const agent = new Agent({
     config,
     source,
