@@ -5,6 +5,7 @@
  * whose read fails.
  */
 import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers/promises';
 import type { AgentConfig, SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
@@ -137,6 +138,9 @@ export class Agent {
     const fresh = new Map<string, Rendered>();
     const now = (this.#deps.now ?? Date.now)() / 1000;
     for (const spec of config.secrets) {
+      // Each render is bounded (agent/budget.ts); between two, SIGTERM gets its turn.
+      await setImmediate();
+      if (signal.aborted) throw new AgentError('INTERRUPTED', 'stopped while rendering');
       try {
         fresh.set(spec.name, this.#render(spec, outcomes.get(refKey(specRef(spec)))));
         metrics.fetchTotal.inc({ secret: spec.name, outcome: 'success' });
