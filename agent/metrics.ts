@@ -1,4 +1,4 @@
-/** The agent's Prometheus metrics (names in SPEC), on a registry passed in, never the global one. */
+/** The agent's Prometheus metrics (names as the README documents them), on a registry passed in, never the global one. */
 import Counter from 'prom-client/lib/counter.js';
 import Gauge from 'prom-client/lib/gauge.js';
 import Histogram from 'prom-client/lib/histogram.js';

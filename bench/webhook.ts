@@ -1,5 +1,5 @@
 /**
- * The webhook under load: `POST /mutate` with a realistic opted-in pod (SPEC's catalog example,
+ * The webhook under load: `POST /mutate` with a realistic opted-in pod (the catalog example,
  * test/fixtures/pods/env-vars.yaml) as an AdmissionReview, against `dist/cli.js webhook` as a
  * real process, at concurrency 1, 16 and 64 (autocannon), then at a fixed 200 requests/s.
  * The baseline, in the same run: a bare Node HTTPS server (same certificate, same Node) that

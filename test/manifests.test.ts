@@ -193,7 +193,7 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
   t.equal(
     at(hook, 'objectSelector', 'matchLabels', 'secrets-agent.io/inject'),
     undefined,
-    'no objectSelector on the label: the annotation alone opts in (SPEC)',
+    'no objectSelector on the label: the annotation alone opts in',
   );
   t.notMatch(
     JSON.stringify(at(hook, 'objectSelector') ?? {}),

@@ -16,14 +16,14 @@ import { CALL_OUTCOMES } from '../agent/source/errors.ts';
 import { ADMISSION_OUTCOMES, RELOAD_OUTCOMES, createInjectorMetrics } from '../injector/metrics.ts';
 import { LIMITS } from '../common/config.ts';
 import { ErrorCodes } from '../common/errors.ts';
-import { SPEC_AGENT_METRICS, SPEC_INJECTOR_METRICS } from './helpers/spec.ts';
+import { CONTRACT_AGENT_METRICS, CONTRACT_INJECTOR_METRICS } from './helpers/contract.ts';
 
 const run = promisify(execFile);
 const DIR = 'manifests/monitoring';
 const RUNBOOK = 'https://github.com/secrets-agent/secrets-agent#troubleshooting';
 
-/** SPEC, "Metrics": the contract. Every one must be on the dashboard. */
-const SPEC_METRICS = [...SPEC_AGENT_METRICS, ...SPEC_INJECTOR_METRICS];
+/** The documented metrics: the contract. Every one must be on the dashboard. */
+const CONTRACT_METRICS = [...CONTRACT_AGENT_METRICS, ...CONTRACT_INJECTOR_METRICS];
 
 /** Labels the Prometheus Operator's scrape configs add to every series (PodMonitor, ServiceMonitor). */
 const TARGET_LABELS = ['namespace', 'pod', 'container', 'instance', 'job', 'endpoint', 'service'];
@@ -393,7 +393,7 @@ t.test('the extractor', async (t) => {
 
 t.test('the check catches wrong names, labels and outcomes', async (t) => {
   const known = await registries();
-  for (const name of SPEC_METRICS) t.ok(known.has(name), `${name} (SPEC) is registered`);
+  for (const name of CONTRACT_METRICS) t.ok(known.has(name), `${name} is registered`);
   const good = check(
     known,
     'good',
@@ -520,7 +520,7 @@ t.test('every dashboard expression names registered metrics and labels', async (
     }
   }
   t.same(problems, [], 'no unknown metric, label or outcome');
-  for (const name of SPEC_METRICS) t.ok(onPanels.has(name), `${name} (SPEC) is on a panel`);
+  for (const name of CONTRACT_METRICS) t.ok(onPanels.has(name), `${name} is on a panel`);
   for (const name of known.keys()) t.ok(onPanels.has(name), `${name} (registered) is on a panel`);
 });
 
