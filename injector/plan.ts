@@ -4,6 +4,7 @@
  * configuration. Pure: the same pod, annotations and options always give the same plan.
  */
 import { DEFAULTS, type AgentConfigInput, type Mode, type SecretInput } from '../common/config.ts';
+import { DEFAULT_IMAGE } from '../common/version.ts';
 import { quantityValue } from './annotations.ts';
 import type { EnvAnnotation, OptedIn, ResourceAnnotation } from './annotations.ts';
 import { appContainers, selectTargets } from './types.ts';
@@ -28,7 +29,7 @@ export interface InjectorOptions {
 }
 
 export const DEFAULT_INJECTOR_OPTIONS: InjectorOptions = Object.freeze({
-  image: 'secrets-agent:0.1.0',
+  image: DEFAULT_IMAGE,
   nativeSidecar: true,
   agentPort: 9102,
   resources: Object.freeze({
