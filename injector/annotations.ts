@@ -127,10 +127,8 @@ export function parseAnnotations(
   const inject = own.get('inject');
   if (inject === undefined || inject === 'false') return { ok: true, value: { inject: false } };
   const out = new Collector();
-  if (inject !== 'true') {
-    out.add('inject', `must be "true" or "false"; got ${JSON.stringify(inject)}`);
-    return { ok: false, problems: out.problems };
-  }
+  // A value other than "true" is a problem, and so is everything else wrong: all at once.
+  if (inject !== 'true') out.add('inject', `must be "true" or "false"; got ${quote(inject)}`);
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
   return out.problems.length > 0

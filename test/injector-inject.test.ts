@@ -236,13 +236,14 @@ t.test('bad annotations: exit 1, every object named, nothing printed', async (t)
   const run = await cli(['inject', '-f', join(FIXTURES, 'bad-workloads.yaml')]);
   t.equal(run.code, 1);
   t.equal(run.stdout, '', 'no half-injected output');
+  // One problem per line, as the agent prints its own.
   t.match(
     run.stderr,
-    'secrets-agent inject: Deployment shop/typo: 1 problem with secrets-agent.io annotations: secrets-agent.io/refresh-intervall: unknown annotation; did you mean secrets-agent.io/refresh-interval?',
+    'secrets-agent inject: Deployment shop/typo: 1 problem with secrets-agent.io annotations:\n  secrets-agent.io/refresh-intervall: unknown annotation; did you mean secrets-agent.io/refresh-interval?\n',
   );
   t.match(
     run.stderr,
-    /secrets-agent inject: Pod bad-env: 2 problems with secrets-agent\.io annotations: secrets-agent\.io\/env-DB_PASSWORD: needs secrets-agent\.io\/k8s-secret.*; secrets-agent\.io\/containers: no container or init container named "ghost"/,
+    /secrets-agent inject: Pod bad-env: 2 problems with secrets-agent\.io annotations:\n {2}secrets-agent\.io\/env-DB_PASSWORD: needs secrets-agent\.io\/k8s-secret[^\n]*\n {2}secrets-agent\.io\/containers: no container or init container named "ghost"/,
   );
   t.notMatch(run.stderr, /fine/, 'good objects are not mentioned');
   t.end();
