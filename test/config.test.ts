@@ -302,3 +302,11 @@ t.test('the reload URL stays inside the pod', async (t) => {
     t.notOk(isPodLocalUrl(bad), bad);
   }
 });
+
+t.test('the hand-written example configuration is valid', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { parseYaml } = await import('../common/yaml.ts');
+  const text = await readFile(new URL('../agent/examples/demo.yaml', import.meta.url), 'utf8');
+  const config = await parseAgentConfig(await parseYaml(text));
+  t.ok(config.secrets.length > 0);
+});

@@ -59,3 +59,41 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
   t.equal(code, 0, 'Ctrl-C stops everything cleanly');
   t.match(out, /stopped\.\n$/);
 });
+
+t.test('a busy port: a chosen one is a clear error, the default is replaced', async (t) => {
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => busy.close());
+  const taken = (busy.address() as { port: number }).port;
+  const run = (env: Record<string, string>, until: RegExp): Promise<string> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [join(ROOT, 'cli/demo.ts')], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const seen = (d: Buffer): void => {
+        out += d.toString();
+        if (until.test(out)) child.kill('SIGTERM');
+      };
+      child.stdout.on('data', seen);
+      child.stderr.on('data', seen);
+      child.on('close', () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+  const chosen = await run({ SECRETS_AGENT_DEV_PORT: String(taken) }, /in use/);
+  t.match(
+    chosen,
+    `npm start: port ${taken} (SECRETS_AGENT_DEV_PORT) is in use: set SECRETS_AGENT_DEV_PORT to a free port`,
+  );
+  t.notMatch(chosen, /\n\s+at /, 'no stack trace');
+  const agentBusy = await run(
+    { SECRETS_AGENT_DEV_PORT: String(await freePort()), SECRETS_AGENT_HTTP_PORT: String(taken) },
+    /in use/,
+  );
+  t.match(agentBusy, `port ${taken} (SECRETS_AGENT_HTTP_PORT) is in use`);
+});
