@@ -116,6 +116,8 @@ export function specRef(spec: SecretSpec): SecretRef {
 export class Agent {
   readonly #deps: AgentDeps;
   readonly #lastGood = new Map<string, Rendered>();
+  /** The secrets whose last read failed, to say when they read again. */
+  #failing = new Set<string>();
   #ready = false;
 
   constructor(deps: AgentDeps) {
@@ -152,14 +154,9 @@ export class Agent {
             : new AgentError('RENDER_FAILED', `secret ${spec.id}: cannot render`);
         failures.push({ secret: spec.name, error });
         metrics.fetchTotal.inc({ secret: spec.name, outcome: error.code });
-        logger.warn('secret fetch failed', {
-          secret: spec.name,
-          id: spec.id,
-          code: error.code,
-          error: error.message,
-        });
       }
     }
+    this.#logFetchOutcomes(failures);
     metrics.fetchDuration.observe((performance.now() - started) / 1000);
     // Secrets that failed this time keep their last good content, in the files and the Secret.
     const current = config.secrets.flatMap((spec) => {
@@ -178,6 +175,35 @@ export class Agent {
       logger.info('all secrets written', { secrets: config.secrets.length, dir: config.outputDir });
     }
     return { failures, changed };
+  }
+
+  /**
+   * One warning per kind of failure, naming every secret it hit (a failed batch call fails up
+   * to twenty secrets the same way), and one line when secrets that failed read again.
+   */
+  #logFetchOutcomes(failures: readonly SecretFailure[]): void {
+    const { config, logger } = this.#deps;
+    const ids = new Map(config.secrets.map((s) => [s.name, s.id]));
+    const groups = new Map<string, { error: AgentError; secrets: string[] }>();
+    for (const f of failures) {
+      const id = ids.get(f.secret) ?? '';
+      const key = `${f.error.code} ${id === '' ? f.error.message : f.error.message.replaceAll(id, '')}`;
+      const group = groups.get(key) ?? { error: f.error, secrets: [] };
+      group.secrets.push(f.secret);
+      groups.set(key, group);
+    }
+    for (const { error, secrets } of groups.values()) {
+      const [first] = secrets;
+      logger.warn('secret fetch failed', {
+        ...(secrets.length === 1 ? { secret: first, id: ids.get(first ?? '') } : { secrets }),
+        code: error.code,
+        error: error.message,
+      });
+    }
+    const failing = new Set(failures.map((f) => f.secret));
+    const recovered = [...this.#failing].filter((name) => !failing.has(name));
+    if (recovered.length > 0) logger.info('secrets read again', { secrets: recovered });
+    this.#failing = failing;
   }
 
   #render(spec: SecretSpec, outcome: FetchOutcome | undefined): Rendered {
