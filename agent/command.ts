@@ -25,6 +25,7 @@ import { extractFields, prepareRenderer, renderFile } from './render.ts';
 import type { K8sSecretSink } from './sink/k8s-secret.ts';
 import { FileSink } from './sink/files.ts';
 import { createAwsSource } from './source/aws.ts';
+import { resolveRegion } from './region.ts';
 
 export const AGENT_COMMAND: CommandSpec = {
   name: 'agent',
@@ -175,17 +176,26 @@ export const run: Command = async (ctx) => {
   await prepareRenderer(config.secrets);
   const metrics = createAgentMetrics();
   if (config.mode === 'sidecar') metrics.refreshInterval.set(config.refreshIntervalMs / 1000);
+  let region: Awaited<ReturnType<typeof resolveRegion>>;
+  try {
+    region = await resolveRegion(config, ctx.env);
+  } catch (err) {
+    if (!(err instanceof AgentError)) throw err;
+    ctx.stderr.write(`secrets-agent agent: ${err.message}\n`);
+    await writeTerminationLog(config.terminationLogPath, err.message, logger);
+    return 78;
+  }
+  if (region.from !== 'config') logger.info('region', region);
   const source = createAwsSource({
     logger,
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
     requestTimeoutMs: config.requestTimeoutMs,
     containerCredentials: usesContainerCredentials(ctx.env),
-    ...(config.region === undefined ? {} : { region: config.region }),
+    ...(region.region === undefined ? {} : { region: region.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
   });
   let secret: OpenSink | undefined;
   try {
-    checkRegion(config, ctx.env);
     secret =
       config.k8sSecret === undefined
         ? undefined
@@ -268,19 +278,6 @@ async function serve(
     return 1;
   } finally {
     await status?.close();
-  }
-}
-
-/** The SDK finds a region in the environment or a profile; none at all is a configuration error. */
-function checkRegion(config: AgentConfig, env: Env): void {
-  const fromEnv = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE'].some((name) =>
-    Boolean(env[name]),
-  );
-  if (config.region === undefined && !fromEnv) {
-    throw new AgentError(
-      'CONFIG_INVALID',
-      'no AWS region: set region in the configuration, or AWS_REGION (or a profile with AWS_PROFILE)',
-    );
   }
 }
 

@@ -386,6 +386,18 @@ function region(example: string): (value: string) => string | undefined {
       : `must be an AWS region such as ${example}; got ${quote(value)}`;
 }
 
+/**
+ * The region the secrets' ARNs name, when every ARN among `ids` names the same one: a secret
+ * given by its ARN lives in that region. Plain names say nothing.
+ */
+export function regionOfArns(ids: readonly string[]): string | undefined {
+  const regions = new Set(
+    ids.flatMap((id) => /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(id)?.[1] ?? []),
+  );
+  const [only] = regions;
+  return regions.size === 1 && only !== undefined && REGION.test(only) ? only : undefined;
+}
+
 /** What is wrong with a region name (also the injector's default region), or undefined. */
 export const regionProblem = region('us-east-1');
 

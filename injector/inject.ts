@@ -76,10 +76,11 @@ function checkConfigs(plan: Plan): Problem[] {
 /** A problem with a value the injector took from elsewhere says where it came from. */
 function withSource(p: Problem, path: string, plan: Plan): Problem {
   if (path !== 'region' || plan.regionFrom === undefined) return p;
-  const from =
-    plan.regionFrom === 'pod'
-      ? "the pod's AWS_REGION or AWS_DEFAULT_REGION"
-      : "the injector's --default-region";
+  const from = {
+    arn: "the secrets' ARNs",
+    pod: "the pod's AWS_REGION or AWS_DEFAULT_REGION",
+    default: "the injector's --default-region",
+  }[plan.regionFrom];
   return { ...p, message: `${p.message} (taken from ${from}; set this annotation instead)` };
 }
 

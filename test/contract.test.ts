@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import {
   parseAgentConfig,
+  regionOfArns,
   type AgentConfig,
   type AgentConfigInput,
   type SecretInput,
@@ -180,7 +181,10 @@ async function agentVerdict(config: unknown): Promise<AgentConfig | string> {
 
 /** The settings a pod's annotations choose, as the agent parsed them. */
 function chosen(config: AgentConfig): unknown {
-  const { secrets, refreshIntervalMs, region, failoverRegion, reloadUrl, k8sSecret } = config;
+  const { secrets, refreshIntervalMs, failoverRegion, reloadUrl, k8sSecret } = config;
+  // The region as the agent resolves it: the configuration's, else its secrets' ARNs' (the
+  // injector writes the latter into the configuration for it).
+  const region = config.region ?? regionOfArns(secrets.map((s) => s.id));
   // Annotations have no order: the injector lists the secrets by file name.
   const byName = [...secrets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { secrets: byName, refreshIntervalMs, region, failoverRegion, reloadUrl, k8sSecret };

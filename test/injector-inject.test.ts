@@ -233,7 +233,13 @@ t.test('usage errors exit 2', async (t) => {
 });
 
 t.test('bad annotations: exit 1, every object named, nothing printed', async (t) => {
-  const run = await cli(['inject', '-f', join(FIXTURES, 'bad-workloads.yaml')]);
+  const run = await cli([
+    'inject',
+    '-f',
+    join(FIXTURES, 'bad-workloads.yaml'),
+    '--default-region',
+    'eu-west-1',
+  ]);
   t.equal(run.code, 1);
   t.equal(run.stdout, '', 'no half-injected output');
   // One problem per line, as the agent prints its own.
