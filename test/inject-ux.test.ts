@@ -3,35 +3,19 @@
  * not change printed byte for byte, a directory read as kubectl reads one (`-R` too), one problem
  * per line, and hints where a pod passes through untouched though its author meant otherwise.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { admit } from '../injector/admission.ts';
-import { CLI } from './helpers/agent-process.ts';
+import { runCli, type CliRun } from './helpers/cli.ts';
 import { tempDir } from './helpers/tmp.ts';
 import { FIXTURES, reviewFor } from './injector-support.ts';
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Run = CliRun;
 
 function inject(args: readonly string[], stdin = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'inject', ...args], {
-      env: { PATH: process.env['PATH'] ?? '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin);
-  });
+  return runCli(['inject', ...args], { stdin });
 }
 
 const CONFIG_MAP = `# kept as written

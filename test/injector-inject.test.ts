@@ -2,7 +2,6 @@
  * `secrets-agent inject` as a real process: every workload kind in one multi-document file, a
  * ConfigMap and a List; other objects pass through; bad annotations exit 1 naming each object.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -11,37 +10,12 @@ import { parse, parseAllDocuments } from 'yaml';
 import { checkAgentConfig } from '../common/config.ts';
 import { TEMPLATES } from '../injector/annotations.ts';
 import type { Container, Pod } from '../injector/types.ts';
-import { CLI } from './helpers/agent-process.ts';
+import { runCli } from './helpers/cli.ts';
 import { agentConfigs, FIXTURES, podInvariantProblems, validatePod } from './injector-support.ts';
 
-const ROOT = join(import.meta.dirname, '..');
-const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 const WORKLOADS = join(FIXTURES, 'workloads.yaml');
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function cli(
-  args: readonly string[],
-  options: { stdin?: string; env?: Record<string, string> } = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(NODE, [CLI, ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env['PATH'] ?? '', ...options.env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.stdin ?? '');
-  });
-}
+const cli = runCli;
 
 type Obj = Record<string, unknown>;
 
