@@ -5,7 +5,6 @@
  * (in the bundle, each command is a file of its own: build.ts).
  */
 import type { Command, CommandContext } from '../common/command.ts';
-import { VERSION } from '../common/version.ts';
 
 /**
  * `dev` is a developer tool: the bundle and the image do not carry it. The bundle loads it from
@@ -72,6 +71,8 @@ async function main(): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === 'version') {
+    // Its own file in the bundle: the entry holds no module a command also holds.
+    const { VERSION } = await import('../common/version.ts');
     process.stdout.write(`secrets-agent ${VERSION}\n`);
     return 0;
   }

@@ -71,8 +71,9 @@ t.test('dist/: one file per entry, none holding anything of dev/', async (t) => 
 t.test('every module exists once per process, as when the source runs', async (t) => {
   // A process loads the entry, one command's file and the files that one loads on demand: no
   // module may sit in two of them (two copies of a class or of module state otherwise).
+  // `--version` loads the version's file instead of a command's.
   const commands = lazyFiles('cli');
-  t.same([...commands].sort(), ['agent', 'inject', 'webhook']);
+  t.same([...commands].sort(), ['agent', 'inject', 'version', 'webhook']);
   for (const command of commands) {
     const loaded = ['cli', command, ...lazyFiles(command)];
     const owner = new Map<string, string>();
