@@ -1,0 +1,197 @@
+/**
+ * SSM Parameter Store: parameters with GetParameters (10 names a call, decrypted), and every
+ * parameter under a path with GetParametersByPath (recursive, decrypted, 10 a page: the most
+ * SSM allows). Loaded only when a configuration names a parameter or a path, so an agent that
+ * reads Secrets Manager alone never loads the SSM client.
+ *
+ * Like the Secrets Manager reads, each call is made once (the agent's loop retries).
+ */
+import {
+  GetParametersByPathCommand,
+  GetParametersCommand,
+  SSMClient,
+  type Parameter,
+} from '@aws-sdk/client-ssm';
+import { AgentError } from '../../common/errors.ts';
+import { LIMITS } from '../../common/config.ts';
+import type { SecretValue } from '../types.ts';
+import {
+  callBudget,
+  callError,
+  countingPlugin,
+  mapLimit,
+  outOfTime,
+  type CallContext,
+  type ClientSettings,
+  type Outcome,
+  type ParameterReader,
+} from './aws.ts';
+import { translateAwsError } from './errors.ts';
+import { describeRef, refKey, type DirectoryItem, type SecretRef } from './source.ts';
+
+/** GetParameters reads up to 10 names a call. */
+export const PARAMETERS_PER_CALL = 10;
+/** GetParametersByPath answers up to 10 parameters a page. */
+export const PATH_PAGE_SIZE = 10;
+/** Paths read at once (each path's pages are read one after another). */
+const PATH_CONCURRENCY = 4;
+
+export function createParameterReader(settings: ClientSettings): ParameterReader {
+  const client = new SSMClient(settings.config);
+  client.middlewareStack.use(countingPlugin(settings.onApiCall));
+  return {
+    async read(refs, call) {
+      const results = new Map<string, Outcome>();
+      const names = refs.filter((r) => r.kind === 'parameter');
+      for (let i = 0; i < names.length; i += PARAMETERS_PER_CALL) {
+        await readParameters(client, names.slice(i, i + PARAMETERS_PER_CALL), call, results);
+      }
+      await mapLimit(
+        refs.filter((r) => r.kind === 'path'),
+        PATH_CONCURRENCY,
+        async (ref) => {
+          results.set(refKey(ref), await readPath(client, ref, call));
+        },
+      );
+      return results;
+    },
+    destroy() {
+      client.destroy();
+    },
+  };
+}
+
+/** One GetParameters call for up to 10 names; each name gets its value or its error. */
+async function readParameters(
+  client: SSMClient,
+  chunk: readonly SecretRef[],
+  call: CallContext,
+  results: Map<string, Outcome>,
+): Promise<void> {
+  const budget = callBudget(call);
+  if (budget <= 0) {
+    for (const ref of chunk) results.set(refKey(ref), outOfTime(ref, call));
+    return;
+  }
+  let parameters: Parameter[];
+  let invalid: string[];
+  try {
+    const out = await client.send(
+      new GetParametersCommand({ Names: chunk.map((r) => r.id), WithDecryption: true }),
+      { abortSignal: call.signal, requestTimeout: budget },
+    );
+    parameters = out.Parameters ?? [];
+    invalid = out.InvalidParameters ?? [];
+  } catch (err) {
+    if (call.signal.aborted) throw err;
+    for (const ref of chunk) {
+      results.set(refKey(ref), {
+        ref,
+        ok: false,
+        error: callError(err, describeRef(ref), budget, call),
+      });
+    }
+    return;
+  }
+  for (const ref of chunk) {
+    const parameter = parameters.find((p) => answers(p, ref.id));
+    if (parameter !== undefined) {
+      results.set(refKey(ref), { ref, ok: true, value: toValue(parameter) });
+      continue;
+    }
+    const message = invalid.includes(ref.id)
+      ? 'SSM has no such parameter (or version, or label) in this account and region'
+      : 'missing from the GetParameters answer';
+    results.set(refKey(ref), {
+      ref,
+      ok: false,
+      error: translateAwsError(
+        { name: 'ParameterNotFound', message, $metadata: { httpStatusCode: 400 } },
+        describeRef(ref),
+      ),
+    });
+  }
+}
+
+/**
+ * Whether a returned parameter answers a requested name: by name or ARN, with the requested
+ * `:version` or `:label` selector (SSM returns the name without it and the selector apart).
+ */
+export function answers(parameter: Parameter, requested: string): boolean {
+  const selector = parameter.Selector ?? '';
+  for (const base of [parameter.Name, parameter.ARN]) {
+    if (base === undefined) continue;
+    if (requested === `${base}${selector}`) return true;
+    if (selector === '' && requested === base) return true;
+  }
+  return false;
+}
+
+function toValue(parameter: Parameter): SecretValue {
+  return {
+    arn: parameter.ARN ?? '',
+    versionId: parameter.Version === undefined ? '' : String(parameter.Version),
+    // SecureString arrives decrypted; a StringList is the comma-separated text SSM returns.
+    string: parameter.Value ?? '',
+  };
+}
+
+/** Every parameter under a path, one page after another; the directory is all or nothing. */
+async function readPath(client: SSMClient, ref: SecretRef, call: CallContext): Promise<Outcome> {
+  const prefix = ref.id.endsWith('/') ? ref.id : `${ref.id}/`;
+  const items: DirectoryItem[] = [];
+  const maxPages = Math.ceil(LIMITS.directoryItems / PATH_PAGE_SIZE) + 10;
+  let nextToken: string | undefined;
+  for (let page = 0; ; page++) {
+    if (page >= maxPages)
+      return failed(ref, `more than ${maxPages} pages; the path holds too many parameters`);
+    const budget = callBudget(call);
+    if (budget <= 0) return outOfTime(ref, call);
+    try {
+      const out = await client.send(
+        new GetParametersByPathCommand({
+          // SSM takes the path without a trailing slash (the root excepted).
+          Path: prefix === '/' ? prefix : prefix.slice(0, -1),
+          Recursive: true,
+          WithDecryption: true,
+          MaxResults: PATH_PAGE_SIZE,
+          ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+        }),
+        { abortSignal: call.signal, requestTimeout: budget },
+      );
+      for (const parameter of out.Parameters ?? []) {
+        const name = parameter.Name ?? '';
+        if (!name.startsWith(prefix)) continue;
+        items.push({ path: name.slice(prefix.length), value: toValue(parameter) });
+      }
+      nextToken = out.NextToken;
+    } catch (err) {
+      if (call.signal.aborted) throw err;
+      return { ref, ok: false, error: callError(err, describeRef(ref), budget, call) };
+    }
+    if (items.length > LIMITS.directoryItems)
+      return failed(
+        ref,
+        `matches more than ${LIMITS.directoryItems} parameters; at most ${LIMITS.directoryItems} are allowed`,
+      );
+    if (nextToken === undefined || nextToken === '') break;
+  }
+  if (items.length === 0)
+    return {
+      ref,
+      ok: false,
+      error: new AgentError(
+        'SECRET_NOT_FOUND',
+        `${describeRef(ref)}: no parameter under this path (in this account and region)`,
+      ),
+    };
+  return { ref, ok: true, items };
+}
+
+function failed(ref: SecretRef, message: string): Outcome {
+  return {
+    ref,
+    ok: false,
+    error: new AgentError('AWS_REQUEST', `${describeRef(ref)}: ${message}`),
+  };
+}
