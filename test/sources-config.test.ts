@@ -11,7 +11,7 @@ const P = 'secrets-agent.io/';
 
 function configProblems(secrets: unknown[], extra: Record<string, unknown> = {}): string[] {
   const checked = checkAgentConfig({ secrets, ...extra });
-  return checked.ok ? [] : checked.problems.map((p: ConfigProblem) => `${p.path}: ${p.message}`);
+  return checked.ok ? [] : checked.problems.map((p) => formatConfigProblem(p));
 }
 
 function annotationProblems(annotations: Record<string, string>): string[] {
