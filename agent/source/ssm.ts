@@ -94,7 +94,7 @@ async function readParameters(
     return;
   }
   for (const ref of chunk) {
-    const parameter = parameters.find((p) => answers(p, ref.id));
+    const parameter = parameters.find((p) => answers(p, ref.id)) ?? bySelector(parameters, ref.id);
     if (parameter !== undefined) {
       results.set(refKey(ref), { ref, ok: true, value: toValue(parameter) });
       continue;
@@ -125,6 +125,23 @@ export function answers(parameter: Parameter, requested: string): boolean {
     if (selector === '' && requested === base) return true;
   }
   return false;
+}
+
+/**
+ * For an answer without `Selector` (AWS sends it; some emulators do not): a `:version` is
+ * answered by the entry of that base name and version; a `:label` by the entries of that base
+ * name without a selector, if they all hold one version (else which one is unknown: none).
+ */
+function bySelector(parameters: readonly Parameter[], requested: string): Parameter | undefined {
+  const match = /^(.+):([^:/]+)$/.exec(requested);
+  if (match === null) return undefined;
+  const [, base = '', selector = ''] = match;
+  const candidates = parameters.filter(
+    (p) => p.Selector === undefined && (p.Name === base || p.ARN === base),
+  );
+  if (/^\d+$/.test(selector)) return candidates.find((p) => p.Version === Number(selector));
+  const versions = new Set(candidates.map((p) => p.Version));
+  return versions.size === 1 ? candidates[0] : undefined;
 }
 
 function toValue(parameter: Parameter): SecretValue {
