@@ -20,9 +20,11 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { Pluggable } from '@smithy/types';
+import { LIMITS } from '../../common/config.ts';
 import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { SecretValue } from '../types.ts';
+import type { ParameterKit } from './ssm.ts';
 import { callOutcome, translateAwsError, translateBatchEntry, type CallOutcome } from './errors.ts';
 import {
   describeRef,
@@ -239,6 +241,22 @@ export interface CallContext {
   readonly logger: Logger;
 }
 
+/** What ssm.ts (a file of its own in the bundle) uses of the agent. */
+function parameterKit(): ParameterKit {
+  return {
+    callBudget,
+    callError,
+    countingPlugin,
+    mapLimit,
+    outOfTime,
+    translateAwsError,
+    describeRef,
+    refKey,
+    agentError: (code, message) => new AgentError(code, message),
+    directoryItems: LIMITS.directoryItems,
+  };
+}
+
 export type Outcome = FetchOutcome & { readonly outOfTime?: boolean };
 
 /** The time a call may take: requestTimeout, or what is left before the deadline. */
@@ -338,7 +356,9 @@ async function fetchFrom(
   const results = new Map<string, Outcome>();
   const parameters = refs.filter((r) => r.kind === 'parameter' || r.kind === 'path');
   if (parameters.length > 0) {
-    target.parameters ??= import('./ssm.ts').then((m) => m.createParameterReader(target.settings));
+    target.parameters ??= import('./ssm.ts').then((m) =>
+      m.createParameterReader(target.settings, parameterKit()),
+    );
     for (const [key, outcome] of await (await target.parameters).read(parameters, call))
       results.set(key, outcome);
   }

@@ -5,6 +5,10 @@
  * reads Secrets Manager alone never loads the SSM client.
  *
  * Like the Secrets Manager reads, each call is made once (the agent's loop retries).
+ *
+ * The bundle makes this module a file of its own (dist/ssm.js, with the SSM client), loaded at
+ * the first parameter read. So that no module of the agent exists twice in a process, it imports
+ * only the SSM client: what it needs of the agent comes in the `kit` (types only here).
  */
 import {
   GetParametersByPathCommand,
@@ -12,22 +16,36 @@ import {
   SSMClient,
   type Parameter,
 } from '@aws-sdk/client-ssm';
-import { AgentError } from '../../common/errors.ts';
-import { LIMITS } from '../../common/config.ts';
+import type { AgentError, ErrorCode } from '../../common/errors.ts';
 import type { SecretValue } from '../types.ts';
-import {
+import type {
   callBudget,
   callError,
+  CallContext,
+  ClientSettings,
   countingPlugin,
   mapLimit,
+  Outcome,
   outOfTime,
-  type CallContext,
-  type ClientSettings,
-  type Outcome,
-  type ParameterReader,
+  ParameterReader,
 } from './aws.ts';
-import { translateAwsError } from './errors.ts';
-import { describeRef, refKey, type DirectoryItem, type SecretRef } from './source.ts';
+import type { translateAwsError } from './errors.ts';
+import type { describeRef, DirectoryItem, refKey, SecretRef } from './source.ts';
+
+/** What this module uses of the agent, handed in by aws.ts. */
+export interface ParameterKit {
+  readonly callBudget: typeof callBudget;
+  readonly callError: typeof callError;
+  readonly countingPlugin: typeof countingPlugin;
+  readonly mapLimit: typeof mapLimit;
+  readonly outOfTime: typeof outOfTime;
+  readonly translateAwsError: typeof translateAwsError;
+  readonly describeRef: typeof describeRef;
+  readonly refKey: typeof refKey;
+  readonly agentError: (code: ErrorCode, message: string) => AgentError;
+  /** The most files one directory source may hold. */
+  readonly directoryItems: number;
+}
 
 /** GetParameters reads up to 10 names a call. */
 export const PARAMETERS_PER_CALL = 10;
@@ -36,21 +54,24 @@ export const PATH_PAGE_SIZE = 10;
 /** Paths read at once (each path's pages are read one after another). */
 const PATH_CONCURRENCY = 4;
 
-export function createParameterReader(settings: ClientSettings): ParameterReader {
+export function createParameterReader(
+  settings: ClientSettings,
+  kit: ParameterKit,
+): ParameterReader {
   const client = new SSMClient(settings.config);
-  client.middlewareStack.use(countingPlugin(settings.onApiCall));
+  client.middlewareStack.use(kit.countingPlugin(settings.onApiCall));
   return {
     async read(refs, call) {
       const results = new Map<string, Outcome>();
       const names = refs.filter((r) => r.kind === 'parameter');
       for (let i = 0; i < names.length; i += PARAMETERS_PER_CALL) {
-        await readParameters(client, names.slice(i, i + PARAMETERS_PER_CALL), call, results);
+        await readParameters(client, names.slice(i, i + PARAMETERS_PER_CALL), call, results, kit);
       }
-      await mapLimit(
+      await kit.mapLimit(
         refs.filter((r) => r.kind === 'path'),
         PATH_CONCURRENCY,
         async (ref) => {
-          results.set(refKey(ref), await readPath(client, ref, call));
+          results.set(kit.refKey(ref), await readPath(client, ref, call, kit));
         },
       );
       return results;
@@ -67,7 +88,9 @@ async function readParameters(
   chunk: readonly SecretRef[],
   call: CallContext,
   results: Map<string, Outcome>,
+  kit: ParameterKit,
 ): Promise<void> {
+  const { callBudget, callError, describeRef, outOfTime, refKey, translateAwsError } = kit;
   const budget = callBudget(call);
   if (budget <= 0) {
     for (const ref of chunk) results.set(refKey(ref), outOfTime(ref, call));
@@ -154,14 +177,26 @@ function toValue(parameter: Parameter): SecretValue {
 }
 
 /** Every parameter under a path, one page after another; the directory is all or nothing. */
-async function readPath(client: SSMClient, ref: SecretRef, call: CallContext): Promise<Outcome> {
+async function readPath(
+  client: SSMClient,
+  ref: SecretRef,
+  call: CallContext,
+  kit: ParameterKit,
+): Promise<Outcome> {
+  const { callBudget, callError, describeRef, outOfTime } = kit;
+  const failed = (message: string): Outcome => ({
+    ref,
+    ok: false,
+    error: kit.agentError('AWS_REQUEST', `${describeRef(ref)}: ${message}`),
+  });
   const prefix = ref.id.endsWith('/') ? ref.id : `${ref.id}/`;
   const items: DirectoryItem[] = [];
-  const maxPages = Math.ceil(LIMITS.directoryItems / PATH_PAGE_SIZE) + 10;
+  const limit = kit.directoryItems;
+  const maxPages = Math.ceil(limit / PATH_PAGE_SIZE) + 10;
   let nextToken: string | undefined;
   for (let page = 0; ; page++) {
     if (page >= maxPages)
-      return failed(ref, `more than ${maxPages} pages; the path holds too many parameters`);
+      return failed(`more than ${maxPages} pages; the path holds too many parameters`);
     const budget = callBudget(call);
     if (budget <= 0) return outOfTime(ref, call);
     try {
@@ -186,29 +221,18 @@ async function readPath(client: SSMClient, ref: SecretRef, call: CallContext): P
       if (call.signal.aborted) throw err;
       return { ref, ok: false, error: callError(err, describeRef(ref), budget, call) };
     }
-    if (items.length > LIMITS.directoryItems)
-      return failed(
-        ref,
-        `matches more than ${LIMITS.directoryItems} parameters; at most ${LIMITS.directoryItems} are allowed`,
-      );
+    if (items.length > limit)
+      return failed(`matches more than ${limit} parameters; at most ${limit} are allowed`);
     if (nextToken === undefined || nextToken === '') break;
   }
   if (items.length === 0)
     return {
       ref,
       ok: false,
-      error: new AgentError(
+      error: kit.agentError(
         'SECRET_NOT_FOUND',
         `${describeRef(ref)}: no parameter under this path (in this account and region)`,
       ),
     };
   return { ref, ok: true, items };
-}
-
-function failed(ref: SecretRef, message: string): Outcome {
-  return {
-    ref,
-    ok: false,
-    error: new AgentError('AWS_REQUEST', `${describeRef(ref)}: ${message}`),
-  };
 }
