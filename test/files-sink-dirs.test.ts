@@ -191,3 +191,23 @@ t.test('items AWS could name badly fail the directory, named, before any write',
     t.same(await readdir(dir).catch(() => []), [], 'nothing written');
   }
 });
+
+t.test('extract- on a directory: each file’s fields become keys of their own', async (t) => {
+  const { agent, written } = await rig(
+    t,
+    {
+      'a/': [
+        { path: 'db', text: '{"DB_USER":"u"}' },
+        { path: 'api', text: '{"API_KEY":"k"}' },
+      ],
+    },
+    [{ name: 'f', source: 'find', id: 'a/', extract: true }],
+  );
+  t.same((await agent.cycle(signal)).failures, []);
+  t.same([...(written.at(-1) ?? new Map<string, Uint8Array>()).keys()].sort(), [
+    'API_KEY',
+    'DB_USER',
+    'f.api',
+    'f.db',
+  ]);
+});

@@ -360,13 +360,14 @@ t.test('rendering options apply to each file of a directory', async (t) => {
   t.equal((await lstat(join(dir, '..data', 'j', 'a'))).mode & 0o777, 0o400);
 });
 
-t.test('failover: parameters and paths are read again in the failover region', async (t) => {
+t.test('failover: parameters, paths and finds are read again in the failover region', async (t) => {
   const server = await startDevServer({
     seed: {
       parameters: [
         { name: '/r/a', value: 'A' },
         { name: '/one', value: '1' },
       ],
+      secrets: [{ name: 'fo/x', value: 'X' }],
     },
   });
   t.teardown(() => server.close());
@@ -377,10 +378,16 @@ t.test('failover: parameters and paths are read again in the failover region', a
     secrets: [
       { name: 'r', source: 'path', id: '/r' },
       { name: 'one', source: 'parameter', id: '/one' },
+      { name: 'fo', source: 'find', id: 'fo/' },
     ],
   });
   t.same((await agent.cycle(signal)).failures, []);
-  t.same(await tree(dir), { one: '1', 'r/a': 'A' });
+  t.same(await tree(dir), { 'fo/x': 'X', one: '1', 'r/a': 'A' });
+  const finds = server.requests
+    .list()
+    .filter((r) => r.operation === 'BatchGetSecretValue')
+    .map((r) => `${r.region}:${r.outcome}`);
+  t.same(finds, ['us-east-1:InternalServiceError', 'us-west-2:ok'], 'the find fails over too');
   const regions = server.requests
     .list()
     .filter((r) => r.service === 'ssm')
