@@ -8,6 +8,7 @@
  *   dist/inject.js    `secrets-agent inject`
  *   dist/yaml.js, dist/handlebars.js   engines a command loads only when its input needs them
  *   dist/version.js   the version, for `--version` (the commands bundle it too)
+ *   dist/ssm.js       the SSM client, which the agent loads only when it reads a parameter
  *
  * What the source imports lazily (`await import(…)`) is a file of its own in the bundle, loaded
  * at the same point: the agent compiles neither the injector nor a template engine it does not
@@ -25,6 +26,7 @@ export const LAZY_FILES: Readonly<Record<string, string>> = {
   yaml: 'yaml',
   handlebars: 'handlebars',
   '../common/version.ts': 'version',
+  './ssm.ts': 'ssm',
 };
 
 /** Imported by the entry only where the source tree holds it: never bundled. */
@@ -65,6 +67,7 @@ export const BUILD_OPTIONS = {
     yaml: 'yaml',
     handlebars: 'handlebars',
     version: 'common/version.ts',
+    ssm: 'agent/source/ssm.ts',
   },
   bundle: true,
   format: 'cjs',

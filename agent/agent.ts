@@ -12,11 +12,18 @@ import type { Logger } from '../common/log.ts';
 import { backoffDelay, jittered, maxRetriesWithin, sleep, type Backoff } from './backoff.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Reloader } from './reload.ts';
-import type { SecretFile, WriteResult } from './sink/files.ts';
+import {
+  pathCollision,
+  relativePathProblem,
+  topName,
+  type SecretFile,
+  type WriteResult,
+} from './sink/files.ts';
 import { secretData, type SecretEntry, type SecretWriteOutcome } from './sink/k8s-secret.ts';
 import {
   refKey,
   type Deadline,
+  type DirectoryItem,
   type FetchOutcome,
   type SecretRef,
   type SecretSource,
@@ -59,9 +66,12 @@ export interface SecretWriter {
   write(data: ReadonlyMap<string, Uint8Array>, signal: AbortSignal): Promise<SecretWriteOutcome>;
 }
 
-/** One secret, rendered: its file, and its keys in the Kubernetes Secret. */
+/**
+ * One secret, rendered: its file (a directory source: its files, `<name>/<path>`), and its keys
+ * in the Kubernetes Secret.
+ */
 interface Rendered {
-  readonly file: SecretFile;
+  readonly files: readonly SecretFile[];
   readonly entries: readonly SecretEntry[];
 }
 
@@ -105,7 +115,22 @@ const SECRET_WRITE_OUTCOMES: Partial<Record<AgentError['code'], string>> = {
   KUBE_CONFIG: 'error',
 };
 
+/** The annotation that names a source, for messages. */
+const SOURCE_ANNOTATION = {
+  secretsmanager: 'secret-',
+  parameter: 'param-',
+  path: 'path-',
+  find: 'find-',
+} as const;
+
 export function specRef(spec: SecretSpec): SecretRef {
+  const source = spec.source ?? 'secretsmanager';
+  if (source !== 'secretsmanager')
+    return {
+      kind: source,
+      id: spec.id,
+      ...(spec.tag === undefined ? {} : { tag: spec.tag }),
+    };
   return {
     id: spec.id,
     ...(spec.versionStage === undefined ? {} : { versionStage: spec.versionStage }),
@@ -151,7 +176,10 @@ export class Agent {
         const error =
           err instanceof AgentError
             ? err
-            : new AgentError('RENDER_FAILED', `secret ${spec.id}: cannot render`);
+            : new AgentError(
+                'RENDER_FAILED',
+                `${spec.source ?? 'secret'} ${spec.id}: cannot render`,
+              );
         failures.push({ secret: spec.name, error });
         metrics.fetchTotal.inc({ secret: spec.name, outcome: error.code });
       }
@@ -163,8 +191,11 @@ export class Agent {
       const r = fresh.get(spec.name) ?? this.#lastGood.get(spec.name);
       return r === undefined ? [] : [r];
     });
-    const changed = await this.#writeFiles(current.map((r) => r.file));
-    for (const r of current) this.#lastGood.set(r.file.name, r);
+    const changed = await this.#writeFiles(current.flatMap((r) => r.files));
+    for (const spec of config.secrets) {
+      const r = fresh.get(spec.name);
+      if (r !== undefined) this.#lastGood.set(spec.name, r);
+    }
     const secretFailure = await this.#writeSecret(current, signal);
     if (secretFailure !== undefined) failures.push(secretFailure);
     // Before the first complete write the app has not started (the startup probe holds it).
@@ -209,19 +240,41 @@ export class Agent {
   #render(spec: SecretSpec, outcome: FetchOutcome | undefined): Rendered {
     if (outcome === undefined) throw new AgentError('AWS_REQUEST', `secret ${spec.id}: no answer`);
     if (!outcome.ok) throw outcome.error;
-    const content = this.#deps.render(spec, outcome.value);
-    const entries: SecretEntry[] = [
-      { key: spec.name, value: content, from: `secret-${spec.name}` },
-    ];
-    if (spec.extract && this.#deps.secret !== undefined) {
-      for (const [key, value] of this.#deps.secret.extract(spec, outcome.value)) {
-        entries.push({ key, value, from: `extract-${spec.name}` });
+    const annotation = `${SOURCE_ANNOTATION[spec.source ?? 'secretsmanager']}${spec.name}`;
+    const items =
+      'items' in outcome
+        ? directoryItems(spec, outcome.items)
+        : [{ path: spec.name, key: spec.name, value: outcome.value }];
+    const files: SecretFile[] = [];
+    const entries: SecretEntry[] = [];
+    const mode = spec.mode ?? this.#deps.config.fileMode;
+    for (const item of items) {
+      const content = this.#renderItem(
+        spec,
+        item.value,
+        'items' in outcome ? item.path : undefined,
+      );
+      files.push({ name: item.path, content, mode });
+      entries.push({ key: item.key, value: content, from: annotation });
+      if (spec.extract && this.#deps.secret !== undefined) {
+        for (const [key, value] of this.#deps.secret.extract(spec, item.value)) {
+          entries.push({ key, value, from: `extract-${spec.name}` });
+        }
       }
     }
-    return {
-      file: { name: spec.name, content, mode: spec.mode ?? this.#deps.config.fileMode },
-      entries,
-    };
+    return { files, entries };
+  }
+
+  /** One value rendered; a directory item's error names the item's file. */
+  #renderItem(spec: SecretSpec, value: SecretValue, path: string | undefined): Uint8Array {
+    try {
+      return this.#deps.render(spec, value);
+    } catch (err) {
+      if (path === undefined || !(err instanceof AgentError)) throw err;
+      throw new AgentError(err.code, `${err.message} (file ${path})`, {
+        retryable: err.retryable,
+      });
+    }
   }
 
   /** Writes the files; returns the names whose content changed. */
@@ -229,7 +282,8 @@ export class Agent {
     const { metrics, logger } = this.#deps;
     if (set.length === 0) return [];
     const result = await this.#deps.files.write(set);
-    for (const name of result.changed) {
+    // A directory source's files count under its name: labels never carry discovered ids.
+    for (const name of new Set(result.changed.map(topName))) {
       metrics.updatesTotal.inc({ secret: name });
       logger.info('secret file updated', { secret: name });
     }
@@ -345,6 +399,39 @@ export class Agent {
       };
     }
   }
+}
+
+/**
+ * A directory source's items as files `<name>/<path>` and Secret keys `<name>.<path with "."
+ * for "/">`; a path that would leave the directory, or two that collide, fail the source.
+ */
+function directoryItems(
+  spec: SecretSpec,
+  items: readonly DirectoryItem[],
+): { path: string; key: string; value: SecretValue }[] {
+  const what = `${spec.source ?? 'secret'} ${spec.id}`;
+  const out = items.map((item) => {
+    const problem = relativePathProblem(item.path);
+    if (problem !== undefined)
+      throw new AgentError(
+        'RENDER_FAILED',
+        `${what}: ${JSON.stringify(item.path)} cannot be a file name: it ${problem}`,
+      );
+    return {
+      path: `${spec.name}/${item.path}`,
+      key: `${spec.name}.${item.path.replaceAll('/', '.')}`,
+      value: item.value,
+    };
+  });
+  const collision = pathCollision(out.map((i) => i.path));
+  if (collision !== undefined)
+    throw new AgentError(
+      'RENDER_FAILED',
+      collision[0] === collision[1]
+        ? `${what}: two items are both named ${collision[0]}`
+        : `${what}: ${collision[0]} would be both a file and the directory of ${collision[1]}`,
+    );
+  return out;
 }
 
 function interrupted(config: AgentConfig): SecretFailure {

@@ -131,7 +131,7 @@ function secretText(
   if (value.binary === undefined) {
     throw new AgentError(
       'RENDER_FAILED',
-      `secret ${spec.id} (file ${spec.name}) has neither a string nor a binary value`,
+      `${sourceName(spec)} ${spec.id} (file ${spec.name}) has neither a string nor a binary value`,
     );
   }
   if (option === 'extract' || option === undefined) return undefined;
@@ -150,7 +150,7 @@ function bounded(spec: SecretSpec, option: Option, text: string): string {
 function fail(spec: SecretSpec, option: Option, problem: string): AgentError {
   return new AgentError(
     'RENDER_FAILED',
-    `secret ${spec.id}: ${optionName(spec, option)} ${problem}`,
+    `${sourceName(spec)} ${spec.id}: ${optionName(spec, option)} ${problem}`,
   );
 }
 
@@ -170,7 +170,7 @@ function parseJson(spec: SecretSpec, text: string, option: Option): Json {
   } catch {
     throw new AgentError(
       'RENDER_FAILED',
-      `secret ${spec.id} is not JSON, so ${optionName(spec, option)} cannot apply`,
+      `${sourceName(spec)} ${spec.id} is not JSON, so ${optionName(spec, option)} cannot apply`,
     );
   }
 }
@@ -416,4 +416,10 @@ const PROPERTIES_ESCAPES: Readonly<Record<string, string>> = {
 function unicodeEscape(ch: string): string {
   const code = ch.charCodeAt(0);
   return code >= 0x20 && code <= 0x7e ? ch : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** What a spec reads, for messages: secret, parameter, path or find. */
+function sourceName(spec: SecretSpec): string {
+  const source = spec.source ?? 'secretsmanager';
+  return source === 'secretsmanager' ? 'secret' : source;
 }

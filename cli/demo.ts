@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole flow with no AWS account and no cluster.
  *
- * 1. `secrets-agent dev` (Secrets Manager + STS) seeded with the catalog secret, and a loopback
+ * 1. `secrets-agent dev` (Secrets Manager, SSM Parameter Store + STS) seeded with the catalog
+ *    secret, a parameter and a set of secrets under `catalog/config/`, and a loopback
  *    Kubernetes API for Secrets, both on 127.0.0.1.
  * 2. The injector run over `manifests/examples/catalog`: a readable summary of what it adds.
  * 3. The agent container exactly as injected (its image entrypoint is this CLI: its own args and
@@ -10,7 +11,7 @@
  *    changes. Ctrl-C stops everything.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -50,6 +51,9 @@ async function injectedCatalog(): Promise<{ pod: Pod; agent: Container }> {
         ...template.metadata?.annotations,
         'secrets-agent.io/refresh-interval': '5s',
         'secrets-agent.io/region': 'us-east-1',
+        // Beside the secret: one SSM parameter, and every secret under a prefix as a directory.
+        'secrets-agent.io/param-db-endpoint': '/catalog/db/endpoint',
+        'secrets-agent.io/find-config': 'catalog/config/',
       },
     },
   };
@@ -140,12 +144,22 @@ function agentPortOf(agent: Container): number {
   return (JSON.parse(agent.args?.[2] ?? '{}') as { httpPort?: number }).httpPort ?? 9102;
 }
 
+/** Every file under the volume (a directory source's files by their relative path). */
+async function files(dir: string, prefix = ''): Promise<string[]> {
+  const entries = await readdir(join(dir, prefix), { withFileTypes: true }).catch(() => []);
+  const names: string[] = [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (prefix === '' && entry.name.startsWith('.')) continue;
+    const rel = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    const isDir = await stat(join(dir, rel)).then((s) => s.isDirectory());
+    names.push(...(isDir ? await files(dir, rel) : [rel]));
+  }
+  return names;
+}
+
 async function show(kube: Awaited<ReturnType<typeof startKubeApiServer>>, pod: Pod): Promise<void> {
-  const names = (await readdir(out).catch(() => [] as string[]))
-    .filter((n) => !n.startsWith('.'))
-    .sort();
   print(bold('  Files the app reads (.demo/secrets is the pod volume):'));
-  for (const name of names) {
+  for (const name of await files(out)) {
     print(`    ${name}: ${(await readFile(join(out, name), 'utf8')).trimEnd()}`);
   }
   const secret = kube.secrets.get(NAMESPACE, 'catalog-external-secret');
@@ -184,7 +198,7 @@ async function main(): Promise<void> {
   );
   print(bold('secrets-agent demo'));
   print(
-    `  Secrets Manager + STS (secrets-agent dev): ${aws.url}, seeded from test/fixtures/seed.yaml`,
+    `  Secrets Manager, SSM + STS (secrets-agent dev): ${aws.url}, seeded from test/fixtures/seed.yaml`,
   );
   print(`  Kubernetes API (Secrets only, loopback):   ${kube.url}`);
   const { pod, agent } = await injectedCatalog();

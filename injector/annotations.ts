@@ -22,8 +22,21 @@ import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { templateEnvironment } from '../common/template.ts';
 import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, Pod, Result } from './types.ts';
-import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES, type PodKey, type SecretPrefix } from './keys.ts';
-import { closest, suggestKey } from './suggest.ts';
+import {
+  ENV_PREFIX,
+  POD_KEYS,
+  SECRET_PREFIXES,
+  SOURCE_PREFIXES,
+  type PodKey,
+  type SecretPrefix,
+} from './keys.ts';
+import { suggestKey } from './suggest.ts';
+import {
+  finishSecrets,
+  SECRET_FIELD_PARSERS,
+  SECRET_FIELD_PREFIX,
+  type SecretDraft,
+} from './secret-fields.ts';
 
 /** One thing wrong with the annotations; `annotation` is the full key. */
 export interface Problem {
@@ -105,10 +118,7 @@ interface Draft {
   config: Omit<AnnotatedConfig, 'secrets'>;
 }
 
-/** One secret's annotations: the configuration fields, as written. */
-type SecretDraft = Partial<Omit<SecretInput, 'name'>>;
-
-class Collector {
+export class Collector {
   readonly problems: Problem[] = [];
   add(key: string, message: string): void {
     this.problems.push({ annotation: `${ANNOTATION_PREFIX}${key}`, message });
@@ -202,18 +212,6 @@ function tooLong(key: string, value: string, out: Collector): boolean {
 // ---------------------------------------------------------------------------------------------
 // The agent's configuration, checked by its own schema
 
-/** The configuration field each annotation sets, for naming the schema's problems. */
-const SECRET_FIELD_PREFIX: Readonly<Record<keyof SecretInput, SecretPrefix>> = {
-  name: 'secret-',
-  id: 'secret-',
-  key: 'key-',
-  template: 'template-',
-  format: 'format-',
-  versionStage: 'version-stage-',
-  versionId: 'version-id-',
-  mode: 'perms-',
-  extract: 'extract-',
-};
 const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
   refreshInterval: 'refresh-interval',
   region: 'region',
@@ -231,9 +229,15 @@ const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
 export function annotationForField(path: string, secrets: readonly SecretInput[]): string {
   const match = /^secrets\[(\d+)\](?:\.(\w+))?/.exec(path);
   if (match !== null) {
-    const name = secrets[Number(match[1])]?.name ?? '';
+    const secret = secrets[Number(match[1])];
+    const name = secret?.name ?? '';
     const field = (match[2] ?? 'id') as keyof SecretInput;
-    return `${SECRET_FIELD_PREFIX[field] ?? 'secret-'}${name}`;
+    // name, source and id come from the annotation that names the source.
+    const sourcePrefix =
+      SOURCE_PREFIXES[(secret?.source ?? 'secretsmanager') as keyof typeof SOURCE_PREFIXES] ??
+      'secret-';
+    if (field === 'name' || field === 'source' || field === 'id') return `${sourcePrefix}${name}`;
+    return `${SECRET_FIELD_PREFIX[field] ?? sourcePrefix}${name}`;
   }
   return POD_FIELD_KEY[path] ?? 'inject';
 }
@@ -249,7 +253,7 @@ export function toProblem(p: ConfigProblem, secrets: readonly SecretInput[]): Pr
   if (p.path === 'secrets' && secrets.length === 0) {
     return {
       annotation: `${ANNOTATION_PREFIX}inject`,
-      message: `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret`,
+      message: `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret (nor a param-, path- or find- annotation)`,
     };
   }
   const name = (path: string): string => `${ANNOTATION_PREFIX}${annotationForField(path, secrets)}`;
@@ -326,7 +330,7 @@ function parsePodKey(key: PodKey, value: string, draft: Draft, out: Collector): 
   POD_KEY_PARSERS[key](value, draft, out, key);
 }
 
-function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
+export function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
   if (value === 'true') return true;
   if (value === 'false') return false;
   out.add(key, `must be "true" or "false"; got ${quote(value)}`);
@@ -467,65 +471,6 @@ function parseSecretKey(
   secrets.set(name, draft);
   SECRET_FIELD_PARSERS[prefix](value, draft, out, key);
   return true;
-}
-
-type SecretFieldParser = (value: string, draft: SecretDraft, out: Collector, key: string) => void;
-
-/** Each per-secret annotation sets one configuration field, as written (booleans parsed). */
-const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = {
-  'secret-': (v, d) => {
-    d.id = v;
-  },
-  'key-': (v, d) => {
-    d.key = v;
-  },
-  'template-': (v, d) => {
-    d.template = v;
-  },
-  'format-': (v, d) => {
-    d.format = v;
-  },
-  'version-stage-': (v, d) => {
-    d.versionStage = v;
-  },
-  'version-id-': (v, d) => {
-    d.versionId = v;
-  },
-  'perms-': (v, d) => {
-    d.mode = v;
-  },
-  'extract-': (v, d, out, k) => {
-    const b = parseBoolean(v, k, out);
-    if (b !== undefined) d.extract = b;
-  },
-};
-
-/** The secrets in file-name order; options whose `secret-<name>` is missing are reported. */
-function finishSecrets(secrets: ReadonlyMap<string, SecretDraft>, out: Collector): SecretInput[] {
-  const list: SecretInput[] = [];
-  const named = [...secrets.keys()].filter((n) => secrets.get(n)?.id !== undefined);
-  for (const [name, s] of secrets) {
-    if (s.id === undefined) reportOrphan(name, s, named, out);
-    else list.push({ name, ...s, id: s.id });
-  }
-  return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/** Options for a secret that no `secret-<name>` names: say which key, and the likely typo. */
-function reportOrphan(
-  name: string,
-  s: SecretDraft,
-  known: readonly string[],
-  out: Collector,
-): void {
-  const near = closest(name, known);
-  const hint = near === undefined ? '' : `; did you mean "${near}"?`;
-  for (const field of Object.keys(s) as (keyof SecretDraft)[]) {
-    out.add(
-      `${SECRET_FIELD_PREFIX[field]}${name}`,
-      `no ${ANNOTATION_PREFIX}secret-${name} names the secret "${name}"${hint}`,
-    );
-  }
 }
 
 function checkCrossFields(draft: Draft, env: readonly EnvAnnotation[], out: Collector): void {

@@ -208,7 +208,9 @@ function agentConfig(
 function secretConfig(s: SecretInput): SecretInput {
   return {
     name: s.name,
+    ...(s.source === undefined ? {} : { source: s.source }),
     id: s.id,
+    ...(s.tag === undefined ? {} : { tag: s.tag }),
     ...(s.versionStage === undefined ? {} : { versionStage: s.versionStage }),
     ...(s.versionId === undefined ? {} : { versionId: s.versionId }),
     ...(s.key === undefined ? {} : { key: s.key }),

@@ -42,6 +42,18 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
     /catalog: \{"username":"catalog_user","password":"dev-catalog-password-change-me"\}/,
   );
   t.match(out, /password: dev-catalog-password-change-me/);
+  t.match(
+    out,
+    /^ {4}db-endpoint: catalog-db\.cluster-abc\.us-east-1\.rds\.amazonaws\.com:3306$/m,
+    'one SSM parameter',
+  );
+  t.match(out, /^ {4}config\/feature-flags: \{"newCheckout":true\}$/m, 'a find- directory');
+  t.match(out, /^ {4}config\/search\/endpoint: https:\/\/search\.catalog\.internal$/m);
+  t.match(
+    out,
+    /^ {4}config\.search\.endpoint: https:\/\/search\.catalog\.internal$/m,
+    'its Secret key',
+  );
   const metrics = await (await fetch(`http://127.0.0.1:${agentPort}/metrics`)).text();
   t.match(metrics, /^secrets_agent_ready 1$/m, 'the metrics URL it prints answers');
   // The rotation command it prints, run as printed.
