@@ -96,6 +96,7 @@ t.test('the agent stopped on an exploding template answers SIGTERM at once', asy
   const run = await agent.stop('SIGTERM');
   const ms = performance.now() - started;
   t.equal(run.code, 0, 'a clean stop');
-  t.ok(ms < 3_000, `stopped ${ms.toFixed(0)} ms after SIGTERM`);
+  // Generous for a loaded machine: the finding was an agent that ignored SIGTERM for minutes.
+  t.ok(ms < 10_000, `stopped ${ms.toFixed(0)} ms after SIGTERM`);
   t.match(run.stdout, /expands to more than 1024 KiB/);
 });
