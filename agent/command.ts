@@ -17,7 +17,7 @@ import {
 } from '../common/flags.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { parseYaml } from '../common/yaml.ts';
-import { Agent, terminationMessage } from './agent.ts';
+import { Agent, specRef, terminationMessage } from './agent.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
 import { collectProcessMetrics, createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { createReloader } from './reload.ts';
@@ -175,7 +175,7 @@ export const run: Command = async (ctx) => {
   await prepareRenderer(config.secrets);
   const metrics = createAgentMetrics();
   if (config.mode === 'sidecar') metrics.refreshInterval.set(config.refreshIntervalMs / 1000);
-  const source = createAwsSource({
+  const aws = createAwsSource({
     logger,
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
     requestTimeoutMs: config.requestTimeoutMs,
@@ -183,6 +183,9 @@ export const run: Command = async (ctx) => {
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
   });
+  // With the local API, the source keeps what it reads: the API serves the loop's values.
+  const localApi = config.localApi ? await import('./local-api.ts') : undefined;
+  const source = localApi === undefined ? aws : new localApi.RecordingSource(aws);
   let secret: OpenSink | undefined;
   try {
     checkRegion(config, ctx.env);
@@ -219,13 +222,83 @@ export const run: Command = async (ctx) => {
           }),
         }),
   });
+  let api: { close(): Promise<void> } | undefined;
+  try {
+    if (localApi !== undefined && source instanceof localApi.RecordingSource)
+      api = await openLocalApi(localApi, source, config, metrics, logger, ctx.env);
+  } catch (err) {
+    if (!(err instanceof AgentError) || err.code !== 'CONFIG_INVALID') throw err;
+    ctx.stderr.write(`secrets-agent agent: ${err.message}\n`);
+    await writeTerminationLog(config.terminationLogPath, err.message, logger);
+    source.close();
+    secret?.close();
+    return 78;
+  }
   try {
     return await serve(agent, config, metrics, logger, ctx.signal);
   } finally {
+    await api?.close();
     source.close();
     secret?.close();
   }
 };
+
+/**
+ * The local API: the token file first (before the agent can report ready), then the server on
+ * 127.0.0.1. A port already taken is a configuration error.
+ */
+async function openLocalApi(
+  module: typeof import('./local-api.ts'),
+  source: InstanceType<typeof module.RecordingSource>,
+  config: AgentConfig,
+  metrics: AgentMetrics,
+  logger: Logger,
+  env: Env,
+): Promise<{ close(): Promise<void> }> {
+  const token = await module.resolveToken(env);
+  const tokenFile = await module
+    .writeTokenFile(config.outputDir, token, config.fileMode)
+    .catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new AgentError(
+        'CONFIG_INVALID',
+        `local API: cannot write the token file in ${config.outputDir}: ${code}`,
+      );
+    });
+  let parameters: Promise<import('./source/ssm-read.ts').ParameterReader> | undefined;
+  const api = await module
+    .startLocalApi({
+      port: config.localApiPort,
+      token,
+      configured: config.secrets.map(specRef),
+      source,
+      parameters: () =>
+        (parameters ??= import('./source/ssm-read.ts').then((m) =>
+          m.createParameterReader({
+            onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
+            requestTimeoutMs: config.requestTimeoutMs,
+            ...(config.region === undefined ? {} : { region: config.region }),
+          }),
+        )),
+      cacheTtlMs: config.refreshIntervalMs,
+      logger,
+      onRequest: (outcome) => metrics.localApiRequests.inc({ outcome }),
+    })
+    .catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new AgentError(
+        'CONFIG_INVALID',
+        `local API: cannot listen on ${module.LOCAL_API_ADDRESS}:${config.localApiPort}: ${code}`,
+      );
+    });
+  logger.info('local API', { address: module.LOCAL_API_ADDRESS, port: api.port, tokenFile });
+  return {
+    close: async () => {
+      await api.close();
+      if (parameters !== undefined) (await parameters).close();
+    },
+  };
+}
 
 /** Runs the mode with the status server up; resolves to the exit code. */
 async function serve(

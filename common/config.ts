@@ -13,6 +13,7 @@ import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { formatDuration, parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
+import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
 import { loadTemplateEngine, templateProblem, type TemplateEngine } from './template.ts';
 
@@ -46,6 +47,10 @@ export const LIMITS = {
   templateLength: 16_384,
   urlLength: 2048,
   pathLength: 4096,
+  /** The local API's port: unprivileged, so the agent needs no capability to bind it. */
+  localApiPort: { min: 1024, max: 65535 },
+  /** Owners of the Kubernetes Secret one agent names (config-owners.ts). */
+  secretOwners: OWNERS_LIMIT,
 } as const;
 
 export const DEFAULTS = {
@@ -60,6 +65,7 @@ export const DEFAULTS = {
   terminationLogPath: '/dev/termination-log',
   logLevel: 'info',
   format: 'raw',
+  localApiPort: 2773,
 } as const;
 
 export interface SecretSpec {
@@ -84,7 +90,14 @@ export interface K8sSecretTarget {
   readonly name: string;
   /** Defaults to the pod's namespace (the service-account namespace file, or POD_NAMESPACE). */
   readonly namespace?: string;
+  /**
+   * What owns the pod (its controller, as the injector saw it at admission): a Secret the agent
+   * created gets these as owner references, so Kubernetes deletes it when they are all gone.
+   */
+  readonly owners?: readonly SecretOwner[];
 }
+
+export type { SecretOwner } from './config-owners.ts';
 
 export interface AgentConfig {
   readonly mode: Mode;
@@ -103,6 +116,9 @@ export interface AgentConfig {
   readonly logLevel: ConfigLogLevel;
   readonly reloadUrl?: string;
   readonly k8sSecret?: K8sSecretTarget;
+  /** Serve the AWS Secrets Manager Agent's HTTP protocol on 127.0.0.1 (sidecar mode only). */
+  readonly localApi: boolean;
+  readonly localApiPort: number;
   readonly secrets: readonly SecretSpec[];
 }
 
@@ -134,7 +150,9 @@ export interface AgentConfigInput {
   terminationLogPath?: string;
   logLevel?: string;
   reloadUrl?: string;
-  k8sSecret?: { name: string; namespace?: string };
+  k8sSecret?: { name: string; namespace?: string; owners?: SecretOwner[] };
+  localApi?: boolean;
+  localApiPort?: number;
   secrets: SecretInput[];
 }
 
@@ -153,6 +171,8 @@ export const CONFIG_FIELDS = [
   'logLevel',
   'reloadUrl',
   'k8sSecret',
+  'localApi',
+  'localApiPort',
   'secrets',
 ] as const;
 export const SECRET_FIELDS = [
@@ -489,7 +509,7 @@ function parseK8sSecret(raw: unknown, ctx: Ctx): K8sSecretTarget | undefined {
     ctx.problems.add('k8sSecret', 'must be an object with a name');
     return undefined;
   }
-  checkKeys(raw, ['name', 'namespace'], 'k8sSecret', ctx);
+  checkKeys(raw, ['name', 'namespace', 'owners'], 'k8sSecret', ctx);
   const objectName = (what: string) => (value: string) =>
     isDnsSubdomain(value)
       ? undefined
@@ -497,8 +517,41 @@ function parseK8sSecret(raw: unknown, ctx: Ctx): K8sSecretTarget | undefined {
   if (raw['name'] === undefined) ctx.problems.add('k8sSecret.name', 'is required');
   const name = optString(raw, 'name', 'k8sSecret', ctx, 253, objectName('Secret'));
   const namespace = optString(raw, 'namespace', 'k8sSecret', ctx, 63, objectName('namespace'));
+  const owners = parseOwners(raw['owners'], namespace !== undefined, (...a) =>
+    ctx.problems.add(...a),
+  );
   if (name === undefined) return undefined;
-  return namespace === undefined ? { name } : { name, namespace };
+  return {
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(owners === undefined || owners.length === 0 ? {} : { owners }),
+  };
+}
+
+/** localApi and its port: an unprivileged port, not the status server's, sidecar mode only. */
+function parseLocalApi(
+  raw: JsonObject,
+  ctx: Ctx,
+  local: Pick<AgentConfig, 'mode' | 'httpPort'>,
+): Pick<AgentConfig, 'localApi' | 'localApiPort'> {
+  const { localApi: on = false, localApiPort: port = DEFAULTS.localApiPort } = raw;
+  const { min, max } = LIMITS.localApiPort;
+  if (typeof on !== 'boolean') ctx.problems.add('localApi', 'must be true or false');
+  const portOk = typeof port === 'number' && Number.isInteger(port) && port >= min && port <= max;
+  if (!portOk)
+    ctx.problems.add('localApiPort', `must be a port from ${min} to ${max}; got ${quote(port)}`);
+  if (on === true && portOk && local.httpPort !== 0 && port === local.httpPort)
+    ctx.problems.add(
+      'localApiPort',
+      `${port} is already the health and metrics port ({0})`,
+      'httpPort',
+    );
+  if (on === true && local.mode !== 'sidecar')
+    ctx.problems.add(
+      'localApi',
+      'is served in sidecar mode only: an init container exits before the app starts',
+    );
+  return { localApi: on === true, localApiPort: portOk ? port : DEFAULTS.localApiPort };
 }
 
 function parseHttpPort(raw: JsonObject, ctx: Ctx): number {
@@ -633,8 +686,10 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
   checkKeys(raw, CONFIG_FIELDS, '', ctx);
   const secrets = parseSecrets(raw, ctx);
   const k8sSecret = parseK8sSecret(raw['k8sSecret'], ctx);
+  const local = parseLocal(raw, ctx);
   const config: AgentConfig = {
-    ...parseLocal(raw, ctx),
+    ...local,
+    ...parseLocalApi(raw, ctx, local),
     ...parseTiming(raw, ctx),
     ...parseTargets(raw, ctx),
     ...(k8sSecret === undefined ? {} : { k8sSecret }),

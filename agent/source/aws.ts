@@ -104,7 +104,7 @@ export function fetchWorstCase(shape: FetchShape): WorstCase {
  * Counts every call sent: the deserialize step runs once per attempt (the SDK makes one), and
  * high priority wraps the deserializer, so modelled AWS errors are seen.
  */
-function countingPlugin<I extends object, O extends object>(
+export function countingPlugin<I extends object, O extends object>(
   onApiCall: AwsSourceOptions['onApiCall'],
 ): Pluggable<I, O> {
   return {
@@ -464,13 +464,19 @@ export function matchesId(
 
 function toValue(out: {
   readonly ARN?: string | undefined;
+  readonly Name?: string | undefined;
   readonly VersionId?: string | undefined;
   readonly SecretString?: string | undefined;
   readonly SecretBinary?: Uint8Array | undefined;
+  readonly VersionStages?: string[] | undefined;
+  readonly CreatedDate?: Date | undefined;
 }): SecretValue {
   return {
     arn: out.ARN ?? '',
     versionId: out.VersionId ?? '',
+    ...(out.Name === undefined ? {} : { name: out.Name }),
+    ...(out.VersionStages === undefined ? {} : { versionStages: [...out.VersionStages] }),
+    ...(out.CreatedDate === undefined ? {} : { createdDate: out.CreatedDate.getTime() / 1000 }),
     ...(out.SecretString === undefined ? {} : { string: out.SecretString }),
     ...(out.SecretBinary === undefined ? {} : { binary: out.SecretBinary }),
   };

@@ -1,0 +1,411 @@
+/**
+ * The local API: the AWS Secrets Manager Agent's (and the Lambda extension's) HTTP protocol,
+ * served by the sidecar on 127.0.0.1, so apps written for it work unchanged.
+ *
+ * - `GET /secretsmanager/get?secretId=ID[&versionStage=S|&versionId=V][&refreshNow=true]`
+ *   answers GetSecretValue's JSON; `GET /systemsmanager/parameters/get?name=N[&withDecryption=true]`
+ *   answers GetParameter's.
+ * - Every request carries `X-Aws-Parameters-Secrets-Token` with the pod's token, which the agent
+ *   makes at start and writes to `<outputDir>/.secrets-agent-token` before it reports ready.
+ * - What the configuration names is served from the agent's cache (the last good values of the
+ *   refresh loop); anything else is read through (the pod's IAM role is the boundary) and kept
+ *   for the refresh interval. `refreshNow=true` reads again, at most once a second per id.
+ *
+ * Bounds: loopback only, at most MAX_CONNECTIONS connections, URLs up to MAX_URL_LENGTH, no
+ * bodies, headers within MAX_HEADER_BYTES and REQUEST_HEADERS_TIMEOUT_MS, at most
+ * MAX_CACHED read-through entries. Values never reach the logs: only ids and error codes do.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { AgentError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import type { LocalApiOutcome } from './metrics.ts';
+import type { ParameterQuery, ParameterReader } from './source/ssm-read.ts';
+import { refKey, type FetchOutcome, type SecretRef, type SecretSource } from './source/source.ts';
+import type { SecretValue } from './types.ts';
+
+/** The token file, beside the secret files (a secret's name never starts with a dot). */
+export const TOKEN_FILE = '.secrets-agent-token';
+export const TOKEN_HEADER = 'x-aws-parameters-secrets-token';
+/** The only address the local API listens on. */
+export const LOCAL_API_ADDRESS = '127.0.0.1';
+export const MAX_CONNECTIONS = 64;
+export const MAX_URL_LENGTH = 4096;
+export const MAX_HEADER_BYTES = 16 * 1024;
+export const REQUEST_HEADERS_TIMEOUT_MS = 5_000;
+/** Read-through entries kept (ids the configuration does not name), oldest dropped first. */
+export const MAX_CACHED = 1_000;
+/** `refreshNow=true` reads again at most this often per id. */
+export const REFRESH_NOW_INTERVAL_MS = 1_000;
+
+/**
+ * The token: the agent's own AWS_TOKEN when set (its value, or `file://PATH` to read it from,
+ * as the AWS agent takes its own), else 32 random bytes.
+ */
+export async function resolveToken(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<string> {
+  const given = env['AWS_TOKEN'];
+  if (given === undefined || given === '') return randomBytes(32).toString('base64url');
+  if (!given.startsWith('file://')) return given;
+  const path = given.slice('file://'.length);
+  const text = await readFile(path, 'utf8').catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new AgentError(
+      'CONFIG_INVALID',
+      `AWS_TOKEN names ${path}, which cannot be read: ${code}`,
+    );
+  });
+  const token = text.trim();
+  if (token === '')
+    throw new AgentError('CONFIG_INVALID', `AWS_TOKEN names ${path}, which is empty`);
+  return token;
+}
+
+/** Writes the token file atomically, with the files' mode. */
+export async function writeTokenFile(dir: string, token: string, mode: number): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, TOKEN_FILE);
+  const tmp = `${path}.tmp-${randomBytes(3).toString('hex')}`;
+  await writeFile(tmp, token, { mode, flag: 'wx' });
+  await chmod(tmp, mode);
+  await rename(tmp, path);
+  return path;
+}
+
+/**
+ * The agent's source with a memory: every value a fetch returns is kept, so the local API
+ * serves the last good value of what the refresh loop reads (a failed read keeps the old one).
+ */
+export class RecordingSource implements SecretSource {
+  readonly #inner: SecretSource;
+  readonly #values = new Map<string, SecretValue>();
+
+  constructor(inner: SecretSource) {
+    this.#inner = inner;
+  }
+
+  async fetch(
+    ...args: Parameters<SecretSource['fetch']>
+  ): Promise<ReadonlyMap<string, FetchOutcome>> {
+    const outcomes = await this.#inner.fetch(...args);
+    for (const [key, outcome] of outcomes) if (outcome.ok) this.#values.set(key, outcome.value);
+    return outcomes;
+  }
+
+  /** The last good value of a ref. */
+  last(ref: SecretRef): SecretValue | undefined {
+    return this.#values.get(refKey(ref));
+  }
+
+  /** Keeps a value read elsewhere (a refreshNow of a configured secret). */
+  remember(ref: SecretRef, value: SecretValue): void {
+    this.#values.set(refKey(ref), value);
+  }
+
+  close(): void {
+    this.#inner.close();
+  }
+}
+
+export interface LocalApiOptions {
+  readonly port: number;
+  readonly token: string;
+  /** The refs the configuration names: served from the refresh loop's values. */
+  readonly configured: readonly SecretRef[];
+  readonly source: RecordingSource;
+  /** Loaded on the first parameter request. */
+  readonly parameters: () => Promise<ParameterReader>;
+  readonly cacheTtlMs: number;
+  readonly logger: Logger;
+  readonly onRequest: (outcome: LocalApiOutcome) => void;
+  readonly now?: () => number;
+}
+
+export interface LocalApi {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** An answer: status, and the JSON body (AWS's error shape for errors). */
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+  readonly outcome: LocalApiOutcome;
+}
+
+function error(status: number, type: string, message?: string): Answer {
+  const body =
+    message === undefined ? { __type: type } : { __type: type, message: message.slice(0, 500) };
+  return { status, body: JSON.stringify(body), outcome: status === 401 ? 'unauthorized' : 'error' };
+}
+
+class BadRequest extends Error {}
+
+interface Cached {
+  readonly body: string;
+  readonly at: number;
+}
+
+export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
+  const now = options.now ?? Date.now;
+  const expected = Buffer.from(options.token, 'utf8');
+  const configured = new Set(options.configured.map(refKey));
+  const cache = new Map<string, Cached>();
+  const inFlight = new Map<string, Promise<Answer>>();
+  const lastRefresh = new Map<string, number>();
+  const closing = new AbortController();
+
+  const authorized = (req: IncomingMessage): boolean => {
+    const given = req.headers[TOKEN_HEADER];
+    if (typeof given !== 'string') return false;
+    const bytes = Buffer.from(given, 'utf8');
+    return bytes.length === expected.length && timingSafeEqual(bytes, expected);
+  };
+
+  const keep = (key: string, body: string): void => {
+    cache.delete(key);
+    cache.set(key, { body, at: now() });
+    if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value as string);
+  };
+
+  /** One read per key at a time: concurrent requests for the same id share it. */
+  const once = (key: string, read: () => Promise<Answer>): Promise<Answer> => {
+    const running = inFlight.get(key);
+    if (running !== undefined) return running;
+    const started = read().finally(() => inFlight.delete(key));
+    inFlight.set(key, started);
+    return started;
+  };
+
+  /** Whether refreshNow may read again now (once a second per id), and notes it. */
+  const mayRefresh = (key: string): boolean => {
+    const last = lastRefresh.get(key);
+    if (last !== undefined && now() - last < REFRESH_NOW_INTERVAL_MS) return false;
+    lastRefresh.set(key, now());
+    if (lastRefresh.size > MAX_CACHED)
+      lastRefresh.delete(lastRefresh.keys().next().value as string);
+    return true;
+  };
+
+  const getSecret = async (query: URLSearchParams): Promise<Answer> => {
+    const ref = secretQuery(query);
+    const key = refKey(ref);
+    const refresh = query.get('refreshNow') === 'true' && mayRefresh(`s${key}`);
+    if (!refresh) {
+      const last = configured.has(key) ? options.source.last(ref) : undefined;
+      if (last !== undefined) return { status: 200, body: secretJson(last, ref), outcome: 'hit' };
+      const cached = cache.get(`s${key}`);
+      if (cached !== undefined && now() - cached.at < options.cacheTtlMs)
+        return { status: 200, body: cached.body, outcome: 'hit' };
+    }
+    return once(`s${key}`, async () => {
+      const outcomes = await options.source.fetch([ref], closing.signal);
+      const outcome = outcomes.get(key);
+      if (outcome === undefined) return error(500, 'InternalFailure');
+      if (!outcome.ok) {
+        options.logger.warn('local API: read failed', {
+          id: ref.id,
+          code: outcome.error.code,
+          error: outcome.error.message,
+        });
+        return awsError(outcome.error);
+      }
+      const body = secretJson(outcome.value, ref);
+      if (configured.has(key)) options.source.remember(ref, outcome.value);
+      else keep(`s${key}`, body);
+      return { status: 200, body, outcome: 'miss' };
+    });
+  };
+
+  const getParameter = async (query: URLSearchParams): Promise<Answer> => {
+    const p = parameterQuery(query);
+    const key = `p${JSON.stringify([p.name, p.withDecryption])}`;
+    const cached = cache.get(key);
+    if (cached !== undefined && now() - cached.at < options.cacheTtlMs)
+      return { status: 200, body: cached.body, outcome: 'hit' };
+    return once(key, async () => {
+      try {
+        const reader = await options.parameters();
+        const body = JSON.stringify(await reader.get(p, closing.signal));
+        keep(key, body);
+        return { status: 200, body, outcome: 'miss' };
+      } catch (err) {
+        const { translateAwsError } = await import('./source/errors.ts');
+        const translated = translateAwsError(err, `parameter ${p.name}`);
+        options.logger.warn('local API: read failed', {
+          parameter: p.name,
+          code: translated.code,
+          error: translated.message,
+        });
+        return awsError(translated);
+      }
+    });
+  };
+
+  const answer = async (req: IncomingMessage): Promise<Answer> => {
+    if ((req.url ?? '').length > MAX_URL_LENGTH)
+      return error(414, 'InvalidRequest', `the URL is longer than ${MAX_URL_LENGTH} characters`);
+    if (req.headers['x-forwarded-for'] !== undefined)
+      return error(400, 'Forwarded', 'forwarded requests are refused');
+    if (!authorized(req))
+      return error(401, 'Unauthorized', `the ${TOKEN_HEADER} header is missing or wrong`);
+    if (req.method !== 'GET') return error(405, 'MethodNotAllowed', 'only GET is served');
+    if (hasBody(req)) return error(400, 'InvalidRequest', 'a request has no body');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      switch (url.pathname) {
+        case '/secretsmanager/get':
+          return await getSecret(url.searchParams);
+        case '/systemsmanager/parameters/get':
+          return await getParameter(url.searchParams);
+        default:
+          return error(404, 'NotFound', `no such path: ${url.pathname.slice(0, 100)}`);
+      }
+    } catch (err) {
+      if (err instanceof BadRequest) return error(400, 'InvalidParameterException', err.message);
+      options.logger.error('local API: request failed', {
+        error: err instanceof Error ? err.name : 'error',
+      });
+      return error(500, 'InternalFailure');
+    }
+  };
+
+  const server: Server = createServer(
+    { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: REQUEST_HEADERS_TIMEOUT_MS },
+    (req: IncomingMessage, res: ServerResponse) => {
+      answer(req).then(
+        (a) => {
+          options.onRequest(a.outcome);
+          res
+            .writeHead(a.status, {
+              'content-type': 'application/json',
+              'cache-control': 'no-store',
+              // A request body is never read: the connection closes rather than drain one.
+              ...(hasBody(req) ? { connection: 'close' } : {}),
+            })
+            .end(a.body);
+        },
+        () => res.destroy(),
+      );
+    },
+  );
+  server.maxConnections = MAX_CONNECTIONS;
+  server.requestTimeout = REQUEST_HEADERS_TIMEOUT_MS * 2;
+  server.keepAliveTimeout = 5_000;
+  server.maxRequestsPerSocket = 1_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, LOCAL_API_ADDRESS, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        closing.abort();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]{1,2048}$/;
+const VERSION_STAGE = /^[A-Za-z0-9_.-]{1,256}$/;
+const VERSION_ID = /^[A-Za-z0-9-]{32,64}$/;
+const PARAMETER_NAME = /^[A-Za-z0-9/_.\-:]{1,2048}$/;
+
+function single(query: URLSearchParams, name: string): string | undefined {
+  const all = query.getAll(name);
+  if (all.length > 1) throw new BadRequest(`${name} is given ${all.length} times`);
+  return all[0];
+}
+
+function secretQuery(query: URLSearchParams): SecretRef {
+  for (const key of query.keys())
+    if (!['secretId', 'versionStage', 'versionId', 'refreshNow'].includes(key))
+      throw new BadRequest(`unknown query parameter ${JSON.stringify(key.slice(0, 64))}`);
+  const id = single(query, 'secretId');
+  if (id === undefined || !SECRET_ID.test(id))
+    throw new BadRequest('secretId must be a secret name or ARN');
+  const versionStage = single(query, 'versionStage');
+  const versionId = single(query, 'versionId');
+  if (versionStage !== undefined && versionId !== undefined)
+    throw new BadRequest('give versionStage or versionId, not both');
+  if (versionStage !== undefined && !VERSION_STAGE.test(versionStage))
+    throw new BadRequest('versionStage must be a version stage such as AWSCURRENT');
+  if (versionId !== undefined && !VERSION_ID.test(versionId))
+    throw new BadRequest('versionId must be a version id (32 to 64 letters, digits or "-")');
+  const refreshNow = single(query, 'refreshNow');
+  if (refreshNow !== undefined && refreshNow !== 'true' && refreshNow !== 'false')
+    throw new BadRequest('refreshNow must be true or false');
+  return {
+    id,
+    ...(versionStage === undefined || versionStage === 'AWSCURRENT' ? {} : { versionStage }),
+    ...(versionId === undefined ? {} : { versionId }),
+  };
+}
+
+function parameterQuery(query: URLSearchParams): ParameterQuery {
+  for (const key of query.keys())
+    if (!['name', 'withDecryption'].includes(key))
+      throw new BadRequest(`unknown query parameter ${JSON.stringify(key.slice(0, 64))}`);
+  const name = single(query, 'name');
+  if (name === undefined || !PARAMETER_NAME.test(name))
+    throw new BadRequest('name must be a parameter name or ARN');
+  const decrypt = single(query, 'withDecryption');
+  if (decrypt !== undefined && decrypt !== 'true' && decrypt !== 'false')
+    throw new BadRequest('withDecryption must be true or false');
+  return { name, withDecryption: decrypt === 'true' };
+}
+
+/** GetSecretValue's JSON. */
+function secretJson(value: SecretValue, ref: SecretRef): string {
+  const stages = value.versionStages ?? [ref.versionStage ?? 'AWSCURRENT'];
+  return JSON.stringify({
+    ARN: value.arn,
+    Name: value.name ?? nameFromArn(value.arn) ?? ref.id,
+    VersionId: value.versionId,
+    ...(value.string === undefined ? {} : { SecretString: value.string }),
+    ...(value.binary === undefined
+      ? {}
+      : { SecretBinary: Buffer.from(value.binary).toString('base64') }),
+    VersionStages: stages,
+    ...(value.createdDate === undefined ? {} : { CreatedDate: value.createdDate }),
+  });
+}
+
+/** A secret's ARN ends in `secret:<name>-<6 characters>`. */
+function nameFromArn(arn: string): string | undefined {
+  return /:secret:(.+)-[A-Za-z0-9]{6}$/.exec(arn)?.[1];
+}
+
+/**
+ * An AWS error as the AWS agent answers it: AWS's own status and `{"__type", "message"}`;
+ * a timeout 504, a connection failure 502, anything else 500 InternalFailure.
+ */
+function awsError(err: AgentError): Answer {
+  const cause = err.cause as { name?: unknown; code?: unknown } | undefined;
+  const name = typeof cause?.name === 'string' ? cause.name : 'InternalFailure';
+  if (name === 'TimeoutError' || name === 'RequestTimeout')
+    return error(504, 'TimeoutError', 'Timeout');
+  if (typeof cause?.code === 'string' && /^E[A-Z]+$|^UND_ERR/.test(cause.code))
+    return error(502, 'ConnectionError', 'Read Error');
+  if (err.code === 'AWS_UNAVAILABLE' || err.code === 'CREDENTIALS') {
+    return err.code === 'CREDENTIALS'
+      ? error(500, 'InternalFailure')
+      : error(500, name === 'SyntaxError' ? 'InternalFailure' : name);
+  }
+  // `context: Name: AWS's message`: AWS's words only.
+  const prefix = `: ${name}: `;
+  const at = err.message.indexOf(prefix);
+  const message = at < 0 ? err.message : err.message.slice(at + prefix.length);
+  return error(400, name, message);
+}
