@@ -541,11 +541,7 @@ function parseLocalApi(
   if (!portOk)
     ctx.problems.add('localApiPort', `must be a port from ${min} to ${max}; got ${quote(port)}`);
   if (on === true && portOk && local.httpPort !== 0 && port === local.httpPort)
-    ctx.problems.add(
-      'localApiPort',
-      `${port} is already the health and metrics port ({0})`,
-      'httpPort',
-    );
+    ctx.problems.add('localApiPort', `${port} is taken by the agent's health and metrics port`);
   if (on === true && local.mode !== 'sidecar')
     ctx.problems.add(
       'localApi',

@@ -24,6 +24,7 @@ import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from '
 import type { Annotations, Container, Pod, Result } from './types.ts';
 import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES, type PodKey, type SecretPrefix } from './keys.ts';
 import { closest, suggestKey } from './suggest.ts';
+import { parseLocalApiKey, tokenEnvCollision, type LocalApiField } from './local-api.ts';
 
 /** One thing wrong with the annotations; `annotation` is the full key. */
 export interface Problem {
@@ -51,10 +52,8 @@ export type ResourceAnnotation = keyof typeof RESOURCE_ANNOTATIONS;
  * secrets, and the settings the pod chooses (refresh interval, regions, reload URL, Secret).
  * The injector adds its own (mode, output directory, port) per agent container.
  */
-export type AnnotatedConfig = Pick<
-  AgentConfigInput,
-  'secrets' | 'refreshInterval' | 'region' | 'failoverRegion' | 'reloadUrl' | 'k8sSecret'
->;
+type PodChosen = 'refreshInterval' | 'region' | 'failoverRegion' | 'reloadUrl' | 'k8sSecret';
+export type AnnotatedConfig = Pick<AgentConfigInput, 'secrets' | PodChosen | LocalApiField>;
 
 export interface OptedIn {
   readonly inject: true;
@@ -223,6 +222,8 @@ const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
   reloadUrl: 'reload-url',
   k8sSecret: 'k8s-secret',
   'k8sSecret.name': 'k8s-secret',
+  localApi: 'local-api',
+  localApiPort: 'local-api-port',
   secrets: 'inject',
 };
 
@@ -310,6 +311,8 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   'reload-url': (v, d) => {
     d.config.reloadUrl = v;
   },
+  'local-api': localApiKey,
+  'local-api-port': localApiKey,
   'agent-cpu-request': parseQuantity,
   'agent-memory-request': parseQuantity,
   'agent-cpu-limit': parseQuantity,
@@ -323,6 +326,10 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
     if (id !== undefined) d.runAsGroup = id;
   },
 };
+
+function localApiKey(value: string, draft: Draft, out: Collector, key: PodKey): void {
+  parseLocalApiKey(key, value, draft.config, (message) => out.add(key, message));
+}
 
 function parsePodKey(key: PodKey, value: string, draft: Draft, out: Collector): void {
   POD_KEY_PARSERS[key](value, draft, out, key);
@@ -584,6 +591,8 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
   for (const c of targets.selected) {
     checkMountCollision(c, parsed.mountPath, out);
     for (const e of parsed.env) checkEnvCollision(c, e, parsed.k8sSecret, out);
+    const tokenProblem = parsed.config.localApi === true && tokenEnvCollision(c, parsed.mountPath);
+    if (typeof tokenProblem === 'string') out.add('local-api', tokenProblem);
   }
 }
 

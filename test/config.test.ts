@@ -271,7 +271,7 @@ const bad: [string, unknown, string[]][] = [
   [
     'local API on the status port',
     { ...minimal, localApi: true, localApiPort: 9102 },
-    ['localApiPort: 9102 is already the health and metrics port (httpPort)'],
+    ["localApiPort: 9102 is taken by the agent's health and metrics port"],
   ],
   [
     'local API in init mode',
