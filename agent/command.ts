@@ -392,7 +392,13 @@ async function openSecretSink(
     );
   }
   const client = createSecretsClient(connection);
-  const sink = new K8sSecretSink({ client, namespace, name: target.name, logger });
+  const sink = new K8sSecretSink({
+    client,
+    namespace,
+    name: target.name,
+    logger,
+    ...(target.owners === undefined ? {} : { owners: target.owners }),
+  });
   logger.info('Kubernetes Secret sink', { secret: sink.target, api: connection.source });
   return { sink, close: () => client.close() };
 }
