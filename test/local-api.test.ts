@@ -8,7 +8,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { stat, readFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -245,4 +246,91 @@ t.test('the local API, as apps written for the AWS agent call it', async (t) => 
   t.equal(run.code, 0);
   assertNoCanary(t, run.stdout + run.stderr, 'the logs');
   t.notMatch(run.stdout + run.stderr, new RegExp(token), 'nor the token');
+});
+
+t.test('parameters: GetParameter through the local API', async (t) => {
+  const server = await startDevServer({ seed: { secrets: [{ name: 'app/db', value: 'x' }] } });
+  t.teardown(() => server.close());
+  // A stand-in for SSM's JSON protocol on loopback: it records each call and answers one parameter.
+  const seen: { target: string; body: Record<string, unknown> }[] = [];
+  const ssm = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+      seen.push({ target: String(req.headers['x-amz-target']), body });
+      res.setHeader('content-type', 'application/x-amz-json-1.1');
+      if (body['Name'] !== '/app/db/url') {
+        res.writeHead(400).end(JSON.stringify({ __type: 'ParameterNotFound', message: '' }));
+        return;
+      }
+      res.writeHead(200).end(
+        JSON.stringify({
+          Parameter: {
+            Name: '/app/db/url',
+            Type: 'SecureString',
+            Value: body['WithDecryption'] === true ? `postgres://${CANARY}` : 'AQICAH…',
+            Version: 3,
+            LastModifiedDate: 1700000000.5,
+            ARN: 'arn:aws:ssm:us-east-1:111122223333:parameter/app/db/url',
+            DataType: 'text',
+          },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => ssm.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => ssm.close());
+  const ssmUrl = `http://127.0.0.1:${(ssm.address() as AddressInfo).port}`;
+  const dir = join(await tempDir(t), 'secrets');
+  const apiPort = await freePort();
+  const config = {
+    outputDir: dir,
+    httpPort: 0,
+    localApi: true,
+    localApiPort: apiPort,
+    secrets: [{ name: 'db', id: 'app/db' }],
+  };
+  const agent = startAgent(
+    ['--config-json', JSON.stringify(config)],
+    agentEnv(server.url, { AWS_ENDPOINT_URL_SSM: ssmUrl, AWS_TOKEN: 'given-token-value' }),
+  );
+  t.teardown(() => agent.stop('SIGKILL'));
+  await agent.waitForLog(/all secrets written/);
+  t.equal(
+    await readFile(join(dir, '.secrets-agent-token'), 'utf8'),
+    'given-token-value',
+    "the agent's own AWS_TOKEN is the token when set",
+  );
+  const auth = { 'X-Aws-Parameters-Secrets-Token': 'given-token-value' };
+  const res = await get(
+    apiPort,
+    '/systemsmanager/parameters/get?name=/app/db/url&withDecryption=true',
+    auth,
+  );
+  t.equal(res.status, 200);
+  t.same(JSON.parse(res.text), {
+    Parameter: {
+      Name: '/app/db/url',
+      Type: 'SecureString',
+      Value: `postgres://${CANARY}`,
+      Version: 3,
+      LastModifiedDate: 1700000000.5,
+      ARN: 'arn:aws:ssm:us-east-1:111122223333:parameter/app/db/url',
+      DataType: 'text',
+    },
+    ResultMetadata: {},
+  });
+  t.same(
+    seen.map((s) => [s.target, s.body]),
+    [['AmazonSSM.GetParameter', { Name: '/app/db/url', WithDecryption: true }]],
+  );
+  await get(apiPort, '/systemsmanager/parameters/get?name=/app/db/url&withDecryption=true', auth);
+  t.equal(seen.length, 1, 'kept for the refresh interval');
+  const missing = await get(apiPort, '/systemsmanager/parameters/get?name=/nope', auth);
+  t.equal(missing.status, 400);
+  t.equal((JSON.parse(missing.text) as { __type: string }).__type, 'ParameterNotFound');
+  t.equal((await get(apiPort, '/systemsmanager/parameters/get?name=/app/db/url', {})).status, 401);
+  const run = await agent.stop('SIGTERM');
+  assertNoCanary(t, run.stdout + run.stderr, 'the logs');
 });
