@@ -22,7 +22,9 @@ import { startStatusServer, type StatusServer } from './http.ts';
 import { collectProcessMetrics, createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { createReloader } from './reload.ts';
 import { extractFields, prepareRenderer, renderFile } from './render.ts';
+import type { RecordingSource } from './local-api.ts';
 import type { K8sSecretSink } from './sink/k8s-secret.ts';
+import type { SecretSource } from './source/source.ts';
 import { FileSink } from './sink/files.ts';
 import { createAwsSource } from './source/aws.ts';
 
@@ -175,36 +177,73 @@ export const run: Command = async (ctx) => {
   await prepareRenderer(config.secrets);
   const metrics = createAgentMetrics();
   if (config.mode === 'sidecar') metrics.refreshInterval.set(config.refreshIntervalMs / 1000);
-  const aws = createAwsSource({
-    logger,
-    onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
-    requestTimeoutMs: config.requestTimeoutMs,
-    containerCredentials: usesContainerCredentials(ctx.env),
-    ...(config.region === undefined ? {} : { region: config.region }),
-    ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
-  });
-  // With the local API, the source keeps what it reads: the API serves the loop's values.
-  const localApi = config.localApi ? await import('./local-api.ts') : undefined;
-  const source = localApi === undefined ? aws : new localApi.RecordingSource(aws);
+  const aws = awsSource(config, ctx.env, metrics, logger);
+  const recording = config.localApi ? await recordingSource(aws) : undefined;
+  const source = recording ?? aws;
   let secret: OpenSink | undefined;
+  let api: { close(): Promise<void> } | undefined;
   try {
     checkRegion(config, ctx.env);
     secret =
       config.k8sSecret === undefined
         ? undefined
         : await openSecretSink(config.k8sSecret, ctx.env, logger);
+    // The token file is written here, before the agent can report ready.
+    if (recording !== undefined)
+      api = await openLocalApi(recording, config, metrics, logger, ctx.env);
   } catch (err) {
-    if (
-      !(err instanceof AgentError) ||
-      (err.code !== 'CONFIG_INVALID' && err.code !== 'KUBE_CONFIG')
-    )
-      throw err;
-    ctx.stderr.write(`secrets-agent agent: ${err.message}\n`);
-    await writeTerminationLog(config.terminationLogPath, err.message, logger);
     source.close();
-    return 78;
+    secret?.close();
+    return await configFailure(err, ctx.stderr, config, logger);
   }
-  const agent = new Agent({
+  const agent = buildAgent(config, source, secret, metrics, logger);
+  try {
+    return await serve(agent, config, metrics, logger, ctx.signal);
+  } finally {
+    await api?.close();
+    source.close();
+    secret?.close();
+  }
+};
+
+/** A configuration or Kubernetes-configuration error found at start: said, and exit 78. */
+async function configFailure(
+  err: unknown,
+  stderr: NodeJS.WritableStream,
+  config: AgentConfig,
+  logger: Logger,
+): Promise<number> {
+  if (!(err instanceof AgentError) || (err.code !== 'CONFIG_INVALID' && err.code !== 'KUBE_CONFIG'))
+    throw err;
+  stderr.write(`secrets-agent agent: ${err.message}\n`);
+  await writeTerminationLog(config.terminationLogPath, err.message, logger);
+  return 78;
+}
+
+function awsSource(
+  config: AgentConfig,
+  env: Env,
+  metrics: AgentMetrics,
+  logger: Logger,
+): SecretSource {
+  return createAwsSource({
+    logger,
+    onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
+    requestTimeoutMs: config.requestTimeoutMs,
+    containerCredentials: usesContainerCredentials(env),
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
+  });
+}
+
+function buildAgent(
+  config: AgentConfig,
+  source: SecretSource,
+  secret: OpenSink | undefined,
+  metrics: AgentMetrics,
+  logger: Logger,
+): Agent {
+  return new Agent({
     config,
     source,
     files: new FileSink(config.outputDir),
@@ -222,39 +261,26 @@ export const run: Command = async (ctx) => {
           }),
         }),
   });
-  let api: { close(): Promise<void> } | undefined;
-  try {
-    if (localApi !== undefined && source instanceof localApi.RecordingSource)
-      api = await openLocalApi(localApi, source, config, metrics, logger, ctx.env);
-  } catch (err) {
-    if (!(err instanceof AgentError) || err.code !== 'CONFIG_INVALID') throw err;
-    ctx.stderr.write(`secrets-agent agent: ${err.message}\n`);
-    await writeTerminationLog(config.terminationLogPath, err.message, logger);
-    source.close();
-    secret?.close();
-    return 78;
-  }
-  try {
-    return await serve(agent, config, metrics, logger, ctx.signal);
-  } finally {
-    await api?.close();
-    source.close();
-    secret?.close();
-  }
-};
+}
+
+/** With the local API, the source keeps what it reads: the API serves the loop's values. */
+async function recordingSource(aws: SecretSource): Promise<RecordingSource> {
+  const { RecordingSource } = await import('./local-api.ts');
+  return new RecordingSource(aws);
+}
 
 /**
  * The local API: the token file first (before the agent can report ready), then the server on
  * 127.0.0.1. A port already taken is a configuration error.
  */
 async function openLocalApi(
-  module: typeof import('./local-api.ts'),
-  source: InstanceType<typeof module.RecordingSource>,
+  source: RecordingSource,
   config: AgentConfig,
   metrics: AgentMetrics,
   logger: Logger,
   env: Env,
 ): Promise<{ close(): Promise<void> }> {
+  const module = await import('./local-api.ts');
   const token = await module.resolveToken(env);
   const tokenFile = await module
     .writeTokenFile(config.outputDir, token, config.fileMode)

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { AgentError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { LocalApiOutcome } from './metrics.ts';
+import { translateAwsError } from './source/errors.ts';
 import type { ParameterQuery, ParameterReader } from './source/ssm-read.ts';
 import { refKey, type FetchOutcome, type SecretRef, type SecretSource } from './source/source.ts';
 import type { SecretValue } from './types.ts';
@@ -151,133 +152,11 @@ interface Cached {
 }
 
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
-  const now = options.now ?? Date.now;
-  const expected = Buffer.from(options.token, 'utf8');
-  const configured = new Set(options.configured.map(refKey));
-  const cache = new Map<string, Cached>();
-  const inFlight = new Map<string, Promise<Answer>>();
-  const lastRefresh = new Map<string, number>();
-  const closing = new AbortController();
-
-  const authorized = (req: IncomingMessage): boolean => {
-    const given = req.headers[TOKEN_HEADER];
-    if (typeof given !== 'string') return false;
-    const bytes = Buffer.from(given, 'utf8');
-    return bytes.length === expected.length && timingSafeEqual(bytes, expected);
-  };
-
-  const keep = (key: string, body: string): void => {
-    cache.delete(key);
-    cache.set(key, { body, at: now() });
-    if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value as string);
-  };
-
-  /** One read per key at a time: concurrent requests for the same id share it. */
-  const once = (key: string, read: () => Promise<Answer>): Promise<Answer> => {
-    const running = inFlight.get(key);
-    if (running !== undefined) return running;
-    const started = read().finally(() => inFlight.delete(key));
-    inFlight.set(key, started);
-    return started;
-  };
-
-  /** Whether refreshNow may read again now (once a second per id), and notes it. */
-  const mayRefresh = (key: string): boolean => {
-    const last = lastRefresh.get(key);
-    if (last !== undefined && now() - last < REFRESH_NOW_INTERVAL_MS) return false;
-    lastRefresh.set(key, now());
-    if (lastRefresh.size > MAX_CACHED)
-      lastRefresh.delete(lastRefresh.keys().next().value as string);
-    return true;
-  };
-
-  const getSecret = async (query: URLSearchParams): Promise<Answer> => {
-    const ref = secretQuery(query);
-    const key = refKey(ref);
-    const refresh = query.get('refreshNow') === 'true' && mayRefresh(`s${key}`);
-    if (!refresh) {
-      const last = configured.has(key) ? options.source.last(ref) : undefined;
-      if (last !== undefined) return { status: 200, body: secretJson(last, ref), outcome: 'hit' };
-      const cached = cache.get(`s${key}`);
-      if (cached !== undefined && now() - cached.at < options.cacheTtlMs)
-        return { status: 200, body: cached.body, outcome: 'hit' };
-    }
-    return once(`s${key}`, async () => {
-      const outcomes = await options.source.fetch([ref], closing.signal);
-      const outcome = outcomes.get(key);
-      if (outcome === undefined) return error(500, 'InternalFailure');
-      if (!outcome.ok) {
-        options.logger.warn('local API: read failed', {
-          id: ref.id,
-          code: outcome.error.code,
-          error: outcome.error.message,
-        });
-        return awsError(outcome.error);
-      }
-      const body = secretJson(outcome.value, ref);
-      if (configured.has(key)) options.source.remember(ref, outcome.value);
-      else keep(`s${key}`, body);
-      return { status: 200, body, outcome: 'miss' };
-    });
-  };
-
-  const getParameter = async (query: URLSearchParams): Promise<Answer> => {
-    const p = parameterQuery(query);
-    const key = `p${JSON.stringify([p.name, p.withDecryption])}`;
-    const cached = cache.get(key);
-    if (cached !== undefined && now() - cached.at < options.cacheTtlMs)
-      return { status: 200, body: cached.body, outcome: 'hit' };
-    return once(key, async () => {
-      try {
-        const reader = await options.parameters();
-        const body = JSON.stringify(await reader.get(p, closing.signal));
-        keep(key, body);
-        return { status: 200, body, outcome: 'miss' };
-      } catch (err) {
-        const { translateAwsError } = await import('./source/errors.ts');
-        const translated = translateAwsError(err, `parameter ${p.name}`);
-        options.logger.warn('local API: read failed', {
-          parameter: p.name,
-          code: translated.code,
-          error: translated.message,
-        });
-        return awsError(translated);
-      }
-    });
-  };
-
-  const answer = async (req: IncomingMessage): Promise<Answer> => {
-    if ((req.url ?? '').length > MAX_URL_LENGTH)
-      return error(414, 'InvalidRequest', `the URL is longer than ${MAX_URL_LENGTH} characters`);
-    if (req.headers['x-forwarded-for'] !== undefined)
-      return error(400, 'Forwarded', 'forwarded requests are refused');
-    if (!authorized(req))
-      return error(401, 'Unauthorized', `the ${TOKEN_HEADER} header is missing or wrong`);
-    if (req.method !== 'GET') return error(405, 'MethodNotAllowed', 'only GET is served');
-    if (hasBody(req)) return error(400, 'InvalidRequest', 'a request has no body');
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    try {
-      switch (url.pathname) {
-        case '/secretsmanager/get':
-          return await getSecret(url.searchParams);
-        case '/systemsmanager/parameters/get':
-          return await getParameter(url.searchParams);
-        default:
-          return error(404, 'NotFound', `no such path: ${url.pathname.slice(0, 100)}`);
-      }
-    } catch (err) {
-      if (err instanceof BadRequest) return error(400, 'InvalidParameterException', err.message);
-      options.logger.error('local API: request failed', {
-        error: err instanceof Error ? err.name : 'error',
-      });
-      return error(500, 'InternalFailure');
-    }
-  };
-
+  const handler = new Handler(options);
   const server: Server = createServer(
     { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: REQUEST_HEADERS_TIMEOUT_MS },
     (req: IncomingMessage, res: ServerResponse) => {
-      answer(req).then(
+      handler.answer(req).then(
         (a) => {
           options.onRequest(a.outcome);
           res
@@ -305,11 +184,156 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
-        closing.abort();
+        handler.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+/** The requests' answers, and the caches behind them. */
+class Handler {
+  readonly #o: LocalApiOptions;
+  readonly #now: () => number;
+  readonly #expected: Buffer;
+  readonly #configured: ReadonlySet<string>;
+  /** Read-through answers (bodies), oldest first. */
+  readonly #cache = new Map<string, Cached>();
+  readonly #inFlight = new Map<string, Promise<Answer>>();
+  readonly #lastRefresh = new Map<string, number>();
+  readonly #closing = new AbortController();
+
+  constructor(options: LocalApiOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#expected = Buffer.from(options.token, 'utf8');
+    this.#configured = new Set(options.configured.map(refKey));
+  }
+
+  close(): void {
+    this.#closing.abort();
+  }
+
+  async answer(req: IncomingMessage): Promise<Answer> {
+    if ((req.url ?? '').length > MAX_URL_LENGTH)
+      return error(414, 'InvalidRequest', `the URL is longer than ${MAX_URL_LENGTH} characters`);
+    if (req.headers['x-forwarded-for'] !== undefined)
+      return error(400, 'Forwarded', 'forwarded requests are refused');
+    if (!this.#authorized(req))
+      return error(401, 'Unauthorized', `the ${TOKEN_HEADER} header is missing or wrong`);
+    if (req.method !== 'GET') return error(405, 'MethodNotAllowed', 'only GET is served');
+    if (hasBody(req)) return error(400, 'InvalidRequest', 'a request has no body');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    try {
+      switch (url.pathname) {
+        case '/secretsmanager/get':
+          return await this.#getSecret(url.searchParams);
+        case '/systemsmanager/parameters/get':
+          return await this.#getParameter(url.searchParams);
+        default:
+          return error(404, 'NotFound', `no such path: ${url.pathname.slice(0, 100)}`);
+      }
+    } catch (err) {
+      if (err instanceof BadRequest) return error(400, 'InvalidParameterException', err.message);
+      this.#o.logger.error('local API: request failed', {
+        error: err instanceof Error ? err.name : 'error',
+      });
+      return error(500, 'InternalFailure');
+    }
+  }
+
+  #authorized(req: IncomingMessage): boolean {
+    const given = req.headers[TOKEN_HEADER];
+    if (typeof given !== 'string') return false;
+    const bytes = Buffer.from(given, 'utf8');
+    return bytes.length === this.#expected.length && timingSafeEqual(bytes, this.#expected);
+  }
+
+  /** A fresh read-through answer, if one is kept. */
+  #cached(key: string): string | undefined {
+    const cached = this.#cache.get(key);
+    return cached !== undefined && this.#now() - cached.at < this.#o.cacheTtlMs
+      ? cached.body
+      : undefined;
+  }
+
+  #keep(key: string, body: string): void {
+    this.#cache.delete(key);
+    this.#cache.set(key, { body, at: this.#now() });
+    if (this.#cache.size > MAX_CACHED)
+      this.#cache.delete(this.#cache.keys().next().value as string);
+  }
+
+  /** One read per key at a time: concurrent requests for the same id share it. */
+  #once(key: string, read: () => Promise<Answer>): Promise<Answer> {
+    const running = this.#inFlight.get(key);
+    if (running !== undefined) return running;
+    const started = read().finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, started);
+    return started;
+  }
+
+  /** Whether refreshNow may read again now (once a second per id), and notes it. */
+  #mayRefresh(key: string): boolean {
+    const last = this.#lastRefresh.get(key);
+    if (last !== undefined && this.#now() - last < REFRESH_NOW_INTERVAL_MS) return false;
+    this.#lastRefresh.delete(key);
+    this.#lastRefresh.set(key, this.#now());
+    if (this.#lastRefresh.size > MAX_CACHED)
+      this.#lastRefresh.delete(this.#lastRefresh.keys().next().value as string);
+    return true;
+  }
+
+  async #getSecret(query: URLSearchParams): Promise<Answer> {
+    const ref = secretQuery(query);
+    const key = refKey(ref);
+    const configured = this.#configured.has(key);
+    if (!(query.get('refreshNow') === 'true' && this.#mayRefresh(`s${key}`))) {
+      const last = configured ? this.#o.source.last(ref) : undefined;
+      if (last !== undefined) return { status: 200, body: secretJson(last, ref), outcome: 'hit' };
+      const body = this.#cached(`s${key}`);
+      if (body !== undefined) return { status: 200, body, outcome: 'hit' };
+    }
+    return this.#once(`s${key}`, async () => {
+      const outcome = (await this.#o.source.fetch([ref], this.#closing.signal)).get(key);
+      if (outcome === undefined) return error(500, 'InternalFailure');
+      if (!outcome.ok) {
+        this.#o.logger.warn('local API: read failed', {
+          id: ref.id,
+          code: outcome.error.code,
+          error: outcome.error.message,
+        });
+        return awsError(outcome.error);
+      }
+      const body = secretJson(outcome.value, ref);
+      if (configured) this.#o.source.remember(ref, outcome.value);
+      else this.#keep(`s${key}`, body);
+      return { status: 200, body, outcome: 'miss' };
+    });
+  }
+
+  async #getParameter(query: URLSearchParams): Promise<Answer> {
+    const p = parameterQuery(query);
+    const key = `p${JSON.stringify([p.name, p.withDecryption])}`;
+    const cached = this.#cached(key);
+    if (cached !== undefined) return { status: 200, body: cached, outcome: 'hit' };
+    return this.#once(key, async () => {
+      try {
+        const reader = await this.#o.parameters();
+        const body = JSON.stringify(await reader.get(p, this.#closing.signal));
+        this.#keep(key, body);
+        return { status: 200, body, outcome: 'miss' };
+      } catch (err) {
+        const translated = translateAwsError(err, `parameter ${p.name}`);
+        this.#o.logger.warn('local API: read failed', {
+          parameter: p.name,
+          code: translated.code,
+          error: translated.message,
+        });
+        return awsError(translated);
+      }
+    });
+  }
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -322,47 +346,61 @@ const VERSION_STAGE = /^[A-Za-z0-9_.-]{1,256}$/;
 const VERSION_ID = /^[A-Za-z0-9-]{32,64}$/;
 const PARAMETER_NAME = /^[A-Za-z0-9/_.\-:]{1,2048}$/;
 
-function single(query: URLSearchParams, name: string): string | undefined {
-  const all = query.getAll(name);
-  if (all.length > 1) throw new BadRequest(`${name} is given ${all.length} times`);
-  return all[0];
+/** Each parameter given at most once, and only those named. */
+function checkKeys(query: URLSearchParams, known: readonly string[]): void {
+  for (const key of new Set(query.keys())) {
+    if (!known.includes(key))
+      throw new BadRequest(`unknown query parameter ${JSON.stringify(key.slice(0, 64))}`);
+    const n = query.getAll(key).length;
+    if (n > 1) throw new BadRequest(`${key} is given ${n} times`);
+  }
+}
+
+/** An optional parameter that must match `rule`, else `problem` is the 400's message. */
+function optional(query: URLSearchParams, name: string, rule: RegExp, problem: string) {
+  const value = query.get(name) ?? undefined;
+  if (value !== undefined && !rule.test(value)) throw new BadRequest(problem);
+  return value;
 }
 
 function secretQuery(query: URLSearchParams): SecretRef {
-  for (const key of query.keys())
-    if (!['secretId', 'versionStage', 'versionId', 'refreshNow'].includes(key))
-      throw new BadRequest(`unknown query parameter ${JSON.stringify(key.slice(0, 64))}`);
-  const id = single(query, 'secretId');
-  if (id === undefined || !SECRET_ID.test(id))
+  checkKeys(query, ['secretId', 'versionStage', 'versionId', 'refreshNow']);
+  const id = query.get('secretId');
+  if (id === null || !SECRET_ID.test(id))
     throw new BadRequest('secretId must be a secret name or ARN');
-  const versionStage = single(query, 'versionStage');
-  const versionId = single(query, 'versionId');
-  if (versionStage !== undefined && versionId !== undefined)
+  const stage = optional(
+    query,
+    'versionStage',
+    VERSION_STAGE,
+    'versionStage must be a version stage such as AWSCURRENT',
+  );
+  const versionId = optional(
+    query,
+    'versionId',
+    VERSION_ID,
+    'versionId must be a version id (32 to 64 letters, digits or "-")',
+  );
+  optional(query, 'refreshNow', /^(true|false)$/, 'refreshNow must be true or false');
+  if (stage !== undefined && versionId !== undefined)
     throw new BadRequest('give versionStage or versionId, not both');
-  if (versionStage !== undefined && !VERSION_STAGE.test(versionStage))
-    throw new BadRequest('versionStage must be a version stage such as AWSCURRENT');
-  if (versionId !== undefined && !VERSION_ID.test(versionId))
-    throw new BadRequest('versionId must be a version id (32 to 64 letters, digits or "-")');
-  const refreshNow = single(query, 'refreshNow');
-  if (refreshNow !== undefined && refreshNow !== 'true' && refreshNow !== 'false')
-    throw new BadRequest('refreshNow must be true or false');
   return {
     id,
-    ...(versionStage === undefined || versionStage === 'AWSCURRENT' ? {} : { versionStage }),
+    ...(stage === undefined || stage === 'AWSCURRENT' ? {} : { versionStage: stage }),
     ...(versionId === undefined ? {} : { versionId }),
   };
 }
 
 function parameterQuery(query: URLSearchParams): ParameterQuery {
-  for (const key of query.keys())
-    if (!['name', 'withDecryption'].includes(key))
-      throw new BadRequest(`unknown query parameter ${JSON.stringify(key.slice(0, 64))}`);
-  const name = single(query, 'name');
-  if (name === undefined || !PARAMETER_NAME.test(name))
+  checkKeys(query, ['name', 'withDecryption']);
+  const name = query.get('name');
+  if (name === null || !PARAMETER_NAME.test(name))
     throw new BadRequest('name must be a parameter name or ARN');
-  const decrypt = single(query, 'withDecryption');
-  if (decrypt !== undefined && decrypt !== 'true' && decrypt !== 'false')
-    throw new BadRequest('withDecryption must be true or false');
+  const decrypt = optional(
+    query,
+    'withDecryption',
+    /^(true|false)$/,
+    'withDecryption must be true or false',
+  );
   return { name, withDecryption: decrypt === 'true' };
 }
 
