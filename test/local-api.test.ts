@@ -126,7 +126,11 @@ t.test('the local API, as apps written for the AWS agent call it', async (t) => 
     const again = await get(apiPort, '/secretsmanager/get?secretId=other/key', auth);
     t.equal(again.text, first.text);
     t.equal(await calls(), before + 1, 'and then kept for the refresh interval');
-    const bin = await get(apiPort, '/secretsmanager/get?secretId=other/bin', auth);
+    const concurrent = await Promise.all(
+      [1, 2, 3, 4].map(() => get(apiPort, '/secretsmanager/get?secretId=other/bin', auth)),
+    );
+    t.equal(await calls(), before + 2, 'concurrent reads of one new id are one AWS call');
+    const bin = concurrent[0] ?? { text: '{}' };
     t.equal((JSON.parse(bin.text) as { SecretBinary: string }).SecretBinary, 'AAEC/w==');
     const n = await calls();
     const refreshes = await Promise.all(
