@@ -178,7 +178,7 @@ export const run: Command = async (ctx) => {
   const metrics = createAgentMetrics();
   if (config.mode === 'sidecar') metrics.refreshInterval.set(config.refreshIntervalMs / 1000);
   const aws = awsSource(config, ctx.env, metrics, logger);
-  const recording = config.localApi ? await recordingSource(aws) : undefined;
+  const recording = config.localApi ? await recordingSource(aws, config) : undefined;
   const source = recording ?? aws;
   let secret: OpenSink | undefined;
   let api: { close(): Promise<void> } | undefined;
@@ -264,9 +264,9 @@ function buildAgent(
 }
 
 /** With the local API, the source keeps what it reads: the API serves the loop's values. */
-async function recordingSource(aws: SecretSource): Promise<RecordingSource> {
+async function recordingSource(aws: SecretSource, config: AgentConfig): Promise<RecordingSource> {
   const { RecordingSource } = await import('./local-api.ts');
-  return new RecordingSource(aws);
+  return new RecordingSource(aws, config.secrets.map(specRef));
 }
 
 /**
@@ -296,7 +296,6 @@ async function openLocalApi(
     .startLocalApi({
       port: config.localApiPort,
       token,
-      configured: config.secrets.map(specRef),
       source,
       parameters: () =>
         (parameters ??= import('./source/ssm-read.ts').then((m) =>

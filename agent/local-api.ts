@@ -39,6 +39,8 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 export const REQUEST_HEADERS_TIMEOUT_MS = 5_000;
 /** Read-through entries kept (ids the configuration does not name), oldest dropped first. */
 export const MAX_CACHED = 1_000;
+/** …and their bytes: the agent's memory limit (64Mi by default) must hold them. */
+export const MAX_CACHED_BYTES = 8 * 1024 * 1024;
 /** `refreshNow=true` reads again at most this often per id. */
 export const REFRESH_NOW_INTERVAL_MS = 1_000;
 
@@ -78,33 +80,37 @@ export async function writeTokenFile(dir: string, token: string, mode: number): 
 }
 
 /**
- * The agent's source with a memory: every value a fetch returns is kept, so the local API
- * serves the last good value of what the refresh loop reads (a failed read keeps the old one).
+ * The agent's source with a memory: the value of every configured ref a fetch returns is kept,
+ * so the local API serves the last good value of what the refresh loop reads (a failed read
+ * keeps the old one). Only configured refs: what the configuration bounds.
  */
 export class RecordingSource implements SecretSource {
   readonly #inner: SecretSource;
+  readonly #configured: ReadonlySet<string>;
   readonly #values = new Map<string, SecretValue>();
 
-  constructor(inner: SecretSource) {
+  constructor(inner: SecretSource, configured: readonly SecretRef[]) {
     this.#inner = inner;
+    this.#configured = new Set(configured.map(refKey));
+  }
+
+  /** Whether the configuration names the ref. */
+  configured(ref: SecretRef): boolean {
+    return this.#configured.has(refKey(ref));
   }
 
   async fetch(
     ...args: Parameters<SecretSource['fetch']>
   ): Promise<ReadonlyMap<string, FetchOutcome>> {
     const outcomes = await this.#inner.fetch(...args);
-    for (const [key, outcome] of outcomes) if (outcome.ok) this.#values.set(key, outcome.value);
+    for (const [key, outcome] of outcomes)
+      if (outcome.ok && this.#configured.has(key)) this.#values.set(key, outcome.value);
     return outcomes;
   }
 
   /** The last good value of a ref. */
   last(ref: SecretRef): SecretValue | undefined {
     return this.#values.get(refKey(ref));
-  }
-
-  /** Keeps a value read elsewhere (a refreshNow of a configured secret). */
-  remember(ref: SecretRef, value: SecretValue): void {
-    this.#values.set(refKey(ref), value);
   }
 
   close(): void {
@@ -115,8 +121,7 @@ export class RecordingSource implements SecretSource {
 export interface LocalApiOptions {
   readonly port: number;
   readonly token: string;
-  /** The refs the configuration names: served from the refresh loop's values. */
-  readonly configured: readonly SecretRef[];
+  /** The source; it keeps what the configuration names (the refresh loop's values). */
   readonly source: RecordingSource;
   /** Loaded on the first parameter request. */
   readonly parameters: () => Promise<ParameterReader>;
@@ -196,9 +201,10 @@ class Handler {
   readonly #o: LocalApiOptions;
   readonly #now: () => number;
   readonly #expected: Buffer;
-  readonly #configured: ReadonlySet<string>;
   /** Read-through answers (bodies), oldest first. */
   readonly #cache = new Map<string, Cached>();
+  /** Characters of the kept bodies. */
+  #cachedBytes = 0;
   readonly #inFlight = new Map<string, Promise<Answer>>();
   readonly #lastRefresh = new Map<string, number>();
   readonly #closing = new AbortController();
@@ -207,7 +213,6 @@ class Handler {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#expected = Buffer.from(options.token, 'utf8');
-    this.#configured = new Set(options.configured.map(refKey));
   }
 
   close(): void {
@@ -258,10 +263,18 @@ class Handler {
   }
 
   #keep(key: string, body: string): void {
+    const old = this.#cache.get(key);
+    if (old !== undefined) this.#cachedBytes -= old.body.length;
     this.#cache.delete(key);
     this.#cache.set(key, { body, at: this.#now() });
-    if (this.#cache.size > MAX_CACHED)
-      this.#cache.delete(this.#cache.keys().next().value as string);
+    this.#cachedBytes += body.length;
+    // Oldest first, down to both bounds (the newest entry always stays).
+    for (const [k, v] of this.#cache) {
+      if (k === key || (this.#cache.size <= MAX_CACHED && this.#cachedBytes <= MAX_CACHED_BYTES))
+        break;
+      this.#cache.delete(k);
+      this.#cachedBytes -= v.body.length;
+    }
   }
 
   /** One read per key at a time: concurrent requests for the same id share it. */
@@ -287,7 +300,7 @@ class Handler {
   async #getSecret(query: URLSearchParams): Promise<Answer> {
     const ref = secretQuery(query);
     const key = refKey(ref);
-    const configured = this.#configured.has(key);
+    const configured = this.#o.source.configured(ref);
     if (!(query.get('refreshNow') === 'true' && this.#mayRefresh(`s${key}`))) {
       const last = configured ? this.#o.source.last(ref) : undefined;
       if (last !== undefined) return { status: 200, body: secretJson(last, ref), outcome: 'hit' };
@@ -306,8 +319,8 @@ class Handler {
         return awsError(outcome.error);
       }
       const body = secretJson(outcome.value, ref);
-      if (configured) this.#o.source.remember(ref, outcome.value);
-      else this.#keep(`s${key}`, body);
+      // A configured ref was kept by the source itself.
+      if (!configured) this.#keep(`s${key}`, body);
       return { status: 200, body, outcome: 'miss' };
     });
   }

@@ -96,7 +96,10 @@ t.test("the Limits table states the schema's bounds", async (t) => {
     ],
     [
       'local API cache',
-      [`${LOCAL_API.MAX_CACHED.toLocaleString('en-US')} read-through`, 'once a second'],
+      [
+        `${LOCAL_API.MAX_CACHED.toLocaleString('en-US')} read-through entries, ${LOCAL_API.MAX_CACHED_BYTES / 1024 / 1024} MiB`,
+        'once a second',
+      ],
     ],
     ['any `secrets-agent.io/` value', [`${MAX_VALUE_LENGTH / 1024} KiB`]],
   ];
