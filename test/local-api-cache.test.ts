@@ -32,7 +32,9 @@ t.test('the read-through cache stays within its bytes, dropping the oldest', asy
   const aws = createAwsSource({
     region: 'us-east-1',
     logger: silentLogger,
-    onApiCall: () => void calls++,
+    onApiCall: () => {
+      calls += 1;
+    },
   });
   const source = new RecordingSource(aws, [{ id: 'configured' }]);
   t.teardown(() => source.close());
