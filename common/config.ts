@@ -13,7 +13,12 @@ import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { formatDuration, parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
-import { isPodLocalUrl, parseFileMode } from './values.ts';
+import { isPodLocalUrl, parseFileMode, quote, region } from './values.ts';
+
+export { regionOfArns, regionProblem } from './values.ts';
+export { configProblemMessage, formatConfigProblem, type ConfigProblem } from './config-problem.ts';
+import { formatConfigProblem, type ConfigProblem } from './config-problem.ts';
+import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
 import * as ids from './source-ids.ts';
 import { loadTemplateEngine, templateProblem, type TemplateEngine } from './template.ts';
@@ -61,6 +66,10 @@ export const LIMITS = {
   templateLength: 16_384,
   urlLength: 2048,
   pathLength: 4096,
+  /** The local API's port: unprivileged, so the agent needs no capability to bind it. */
+  localApiPort: { min: 1024, max: 65535 },
+  /** Owners of the Kubernetes Secret one agent names (config-owners.ts). */
+  secretOwners: OWNERS_LIMIT,
 } as const;
 
 export const DEFAULTS = {
@@ -75,6 +84,7 @@ export const DEFAULTS = {
   terminationLogPath: '/dev/termination-log',
   logLevel: 'info',
   format: 'raw',
+  localApiPort: 2773,
 } as const;
 
 export interface SecretSpec {
@@ -106,7 +116,14 @@ export interface K8sSecretTarget {
   readonly name: string;
   /** Defaults to the pod's namespace (the service-account namespace file, or POD_NAMESPACE). */
   readonly namespace?: string;
+  /**
+   * What owns the pod (its controller, as the injector saw it at admission): a Secret the agent
+   * created gets these as owner references, so Kubernetes deletes it when they are all gone.
+   */
+  readonly owners?: readonly SecretOwner[];
 }
+
+export type { SecretOwner } from './config-owners.ts';
 
 export interface AgentConfig {
   readonly mode: Mode;
@@ -125,6 +142,9 @@ export interface AgentConfig {
   readonly logLevel: ConfigLogLevel;
   readonly reloadUrl?: string;
   readonly k8sSecret?: K8sSecretTarget;
+  /** Serve the AWS Secrets Manager Agent's HTTP protocol on 127.0.0.1 (sidecar mode only). */
+  readonly localApi: boolean;
+  readonly localApiPort: number;
   readonly secrets: readonly SecretSpec[];
 }
 
@@ -160,7 +180,9 @@ export interface AgentConfigInput {
   terminationLogPath?: string;
   logLevel?: string;
   reloadUrl?: string;
-  k8sSecret?: { name: string; namespace?: string };
+  k8sSecret?: { name: string; namespace?: string; owners?: SecretOwner[] };
+  localApi?: boolean;
+  localApiPort?: number;
   secrets: SecretInput[];
 }
 
@@ -179,6 +201,8 @@ export const CONFIG_FIELDS = [
   'logLevel',
   'reloadUrl',
   'k8sSecret',
+  'localApi',
+  'localApiPort',
   'secrets',
 ] as const;
 export const SECRET_FIELDS = [
@@ -194,36 +218,6 @@ export const SECRET_FIELDS = [
   'mode',
   'extract',
 ] as const;
-
-/**
- * One thing wrong with a configuration: the field's path (`secrets[2].format`) and what is
- * wrong with it. `{0}`, `{1}` … in the message stand for the fields in `refs`, so a caller
- * that names fields differently (the injector names annotations) can say the whole sentence in
- * its own terms.
- */
-export interface ConfigProblem {
-  readonly path: string;
-  readonly message: string;
-  readonly refs?: readonly string[];
-}
-
-/** The problem's message with every field it refers to named by `name`. */
-export function configProblemMessage(
-  problem: ConfigProblem,
-  name: (path: string) => string = (path) => path,
-): string {
-  return problem.message.replace(/\{(\d+)\}/g, (_, i: string) =>
-    name(problem.refs?.[Number(i)] ?? '?'),
-  );
-}
-
-/** `path: message`, every field named by `name` (the configuration's own paths by default). */
-export function formatConfigProblem(
-  problem: ConfigProblem,
-  name: (path: string) => string = (path) => path,
-): string {
-  return `${name(problem.path)}: ${configProblemMessage(problem, name)}`;
-}
 
 export type ConfigCheck =
   | { readonly ok: true; readonly config: AgentConfig }
@@ -245,15 +239,9 @@ interface Ctx {
   readonly k8sSecret: boolean;
 }
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]+$/;
 const VERSION_STAGE = /^[A-Za-z0-9_.-]+$/;
 const VERSION_ID = /^[A-Za-z0-9-]+$/;
-
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
-}
 
 function at(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`;
@@ -383,28 +371,6 @@ function template(ctx: Ctx): (value: string) => string | undefined {
     return problem === undefined ? undefined : `is not a valid template: ${problem}`;
   };
 }
-
-function region(example: string): (value: string) => string | undefined {
-  return (value) =>
-    REGION.test(value)
-      ? undefined
-      : `must be an AWS region such as ${example}; got ${quote(value)}`;
-}
-
-/**
- * The region the secrets' ARNs name, when every ARN among `ids` names the same one: a secret
- * given by its ARN lives in that region. Plain names say nothing.
- */
-export function regionOfArns(ids: readonly string[]): string | undefined {
-  const regions = new Set(
-    ids.flatMap((id) => /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(id)?.[1] ?? []),
-  );
-  const [only] = regions;
-  return regions.size === 1 && only !== undefined && REGION.test(only) ? only : undefined;
-}
-
-/** What is wrong with a region name (also the injector's default region), or undefined. */
-export const regionProblem = region('us-east-1');
 
 /** name, source and id: which secret, from where, and which file. */
 function parseIdentity(
@@ -540,7 +506,7 @@ function parseK8sSecret(raw: unknown, ctx: Ctx): K8sSecretTarget | undefined {
     ctx.problems.add('k8sSecret', 'must be an object with a name');
     return undefined;
   }
-  checkKeys(raw, ['name', 'namespace'], 'k8sSecret', ctx);
+  checkKeys(raw, ['name', 'namespace', 'owners'], 'k8sSecret', ctx);
   const objectName = (what: string) => (value: string) =>
     isDnsSubdomain(value)
       ? undefined
@@ -548,8 +514,37 @@ function parseK8sSecret(raw: unknown, ctx: Ctx): K8sSecretTarget | undefined {
   if (raw['name'] === undefined) ctx.problems.add('k8sSecret.name', 'is required');
   const name = optString(raw, 'name', 'k8sSecret', ctx, 253, objectName('Secret'));
   const namespace = optString(raw, 'namespace', 'k8sSecret', ctx, 63, objectName('namespace'));
+  const owners = parseOwners(raw['owners'], namespace !== undefined, (...a) =>
+    ctx.problems.add(...a),
+  );
   if (name === undefined) return undefined;
-  return namespace === undefined ? { name } : { name, namespace };
+  return {
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(owners === undefined || owners.length === 0 ? {} : { owners }),
+  };
+}
+
+/** localApi and its port: an unprivileged port, not the status server's, sidecar mode only. */
+function parseLocalApi(
+  raw: JsonObject,
+  ctx: Ctx,
+  local: Pick<AgentConfig, 'mode' | 'httpPort'>,
+): Pick<AgentConfig, 'localApi' | 'localApiPort'> {
+  const { localApi: on = false, localApiPort: port = DEFAULTS.localApiPort } = raw;
+  const { min, max } = LIMITS.localApiPort;
+  if (typeof on !== 'boolean') ctx.problems.add('localApi', 'must be true or false');
+  const portOk = typeof port === 'number' && Number.isInteger(port) && port >= min && port <= max;
+  if (!portOk)
+    ctx.problems.add('localApiPort', `must be a port from ${min} to ${max}; got ${quote(port)}`);
+  if (on === true && portOk && local.httpPort !== 0 && port === local.httpPort)
+    ctx.problems.add('localApiPort', `${port} is taken by the agent's health and metrics port`);
+  if (on === true && local.mode !== 'sidecar')
+    ctx.problems.add(
+      'localApi',
+      'is served in sidecar mode only: an init container exits before the app starts',
+    );
+  return { localApi: on === true, localApiPort: portOk ? port : DEFAULTS.localApiPort };
 }
 
 function parseHttpPort(raw: JsonObject, ctx: Ctx): number {
@@ -684,8 +679,10 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
   checkKeys(raw, CONFIG_FIELDS, '', ctx);
   const secrets = parseSecrets(raw, ctx);
   const k8sSecret = parseK8sSecret(raw['k8sSecret'], ctx);
+  const local = parseLocal(raw, ctx);
   const config: AgentConfig = {
-    ...parseLocal(raw, ctx),
+    ...local,
+    ...parseLocalApi(raw, ctx, local),
     ...parseTiming(raw, ctx),
     ...parseTargets(raw, ctx),
     ...(k8sSecret === undefined ? {} : { k8sSecret }),

@@ -37,6 +37,7 @@ import {
   SECRET_FIELD_PREFIX,
   type SecretDraft,
 } from './secret-fields.ts';
+import { parseLocalApiKey, tokenEnvCollision, type LocalApiField } from './local-api.ts';
 
 /** One thing wrong with the annotations; `annotation` is the full key. */
 export interface Problem {
@@ -64,10 +65,8 @@ export type ResourceAnnotation = keyof typeof RESOURCE_ANNOTATIONS;
  * secrets, and the settings the pod chooses (refresh interval, regions, reload URL, Secret).
  * The injector adds its own (mode, output directory, port) per agent container.
  */
-export type AnnotatedConfig = Pick<
-  AgentConfigInput,
-  'secrets' | 'refreshInterval' | 'region' | 'failoverRegion' | 'reloadUrl' | 'k8sSecret'
->;
+type PodChosen = 'refreshInterval' | 'region' | 'failoverRegion' | 'reloadUrl' | 'k8sSecret';
+export type AnnotatedConfig = Pick<AgentConfigInput, 'secrets' | PodChosen | LocalApiField>;
 
 export interface OptedIn {
   readonly inject: true;
@@ -219,6 +218,8 @@ const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
   reloadUrl: 'reload-url',
   k8sSecret: 'k8s-secret',
   'k8sSecret.name': 'k8s-secret',
+  localApi: 'local-api',
+  localApiPort: 'local-api-port',
   secrets: 'inject',
 };
 
@@ -312,6 +313,8 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   'reload-url': (v, d) => {
     d.config.reloadUrl = v;
   },
+  'local-api': localApiKey,
+  'local-api-port': localApiKey,
   'agent-cpu-request': parseQuantity,
   'agent-memory-request': parseQuantity,
   'agent-cpu-limit': parseQuantity,
@@ -325,6 +328,10 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
     if (id !== undefined) d.runAsGroup = id;
   },
 };
+
+function localApiKey(value: string, draft: Draft, out: Collector, key: PodKey): void {
+  parseLocalApiKey(key, value, draft.config, (message) => out.add(key, message));
+}
 
 function parsePodKey(key: PodKey, value: string, draft: Draft, out: Collector): void {
   POD_KEY_PARSERS[key](value, draft, out, key);
@@ -527,6 +534,8 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
   for (const c of targets.selected) {
     checkMountCollision(c, parsed.mountPath, out);
     for (const e of parsed.env) checkEnvCollision(c, e, parsed.k8sSecret, out);
+    const tokenProblem = parsed.config.localApi === true && tokenEnvCollision(c, parsed.mountPath);
+    if (typeof tokenProblem === 'string') out.add('local-api', tokenProblem);
   }
 }
 

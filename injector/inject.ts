@@ -91,12 +91,23 @@ function withSource(p: Problem, path: string, plan: Plan): Problem {
 function checkPorts(pod: Pod, plan: Plan): Problem[] {
   const { containers, initContainers } = appContainers(pod);
   return [...initContainers, ...containers].flatMap((c) =>
-    (c.ports ?? [])
-      .filter((p) => p.containerPort === plan.port)
-      .map((p) => ({
-        annotation: `${ANNOTATION_PREFIX}inject`,
-        message: `container "${c.name}" already uses port ${p.containerPort}, the agent's health and metrics port (the injector's --agent-port moves it)`,
-      })),
+    (c.ports ?? []).flatMap((p) => {
+      if (p.containerPort === plan.port)
+        return [
+          {
+            annotation: `${ANNOTATION_PREFIX}inject`,
+            message: `container "${c.name}" already uses port ${p.containerPort}, the agent's health and metrics port (the injector's --agent-port moves it)`,
+          },
+        ];
+      if (p.containerPort === plan.localApiPort)
+        return [
+          {
+            annotation: `${ANNOTATION_PREFIX}local-api-port`,
+            message: `container "${c.name}" already uses port ${p.containerPort}, the local API's port; choose another`,
+          },
+        ];
+      return [];
+    }),
   );
 }
 

@@ -13,6 +13,8 @@ export const POD_KEYS = [
   'role-arn',
   'k8s-secret',
   'reload-url',
+  'local-api',
+  'local-api-port',
   'agent-cpu-request',
   'agent-memory-request',
   'agent-cpu-limit',

@@ -9,6 +9,7 @@ import {
   type AgentConfigInput,
   type Mode,
   type SecretInput,
+  type SecretOwner,
 } from '../common/config.ts';
 import { DEFAULT_IMAGE } from '../common/version.ts';
 import { quantityValue } from './annotations.ts';
@@ -82,12 +83,15 @@ export interface Plan {
   readonly warnings: readonly string[];
   /** Where the agent's region came from, when the annotations did not set it. */
   readonly regionFrom?: 'arn' | 'pod' | 'default';
+  /** With `local-api`: the port the long-running agent serves the local API on. */
+  readonly localApiPort?: number;
 }
 
 export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): Plan {
   const targets = selectTargets(pod, parsed.containers).selected;
   const { layout, warning } = chooseLayout(pod, parsed, options);
   const config = agentConfig(pod, parsed, options, layout === 'init' ? 'init' : 'sidecar');
+  const localApi = parsed.config.localApi === true && layout !== 'init';
   return {
     layout,
     image: options.image,
@@ -98,7 +102,10 @@ export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): 
     runAsGroup: parsed.runAsGroup ?? declaredId(pod, targets, 'runAsGroup') ?? options.fallbackUser,
     resources: agentResources(parsed.resources, options.resources),
     config,
-    ...(layout === 'init+sidecar' ? { initConfig: agentConfig(pod, parsed, options, 'init') } : {}),
+    ...(layout === 'init+sidecar'
+      ? { initConfig: agentConfig(pod, parsed, options, 'init', false) }
+      : {}),
+    ...(localApi ? { localApiPort: parsed.config.localApiPort ?? DEFAULTS.localApiPort } : {}),
     env: parsed.env,
     ...(parsed.k8sSecret === undefined ? {} : { k8sSecret: parsed.k8sSecret }),
     ...(parsed.roleArn === undefined ? {} : { roleArn: parsed.roleArn }),
@@ -179,14 +186,20 @@ export function agentResources(
   return { requests, limits };
 }
 
-/** The agent's configuration: what the annotations ask for, plus the injector's own settings. */
+/**
+ * The agent's configuration: what the annotations ask for, plus the injector's own settings.
+ * The local API goes to the long-running agent (or the only one: the schema then refuses it in
+ * init mode, and the pod is denied), never to the init container beside a sidecar.
+ */
 function agentConfig(
   pod: Pod,
   parsed: OptedIn,
   options: InjectorOptions,
   mode: Mode,
+  serving = true,
 ): AgentConfigInput {
-  const { refreshInterval, failoverRegion, reloadUrl, k8sSecret } = parsed.config;
+  const { refreshInterval, failoverRegion, reloadUrl, k8sSecret, localApi, localApiPort } =
+    parsed.config;
   const { region } = agentRegion(pod, parsed, options);
   const refreshing = mode === 'sidecar';
   return {
@@ -199,9 +212,36 @@ function agentConfig(
     httpPort: refreshing ? options.agentPort : 0,
     // Nothing listens yet while init containers run: reloading only makes sense later.
     ...(refreshing && reloadUrl !== undefined ? { reloadUrl } : {}),
-    ...(k8sSecret === undefined ? {} : { k8sSecret }),
+    ...(k8sSecret === undefined ? {} : { k8sSecret: withOwners(k8sSecret, pod) }),
+    ...(serving ? localApiFields(localApi, localApiPort) : {}),
     secrets: parsed.config.secrets.map(secretConfig),
   };
+}
+
+function localApiFields(
+  localApi: boolean | undefined,
+  port: number | undefined,
+): Pick<AgentConfigInput, 'localApi' | 'localApiPort'> {
+  if (localApi !== true) return {};
+  return port === undefined ? { localApi } : { localApi, localApiPort: port };
+}
+
+/**
+ * The Secret's owners: the pod's controller (a ReplicaSet, a StatefulSet, a Job …) as the
+ * injector sees it at admission. The downward API does not expose owner references, and the
+ * agent reading its own pod would need `get pods`; the injector already has them.
+ */
+function withOwners(
+  target: NonNullable<AgentConfigInput['k8sSecret']>,
+  pod: Pod,
+): NonNullable<AgentConfigInput['k8sSecret']> {
+  const owners: SecretOwner[] = [];
+  for (const o of pod.metadata?.ownerReferences ?? []) {
+    const { apiVersion, kind, name, uid, controller } = o;
+    if (controller === true && typeof apiVersion === 'string' && typeof uid === 'string')
+      owners.push({ apiVersion, kind, name, uid });
+  }
+  return owners.length === 0 ? target : { ...target, owners };
 }
 
 /** One secret's fields in a fixed order, so the same annotations always give the same args. */

@@ -138,6 +138,19 @@ const configs = fc
     failoverRegion: maybe(pick('failoverRegion')),
     reloadUrl: maybe(pick('reloadUrl')),
     k8sSecret: maybe(pick('k8sSecret')),
+    localApi: maybe(
+      fc.oneof(
+        { arbitrary: fc.boolean(), weight: 12 },
+        { arbitrary: fc.constantFrom('yes', 'True'), weight: 1 },
+      ),
+    ),
+    localApiPort: maybe(
+      fc.oneof(
+        { arbitrary: fc.constantFrom(1024, 2773, 3000, 65535), weight: 12 },
+        // Privileged, out of range, the agent's own health port, not a number.
+        { arbitrary: fc.constantFrom(80, 65536, 9102, 'http'), weight: 2 },
+      ),
+    ),
   })
   .map(({ secrets, k8sSecret, ...rest }): AgentConfigInput => ({
     ...(dropUndefined(rest) as Omit<AgentConfigInput, 'secrets' | 'k8sSecret'>),
@@ -166,6 +179,8 @@ function annotationsFor(config: AgentConfigInput): Record<string, string> {
     if (typeof value === 'string') out[`${P}${key}`] = value;
   }
   if (config.k8sSecret !== undefined) out[`${P}k8s-secret`] = config.k8sSecret.name;
+  if (config.localApi !== undefined) out[`${P}local-api`] = String(config.localApi);
+  if (config.localApiPort !== undefined) out[`${P}local-api-port`] = String(config.localApiPort);
   const sourcePrefix: Record<string, string> = {
     secretsmanager: 'secret-',
     parameter: 'param-',
@@ -221,7 +236,17 @@ function chosen(config: AgentConfig): unknown {
   const region = config.region ?? regionOfArns(secrets.map((s) => s.id));
   // Annotations have no order: the injector lists the secrets by file name.
   const byName = [...secrets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { secrets: byName, refreshIntervalMs, region, failoverRegion, reloadUrl, k8sSecret };
+  // The port matters only with the local API on (the injector passes it only then).
+  const localApi = config.localApi ? config.localApiPort : false;
+  return {
+    secrets: byName,
+    refreshIntervalMs,
+    region,
+    failoverRegion,
+    reloadUrl,
+    k8sSecret,
+    localApi,
+  };
 }
 
 t.test(

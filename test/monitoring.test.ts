@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
-import { createAgentMetrics } from '../agent/metrics.ts';
+import { createAgentMetrics, LOCAL_API_OUTCOMES } from '../agent/metrics.ts';
 import { CALL_OUTCOMES } from '../agent/source/errors.ts';
 import { ADMISSION_OUTCOMES, RELOAD_OUTCOMES, createInjectorMetrics } from '../injector/metrics.ts';
 import { LIMITS } from '../common/config.ts';
@@ -42,6 +42,7 @@ const OUTCOME_VALUES: Record<string, readonly string[]> = {
     'error',
   ],
   secrets_agent_reload_total: ['success', 'failure'],
+  secrets_agent_local_api_requests_total: LOCAL_API_OUTCOMES,
   secrets_agent_injector_admissions_total: ADMISSION_OUTCOMES,
   secrets_agent_injector_certificate_reloads_total: RELOAD_OUTCOMES,
 };
@@ -566,6 +567,7 @@ t.test('every alert names registered metrics and labels, and says what to do', a
     'secrets_agent_ready',
     'secrets_agent_k8s_secret_writes_total',
     'secrets_agent_reload_total',
+    'secrets_agent_local_api_requests_total',
     'secrets_agent_injector_admissions_total',
     'secrets_agent_injector_admission_duration_seconds',
     'secrets_agent_injector_certificate_expiry_timestamp_seconds',

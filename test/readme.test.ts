@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { AGENT_COMMAND } from '../agent/command.ts';
+import * as LOCAL_API from '../agent/local-api.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import { CONFIG_FIELDS, LIMITS, SECRET_FIELDS } from '../common/config.ts';
 import { formatDuration } from '../common/duration.ts';
@@ -82,6 +83,24 @@ t.test("the Limits table states the schema's bounds", async (t) => {
       ],
     ],
     ['`reload-url`', [LIMITS.urlLength.toLocaleString('en-US')]],
+    ['`local-api-port`', [`${LIMITS.localApiPort.min} to ${LIMITS.localApiPort.max}`]],
+    ['`k8sSecret.owners`', [`at most ${LIMITS.secretOwners} owner`]],
+    [
+      'local API requests',
+      [
+        `${LOCAL_API.MAX_CONNECTIONS} connections`,
+        `URL ${LOCAL_API.MAX_URL_LENGTH.toLocaleString('en-US')}`,
+        `headers ${LOCAL_API.MAX_HEADER_BYTES / 1024} KiB`,
+        `${(LOCAL_API.REQUEST_HEADERS_TIMEOUT_MS * 2) / 1000} s`,
+      ],
+    ],
+    [
+      'local API cache',
+      [
+        `${LOCAL_API.MAX_CACHED.toLocaleString('en-US')} read-through entries, ${LOCAL_API.MAX_CACHED_BYTES / 1024 / 1024} MiB`,
+        'once a second',
+      ],
+    ],
     ['any `secrets-agent.io/` value', [`${MAX_VALUE_LENGTH / 1024} KiB`]],
   ];
   for (const [input, bounds] of rows) {

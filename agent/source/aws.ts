@@ -525,13 +525,19 @@ export function matchesId(
 
 export function toValue(out: {
   readonly ARN?: string | undefined;
+  readonly Name?: string | undefined;
   readonly VersionId?: string | undefined;
   readonly SecretString?: string | undefined;
   readonly SecretBinary?: Uint8Array | undefined;
+  readonly VersionStages?: string[] | undefined;
+  readonly CreatedDate?: Date | undefined;
 }): SecretValue {
   return {
     arn: out.ARN ?? '',
     versionId: out.VersionId ?? '',
+    ...(out.Name === undefined ? {} : { name: out.Name }),
+    ...(out.VersionStages === undefined ? {} : { versionStages: [...out.VersionStages] }),
+    ...(out.CreatedDate === undefined ? {} : { createdDate: out.CreatedDate.getTime() / 1000 }),
     ...(out.SecretString === undefined ? {} : { string: out.SecretString }),
     ...(out.SecretBinary === undefined ? {} : { binary: out.SecretBinary }),
   };

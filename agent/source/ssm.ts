@@ -16,6 +16,8 @@ import {
   SSMClient,
   type Parameter,
 } from '@aws-sdk/client-ssm';
+/** For the local API's one-parameter reads (ssm-read.ts): the client this file already holds. */
+export { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { AgentError, ErrorCode } from '../../common/errors.ts';
 import type { SecretValue } from '../types.ts';
 import type {
