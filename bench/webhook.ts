@@ -22,6 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { connect } from 'node:tls';
 import { parse, parseAllDocuments } from 'yaml';
 import { makeCa, makePair } from '../test/helpers/certs.ts';
@@ -321,14 +322,63 @@ interface Pathological {
   readonly alongsideMs: readonly number[];
 }
 
-/** An ordinary admission posted while `payload` is being sent and decided. */
-async function alongside(port: number, payload: string): Promise<number> {
+/**
+ * The client of ordinary admissions, in a process of its own (as the API server is): the
+ * bench's own work on a large answer must not count as the webhook's delay. Each line on its
+ * stdin posts one admission over a kept-alive connection; it prints the status and the ms.
+ */
+const PROBE = `
+import { Agent, request } from 'node:https';
+import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+const body = readFileSync(process.env.BODY_FILE);
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+function post() {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port: Number(process.env.PORT), path: '/mutate', method: 'POST', agent, rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode + ' ' + (performance.now() - started)));
+    });
+    req.on('error', (err) => resolve('0 ' + err.message));
+    req.end(body);
+  });
+}
+for await (const _ of createInterface({ input: process.stdin })) console.log(await post());
+`;
+
+interface Probe {
+  /** Posts one ordinary admission; its latency in ms as the probe process saw it. */
+  post(): Promise<number>;
+  stop(): void;
+}
+
+async function startProbe(port: number): Promise<Probe> {
+  const bodyFile = join(work, 'ordinary.json');
+  writeFileSync(bodyFile, body);
+  const child = spawn(NODE, ['--input-type=module', '-e', PROBE], {
+    env: { PORT: String(port), BODY_FILE: bodyFile },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const post = async (): Promise<number> => {
+    child.stdin.write('post\n');
+    const { value: line } = await lines.next();
+    const [status, ms] = (line ?? '0 no answer').split(' ');
+    if (status !== '200') throw new Error(`ordinary admission answered ${line ?? 'nothing'}`);
+    return Number(ms);
+  };
+  for (let i = 0; i < 20; i++) await post(); // warm: connection open, code paths hot
+  return { post, stop: () => child.kill('SIGTERM') };
+}
+
+/** An ordinary admission posted (by the probe) while `payload` is being sent and decided. */
+async function alongside(port: number, payload: string, probe: Probe): Promise<number> {
   const big = post(port, payload);
   await sleep(5); // the big body is on its way
-  const ordinary = await post(port, body);
+  const ms = await probe.post();
   await big;
-  if (ordinary.status !== 200) throw new Error(`ordinary admission answered ${ordinary.status}`);
-  return ordinary.ms;
+  return ms;
 }
 
 async function pathological(filler: Filler, responseFile: string): Promise<Pathological> {
@@ -349,9 +399,11 @@ async function pathological(filler: Filler, responseFile: string): Promise<Patho
     const bareHwm = Math.max(vmHwm(barePid), vmRss(barePid));
     const bareReply = await post(bare.port, payload);
     const bareGrowth = vmHwm(barePid) - bareHwm;
+    const probe = await startProbe(webhook.port);
     const alongsideMs: number[] = [];
     for (let i = 0; i < ALONGSIDE_TRIES; i++)
-      alongsideMs.push(await alongside(webhook.port, payload));
+      alongsideMs.push(await alongside(webhook.port, payload, probe));
+    probe.stop();
     await sleep(QUICK ? 1000 : 5000);
     for (let i = 0; i < 20; i++) await post(webhook.port, body);
     const after = vmRss(pid) - before;
