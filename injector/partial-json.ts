@@ -1,7 +1,7 @@
 /**
  * JSON text read only where it is read. An AdmissionReview carries a whole pod (up to the API
  * server's 3 MiB), and the injector reads a few parts of it: the annotations, the containers'
- * names, env and mounts, the volumes' names. `parsePartial` checks the whole text is JSON (what
+ * names, env, mounts and ports, the volumes' names (POD_SHAPE in types.ts). `parsePartial` checks the whole text is JSON (what
  * `JSON.parse` accepts, nesting bounded) but builds values only along a shape; every other
  * object or array stays a `RawJson`, its text, and travels into the patch as that text. So a
  * pod holding a million `tolerations: [{}, …]` costs one pass over its bytes and no objects.

@@ -7,10 +7,10 @@
  * passed through by reference, so it cannot differ; and within the touched parts, a subtree
  * the mutation kept is the same object on both sides and is skipped without a look.
  *
- * The diff goes into what the injector reads (POD_SHAPE: the annotations, the containers' env
- * and mounts, its own containers and volumes whole) as fast-json-patch's `compare` does, in its
- * order (the golden patches were made with it). Any other object or array (a container's
- * `command`, `resources`, `ports`…) is one value: kept, or replaced whole when its JSON differs,
+ * The diff goes into what the injector reads (POD_SHAPE: the annotations, the containers' env,
+ * mounts, ports and security contexts, its own containers and volumes whole) as
+ * fast-json-patch's `compare` does, in its order (the golden patches were made with it). Any
+ * other object or array (a container's `command`, `args`, `resources`…) is one value: kept, or replaced whole when its JSON differs,
  * never looked into. So an init container moved one place down by the agent's costs one
  * replacement per field, however large, and a review read as text (where those parts stay
  * RawJson, partial-json.ts) gets the same patch as one parsed whole.

@@ -167,7 +167,7 @@ const isAgentPart = (value: Obj): boolean =>
   value['name'] === AGENT_NAMES.irsaVolume;
 
 const CONTAINER_SHAPE = objectShape(
-  { env: 'all', volumeMounts: 'all', securityContext: 'all' },
+  { env: 'all', volumeMounts: 'all', securityContext: 'all', ports: 'all' },
   isAgentPart,
 );
 
@@ -231,11 +231,22 @@ function checkNamedList(
   });
 }
 
+/** An optional list of objects (a container's ports: the injector compares their numbers). */
+function checkObjectList(value: unknown, path: string, problems: string[]): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) problems.push(`${path} must be an array`);
+  else {
+    const i = value.findIndex((item) => !isRecord(item));
+    if (i >= 0) problems.push(`${path}[${i}] must be an object`);
+  }
+}
+
 function checkContainer(c: Obj, at: string, problems: string[]): void {
   checkNamedList(c['env'], `${at}.env`, problems);
   checkNamedList(c['volumeMounts'], `${at}.volumeMounts`, problems, (m, mat) => {
     if (typeof m['mountPath'] !== 'string') problems.push(`${mat}.mountPath must be a string`);
   });
+  checkObjectList(c['ports'], `${at}.ports`, problems);
   checkOptional(c, 'securityContext', 'object', at, problems);
   const sc = c['securityContext'];
   if (isRecord(sc)) {

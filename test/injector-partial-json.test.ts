@@ -224,7 +224,7 @@ t.test('a pod read as text gets the patch of the pod parsed whole', (t) => {
     spec: {
       initContainers: [
         { name: 'a', command: ['sh', '-c', 'a'], resources: { limits: { cpu: '1' } } },
-        { name: 'b', command: ['sh', '-c', 'b'], ports: [{ containerPort: 9102 }] },
+        { name: 'b', command: ['sh', '-c', 'b'], ports: [{ containerPort: 8080 }] },
       ],
       containers: [{ name: 'app', image: 'app:1', args: ['--x'], tolerations: [{}] }],
       tolerations: [{ key: 'k', operator: 'Exists' }],
@@ -278,7 +278,14 @@ t.test('parts the injector does not read are never built', (t) => {
   const pod = fromText({
     metadata: { name: 'p', annotations: OPTED_IN, labels: { a: 'b' }, managedFields: [{}] },
     spec: {
-      containers: [{ name: 'app', envFrom: [{}], env: [{ name: 'A', value: 'b' }] }],
+      containers: [
+        {
+          name: 'app',
+          envFrom: [{}],
+          env: [{ name: 'A', value: 'b' }],
+          ports: [{ containerPort: 8080 }],
+        },
+      ],
       initContainers: [{ name: 'secrets-agent-init', command: ['x'] }],
       volumes: [
         { name: 'data', emptyDir: {} },
@@ -295,6 +302,7 @@ t.test('parts the injector does not read are never built', (t) => {
   t.ok(pod.spec.containers[0]?.['envFrom'] instanceof RawJson, "a container's envFrom");
   t.ok(pod.spec.volumes?.[0]?.['emptyDir'] instanceof RawJson, "another volume's source");
   t.same(pod.spec.containers[0]?.env, [{ name: 'A', value: 'b' }], 'env is read');
+  t.same(pod.spec.containers[0]?.ports, [{ containerPort: 8080 }], 'so are ports');
   t.same(pod.spec.securityContext, { runAsUser: 1000 }, 'the pod securityContext is read');
   t.same(
     pod.spec.initContainers?.[0],
@@ -306,5 +314,21 @@ t.test('parts the injector does not read are never built', (t) => {
     { name: 'secrets-agent', hostPath: { path: '/' } },
     'so is a volume',
   );
+  t.end();
+});
+
+t.test('a field the injector reads is checked for its type, read from text or not', (t) => {
+  const pod = (ports: unknown): unknown => ({
+    metadata: { annotations: OPTED_IN },
+    spec: { containers: [{ name: 'app', ports }] },
+  });
+  for (const [ports, message] of [
+    ['8080', /spec\.containers\[0\]\.ports must be an array/],
+    [{ containerPort: 8080 }, /spec\.containers\[0\]\.ports must be an array/],
+    [[{ containerPort: 8080 }, null], /spec\.containers\[0\]\.ports\[1\] must be an object/],
+  ] as const) {
+    t.throws(() => parsePod(pod(ports)), { name: 'PodShapeError', message }, JSON.stringify(ports));
+    t.throws(() => fromText(pod(ports)), { name: 'PodShapeError', message }, 'from text');
+  }
   t.end();
 });
