@@ -17,7 +17,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts && rm -f node_modules/.bin/node
 COPY . .
 # The bundle holds every dependency (esbuild, bundle: true): the runtime needs no node_modules,
-# hence no `npm ci --omit=dev` there. The smoke run proves the bundle loads.
+# hence no `npm ci --omit=dev` there. It holds `agent`, `webhook` and `inject`; `dev` (a local
+# AWS endpoint for development) is no part of it, and not in this build context either. The
+# smoke run proves the bundle loads.
 RUN npm run build && node dist/cli.js --help > /dev/null
 
 # --- runtime: Node and the bundle, nothing else ---------------------------------------------
@@ -26,13 +28,15 @@ FROM ${NODE_IMAGE} AS runtime
 RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
       /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 WORKDIR /app
-# package.json for its "type": "module" (dist/*.js are ES modules); owned by root, read-only to
-# the process.
-COPY --from=build /src/package.json ./package.json
+# The bundle only: CommonJS files (dist/package.json says so) that Node runs as they are, no
+# flags; owned by root, read-only to the process.
 COPY --from=build /src/dist ./dist
 # Read-only root filesystem: nothing here writes to disk. Node 24 keeps no compile cache unless
 # NODE_COMPILE_CACHE is set (it is not); the agent writes only under its mounted volume.
 ENV NODE_ENV=production
+# uid 65532 has no entry in this image's /etc/passwd, so Node cannot look its home directory up;
+# the AWS SDK's shared-config loader asks for one (to look for ~/.aws, which is not there).
+ENV HOME=/nonexistent
 # The distroless "nonroot" uid/gid, numeric so `runAsNonRoot` can verify it without /etc/passwd.
 USER 65532:65532
 # 8443 webhook HTTPS, 9090 webhook metrics, 9102 agent health and metrics.

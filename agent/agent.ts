@@ -5,15 +5,29 @@
  * whose read fails.
  */
 import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers/promises';
 import type { AgentConfig, SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { backoffDelay, jittered, sleep } from './backoff.ts';
+import { backoffDelay, jittered, maxRetriesWithin, sleep, type Backoff } from './backoff.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Reloader } from './reload.ts';
-import type { SecretFile, WriteResult } from './sink/files.ts';
+import {
+  pathCollision,
+  relativePathProblem,
+  topName,
+  type SecretFile,
+  type WriteResult,
+} from './sink/files.ts';
 import { secretData, type SecretEntry, type SecretWriteOutcome } from './sink/k8s-secret.ts';
-import { refKey, type FetchOutcome, type SecretRef, type SecretSource } from './source/source.ts';
+import {
+  refKey,
+  type Deadline,
+  type DirectoryItem,
+  type FetchOutcome,
+  type SecretRef,
+  type SecretSource,
+} from './source/source.ts';
 import type { SecretValue } from './types.ts';
 
 export interface FileWriter {
@@ -52,9 +66,12 @@ export interface SecretWriter {
   write(data: ReadonlyMap<string, Uint8Array>, signal: AbortSignal): Promise<SecretWriteOutcome>;
 }
 
-/** One secret, rendered: its file, and its keys in the Kubernetes Secret. */
+/**
+ * One secret, rendered: its file (a directory source: its files, `<name>/<path>`), and its keys
+ * in the Kubernetes Secret.
+ */
 interface Rendered {
-  readonly file: SecretFile;
+  readonly files: readonly SecretFile[];
   readonly entries: readonly SecretEntry[];
 }
 
@@ -63,11 +80,30 @@ export interface CycleResult {
   readonly changed: readonly string[];
 }
 
-/** Init: retry throttling, 5xx and network errors until initTimeout; anything else a few times. */
-const INIT_BACKOFF = { baseMs: 1_000, capMs: 30_000 } as const;
-const INIT_ATTEMPTS_FOR_PERMANENT_ERRORS = 3;
+/**
+ * Init: retry throttling, 5xx and network errors until initTimeout; anything else a few times.
+ * The agent's loop is the only retry layer (the source makes each call once per cycle).
+ */
+const INIT_BACKOFF: Backoff = { baseMs: 1_000, capMs: 30_000 };
+export const INIT_ATTEMPTS_FOR_PERMANENT_ERRORS = 3;
 const REFRESH_JITTER = 0.1;
 const REFRESH_RETRY_BASE_MS = 5_000;
+
+/**
+ * The most cycles init runs before initTimeout: no cycle starts, and no call runs, past it;
+ * waits are at least half their nominal 1 s·2^n (capped at 30 s). 12 for the default 2m.
+ */
+export function initCycleLimit(initTimeoutMs: number): number {
+  return 1 + maxRetriesWithin(INIT_BACKOFF, initTimeoutMs);
+}
+
+/** The sidecar's backoff after failed refreshes: 5 s doubling, never above the interval. */
+export function refreshRetryBackoff(refreshIntervalMs: number): Backoff {
+  return {
+    baseMs: Math.min(REFRESH_RETRY_BASE_MS, refreshIntervalMs),
+    capMs: refreshIntervalMs,
+  };
+}
 
 /** Bounded outcome labels of secrets_agent_k8s_secret_writes_total for failed writes. */
 const SECRET_WRITE_OUTCOMES: Partial<Record<AgentError['code'], string>> = {
@@ -79,7 +115,22 @@ const SECRET_WRITE_OUTCOMES: Partial<Record<AgentError['code'], string>> = {
   KUBE_CONFIG: 'error',
 };
 
+/** The annotation that names a source, for messages. */
+const SOURCE_ANNOTATION = {
+  secretsmanager: 'secret-',
+  parameter: 'param-',
+  path: 'path-',
+  find: 'find-',
+} as const;
+
 export function specRef(spec: SecretSpec): SecretRef {
+  const source = spec.source ?? 'secretsmanager';
+  if (source !== 'secretsmanager')
+    return {
+      kind: source,
+      id: spec.id,
+      ...(spec.tag === undefined ? {} : { tag: spec.tag }),
+    };
   return {
     id: spec.id,
     ...(spec.versionStage === undefined ? {} : { versionStage: spec.versionStage }),
@@ -90,6 +141,8 @@ export function specRef(spec: SecretSpec): SecretRef {
 export class Agent {
   readonly #deps: AgentDeps;
   readonly #lastGood = new Map<string, Rendered>();
+  /** The secrets whose last read failed, to say when they read again. */
+  #failing = new Set<string>();
   #ready = false;
 
   constructor(deps: AgentDeps) {
@@ -100,15 +153,21 @@ export class Agent {
     return this.#ready;
   }
 
-  /** One fetch → render → write of every secret. Per-secret failures are returned, not thrown. */
-  async cycle(signal: AbortSignal): Promise<CycleResult> {
+  /**
+   * One fetch → render → write of every secret. Per-secret failures are returned, not thrown.
+   * With a deadline, no AWS call starts or runs past it.
+   */
+  async cycle(signal: AbortSignal, deadline?: Deadline): Promise<CycleResult> {
     const { config, source, metrics, logger } = this.#deps;
     const started = performance.now();
-    const outcomes = await source.fetch(config.secrets.map(specRef), signal);
+    const outcomes = await source.fetch(config.secrets.map(specRef), signal, deadline);
     const failures: SecretFailure[] = [];
     const fresh = new Map<string, Rendered>();
     const now = (this.#deps.now ?? Date.now)() / 1000;
     for (const spec of config.secrets) {
+      // Each render is bounded (agent/budget.ts); between two, SIGTERM gets its turn.
+      await setImmediate();
+      if (signal.aborted) throw new AgentError('INTERRUPTED', 'stopped while rendering');
       try {
         fresh.set(spec.name, this.#render(spec, outcomes.get(refKey(specRef(spec)))));
         metrics.fetchTotal.inc({ secret: spec.name, outcome: 'success' });
@@ -117,25 +176,26 @@ export class Agent {
         const error =
           err instanceof AgentError
             ? err
-            : new AgentError('RENDER_FAILED', `secret ${spec.id}: cannot render`);
+            : new AgentError(
+                'RENDER_FAILED',
+                `${spec.source ?? 'secret'} ${spec.id}: cannot render`,
+              );
         failures.push({ secret: spec.name, error });
         metrics.fetchTotal.inc({ secret: spec.name, outcome: error.code });
-        logger.warn('secret fetch failed', {
-          secret: spec.name,
-          id: spec.id,
-          code: error.code,
-          error: error.message,
-        });
       }
     }
+    this.#logFetchOutcomes(failures);
     metrics.fetchDuration.observe((performance.now() - started) / 1000);
     // Secrets that failed this time keep their last good content, in the files and the Secret.
     const current = config.secrets.flatMap((spec) => {
       const r = fresh.get(spec.name) ?? this.#lastGood.get(spec.name);
       return r === undefined ? [] : [r];
     });
-    const changed = await this.#writeFiles(current.map((r) => r.file));
-    for (const r of current) this.#lastGood.set(r.file.name, r);
+    const changed = await this.#writeFiles(current.flatMap((r) => r.files));
+    for (const spec of config.secrets) {
+      const r = fresh.get(spec.name);
+      if (r !== undefined) this.#lastGood.set(spec.name, r);
+    }
     const secretFailure = await this.#writeSecret(current, signal);
     if (secretFailure !== undefined) failures.push(secretFailure);
     // Before the first complete write the app has not started (the startup probe holds it).
@@ -148,22 +208,73 @@ export class Agent {
     return { failures, changed };
   }
 
+  /**
+   * One warning per kind of failure, naming every secret it hit (a failed batch call fails up
+   * to twenty secrets the same way), and one line when secrets that failed read again.
+   */
+  #logFetchOutcomes(failures: readonly SecretFailure[]): void {
+    const { config, logger } = this.#deps;
+    const ids = new Map(config.secrets.map((s) => [s.name, s.id]));
+    const groups = new Map<string, { error: AgentError; secrets: string[] }>();
+    for (const f of failures) {
+      const id = ids.get(f.secret) ?? '';
+      const key = `${f.error.code} ${id === '' ? f.error.message : f.error.message.replaceAll(id, '')}`;
+      const group = groups.get(key) ?? { error: f.error, secrets: [] };
+      group.secrets.push(f.secret);
+      groups.set(key, group);
+    }
+    for (const { error, secrets } of groups.values()) {
+      const [first] = secrets;
+      logger.warn('secret fetch failed', {
+        ...(secrets.length === 1 ? { secret: first, id: ids.get(first ?? '') } : { secrets }),
+        code: error.code,
+        error: error.message,
+      });
+    }
+    const failing = new Set(failures.map((f) => f.secret));
+    const recovered = [...this.#failing].filter((name) => !failing.has(name));
+    if (recovered.length > 0) logger.info('secrets read again', { secrets: recovered });
+    this.#failing = failing;
+  }
+
   #render(spec: SecretSpec, outcome: FetchOutcome | undefined): Rendered {
     if (outcome === undefined) throw new AgentError('AWS_REQUEST', `secret ${spec.id}: no answer`);
     if (!outcome.ok) throw outcome.error;
-    const content = this.#deps.render(spec, outcome.value);
-    const entries: SecretEntry[] = [
-      { key: spec.name, value: content, from: `secret-${spec.name}` },
-    ];
-    if (spec.extract && this.#deps.secret !== undefined) {
-      for (const [key, value] of this.#deps.secret.extract(spec, outcome.value)) {
-        entries.push({ key, value, from: `extract-${spec.name}` });
+    const annotation = `${SOURCE_ANNOTATION[spec.source ?? 'secretsmanager']}${spec.name}`;
+    const items =
+      'items' in outcome
+        ? directoryItems(spec, outcome.items)
+        : [{ path: spec.name, key: spec.name, value: outcome.value }];
+    const files: SecretFile[] = [];
+    const entries: SecretEntry[] = [];
+    const mode = spec.mode ?? this.#deps.config.fileMode;
+    for (const item of items) {
+      const content = this.#renderItem(
+        spec,
+        item.value,
+        'items' in outcome ? item.path : undefined,
+      );
+      files.push({ name: item.path, content, mode });
+      entries.push({ key: item.key, value: content, from: annotation });
+      if (spec.extract && this.#deps.secret !== undefined) {
+        for (const [key, value] of this.#deps.secret.extract(spec, item.value)) {
+          entries.push({ key, value, from: `extract-${spec.name}` });
+        }
       }
     }
-    return {
-      file: { name: spec.name, content, mode: spec.mode ?? this.#deps.config.fileMode },
-      entries,
-    };
+    return { files, entries };
+  }
+
+  /** One value rendered; a directory item's error names the item's file. */
+  #renderItem(spec: SecretSpec, value: SecretValue, path: string | undefined): Uint8Array {
+    try {
+      return this.#deps.render(spec, value);
+    } catch (err) {
+      if (path === undefined || !(err instanceof AgentError)) throw err;
+      throw new AgentError(err.code, `${err.message} (file ${path})`, {
+        retryable: err.retryable,
+      });
+    }
   }
 
   /** Writes the files; returns the names whose content changed. */
@@ -171,7 +282,8 @@ export class Agent {
     const { metrics, logger } = this.#deps;
     if (set.length === 0) return [];
     const result = await this.#deps.files.write(set);
-    for (const name of result.changed) {
+    // A directory source's files count under its name: labels never carry discovered ids.
+    for (const name of new Set(result.changed.map(topName))) {
       metrics.updatesTotal.inc({ secret: name });
       logger.info('secret file updated', { secret: name });
     }
@@ -218,17 +330,21 @@ export class Agent {
     }
   }
 
-  /** Init mode: resolves with no failures, or the failures of the last attempt. */
+  /**
+   * Init mode: resolves with no failures, or the failures of the last attempt. At most
+   * initCycleLimit(initTimeout) cycles, and none (nor any AWS call) past initTimeout; with an
+   * error that waiting rarely cures, at most INIT_ATTEMPTS_FOR_PERMANENT_ERRORS.
+   */
   async runInit(signal: AbortSignal): Promise<readonly SecretFailure[]> {
     const now = this.#deps.now ?? Date.now;
-    const deadline = now() + this.#deps.config.initTimeoutMs;
+    const deadline: Deadline = { at: now() + this.#deps.config.initTimeoutMs, name: 'initTimeout' };
     for (let attempt = 0; ; attempt++) {
-      const { failures } = await this.#cycleOrFailure(signal);
+      const { failures } = await this.#cycleOrFailure(signal, deadline);
       if (signal.aborted) return [interrupted(this.#deps.config)];
       if (failures.length === 0) return failures;
       const permanent = failures.some((f) => !f.error.retryable);
       const wait = backoffDelay(INIT_BACKOFF, attempt, this.#deps.random);
-      const outOfTime = now() + wait > deadline;
+      const outOfTime = now() + wait > deadline.at;
       if (outOfTime || (permanent && attempt + 1 >= INIT_ATTEMPTS_FOR_PERMANENT_ERRORS))
         return failures;
       this.#deps.logger.info('retrying', {
@@ -252,10 +368,7 @@ export class Agent {
         errorsInARow === 0
           ? jittered(config.refreshIntervalMs, REFRESH_JITTER, this.#deps.random)
           : backoffDelay(
-              {
-                baseMs: Math.min(REFRESH_RETRY_BASE_MS, config.refreshIntervalMs),
-                capMs: config.refreshIntervalMs,
-              },
+              refreshRetryBackoff(config.refreshIntervalMs),
               errorsInARow - 1,
               this.#deps.random,
             );
@@ -266,9 +379,9 @@ export class Agent {
   }
 
   /** A cycle whose whole failure (a write error, an unexpected throw) counts against every secret. */
-  async #cycleOrFailure(signal: AbortSignal): Promise<CycleResult> {
+  async #cycleOrFailure(signal: AbortSignal, deadline?: Deadline): Promise<CycleResult> {
     try {
-      return await this.cycle(signal);
+      return await this.cycle(signal, deadline);
     } catch (err) {
       if (signal.aborted) return { failures: [], changed: [] };
       const error =
@@ -288,6 +401,39 @@ export class Agent {
   }
 }
 
+/**
+ * A directory source's items as files `<name>/<path>` and Secret keys `<name>.<path with "."
+ * for "/">`; a path that would leave the directory, or two that collide, fail the source.
+ */
+function directoryItems(
+  spec: SecretSpec,
+  items: readonly DirectoryItem[],
+): { path: string; key: string; value: SecretValue }[] {
+  const what = `${spec.source ?? 'secret'} ${spec.id}`;
+  const out = items.map((item) => {
+    const problem = relativePathProblem(item.path);
+    if (problem !== undefined)
+      throw new AgentError(
+        'RENDER_FAILED',
+        `${what}: ${JSON.stringify(item.path)} cannot be a file name: it ${problem}`,
+      );
+    return {
+      path: `${spec.name}/${item.path}`,
+      key: `${spec.name}.${item.path.replaceAll('/', '.')}`,
+      value: item.value,
+    };
+  });
+  const collision = pathCollision(out.map((i) => i.path));
+  if (collision !== undefined)
+    throw new AgentError(
+      'RENDER_FAILED',
+      collision[0] === collision[1]
+        ? `${what}: two items are both named ${collision[0]}`
+        : `${what}: ${collision[0]} would be both a file and the directory of ${collision[1]}`,
+    );
+  return out;
+}
+
 function interrupted(config: AgentConfig): SecretFailure {
   const names = config.secrets.map((s) => s.name).join(', ');
   return {
@@ -302,6 +448,11 @@ export function terminationMessage(failures: readonly SecretFailure[]): string {
   if (first === undefined) return '';
   const more =
     rest.length === 0 ? '' : ` (and ${rest.length} more: ${rest.map((f) => f.secret).join(', ')})`;
-  const verb = first.write === true ? 'failed to write Kubernetes' : 'failed to fetch';
+  const verb =
+    first.write === true
+      ? 'failed to write Kubernetes'
+      : first.error.code === 'WRITE_FAILED'
+        ? 'failed to write'
+        : 'failed to fetch';
   return `${verb} ${first.secret}: ${first.error.message}${more}`.replace(/\s*\n\s*/g, ' ');
 }

@@ -19,12 +19,13 @@ import { createLogger, type Logger } from '../common/log.ts';
 import { parseYaml } from '../common/yaml.ts';
 import { Agent, terminationMessage } from './agent.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
-import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
+import { collectProcessMetrics, createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { createReloader } from './reload.ts';
 import { extractFields, prepareRenderer, renderFile } from './render.ts';
 import type { K8sSecretSink } from './sink/k8s-secret.ts';
 import { FileSink } from './sink/files.ts';
 import { createAwsSource } from './source/aws.ts';
+import { resolveRegion } from './region.ts';
 
 export const AGENT_COMMAND: CommandSpec = {
   name: 'agent',
@@ -170,26 +171,31 @@ export const run: Command = async (ctx) => {
     ctx.stdout.write(helpText(AGENT_COMMAND));
     return 0;
   }
-  // A sidecar idles between refreshes: V8's lite mode (no optimizing compiler, smaller heaps)
-  // holds ~64 MB instead of ~80 MB. Set per process only, so the CLI re-executes itself.
-  if (config.mode === 'sidecar' && ctx.env['SECRETS_AGENT_LITE_MODE'] !== 'false') {
-    ctx.reexecWith?.(['--lite-mode']);
-  }
   const logger = createLogger(ctx.stdout, { level: config.logLevel, base: { component: 'agent' } });
   // Only the template engine and YAML writer these secrets use are loaded.
   await prepareRenderer(config.secrets);
   const metrics = createAgentMetrics();
   if (config.mode === 'sidecar') metrics.refreshInterval.set(config.refreshIntervalMs / 1000);
+  let region: Awaited<ReturnType<typeof resolveRegion>>;
+  try {
+    region = await resolveRegion(config, ctx.env);
+  } catch (err) {
+    if (!(err instanceof AgentError)) throw err;
+    ctx.stderr.write(`secrets-agent agent: ${err.message}\n`);
+    await writeTerminationLog(config.terminationLogPath, err.message, logger);
+    return 78;
+  }
+  if (region.from !== 'config') logger.info('region', region);
   const source = createAwsSource({
     logger,
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
     requestTimeoutMs: config.requestTimeoutMs,
-    ...(config.region === undefined ? {} : { region: config.region }),
+    containerCredentials: usesContainerCredentials(ctx.env),
+    ...(region.region === undefined ? {} : { region: region.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
   });
   let secret: OpenSink | undefined;
   try {
-    checkRegion(config, ctx.env);
     secret =
       config.k8sSecret === undefined
         ? undefined
@@ -242,6 +248,7 @@ async function serve(
   let status: StatusServer | undefined;
   try {
     if (config.httpPort !== 0) {
+      await collectProcessMetrics(metrics.registry);
       status = await startStatusServer({
         address: config.httpAddress,
         port: config.httpPort,
@@ -274,17 +281,11 @@ async function serve(
   }
 }
 
-/** The SDK finds a region in the environment or a profile; none at all is a configuration error. */
-function checkRegion(config: AgentConfig, env: Env): void {
-  const fromEnv = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE'].some((name) =>
-    Boolean(env[name]),
+/** EKS Pod Identity and ECS hand credentials out from an endpoint named in the environment. */
+function usesContainerCredentials(env: Env): boolean {
+  return ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'].some(
+    (name) => Boolean(env[name]),
   );
-  if (config.region === undefined && !fromEnv) {
-    throw new AgentError(
-      'CONFIG_INVALID',
-      'no AWS region: set region in the configuration, or AWS_REGION (or a profile with AWS_PROFILE)',
-    );
-  }
 }
 
 interface OpenSink {

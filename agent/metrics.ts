@@ -1,5 +1,8 @@
-/** The agent's Prometheus metrics (names in SPEC), on a registry passed in, never the global one. */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+/** The agent's Prometheus metrics (names as the README documents them), on a registry passed in, never the global one. */
+import Counter from 'prom-client/lib/counter.js';
+import Gauge from 'prom-client/lib/gauge.js';
+import Histogram from 'prom-client/lib/histogram.js';
+import Registry from 'prom-client/lib/registry.js';
 
 export interface AgentMetrics {
   readonly registry: Registry;
@@ -14,8 +17,16 @@ export interface AgentMetrics {
   readonly refreshInterval: Gauge;
 }
 
-export function createAgentMetrics(registry = new Registry(), withDefaults = true): AgentMetrics {
-  if (withDefaults) collectDefaultMetrics({ register: registry });
+/**
+ * Node's process metrics (`process_*`, `nodejs_*`) on the registry, for an agent that serves
+ * `/metrics`; loaded only then (agent/prom-client.d.ts).
+ */
+export async function collectProcessMetrics(registry: Registry): Promise<void> {
+  const { default: collectDefaultMetrics } = await import('prom-client/lib/defaultMetrics.js');
+  collectDefaultMetrics({ register: registry });
+}
+
+export function createAgentMetrics(registry = new Registry()): AgentMetrics {
   const registers = [registry];
   return {
     registry,

@@ -3,8 +3,8 @@
  * `/-/reload`, an app's own endpoint). Retried a few times; a failure is counted and logged,
  * never fatal: the files are already in place.
  *
- * Plain node:http, not fetch: a sidecar runs under V8's lite mode, which has no WebAssembly,
- * and fetch's HTTP parser is WebAssembly.
+ * Plain node:http, not fetch: a first fetch loads Node's undici (tens of milliseconds and its
+ * memory), which nothing else in the agent needs.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -12,6 +12,14 @@ import type { Logger } from '../common/log.ts';
 import { backoffDelay, sleep } from './backoff.ts';
 
 export type ReloadOutcome = 'success' | 'failure';
+
+/**
+ * Per change: at most 3 POSTs, each answered within 5 s, 1 s then 2 s apart (jittered to
+ * 50–100%): at most 18 s before the failure is counted.
+ */
+export const RELOAD_ATTEMPTS = 3;
+export const RELOAD_TIMEOUT_MS = 5_000;
+export const RELOAD_BACKOFF = { baseMs: 1_000, capMs: 5_000 } as const;
 
 export interface ReloaderOptions {
   readonly url: string;
@@ -55,14 +63,19 @@ function post(
 }
 
 export function createReloader(options: ReloaderOptions): Reloader {
-  const attempts = options.attempts ?? 3;
-  const backoff = options.backoff ?? { baseMs: 1_000, capMs: 5_000 };
+  const attempts = options.attempts ?? RELOAD_ATTEMPTS;
+  const backoff = options.backoff ?? RELOAD_BACKOFF;
   return async (changed, signal) => {
     let last = '';
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0 && !(await sleep(backoffDelay(backoff, attempt - 1), signal))) return;
       try {
-        const status = await post(options.url, changed, options.timeoutMs ?? 5_000, signal);
+        const status = await post(
+          options.url,
+          changed,
+          options.timeoutMs ?? RELOAD_TIMEOUT_MS,
+          signal,
+        );
         if (status >= 200 && status < 300) {
           options.onOutcome('success');
           options.logger.info('app reloaded', { url: options.url, status, changed });

@@ -1,6 +1,6 @@
 /**
  * `{{ field }}` templates (Handlebars) for the `template-<name>` option, kept apart from the
- * renderer so the one module that loads Handlebars is easy to find (and to load lazily later).
+ * renderer so the one module that loads Handlebars is easy to find.
  *
  * The rules: a missing field is an error (strict mode); nothing is HTML-escaped (a password with
  * `<&>"` stays as it is); only the built-in helpers plus `json` may be called, and `log` may not
@@ -8,12 +8,10 @@
  * quote it (`"x" not defined in <parent>`, `Cannot use 'in' operator to search for 'x' in <value>`),
  * so every message here is rebuilt from the template text alone.
  */
-import { createRequire } from 'node:module';
 import {
   loadTemplateEngine as loadEngine,
   TEMPLATE_OPTIONS,
   TemplateError,
-  templateEnvironment,
   templateProblem,
   type TemplateEngine,
 } from '../common/template.ts';
@@ -29,7 +27,8 @@ type Environment = TemplateEngine;
 
 /**
  * Handlebars is loaded on demand (about 10 ms of start-up, and most pods have no template): the
- * agent awaits loadTemplateEngine() before its first render when a secret has a template.
+ * agent awaits loadTemplateEngine() (through prepareRenderer) before its first render when a
+ * secret has a template. Compiling before it fails, and says why.
  */
 let hb: Environment | undefined;
 
@@ -37,20 +36,9 @@ export async function loadTemplateEngine(): Promise<void> {
   hb ??= await loadEngine();
 }
 
-/**
- * Without loadTemplateEngine (the TypeScript source used on its own: tests, a library use),
- * Handlebars is required synchronously. The bundle has no node_modules next to it, so there an
- * unprepared compile fails, and says why.
- */
 function engine(): Environment {
   if (hb !== undefined) return hb;
-  let handlebars: Environment;
-  try {
-    handlebars = createRequire(import.meta.url)('handlebars') as Environment;
-  } catch {
-    throw new TemplateError('the template engine was not loaded (loadTemplateEngine)');
-  }
-  return (hb = templateEnvironment(handlebars));
+  throw new TemplateError('the template engine was not loaded (loadTemplateEngine)');
 }
 
 /** Compiles a template once; syntax errors (and unknown helpers) are thrown now, not at first use. */

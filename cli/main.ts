@@ -1,10 +1,43 @@
 #!/usr/bin/env node
 /**
  * The composition root: the one place that reads `process.env`, handles signals and exits.
- * Each command is imported lazily, so `agent` never loads the injector's code and vice versa.
+ * Each command is imported lazily, so `agent` never loads the injector's code and vice versa
+ * (in the bundle, each command is a file of its own: build.ts).
  */
 import type { Command, CommandContext } from '../common/command.ts';
-import { isAgentError } from '../common/errors.ts';
+
+/**
+ * `dev` is a developer tool: the bundle and the image do not carry it. The bundle loads it from
+ * the TypeScript source next to it (`dev/`, beside `dist/`), which only a checkout has.
+ */
+async function loadDevCommand(): Promise<Command> {
+  try {
+    return (await import('../dev/command.ts')).run;
+  } catch (err) {
+    // Only dev/command.ts itself missing; anything else that fails in dev/ is reported as it is.
+    const { code, url } = err as { code?: unknown; url?: unknown };
+    if (
+      code !== 'ERR_MODULE_NOT_FOUND' ||
+      typeof url !== 'string' ||
+      !url.endsWith('/dev/command.ts')
+    )
+      throw err;
+    return (ctx) => {
+      ctx.stderr.write(
+        'secrets-agent dev: the dev command is a developer tool, not part of this build: run it from a checkout of the source (npx secrets-agent dev)\n',
+      );
+      return Promise.resolve(2);
+    };
+  }
+}
+
+/**
+ * A usage error (AgentError USAGE), known by its code: this entry imports no module of a
+ * command's, so that in the bundle each module exists once per process (build.ts).
+ */
+function isUsageError(err: unknown): err is Error {
+  return err instanceof Error && (err as { code?: unknown }).code === 'USAGE';
+}
 
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
   agent: {
@@ -12,8 +45,9 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
     load: async () => (await import('../agent/command.ts')).run,
   },
   dev: {
-    summary: 'a local Secrets Manager + STS endpoint on 127.0.0.1',
-    load: async () => (await import('../dev/command.ts')).run,
+    summary:
+      'a local Secrets Manager + STS endpoint on 127.0.0.1 (a developer tool: in a checkout)',
+    load: loadDevCommand,
   },
   inject: {
     summary: 'print what the injector would make of the pods and workloads in a file',
@@ -27,7 +61,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: secrets-agent <command> [flags]\n\ncommands:\n${rows.join('\n')}\n\nsecrets-agent <command> --help shows a command's flags.\n`;
+  return `usage: secrets-agent <command> [flags]\n\ncommands:\n${rows.join('\n')}\n\nsecrets-agent <command> --help shows a command's flags; secrets-agent --version, the version.\n`;
 }
 
 async function main(): Promise<number> {
@@ -35,6 +69,12 @@ async function main(): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    // Its own file in the bundle: the entry holds no module a command also holds.
+    const { VERSION } = await import('../common/version.ts');
+    process.stdout.write(`secrets-agent ${VERSION}\n`);
+    return 0;
   }
   const entry = COMMANDS[name];
   if (entry === undefined) {
@@ -56,25 +96,12 @@ async function main(): Promise<number> {
       return process.stdin;
     },
     signal: controller.signal,
-    reexecWith: (flags) => {
-      if (typeof process.execve !== 'function' || flags.every((f) => process.execArgv.includes(f)))
-        return;
-      // Running the TypeScript source (development, tests): type stripping needs WebAssembly,
-      // which V8's lite mode lacks. The bundle (the image) re-executes.
-      if (process.argv[1]?.endsWith('.ts') === true) return;
-      // execve keeps the pid (PID 1 in a container) and replaces the image: nothing to proxy.
-      process.execve(
-        process.execPath,
-        [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)],
-        process.env,
-      );
-    },
   };
   try {
     const command = await entry.load();
     return await command(ctx);
   } catch (err) {
-    if (isAgentError(err) && err.code === 'USAGE') {
+    if (isUsageError(err)) {
       process.stderr.write(`secrets-agent ${err.message}\n`);
       return 2;
     }
@@ -85,8 +112,9 @@ async function main(): Promise<number> {
   }
 }
 
-const code = await main();
-process.exitCode = code;
-// A command has closed what it opened; this only guards against a stray handle keeping the
-// process alive after its work is done.
-setTimeout(() => process.exit(code), 2000).unref();
+// A command has closed what it opened; the timer only guards against a stray handle keeping
+// the process alive after its work is done.
+void main().then((code) => {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 2000).unref();
+});

@@ -9,11 +9,6 @@ export interface CommandContext {
   readonly stdin: NodeJS.ReadableStream;
   /** Aborted on SIGTERM or SIGINT: long-running commands stop cleanly and resolve. */
   readonly signal: AbortSignal;
-  /**
-   * Replaces this process (same pid) with the same command under extra Node flags, unless it
-   * already runs with them; returns only when it does not (already applied, or unsupported).
-   */
-  readonly reexecWith?: (nodeFlags: readonly string[]) => void;
 }
 
 /** A command resolves to its exit code. */

@@ -13,7 +13,9 @@ import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { formatDuration, parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
+import { isPodLocalUrl, parseFileMode } from './values.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
+import * as ids from './source-ids.ts';
 import { loadTemplateEngine, templateProblem, type TemplateEngine } from './template.ts';
 
 export const MODES = ['init', 'sidecar'] as const;
@@ -21,6 +23,9 @@ export type Mode = (typeof MODES)[number];
 
 export const FORMATS = ['raw', 'json', 'yaml', 'dotenv', 'env', 'properties'] as const;
 export type Format = (typeof FORMATS)[number];
+
+export { SOURCES, type SourceKind } from './source-ids.ts';
+type SourceKind = ids.SourceKind;
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type ConfigLogLevel = (typeof LOG_LEVELS)[number];
@@ -42,6 +47,16 @@ export const LIMITS = {
   secretIdLength: 2048,
   versionStageLength: 256,
   versionIdLength: { min: 32, max: 64 },
+  /** SSM's own limit on a parameter name or ARN (with a `:version` or `:label` selector). */
+  parameterNameLength: 2048,
+  /** SSM's own limit on a GetParametersByPath path. */
+  parameterPathLength: 2048,
+  /** Secrets Manager's limit on a filter value (a `find` prefix, a tag key=value). */
+  findPrefixLength: 512,
+  tagKeyLength: 128,
+  tagValueLength: 256,
+  /** Files one directory source may hold (a path or find matching more is an error). */
+  directoryItems: 1000,
   keyLength: 4096,
   templateLength: 16_384,
   urlLength: 2048,
@@ -65,8 +80,15 @@ export const DEFAULTS = {
 export interface SecretSpec {
   /** The file name under outputDir, and the Secret key with k8sSecret. */
   readonly name: string;
-  /** The secret's name, full ARN or partial ARN. */
+  /** Where the value comes from (see SOURCES); absent means secretsmanager. */
+  readonly source?: SourceKind;
+  /**
+   * secretsmanager: the secret's name, full ARN or partial ARN. parameter: the parameter's name
+   * or ARN, optionally with `:version` or `:label`. path: the SSM path. find: the name prefix.
+   */
   readonly id: string;
+  /** find: only secrets carrying this tag. */
+  readonly tag?: { readonly key: string; readonly value: string };
   readonly versionStage?: string;
   readonly versionId?: string;
   /** JMESPath selecting one value from a JSON secret. */
@@ -91,7 +113,7 @@ export interface AgentConfig {
   readonly outputDir: string;
   readonly refreshIntervalMs: number;
   readonly initTimeoutMs: number;
-  /** One AWS request's timeout. */
+  /** One AWS call's timeout (each call is made once; the agent's loop retries). */
   readonly requestTimeoutMs: number;
   readonly region?: string;
   readonly failoverRegion?: string;
@@ -109,7 +131,11 @@ export interface AgentConfig {
 /** One secret as written in a configuration document. */
 export interface SecretInput {
   name: string;
+  /** Absent: secretsmanager. */
+  source?: string;
   id: string;
+  /** find: `key=value`. */
+  tag?: string;
   versionStage?: string;
   versionId?: string;
   key?: string;
@@ -157,7 +183,9 @@ export const CONFIG_FIELDS = [
 ] as const;
 export const SECRET_FIELDS = [
   'name',
+  'source',
   'id',
+  'tag',
   'versionStage',
   'versionId',
   'key',
@@ -306,29 +334,6 @@ function optDuration(
   return ms;
 }
 
-/**
- * The reload URL must stay inside the pod: an http(s) URL on a loopback address. Anything else
- * would send the names of changed files to another host.
- */
-export function isPodLocalUrl(text: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const loopback =
-    host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-  return (url.protocol === 'http:' || url.protocol === 'https:') && loopback;
-}
-
-/** Octal file modes: "0400", "400", "0o400". */
-export function parseFileMode(text: string): number | undefined {
-  const match = /^(?:0o?)?([0-7]{3})$/.exec(text.trim());
-  return match?.[1] === undefined ? undefined : Number.parseInt(match[1], 8);
-}
-
 /** A file mode; owner read is required so the files are usable. */
 function optFileMode(obj: JsonObject, key: string, path: string, ctx: Ctx): number | undefined {
   const value = obj[key];
@@ -386,17 +391,60 @@ function region(example: string): (value: string) => string | undefined {
       : `must be an AWS region such as ${example}; got ${quote(value)}`;
 }
 
+/**
+ * The region the secrets' ARNs name, when every ARN among `ids` names the same one: a secret
+ * given by its ARN lives in that region. Plain names say nothing.
+ */
+export function regionOfArns(ids: readonly string[]): string | undefined {
+  const regions = new Set(
+    ids.flatMap((id) => /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(id)?.[1] ?? []),
+  );
+  const [only] = regions;
+  return regions.size === 1 && only !== undefined && REGION.test(only) ? only : undefined;
+}
+
 /** What is wrong with a region name (also the injector's default region), or undefined. */
 export const regionProblem = region('us-east-1');
 
-/** name and id: which secret, and which file. */
-function parseIdentity(raw: JsonObject, path: string, ctx: Ctx): { name?: string; id?: string } {
+/** name, source and id: which secret, from where, and which file. */
+function parseIdentity(
+  raw: JsonObject,
+  path: string,
+  ctx: Ctx,
+): { name?: string; id?: string; source: SourceKind } {
   for (const field of ['name', 'id'] as const) {
     if (raw[field] === undefined) ctx.problems.add(at(path, field), 'is required');
   }
+  const source = optEnum(raw, 'source', ids.SOURCES, path, ctx) ?? 'secretsmanager';
   const name = optString(raw, 'name', path, ctx, LIMITS.fileNameLength, fileName);
-  const id = optString(raw, 'id', path, ctx, LIMITS.secretIdLength, secretId);
-  return { ...(name === undefined ? {} : { name }), ...(id === undefined ? {} : { id }) };
+  const rule = ids.idRule(source, LIMITS, secretId);
+  const id = optString(raw, 'id', path, ctx, rule.max, rule.check);
+  return { source, ...(name === undefined ? {} : { name }), ...(id === undefined ? {} : { id }) };
+}
+
+/** tag (find only), and no version on anything but a Secrets Manager secret. */
+function parseSourceOptions(
+  raw: JsonObject,
+  source: SourceKind,
+  path: string,
+  ctx: Ctx,
+): Pick<SecretSpec, 'tag'> {
+  for (const field of ['versionStage', 'versionId'] as const)
+    if (source !== 'secretsmanager' && raw[field] !== undefined)
+      ctx.problems.add(at(path, field), ids.versionProblem(source));
+  if (raw['tag'] === undefined) return {};
+  if (source !== 'find') {
+    ctx.problems.add(at(path, 'tag'), 'applies to find sources only');
+    return {};
+  }
+  let tag: { key: string; value: string } | undefined;
+  optString(raw, 'tag', path, ctx, LIMITS.tagKeyLength + LIMITS.tagValueLength + 1, (v) => {
+    const parsed = ids.parseTag(v, LIMITS);
+    if (typeof parsed === 'string') return parsed;
+    tag = parsed;
+    return undefined;
+  });
+  return tag === undefined ? {} : { tag };
 }
 
 /** Which version: a stage, an id. */
@@ -458,9 +506,10 @@ function parseSecret(raw: unknown, path: string, ctx: Ctx): SecretSpec | undefin
     return undefined;
   }
   checkKeys(raw, SECRET_FIELDS, path, ctx);
-  const { name, id } = parseIdentity(raw, path, ctx);
+  const { name, id, source } = parseIdentity(raw, path, ctx);
   const rendering = parseRendering(raw, path, ctx);
   const version = parseVersion(raw, path, ctx);
+  const options = parseSourceOptions(raw, source, path, ctx);
   const extract = raw['extract'];
   if (extract !== undefined && typeof extract !== 'boolean') {
     ctx.problems.add(at(path, 'extract'), 'must be true or false');
@@ -475,7 +524,9 @@ function parseSecret(raw: unknown, path: string, ctx: Ctx): SecretSpec | undefin
   if (name === undefined || id === undefined) return undefined;
   return {
     name,
+    ...(source === 'secretsmanager' ? {} : { source }),
     id,
+    ...options,
     ...rendering,
     ...version,
     extract: extract === true,

@@ -4,9 +4,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseFaultSpec } from './faults.ts';
-import type { SecretValue } from './input.ts';
 import type { DevState } from './state.ts';
-import { AWSCURRENT } from './store.ts';
+import { AWSCURRENT, type SecretValue } from './store.ts';
 import { sendPlainJson } from './wire.ts';
 
 export const ADMIN_PREFIX = '/_dev/';
@@ -94,8 +93,7 @@ function putSecret(state: DevState, name: string, body: Buffer): Answer {
   }
   if (name === '' || !/^[A-Za-z0-9/_+=.@-]+$/.test(name))
     throw new Error('secret name: may hold only letters, digits and /_+=.@-');
-  const secret = state.store.byName(name) ?? state.store.create({ name });
-  const version = state.store.putVersion(secret, value, undefined, stages);
+  const version = state.store.putVersion(state.store.secret(name), value, stages);
   return {
     status: 200,
     body: { Name: name, VersionId: version.id, VersionStages: [...version.stages] },

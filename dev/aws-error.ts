@@ -18,9 +18,6 @@ export class AwsError extends Error {
   }
 }
 
-export const MARKED_FOR_DELETION =
-  "You can't perform this operation on the secret because it was marked for deletion.";
-
 export function notFound(message = "Secrets Manager can't find the specified secret."): AwsError {
   return new AwsError('ResourceNotFoundException', message);
 }
@@ -29,17 +26,6 @@ export function invalidParameter(message: string): AwsError {
   return new AwsError('InvalidParameterException', message);
 }
 
-export function invalidRequest(message: string): AwsError {
-  return new AwsError('InvalidRequestException', message);
-}
-
 export function serialization(message: string): AwsError {
   return new AwsError('SerializationException', message);
-}
-
-export function accessDenied(who: string, action: string, resource: string): AwsError {
-  return new AwsError(
-    'AccessDeniedException',
-    `User: ${who} is not authorized to perform: ${action} on resource: ${resource} because no identity-based policy allows the ${action} action`,
-  );
 }

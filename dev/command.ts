@@ -13,7 +13,7 @@ import { createLogger } from '../common/log.ts';
 import { type Seed, loadSeedFile } from './seed.ts';
 import { startDevServer } from './server.ts';
 
-export const DEFAULT_PORT = 4566;
+const DEFAULT_PORT = 4566;
 
 export const devCommand: CommandSpec = {
   name: 'dev',

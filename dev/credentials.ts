@@ -2,16 +2,22 @@
  * The keys the emulator knows: temporary credentials its STS issued (verified on every request:
  * signature, session token, expiry) and, when the seed lists any, static keys (then the only
  * long-term keys accepted). Without a static list any other key is taken as-is, as a dev
- * convenience. Auth failures are neutral here; each protocol names them its own way.
+ * convenience. Auth failures are neutral here; the endpoint answers them in AWS's words.
  */
 import { randomBytes } from 'node:crypto';
-import type { Caller } from './access.ts';
 import {
   type ParsedAuthorization,
   type SignedRequest,
   parseAuthorization,
   signatureMatches,
 } from './sigv4.ts';
+
+/** Who signed a request: the key, and the role behind it when the emulator knows one. */
+export interface Caller {
+  readonly accessKeyId: string;
+  /** The role STS issued the key for, or a seeded static key's role. */
+  readonly roleArn?: string;
+}
 
 export interface StaticCredential {
   readonly accessKeyId: string;
@@ -83,10 +89,6 @@ export class CredentialRegistry {
     return creds;
   }
 
-  issuedCredentials(): IssuedCredentials[] {
-    return [...this.#issued.values()];
-  }
-
   /** Checks a signed request; throws AuthFailure. */
   authenticate(request: SignedRequest): Authenticated {
     const header = request.headers.authorization;
@@ -110,25 +112,18 @@ export class CredentialRegistry {
     if (!signatureMatches(request, auth, issued.secretAccessKey))
       throw new AuthFailure('signature', accessKeyId);
     if (issued.expiration <= this.#now()) throw new AuthFailure('expired', accessKeyId);
-    return { accessKeyId, roleArn: issued.roleArn, principalArn: issued.assumedRoleArn };
+    return { accessKeyId, roleArn: issued.roleArn };
   }
 
   #checkStatic(request: SignedRequest, auth: ParsedAuthorization): Caller {
     const { accessKeyId } = auth;
-    const principal = `arn:aws:iam::${this.#accountId}:user/dev`;
-    if (this.#static === undefined) return { accessKeyId, principalArn: principal };
+    if (this.#static === undefined) return { accessKeyId };
     const known = this.#static.get(accessKeyId);
     if (known === undefined) throw new AuthFailure('unrecognized', accessKeyId);
     if (!signatureMatches(request, auth, known.secretAccessKey)) {
       throw new AuthFailure('signature', accessKeyId);
     }
-    if (known.roleArn === undefined) return { accessKeyId, principalArn: principal };
-    const roleName = known.roleArn.slice(known.roleArn.lastIndexOf('/') + 1);
-    return {
-      accessKeyId,
-      roleArn: known.roleArn,
-      principalArn: `arn:aws:sts::${this.#accountId}:assumed-role/${roleName}/dev`,
-    };
+    return known.roleArn === undefined ? { accessKeyId } : { accessKeyId, roleArn: known.roleArn };
   }
 }
 

@@ -20,11 +20,7 @@ export const FAULT_KINDS = [
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** Kinds that, scoped to a secret, fail just that secret's entry of a BatchGetSecretValue. */
-export const PER_SECRET_KINDS: readonly FaultKind[] = [
-  'accessDenied',
-  'decryptFailure',
-  'notFound',
-];
+const PER_SECRET_KINDS: readonly FaultKind[] = ['accessDenied', 'decryptFailure', 'notFound'];
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -46,7 +42,7 @@ export interface Fault extends FaultSpec {
 }
 
 /** What a request looks like to fault matching: `secretNames` are raw ids plus resolved names. */
-export interface FaultTarget {
+interface FaultTarget {
   readonly operation: string;
   readonly region: string | undefined;
   readonly secretNames: readonly string[];
@@ -218,7 +214,7 @@ export function parseFaultSpec(raw: unknown): FaultSpec {
 }
 
 /** What the request log records of a request a fault answered. */
-export interface FaultDraft {
+interface FaultDraft {
   outcome: string;
   status: number;
 }

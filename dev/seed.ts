@@ -1,23 +1,22 @@
 /**
- * The seed file (YAML or JSON): secrets with their versions and stages, per-role access rules,
+ * The seed file (YAML or JSON): secrets with their versions, stages and tags, SSM parameters,
  * static credentials and STS settings. Validated once, every problem named by its path
  * (`secrets[2].value: ...`) in one SEED_INVALID error.
  */
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { AgentError } from '../common/errors.ts';
-import type { RoleRules } from './access.ts';
 import type { StaticCredential } from './credentials.ts';
-import type { SecretValue, Tag } from './input.ts';
+import { PARAMETER_TYPES, type ParameterStore, type ParameterType } from './parameters.ts';
+import { AWSCURRENT, type SecretStore, type SecretValue } from './store.ts';
 import type { StsConfig } from './sts.ts';
-import { AWSCURRENT, type SecretStore } from './store.ts';
 
 /** The file's shape, as written. */
 export interface SeedInput {
   readonly region?: string;
   readonly accountId?: string;
   readonly secrets?: readonly SeedSecretInput[];
-  readonly roles?: Readonly<Record<string, RoleRules>>;
+  readonly parameters?: readonly SeedParameterInput[];
   readonly credentials?: readonly StaticCredential[];
   readonly sts?: StsConfig;
 }
@@ -30,12 +29,19 @@ export interface SeedSecretInput {
   readonly value?: SeedValueInput;
   /** Base64 of a binary secret. */
   readonly binary?: string;
-  readonly description?: string;
-  readonly tags?: Readonly<Record<string, string>>;
-  /** Only these regions see the secret (failover tests); every region when absent. */
-  readonly regions?: readonly string[];
   /** Several versions with their stages, instead of `value`/`binary`. */
   readonly versions?: readonly SeedVersionInput[];
+  /** Tags, key to value (a `find` with a tag selects by them). */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** An SSM parameter: one version; a list is a StringList (stored comma-separated). */
+export interface SeedParameterInput {
+  readonly name: string;
+  readonly value: string | readonly string[];
+  /** String (the default), StringList or SecureString. */
+  readonly type?: ParameterType;
+  readonly labels?: readonly string[];
 }
 
 export interface SeedVersionInput {
@@ -50,16 +56,21 @@ export interface Seed {
   readonly region: string;
   readonly accountId: string;
   readonly secrets: readonly SeedSecret[];
-  readonly roles: Readonly<Record<string, RoleRules>>;
+  readonly parameters: readonly SeedParameter[];
   readonly credentials: readonly StaticCredential[];
   readonly sts: StsConfig;
 }
 
+export interface SeedParameter {
+  readonly name: string;
+  readonly value: string;
+  readonly type: ParameterType;
+  readonly labels: readonly string[];
+}
+
 export interface SeedSecret {
   readonly name: string;
-  readonly description?: string;
-  readonly tags: readonly Tag[];
-  readonly regions?: readonly string[];
+  readonly tags?: Readonly<Record<string, string>>;
   readonly versions: readonly {
     readonly value: SecretValue;
     readonly stages: readonly string[];
@@ -71,7 +82,7 @@ export const EMPTY_SEED: Seed = {
   region: 'us-east-1',
   accountId: '123456789012',
   secrets: [],
-  roles: {},
+  parameters: [],
   credentials: [],
   sts: {},
 };
@@ -120,7 +131,7 @@ export function parseSeed(raw: unknown, source = 'seed'): Seed {
     p.add('(root)', 'must be a mapping with a "secrets" list');
     throw failure(source, p);
   }
-  unknownKeys(raw, '', ['region', 'accountId', 'secrets', 'roles', 'credentials', 'sts'], p);
+  unknownKeys(raw, '', ['region', 'accountId', 'secrets', 'parameters', 'credentials', 'sts'], p);
   const region = optString(raw, 'region', 'region', p) ?? EMPTY_SEED.region;
   const accountId = optString(raw, 'accountId', 'accountId', p) ?? EMPTY_SEED.accountId;
   if (!/^\d{12}$/.test(accountId)) p.add('accountId', 'must be 12 digits');
@@ -131,11 +142,18 @@ export function parseSeed(raw: unknown, source = 'seed'): Seed {
     'name',
     p,
   );
+  const parameters = parseList(raw['parameters'], 'parameters', p, parseParameter);
+  duplicates(
+    parameters.map((x) => x.name),
+    'parameters',
+    'name',
+    p,
+  );
   const seed: Seed = {
     region,
     accountId,
     secrets,
-    roles: parseRoles(raw['roles'], p),
+    parameters,
     credentials: parseList(raw['credentials'], 'credentials', p, parseCredential),
     sts: parseSts(raw['sts'], p),
   };
@@ -158,27 +176,46 @@ function failure(source: string, p: Problems): AgentError {
 
 function parseSecret(raw: unknown, path: string, p: Problems): SeedSecret | undefined {
   if (!isRaw(raw)) return p.add(path, 'must be a mapping with at least a "name"');
-  unknownKeys(
-    raw,
-    path,
-    ['name', 'value', 'binary', 'description', 'tags', 'regions', 'versions'],
-    p,
-  );
+  unknownKeys(raw, path, ['name', 'value', 'binary', 'versions', 'tags'], p);
   const name = optString(raw, 'name', `${path}.name`, p);
   if (name === undefined) p.add(`${path}.name`, 'is required');
   else if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name))
     p.add(`${path}.name`, 'may hold only letters, digits and /_+=.@-');
-  const description = optString(raw, 'description', `${path}.description`, p);
-  const regions = optStringList(raw['regions'], `${path}.regions`, p);
   const versions = parseVersions(raw, path, p);
+  const tags = raw['tags'];
+  if (
+    tags !== undefined &&
+    !(isRaw(tags) && Object.values(tags).every((v) => typeof v === 'string'))
+  )
+    p.add(`${path}.tags`, 'must be a mapping of tag keys to string values');
   if (name === undefined) return undefined;
   return {
     name,
-    tags: parseTags(raw['tags'], `${path}.tags`, p),
     versions,
-    ...(description === undefined ? {} : { description }),
-    ...(regions === undefined ? {} : { regions }),
+    ...(isRaw(tags) ? { tags: tags as Readonly<Record<string, string>> } : {}),
   };
+}
+
+function parseParameter(raw: unknown, path: string, p: Problems): SeedParameter | undefined {
+  if (!isRaw(raw)) return p.add(path, 'must be a mapping with "name" and "value"');
+  unknownKeys(raw, path, ['name', 'value', 'type', 'labels'], p);
+  const name = optString(raw, 'name', `${path}.name`, p);
+  if (name === undefined) p.add(`${path}.name`, 'is required');
+  else if (!/^[A-Za-z0-9/_.-]{1,1011}$/.test(name) || name.includes('//'))
+    p.add(`${path}.name`, 'may hold only letters, digits and /_.- (an SSM parameter name)');
+  const value = raw['value'];
+  let text: string | undefined;
+  if (typeof value === 'string') text = value;
+  else if (Array.isArray(value) && value.every((v) => typeof v === 'string' && !v.includes(',')))
+    text = value.join(',');
+  else
+    p.add(`${path}.value`, 'must be a string, or a list of strings without commas (a StringList)');
+  const type = raw['type'] ?? (Array.isArray(value) ? 'StringList' : 'String');
+  if (!(PARAMETER_TYPES as readonly unknown[]).includes(type))
+    p.add(`${path}.type`, `must be one of ${PARAMETER_TYPES.join(', ')}`);
+  const labels = optStringList(raw['labels'], `${path}.labels`, p) ?? [];
+  if (name === undefined || text === undefined) return undefined;
+  return { name, value: text, type: type as ParameterType, labels };
 }
 
 function parseVersions(raw: Raw, path: string, p: Problems): SeedSecret['versions'] {
@@ -253,40 +290,6 @@ function parseValue(
   return p.add(`${path}.value`, 'must be a string or a mapping (stored as JSON)');
 }
 
-function parseTags(raw: unknown, path: string, p: Problems): Tag[] {
-  if (raw === undefined) return [];
-  if (!isRaw(raw)) return (p.add(path, 'must be a mapping of tag keys to values'), []);
-  return Object.entries(raw).flatMap(([Key, Value]) => {
-    if (typeof Value !== 'string') return (p.add(`${path}.${Key}`, 'must be a string'), []);
-    return [{ Key, Value }];
-  });
-}
-
-function parseRoles(raw: unknown, p: Problems): Record<string, RoleRules> {
-  if (raw === undefined) return {};
-  if (!isRaw(raw)) return (p.add('roles', 'must be a mapping of role ARNs to rules'), {});
-  const out: Record<string, RoleRules> = {};
-  for (const [arn, rules] of Object.entries(raw)) {
-    const path = `roles["${arn}"]`;
-    if (!/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/.test(arn))
-      p.add(path, 'the key must be an IAM role ARN');
-    if (!isRaw(rules)) {
-      p.add(path, 'must be a mapping with "allow" and/or "batch"');
-      continue;
-    }
-    unknownKeys(rules, path, ['allow', 'batch'], p);
-    const allow = optStringList(rules['allow'], `${path}.allow`, p);
-    const batch = rules['batch'];
-    if (batch !== undefined && typeof batch !== 'boolean')
-      p.add(`${path}.batch`, 'must be true or false');
-    out[arn] = {
-      ...(allow === undefined ? {} : { allow }),
-      ...(typeof batch === 'boolean' ? { batch } : {}),
-    };
-  }
-  return out;
-}
-
 function parseCredential(raw: unknown, path: string, p: Problems): StaticCredential | undefined {
   if (!isRaw(raw)) return p.add(path, 'must be a mapping with accessKeyId and secretAccessKey');
   unknownKeys(raw, path, ['accessKeyId', 'secretAccessKey', 'roleArn'], p);
@@ -355,15 +358,12 @@ function isRaw(v: unknown): v is Raw {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Loads the seed's secrets into a store. */
-export function applySeed(store: SecretStore, seed: Seed): void {
+/** Loads the seed's secrets into a store, and its parameters into a parameter store. */
+export function applySeed(store: SecretStore, seed: Seed, parameters?: ParameterStore): void {
   for (const s of seed.secrets) {
-    const secret = store.create({
-      name: s.name,
-      tags: s.tags,
-      ...(s.description === undefined ? {} : { description: s.description }),
-      ...(s.regions === undefined ? {} : { regions: s.regions }),
-    });
-    for (const v of s.versions) store.addVersionLiteral(secret, v.value, v.id, v.stages);
+    const secret = store.secret(s.name);
+    for (const [key, value] of Object.entries(s.tags ?? {})) secret.tags.set(key, value);
+    for (const v of s.versions) store.addVersion(secret, v.value, v.id, v.stages);
   }
+  for (const x of seed.parameters) parameters?.put(x.name, x.value, x.type, x.labels);
 }

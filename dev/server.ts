@@ -1,21 +1,25 @@
 /**
- * `startDevServer`: a local AWS Secrets Manager (awsJson1_1) and STS (query protocol) endpoint
- * on one port, with admin endpoints under `/_dev/`. The unmodified AWS SDK and CLI work against
- * it through `endpoint` / `AWS_ENDPOINT_URL*`. Tests use it in-process through the returned
- * handle: the store, the fault registry and the request log.
+ * `startDevServer`: the calls the agent makes to AWS, on one loopback port: Secrets Manager's
+ * GetSecretValue, BatchGetSecretValue and ListSecrets, SSM's GetParameters,
+ * GetParametersByPath and GetParameter (awsJson1_1), and STS AssumeRoleWithWebIdentity (query
+ * protocol), with admin endpoints under `/_dev/` (faults, the request log, rotation). The
+ * unmodified AWS SDK works against it through `endpoint` / `AWS_ENDPOINT_URL*`. Tests use it
+ * in-process through the returned handle: the store, the fault registry and the request log.
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Logger, silentLogger } from '../common/log.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import { CredentialRegistry } from './credentials.ts';
-import { handleSecretsManager } from './endpoint-sm.ts';
-import { handleSts } from './endpoint-sts.ts';
+import { ParameterStore, type ParameterType } from './parameters.ts';
+import { handleSecretsManager } from './secretsmanager.ts';
+import { handleSsm, SSM_TARGET_PREFIX } from './ssm.ts';
 import { FaultRegistry } from './faults.ts';
 import { RequestLog } from './request-log.ts';
 import { type Seed, type SeedInput, applySeed, toSeed } from './seed.ts';
 import type { DevState } from './state.ts';
 import { AWSCURRENT, SecretStore } from './store.ts';
+import { handleSts } from './sts.ts';
 import { BodyTooLarge, readBody, sendPlainJson } from './wire.ts';
 
 export interface DevServerOptions {
@@ -37,15 +41,23 @@ export interface DevServer {
   readonly host: string;
   readonly seed: Seed;
   readonly store: SecretStore;
+  readonly parameters: ParameterStore;
   readonly faults: FaultRegistry;
   readonly requests: RequestLog;
   readonly credentials: CredentialRegistry;
-  /** Adds a new version (AWSCURRENT by default) to a secret, creating it if needed: rotation in tests. */
+  /** Adds a new version (AWSCURRENT by default) to a secret, creating it if needed: a rotation. */
   putSecretValue(
     name: string,
     value: string | Buffer | Readonly<Record<string, unknown>>,
     stages?: readonly string[],
   ): string;
+  /** Adds a version of a parameter, creating it if needed; returns the version number. */
+  putParameter(
+    name: string,
+    value: string,
+    type?: ParameterType,
+    labels?: readonly string[],
+  ): number;
   /** Stops listening and closes every connection, keep-alive ones included. */
   close(): Promise<void>;
 }
@@ -58,9 +70,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     accountId: seed.accountId,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  applySeed(store, seed);
+  const parameters = new ParameterStore({
+    accountId: seed.accountId,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+  applySeed(store, seed, parameters);
   const state: DevState = {
     store,
+    parameters,
     faults: new FaultRegistry(),
     requests: new RequestLog(),
     credentials: new CredentialRegistry({
@@ -68,7 +85,6 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       staticCredentials: seed.credentials,
       ...(options.now === undefined ? {} : { now: options.now }),
     }),
-    roles: seed.roles,
     sts: seed.sts,
     defaultRegion: seed.region,
     logger,
@@ -86,19 +102,20 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     host,
     seed,
     store,
+    parameters,
     faults: state.faults,
     requests: state.requests,
     credentials: state.credentials,
     putSecretValue: (name, value, stages = [AWSCURRENT]) => {
-      const secret = store.byName(name) ?? store.create({ name });
       const v =
         typeof value === 'string'
           ? { kind: 'string' as const, text: value }
           : Buffer.isBuffer(value)
             ? { kind: 'binary' as const, bytes: value }
             : { kind: 'string' as const, text: JSON.stringify(value) };
-      return store.putVersion(secret, v, undefined, stages).id;
+      return store.putVersion(store.secret(name), v, stages).id;
     },
+    putParameter: (name, value, type, labels) => parameters.put(name, value, type, labels),
     close: () => closeServer(server, closing),
   };
 }
@@ -109,8 +126,10 @@ async function route(state: DevState, req: IncomingMessage, res: ServerResponse)
     const body = await readBody(req);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path.startsWith(ADMIN_PREFIX)) return handleAdmin(state, req, res, body);
-    if (req.headers['x-amz-target'] !== undefined)
-      return await handleSecretsManager(state, req, res, body);
+    const target = req.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith(SSM_TARGET_PREFIX))
+      return await handleSsm(state, req, res, body);
+    if (target !== undefined) return await handleSecretsManager(state, req, res, body);
     if (isStsRequest(req, body)) return await handleSts(state, req, res, body);
     sendPlainJson(res, 404, {
       error:

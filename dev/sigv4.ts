@@ -6,7 +6,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
-export const ALGORITHM = 'AWS4-HMAC-SHA256';
+const ALGORITHM = 'AWS4-HMAC-SHA256';
 
 export interface ParsedAuthorization {
   readonly accessKeyId: string;
@@ -55,7 +55,7 @@ export function signatureMatches(
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-export function computeSignature(
+function computeSignature(
   request: SignedRequest,
   auth: ParsedAuthorization,
   secretAccessKey: string,
@@ -70,7 +70,7 @@ export function computeSignature(
   return createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
 }
 
-export function canonicalRequest(request: SignedRequest, auth: ParsedAuthorization): string {
+function canonicalRequest(request: SignedRequest, auth: ParsedAuthorization): string {
   const q = request.url.indexOf('?');
   const path = q < 0 ? request.url : request.url.slice(0, q);
   const query = q < 0 ? '' : request.url.slice(q + 1);
@@ -144,6 +144,6 @@ function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
-export function sha256Hex(data: string | Buffer): string {
+function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }

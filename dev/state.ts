@@ -1,20 +1,24 @@
 /** Everything the endpoints share, and the one place a finished request is logged and recorded. */
-import type { Logger } from '../common/log.ts';
-import type { RoleTable } from './access.ts';
 import type { IncomingMessage } from 'node:http';
-import type { Caller } from './access.ts';
-import { AuthFailure, type AuthFailureKind, type CredentialRegistry } from './credentials.ts';
+import type { Logger } from '../common/log.ts';
+import {
+  AuthFailure,
+  type AuthFailureKind,
+  type Caller,
+  type CredentialRegistry,
+} from './credentials.ts';
 import type { FaultRegistry } from './faults.ts';
 import type { RequestLog, RequestRecord } from './request-log.ts';
+import type { ParameterStore } from './parameters.ts';
 import type { SecretStore } from './store.ts';
 import type { StsConfig } from './sts.ts';
 
 export interface DevState {
   readonly store: SecretStore;
+  readonly parameters: ParameterStore;
   readonly faults: FaultRegistry;
   readonly requests: RequestLog;
   readonly credentials: CredentialRegistry;
-  readonly roles: RoleTable;
   readonly sts: StsConfig;
   readonly defaultRegion: string;
   readonly logger: Logger;
@@ -51,7 +55,7 @@ interface AuthDraft {
 
 /**
  * Authenticates a signed request (SigV4) and records who made it. A failure is thrown as the
- * protocol's own error (`toError`: JSON for Secrets Manager, XML for STS).
+ * protocol's own error (`toError`).
  */
 export function authenticateRequest(
   state: DevState,

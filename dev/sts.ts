@@ -1,46 +1,103 @@
 /**
- * STS over the query protocol: form-encoded `Action=...&Version=2011-06-15` in, XML out.
- * AssumeRoleWithWebIdentity decodes the JWT's payload without checking its signature (no
- * identity provider here) but does check its shape, expiry and, if the seed names any, audience.
+ * STS over the query protocol (form-encoded `Action=...&Version=2011-06-15` in, XML out),
+ * answering the call the agent's web identity (IRSA) path makes: AssumeRoleWithWebIdentity.
+ * It decodes the JWT's payload without checking its signature (no identity provider here) but
+ * does check its shape, expiry and, if the seed names any, audience.
  */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from './aws-error.ts';
-import type { AuthFailureKind, CredentialRegistry } from './credentials.ts';
+import { enactFaults } from './faults.ts';
+import type { RequestRecord } from './request-log.ts';
+import { type DevState, finish } from './state.ts';
+import { sendXml } from './wire.ts';
 
-export const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 
 export interface StsConfig {
   /** Accepted `aud` values; any audience when absent. */
   readonly audiences?: readonly string[];
 }
 
-export interface StsContext {
-  readonly credentials: CredentialRegistry;
-  readonly accountId: string;
-  readonly config: StsConfig;
-  readonly now: () => number;
+type Draft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
+
+/** Form body and query string together, as the query protocol allows either. */
+function stsParams(req: IncomingMessage, body: Buffer): URLSearchParams {
+  const params = new URLSearchParams(new URL(req.url ?? '/', 'http://localhost').search);
+  for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.set(k, v);
+  return params;
 }
 
-export interface StsAnswer {
-  readonly xml: string;
-  /** The role whose credentials were issued (for the request log). */
-  readonly roleArn?: string;
-  readonly accessKeyId?: string;
+export async function handleSts(
+  state: DevState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): Promise<void> {
+  const startedAt = Date.now();
+  const requestId = randomUUID();
+  const params = stsParams(req, body);
+  const draft: Draft = {
+    requestId,
+    time: new Date(startedAt).toISOString(),
+    service: 'sts',
+    operation: params.get('Action') ?? '',
+    secretIds: [],
+    region: undefined,
+    accessKeyId: undefined,
+    roleArn: undefined,
+    outcome: 'ok',
+    status: 200,
+    faults: [],
+  };
+  try {
+    const xml = await serve(state, req, params, draft);
+    if (xml !== undefined) sendXml(res, requestId, 200, xml);
+  } catch (err) {
+    if (!(err instanceof AwsError)) {
+      state.logger.error('internal error', {
+        requestId,
+        operation: draft.operation,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    const error =
+      err instanceof AwsError
+        ? err
+        : new AwsError('InternalFailure', 'An internal error occurred.', 500);
+    draft.outcome = error.code;
+    draft.status = error.status;
+    sendXml(res, requestId, error.status, errorXml(error, requestId));
+  }
+  finish(state, draft, startedAt);
 }
 
-interface JwtClaims {
-  readonly sub: string;
-  readonly aud: string;
-  readonly iss: string;
-}
-
-export function assumeRoleWithWebIdentity(
+/** The answer, or undefined when a fault dropped the connection. Throws AwsError. */
+async function serve(
+  state: DevState,
+  req: IncomingMessage,
   params: URLSearchParams,
-  ctx: StsContext,
-  requestId: string,
-): StsAnswer {
+  draft: Draft,
+): Promise<string | undefined> {
+  const action = draft.operation;
+  if (action === '') throw new AwsError('MissingAction', 'Missing Action');
+  if (action !== 'AssumeRoleWithWebIdentity') {
+    throw new AwsError(
+      'InvalidAction',
+      `Could not find operation ${action} for version ${params.get('Version') ?? 'NO_VERSION_SPECIFIED'}`,
+    );
+  }
+  const faults = state.faults.take({ operation: action, region: undefined, secretNames: [] });
+  draft.faults = faults.map((f) => f.kind);
+  const enacted = await enactFaults(faults, req, draft, 'sts', state.closing);
+  if (enacted instanceof AwsError) throw enacted;
+  if (enacted === 'dropped') return undefined;
+  return assumeRoleWithWebIdentity(state, params, draft);
+}
+
+function assumeRoleWithWebIdentity(state: DevState, params: URLSearchParams, draft: Draft): string {
   const roleArn = params.get('RoleArn') ?? '';
   const sessionName = params.get('RoleSessionName') ?? '';
-  const token = params.get('WebIdentityToken') ?? '';
   if (!/^arn:aws[\w-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(roleArn))
     throw validation('Request ARN is invalid');
   if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
@@ -49,9 +106,11 @@ export function assumeRoleWithWebIdentity(
     );
   }
   const duration = parseDuration(params.get('DurationSeconds'));
-  const claims = checkToken(token, ctx);
-  const creds = ctx.credentials.issue(roleArn, sessionName, duration);
-  const xml = `<AssumeRoleWithWebIdentityResponse xmlns="${STS_NS}">
+  const claims = checkToken(params.get('WebIdentityToken') ?? '', state);
+  const creds = state.credentials.issue(roleArn, sessionName, duration);
+  draft.roleArn = roleArn;
+  draft.accessKeyId = creds.accessKeyId;
+  return `<AssumeRoleWithWebIdentityResponse xmlns="${STS_NS}">
   <AssumeRoleWithWebIdentityResult>
     <SubjectFromWebIdentityToken>${escapeXml(claims.sub)}</SubjectFromWebIdentityToken>
     <Audience>${escapeXml(claims.aud)}</Audience>
@@ -62,38 +121,19 @@ export function assumeRoleWithWebIdentity(
     <Credentials>
       <SessionToken>${creds.sessionToken}</SessionToken>
       <SecretAccessKey>${creds.secretAccessKey}</SecretAccessKey>
-      <Expiration>${isoSeconds(creds.expiration)}</Expiration>
+      <Expiration>${new Date(creds.expiration).toISOString().replace(/\.\d{3}Z$/, 'Z')}</Expiration>
       <AccessKeyId>${creds.accessKeyId}</AccessKeyId>
     </Credentials>
     <Provider>${escapeXml(claims.iss)}</Provider>
   </AssumeRoleWithWebIdentityResult>
   <ResponseMetadata>
-    <RequestId>${requestId}</RequestId>
+    <RequestId>${draft.requestId}</RequestId>
   </ResponseMetadata>
 </AssumeRoleWithWebIdentityResponse>
 `;
-  return { xml, roleArn, accessKeyId: creds.accessKeyId };
 }
 
-export function getCallerIdentity(
-  principal: { arn: string; userId: string },
-  accountId: string,
-  requestId: string,
-): string {
-  return `<GetCallerIdentityResponse xmlns="${STS_NS}">
-  <GetCallerIdentityResult>
-    <Arn>${escapeXml(principal.arn)}</Arn>
-    <UserId>${escapeXml(principal.userId)}</UserId>
-    <Account>${accountId}</Account>
-  </GetCallerIdentityResult>
-  <ResponseMetadata>
-    <RequestId>${requestId}</RequestId>
-  </ResponseMetadata>
-</GetCallerIdentityResponse>
-`;
-}
-
-export function stsErrorXml(err: AwsError, requestId: string): string {
+function errorXml(err: AwsError, requestId: string): string {
   return `<ErrorResponse xmlns="${STS_NS}">
   <Error>
     <Type>${err.fault}</Type>
@@ -104,41 +144,6 @@ export function stsErrorXml(err: AwsError, requestId: string): string {
 </ErrorResponse>
 `;
 }
-
-/** STS's names (and 403s) for signature problems, as the query-protocol services answer. */
-export function stsAuthError(kind: AuthFailureKind): AwsError {
-  switch (kind) {
-    case 'missing':
-      return new AwsError(
-        'MissingAuthenticationToken',
-        'Request is missing Authentication Token',
-        403,
-      );
-    case 'incomplete':
-      return new AwsError(
-        'IncompleteSignature',
-        'The request signature does not conform to AWS standards.',
-        400,
-      );
-    case 'unrecognized':
-      return new AwsError(
-        'InvalidClientTokenId',
-        'The security token included in the request is invalid.',
-        403,
-      );
-    case 'signature':
-      return new AwsError('SignatureDoesNotMatch', SIGNATURE_MISMATCH, 403);
-    case 'expired':
-      return new AwsError(
-        'ExpiredToken',
-        'The security token included in the request is expired',
-        403,
-      );
-  }
-}
-
-export const SIGNATURE_MISMATCH =
-  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
 function parseDuration(raw: string | null): number {
   if (raw === null || raw === '') return 3600;
@@ -151,34 +156,29 @@ function parseDuration(raw: string | null): number {
   return n;
 }
 
-function checkToken(token: string, ctx: StsContext): JwtClaims {
+const NOT_A_JWT =
+  'The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)';
+
+function checkToken(token: string, state: DevState): { sub: string; aud: string; iss: string } {
   const parts = token.split('.');
-  if (parts.length !== 3 || parts.some((p) => p === ''))
-    throw invalidToken(
-      'The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)',
-    );
+  if (parts.length !== 3 || parts.some((p) => p === '')) throw invalidToken(NOT_A_JWT);
   const payload = decodePayload(parts[1] ?? '');
   const exp = payload['exp'];
-  const nowSeconds = Math.floor(ctx.now() / 1000);
+  const nowSeconds = Math.floor(state.store.now() / 1000);
   if (typeof exp === 'number' && exp <= nowSeconds) {
     throw new AwsError(
       'ExpiredTokenException',
       `Token expired: current date/time ${nowSeconds} must be before the expiration date/time${exp}`,
     );
   }
-  const audList = Array.isArray(payload['aud'])
-    ? payload['aud'].filter((a) => typeof a === 'string')
-    : [payload['aud']].filter((a) => typeof a === 'string');
-  const allowed = ctx.config.audiences;
+  const audList = (Array.isArray(payload['aud']) ? payload['aud'] : [payload['aud']]).filter(
+    (a) => typeof a === 'string',
+  );
+  const allowed = state.sts.audiences;
   if (allowed !== undefined && !audList.some((a) => allowed.includes(a)))
     throw invalidToken('Incorrect token audience');
-  const sub = payload['sub'];
-  const iss = payload['iss'];
-  return {
-    sub: typeof sub === 'string' ? sub : '',
-    aud: audList[0] ?? '',
-    iss: typeof iss === 'string' ? iss : '',
-  };
+  const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+  return { sub: text(payload['sub']), aud: audList[0] ?? '', iss: text(payload['iss']) };
 }
 
 function decodePayload(segment: string): Record<string, unknown> {
@@ -189,9 +189,7 @@ function decodePayload(segment: string): Record<string, unknown> {
   } catch {
     // not JSON: answered below
   }
-  throw invalidToken(
-    'The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)',
-  );
+  throw invalidToken(NOT_A_JWT);
 }
 
 function invalidToken(message: string): AwsError {
@@ -202,10 +200,6 @@ function validation(message: string): AwsError {
   return new AwsError('ValidationError', message);
 }
 
-function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-export function escapeXml(s: string): string {
+function escapeXml(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }

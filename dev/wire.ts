@@ -2,9 +2,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from './aws-error.ts';
 import type { AuthFailureKind } from './credentials.ts';
-import { SIGNATURE_MISMATCH } from './sts.ts';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 export class BodyTooLarge extends Error {}
 
@@ -20,7 +19,7 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   return Buffer.concat(chunks);
 }
 
-export const AMZ_JSON = 'application/x-amz-json-1.1';
+const AMZ_JSON = 'application/x-amz-json-1.1';
 
 export function sendAwsJson(
   res: ServerResponse,
@@ -66,6 +65,9 @@ export function sendPlainJson(res: ServerResponse, status: number, body: unknown
   });
   res.end(text);
 }
+
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
 /** How awsJson1_1 services name signature problems (all 400, as those services answer). */
 export function jsonAuthError(kind: AuthFailureKind): AwsError {

@@ -22,8 +22,21 @@ import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { templateEnvironment } from '../common/template.ts';
 import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, Pod, Result } from './types.ts';
-import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES, type PodKey, type SecretPrefix } from './keys.ts';
-import { closest, suggestKey } from './suggest.ts';
+import {
+  ENV_PREFIX,
+  POD_KEYS,
+  SECRET_PREFIXES,
+  SOURCE_PREFIXES,
+  type PodKey,
+  type SecretPrefix,
+} from './keys.ts';
+import { suggestKey } from './suggest.ts';
+import {
+  finishSecrets,
+  SECRET_FIELD_PARSERS,
+  SECRET_FIELD_PREFIX,
+  type SecretDraft,
+} from './secret-fields.ts';
 
 /** One thing wrong with the annotations; `annotation` is the full key. */
 export interface Problem {
@@ -105,10 +118,7 @@ interface Draft {
   config: Omit<AnnotatedConfig, 'secrets'>;
 }
 
-/** One secret's annotations: the configuration fields, as written. */
-type SecretDraft = Partial<Omit<SecretInput, 'name'>>;
-
-class Collector {
+export class Collector {
   readonly problems: Problem[] = [];
   add(key: string, message: string): void {
     this.problems.push({ annotation: `${ANNOTATION_PREFIX}${key}`, message });
@@ -127,10 +137,8 @@ export function parseAnnotations(
   const inject = own.get('inject');
   if (inject === undefined || inject === 'false') return { ok: true, value: { inject: false } };
   const out = new Collector();
-  if (inject !== 'true') {
-    out.add('inject', `must be "true" or "false"; got ${JSON.stringify(inject)}`);
-    return { ok: false, problems: out.problems };
-  }
+  // A value other than "true" is a problem, and so is everything else wrong: all at once.
+  if (inject !== 'true') out.add('inject', `must be "true" or "false"; got ${quote(inject)}`);
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
   return out.problems.length > 0
@@ -204,18 +212,6 @@ function tooLong(key: string, value: string, out: Collector): boolean {
 // ---------------------------------------------------------------------------------------------
 // The agent's configuration, checked by its own schema
 
-/** The configuration field each annotation sets, for naming the schema's problems. */
-const SECRET_FIELD_PREFIX: Readonly<Record<keyof SecretInput, SecretPrefix>> = {
-  name: 'secret-',
-  id: 'secret-',
-  key: 'key-',
-  template: 'template-',
-  format: 'format-',
-  versionStage: 'version-stage-',
-  versionId: 'version-id-',
-  mode: 'perms-',
-  extract: 'extract-',
-};
 const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
   refreshInterval: 'refresh-interval',
   region: 'region',
@@ -233,9 +229,15 @@ const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
 export function annotationForField(path: string, secrets: readonly SecretInput[]): string {
   const match = /^secrets\[(\d+)\](?:\.(\w+))?/.exec(path);
   if (match !== null) {
-    const name = secrets[Number(match[1])]?.name ?? '';
+    const secret = secrets[Number(match[1])];
+    const name = secret?.name ?? '';
     const field = (match[2] ?? 'id') as keyof SecretInput;
-    return `${SECRET_FIELD_PREFIX[field] ?? 'secret-'}${name}`;
+    // name, source and id come from the annotation that names the source.
+    const sourcePrefix =
+      SOURCE_PREFIXES[(secret?.source ?? 'secretsmanager') as keyof typeof SOURCE_PREFIXES] ??
+      'secret-';
+    if (field === 'name' || field === 'source' || field === 'id') return `${sourcePrefix}${name}`;
+    return `${SECRET_FIELD_PREFIX[field] ?? sourcePrefix}${name}`;
   }
   return POD_FIELD_KEY[path] ?? 'inject';
 }
@@ -251,7 +253,7 @@ export function toProblem(p: ConfigProblem, secrets: readonly SecretInput[]): Pr
   if (p.path === 'secrets' && secrets.length === 0) {
     return {
       annotation: `${ANNOTATION_PREFIX}inject`,
-      message: `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret`,
+      message: `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret (nor a param-, path- or find- annotation)`,
     };
   }
   const name = (path: string): string => `${ANNOTATION_PREFIX}${annotationForField(path, secrets)}`;
@@ -269,7 +271,7 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   status: () => undefined,
   mode: (v, d, out, k) => {
     if ((MODES as readonly string[]).includes(v)) d.mode = v as Mode;
-    else out.add(k, `must be one of ${MODES.join(', ')}; got ${JSON.stringify(v)}`);
+    else out.add(k, `must be one of ${MODES.join(', ')}; got ${quote(v)}`);
   },
   'native-sidecar': (v, d, out, k) => {
     const b = parseBoolean(v, k, out);
@@ -301,7 +303,7 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
     else
       out.add(
         k,
-        `must be an IAM role ARN such as arn:aws:iam::111122223333:role/app; got ${JSON.stringify(v)}`,
+        `must be an IAM role ARN such as arn:aws:iam::111122223333:role/app; got ${quote(v)}`,
       );
   },
   'k8s-secret': (v, d) => {
@@ -328,24 +330,62 @@ function parsePodKey(key: PodKey, value: string, draft: Draft, out: Collector): 
   POD_KEY_PARSERS[key](value, draft, out, key);
 }
 
-function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
+export function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
   if (value === 'true') return true;
   if (value === 'false') return false;
-  out.add(key, `must be "true" or "false"; got ${JSON.stringify(value)}`);
+  out.add(key, `must be "true" or "false"; got ${quote(value)}`);
+  return undefined;
+}
+
+/**
+ * Directories the kubelet or the container runtime own (`/proc`, `/sys`, `/dev` and everything
+ * under them, the termination log among them), and the system directories a mount would hide
+ * whole: the container would fail to start, or start broken, long after admission.
+ */
+const SYSTEM_TREES = ['/proc', '/sys', '/dev'];
+const SYSTEM_DIRS = [
+  '/bin',
+  '/boot',
+  '/etc',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/root',
+  '/run',
+  '/sbin',
+  '/usr',
+  '/var',
+];
+const MAX_MOUNT_PATH = 1024;
+
+function mountPathProblem(path: string): string | undefined {
+  if (!path.startsWith('/')) return 'must be an absolute path such as /secrets';
+  if (path === '/') return 'must not be the root directory';
+  if (path.length > MAX_MOUNT_PATH) return `must be at most ${MAX_MOUNT_PATH} characters long`;
+  if (path.split('/').some((part) => part === '..' || part === '.'))
+    return 'must not contain "." or ".." segments';
+  // eslint-disable-next-line no-control-regex
+  if (/[\s:\u0000-\u001f\u007f]/.test(path))
+    return 'must not contain spaces, control characters or ":"';
+  const tree = SYSTEM_TREES.find((t) => path === t || path.startsWith(`${t}/`));
+  if (tree !== undefined) return `must not be ${tree} or under it (the container runtime owns it)`;
+  if (SYSTEM_DIRS.includes(path))
+    return `must not be ${path}: the mount would hide the whole directory`;
   return undefined;
 }
 
 function parseMountPath(value: string, key: string, out: Collector): string | undefined {
   const path = value.length > 1 ? value.replace(/\/+$/, '') : value;
-  if (!path.startsWith('/'))
-    out.add(key, `must be an absolute path such as /secrets; got ${JSON.stringify(value)}`);
-  else if (path === '/') out.add(key, 'must not be the root directory');
-  else if (path.split('/').some((part) => part === '..' || part === '.'))
-    out.add(key, `must not contain "." or ".." segments; got ${JSON.stringify(value)}`);
-  else if (/[\s:]/.test(path))
-    out.add(key, `must not contain spaces or ":"; got ${JSON.stringify(value)}`);
-  else return path;
+  const problem = mountPathProblem(path);
+  if (problem === undefined) return path;
+  out.add(key, `${problem}; got ${quote(value)}`);
   return undefined;
+}
+
+/** A value quoted in a message, shortened: a denial stays readable, and values are bounded. */
+function quote(value: string): string {
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
 }
 
 function parseQuantity(value: string, draft: Draft, out: Collector, key: PodKey): void {
@@ -353,7 +393,7 @@ function parseQuantity(value: string, draft: Draft, out: Collector, key: PodKey)
   else
     out.add(
       key,
-      `must be a Kubernetes quantity such as ${key.includes('cpu') ? '50m or 0.5' : '64Mi or 1Gi'}; got ${JSON.stringify(value)}`,
+      `must be a Kubernetes quantity such as ${key.includes('cpu') ? '50m or 0.5' : '64Mi or 1Gi'}; got ${quote(value)}`,
     );
 }
 
@@ -362,7 +402,7 @@ function parseId(value: string, key: string, out: Collector): number | undefined
   if (Number.isInteger(n) && n >= 1 && n <= MAX_UID) return n;
   out.add(
     key,
-    `must be a numeric id from 1 to ${MAX_UID} (the agent never runs as root); got ${JSON.stringify(value)}`,
+    `must be a numeric id from 1 to ${MAX_UID} (the agent never runs as root); got ${quote(value)}`,
   );
   return undefined;
 }
@@ -395,7 +435,7 @@ function parseEnv(key: string, value: string, env: EnvAnnotation[], out: Collect
   } else if (!isSecretKey(value)) {
     out.add(
       key,
-      `must name a key of the k8s-secret Secret (${SECRET_KEY_RULE}); got ${JSON.stringify(value)}`,
+      `must name a key of the k8s-secret Secret (${SECRET_KEY_RULE}); got ${quote(value)}`,
     );
   } else env.push({ name, key: value });
 }
@@ -431,65 +471,6 @@ function parseSecretKey(
   secrets.set(name, draft);
   SECRET_FIELD_PARSERS[prefix](value, draft, out, key);
   return true;
-}
-
-type SecretFieldParser = (value: string, draft: SecretDraft, out: Collector, key: string) => void;
-
-/** Each per-secret annotation sets one configuration field, as written (booleans parsed). */
-const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = {
-  'secret-': (v, d) => {
-    d.id = v;
-  },
-  'key-': (v, d) => {
-    d.key = v;
-  },
-  'template-': (v, d) => {
-    d.template = v;
-  },
-  'format-': (v, d) => {
-    d.format = v;
-  },
-  'version-stage-': (v, d) => {
-    d.versionStage = v;
-  },
-  'version-id-': (v, d) => {
-    d.versionId = v;
-  },
-  'perms-': (v, d) => {
-    d.mode = v;
-  },
-  'extract-': (v, d, out, k) => {
-    const b = parseBoolean(v, k, out);
-    if (b !== undefined) d.extract = b;
-  },
-};
-
-/** The secrets in file-name order; options whose `secret-<name>` is missing are reported. */
-function finishSecrets(secrets: ReadonlyMap<string, SecretDraft>, out: Collector): SecretInput[] {
-  const list: SecretInput[] = [];
-  const named = [...secrets.keys()].filter((n) => secrets.get(n)?.id !== undefined);
-  for (const [name, s] of secrets) {
-    if (s.id === undefined) reportOrphan(name, s, named, out);
-    else list.push({ name, ...s, id: s.id });
-  }
-  return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/** Options for a secret that no `secret-<name>` names: say which key, and the likely typo. */
-function reportOrphan(
-  name: string,
-  s: SecretDraft,
-  known: readonly string[],
-  out: Collector,
-): void {
-  const near = closest(name, known);
-  const hint = near === undefined ? '' : `; did you mean "${near}"?`;
-  for (const field of Object.keys(s) as (keyof SecretDraft)[]) {
-    out.add(
-      `${SECRET_FIELD_PREFIX[field]}${name}`,
-      `no ${ANNOTATION_PREFIX}secret-${name} names the secret "${name}"${hint}`,
-    );
-  }
 }
 
 function checkCrossFields(draft: Draft, env: readonly EnvAnnotation[], out: Collector): void {
@@ -541,12 +522,85 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
     );
   }
   if (!parsed.injected) checkReservedNames(pod, out);
-  else if (pod.spec.containers.some((c) => c.name === AGENT_NAMES.init))
-    // Never the injector's doing (its init container is an init container): a hand-edited pod.
-    out.add('status', `says injected, but "${AGENT_NAMES.init}" is a regular container`);
+  else checkInjectedParts(pod, out);
+  for (const c of targets.all) checkOwnVolumeMounts(c, parsed, targets.selected.includes(c), out);
   for (const c of targets.selected) {
     checkMountCollision(c, parsed.mountPath, out);
     for (const e of parsed.env) checkEnvCollision(c, e, parsed.k8sSecret, out);
+  }
+}
+
+/**
+ * A pod that says it was injected must hold the injector's parts as the injector makes them: a
+ * pod author who sets `status: injected` by hand must not get a `secrets-agent` volume of another
+ * kind, or an agent container with its own command or privileges, past the checks above.
+ */
+function checkInjectedParts(pod: Pod, out: Collector): void {
+  if (pod.spec.containers.some((c) => c.name === AGENT_NAMES.init))
+    // Never the injector's doing (its init container is an init container): a hand-edited pod.
+    out.add('status', `says injected, but "${AGENT_NAMES.init}" is a regular container`);
+  const kinds: Readonly<Record<string, string>> = {
+    [AGENT_NAMES.volume]: 'emptyDir',
+    [AGENT_NAMES.tokenVolume]: 'projected',
+  };
+  for (const v of pod.spec.volumes ?? []) {
+    const kind = kinds[v.name];
+    const other = Object.keys(v).filter((k) => k !== 'name' && k !== kind);
+    if (kind !== undefined && other.length > 0)
+      out.add(
+        'status',
+        `says injected, but volume "${v.name}" is not the injector's (it has ${other.join(', ')})`,
+      );
+  }
+  const agents = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].filter(
+    (c) => c.name === AGENT_NAMES.sidecar || c.name === AGENT_NAMES.init,
+  );
+  for (const c of agents) {
+    const wrong = foreignAgentFields(c);
+    if (wrong.length > 0)
+      out.add(
+        'status',
+        `says injected, but container "${c.name}" is not the injector's (it sets ${wrong.join(', ')})`,
+      );
+  }
+}
+
+/** What the injector never puts into its own container. */
+function foreignAgentFields(c: Container): string[] {
+  const sc = c.securityContext;
+  const wrong: string[] = [];
+  if (c['command'] !== undefined) wrong.push('command');
+  if (sc?.['privileged'] === true) wrong.push('securityContext.privileged');
+  if ((sc?.capabilities?.add ?? []).length > 0) wrong.push('securityContext.capabilities.add');
+  if (sc?.allowPrivilegeEscalation === true) wrong.push('securityContext.allowPrivilegeEscalation');
+  if (sc?.runAsNonRoot === false || sc?.runAsUser === 0) wrong.push('a root user');
+  return wrong;
+}
+
+/**
+ * Only the injector mounts its volume: read-only at the mount path in the target containers.
+ * An app's own mount of it (writable, elsewhere, or in a container that is not a target) would
+ * make another writer of the agent's files.
+ */
+function checkOwnVolumeMounts(
+  c: Container,
+  parsed: OptedIn,
+  target: boolean,
+  out: Collector,
+): void {
+  if (c.name === AGENT_NAMES.sidecar || c.name === AGENT_NAMES.init) return;
+  for (const m of c.volumeMounts ?? []) {
+    if (m.name !== AGENT_NAMES.volume) continue;
+    const ours =
+      parsed.injected &&
+      target &&
+      m.readOnly === true &&
+      m.mountPath.replace(/\/+$/, '') === parsed.mountPath;
+    if (!ours)
+      out.add(
+        'inject',
+        `container "${c.name}" mounts volume "${AGENT_NAMES.volume}" itself; the injector adds that mount (read-only): remove it`,
+      );
   }
 }
 

@@ -10,7 +10,7 @@ import { computePatch } from './patch.ts';
 import type { PatchOperation } from './patch.ts';
 import { buildPlan } from './plan.ts';
 import type { InjectorOptions, Plan } from './plan.ts';
-import type { Pod } from './types.ts';
+import { ANNOTATION_PREFIX, appContainers, type Pod } from './types.ts';
 
 export const OUTCOMES = ['injected', 'skipped', 'denied'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -39,7 +39,7 @@ export function injectPod(pod: Pod, options: InjectorOptions): PodInjection {
   if (!parsed.ok) return { outcome: 'denied', problems: parsed.problems };
   if (!parsed.value.inject) return { outcome: 'skipped', reason: 'not-opted-in', pod };
   const plan = buildPlan(pod, parsed.value, options);
-  const problems = checkConfigs(plan);
+  const problems = [...checkConfigs(plan), ...checkPorts(pod, plan)];
   if (problems.length > 0) return { outcome: 'denied', problems };
   const mutated = mutatePod(pod, plan);
   const patch = computePatch(pod, mutated);
@@ -76,17 +76,46 @@ function checkConfigs(plan: Plan): Problem[] {
 /** A problem with a value the injector took from elsewhere says where it came from. */
 function withSource(p: Problem, path: string, plan: Plan): Problem {
   if (path !== 'region' || plan.regionFrom === undefined) return p;
-  const from =
-    plan.regionFrom === 'pod'
-      ? "the pod's AWS_REGION or AWS_DEFAULT_REGION"
-      : "the injector's --default-region";
+  const from = {
+    arn: "the secrets' ARNs",
+    pod: "the pod's AWS_REGION or AWS_DEFAULT_REGION",
+    default: "the injector's --default-region",
+  }[plan.regionFrom];
   return { ...p, message: `${p.message} (taken from ${from}; set this annotation instead)` };
 }
 
-/** One line naming the object and every problem. */
+/**
+ * The agent's health and metrics port is in the pod's one network namespace: a container that
+ * listens on it too would make one of the two fail to bind.
+ */
+function checkPorts(pod: Pod, plan: Plan): Problem[] {
+  const { containers, initContainers } = appContainers(pod);
+  return [...initContainers, ...containers].flatMap((c) =>
+    (c.ports ?? [])
+      .filter((p) => p.containerPort === plan.port)
+      .map((p) => ({
+        annotation: `${ANNOTATION_PREFIX}inject`,
+        message: `container "${c.name}" already uses port ${p.containerPort}, the agent's health and metrics port (the injector's --agent-port moves it)`,
+      })),
+  );
+}
+
+/** The most a denial lists: the API server shows it in events and to the user. */
+export const MAX_DENIAL_LENGTH = 4096;
+
+/** One line naming the object and every problem, within MAX_DENIAL_LENGTH. */
 export function denialMessage(what: string, problems: readonly Problem[]): string {
   const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-  return `${what}: ${count} with secrets-agent.io annotations: ${problems.map(formatProblem).join('; ')}`;
+  let message = `${what}: ${count} with secrets-agent.io annotations: `;
+  for (const [i, p] of problems.entries()) {
+    const item = `${i === 0 ? '' : '; '}${formatProblem(p)}`;
+    const rest = problems.length - i;
+    if (message.length + item.length > MAX_DENIAL_LENGTH - 40) {
+      return `${message}; … and ${rest} more`;
+    }
+    message += item;
+  }
+  return message;
 }
 
 /** `namespace/name` of a pod, falling back to its generateName (pods of a ReplicaSet have no name yet). */

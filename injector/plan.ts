@@ -3,7 +3,14 @@
  * container plus regular sidecar), the target containers, the agent's user, resources and
  * configuration. Pure: the same pod, annotations and options always give the same plan.
  */
-import { DEFAULTS, type AgentConfigInput, type Mode, type SecretInput } from '../common/config.ts';
+import {
+  DEFAULTS,
+  regionOfArns,
+  type AgentConfigInput,
+  type Mode,
+  type SecretInput,
+} from '../common/config.ts';
+import { DEFAULT_IMAGE } from '../common/version.ts';
 import { quantityValue } from './annotations.ts';
 import type { EnvAnnotation, OptedIn, ResourceAnnotation } from './annotations.ts';
 import { appContainers, selectTargets } from './types.ts';
@@ -28,7 +35,7 @@ export interface InjectorOptions {
 }
 
 export const DEFAULT_INJECTOR_OPTIONS: InjectorOptions = Object.freeze({
-  image: 'secrets-agent:0.1.0',
+  image: DEFAULT_IMAGE,
   nativeSidecar: true,
   agentPort: 9102,
   resources: Object.freeze({
@@ -74,7 +81,7 @@ export interface Plan {
   readonly volumeSizeLimit: string;
   readonly warnings: readonly string[];
   /** Where the agent's region came from, when the annotations did not set it. */
-  readonly regionFrom?: 'pod' | 'default';
+  readonly regionFrom?: 'arn' | 'pod' | 'default';
 }
 
 export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): Plan {
@@ -97,7 +104,11 @@ export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): 
     ...(parsed.roleArn === undefined ? {} : { roleArn: parsed.roleArn }),
     volumeSizeLimit: options.volumeSizeLimit,
     ...regionSource(pod, parsed, options),
-    warnings: warning === undefined ? parsed.warnings : [...parsed.warnings, warning],
+    warnings: [
+      ...parsed.warnings,
+      ...(warning === undefined ? [] : [warning]),
+      ...(agentRegion(pod, parsed, options).region === undefined ? [NO_REGION_WARNING] : []),
+    ],
   };
 }
 
@@ -175,14 +186,8 @@ function agentConfig(
   options: InjectorOptions,
   mode: Mode,
 ): AgentConfigInput {
-  const {
-    refreshInterval,
-    region: annotated,
-    failoverRegion,
-    reloadUrl,
-    k8sSecret,
-  } = parsed.config;
-  const region = annotated ?? podRegion(pod) ?? options.defaultRegion;
+  const { refreshInterval, failoverRegion, reloadUrl, k8sSecret } = parsed.config;
+  const { region } = agentRegion(pod, parsed, options);
   const refreshing = mode === 'sidecar';
   return {
     mode,
@@ -203,7 +208,9 @@ function agentConfig(
 function secretConfig(s: SecretInput): SecretInput {
   return {
     name: s.name,
+    ...(s.source === undefined ? {} : { source: s.source }),
     id: s.id,
+    ...(s.tag === undefined ? {} : { tag: s.tag }),
     ...(s.versionStage === undefined ? {} : { versionStage: s.versionStage }),
     ...(s.versionId === undefined ? {} : { versionId: s.versionId }),
     ...(s.key === undefined ? {} : { key: s.key }),
@@ -214,14 +221,37 @@ function secretConfig(s: SecretInput): SecretInput {
   };
 }
 
+/** Kept under 120 characters: the API server may truncate longer admission warnings. */
+export const NO_REGION_WARNING =
+  'secrets-agent: no AWS region: set secrets-agent.io/region or --default-region (the agent will ask IMDS)';
+
+/**
+ * The agent's region, in the order users can predict: the annotation, the region of the
+ * secrets' ARNs, the app's own AWS_REGION (or AWS_DEFAULT_REGION), the injector's default.
+ * None: the agent asks the instance metadata service, and admission warns.
+ */
+function agentRegion(
+  pod: Pod,
+  parsed: OptedIn,
+  options: InjectorOptions,
+): { region?: string; from?: 'annotation' | NonNullable<Plan['regionFrom']> } {
+  const candidates: [string | undefined, 'annotation' | NonNullable<Plan['regionFrom']>][] = [
+    [parsed.config.region, 'annotation'],
+    [regionOfArns(parsed.config.secrets.map((s) => s.id)), 'arn'],
+    [podRegion(pod), 'pod'],
+    [options.defaultRegion, 'default'],
+  ];
+  const found = candidates.find(([region]) => region !== undefined);
+  return found === undefined ? {} : { region: found[0] as string, from: found[1] };
+}
+
 function regionSource(
   pod: Pod,
   parsed: OptedIn,
   options: InjectorOptions,
 ): Pick<Plan, 'regionFrom'> {
-  if (parsed.config.region !== undefined) return {};
-  if (podRegion(pod) !== undefined) return { regionFrom: 'pod' };
-  return options.defaultRegion === undefined ? {} : { regionFrom: 'default' };
+  const { from } = agentRegion(pod, parsed, options);
+  return from === undefined || from === 'annotation' ? {} : { regionFrom: from };
 }
 
 /** The region the app itself uses: the first literal AWS_REGION, else AWS_DEFAULT_REGION. */

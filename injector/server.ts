@@ -233,15 +233,13 @@ function readBody(req: IncomingMessage, max: number, held: Held): Promise<string
   });
 }
 
-/** The review, read where the injector reads it. A JSON error says where, never what (a pod). */
+/** The review, read where the injector reads it. A JSON error never quotes the body (a pod). */
 function parseReview(text: string): AdmissionRequest {
   try {
     return readAdmissionReview(text);
   } catch (err) {
     if (err instanceof JsonSyntaxError)
-      throw new BoundaryError(400, `request body is not valid JSON (${err.message})`, {
-        cause: err,
-      });
+      throw new BoundaryError(400, 'request body is not valid JSON', { cause: err });
     throw err;
   }
 }

@@ -1,17 +1,21 @@
 /**
  * Sidecar mode as a real process: ready after the first write, refreshes on change, keeps the
- * last good files through an outage and recovers by itself, serves metrics, stops on SIGTERM.
+ * last good files through an outage and recovers by itself, serves metrics, stops on SIGTERM;
+ * and the process runs exactly as the injected container says.
  */
-import { readFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import { stringify as stringifyYaml } from 'yaml';
 import { startDevServer } from '../dev/server.ts';
-import { agentEnv, eventually, freePort, startAgent } from './helpers/agent-process.ts';
+import { agentEnv, CLI, eventually, freePort, ROOT, startAgent } from './helpers/agent-process.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
-import { SPEC_AGENT_METRICS } from './helpers/spec.ts';
+import { CONTRACT_AGENT_METRICS } from './helpers/contract.ts';
 import { tempDir } from './helpers/tmp.ts';
 
-const METRICS = SPEC_AGENT_METRICS;
+const METRICS = CONTRACT_AGENT_METRICS;
 
 async function get(url: string): Promise<{ status: number; text: string } | undefined> {
   try {
@@ -66,6 +70,8 @@ t.test(
     let metrics = (await get(`${base}/metrics`))?.text ?? '';
     for (const name of METRICS)
       t.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), `exposes ${name}`);
+    for (const name of ['process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds'])
+      t.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), `and Node's process metrics: ${name}`);
     t.equal(metric(metrics, 'secrets_agent_ready', ''), 1);
     t.equal(metric(metrics, 'secrets_agent_fetch_total', 'secret="password",outcome="success"'), 1);
     t.equal(
@@ -162,53 +168,163 @@ t.test('sidecar: never-written secrets keep readiness false while retrying', asy
   t.equal((await agent.stop()).code, 0);
 });
 
+t.test('sidecar: reload-url is POSTed after a change', async (t) => {
+  const { createServer } = await import('node:http');
+  const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A1' }] } });
+  t.teardown(() => server.close());
+  const posts: (string | undefined)[] = [];
+  const app = createServer((req, res) => {
+    posts.push(req.headers['x-secrets-agent-changed'] as string | undefined);
+    res.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
+  const appPort = (app.address() as import('node:net').AddressInfo).port;
+  const dir = join(await tempDir(t), 'secrets');
+  const port = await freePort();
+  const config = {
+    outputDir: dir,
+    httpAddress: '127.0.0.1',
+    httpPort: port,
+    refreshInterval: '5s',
+    reloadUrl: `http://127.0.0.1:${appPort}/-/reload`,
+    secrets: [{ name: 'a', id: 'a' }],
+  };
+  const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
+  t.teardown(() => agent.stop('SIGKILL'));
+  await eventually(async () =>
+    (await get(`http://127.0.0.1:${port}/readyz`))?.status === 200 ? true : undefined,
+  );
+  t.same(posts, [], 'no reload before the app runs');
+  server.putSecretValue('a', 'A2');
+  await eventually(() => (posts.length > 0 ? true : undefined), 20_000);
+  t.same(posts, ['a'], 'one POST naming the changed file');
+  t.equal(await readFile(join(dir, 'a'), 'utf8'), 'A2');
+  t.equal((await agent.stop()).code, 0);
+});
+
+/** The image's ENTRYPOINT (exec form), as the Dockerfile declares it. */
+function imageEntrypoint(): string[] {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const line = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1];
+  if (line === undefined) throw new Error('no exec-form ENTRYPOINT in the Dockerfile');
+  return JSON.parse(line) as string[];
+}
+
 t.test(
-  'sidecar: reload-url is POSTed after a change (the bundle runs it under lite mode)',
+  'sidecar: the running process is the injected container as its spec says: the image entrypoint and the container args, no flag added, same pid',
   async (t) => {
-    const { createServer } = await import('node:http');
-    const { readFileSync } = await import('node:fs');
-    const { CLI } = await import('./helpers/agent-process.ts');
+    const pod = join(await tempDir(t), 'pod.yaml');
+    await writeFile(
+      pod,
+      stringifyYaml({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: 'app',
+          namespace: 'shop',
+          annotations: {
+            'secrets-agent.io/inject': 'true',
+            'secrets-agent.io/secret-a': 'a',
+            'secrets-agent.io/refresh-interval': '5s',
+          },
+        },
+        spec: { containers: [{ name: 'app', image: 'app:1' }] },
+      }),
+    );
+    const inject = spawnSync(
+      process.execPath,
+      [CLI, 'inject', '-f', pod, '-o', 'json', '--default-region', 'us-east-1'],
+      { encoding: 'utf8' },
+    );
+    t.equal(inject.status, 0, inject.stderr);
+    const injected = JSON.parse(inject.stdout) as {
+      spec: { initContainers?: InjectedContainer[]; containers: InjectedContainer[] };
+    };
+    const container = [...(injected.spec.initContainers ?? []), ...injected.spec.containers].find(
+      (c) => c.name === 'secrets-agent',
+    );
+    if (container === undefined) throw new Error('no secrets-agent container injected');
+    t.same(container.args?.slice(0, 2), ['agent', '--config-json'], 'the agent, from its args');
+
+    // As the container runtime starts it: the command, else the image's entrypoint (`node`
+    // found on the PATH, the bundle under WORKDIR /app), then the args.
+    const [nodeCommand, bundle, ...entryArgs] = container.command ?? imageEntrypoint();
+    t.equal(nodeCommand, 'node');
+    t.equal(bundle, '/app/dist/cli.js');
+    const argv = [join(ROOT, 'dist', 'cli.js'), ...entryArgs, ...(container.args ?? [])];
     const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A1' }] } });
     t.teardown(() => server.close());
-    const posts: (string | undefined)[] = [];
-    const app = createServer((req, res) => {
-      posts.push(req.headers['x-secrets-agent-changed'] as string | undefined);
-      res.writeHead(204).end();
-    });
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
-    const appPort = (app.address() as import('node:net').AddressInfo).port;
     const dir = join(await tempDir(t), 'secrets');
     const port = await freePort();
-    const config = {
-      outputDir: dir,
-      httpAddress: '127.0.0.1',
-      httpPort: port,
-      refreshInterval: '5s',
-      reloadUrl: `http://127.0.0.1:${appPort}/-/reload`,
-      secrets: [{ name: 'a', id: 'a' }],
+    const containerEnv = Object.fromEntries(
+      (container.env ?? []).flatMap((e) =>
+        e.value !== undefined
+          ? [[e.name, e.value]]
+          : e.valueFrom?.fieldRef
+            ? [[e.name, 'shop']]
+            : [],
+      ),
+    );
+    // The pod's volume and port, moved to a local folder and a free loopback port.
+    const env = {
+      ...agentEnv(server.url),
+      ...containerEnv,
+      SECRETS_AGENT_OUTPUT_DIR: dir,
+      SECRETS_AGENT_HTTP_ADDRESS: '127.0.0.1',
+      SECRETS_AGENT_HTTP_PORT: String(port),
     };
-    const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
-    t.teardown(() => agent.stop('SIGKILL'));
+    // The test runner adds its process tracker to every child's NODE_OPTIONS: env(1) sets it to
+    // exactly the container's (or none), then executes node in its own place (same pid).
+    const nodeOptions = containerEnv['NODE_OPTIONS'];
+    const child = spawn(
+      '/usr/bin/env',
+      [
+        ...(nodeOptions === undefined ? ['-u', 'NODE_OPTIONS'] : [`NODE_OPTIONS=${nodeOptions}`]),
+        process.execPath,
+        ...argv,
+      ],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    t.teardown(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
     await eventually(async () =>
       (await get(`http://127.0.0.1:${port}/readyz`))?.status === 200 ? true : undefined,
+    ).catch((err: unknown) => {
+      throw new Error(`the agent never turned ready: ${String(err)}\n${output}`);
+    });
+    t.equal(await readFile(join(dir, 'a'), 'utf8'), 'A1', 'the injected agent wrote its file');
+
+    const pid = child.pid ?? 0;
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+    t.same(
+      cmdline,
+      [process.execPath, ...argv],
+      'the command line is the entrypoint plus the container args, nothing added',
     );
-    const cmdline = readFileSync(`/proc/${agent.child.pid ?? 0}/cmdline`, 'utf8').split('\0');
-    if (CLI.endsWith('.js'))
-      t.ok(
-        cmdline.includes('--lite-mode'),
-        'the bundle re-executed itself under lite mode, same pid',
-      );
-    else
-      t.notOk(
-        cmdline.includes('--lite-mode'),
-        'the TypeScript source does not (type stripping needs WebAssembly)',
-      );
-    t.same(posts, [], 'no reload before the app runs');
-    server.putSecretValue('a', 'A2');
-    await eventually(() => (posts.length > 0 ? true : undefined), 20_000);
-    t.same(posts, ['a'], 'one POST naming the changed file');
-    t.equal(await readFile(join(dir, 'a'), 'utf8'), 'A2');
-    t.equal((await agent.stop()).code, 0);
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    t.equal(
+      environ.find((v) => v.startsWith('NODE_OPTIONS='))?.slice('NODE_OPTIONS='.length),
+      nodeOptions,
+      'NODE_OPTIONS only as the container sets it',
+    );
+    child.kill('SIGTERM');
+    t.equal(await exited, 0, 'SIGTERM: clean exit');
   },
 );
+
+interface InjectedContainer {
+  readonly name: string;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+  readonly env?: readonly {
+    readonly name: string;
+    readonly value?: string;
+    readonly valueFrom?: { readonly fieldRef?: unknown };
+  }[];
+}

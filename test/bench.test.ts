@@ -20,10 +20,7 @@ function runScript(name: string): Promise<{ code: number | null; stdout: string;
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(ROOT, 'bench', `${name}.ts`), '--quick'], {
       cwd: ROOT,
-      env: {
-        ...process.env,
-        SECRETS_AGENT_BENCH_CLI: process.env['SECRETS_AGENT_TEST_CLI'] ?? 'dist/cli.js',
-      },
+      env: process.env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parseAgentConfig, parseFileMode } from '../common/config.ts';
+import { parseAgentConfig } from '../common/config.ts';
+import { parseFileMode } from '../common/values.ts';
 import { AgentError } from '../common/errors.ts';
 import { formatDuration, parseDuration } from '../common/duration.ts';
 
@@ -282,7 +283,7 @@ t.test('file modes are octal', async (t) => {
 });
 
 t.test('the reload URL stays inside the pod', async (t) => {
-  const { isPodLocalUrl } = await import('../common/config.ts');
+  const { isPodLocalUrl } = await import('../common/values.ts');
   for (const ok of [
     'http://127.0.0.1:8080/-/reload',
     'https://localhost/x',
@@ -301,4 +302,12 @@ t.test('the reload URL stays inside the pod', async (t) => {
   ]) {
     t.notOk(isPodLocalUrl(bad), bad);
   }
+});
+
+t.test('the hand-written example configuration is valid', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { parseYaml } = await import('../common/yaml.ts');
+  const text = await readFile(new URL('../agent/examples/demo.yaml', import.meta.url), 'utf8');
+  const config = await parseAgentConfig(await parseYaml(text));
+  t.ok(config.secrets.length > 0);
 });

@@ -7,10 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import {
   BatchGetSecretValueCommand,
-  CreateSecretCommand,
   GetSecretValueCommand,
-  ListSecretsCommand,
-  PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import t from 'tap';
@@ -57,9 +54,10 @@ t.test('the CLI serves the seed and stops on SIGTERM; the canary never leaks', a
   await sm.send(
     new BatchGetSecretValueCommand({ SecretIdList: ['canary', 'canary-json', 'missing'] }),
   );
-  await sm.send(new ListSecretsCommand({}));
-  await sm.send(new PutSecretValueCommand({ SecretId: 'canary', SecretString: `${CANARY}-2` }));
-  await sm.send(new CreateSecretCommand({ Name: 'more', SecretString: CANARY }));
+  await fetch(`${proc.url}/_dev/secrets/canary`, {
+    method: 'PUT',
+    body: JSON.stringify({ value: `${CANARY}-2` }),
+  });
   await sm.send(new GetSecretValueCommand({ SecretId: 'canary', VersionStage: 'AWSPREVIOUS' }));
   for (const kind of ['throttle', 'decryptFailure', 'accessDenied', 'error5xx']) {
     await fetch(`${proc.url}/_dev/faults`, {

@@ -2,7 +2,6 @@
 import {
   BatchGetSecretValueCommand,
   GetSecretValueCommand,
-  ListSecretsCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { fromWebToken } from '@aws-sdk/credential-providers';
@@ -94,9 +93,12 @@ t.test('count-limited faults stop after N; the SDK retries through them', async 
 });
 
 t.test('scoping by operation, secret, region', async (t) => {
-  server.faults.add({ kind: 'throttle', operation: 'ListSecrets' });
+  server.faults.add({ kind: 'throttle', operation: 'BatchGetSecretValue' });
   await get();
-  t.equal((await failure(sm.send(new ListSecretsCommand({})))).name, 'ThrottlingException');
+  t.equal(
+    (await failure(sm.send(new BatchGetSecretValueCommand({ SecretIdList: ['a'] })))).name,
+    'ThrottlingException',
+  );
   server.faults.clear();
   server.faults.add({ kind: 'notFound', secretId: 'b' });
   await get('a');

@@ -46,15 +46,26 @@ t.test('errors name the path', async (t) => {
       },
       /secrets\[0\]\.versions\[1\]\.stages: "AWSCURRENT" is already on/,
     ],
-    [{ secrets: [{ name: 'a', tags: { k: 1 } }] }, /secrets\[0\]\.tags\.k: must be a string/],
     [
-      { roles: { 'not-an-arn': { allow: ['x'] } } },
-      /roles\["not-an-arn"\]: the key must be an IAM role ARN/,
+      { secrets: [{ name: 'a', value: 'x', tags: { team: 1 } }] },
+      /secrets\[0\]\.tags: must be a mapping of tag keys to string values/,
+    ],
+    [{ parameters: [{ name: 'a b', value: 'x' }] }, /parameters\[0\]\.name: may hold only/],
+    [{ parameters: [{ name: '/a', value: 5 }] }, /parameters\[0\]\.value: must be a string/],
+    [
+      { parameters: [{ name: '/a', value: 'x', type: 'Secret' }] },
+      /parameters\[0\]\.type: must be one of/,
     ],
     [
-      { roles: { 'arn:aws:iam::123456789012:role/r': { batch: 'no' } } },
-      /roles\[.*\]\.batch: must be true or false/,
+      {
+        parameters: [
+          { name: '/a', value: 'x' },
+          { name: '/a', value: 'y' },
+        ],
+      },
+      /parameters: name "\/a" appears more than once/,
     ],
+    [{ sts: { audiences: 'x' } }, /sts\.audiences: must be a list/],
     [{ credentials: [{ accessKeyId: 'A' }] }, /credentials\[0\]\.secretAccessKey: is required/],
     [{ accountId: '12' }, /accountId: must be 12 digits/],
     [{ secrets: [], extra: 1 }, /extra: unknown field/],

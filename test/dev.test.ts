@@ -1,17 +1,8 @@
-// The dev endpoint's Secrets Manager operations, through the real AWS SDK client.
+// The dev endpoint's Secrets Manager calls (the agent's two), through the real AWS SDK client.
 import {
   BatchGetSecretValueCommand,
-  CreateSecretCommand,
-  DeleteSecretCommand,
-  DescribeSecretCommand,
   GetSecretValueCommand,
-  ListSecretVersionIdsCommand,
-  ListSecretsCommand,
-  type ListSecretsCommandInput,
-  PutSecretValueCommand,
-  RestoreSecretCommand,
   SecretsManagerClient,
-  UpdateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import t from 'tap';
 import { startDevServer } from '../dev/server.ts';
@@ -19,14 +10,9 @@ import { startDevServer } from '../dev/server.ts';
 const server = await startDevServer({
   seed: {
     secrets: [
-      {
-        name: 'app/db',
-        value: { username: 'catalog_user', password: 'pw-1' },
-        description: 'Database creds',
-        tags: { team: 'retail', env: 'dev' },
-      },
+      { name: 'app/db', value: { username: 'catalog_user', password: 'pw-1' } },
       { name: 'app/key', binary: Buffer.from([0, 1, 2, 250]).toString('base64') },
-      { name: 'other/token', value: 'tok', tags: { team: 'infra' } },
+      { name: 'other/token', value: 'tok' },
       {
         name: 'rotated',
         versions: [
@@ -107,7 +93,15 @@ t.test('stages and version ids', async (t) => {
       }),
     ),
   );
-  t.equal(both.name, 'ResourceNotFoundException');
+  t.match(both, {
+    name: 'InvalidRequestException',
+    status: 400,
+    message: 'You provided a VersionStage that is not associated to the provided VersionId.',
+  });
+  const unknownId = await failure(
+    client.send(new GetSecretValueCommand({ SecretId: 'rotated', VersionId: 'nope' })),
+  );
+  t.match(unknownId, { name: 'ResourceNotFoundException', message: /for VersionId: nope$/ });
   const pending = await failure(
     client.send(new GetSecretValueCommand({ SecretId: 'rotated', VersionStage: 'AWSPENDING' })),
   );
@@ -118,66 +112,7 @@ t.test('stages and version ids', async (t) => {
   });
 });
 
-t.test('DescribeSecret and ListSecretVersionIds', async (t) => {
-  const d = await client.send(new DescribeSecretCommand({ SecretId: 'rotated' }));
-  t.same(d.VersionIdsToStages, {
-    '11111111-1111-4111-8111-111111111111': ['AWSPREVIOUS'],
-    '22222222-2222-4222-8222-222222222222': ['AWSCURRENT'],
-  });
-  const v = await client.send(
-    new ListSecretVersionIdsCommand({ SecretId: 'rotated', MaxResults: 1 }),
-  );
-  t.equal(v.Versions?.length, 1);
-  t.ok(v.NextToken);
-  const v2 = await client.send(
-    new ListSecretVersionIdsCommand({ SecretId: 'rotated', MaxResults: 1, NextToken: v.NextToken }),
-  );
-  t.equal(v2.Versions?.length, 1);
-  t.equal(v2.NextToken, undefined);
-  const bad = await failure(
-    client.send(new ListSecretVersionIdsCommand({ SecretId: 'rotated', NextToken: 'garbage' })),
-  );
-  t.equal(bad.name, 'InvalidNextTokenException');
-});
-
-t.test('ListSecrets: filters and pagination', async (t) => {
-  const names = async (input: ListSecretsCommandInput): Promise<string[]> =>
-    ((await client.send(new ListSecretsCommand(input))).SecretList ?? []).map((s) => s.Name ?? '');
-  t.same(await names({ Filters: [{ Key: 'name', Values: ['app/'] }] }), ['app/db', 'app/key']);
-  t.same(
-    await names({ Filters: [{ Key: 'name', Values: ['APP/'] }] }),
-    [],
-    'name is case-sensitive',
-  );
-  t.same(
-    await names({ Filters: [{ Key: 'description', Values: ['database'] }] }),
-    ['app/db'],
-    'description is not',
-  );
-  t.same(
-    await names({
-      Filters: [
-        { Key: 'tag-key', Values: ['team'] },
-        { Key: 'tag-value', Values: ['infra'] },
-      ],
-    }),
-    ['other/token'],
-  );
-  t.same(await names({ Filters: [{ Key: 'name', Values: ['!app/'] }] }), [
-    'other/token',
-    'rotated',
-  ]);
-  t.same(await names({ Filters: [{ Key: 'all', Values: ['retail'] }] }), ['app/db']);
-  const first = await client.send(new ListSecretsCommand({ MaxResults: 3 }));
-  t.equal(first.SecretList?.length, 3);
-  const rest = await client.send(
-    new ListSecretsCommand({ MaxResults: 3, NextToken: first.NextToken }),
-  );
-  t.ok((rest.SecretList?.length ?? 0) >= 1);
-  t.ok(first.SecretList?.[0]?.SecretVersionsToStages);
-});
-
-t.test('BatchGetSecretValue: id list with per-secret errors, filters with paging', async (t) => {
+t.test('BatchGetSecretValue: current values, per-secret errors, bad requests', async (t) => {
   const out = await client.send(
     new BatchGetSecretValueCommand({ SecretIdList: ['app/db', 'missing', 'rotated'] }),
   );
@@ -195,19 +130,6 @@ t.test('BatchGetSecretValue: id list with per-secret errors, filters with paging
       Message: "Secrets Manager can't find the specified secret.",
     },
   ]);
-  const page1 = await client.send(
-    new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['app/'] }], MaxResults: 1 }),
-  );
-  t.equal(page1.SecretValues?.length, 1);
-  const page2 = await client.send(
-    new BatchGetSecretValueCommand({
-      Filters: [{ Key: 'name', Values: ['app/'] }],
-      MaxResults: 1,
-      NextToken: page1.NextToken,
-    }),
-  );
-  t.equal(page2.SecretValues?.[0]?.Name, 'app/key');
-  t.equal(page2.NextToken, undefined);
   const both = await failure(
     client.send(
       new BatchGetSecretValueCommand({
@@ -217,108 +139,64 @@ t.test('BatchGetSecretValue: id list with per-secret errors, filters with paging
     ),
   );
   t.equal(both.name, 'InvalidParameterException');
-});
-
-t.test(
-  'CreateSecret (idempotent with ClientRequestToken), PutSecretValue moves stages, UpdateSecret',
-  async (t) => {
-    const token = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa';
-    const created = await client.send(
-      new CreateSecretCommand({
-        Name: 'new/one',
-        SecretString: 'v1',
-        ClientRequestToken: token,
-        Tags: [{ Key: 'k', Value: 'v' }],
-      }),
-    );
-    t.equal(created.VersionId, token);
-    const again = await client.send(
-      new CreateSecretCommand({ Name: 'new/one', SecretString: 'v1', ClientRequestToken: token }),
-    );
-    t.equal(again.ARN, created.ARN);
-    const clash = await failure(
-      client.send(new CreateSecretCommand({ Name: 'new/one', SecretString: 'other' })),
-    );
-    t.equal(clash.name, 'ResourceExistsException');
-    const put = await client.send(
-      new PutSecretValueCommand({ SecretId: 'new/one', SecretString: 'v2' }),
-    );
-    t.same(put.VersionStages, ['AWSCURRENT']);
-    const prev = await client.send(
-      new GetSecretValueCommand({ SecretId: 'new/one', VersionStage: 'AWSPREVIOUS' }),
-    );
-    t.equal(prev.SecretString, 'v1');
-    await client.send(
-      new PutSecretValueCommand({
-        SecretId: 'new/one',
-        SecretString: 'v3',
-        VersionStages: ['AWSPENDING'],
-      }),
-    );
-    t.equal(
-      (await client.send(new GetSecretValueCommand({ SecretId: 'new/one' }))).SecretString,
-      'v2',
-    );
-    t.equal(
-      (
-        await client.send(
-          new GetSecretValueCommand({ SecretId: 'new/one', VersionStage: 'AWSPENDING' }),
-        )
-      ).SecretString,
-      'v3',
-    );
-    const upd = await client.send(
-      new UpdateSecretCommand({
-        SecretId: 'new/one',
-        SecretBinary: new Uint8Array([9, 9]),
-        Description: 'changed',
-      }),
-    );
-    t.ok(upd.VersionId);
-    const cur = await client.send(new GetSecretValueCommand({ SecretId: 'new/one' }));
-    t.same([...(cur.SecretBinary ?? [])], [9, 9]);
-    t.equal(
-      (await client.send(new DescribeSecretCommand({ SecretId: 'new/one' }))).Description,
-      'changed',
-    );
-  },
-);
-
-t.test('DeleteSecret: recovery window, restore, force', async (t) => {
-  await client.send(new CreateSecretCommand({ Name: 'doomed', SecretString: 'x' }));
-  const del = await client.send(
-    new DeleteSecretCommand({ SecretId: 'doomed', RecoveryWindowInDays: 7 }),
-  );
-  t.ok(del.DeletionDate instanceof Date);
-  const read = await failure(client.send(new GetSecretValueCommand({ SecretId: 'doomed' })));
-  t.match(read, { name: 'InvalidRequestException', status: 400, message: /marked for deletion/ });
-  t.ok((await client.send(new DescribeSecretCommand({ SecretId: 'doomed' }))).DeletedDate);
-  const listed = (await client.send(new ListSecretsCommand({}))).SecretList?.map((s) => s.Name);
-  t.notOk(listed?.includes('doomed'));
-  const listedAll = (
-    await client.send(new ListSecretsCommand({ IncludePlannedDeletion: true }))
-  ).SecretList?.map((s) => s.Name);
-  t.ok(listedAll?.includes('doomed'));
-  await client.send(new RestoreSecretCommand({ SecretId: 'doomed' }));
-  t.equal((await client.send(new GetSecretValueCommand({ SecretId: 'doomed' }))).SecretString, 'x');
-  await client.send(
-    new DeleteSecretCommand({ SecretId: 'doomed', ForceDeleteWithoutRecovery: true }),
-  );
-  t.equal(
-    (await failure(client.send(new GetSecretValueCommand({ SecretId: 'doomed' })))).name,
-    'ResourceNotFoundException',
-  );
-  const both = await failure(
+  const tooMany = await failure(
     client.send(
-      new DeleteSecretCommand({
-        SecretId: 'app/db',
-        ForceDeleteWithoutRecovery: true,
-        RecoveryWindowInDays: 7,
+      new BatchGetSecretValueCommand({
+        SecretIdList: Array.from({ length: 21 }, (_, i) => `s${i}`),
       }),
     ),
   );
-  t.equal(both.name, 'InvalidParameterException');
+  t.match(tooMany, { name: 'InvalidParameterException', status: 400, message: /between 1 and 20/ });
+  const filters = await failure(
+    client.send(
+      new BatchGetSecretValueCommand({ Filters: [{ Key: 'description', Values: ['app/'] }] }),
+    ),
+  );
+  t.match(filters, { name: 'InvalidParameterException', message: /filters by name, tag-key/ });
+  const bigPage = await failure(
+    client.send(
+      new BatchGetSecretValueCommand({
+        Filters: [{ Key: 'name', Values: ['app/'] }],
+        MaxResults: 21,
+      }),
+    ),
+  );
+  t.match(bigPage, { name: 'InvalidParameterException', message: /between 1 and 20/ });
 });
+
+t.test(
+  'a rotation (the handle, or PUT /_dev/secrets) moves AWSCURRENT and AWSPREVIOUS',
+  async (t) => {
+    const first = server.putSecretValue('new/one', 'v1');
+    const second = server.putSecretValue('new/one', 'v2');
+    const current = await client.send(new GetSecretValueCommand({ SecretId: 'new/one' }));
+    t.match(current, { VersionId: second, SecretString: 'v2', VersionStages: ['AWSCURRENT'] });
+    const previous = await client.send(
+      new GetSecretValueCommand({ SecretId: 'new/one', VersionStage: 'AWSPREVIOUS' }),
+    );
+    t.match(previous, { VersionId: first, SecretString: 'v1', VersionStages: ['AWSPREVIOUS'] });
+    const res = await fetch(`${server.url}/_dev/secrets/new%2Fone`, {
+      method: 'PUT',
+      body: JSON.stringify({
+        binary: Buffer.from([9, 9]).toString('base64'),
+        stages: ['AWSPENDING'],
+      }),
+    });
+    t.equal(res.status, 200);
+    const pending = await client.send(
+      new GetSecretValueCommand({ SecretId: 'new/one', VersionStage: 'AWSPENDING' }),
+    );
+    t.same([...(pending.SecretBinary ?? [])], [9, 9]);
+    t.equal(
+      (await client.send(new GetSecretValueCommand({ SecretId: 'new/one' }))).SecretString,
+      'v2',
+      'AWSPENDING leaves AWSCURRENT where it was',
+    );
+    const bad = await fetch(`${server.url}/_dev/secrets/new%2Fone`, { method: 'PUT', body: '{}' });
+    t.equal(bad.status, 400);
+    t.match(((await bad.json()) as { error: string }).error, /"value"/);
+  },
+);
 
 t.test('malformed requests get AWS errors, never a crash', async (t) => {
   const post = (headers: Record<string, string>, body: string): Promise<Response> =>
@@ -342,12 +220,12 @@ t.test('malformed requests get AWS errors, never a crash', async (t) => {
   t.equal(((await wrongType.json()) as { __type: string }).__type, 'SerializationException');
   const missing = await post({ 'x-amz-target': 'secretsmanager.GetSecretValue' }, '{}');
   t.equal(((await missing.json()) as { __type: string }).__type, 'InvalidParameterException');
-  const unknown = await post({ 'x-amz-target': 'secretsmanager.RotateEverything' }, '{}');
+  const unknown = await post({ 'x-amz-target': 'secretsmanager.DeleteSecret' }, '{}');
   t.equal(unknown.headers.get('x-amzn-errortype'), 'UnknownOperationException');
   t.ok(unknown.headers.get('x-amzn-requestid'));
   const noAuth = await fetch(`${server.url}/`, {
     method: 'POST',
-    headers: { 'x-amz-target': 'secretsmanager.ListSecrets' },
+    headers: { 'x-amz-target': 'secretsmanager.GetSecretValue' },
     body: '{}',
   });
   t.equal(

@@ -18,7 +18,9 @@ import {
 import t, { type Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
-import { admit } from '../injector/admission.ts';
+import { admit, type AdmissionResult } from '../injector/admission.ts';
+import type { Container, Pod } from '../injector/types.ts';
+import { applyTo, patchOf } from './injector-support.ts';
 
 const run = promisify(execFile);
 
@@ -191,7 +193,7 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
   t.equal(
     at(hook, 'objectSelector', 'matchLabels', 'secrets-agent.io/inject'),
     undefined,
-    'no objectSelector on the label: the annotation alone opts in (SPEC)',
+    'no objectSelector on the label: the annotation alone opts in',
   );
   t.notMatch(
     JSON.stringify(at(hook, 'objectSelector') ?? {}),
@@ -347,7 +349,7 @@ t.test(
         'secrets-agent.io/env-RETAIL_CATALOG_PERSISTENCE_USER': 'username',
         'secrets-agent.io/env-RETAIL_CATALOG_PERSISTENCE_PASSWORD': 'password',
       },
-      "SPEC's annotations",
+      'the catalog annotations',
     );
     checkRestricted(t, at(template, 'spec'), 'catalog');
     const role = find(objects, 'Role');
@@ -368,7 +370,23 @@ t.test(
       at(find(objects, 'RoleBinding'), 'subjects', 0, 'name'),
       at(template, 'spec', 'serviceAccountName'),
     );
-    t.equal(admitTemplate(template, 'catalog').outcome, 'injected', 'the injector injects it');
+    const result = admitTemplate(template, 'catalog');
+    t.equal(result.outcome, 'injected', 'the injector injects it');
+    // The Role's rights reach only the agent: the app has no token, the agent has its own.
+    t.equal(at(template, 'spec', 'automountServiceAccountToken'), false);
+    const pod = applyTo(
+      { apiVersion: 'v1', kind: 'Pod', ...(template as object) } as Pod,
+      patchOf(result),
+    );
+    const tokenPath = '/var/run/secrets/kubernetes.io/serviceaccount';
+    const mountsToken = (c: Container): boolean =>
+      (c.volumeMounts ?? []).some((m) => m.mountPath === tokenPath);
+    const all = [...(pod.spec.initContainers ?? []), ...pod.spec.containers];
+    t.same(
+      all.filter(mountsToken).map((c) => c.name),
+      ['secrets-agent'],
+      'only the agent holds a Kubernetes API token',
+    );
   },
 );
 
@@ -392,7 +410,7 @@ t.test(
   },
 );
 
-function admitTemplate(template: unknown, namespace: string): { outcome: string } {
+function admitTemplate(template: unknown, namespace: string): AdmissionResult {
   return admit(
     {
       apiVersion: 'admission.k8s.io/v1',

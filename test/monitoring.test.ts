@@ -14,14 +14,16 @@ import { parseAllDocuments } from 'yaml';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import { CALL_OUTCOMES } from '../agent/source/errors.ts';
 import { ADMISSION_OUTCOMES, RELOAD_OUTCOMES, createInjectorMetrics } from '../injector/metrics.ts';
-import { SPEC_AGENT_METRICS, SPEC_INJECTOR_METRICS } from './helpers/spec.ts';
+import { LIMITS } from '../common/config.ts';
+import { ErrorCodes } from '../common/errors.ts';
+import { CONTRACT_AGENT_METRICS, CONTRACT_INJECTOR_METRICS } from './helpers/contract.ts';
 
 const run = promisify(execFile);
 const DIR = 'manifests/monitoring';
 const RUNBOOK = 'https://github.com/secrets-agent/secrets-agent#troubleshooting';
 
-/** SPEC, "Metrics": the contract. Every one must be on the dashboard. */
-const SPEC_METRICS = [...SPEC_AGENT_METRICS, ...SPEC_INJECTOR_METRICS];
+/** The documented metrics: the contract. Every one must be on the dashboard. */
+const CONTRACT_METRICS = [...CONTRACT_AGENT_METRICS, ...CONTRACT_INJECTOR_METRICS];
 
 /** Labels the Prometheus Operator's scrape configs add to every series (PodMonitor, ServiceMonitor). */
 const TARGET_LABELS = ['namespace', 'pod', 'container', 'instance', 'job', 'endpoint', 'service'];
@@ -229,7 +231,7 @@ interface Known {
 }
 
 async function registries(): Promise<Map<string, Known>> {
-  const agent = createAgentMetrics(undefined, false);
+  const agent = createAgentMetrics();
   const injector = createInjectorMetrics(new Registry(), false);
   const known = new Map<string, Known>();
   for (const registry of [agent.registry, injector.registry]) {
@@ -391,7 +393,7 @@ t.test('the extractor', async (t) => {
 
 t.test('the check catches wrong names, labels and outcomes', async (t) => {
   const known = await registries();
-  for (const name of SPEC_METRICS) t.ok(known.has(name), `${name} (SPEC) is registered`);
+  for (const name of CONTRACT_METRICS) t.ok(known.has(name), `${name} is registered`);
   const good = check(
     known,
     'good',
@@ -443,6 +445,37 @@ t.test('the directory builds, separately from the base', async (t) => {
   const port = /"name":\s*"([^"]+)",\s*"containerPort":\s*9102/.exec(golden)?.[1];
   t.equal(port, 'agent-http');
   t.match(pm?.spec, { podMetricsEndpoints: [{ port }], namespaceSelector: { any: true } });
+  // What any pod author could feed a shared Prometheus is capped, and the cap fits the largest
+  // real agent: every secret with every fetch outcome, its timestamp and update series.
+  const spec = pm?.spec as Record<string, unknown> | undefined;
+  const worst = LIMITS.secrets.max * (1 + Object.keys(ErrorCodes).length + 2) + 500;
+  t.ok(typeof spec?.['sampleLimit'] === 'number', 'sampleLimit is set');
+  t.ok(worst <= Number(spec?.['sampleLimit']), `sampleLimit fits a real agent (${worst} series)`);
+  t.ok(Number(spec?.['labelLimit']) > 0 && Number(spec?.['labelValueLengthLimit']) > 0);
+  t.ok(
+    LIMITS.fileNameLength <= Number(spec?.['labelValueLengthLimit']),
+    'a secret label (a file name) fits',
+  );
+  t.match(spec, {
+    podMetricsEndpoints: [
+      {
+        honorLabels: false,
+        relabelings: [
+          { sourceLabels: ['__meta_kubernetes_pod_annotation_secrets_agent_io_status'] },
+          { sourceLabels: ['__meta_kubernetes_pod_container_name'], regex: 'secrets-agent' },
+        ],
+        metricRelabelings: [{ action: 'keep', sourceLabels: ['__name__'] }],
+      },
+    ],
+  });
+  const keep = new RegExp(
+    `^(?:${String((spec?.['podMetricsEndpoints'] as { metricRelabelings: { regex: string }[] }[])[0]?.metricRelabelings[0]?.regex)})$`,
+  );
+  // The agent's registry as it runs: its own metrics and the process' default ones.
+  const agent = createAgentMetrics();
+  for (const { name } of await agent.registry.getMetricsAsJSON())
+    t.match(name, keep, `${name} survives the metric filter`);
+  t.notMatch('apiserver_request_total', keep, 'foreign metric names are dropped');
   const sm = objs.find((o) => o.kind === 'ServiceMonitor');
   t.match(sm?.spec, {
     endpoints: [{ port: 'metrics' }],
@@ -487,7 +520,7 @@ t.test('every dashboard expression names registered metrics and labels', async (
     }
   }
   t.same(problems, [], 'no unknown metric, label or outcome');
-  for (const name of SPEC_METRICS) t.ok(onPanels.has(name), `${name} (SPEC) is on a panel`);
+  for (const name of CONTRACT_METRICS) t.ok(onPanels.has(name), `${name} is on a panel`);
   for (const name of known.keys()) t.ok(onPanels.has(name), `${name} (registered) is on a panel`);
 });
 

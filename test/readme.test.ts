@@ -1,11 +1,13 @@
-import { SPEC_AGENT_METRICS } from './helpers/spec.ts';
+import { CONTRACT_AGENT_METRICS } from './helpers/contract.ts';
 /** The README documents what the code defines: flags, env twins, config fields, error codes, metrics. */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { AGENT_COMMAND } from '../agent/command.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
-import { CONFIG_FIELDS, SECRET_FIELDS } from '../common/config.ts';
+import { CONFIG_FIELDS, LIMITS, SECRET_FIELDS } from '../common/config.ts';
+import { formatDuration } from '../common/duration.ts';
+import { MAX_VALUE_LENGTH } from '../injector/annotations.ts';
 import { ErrorCodes } from '../common/errors.ts';
 import { devCommand } from '../dev/command.ts';
 import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from '../injector/keys.ts';
@@ -37,10 +39,10 @@ t.test('every error code is documented with the catalog text', async (t) => {
     t.match(readme, `| \`${code}\` | ${text} |`, code);
 });
 
-t.test('every agent metric is documented, and named as SPEC says', async (t) => {
-  const metrics = createAgentMetrics(undefined, false);
+t.test('every agent metric is documented, and named as documented', async (t) => {
+  const metrics = createAgentMetrics();
   const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
-  for (const name of SPEC_AGENT_METRICS) t.ok(names.includes(name), `SPEC's ${name} exists`);
+  for (const name of CONTRACT_AGENT_METRICS) t.ok(names.includes(name), `${name} exists`);
   for (const name of names) t.match(readme, `\`${name}\``, `README: ${name}`);
 });
 
@@ -55,5 +57,35 @@ t.test('every annotation the injector parses is documented', async (t) => {
   for (const prefix of [...SECRET_PREFIXES, ENV_PREFIX]) {
     const placeholder = prefix === ENV_PREFIX ? '<VAR>' : '<name>';
     t.match(readme, `| \`${prefix}${placeholder}\` |`, prefix);
+  }
+});
+
+t.test("the Limits table states the schema's bounds", async (t) => {
+  const section = readme.slice(readme.indexOf('## Limits'), readme.indexOf('## Commands'));
+  const row = (input: string): string =>
+    section.split('\n').find((l) => l.startsWith(`| ${input}`)) ?? '';
+  const duration = (ms: number): string => `\`${formatDuration(ms)}\``;
+  const rows: [string, string[]][] = [
+    ['`refresh-interval`', Object.values(LIMITS.refreshIntervalMs).map(duration)],
+    ['`initTimeout`', Object.values(LIMITS.initTimeoutMs).map(duration)],
+    ['`requestTimeout`', Object.values(LIMITS.requestTimeoutMs).map(duration)],
+    ['sources per pod', [`${LIMITS.secrets.min} to ${LIMITS.secrets.max}`]],
+    ['`<name>`', [`${LIMITS.fileNameLength} characters`]],
+    ['`secret-<name>`', [LIMITS.secretIdLength.toLocaleString('en-US')]],
+    ['`key-<name>`', [`${LIMITS.keyLength / 1024} KiB`]],
+    ['`template-<name>`', [`${LIMITS.templateLength / 1024} KiB`]],
+    [
+      '`version-stage-`',
+      [
+        `${LIMITS.versionStageLength}`,
+        `${LIMITS.versionIdLength.min} to ${LIMITS.versionIdLength.max}`,
+      ],
+    ],
+    ['`reload-url`', [LIMITS.urlLength.toLocaleString('en-US')]],
+    ['any `secrets-agent.io/` value', [`${MAX_VALUE_LENGTH / 1024} KiB`]],
+  ];
+  for (const [input, bounds] of rows) {
+    t.not(row(input), '', `a row for ${input}`);
+    for (const bound of bounds) t.match(row(input), bound, `${input}: ${bound}`);
   }
 });

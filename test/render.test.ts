@@ -7,7 +7,7 @@ import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import type { Format, SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
-import { extractFields, renderFile } from '../agent/render.ts';
+import { extractFields, prepareRenderer, renderFile } from '../agent/render.ts';
 import type { SecretValue } from '../agent/types.ts';
 
 type SpecOptions = { key?: string; template?: string; format?: Format; extract?: boolean };
@@ -35,6 +35,9 @@ function binary(bytes: number[]): SecretValue {
     arn: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:bin',
   };
 }
+
+// As the agent does before its first cycle: load the engines (YAML writer, templates) in use.
+await prepareRenderer([spec({ format: 'yaml' }), spec({ template: '{{x}}' })]);
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 function render(options: SpecOptions, value: SecretValue): string {

@@ -147,6 +147,13 @@ t.test(
         message: /not valid JSON/,
       },
       {
+        // JSON.parse quotes the start of what it could not parse: a pod, its annotations.
+        name: 'malformed JSON is not quoted back',
+        send: () => post(`secret-value-of-a-pod {"kind":`),
+        status: 400,
+        message: /^request body is not valid JSON$/,
+      },
+      {
         name: 'JSON but not an object',
         send: () => post('[1,2]'),
         status: 400,

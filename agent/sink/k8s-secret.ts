@@ -16,7 +16,12 @@ export const MANAGED_BY = 'secrets-agent';
 export const DATA_HASH_ANNOTATION = 'secrets-agent.io/data-hash';
 /** The API server's limit on a Secret's data. */
 export const MAX_SECRET_BYTES = 1024 * 1024;
-const MAX_ATTEMPTS = 6;
+/**
+ * A write that lost a race (409) reads again and retries: at most this many attempts, each one
+ * read and one write (so at most 12 requests), 0–20·n ms apart (at most 0.3 s in all). Other
+ * errors are not retried here: the agent's next cycle is the retry.
+ */
+export const SECRET_WRITE_ATTEMPTS = 6;
 
 export type SecretWriteOutcome = 'created' | 'updated' | 'unchanged';
 
@@ -103,7 +108,7 @@ export class K8sSecretSink {
         const conflict =
           err instanceof KubeApiError &&
           (err.reason === 'Conflict' || err.reason === 'AlreadyExists');
-        if (!conflict || attempt >= MAX_ATTEMPTS || signal.aborted) throw err;
+        if (!conflict || attempt >= SECRET_WRITE_ATTEMPTS || signal.aborted) throw err;
         this.#o.logger.debug('Secret changed meanwhile; retrying on fresh data', {
           secret: this.target,
           attempt,

@@ -1,50 +1,116 @@
 /**
- * The Secrets Manager adapter: the only module that imports `@aws-sdk/*`. It batches reads
+ * The AWS adapter (with ssm.ts and find.ts, the only modules that import `@aws-sdk/*`). It
+ * builds the clients and the credential chain, and reads Secrets Manager secrets; parameters
+ * and paths go to ssm.ts (loaded only when a configuration names one), finds to find.ts. It
+ * batches reads
  * (BatchGetSecretValue, 20 ids a call), falls back to GetSecretValue where the batch call is
  * denied or a version is pinned, and tries the failover region on errors that another region
  * may not have (throttling, 5xx, network).
+ *
+ * It never retries: one fetch makes each call once (the SDK included: one attempt per call),
+ * and the agent's loop, which knows initTimeout and the refresh interval, decides when to try
+ * again. `fetchWorstCase` states what one fetch can cost.
  */
 import {
   BatchGetSecretValueCommand,
   GetSecretValueCommand,
+  type BatchGetSecretValueCommandOutput,
   SecretsManagerClient,
   type SecretValueEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import type { Pluggable } from '@smithy/types';
-import type { AgentError } from '../../common/errors.ts';
+import { LIMITS } from '../../common/config.ts';
+import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { SecretValue } from '../types.ts';
+import type { ParameterKit } from './ssm.ts';
 import { callOutcome, translateAwsError, translateBatchEntry, type CallOutcome } from './errors.ts';
 import {
+  describeRef,
   isBatchable,
   refKey,
+  type Deadline,
   type FetchOutcome,
   type SecretRef,
   type SecretSource,
 } from './source.ts';
 
 export const BATCH_LIMIT = 20;
-const GET_CONCURRENCY = 8;
+export const GET_CONCURRENCY = 8;
 /** After the batch call is denied, try it again this much later (the policy may have changed). */
 const BATCH_DENIED_RETRY_MS = 60 * 60_000;
+/** One attempt per SDK call, STS's included: the agent's loop is the one retry layer. */
+export const SDK_MAX_ATTEMPTS = 1;
+/**
+ * The container credentials endpoint (EKS Pod Identity, ECS): one request per resolution
+ * (the SDK's own default is four, a second apart), answered within a second.
+ */
+export const CONTAINER_CREDENTIALS = { maxRetries: 0, timeout: 1_000 } as const;
+/** At most one credentials exchange per fetch, shared by both regions. */
+export const CREDENTIAL_CALLS_PER_FETCH = 1;
 
 export interface AwsSourceOptions {
   readonly region?: string;
   readonly failoverRegion?: string;
   readonly logger: Logger;
-  /** Called once per HTTP attempt, retries included: what the user pays for. */
+  /** Called once per call sent (the agent's retries are new calls): what the user pays for. */
   readonly onApiCall: (operation: string, outcome: CallOutcome) => void;
   readonly requestTimeoutMs?: number;
-  readonly maxAttempts?: number;
+  /**
+   * Credentials come from a container credentials endpoint (EKS Pod Identity, ECS): its
+   * failures (an agent not yet up on a fresh node) are retried like network errors.
+   */
+  readonly containerCredentials?: boolean;
   readonly now?: () => number;
 }
 
+/** Which refs one fetch reads, by how they are read. */
+export interface FetchShape {
+  /** Refs on their current version (BatchGetSecretValue). */
+  readonly batchable: number;
+  /** Refs pinned to a stage or version id (GetSecretValue). */
+  readonly pinned: number;
+  readonly failover: boolean;
+}
+
+/** The most one fetch costs: calls as AWS bills them, and how long it can last. */
+export interface WorstCase {
+  /** Secrets Manager calls when every call fails (or succeeds): ceil(B/20) + P per region. */
+  readonly calls: number;
+  /** Secrets Manager calls when the batch call is denied (at most hourly): N + 1 per region. */
+  readonly callsBatchDenied: number;
+  /** Credentials calls (STS, or the container endpoint) on top: when none are cached. */
+  readonly credentialCalls: number;
+  /** Calls that run one after another, each lasting at most requestTimeout. */
+  readonly rounds: number;
+}
+
 /**
- * Counts every attempt the SDK makes: the deserialize step runs once per attempt (inside the
- * retry loop), and high priority wraps the deserializer, so modelled AWS errors are seen.
+ * One fetch's worst case. Per region tried: ceil(B/20) batch calls, one after another, and P
+ * GetSecretValue calls, 8 at a time; or, when the batch call is denied, that call and one
+ * GetSecretValue per secret (N + 1 calls in 1 + ceil(N/8) rounds). The failover region reads
+ * again, once, what failed in the primary with a retryable error: at most as much again.
  */
-function countingPlugin<I extends object, O extends object>(
+export function fetchWorstCase(shape: FetchShape): WorstCase {
+  const { batchable: b, pinned: p } = shape;
+  const regions = shape.failover ? 2 : 1;
+  const batches = Math.ceil(b / BATCH_LIMIT);
+  const rounds = batches + Math.ceil(p / GET_CONCURRENCY);
+  const deniedRounds = b === 0 ? rounds : 1 + Math.ceil((b + p) / GET_CONCURRENCY);
+  return {
+    calls: regions * (batches + p),
+    callsBatchDenied: regions * (b === 0 ? p : 1 + b + p),
+    credentialCalls: CREDENTIAL_CALLS_PER_FETCH,
+    rounds: regions * Math.max(rounds, deniedRounds),
+  };
+}
+
+/**
+ * Counts every call sent: the deserialize step runs once per attempt (the SDK makes one), and
+ * high priority wraps the deserializer, so modelled AWS errors are seen.
+ */
+export function countingPlugin<I extends object, O extends object>(
   onApiCall: AwsSourceOptions['onApiCall'],
 ): Pluggable<I, O> {
   return {
@@ -67,104 +133,266 @@ function countingPlugin<I extends object, O extends object>(
   };
 }
 
+/** What a client of another AWS service needs to share this source's credentials and rules. */
+export interface ClientSettings {
+  readonly config: Record<string, unknown>;
+  readonly onApiCall: AwsSourceOptions['onApiCall'];
+}
+
+/** The reader of SSM parameters and paths in one region (ssm.ts). */
+export interface ParameterReader {
+  read(refs: readonly SecretRef[], call: CallContext): Promise<Map<string, Outcome>>;
+  destroy(): void;
+}
+
 interface RegionClient {
   readonly region: string | undefined;
   readonly client: SecretsManagerClient;
+  readonly settings: ClientSettings;
   batchDeniedUntil: number;
+  /** Created at the first parameter or path read. */
+  parameters?: Promise<ParameterReader>;
 }
 
 export function createAwsSource(options: AwsSourceOptions): SecretSource {
   const now = options.now ?? Date.now;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   // One credential provider for both regions: one STS exchange, one cache.
   const credentials = fromNodeProviderChain({
-    clientConfig: options.region === undefined ? {} : { region: options.region },
+    clientConfig: {
+      maxAttempts: SDK_MAX_ATTEMPTS,
+      ...(options.region === undefined ? {} : { region: options.region }),
+    },
     clientPlugins: [countingPlugin(options.onApiCall)],
+    ...CONTAINER_CREDENTIALS,
   });
   const makeClient = (region: string | undefined): RegionClient => {
-    const client = new SecretsManagerClient({
+    const config = {
       credentials,
-      maxAttempts: options.maxAttempts ?? 3,
+      maxAttempts: SDK_MAX_ATTEMPTS,
       requestHandler: {
-        requestTimeout: options.requestTimeoutMs ?? 10_000,
+        requestTimeout: requestTimeoutMs,
         // Without this the SDK only warns when the timeout passes, and keeps waiting.
         throwOnRequestTimeout: true,
         connectionTimeout: 5_000,
       },
       ...(region === undefined ? {} : { region }),
-    });
+    };
+    const client = new SecretsManagerClient(config);
     client.middlewareStack.use(countingPlugin(options.onApiCall));
-    return { region, client, batchDeniedUntil: 0 };
+    return {
+      region,
+      client,
+      settings: { config, onApiCall: options.onApiCall },
+      batchDeniedUntil: 0,
+    };
+  };
+  const destroy = (target: RegionClient): void => {
+    target.client.destroy();
+    void target.parameters?.then((reader) => reader.destroy()).catch(() => undefined);
   };
   const primary = makeClient(options.region);
   const failover =
     options.failoverRegion === undefined ? undefined : makeClient(options.failoverRegion);
 
   return {
-    async fetch(refs, signal) {
-      const unique = new Map<string, SecretRef>();
-      for (const ref of refs) unique.set(refKey(ref), ref);
-      const results = await fetchFrom(primary, [...unique.values()], signal, options.logger, now);
+    async fetch(refs, signal, deadline) {
+      const unique = [...new Map(refs.map((ref) => [refKey(ref), ref])).values()];
+      const call: CallContext = {
+        signal,
+        deadline,
+        now,
+        requestTimeoutMs,
+        logger: options.logger,
+      };
+      // Credentials once, before any read: a failing exchange fails the fetch in one call,
+      // not once per batch and region.
+      const denied = await resolveCredentials(primary, unique, call, options.containerCredentials);
+      if (denied !== undefined) return denied;
+      const results = await fetchFrom(primary, unique, call);
       if (failover !== undefined) {
         const retry = [...results.values()]
-          .filter((r) => !r.ok && r.error.retryable)
+          .filter((r) => !r.ok && r.error.retryable && !r.outOfTime)
           .map((r) => r.ref);
         if (retry.length > 0) {
           options.logger.warn('trying the failover region', {
             region: failover.region,
             secrets: retry.map((r) => r.id),
           });
-          const second = await fetchFrom(failover, retry, signal, options.logger, now);
+          const second = await fetchFrom(failover, retry, call);
           for (const [key, outcome] of second) if (outcome.ok) results.set(key, outcome);
         }
       }
       return results;
     },
     close() {
-      primary.client.destroy();
-      failover?.client.destroy();
+      destroy(primary);
+      if (failover !== undefined) destroy(failover);
     },
   };
+}
+
+/** What every call of one fetch shares. */
+export interface CallContext {
+  readonly signal: AbortSignal;
+  readonly deadline: Deadline | undefined;
+  readonly now: () => number;
+  readonly requestTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+/** What ssm.ts (a file of its own in the bundle) uses of the agent. */
+function parameterKit(): ParameterKit {
+  return {
+    callBudget,
+    callError,
+    countingPlugin,
+    mapLimit,
+    outOfTime,
+    translateAwsError,
+    describeRef,
+    refKey,
+    agentError: (code, message) => new AgentError(code, message),
+    directoryItems: LIMITS.directoryItems,
+  };
+}
+
+export type Outcome = FetchOutcome & { readonly outOfTime?: boolean };
+
+/** The time a call may take: requestTimeout, or what is left before the deadline. */
+export function callBudget(call: CallContext): number {
+  if (call.deadline === undefined) return call.requestTimeoutMs;
+  return Math.min(call.requestTimeoutMs, call.deadline.at - call.now());
+}
+
+/** A ref not read because the deadline passed first. */
+export function outOfTime(ref: SecretRef, call: CallContext): Outcome {
+  return {
+    ref,
+    ok: false,
+    outOfTime: true,
+    error: new AgentError(
+      'AWS_UNAVAILABLE',
+      `${describeRef(ref)}: not read: ${call.deadline?.name ?? 'the deadline'} ran out first`,
+      { retryable: true },
+    ),
+  };
+}
+
+/** A call's error, naming the deadline when it is what cut the call short. */
+export function callError(
+  err: unknown,
+  context: string,
+  budgetMs: number,
+  call: CallContext,
+): AgentError {
+  const error = translateAwsError(err, context);
+  if (
+    call.deadline !== undefined &&
+    budgetMs < call.requestTimeoutMs &&
+    call.now() >= call.deadline.at &&
+    (err as { name?: unknown }).name === 'TimeoutError'
+  ) {
+    return new AgentError(
+      error.code,
+      `${context}: TimeoutError: no answer within the ${budgetMs} ms left before ${call.deadline.name}`,
+      { retryable: true, cause: error },
+    );
+  }
+  return error;
+}
+
+/**
+ * Resolves the shared credentials (cached until they near expiry; an exchange is bounded by
+ * requestTimeout, the container endpoint by its own second). On failure every ref fails with
+ * that error and no Secrets Manager call is made.
+ */
+async function resolveCredentials(
+  target: RegionClient,
+  refs: readonly SecretRef[],
+  call: CallContext,
+  containerCredentials: boolean | undefined,
+): Promise<Map<string, Outcome> | undefined> {
+  const all = (outcome: (ref: SecretRef) => Outcome): Map<string, Outcome> =>
+    new Map(refs.map((ref) => [refKey(ref), outcome(ref)]));
+  const left = call.deadline === undefined ? Infinity : call.deadline.at - call.now();
+  if (left <= 0) return all((ref) => outOfTime(ref, call));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const resolving = target.client.config.credentials();
+    if (left === Infinity) {
+      await resolving;
+      return undefined;
+    }
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), left);
+    });
+    if ((await Promise.race([resolving, late])) !== 'late') return undefined;
+    resolving.catch(() => undefined); // settles later; its result is cached or dropped
+    return all((ref) => outOfTime(ref, call));
+  } catch (err) {
+    if (call.signal.aborted) throw err;
+    return all((ref) => {
+      const error = translateAwsError(err, `${describeRef(ref)}: credentials`);
+      // A container credentials endpoint that fails is down or not up yet: worth waiting for.
+      if (!error.retryable && containerCredentials === true && error.code === 'CREDENTIALS')
+        return {
+          ref,
+          ok: false,
+          error: new AgentError(error.code, error.message, { retryable: true, cause: error }),
+        };
+      return { ref, ok: false, error };
+    });
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function fetchFrom(
   target: RegionClient,
   refs: readonly SecretRef[],
-  signal: AbortSignal,
-  logger: Logger,
-  now: () => number,
-): Promise<Map<string, FetchOutcome>> {
-  const results = new Map<string, FetchOutcome>();
-  const batchable = target.batchDeniedUntil > now() ? [] : refs.filter(isBatchable);
+  call: CallContext,
+): Promise<Map<string, Outcome>> {
+  const results = new Map<string, Outcome>();
+  const parameters = refs.filter((r) => r.kind === 'parameter' || r.kind === 'path');
+  if (parameters.length > 0) {
+    target.parameters ??= import('./ssm.ts').then((m) =>
+      m.createParameterReader(target.settings, parameterKit()),
+    );
+    for (const [key, outcome] of await (await target.parameters).read(parameters, call))
+      results.set(key, outcome);
+  }
+  const finds = refs.filter((r) => r.kind === 'find');
+  if (finds.length > 0) {
+    const { readFinds } = await import('./find.ts');
+    for (const [key, outcome] of await readFinds(target.client, finds, call))
+      results.set(key, outcome);
+  }
+  refs = refs.filter((r) => r.kind === undefined);
+  const batchable = target.batchDeniedUntil > call.now() ? [] : refs.filter(isBatchable);
   const single = refs.filter((r) => !batchable.includes(r));
   for (let i = 0; i < batchable.length; i += BATCH_LIMIT) {
     const chunk = batchable.slice(i, i + BATCH_LIMIT);
-    const denied = await batchGet(target, chunk, signal, results);
+    const denied = await batchGet(target, chunk, call, results);
     if (denied) {
-      target.batchDeniedUntil = now() + BATCH_DENIED_RETRY_MS;
-      logger.warn('BatchGetSecretValue is denied; reading secrets one by one with GetSecretValue', {
-        region: target.region,
-      });
+      target.batchDeniedUntil = call.now() + BATCH_DENIED_RETRY_MS;
+      call.logger.warn(
+        'BatchGetSecretValue is denied; reading secrets one by one with GetSecretValue',
+        { region: target.region },
+      );
       single.push(...batchable.slice(i));
       break;
     }
   }
   await mapLimit(single, GET_CONCURRENCY, async (ref) => {
-    results.set(refKey(ref), await getOne(target, ref, signal));
+    results.set(refKey(ref), await getOne(target, ref, call));
   });
   return results;
 }
 
-function describeRef(ref: SecretRef): string {
-  if (ref.versionId !== undefined) return `secret ${ref.id} (version ${ref.versionId})`;
-  if (ref.versionStage !== undefined) return `secret ${ref.id} (stage ${ref.versionStage})`;
-  return `secret ${ref.id}`;
-}
-
-async function getOne(
-  target: RegionClient,
-  ref: SecretRef,
-  signal: AbortSignal,
-): Promise<FetchOutcome> {
+async function getOne(target: RegionClient, ref: SecretRef, call: CallContext): Promise<Outcome> {
+  const budget = callBudget(call);
+  if (budget <= 0) return outOfTime(ref, call);
   try {
     const out = await target.client.send(
       new GetSecretValueCommand({
@@ -172,12 +400,12 @@ async function getOne(
         ...(ref.versionStage === undefined ? {} : { VersionStage: ref.versionStage }),
         ...(ref.versionId === undefined ? {} : { VersionId: ref.versionId }),
       }),
-      { abortSignal: signal },
+      { abortSignal: call.signal, requestTimeout: budget },
     );
     return { ref, ok: true, value: toValue(out) };
   } catch (err) {
-    if (signal.aborted) throw err;
-    return { ref, ok: false, error: translateAwsError(err, describeRef(ref)) };
+    if (call.signal.aborted) throw err;
+    return { ref, ok: false, error: callError(err, describeRef(ref), budget, call) };
   }
 }
 
@@ -185,44 +413,26 @@ async function getOne(
 async function batchGet(
   target: RegionClient,
   chunk: readonly SecretRef[],
-  signal: AbortSignal,
-  results: Map<string, FetchOutcome>,
+  call: CallContext,
+  results: Map<string, Outcome>,
 ): Promise<boolean> {
-  const values: SecretValueEntry[] = [];
-  const errors = new Map<string, AgentError>();
-  let nextToken: string | undefined;
-  try {
-    do {
-      const out = await target.client.send(
-        new BatchGetSecretValueCommand({
-          SecretIdList: chunk.map((r) => r.id),
-          ...(nextToken === undefined ? {} : { NextToken: nextToken }),
-        }),
-        { abortSignal: signal },
-      );
-      values.push(...(out.SecretValues ?? []));
-      for (const e of out.Errors ?? []) {
-        if (e.SecretId !== undefined) {
-          errors.set(
-            e.SecretId,
-            translateBatchEntry(e.ErrorCode, e.Message, `secret ${e.SecretId}`),
-          );
-        }
-      }
-      nextToken = out.NextToken;
-    } while (nextToken !== undefined && nextToken !== '');
-  } catch (err) {
-    if (signal.aborted) throw err;
-    const error = translateAwsError(err, 'BatchGetSecretValue');
-    if (error.code === 'ACCESS_DENIED') return true;
+  const answer = await readPages(target, chunk, call);
+  if ('failed' in answer) {
+    const { err, budget } = answer.failed;
+    if (err === OUT_OF_TIME) {
+      for (const ref of chunk) results.set(refKey(ref), outOfTime(ref, call));
+      return false;
+    }
+    if (translateAwsError(err, 'BatchGetSecretValue').code === 'ACCESS_DENIED') return true;
     for (const ref of chunk) {
-      results.set(refKey(ref), { ref, ok: false, error: translateAwsError(err, describeRef(ref)) });
+      const error = callError(err, describeRef(ref), budget, call);
+      results.set(refKey(ref), { ref, ok: false, error });
     }
     return false;
   }
   for (const ref of chunk) {
-    const entry = values.find((v) => matchesId(v, ref.id));
-    const error = errors.get(ref.id);
+    const entry = answer.values.find((v) => matchesId(v, ref.id));
+    const error = answer.errors.get(ref.id);
     if (entry !== undefined) results.set(refKey(ref), { ref, ok: true, value: toValue(entry) });
     else if (error !== undefined) results.set(refKey(ref), { ref, ok: false, error });
     else {
@@ -240,6 +450,64 @@ async function batchGet(
   return false;
 }
 
+const OUT_OF_TIME = Symbol('out of time');
+
+type BatchAnswer =
+  | { readonly values: SecretValueEntry[]; readonly errors: Map<string, AgentError> }
+  | { readonly failed: { readonly err: unknown; readonly budget: number } };
+
+/**
+ * One chunk's answer. Secrets Manager answers a list of ids in one page; should it split one,
+ * each further page is one more call, and a page must answer at least one id (so never more
+ * calls than ids).
+ */
+async function readPages(
+  target: RegionClient,
+  chunk: readonly SecretRef[],
+  call: CallContext,
+): Promise<BatchAnswer> {
+  const values: SecretValueEntry[] = [];
+  const errors = new Map<string, AgentError>();
+  let nextToken: string | undefined;
+  for (let page = 0; page < chunk.length; page++) {
+    const budget = callBudget(call);
+    if (budget <= 0) return { failed: { err: OUT_OF_TIME, budget } };
+    let out: BatchGetSecretValueCommandOutput;
+    try {
+      out = await target.client.send(
+        new BatchGetSecretValueCommand({
+          SecretIdList: chunk.map((r) => r.id),
+          ...(nextToken === undefined ? {} : { NextToken: nextToken }),
+        }),
+        { abortSignal: call.signal, requestTimeout: budget },
+      );
+    } catch (err) {
+      if (call.signal.aborted) throw err;
+      return { failed: { err, budget } };
+    }
+    const answered = collectPage(out, values, errors);
+    nextToken = out.NextToken;
+    if (nextToken === undefined || nextToken === '' || answered === 0) break;
+  }
+  return { values, errors };
+}
+
+/** Adds a page's values and per-secret errors; returns how many ids it answered. */
+function collectPage(
+  out: BatchGetSecretValueCommandOutput,
+  values: SecretValueEntry[],
+  errors: Map<string, AgentError>,
+): number {
+  const pageValues = out.SecretValues ?? [];
+  const pageErrors = out.Errors ?? [];
+  values.push(...pageValues);
+  for (const e of pageErrors) {
+    if (e.SecretId === undefined) continue;
+    errors.set(e.SecretId, translateBatchEntry(e.ErrorCode, e.Message, `secret ${e.SecretId}`));
+  }
+  return pageValues.length + pageErrors.length;
+}
+
 /** A requested id is a name, a full ARN, or a partial ARN (the ARN without its 6-character suffix). */
 export function matchesId(
   entry: { readonly Name?: string | undefined; readonly ARN?: string | undefined },
@@ -255,7 +523,7 @@ export function matchesId(
   );
 }
 
-function toValue(out: {
+export function toValue(out: {
   readonly ARN?: string | undefined;
   readonly VersionId?: string | undefined;
   readonly SecretString?: string | undefined;
@@ -269,7 +537,7 @@ function toValue(out: {
   };
 }
 
-async function mapLimit<T>(
+export async function mapLimit<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,

@@ -25,6 +25,11 @@ interface Translation {
 
 const BY_NAME: Readonly<Record<string, Translation>> = {
   ResourceNotFoundException: { code: 'SECRET_NOT_FOUND', retryable: false, outcome: 'not_found' },
+  // SSM Parameter Store's names.
+  ParameterNotFound: { code: 'SECRET_NOT_FOUND', retryable: false, outcome: 'not_found' },
+  ParameterVersionNotFound: { code: 'SECRET_NOT_FOUND', retryable: false, outcome: 'not_found' },
+  InvalidKeyId: { code: 'DECRYPTION_FAILED', retryable: false, outcome: 'client_error' },
+  InternalServerError: { code: 'AWS_UNAVAILABLE', retryable: true, outcome: 'server_error' },
   AccessDeniedException: { code: 'ACCESS_DENIED', retryable: false, outcome: 'denied' },
   AccessDenied: { code: 'ACCESS_DENIED', retryable: false, outcome: 'denied' },
   ThrottlingException: { code: 'THROTTLED', retryable: true, outcome: 'throttled' },
@@ -54,6 +59,8 @@ const BY_NAME: Readonly<Record<string, Translation>> = {
     outcome: 'credentials',
   },
   CredentialsProviderError: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
+  // A body that is not JSON (a proxy's page, a truncated answer): the endpoint misbehaved.
+  SyntaxError: { code: 'AWS_UNAVAILABLE', retryable: true, outcome: 'server_error' },
 };
 
 const NETWORK_CODES = new Set([
@@ -112,8 +119,14 @@ function asSdkError(err: unknown): SdkLikeError {
   return typeof err === 'object' && err !== null ? err : { message: String(err) };
 }
 
+/**
+ * The error's own words, without request ids. A parse error's words are withheld: the parser
+ * quotes the text it could not parse, and that text is the response, which holds values.
+ */
 function cleanMessage(err: SdkLikeError): string {
   const raw = typeof err.message === 'string' && err.message !== '' ? err.message : 'no message';
+  if (errorName(err) === 'SyntaxError' || /Deserialization error|JSON/i.test(raw))
+    return "the response was not valid JSON (the parser's message is withheld: it quotes the response)";
   return raw.replace(REQUEST_ID, '').replace(/\s+/g, ' ').trim().slice(0, 300);
 }
 

@@ -149,6 +149,7 @@ export function resourceVersionOnCreate(): Status {
 }
 
 const FAULT_REASONS: Readonly<Record<number, string>> = {
+  409: 'Conflict',
   500: 'InternalError',
   503: 'ServiceUnavailable',
   504: 'Timeout',

@@ -1,14 +1,36 @@
 /**
- * Runs `secrets-agent agent` as a real process against a dev endpoint. The CLI under test is
- * the TypeScript entry by default, or the bundle when SECRETS_AGENT_TEST_CLI points at it
- * (`npm test` builds and tests dist/cli.js, what the image ships).
+ * Runs `secrets-agent agent` as a real process against a dev endpoint. The CLI under test is the
+ * bundle, dist/cli.js, what the image ships (`npm test` builds it first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
-export const CLI = join(ROOT, process.env['SECRETS_AGENT_TEST_CLI'] ?? 'cli/main.ts');
+
+/**
+ * The bundle, checked against the sources it is built from (and the lockfile): a test never runs
+ * a bundle older than the code it means to test.
+ */
+function freshBundle(): string {
+  const cli = join(ROOT, 'dist', 'cli.js');
+  const built = statSync(cli, { throwIfNoEntry: false })?.mtimeMs;
+  if (built === undefined) throw new Error('no dist/cli.js: run `npm run build` (npm test does)');
+  const sources = ['agent', 'common', 'injector', 'cli'].flatMap((dir) =>
+    readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join(dir, f)),
+  );
+  for (const file of [...sources, 'build.ts', 'package-lock.json']) {
+    if (statSync(join(ROOT, file)).mtimeMs > built) {
+      throw new Error(`dist/ is older than ${file}: run \`npm run build\``);
+    }
+  }
+  return cli;
+}
+
+export const CLI = freshBundle();
 
 /**
  * The environment of an agent process: nothing inherited that could reach real AWS (no

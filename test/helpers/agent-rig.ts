@@ -8,7 +8,7 @@ import type { Test } from 'tap';
 import { Agent } from '../../agent/agent.ts';
 import { createAgentMetrics, type AgentMetrics } from '../../agent/metrics.ts';
 import { createReloader } from '../../agent/reload.ts';
-import { renderFile } from '../../agent/render.ts';
+import { prepareRenderer, renderFile } from '../../agent/render.ts';
 import { FileSink } from '../../agent/sink/files.ts';
 import { createAwsSource } from '../../agent/source/aws.ts';
 import { parseAgentConfig, type AgentConfig } from '../../common/config.ts';
@@ -26,8 +26,6 @@ export interface AgentRig {
 }
 
 export interface AgentRigOptions {
-  /** SDK attempts per call; 1 shows each fault as it is rather than absorbed by SDK retries. */
-  readonly maxAttempts?: number;
   readonly requestTimeoutMs?: number;
   readonly random?: () => number;
   /** With a reloadUrl in the configuration: the reloader's backoff (short, for tests). */
@@ -51,13 +49,12 @@ export async function agentRig(
   });
   const logs: string[] = [];
   const logger = createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' });
-  const metrics = createAgentMetrics(undefined, false);
+  const metrics = createAgentMetrics();
   const source = createAwsSource({
     logger,
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
-    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
     ...(options.requestTimeoutMs === undefined
       ? {}
       : { requestTimeoutMs: options.requestTimeoutMs }),
@@ -72,6 +69,7 @@ export async function agentRig(
           onOutcome: (outcome) => metrics.reloads.inc({ outcome }),
           ...(options.reloadBackoff === undefined ? {} : { backoff: options.reloadBackoff }),
         });
+  await prepareRenderer(config.secrets);
   const agent = new Agent({
     config,
     source,

@@ -1,0 +1,518 @@
+/**
+ * One retry layer, and every path's worst case: the stated formulas (initCycleLimit,
+ * fetchWorstCase, the sidecar's backoff, the Secret sink's and reload-url's attempts) checked
+ * by hand, then against `secrets-agent dev` with faults, counting calls as AWS bills them (the
+ * endpoint's request log and secrets_agent_aws_api_calls_total) and bounding elapsed time.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import {
+  INIT_ATTEMPTS_FOR_PERMANENT_ERRORS,
+  initCycleLimit,
+  refreshRetryBackoff,
+} from '../agent/agent.ts';
+import { backoffDelay, MAX_TIMER_MS, maxRetriesWithin, sleep } from '../agent/backoff.ts';
+import type { AgentMetrics } from '../agent/metrics.ts';
+import {
+  createReloader,
+  RELOAD_ATTEMPTS,
+  RELOAD_BACKOFF,
+  RELOAD_TIMEOUT_MS,
+} from '../agent/reload.ts';
+import { K8sSecretSink, SECRET_WRITE_ATTEMPTS } from '../agent/sink/k8s-secret.ts';
+import { createSecretsClient, KubeApiError } from '../agent/sink/kube/client.ts';
+import { fetchWorstCase, SDK_MAX_ATTEMPTS } from '../agent/source/aws.ts';
+import { silentLogger } from '../common/log.ts';
+import { startDevServer, type DevServer } from '../dev/server.ts';
+type Seed = NonNullable<NonNullable<Parameters<typeof startDevServer>[0]>['seed']>;
+import type { FaultSpec } from '../dev/faults.ts';
+import { agentEnv, runAgent, webIdentityToken } from './helpers/agent-process.ts';
+import { agentRig } from './helpers/agent-rig.ts';
+import { ADMIN_TOKEN, startKubeApiServer } from './helpers/kube-api-server.ts';
+import { tempDir } from './helpers/tmp.ts';
+
+const SECOND = 1_000;
+
+/** Secrets Manager calls the endpoint answered (STS apart). */
+const smCalls = (server: DevServer): number =>
+  server.requests.list().filter((r) => r.service === 'secretsmanager').length;
+
+/** The agent's own count: the sum of secrets_agent_aws_api_calls_total. */
+async function countedCalls(metrics: AgentMetrics, operation?: string): Promise<number> {
+  const data = await metrics.awsApiCalls.get();
+  return data.values
+    .filter((v) => operation === undefined || v.labels.operation === operation)
+    .reduce((n, v) => n + v.value, 0);
+}
+
+/** `batchable` secrets read on their current version, `pinned` ones on a version id. */
+function seedAndSecrets(batchable: number, pinned: number): { seed: Seed; secrets: unknown[] } {
+  const names = Array.from({ length: batchable + pinned }, (_, i) => `app/s${i}`);
+  const versionId = (i: number): string => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+  return {
+    seed: {
+      secrets: names.map((name, i) => ({
+        name,
+        versions: [{ id: versionId(i), value: `v-${name}`, stages: ['AWSCURRENT'] }],
+      })),
+    },
+    secrets: names.map((id, i) => ({
+      name: `s${i}`,
+      id,
+      ...(i < batchable ? {} : { versionId: versionId(i) }),
+    })),
+  };
+}
+
+t.test('the formulas, worked by hand', async (t) => {
+  t.equal(SDK_MAX_ATTEMPTS, 1, 'the SDK makes one attempt per call');
+  // Shortest init waits: 0.5, 1, 2, 4, 8, 15, 15, … s; cycle n+1 starts only within the budget.
+  t.equal(initCycleLimit(0), 1);
+  t.equal(initCycleLimit(499), 1);
+  t.equal(initCycleLimit(500), 2);
+  t.equal(initCycleLimit(5 * SECOND), 4, '0.5 + 1 + 2 = 3.5 s fits, + 4 = 7.5 s does not');
+  t.equal(initCycleLimit(10 * SECOND), 5, '7.5 s fits, 15.5 s does not');
+  t.equal(initCycleLimit(120 * SECOND), 12, 'the default 2m: 15.5 + 15·6 = 105.5 s fits');
+  t.equal(maxRetriesWithin({ baseMs: 0, capMs: 0 }, 1), Infinity, 'no backoff, no bound');
+
+  const cases: [string, Parameters<typeof fetchWorstCase>[0], [number, number, number]][] = [
+    ['1 secret', { batchable: 1, pinned: 0, failover: false }, [1, 2, 2]],
+    ['1 secret, failover', { batchable: 1, pinned: 0, failover: true }, [2, 4, 4]],
+    ['20 secrets', { batchable: 20, pinned: 0, failover: false }, [1, 21, 4]],
+    ['25 + 1 pinned', { batchable: 25, pinned: 1, failover: false }, [3, 27, 5]],
+    ['25 + 1 pinned, failover', { batchable: 25, pinned: 1, failover: true }, [6, 54, 10]],
+    ['100 secrets', { batchable: 100, pinned: 0, failover: false }, [5, 101, 14]],
+    ['9 pinned only', { batchable: 0, pinned: 9, failover: false }, [9, 9, 2]],
+  ];
+  for (const [title, shape, [calls, denied, rounds]] of cases) {
+    t.same(
+      fetchWorstCase(shape),
+      { calls, callsBatchDenied: denied, credentialCalls: 1, rounds },
+      title,
+    );
+  }
+});
+
+t.test('the sidecar never waits longer than its interval after errors', async (t) => {
+  const intervals = [5 * SECOND, 7 * SECOND, 5 * 60 * SECOND, 24 * 3600 * SECOND, 2 ** 33];
+  for (const interval of intervals) {
+    const backoff = refreshRetryBackoff(interval);
+    const longest = Math.max(
+      ...Array.from({ length: 64 }, (_, n) => backoffDelay(backoff, n, () => 1)),
+    );
+    t.equal(longest, interval, `${interval} ms: capped at the interval, reached`);
+    t.equal(
+      backoffDelay(backoff, 0, () => 0),
+      Math.round(Math.min(5 * SECOND, interval) / 2),
+    );
+  }
+});
+
+t.test('sleep: delays past a Node timer’s range are slept, not fired after 1 ms', async (t) => {
+  for (const ms of [MAX_TIMER_MS + 1, 2 ** 31 + 10, 2 ** 40, Infinity]) {
+    const controller = new AbortController();
+    const slept = sleep(ms, controller.signal);
+    const early = await Promise.race([
+      slept.then(() => 'resolved'),
+      new Promise((r) => setTimeout(() => r('pending'), 200)),
+    ]);
+    t.equal(early, 'pending', `${ms} ms is still sleeping after 200 ms`);
+    controller.abort();
+    t.equal(await slept, false, 'and stops when aborted');
+  }
+  const signal = new AbortController().signal;
+  for (const ms of [0, -5, Number.NaN, 20]) t.equal(await sleep(ms, signal), true, `${ms} ms`);
+});
+
+/** Runs init in-process with the shortest waits (the most cycles) and every call failing. */
+async function initEveryCallFailing(
+  t: Test,
+  shape: { batchable: number; pinned: number; failover: boolean },
+  fault: FaultSpec,
+  initTimeout: string,
+): Promise<{
+  server: DevServer;
+  metrics: AgentMetrics;
+  elapsed: number;
+  codes: string[];
+  messages: string[];
+}> {
+  const { seed, secrets } = seedAndSecrets(shape.batchable, shape.pinned);
+  const server = await startDevServer({ seed });
+  t.teardown(() => server.close());
+  server.faults.add(fault);
+  const { agent, metrics } = await agentRig(
+    t,
+    server,
+    {
+      mode: 'init',
+      initTimeout,
+      region: 'us-east-1',
+      ...(shape.failover ? { failoverRegion: 'us-west-2' } : {}),
+      secrets,
+    },
+    { random: () => 0 },
+  );
+  const started = Date.now();
+  const failures = await agent.runInit(new AbortController().signal);
+  return {
+    server,
+    metrics,
+    elapsed: Date.now() - started,
+    codes: [...new Set(failures.map((f) => f.error.code))],
+    messages: failures.map((f) => f.error.message),
+  };
+}
+
+for (const failover of [false, true]) {
+  for (const [batchable, pinned] of [
+    [1, 0],
+    [25, 1],
+  ] as const) {
+    const shape = { batchable, pinned, failover };
+    t.test(
+      `init, every call throttled, ${batchable}+${pinned} secrets${failover ? ', failover' : ''}: initCycleLimit × calls per fetch`,
+      async (t) => {
+        const budget = 5 * SECOND;
+        const run = await initEveryCallFailing(t, shape, { kind: 'throttle' }, '5s');
+        const expected = initCycleLimit(budget) * fetchWorstCase(shape).calls;
+        const byHand = 4 * (failover ? 2 : 1) * (Math.ceil(batchable / 20) + pinned);
+        t.equal(expected, byHand, 'the formula, by hand');
+        t.equal(smCalls(run.server), expected, 'calls the endpoint answered');
+        t.equal(await countedCalls(run.metrics), expected, 'calls the agent counted');
+        t.same(run.codes, ['THROTTLED']);
+        // Waits of 0.5 + 1 + 2 s at least; nothing past initTimeout.
+        t.ok(run.elapsed >= 3_500, `waited between cycles: ${run.elapsed} ms`);
+        t.ok(run.elapsed < budget + 2 * SECOND, `ended within initTimeout: ${run.elapsed} ms`);
+      },
+    );
+  }
+}
+
+t.test('init, a permanent error: three attempts, and no failover', async (t) => {
+  for (const failover of [false, true]) {
+    const run = await initEveryCallFailing(
+      t,
+      { batchable: 1, pinned: 0, failover },
+      { kind: 'notFound', operation: 'BatchGetSecretValue' },
+      '2m',
+    );
+    t.equal(smCalls(run.server), INIT_ATTEMPTS_FOR_PERMANENT_ERRORS, `failover: ${failover}`);
+    t.equal(INIT_ATTEMPTS_FOR_PERMANENT_ERRORS, 3);
+    t.notOk(
+      run.server.requests.list().some((r) => r.region === 'us-west-2'),
+      'not found is not tried elsewhere',
+    );
+    t.same(run.codes, ['SECRET_NOT_FOUND']);
+    t.ok(run.elapsed < 5 * SECOND, `waits of 0.5 s and 1 s: ${run.elapsed} ms`);
+  }
+});
+
+t.test('init, every call hanging: nothing runs past initTimeout', async (t) => {
+  const run = await initEveryCallFailing(
+    t,
+    { batchable: 25, pinned: 1, failover: true },
+    { kind: 'latency', latencyMs: 60_000 },
+    '3s',
+  );
+  t.ok(run.elapsed >= 3 * SECOND - 50, `used its time: ${run.elapsed} ms`);
+  t.ok(run.elapsed < 3 * SECOND + 1_500, `and no more: ${run.elapsed} ms`);
+  // The first batch call hangs until the deadline cuts it (requestTimeout is 10 s); the rest,
+  // in both regions, are not started.
+  t.equal(await countedCalls(run.metrics), 1, 'one call');
+  t.same(run.codes, ['AWS_UNAVAILABLE']);
+  t.match(
+    run.messages[0],
+    /^secret app\/s0: TimeoutError: no answer within the \d+ ms left before initTimeout$/,
+  );
+  t.match(
+    run.messages.at(-1),
+    /^secret app\/s25 \(version [-0-9]+\): not read: initTimeout ran out first$/,
+  );
+});
+
+for (const failover of [false, true]) {
+  t.test(
+    `one refresh, every call failing${failover ? ', failover' : ''}: calls and time as stated`,
+    async (t) => {
+      const shape = { batchable: 25, pinned: 1, failover };
+      const { seed, secrets } = seedAndSecrets(shape.batchable, shape.pinned);
+      const server = await startDevServer({ seed });
+      t.teardown(() => server.close());
+      const { agent, metrics } = await agentRig(
+        t,
+        server,
+        { region: 'us-east-1', ...(failover ? { failoverRegion: 'us-west-2' } : {}), secrets },
+        { requestTimeoutMs: 300 },
+      );
+      const signal = new AbortController().signal;
+      t.same((await agent.cycle(signal)).failures, [], 'a good first refresh');
+      const worst = fetchWorstCase(shape);
+
+      server.requests.clear();
+      server.faults.add({ kind: 'error5xx' });
+      const failed = await agent.cycle(signal);
+      t.equal(failed.failures.length, 26, 'every secret failed, last good content kept');
+      t.equal(smCalls(server), worst.calls, `5xx: ${worst.calls} calls`);
+
+      // Every call hangs: each is cut at requestTimeout; rounds run one after another.
+      server.faults.clear();
+      server.faults.add({ kind: 'latency', latencyMs: 60_000 });
+      const before = await countedCalls(metrics);
+      const started = Date.now();
+      const hung = await agent.cycle(signal);
+      const elapsed = Date.now() - started;
+      t.equal(hung.failures.length, 26);
+      t.equal((await countedCalls(metrics)) - before, worst.calls, 'the same calls, counted');
+      const rounds = (failover ? 2 : 1) * 3; // 2 batch calls, then 1 GetSecretValue
+      t.ok(elapsed >= rounds * 300 - 50, `${rounds} rounds of 300 ms: ${elapsed} ms`);
+      t.ok(
+        elapsed < worst.rounds * 300 + 1_500,
+        `within rounds × requestTimeout (${worst.rounds} × 300 ms): ${elapsed} ms`,
+      );
+    },
+  );
+}
+
+t.test('BatchGetSecretValue denied: N + 1 calls, then N while the denial holds', async (t) => {
+  const shape = { batchable: 25, pinned: 1, failover: true };
+  const { seed, secrets } = seedAndSecrets(shape.batchable, shape.pinned);
+  const server = await startDevServer({ seed });
+  t.teardown(() => server.close());
+  server.faults.add({ kind: 'accessDenied', operation: 'BatchGetSecretValue' });
+  // The primary also throttles every read, so each secret is read in the failover region too.
+  server.faults.add({ kind: 'throttle', operation: 'GetSecretValue', region: 'us-east-1' });
+  const { agent, metrics, logs } = await agentRig(t, server, {
+    region: 'us-east-1',
+    failoverRegion: 'us-west-2',
+    secrets,
+  });
+  const signal = new AbortController().signal;
+  t.same((await agent.cycle(signal)).failures, [], 'the failover region served every secret');
+  const worst = fetchWorstCase(shape);
+  t.equal(worst.callsBatchDenied, 2 * (26 + 1));
+  t.equal(smCalls(server), worst.callsBatchDenied, 'N + 1 per region');
+  t.equal(await countedCalls(metrics), worst.callsBatchDenied, 'counted alike');
+  t.equal(await countedCalls(metrics, 'BatchGetSecretValue'), 2, 'one denied call per region');
+  t.equal(logs.filter((l) => l.includes('BatchGetSecretValue is denied')).length, 2);
+  server.requests.clear();
+  t.same((await agent.cycle(signal)).failures, []);
+  t.equal(smCalls(server), 2 * 26, 'the next refresh: no batch call, N per region');
+});
+
+t.test('IRSA, STS throttled: one exchange per cycle, no Secrets Manager call', async (t) => {
+  const role = 'arn:aws:iam::123456789012:role/r';
+  const server = await startDevServer({
+    seed: {
+      secrets: [{ name: 'plain', value: 'x' }],
+      sts: { audiences: ['sts.amazonaws.com'] },
+    },
+  });
+  t.teardown(() => server.close());
+  server.faults.add({ kind: 'throttle', operation: 'AssumeRoleWithWebIdentity' });
+  const root = await tempDir(t);
+  await writeFile(join(root, 'token'), webIdentityToken());
+  const env = agentEnv(server.url, {
+    AWS_ROLE_ARN: role,
+    AWS_WEB_IDENTITY_TOKEN_FILE: join(root, 'token'),
+  });
+  delete env['AWS_ACCESS_KEY_ID'];
+  delete env['AWS_SECRET_ACCESS_KEY'];
+  const initTimeout = 4 * SECOND;
+  const started = Date.now();
+  const run = await runAgent(
+    [
+      '--config-json',
+      JSON.stringify({
+        mode: 'init',
+        outputDir: join(root, 'secrets'),
+        httpPort: 0,
+        terminationLogPath: join(root, 'termination-log'),
+        region: 'us-east-1',
+        failoverRegion: 'us-west-2',
+        initTimeout: '4s',
+        secrets: [{ name: 'p', id: 'plain' }],
+      }),
+    ],
+    env,
+  );
+  const elapsed = Date.now() - started;
+  t.equal(run.code, 1);
+  const sts = server.requests.list({ operation: 'AssumeRoleWithWebIdentity' }).length;
+  t.ok(sts >= 2 && sts <= initCycleLimit(initTimeout), `${sts} exchanges, one per cycle`);
+  t.equal(smCalls(server), 0, 'no read without credentials, in neither region');
+  t.match(await readFile(join(root, 'termination-log'), 'utf8'), /credentials: Throttling/);
+  t.ok(elapsed < initTimeout + 5 * SECOND, `bounded: ${elapsed} ms`);
+});
+
+t.test(
+  'EKS Pod Identity endpoint failing: asked once per cycle, retried until initTimeout',
+  async (t) => {
+    const server = await startDevServer({ seed: { secrets: [{ name: 'plain', value: 'x' }] } });
+    t.teardown(() => server.close());
+    let asked = 0;
+    const endpoint = createServer((req, res) => {
+      asked++;
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    t.teardown(() => new Promise<void>((resolve) => endpoint.close(() => resolve())));
+    const { port } = endpoint.address() as AddressInfo;
+    const root = await tempDir(t);
+    await writeFile(join(root, 'token'), 'pod-identity-agent-token');
+    const env = agentEnv(server.url, {
+      AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${port}/v1/credentials`,
+      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: join(root, 'token'),
+    });
+    delete env['AWS_ACCESS_KEY_ID'];
+    delete env['AWS_SECRET_ACCESS_KEY'];
+    const initTimeout = 8 * SECOND;
+    const started = Date.now();
+    const run = await runAgent(
+      [
+        '--config-json',
+        JSON.stringify({
+          mode: 'init',
+          outputDir: join(root, 'secrets'),
+          httpPort: 0,
+          terminationLogPath: join(root, 'termination-log'),
+          initTimeout: '8s',
+          secrets: [{ name: 'p', id: 'plain' }],
+        }),
+      ],
+      env,
+    );
+    const elapsed = Date.now() - started;
+    t.equal(run.code, 1);
+    // On a loopback address the SDK's chain asks twice per resolution (its HTTP provider,
+    // then its older container-metadata one); EKS's 169.254.170.23 only the first.
+    const cycles = asked / 2;
+    // Waits of at most 1 + 2 + 4 s: a fourth cycle always fits in 8 s, past the three that an
+    // error waiting would not cure gets.
+    t.ok(
+      Number.isInteger(cycles) && cycles >= 4 && cycles <= initCycleLimit(initTimeout),
+      `retried like a network error, once per cycle: ${asked} requests`,
+    );
+    t.match(
+      await readFile(join(root, 'termination-log'), 'utf8'),
+      /^failed to fetch p: secret plain: credentials: /,
+    );
+    t.equal(smCalls(server), 0);
+    t.ok(elapsed < initTimeout + 5 * SECOND, `bounded: ${elapsed} ms`);
+  },
+);
+
+t.test('a process: init with every call throttled ends within initTimeout', async (t) => {
+  const server = await startDevServer({ seed: { secrets: [{ name: 'plain', value: 'x' }] } });
+  t.teardown(() => server.close());
+  server.faults.add({ kind: 'throttle' });
+  const root = await tempDir(t);
+  const initTimeout = 4 * SECOND;
+  const started = Date.now();
+  const run = await runAgent(
+    [
+      '--config-json',
+      JSON.stringify({
+        mode: 'init',
+        outputDir: join(root, 'secrets'),
+        httpPort: 0,
+        terminationLogPath: join(root, 'termination-log'),
+        region: 'us-east-1',
+        failoverRegion: 'us-west-2',
+        initTimeout: '4s',
+        secrets: [{ name: 'p', id: 'plain' }],
+      }),
+    ],
+    agentEnv(server.url),
+  );
+  const elapsed = Date.now() - started;
+  t.equal(run.code, 1);
+  const calls = smCalls(server);
+  const perCycle = fetchWorstCase({ batchable: 1, pinned: 0, failover: true }).calls;
+  t.equal(perCycle, 2, 'one call per region');
+  // Waits of 0.5–1 s, 1–2 s, 2–4 s: at least two cycles fit in 4 s, at most initCycleLimit.
+  t.ok(calls >= 2 * perCycle && calls <= initCycleLimit(initTimeout) * perCycle, `${calls} calls`);
+  t.ok(elapsed < initTimeout + 5 * SECOND, `bounded: ${elapsed} ms`);
+});
+
+t.test(
+  'the Kubernetes Secret: a write that keeps conflicting stops after its attempts',
+  async (t) => {
+    const server = await startKubeApiServer();
+    t.teardown(() => server.close());
+    const client = createSecretsClient({
+      server: server.url,
+      insecureSkipTlsVerify: false,
+      token: () => Promise.resolve(ADMIN_TOKEN),
+      source: 'test',
+    });
+    t.teardown(() => client.close());
+    const sink = new K8sSecretSink({
+      client,
+      namespace: 'shop',
+      name: 'app',
+      logger: silentLogger,
+    });
+    server.failNext(100, 409);
+    const started = Date.now();
+    const err = await sink
+      .write(new Map([['k', Buffer.from('v')]]), new AbortController().signal)
+      .catch((e: unknown) => e);
+    t.ok(err instanceof KubeApiError && err.reason === 'Conflict', 'the conflict is returned');
+    t.equal(SECRET_WRITE_ATTEMPTS, 6);
+    t.equal(server.requests.length, SECRET_WRITE_ATTEMPTS, 'one request per attempt here');
+    t.ok(Date.now() - started < 300 + 1_000, 'spread over at most 0.3 s');
+  },
+);
+
+t.test('reload-url: at most its attempts, its waits between them', async (t) => {
+  let posts = 0;
+  const app = createServer((req, res) => {
+    posts++;
+    res.writeHead(503).end();
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
+  const outcomes: string[] = [];
+  const reload = createReloader({
+    url: `http://127.0.0.1:${(app.address() as AddressInfo).port}/-/reload`,
+    logger: silentLogger,
+    onOutcome: (o) => outcomes.push(o),
+  });
+  const started = Date.now();
+  await reload(['a'], new AbortController().signal);
+  const elapsed = Date.now() - started;
+  t.equal(posts, RELOAD_ATTEMPTS, `${RELOAD_ATTEMPTS} POSTs`);
+  t.same(outcomes, ['failure'], 'then one failure counted');
+  // Waits of 1 s then 2 s, jittered to 50–100%; each POST answered within RELOAD_TIMEOUT_MS.
+  const { baseMs } = RELOAD_BACKOFF;
+  t.ok(elapsed >= 1.5 * baseMs - 50, `waited: ${elapsed} ms`);
+  t.ok(elapsed < 3 * baseMs + 1_000, `at most 1 + 2 s of waits: ${elapsed} ms`);
+  t.ok(RELOAD_ATTEMPTS * RELOAD_TIMEOUT_MS + 3 * baseMs <= 18 * SECOND, 'README: 18 s per change');
+});
+
+t.test('the README states the figures the code computes', async (t) => {
+  const readme = (await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8'))
+    .replace(/\s+/g, ' ')
+    .replace(/ \| /g, ' | ');
+  const section = readme.slice(readme.indexOf('#### Retries'), readme.indexOf('#### Secrets for'));
+  const init = initCycleLimit(120 * SECOND);
+  t.match(section, `| init, retryable errors | ${init} within the default \`2m\``);
+  t.match(
+    section,
+    `| init, an error waiting rarely cures | ${INIT_ATTEMPTS_FOR_PERMANENT_ERRORS} |`,
+  );
+  const twenty = fetchWorstCase({ batchable: 20, pinned: 0, failover: true });
+  t.match(section, `at most ${init} × ${twenty.calls} = ${init * twenty.calls} Secrets Manager`);
+  t.match(section, `and ${init * twenty.credentialCalls} STS exchanges`);
+  const hundred = fetchWorstCase({ batchable: 100, pinned: 0, failover: false });
+  t.match(section, `at most R × ${hundred.rounds} × \`requestTimeout\``);
+  t.match(
+    section,
+    `at most ${SECRET_WRITE_ATTEMPTS} attempts (${2 * SECRET_WRITE_ATTEMPTS} requests`,
+  );
+  t.match(section, `at most ${RELOAD_ATTEMPTS} times per change`);
+});

@@ -1,0 +1,49 @@
+/**
+ * The engines a render needs are loaded by prepareRenderer, the one way the agent loads them,
+ * from the source as from the bundle: rendering before it fails and says why, never falls back.
+ */
+import t from 'tap';
+import type { SecretSpec } from '../common/config.ts';
+import { AgentError } from '../common/errors.ts';
+import { prepareRenderer, renderFile } from '../agent/render.ts';
+
+const yamlSpec: SecretSpec = { name: 'app', id: 'prod/app', format: 'yaml', extract: false };
+const templateSpec: SecretSpec = {
+  name: 'dsn',
+  id: 'prod/db',
+  format: 'raw',
+  extract: false,
+  template: 'user={{user}}',
+};
+const value = { string: '{"user":"app"}', versionId: 'v1', arn: 'arn:aws:secretsmanager:x' };
+const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
+
+function renderError(spec: SecretSpec): string {
+  try {
+    renderFile(spec, value);
+  } catch (err) {
+    if (err instanceof AgentError && err.code === 'RENDER_FAILED') return err.message;
+    throw err;
+  }
+  return 'rendered';
+}
+
+t.test('before prepareRenderer: a clear error, no engine loaded behind the scenes', async (t) => {
+  t.match(
+    renderError(yamlSpec),
+    /format-app \(yaml\) cannot apply: the YAML writer was not loaded/,
+  );
+  t.match(renderError(templateSpec), /template-dsn the template engine was not loaded/);
+});
+
+t.test('prepareRenderer loads only what the specs use', async (t) => {
+  await prepareRenderer([yamlSpec]);
+  t.equal(text(renderFile(yamlSpec, value)), 'user: app\n');
+  t.match(
+    renderError(templateSpec),
+    /the template engine was not loaded/,
+    'no template spec given',
+  );
+  await prepareRenderer([templateSpec]);
+  t.equal(text(renderFile(templateSpec, value)), 'user=app');
+});
