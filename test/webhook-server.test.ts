@@ -79,7 +79,7 @@ async function harness(
     },
     metrics,
     logger: createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' }),
-    maxBodyBytes: 64 * 1024,
+    limits: { maxBodyBytes: 64 * 1024 },
     ...extra,
   });
   t.teardown(() => server.close());
