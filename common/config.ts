@@ -6,7 +6,7 @@
  * configuration with it once, at start; the injector maps a pod's annotations onto a
  * configuration and asks the same validator, translating each problem's field path
  * (`secrets[2].format`) back to the annotation it came from. So the injector admits exactly
- * what the agent accepts. The result is frozen. The README's "Agent configuration" section
+ * what the agent accepts. The result is frozen. docs/agent.md ("Agent configuration")
  * documents the same schema.
  */
 import { compile as compileJmesPath } from '@jmespath-community/jmespath';
@@ -40,7 +40,7 @@ export const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * Every bound on a configuration value, in one place. Durations in milliseconds, lengths in
- * characters. The README's Limits section lists them.
+ * characters. docs/limits.md lists them.
  */
 export const LIMITS = {
   refreshIntervalMs: { min: 5_000, max: 24 * 3_600_000 },

@@ -684,5 +684,5 @@ function unknownKeyMessage(key: string): string {
   const suggestion = suggestKey(key);
   if (suggestion !== undefined)
     return `unknown annotation; did you mean ${ANNOTATION_PREFIX}${suggestion}?`;
-  return 'unknown annotation (see the annotation table in the README)';
+  return 'unknown annotation (see docs/annotations.md)';
 }

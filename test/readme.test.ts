@@ -1,6 +1,6 @@
 import { CONTRACT_AGENT_METRICS } from './helpers/contract.ts';
 /** The README documents what the code defines: flags, env twins, config fields, error codes, metrics. */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { AGENT_COMMAND } from '../agent/command.ts';
@@ -15,11 +15,19 @@ import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from '../injector/keys.ts';
 import { INJECT_COMMAND } from '../injector/inject-command.ts';
 import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
 
-// Table cells compared with their padding folded, so reformatting the tables changes nothing.
-const readme = (await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8')).replace(
-  / {2,}/g,
-  ' ',
-);
+// The user's documentation: the README and the reference pages under docs/. Table cells are
+// compared with their padding folded, so reformatting the tables changes nothing.
+const root = join(import.meta.dirname, '..');
+const pages = [
+  'README.md',
+  ...(await readdir(join(root, 'docs')))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+];
+const readme = (await Promise.all(pages.map((p) => readFile(join(root, p), 'utf8'))))
+  .join('\n')
+  .replace(/ {2,}/g, ' ');
+const limitsPage = (await readFile(join(root, 'docs', 'limits.md'), 'utf8')).replace(/ {2,}/g, ' ');
 
 t.test('every command flag and its environment twin is documented', async (t) => {
   for (const command of [AGENT_COMMAND, devCommand, WEBHOOK_COMMAND, INJECT_COMMAND]) {
@@ -62,7 +70,7 @@ t.test('every annotation the injector parses is documented', async (t) => {
 });
 
 t.test("the Limits table states the schema's bounds", async (t) => {
-  const section = readme.slice(readme.indexOf('## Limits'), readme.indexOf('## Commands'));
+  const section = limitsPage;
   const row = (input: string): string =>
     section.split('\n').find((l) => l.startsWith(`| ${input}`)) ?? '';
   const duration = (ms: number): string => `\`${formatDuration(ms)}\``;
