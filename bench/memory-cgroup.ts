@@ -20,6 +20,7 @@ import {
   accessSync,
   constants,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmdirSync,
   statSync,
@@ -53,6 +54,28 @@ export function cgroupSupport(): Support {
     };
   }
   return { ok: true };
+}
+
+/** Groups an earlier bench run left (killed before it removed them): removed if empty. */
+export function removeStaleGroups(): void {
+  for (const name of readdirSync(CGROUP_ROOT)) {
+    const pid = /^secrets-agent-bench-(\d+)-/.exec(name)?.[1];
+    if (pid === undefined || isAlive(Number(pid))) continue;
+    try {
+      rmdirSync(join(CGROUP_ROOT, name));
+    } catch {
+      // Still holds a process: left alone.
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** `sync`, then drop the page cache, dentries and inodes: what a node that never ran the image has. */

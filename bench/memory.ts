@@ -48,6 +48,7 @@ import {
   dropCaches,
   MemoryCgroup,
   readAheadKb,
+  removeStaleGroups,
   spawnConfined,
   type CgroupSummary,
   type Volume,
@@ -76,6 +77,7 @@ const GOAL_BARE_RATIO = 1.5;
 
 const support = cgroupSupport();
 const confined = support.ok;
+if (confined) removeStaleGroups();
 /** Cold runs drop the page cache: in the full run, with root. */
 const cold = confined && !QUICK;
 const options = DEFAULT_INJECTOR_OPTIONS;
@@ -123,8 +125,10 @@ const dev = await startDevProcess(seed(SECRETS), work);
 type Condition = 'limit' | 'unlimited';
 
 interface RunResult {
-  /** Time to done (init) or to ready (sidecar); null when it did not get there in time. */
+  /** Time to done (init) or to ready (sidecar); null when it did not get there. */
   readonly ms: number | null;
+  /** Why not: `timeout`, `exit N` (an init agent that gave up), `SIGKILL` (the OOM killer)… */
+  readonly failure?: string;
   /** The group's figures, to done or to ready (null without cgroups). */
   readonly cgroup: CgroupSummary | null;
   /** Peak RSS (VmHWM) at the end, for runs without a group. */
@@ -206,17 +210,29 @@ async function runInit(n: number, condition: Condition): Promise<RunResult> {
     const started = performance.now();
     g?.startSampling();
     const p = start(confine(g, agent.argv, vol), agent.env);
-    const timer = setTimeout(() => p.child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      p.child.kill('SIGKILL');
+    }, RUN_TIMEOUT_MS);
     const code = await p.exited;
     const ms = performance.now() - started;
     clearTimeout(timer);
     g?.stopSampling();
-    if (code !== 0 && ms < RUN_TIMEOUT_MS)
-      throw new Error(`init agent (${n} secrets, ${condition}) exited ${code}:\n${p.stderr()}`);
-    return { ms: code === 0 ? ms : null, cgroup: g?.summary() ?? null, vmHwmBytes: null };
+    const summary = g?.summary() ?? null;
+    if (code === 0) return { ms, cgroup: summary, vmHwmBytes: null };
+    const failure = timedOut ? 'timeout' : failureOf(code, p.child.signalCode);
+    // Only under the limit may an agent fail for want of memory; anything else is the bench's.
+    if (condition !== 'limit' || code === 78 || (code !== null && code >= 97))
+      throw new Error(`init agent (${n} secrets, ${condition}) ${failure}:\n${p.stderr()}`);
+    return { ms: null, failure, cgroup: summary, vmHwmBytes: null };
   } finally {
     await g?.close();
   }
+}
+
+function failureOf(code: number | null, signal: NodeJS.Signals | null): string {
+  return code === null ? (signal ?? 'killed') : `exit ${code}`;
 }
 
 interface SidecarOptions {
@@ -272,10 +288,14 @@ async function runSidecar(condition: Condition, o: SidecarOptions): Promise<Side
       }
       cycles = g?.summary() ?? null;
     }
-    if (readyAt === undefined && p.child.exitCode !== null)
+    const gone = p.child.exitCode !== null || p.child.signalCode !== null;
+    if (readyAt === undefined && gone && condition !== 'limit')
       throw new Error(`sidecar (${condition}) exited ${p.child.exitCode}:\n${p.stderr()}`);
     return {
       ms: readyAt === undefined ? null : readyAt - started,
+      ...(readyAt !== undefined
+        ? {}
+        : { failure: gone ? failureOf(p.child.exitCode, p.child.signalCode) : 'timeout' }),
       cgroup: atReady,
       vmHwmBytes: vmHwm(p.child.pid) ?? hwm,
       cycles,
@@ -317,7 +337,9 @@ async function runBare(condition: Condition): Promise<RunResult> {
 
 const mib = (bytes: number | null | undefined): string =>
   bytes === null || bytes === undefined ? '-' : (bytes / MiB).toFixed(1);
-const secs = (ms: number | null): string => (ms === null ? 'timeout' : (ms / 1000).toFixed(2));
+const secs = (ms: number | null, failure = 'timeout'): string =>
+  ms === null ? failure : (ms / 1000).toFixed(2);
+const runSecs = (r: RunResult): string => secs(r.ms, r.failure);
 const medianOf = (xs: readonly (number | null | undefined)[]): number | null =>
   xs.length === 0 || xs.some((x) => x === null || x === undefined) ? null : median(xs as number[]);
 const maxOf = (xs: readonly (number | null | undefined)[]): number | null => {
@@ -408,8 +430,8 @@ function timeCase(
   const all = [...lim, ...unl];
   timeRows.push([
     label,
-    lim.map((r) => secs(r.ms)).join(' ') || '-',
-    unl.map((r) => secs(r.ms)).join(' '),
+    lim.map(runSecs).join(' ') || '-',
+    unl.map(runSecs).join(' '),
     ratio === null ? '-' : `${ratio.toFixed(2)}x`,
     String(maxOf(lim.map((r) => r.cgroup?.failcnt)) ?? '-'),
     String(maxOf(all.map((r) => r.cgroup?.oomKills)) ?? '-'),
@@ -418,6 +440,7 @@ function timeCase(
   ]);
   timeJson[key] = {
     limitMs: lim.map((r) => r.ms),
+    limitFailures: lim.flatMap((r) => (r.failure === undefined ? [] : [r.failure])),
     unlimitedMs: unl.map((r) => r.ms),
     ratio: ratio === null ? null : round(ratio),
     failcnt: lim.map((r) => r.cgroup?.failcnt ?? null),
