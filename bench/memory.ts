@@ -19,7 +19,7 @@
  *
  *   node bench/memory.ts [--quick]
  *   BENCH_MEMORY_LIMIT=96Mi          measure another limit than the injector's default
- *   BENCH_MEMORY_CYCLES=10           refresh cycles of the sidecar (5 s each)
+ *   BENCH_MEMORY_CYCLES=30           refresh cycles of the sidecar (5 s each)
  *   BENCH_MEMORY_IMAGE_DIR=/mnt/x    where the image copy goes (its block device's readahead
  *                                    sets how much of the binary a cold start reads)
  *
@@ -59,7 +59,7 @@ const MiB = 1024 * 1024;
 const SECRETS = 100;
 const INIT_SIZES = QUICK ? [20] : [20, 100];
 const RUNS = QUICK ? 1 : 3;
-const CYCLES = QUICK ? 2 : Number(process.env['BENCH_MEMORY_CYCLES'] ?? 10);
+const CYCLES = QUICK ? 2 : Number(process.env['BENCH_MEMORY_CYCLES'] ?? 30);
 if (!Number.isInteger(CYCLES) || CYCLES < 1)
   throw new Error(
     `BENCH_MEMORY_CYCLES: a whole number of refresh cycles, at least 1; got ${process.env['BENCH_MEMORY_CYCLES']}`,
