@@ -154,7 +154,7 @@ export class Agent {
   }
 
   /**
-   * One fetch → render → write of every secret. Per-secret failures are returned, not thrown.
+   * One fetch, render and write of every secret. Per-secret failures are returned, not thrown.
    * With a deadline, no AWS call starts or runs past it.
    */
   async cycle(signal: AbortSignal, deadline?: Deadline): Promise<CycleResult> {

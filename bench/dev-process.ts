@@ -1,12 +1,13 @@
 /**
  * `secrets-agent dev` as a process of its own (for benches whose measured process must not
  * share an event loop or a heap with the endpoint): spawned async, its URL read from the first
- * JSON line it prints.
+ * JSON line it prints. Always the checkout's (dist/cli.js loads dev/ beside it), whatever
+ * bundle a bench measures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, NODE } from './lib.ts';
+import { NODE, ROOT } from './lib.ts';
 
 export interface DevProcess {
   readonly url: string;
@@ -19,7 +20,7 @@ export async function startDevProcess(seed: object, dir: string): Promise<DevPro
   writeFileSync(seedFile, JSON.stringify(seed));
   const child = spawn(
     NODE,
-    [CLI, 'dev', '--port', '0', '--host', '127.0.0.1', '--seed', seedFile],
+    [join(ROOT, 'dist', 'cli.js'), 'dev', '--port', '0', '--host', '127.0.0.1', '--seed', seedFile],
     {
       stdio: ['ignore', 'pipe', 'ignore'],
     },

@@ -18,7 +18,7 @@ import {
   SecretsManagerClient,
   type SecretValueEntry,
 } from '@aws-sdk/client-secrets-manager';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { Pluggable } from '@smithy/types';
 import { LIMITS } from '../../common/config.ts';
 import { AgentError } from '../../common/errors.ts';
@@ -157,8 +157,10 @@ interface RegionClient {
 export function createAwsSource(options: AwsSourceOptions): SecretSource {
   const now = options.now ?? Date.now;
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-  // One credential provider for both regions: one STS exchange, one cache.
-  const credentials = fromNodeProviderChain({
+  // One credential provider for both regions: one STS exchange, one cache. The SDK's default
+  // chain itself (what `fromNodeProviderChain` of @aws-sdk/credential-providers wraps), without
+  // that package's other providers (Cognito, temporary credentials, ...) in the agent's bundle.
+  const credentials = defaultProvider({
     clientConfig: {
       maxAttempts: SDK_MAX_ATTEMPTS,
       ...(options.region === undefined ? {} : { region: options.region }),

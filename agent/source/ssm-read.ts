@@ -3,7 +3,7 @@
  * whether to ask again), counted like every other AWS call. The SSM client comes from the
  * agent's SSM file (ssm.ts), loaded at the first read: the agent's own file does not hold it.
  */
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import {
   CONTAINER_CREDENTIALS,
   countingPlugin,
@@ -29,7 +29,7 @@ export async function createParameterReader(
 ): Promise<ParameterReader> {
   const { GetParameterCommand, SSMClient } = await import('./ssm.ts');
   const client = new SSMClient({
-    credentials: fromNodeProviderChain({
+    credentials: defaultProvider({
       clientConfig: {
         maxAttempts: SDK_MAX_ATTEMPTS,
         ...(options.region === undefined ? {} : { region: options.region }),
