@@ -10,8 +10,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError, invalidParameter, notFound, serialization } from './aws-error.ts';
 import { type Fault, enactFaults, faultError } from './faults.ts';
-import type { RequestRecord } from './request-log.ts';
-import { authenticateRequest, type DevState, finish } from './state.ts';
+import {
+  authenticateRequest,
+  type DevState,
+  finish,
+  requestDraft,
+  type RequestDraft,
+} from './state.ts';
 import { AWSCURRENT, type SecretRecord, type VersionRecord } from './store.ts';
 import { jsonAuthError, sendAwsJson, sendAwsJsonError } from './wire.ts';
 
@@ -19,7 +24,7 @@ const TARGET_PREFIX = 'secretsmanager.';
 /** BatchGetSecretValue reads up to 20 secrets a call. */
 const BATCH_LIMIT = 20;
 
-type Draft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
+type Draft = RequestDraft;
 type JsonObject = Readonly<Record<string, unknown>>;
 
 interface Call {
@@ -47,19 +52,7 @@ export async function handleSecretsManager(
   const requestId = randomUUID();
   const target = String(req.headers['x-amz-target'] ?? '');
   const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
-  const draft: Draft = {
-    requestId,
-    time: new Date(startedAt).toISOString(),
-    service: 'secretsmanager',
-    operation,
-    secretIds: [],
-    region: undefined,
-    accessKeyId: undefined,
-    roleArn: undefined,
-    outcome: 'ok',
-    status: 200,
-    faults: [],
-  };
+  const draft = requestDraft(requestId, startedAt, 'secretsmanager', operation);
   try {
     const answer = await serve(state, req, body, draft);
     if (answer !== undefined) sendAwsJson(res, requestId, 200, answer);

@@ -10,15 +10,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError, serialization } from './aws-error.ts';
 import { enactFaults, type Fault } from './faults.ts';
 import type { ParameterRecord, SelectedParameter } from './parameters.ts';
-import type { RequestRecord } from './request-log.ts';
-import { authenticateRequest, type DevState, finish } from './state.ts';
+import {
+  authenticateRequest,
+  type DevState,
+  finish,
+  requestDraft,
+  type RequestDraft,
+} from './state.ts';
 import { jsonAuthError, sendAwsJson, sendAwsJsonError } from './wire.ts';
 
 export const SSM_TARGET_PREFIX = 'AmazonSSM.';
 const NAMES_LIMIT = 10;
 const PAGE_LIMIT = 10;
 
-type Draft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
+type Draft = RequestDraft;
 type JsonObject = Readonly<Record<string, unknown>>;
 
 interface Call {
@@ -41,19 +46,7 @@ export async function handleSsm(
   const startedAt = Date.now();
   const requestId = randomUUID();
   const operation = String(req.headers['x-amz-target']).slice(SSM_TARGET_PREFIX.length);
-  const draft: Draft = {
-    requestId,
-    time: new Date(startedAt).toISOString(),
-    service: 'ssm',
-    operation,
-    secretIds: [],
-    region: undefined,
-    accessKeyId: undefined,
-    roleArn: undefined,
-    outcome: 'ok',
-    status: 200,
-    faults: [],
-  };
+  const draft = requestDraft(requestId, startedAt, 'ssm', operation);
   try {
     const answer = await serve(state, req, body, draft);
     if (answer !== undefined) sendAwsJson(res, requestId, 200, answer);

@@ -26,6 +26,31 @@ export interface DevState {
   readonly closing: AbortSignal;
 }
 
+/** A request's record while it is answered: the endpoint fills it in, `finish` records it. */
+export type RequestDraft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
+
+/** The record of a request just received: no caller known yet, answered 200 unless it fails. */
+export function requestDraft(
+  requestId: string,
+  startedAt: number,
+  service: RequestRecord['service'],
+  operation: string,
+): RequestDraft {
+  return {
+    requestId,
+    time: new Date(startedAt).toISOString(),
+    service,
+    operation,
+    secretIds: [],
+    region: undefined,
+    accessKeyId: undefined,
+    roleArn: undefined,
+    outcome: 'ok',
+    status: 200,
+    faults: [],
+  };
+}
+
 /** Logs names and outcomes only: a record never carries a secret value. */
 export function finish(state: DevState, record: RequestRecord, startedAt: number): void {
   state.requests.add(record);

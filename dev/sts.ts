@@ -8,8 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from './aws-error.ts';
 import { enactFaults } from './faults.ts';
-import type { RequestRecord } from './request-log.ts';
-import { type DevState, finish } from './state.ts';
+import { type DevState, finish, requestDraft, type RequestDraft } from './state.ts';
 import { sendXml } from './wire.ts';
 
 const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -19,7 +18,7 @@ export interface StsConfig {
   readonly audiences?: readonly string[];
 }
 
-type Draft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
+type Draft = RequestDraft;
 
 /** Form body and query string together, as the query protocol allows either. */
 function stsParams(req: IncomingMessage, body: Buffer): URLSearchParams {
@@ -37,19 +36,7 @@ export async function handleSts(
   const startedAt = Date.now();
   const requestId = randomUUID();
   const params = stsParams(req, body);
-  const draft: Draft = {
-    requestId,
-    time: new Date(startedAt).toISOString(),
-    service: 'sts',
-    operation: params.get('Action') ?? '',
-    secretIds: [],
-    region: undefined,
-    accessKeyId: undefined,
-    roleArn: undefined,
-    outcome: 'ok',
-    status: 200,
-    faults: [],
-  };
+  const draft = requestDraft(requestId, startedAt, 'sts', params.get('Action') ?? '');
   try {
     const xml = await serve(state, req, params, draft);
     if (xml !== undefined) sendXml(res, requestId, 200, xml);
