@@ -9,8 +9,9 @@
  *    answers the webhook's own response bytes, fixed.
  * 2. A 3 MiB review whose pod holds a million `tolerations: [{}, …]` (and the same million in
  *    the app container, and in an init container the agent moves): time to answer and peak RSS
- *    growth (VmHWM), RSS a few seconds later; an ordinary admission sent alongside each; the
- *    bare server reading the same body as the baseline.
+ *    growth (VmHWM), RSS a few seconds later; an ordinary admission sent by another process
+ *    0 to 80 ms after each large body (while it is read or decided); the bare server reading
+ *    the same body as the baseline.
  * 3. Sixty connections that each send 3 MiB − 1 byte of a 3 MiB body and stall: how many are
  *    refused at once, how long the others are held, the RSS they cost; an ordinary admission
  *    meanwhile.
@@ -47,7 +48,8 @@ const SECONDS = QUICK ? 1 : 5;
 const ROUNDS = QUICK ? 1 : 3;
 const RATE = 200;
 const STALLED = QUICK ? 12 : 60;
-const ALONGSIDE_TRIES = QUICK ? 2 : 5;
+/** When the ordinary admission is sent, after the large body: one try each. */
+const ALONGSIDE_AFTER_MS = QUICK ? [0, 20] : [0, 10, 20, 40, 80];
 const MIB = 1024 * 1024;
 
 const GOAL = {
@@ -147,7 +149,8 @@ interface Reply {
   readonly text: string;
 }
 
-function post(port: number, payload: string): Promise<Reply> {
+/** Posts `payload`; `onSent` is called once its last byte is handed to the connection. */
+function post(port: number, payload: string, onSent?: () => void): Promise<Reply> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(
@@ -176,7 +179,7 @@ function post(port: number, payload: string): Promise<Reply> {
       },
     );
     req.on('error', reject);
-    req.end(payload);
+    req.end(payload, onSent);
   });
 }
 
@@ -372,10 +375,22 @@ async function startProbe(port: number): Promise<Probe> {
   return { post, stop: () => child.kill('SIGTERM') };
 }
 
-/** An ordinary admission posted (by the probe) while `payload` is being sent and decided. */
-async function alongside(port: number, payload: string, probe: Probe): Promise<number> {
-  const big = post(port, payload);
-  await sleep(5); // the big body is on its way
+/**
+ * An ordinary admission posted (by the probe) `afterMs` after the last byte of `payload` was
+ * handed to the connection: at 0 it may still be read between the large body's chunks; later,
+ * it arrives while the webhook reads or decides the large one, and waits for that.
+ */
+async function alongside(
+  port: number,
+  payload: string,
+  probe: Probe,
+  afterMs: number,
+): Promise<number> {
+  let sent: () => void = () => undefined;
+  const whenSent = new Promise<void>((resolve) => (sent = resolve));
+  const big = post(port, payload, () => sent());
+  await whenSent;
+  await sleep(afterMs);
   const ms = await probe.post();
   await big;
   return ms;
@@ -401,8 +416,8 @@ async function pathological(filler: Filler, responseFile: string): Promise<Patho
     const bareGrowth = vmHwm(barePid) - bareHwm;
     const probe = await startProbe(webhook.port);
     const alongsideMs: number[] = [];
-    for (let i = 0; i < ALONGSIDE_TRIES; i++)
-      alongsideMs.push(await alongside(webhook.port, payload, probe));
+    for (const afterMs of ALONGSIDE_AFTER_MS)
+      alongsideMs.push(await alongside(webhook.port, payload, probe, afterMs));
     probe.stop();
     await sleep(QUICK ? 1000 : 5000);
     for (let i = 0; i < 20; i++) await post(webhook.port, body);
@@ -571,7 +586,7 @@ process.stdout.write(
       'peak RSS +MiB',
       'bare +MiB',
       'RSS later +MiB',
-      'ordinary alongside ms',
+      `ordinary sent ${ALONGSIDE_AFTER_MS.join(', ')} ms after it: ms`,
     ],
     patho.map((p) => [
       p.filler,

@@ -201,10 +201,9 @@ t.test('an ordinary admission sent alongside pathological ones is answered promp
   await new Promise((r) => setTimeout(r, 20)); // their bodies are on the way
   const reply = await post(webhook, ordinary('alongside'));
   t.equal(reply.status, 200);
-  t.ok(
-    reply.ms < 2_000,
-    `answered in ${Math.round(reply.ms)} ms (it used to wait for each review before it, seconds)`,
-  );
+  // It used to wait for each review before it, a second or more each (or for a crash under
+  // the heap limit); now for a step of one at most (tens of ms), whatever the machine's load.
+  t.ok(reply.ms < 3_000, `answered in ${Math.round(reply.ms)} ms`);
   const answers = await Promise.all(pathological);
   t.same(
     answers.map((a) => a.status),
