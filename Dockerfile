@@ -34,6 +34,9 @@ COPY --from=build /src/dist ./dist
 # Read-only root filesystem: nothing here writes to disk. Node 24 keeps no compile cache unless
 # NODE_COMPILE_CACHE is set (it is not); the agent writes only under its mounted volume.
 ENV NODE_ENV=production
+# uid 65532 has no entry in this image's /etc/passwd, so Node cannot look its home directory up;
+# the AWS SDK's shared-config loader asks for one (to look for ~/.aws, which is not there).
+ENV HOME=/nonexistent
 # The distroless "nonroot" uid/gid, numeric so `runAsNonRoot` can verify it without /etc/passwd.
 USER 65532:65532
 # 8443 webhook HTTPS, 9090 webhook metrics, 9102 agent health and metrics.

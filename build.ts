@@ -7,6 +7,8 @@
  *   dist/webhook.js   `secrets-agent webhook`
  *   dist/inject.js    `secrets-agent inject`
  *   dist/yaml.js, dist/handlebars.js   engines a command loads only when its input needs them
+ *   dist/version.js   the version, for `--version` (the commands bundle it too)
+ *   dist/ssm.js       the SSM client, which the agent loads only when it reads a parameter
  *
  * What the source imports lazily (`await import(…)`) is a file of its own in the bundle, loaded
  * at the same point: the agent compiles neither the injector nor a template engine it does not
@@ -23,6 +25,8 @@ export const LAZY_FILES: Readonly<Record<string, string>> = {
   '../injector/inject-command.ts': 'inject',
   yaml: 'yaml',
   handlebars: 'handlebars',
+  '../common/version.ts': 'version',
+  './ssm.ts': 'ssm',
 };
 
 /** Imported by the entry only where the source tree holds it: never bundled. */
@@ -62,6 +66,8 @@ export const BUILD_OPTIONS = {
     inject: 'injector/inject-command.ts',
     yaml: 'yaml',
     handlebars: 'handlebars',
+    version: 'common/version.ts',
+    ssm: 'agent/source/ssm.ts',
   },
   bundle: true,
   format: 'cjs',

@@ -5,17 +5,25 @@
  * whose read fails.
  */
 import { performance } from 'node:perf_hooks';
+import { setImmediate } from 'node:timers/promises';
 import type { AgentConfig, SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { backoffDelay, jittered, maxRetriesWithin, sleep, type Backoff } from './backoff.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Reloader } from './reload.ts';
-import type { SecretFile, WriteResult } from './sink/files.ts';
+import {
+  pathCollision,
+  relativePathProblem,
+  topName,
+  type SecretFile,
+  type WriteResult,
+} from './sink/files.ts';
 import { secretData, type SecretEntry, type SecretWriteOutcome } from './sink/k8s-secret.ts';
 import {
   refKey,
   type Deadline,
+  type DirectoryItem,
   type FetchOutcome,
   type SecretRef,
   type SecretSource,
@@ -58,9 +66,12 @@ export interface SecretWriter {
   write(data: ReadonlyMap<string, Uint8Array>, signal: AbortSignal): Promise<SecretWriteOutcome>;
 }
 
-/** One secret, rendered: its file, and its keys in the Kubernetes Secret. */
+/**
+ * One secret, rendered: its file (a directory source: its files, `<name>/<path>`), and its keys
+ * in the Kubernetes Secret.
+ */
 interface Rendered {
-  readonly file: SecretFile;
+  readonly files: readonly SecretFile[];
   readonly entries: readonly SecretEntry[];
 }
 
@@ -104,7 +115,22 @@ const SECRET_WRITE_OUTCOMES: Partial<Record<AgentError['code'], string>> = {
   KUBE_CONFIG: 'error',
 };
 
+/** The annotation that names a source, for messages. */
+const SOURCE_ANNOTATION = {
+  secretsmanager: 'secret-',
+  parameter: 'param-',
+  path: 'path-',
+  find: 'find-',
+} as const;
+
 export function specRef(spec: SecretSpec): SecretRef {
+  const source = spec.source ?? 'secretsmanager';
+  if (source !== 'secretsmanager')
+    return {
+      kind: source,
+      id: spec.id,
+      ...(spec.tag === undefined ? {} : { tag: spec.tag }),
+    };
   return {
     id: spec.id,
     ...(spec.versionStage === undefined ? {} : { versionStage: spec.versionStage }),
@@ -115,6 +141,8 @@ export function specRef(spec: SecretSpec): SecretRef {
 export class Agent {
   readonly #deps: AgentDeps;
   readonly #lastGood = new Map<string, Rendered>();
+  /** The secrets whose last read failed, to say when they read again. */
+  #failing = new Set<string>();
   #ready = false;
 
   constructor(deps: AgentDeps) {
@@ -137,6 +165,9 @@ export class Agent {
     const fresh = new Map<string, Rendered>();
     const now = (this.#deps.now ?? Date.now)() / 1000;
     for (const spec of config.secrets) {
+      // Each render is bounded (agent/budget.ts); between two, SIGTERM gets its turn.
+      await setImmediate();
+      if (signal.aborted) throw new AgentError('INTERRUPTED', 'stopped while rendering');
       try {
         fresh.set(spec.name, this.#render(spec, outcomes.get(refKey(specRef(spec)))));
         metrics.fetchTotal.inc({ secret: spec.name, outcome: 'success' });
@@ -145,25 +176,26 @@ export class Agent {
         const error =
           err instanceof AgentError
             ? err
-            : new AgentError('RENDER_FAILED', `secret ${spec.id}: cannot render`);
+            : new AgentError(
+                'RENDER_FAILED',
+                `${spec.source ?? 'secret'} ${spec.id}: cannot render`,
+              );
         failures.push({ secret: spec.name, error });
         metrics.fetchTotal.inc({ secret: spec.name, outcome: error.code });
-        logger.warn('secret fetch failed', {
-          secret: spec.name,
-          id: spec.id,
-          code: error.code,
-          error: error.message,
-        });
       }
     }
+    this.#logFetchOutcomes(failures);
     metrics.fetchDuration.observe((performance.now() - started) / 1000);
     // Secrets that failed this time keep their last good content, in the files and the Secret.
     const current = config.secrets.flatMap((spec) => {
       const r = fresh.get(spec.name) ?? this.#lastGood.get(spec.name);
       return r === undefined ? [] : [r];
     });
-    const changed = await this.#writeFiles(current.map((r) => r.file));
-    for (const r of current) this.#lastGood.set(r.file.name, r);
+    const changed = await this.#writeFiles(current.flatMap((r) => r.files));
+    for (const spec of config.secrets) {
+      const r = fresh.get(spec.name);
+      if (r !== undefined) this.#lastGood.set(spec.name, r);
+    }
     const secretFailure = await this.#writeSecret(current, signal);
     if (secretFailure !== undefined) failures.push(secretFailure);
     // Before the first complete write the app has not started (the startup probe holds it).
@@ -176,22 +208,73 @@ export class Agent {
     return { failures, changed };
   }
 
+  /**
+   * One warning per kind of failure, naming every secret it hit (a failed batch call fails up
+   * to twenty secrets the same way), and one line when secrets that failed read again.
+   */
+  #logFetchOutcomes(failures: readonly SecretFailure[]): void {
+    const { config, logger } = this.#deps;
+    const ids = new Map(config.secrets.map((s) => [s.name, s.id]));
+    const groups = new Map<string, { error: AgentError; secrets: string[] }>();
+    for (const f of failures) {
+      const id = ids.get(f.secret) ?? '';
+      const key = `${f.error.code} ${id === '' ? f.error.message : f.error.message.replaceAll(id, '')}`;
+      const group = groups.get(key) ?? { error: f.error, secrets: [] };
+      group.secrets.push(f.secret);
+      groups.set(key, group);
+    }
+    for (const { error, secrets } of groups.values()) {
+      const [first] = secrets;
+      logger.warn('secret fetch failed', {
+        ...(secrets.length === 1 ? { secret: first, id: ids.get(first ?? '') } : { secrets }),
+        code: error.code,
+        error: error.message,
+      });
+    }
+    const failing = new Set(failures.map((f) => f.secret));
+    const recovered = [...this.#failing].filter((name) => !failing.has(name));
+    if (recovered.length > 0) logger.info('secrets read again', { secrets: recovered });
+    this.#failing = failing;
+  }
+
   #render(spec: SecretSpec, outcome: FetchOutcome | undefined): Rendered {
     if (outcome === undefined) throw new AgentError('AWS_REQUEST', `secret ${spec.id}: no answer`);
     if (!outcome.ok) throw outcome.error;
-    const content = this.#deps.render(spec, outcome.value);
-    const entries: SecretEntry[] = [
-      { key: spec.name, value: content, from: `secret-${spec.name}` },
-    ];
-    if (spec.extract && this.#deps.secret !== undefined) {
-      for (const [key, value] of this.#deps.secret.extract(spec, outcome.value)) {
-        entries.push({ key, value, from: `extract-${spec.name}` });
+    const annotation = `${SOURCE_ANNOTATION[spec.source ?? 'secretsmanager']}${spec.name}`;
+    const items =
+      'items' in outcome
+        ? directoryItems(spec, outcome.items)
+        : [{ path: spec.name, key: spec.name, value: outcome.value }];
+    const files: SecretFile[] = [];
+    const entries: SecretEntry[] = [];
+    const mode = spec.mode ?? this.#deps.config.fileMode;
+    for (const item of items) {
+      const content = this.#renderItem(
+        spec,
+        item.value,
+        'items' in outcome ? item.path : undefined,
+      );
+      files.push({ name: item.path, content, mode });
+      entries.push({ key: item.key, value: content, from: annotation });
+      if (spec.extract && this.#deps.secret !== undefined) {
+        for (const [key, value] of this.#deps.secret.extract(spec, item.value)) {
+          entries.push({ key, value, from: `extract-${spec.name}` });
+        }
       }
     }
-    return {
-      file: { name: spec.name, content, mode: spec.mode ?? this.#deps.config.fileMode },
-      entries,
-    };
+    return { files, entries };
+  }
+
+  /** One value rendered; a directory item's error names the item's file. */
+  #renderItem(spec: SecretSpec, value: SecretValue, path: string | undefined): Uint8Array {
+    try {
+      return this.#deps.render(spec, value);
+    } catch (err) {
+      if (path === undefined || !(err instanceof AgentError)) throw err;
+      throw new AgentError(err.code, `${err.message} (file ${path})`, {
+        retryable: err.retryable,
+      });
+    }
   }
 
   /** Writes the files; returns the names whose content changed. */
@@ -199,7 +282,8 @@ export class Agent {
     const { metrics, logger } = this.#deps;
     if (set.length === 0) return [];
     const result = await this.#deps.files.write(set);
-    for (const name of result.changed) {
+    // A directory source's files count under its name: labels never carry discovered ids.
+    for (const name of new Set(result.changed.map(topName))) {
       metrics.updatesTotal.inc({ secret: name });
       logger.info('secret file updated', { secret: name });
     }
@@ -315,6 +399,39 @@ export class Agent {
       };
     }
   }
+}
+
+/**
+ * A directory source's items as files `<name>/<path>` and Secret keys `<name>.<path with "."
+ * for "/">`; a path that would leave the directory, or two that collide, fail the source.
+ */
+function directoryItems(
+  spec: SecretSpec,
+  items: readonly DirectoryItem[],
+): { path: string; key: string; value: SecretValue }[] {
+  const what = `${spec.source ?? 'secret'} ${spec.id}`;
+  const out = items.map((item) => {
+    const problem = relativePathProblem(item.path);
+    if (problem !== undefined)
+      throw new AgentError(
+        'RENDER_FAILED',
+        `${what}: ${JSON.stringify(item.path)} cannot be a file name: it ${problem}`,
+      );
+    return {
+      path: `${spec.name}/${item.path}`,
+      key: `${spec.name}.${item.path.replaceAll('/', '.')}`,
+      value: item.value,
+    };
+  });
+  const collision = pathCollision(out.map((i) => i.path));
+  if (collision !== undefined)
+    throw new AgentError(
+      'RENDER_FAILED',
+      collision[0] === collision[1]
+        ? `${what}: two items are both named ${collision[0]}`
+        : `${what}: ${collision[0]} would be both a file and the directory of ${collision[1]}`,
+    );
+  return out;
 }
 
 function interrupted(config: AgentConfig): SecretFailure {

@@ -17,14 +17,17 @@ import {
 } from '../common/flags.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { parseYaml } from '../common/yaml.ts';
-import { Agent, terminationMessage } from './agent.ts';
+import { Agent, specRef, terminationMessage } from './agent.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
 import { collectProcessMetrics, createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { createReloader } from './reload.ts';
 import { extractFields, prepareRenderer, renderFile } from './render.ts';
+import type { RecordingSource } from './local-api.ts';
 import type { K8sSecretSink } from './sink/k8s-secret.ts';
+import type { SecretSource } from './source/source.ts';
 import { FileSink } from './sink/files.ts';
 import { createAwsSource } from './source/aws.ts';
+import { resolveRegion } from './region.ts';
 
 export const AGENT_COMMAND: CommandSpec = {
   name: 'agent',
@@ -175,33 +178,82 @@ export const run: Command = async (ctx) => {
   await prepareRenderer(config.secrets);
   const metrics = createAgentMetrics();
   if (config.mode === 'sidecar') metrics.refreshInterval.set(config.refreshIntervalMs / 1000);
-  const source = createAwsSource({
-    logger,
-    onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
-    requestTimeoutMs: config.requestTimeoutMs,
-    containerCredentials: usesContainerCredentials(ctx.env),
-    ...(config.region === undefined ? {} : { region: config.region }),
-    ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
-  });
-  let secret: OpenSink | undefined;
+  let region: Awaited<ReturnType<typeof resolveRegion>>;
   try {
-    checkRegion(config, ctx.env);
+    region = await resolveRegion(config, ctx.env);
+  } catch (err) {
+    return await configFailure(err, ctx.stderr, config, logger);
+  }
+  if (region.from !== 'config') logger.info('region', region);
+  // Everything below sees the region the agent resolved, wherever it came from.
+  const effective: AgentConfig =
+    region.region === undefined ? config : Object.freeze({ ...config, region: region.region });
+  const aws = awsSource(effective, ctx.env, metrics, logger);
+  const recording = effective.localApi ? await recordingSource(aws, effective) : undefined;
+  const source = recording ?? aws;
+  let secret: OpenSink | undefined;
+  let api: { close(): Promise<void> } | undefined;
+  try {
     secret =
       config.k8sSecret === undefined
         ? undefined
         : await openSecretSink(config.k8sSecret, ctx.env, logger);
+    // The token file is written here, before the agent can report ready.
+    if (recording !== undefined)
+      api = await openLocalApi(recording, effective, metrics, logger, ctx.env);
   } catch (err) {
-    if (
-      !(err instanceof AgentError) ||
-      (err.code !== 'CONFIG_INVALID' && err.code !== 'KUBE_CONFIG')
-    )
-      throw err;
-    ctx.stderr.write(`secrets-agent agent: ${err.message}\n`);
-    await writeTerminationLog(config.terminationLogPath, err.message, logger);
     source.close();
-    return 78;
+    secret?.close();
+    return await configFailure(err, ctx.stderr, config, logger);
   }
-  const agent = new Agent({
+  const agent = buildAgent(config, source, secret, metrics, logger);
+  try {
+    return await serve(agent, config, metrics, logger, ctx.signal);
+  } finally {
+    await api?.close();
+    source.close();
+    secret?.close();
+  }
+};
+
+/** A configuration or Kubernetes-configuration error found at start: said, and exit 78. */
+async function configFailure(
+  err: unknown,
+  stderr: NodeJS.WritableStream,
+  config: AgentConfig,
+  logger: Logger,
+): Promise<number> {
+  if (!(err instanceof AgentError) || (err.code !== 'CONFIG_INVALID' && err.code !== 'KUBE_CONFIG'))
+    throw err;
+  stderr.write(`secrets-agent agent: ${err.message}\n`);
+  await writeTerminationLog(config.terminationLogPath, err.message, logger);
+  return 78;
+}
+
+function awsSource(
+  config: AgentConfig,
+  env: Env,
+  metrics: AgentMetrics,
+  logger: Logger,
+): SecretSource {
+  return createAwsSource({
+    logger,
+    onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
+    requestTimeoutMs: config.requestTimeoutMs,
+    containerCredentials: usesContainerCredentials(env),
+    ...(config.region === undefined ? {} : { region: config.region }),
+    ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
+  });
+}
+
+function buildAgent(
+  config: AgentConfig,
+  source: SecretSource,
+  secret: OpenSink | undefined,
+  metrics: AgentMetrics,
+  logger: Logger,
+): Agent {
+  return new Agent({
     config,
     source,
     files: new FileSink(config.outputDir),
@@ -219,13 +271,69 @@ export const run: Command = async (ctx) => {
           }),
         }),
   });
-  try {
-    return await serve(agent, config, metrics, logger, ctx.signal);
-  } finally {
-    source.close();
-    secret?.close();
-  }
-};
+}
+
+/** With the local API, the source keeps what it reads: the API serves the loop's values. */
+async function recordingSource(aws: SecretSource, config: AgentConfig): Promise<RecordingSource> {
+  const { RecordingSource } = await import('./local-api.ts');
+  return new RecordingSource(aws, config.secrets.map(specRef));
+}
+
+/**
+ * The local API: the token file first (before the agent can report ready), then the server on
+ * 127.0.0.1. A port already taken is a configuration error.
+ */
+async function openLocalApi(
+  source: RecordingSource,
+  config: AgentConfig,
+  metrics: AgentMetrics,
+  logger: Logger,
+  env: Env,
+): Promise<{ close(): Promise<void> }> {
+  const module = await import('./local-api.ts');
+  const token = await module.resolveToken(env);
+  const tokenFile = await module
+    .writeTokenFile(config.outputDir, token, config.fileMode)
+    .catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new AgentError(
+        'CONFIG_INVALID',
+        `local API: cannot write the token file in ${config.outputDir}: ${code}`,
+      );
+    });
+  let parameters: Promise<import('./source/ssm-read.ts').ParameterReader> | undefined;
+  const api = await module
+    .startLocalApi({
+      port: config.localApiPort,
+      token,
+      source,
+      parameters: () =>
+        (parameters ??= import('./source/ssm-read.ts').then((m) =>
+          m.createParameterReader({
+            onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
+            requestTimeoutMs: config.requestTimeoutMs,
+            ...(config.region === undefined ? {} : { region: config.region }),
+          }),
+        )),
+      cacheTtlMs: config.refreshIntervalMs,
+      logger,
+      onRequest: (outcome) => metrics.localApiRequests.inc({ outcome }),
+    })
+    .catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new AgentError(
+        'CONFIG_INVALID',
+        `local API: cannot listen on ${module.LOCAL_API_ADDRESS}:${config.localApiPort}: ${code}`,
+      );
+    });
+  logger.info('local API', { address: module.LOCAL_API_ADDRESS, port: api.port, tokenFile });
+  return {
+    close: async () => {
+      await api.close();
+      if (parameters !== undefined) (await parameters).close();
+    },
+  };
+}
 
 /** Runs the mode with the status server up; resolves to the exit code. */
 async function serve(
@@ -271,19 +379,6 @@ async function serve(
   }
 }
 
-/** The SDK finds a region in the environment or a profile; none at all is a configuration error. */
-function checkRegion(config: AgentConfig, env: Env): void {
-  const fromEnv = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_PROFILE'].some((name) =>
-    Boolean(env[name]),
-  );
-  if (config.region === undefined && !fromEnv) {
-    throw new AgentError(
-      'CONFIG_INVALID',
-      'no AWS region: set region in the configuration, or AWS_REGION (or a profile with AWS_PROFILE)',
-    );
-  }
-}
-
 /** EKS Pod Identity and ECS hand credentials out from an endpoint named in the environment. */
 function usesContainerCredentials(env: Env): boolean {
   return ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'].some(
@@ -319,7 +414,13 @@ async function openSecretSink(
     );
   }
   const client = createSecretsClient(connection);
-  const sink = new K8sSecretSink({ client, namespace, name: target.name, logger });
+  const sink = new K8sSecretSink({
+    client,
+    namespace,
+    name: target.name,
+    logger,
+    ...(target.owners === undefined ? {} : { owners: target.owners }),
+  });
   logger.info('Kubernetes Secret sink', { secret: sink.target, api: connection.source });
   return { sink, close: () => client.close() };
 }

@@ -1,4 +1,4 @@
-/** The agent's Prometheus metrics (names in SPEC), on a registry passed in, never the global one. */
+/** The agent's Prometheus metrics (names as the README documents them), on a registry passed in, never the global one. */
 import Counter from 'prom-client/lib/counter.js';
 import Gauge from 'prom-client/lib/gauge.js';
 import Histogram from 'prom-client/lib/histogram.js';
@@ -15,7 +15,12 @@ export interface AgentMetrics {
   readonly ready: Gauge;
   readonly reloads: Counter<'outcome'>;
   readonly refreshInterval: Gauge;
+  readonly localApiRequests: Counter<'outcome'>;
 }
+
+/** Outcomes of secrets_agent_local_api_requests_total. */
+export const LOCAL_API_OUTCOMES = ['hit', 'miss', 'unauthorized', 'error'] as const;
+export type LocalApiOutcome = (typeof LOCAL_API_OUTCOMES)[number];
 
 /**
  * Node's process metrics (`process_*`, `nodejs_*`) on the registry, for an agent that serves
@@ -75,6 +80,12 @@ export function createAgentMetrics(registry = new Registry()): AgentMetrics {
     refreshInterval: new Gauge({
       name: 'secrets_agent_refresh_interval_seconds',
       help: 'The configured refresh interval (sidecar mode), for staleness alerts.',
+      registers,
+    }),
+    localApiRequests: new Counter({
+      name: 'secrets_agent_local_api_requests_total',
+      help: "Requests to the local API by outcome: hit (the agent's cache), miss (read from AWS), unauthorized (no or a wrong token), error.",
+      labelNames: ['outcome'] as const,
       registers,
     }),
     ready: new Gauge({

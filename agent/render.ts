@@ -11,6 +11,7 @@ import type { stringify as StringifyYaml } from 'yaml';
 import type { SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import { isObject } from '../common/json.ts';
+import { BudgetError, checkExpandedSize, checkRenderedSize, withinTime } from './budget.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { compileTemplate, loadTemplateEngine, TemplateError } from './template.ts';
 import type { CompiledTemplate } from './template.ts';
@@ -72,9 +73,10 @@ export function renderFile(spec: SecretSpec, value: SecretValue): Uint8Array {
   const text = secretText(spec, value, renderOption(spec));
   if (text === undefined) return Uint8Array.from(value.binary ?? []);
   if (spec.template !== undefined) return utf8(renderTemplate(spec, spec.template, text));
-  if (spec.key !== undefined) return utf8(formatSelected(spec, select(spec, spec.key, text)));
+  if (spec.key !== undefined)
+    return utf8(bounded(spec, 'format', formatSelected(spec, select(spec, spec.key, text))));
   if (spec.format === 'raw') return utf8(text);
-  return utf8(formatValue(spec, parseJson(spec, text, 'format')));
+  return utf8(bounded(spec, 'format', formatValue(spec, parseJson(spec, text, 'format'))));
 }
 
 /**
@@ -129,17 +131,26 @@ function secretText(
   if (value.binary === undefined) {
     throw new AgentError(
       'RENDER_FAILED',
-      `secret ${spec.id} (file ${spec.name}) has neither a string nor a binary value`,
+      `${sourceName(spec)} ${spec.id} (file ${spec.name}) has neither a string nor a binary value`,
     );
   }
   if (option === 'extract' || option === undefined) return undefined;
   throw fail(spec, option, `cannot apply: the secret is binary (only raw output is possible)`);
 }
 
+/** A formatted text within MAX_RENDERED_BYTES (formats add quoting and indentation). */
+function bounded(spec: SecretSpec, option: Option, text: string): string {
+  try {
+    return checkRenderedSize(text);
+  } catch (err) {
+    throw fail(spec, option, errorMessage(err));
+  }
+}
+
 function fail(spec: SecretSpec, option: Option, problem: string): AgentError {
   return new AgentError(
     'RENDER_FAILED',
-    `secret ${spec.id}: ${optionName(spec, option)} ${problem}`,
+    `${sourceName(spec)} ${spec.id}: ${optionName(spec, option)} ${problem}`,
   );
 }
 
@@ -159,7 +170,7 @@ function parseJson(spec: SecretSpec, text: string, option: Option): Json {
   } catch {
     throw new AgentError(
       'RENDER_FAILED',
-      `secret ${spec.id} is not JSON, so ${optionName(spec, option)} cannot apply`,
+      `${sourceName(spec)} ${spec.id} is not JSON, so ${optionName(spec, option)} cannot apply`,
     );
   }
 }
@@ -208,8 +219,10 @@ function select(spec: SecretSpec, expression: string, text: string): Json {
   const data = parseJson(spec, text, 'key');
   let result: Json;
   try {
-    result = TreeInterpreter.search(compiled, data);
+    result = withinTime(() => TreeInterpreter.search(compiled, data));
+    checkExpandedSize(result);
   } catch (err) {
+    if (err instanceof BudgetError) throw fail(spec, 'key', `"${expression}" ${err.message}`);
     const message = errorMessage(err);
     const detail = SAFE_JMESPATH_ERROR.test(message)
       ? message
@@ -244,13 +257,16 @@ function renderTemplate(spec: SecretSpec, source: string, text: string): string 
   }
   const data = requireObject(spec, parseJson(spec, text, 'template'), 'template', 'the secret');
   try {
-    return template.render(data);
+    return checkRenderedSize(withinTime(() => template.render(data)));
   } catch (err) {
-    // TemplateError messages are built from the template alone; anything else is not shown.
+    // TemplateError and BudgetError messages are built from the template alone; anything else
+    // is not shown.
     throw fail(
       spec,
       'template',
-      err instanceof TemplateError ? err.message : `rendering failed (${errorName(err)})`,
+      err instanceof TemplateError || err instanceof BudgetError
+        ? err.message
+        : `rendering failed (${errorName(err)})`,
     );
   }
 }
@@ -400,4 +416,10 @@ const PROPERTIES_ESCAPES: Readonly<Record<string, string>> = {
 function unicodeEscape(ch: string): string {
   const code = ch.charCodeAt(0);
   return code >= 0x20 && code <= 0x7e ? ch : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** What a spec reads, for messages: secret, parameter, path or find. */
+function sourceName(spec: SecretSpec): string {
+  const source = spec.source ?? 'secretsmanager';
+  return source === 'secretsmanager' ? 'secret' : source;
 }

@@ -11,4 +11,9 @@ export interface SecretValue {
   readonly binary?: Uint8Array;
   readonly versionId: string;
   readonly arn: string;
+  /** What the answer said besides (the local API answers with them). */
+  readonly name?: string;
+  readonly versionStages?: readonly string[];
+  /** Seconds since the epoch, as Secrets Manager's JSON has it. */
+  readonly createdDate?: number;
 }

@@ -1,8 +1,15 @@
 /**
- * AWS API calls per refresh cycle for N = 1, 20, 21 and 100 secrets, counted on both sides: by
- * the endpoint (`server.requests`, what AWS would bill) and by the agent
- * (`secrets_agent_aws_api_calls_total`). Goal: ceil(N/20). The comparison is the CSI provider
- * (ASCP) style of one GetSecretValue per secret per poll: N.
+ * AWS API calls per refresh cycle, counted on both sides: by the endpoint (`server.requests`,
+ * what AWS would bill) and by the agent (`secrets_agent_aws_api_calls_total`), against the
+ * one-call-per-item baseline (the CSI provider's one GetSecretValue or GetParameter per item
+ * per poll, ESO's one GetSecretValue per secret a find lists): N.
+ *
+ *   - N = 1, 20, 21, 100 Secrets Manager secrets: goal ceil(N/20) (BatchGetSecretValue).
+ *   - N = 1, 10, 11, 100 SSM parameters: goal ceil(N/10) (GetParameters).
+ *   - a `find` of 100 secrets: goal ceil(100/20) = 5 (BatchGetSecretValue by name filter).
+ *   - a `path` of 100 parameters: goal ceil(100/10) = 10 (GetParametersByPath pages).
+ *
+ * --quick measures one cycle of 21 secrets, 11 parameters, the find and the path.
  *
  * Each agent runs as a real process (sidecar mode, refreshInterval 5s) against an in-process
  * `secrets-agent dev`; the first cycle is counted once /readyz answers 200, the second once the
@@ -24,11 +31,64 @@ import {
   tempDir,
 } from './lib.ts';
 
-const SIZES = [1, 20, 21, 100] as const;
 const CYCLES = QUICK ? 1 : 2;
-const BATCH = 20;
 
-const server = await startDevServer({ seed: benchSeed(100) });
+/** One measured configuration: its sources, its goal, its one-call-per-item baseline. */
+interface Scenario {
+  readonly label: string;
+  readonly items: number;
+  readonly goal: number;
+  readonly secrets: readonly Record<string, unknown>[];
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+const ALL_SCENARIOS: readonly Scenario[] = [
+  ...[1, 20, 21, 100].map((n) => ({
+    label: `${n} secret${n === 1 ? '' : 's'}`,
+    items: n,
+    goal: Math.ceil(n / 20),
+    secrets: range(n).map((i) => ({ name: `s${i}`, id: `bench/s${i}` })),
+  })),
+  ...[1, 10, 11, 100].map((n) => ({
+    label: `${n} parameter${n === 1 ? '' : 's'}`,
+    items: n,
+    goal: Math.ceil(n / 10),
+    secrets: range(n).map((i) => ({ name: `p${i}`, source: 'parameter', id: `/bench/p${i}` })),
+  })),
+  {
+    label: 'find- of 100 secrets',
+    items: 100,
+    goal: 5,
+    secrets: [{ name: 'all', source: 'find', id: 'bench/' }],
+  },
+  {
+    label: 'path- of 100 parameters',
+    items: 100,
+    goal: 10,
+    secrets: [{ name: 'all', source: 'path', id: '/bench' }],
+  },
+];
+/** --quick: one size of each kind (an agent process each; the test suite runs it). */
+const QUICK_LABELS = [
+  '21 secrets',
+  '11 parameters',
+  'find- of 100 secrets',
+  'path- of 100 parameters',
+];
+const SCENARIOS = QUICK
+  ? ALL_SCENARIOS.filter((s) => QUICK_LABELS.includes(s.label))
+  : ALL_SCENARIOS;
+
+const server = await startDevServer({
+  seed: {
+    ...benchSeed(100),
+    parameters: range(100).map((i) => ({
+      name: `/bench/p${i}`,
+      value: `bench-parameter-${i}`,
+      type: i % 2 === 0 ? ('SecureString' as const) : ('String' as const),
+    })),
+  },
+});
 const work = tempDir('sa-bench-api-');
 
 async function get(url: string): Promise<{ status: number; text: string }> {
@@ -58,28 +118,32 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 function endpointCount(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const r of server.requests.list()) {
-    if (r.service !== 'secretsmanager') continue;
+    if (r.service === 'sts') continue;
     counts[r.operation] = (counts[r.operation] ?? 0) + 1;
   }
   return counts;
 }
 
 interface Row {
-  readonly secrets: number;
+  readonly scenario: Scenario;
   readonly cycle: number;
   readonly endpoint: Record<string, number>;
   readonly endpointTotal: number;
   readonly agentTotal: number;
 }
 
-async function measure(n: number): Promise<Row[]> {
+async function measure(scenario: Scenario, index: number): Promise<Row[]> {
   server.requests.clear();
   const port = await freePort();
-  const config = benchConfig(n, {
-    mode: 'sidecar',
-    outputDir: join(work, `n${n}`, 'secrets'),
-    httpPort: port,
-  });
+  const config = {
+    ...benchConfig(0, {
+      mode: 'sidecar',
+      outputDir: join(work, `run${index}`, 'secrets'),
+      httpPort: port,
+    }),
+    secrets: scenario.secrets,
+  };
+  const n = scenario.label;
   const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
   const rows: Row[] = [];
   try {
@@ -87,14 +151,14 @@ async function measure(n: number): Promise<Row[]> {
       async () => (await get(`http://127.0.0.1:${port}/readyz`)).status === 200,
       20_000,
     );
-    if (!ready) throw new Error(`agent for ${n} secrets never ready:\n${agent.output()}`);
+    if (!ready) throw new Error(`agent for ${n} never ready:\n${agent.output()}`);
     let previous = { endpoint: {} as Record<string, number>, agent: 0 };
     for (let cycle = 1; cycle <= CYCLES; cycle++) {
       if (cycle > 1) {
         const before = previous.agent;
         // The refresh interval is 5 s ±10%.
         const moved = await until(async () => (await agentCount(port)) > before, 8_000);
-        if (!moved) throw new Error(`no second cycle for ${n} secrets`);
+        if (!moved) throw new Error(`no second cycle for ${n}`);
         await sleep(300); // let the cycle's last batch land
       }
       const endpoint = endpointCount();
@@ -102,7 +166,7 @@ async function measure(n: number): Promise<Row[]> {
       const delta: Record<string, number> = {};
       for (const [op, c] of Object.entries(endpoint)) delta[op] = c - (previous.endpoint[op] ?? 0);
       rows.push({
-        secrets: n,
+        scenario,
         cycle,
         endpoint: delta,
         endpointTotal: Object.values(delta).reduce((a, b) => a + b, 0),
@@ -118,9 +182,9 @@ async function measure(n: number): Promise<Row[]> {
 
 try {
   const rows: Row[] = [];
-  for (const n of SIZES) rows.push(...(await measure(n)));
+  for (const [i, scenario] of SCENARIOS.entries()) rows.push(...(await measure(scenario, i)));
   const goalMet = rows.every(
-    (r) => r.endpointTotal <= Math.ceil(r.secrets / BATCH) && r.agentTotal === r.endpointTotal,
+    (r) => r.endpointTotal <= r.scenario.goal && r.agentTotal === r.endpointTotal,
   );
   process.stdout.write(
     `AWS API calls per refresh cycle (sidecar agent process, in-process dev endpoint)\n\n`,
@@ -128,32 +192,44 @@ try {
   process.stdout.write(
     `${table(
       [
-        'secrets',
+        'sources',
         'cycle',
         'endpoint calls',
         'by operation',
         'agent metric',
-        'goal ceil(N/20)',
-        'ASCP-style N',
+        'goal',
+        'one call per item',
+        'ratio to baseline',
       ],
       rows.map((r) => [
-        r.secrets,
+        r.scenario.label,
         r.cycle,
         r.endpointTotal,
         Object.entries(r.endpoint)
           .map(([op, c]) => `${op}:${c}`)
           .join(' '),
         r.agentTotal,
-        Math.ceil(r.secrets / BATCH),
-        r.secrets,
+        r.scenario.goal,
+        r.scenario.items,
+        (r.endpointTotal / r.scenario.items).toFixed(2),
       ]),
     )}\n`,
   );
   process.stdout.write(
-    `\ngoal: every cycle <= ceil(N/20) calls, both counts agree: ${goalMet ? 'met' : 'MISSED'}\n`,
+    `\ngoal: every cycle within its goal (ceil(N/20) secrets and finds, ceil(N/10) parameters and paths), both counts agree: ${goalMet ? 'met' : 'MISSED'}\n`,
   );
   printResult('api-calls', {
-    results: rows.map((r) => ({ ...r, goal: Math.ceil(r.secrets / BATCH), ascp: r.secrets })),
+    results: rows.map((r) => ({
+      sources: r.scenario.label,
+      items: r.scenario.items,
+      cycle: r.cycle,
+      endpoint: r.endpoint,
+      endpointTotal: r.endpointTotal,
+      agentTotal: r.agentTotal,
+      goal: r.scenario.goal,
+      baseline: r.scenario.items,
+      ratio: r.endpointTotal / r.scenario.items,
+    })),
     goal: { met: goalMet },
   });
 } finally {

@@ -1,9 +1,19 @@
 /**
- * The webhook under load: `POST /mutate` with a realistic opted-in pod (SPEC's catalog example,
- * test/fixtures/pods/env-vars.yaml) as an AdmissionReview, against `dist/cli.js webhook` as a
- * real process, at concurrency 1, 16 and 64 (autocannon), then at a fixed 200 requests/s.
- * The baseline, in the same run: a bare Node HTTPS server (same certificate, same Node) that
- * reads the body and answers the webhook's own response bytes, fixed.
+ * The webhook under load and under abuse, against `dist/cli.js webhook` as a real process run
+ * with the runtime settings of manifests/deployment.yaml (NODE_OPTIONS, MALLOC_*).
+ *
+ * 1. Throughput: `POST /mutate` with a realistic opted-in pod (the catalog example,
+ *    test/fixtures/pods/env-vars.yaml) at concurrency 1, 16 and 64 (autocannon), then at a
+ *    fixed 200 requests/s. The baseline, in the same run and alternating with the webhook round
+ *    by round: a bare Node HTTPS server (same certificate, same Node) that reads the body and
+ *    answers the webhook's own response bytes, fixed.
+ * 2. A 3 MiB review whose pod holds a million `tolerations: [{}, …]` (and the same million in
+ *    the app container, and in an init container the agent moves): time to answer and peak RSS
+ *    growth (VmHWM), RSS a few seconds later; an ordinary admission sent alongside each; the
+ *    bare server reading the same body as the baseline.
+ * 3. Sixty connections that each send 3 MiB − 1 byte of a 3 MiB body and stall: how many are
+ *    refused at once, how long the others are held, the RSS they cost; an ordinary admission
+ *    meanwhile.
  *
  *   node bench/webhook.ts [--quick]
  */
@@ -12,19 +22,47 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { createInterface } from 'node:readline';
+import { connect } from 'node:tls';
+import { parse, parseAllDocuments } from 'yaml';
 import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort } from '../test/helpers/agent-process.ts';
-import { CLI, NODE, printResult, QUICK, ROOT, round, sleep, table, tempDir } from './lib.ts';
+import { pathologicalReview, THREE_MIB, type Filler } from '../test/helpers/pathological.ts';
+import {
+  CLI,
+  median,
+  NODE,
+  printResult,
+  QUICK,
+  ROOT,
+  round,
+  sleep,
+  table,
+  tempDir,
+  vmRss,
+} from './lib.ts';
 
 const CONCURRENCY = [1, 16, 64] as const;
 const SECONDS = QUICK ? 1 : 5;
+const ROUNDS = QUICK ? 1 : 3;
 const RATE = 200;
-const GOAL_THROUGHPUT = 0.7;
-const GOAL_P99_MS = 10;
+const STALLED = QUICK ? 12 : 60;
+const ALONGSIDE_TRIES = QUICK ? 2 : 5;
+const MIB = 1024 * 1024;
+
+const GOAL = {
+  throughputRatio: 0.7,
+  p99Ms: 10,
+  pathologicalMs: 1000,
+  pathologicalRssMiB: 100,
+  /** "Returned": a few seconds later, RSS within this of where it was before. */
+  returnedRssMiB: 25,
+  alongsideMs: 100,
+} as const;
 
 const work = tempDir('sa-bench-webhook-');
-const pair = makePair(makeCa());
+const ca = makeCa();
+const pair = makePair(ca);
 const certFile = join(work, 'tls.crt');
 const keyFile = join(work, 'tls.key');
 writeFileSync(certFile, pair.cert);
@@ -45,6 +83,31 @@ const body = JSON.stringify({
     dryRun: false,
   },
 });
+
+/**
+ * The webhook container's runtime settings in the shipped Deployment (NODE_OPTIONS, glibc's
+ * MALLOC_*): the bench runs what ships, and the bare server runs with the same.
+ */
+function shippedRuntimeEnv(): Record<string, string> {
+  const docs = parseAllDocuments(readFileSync(join(ROOT, 'manifests/deployment.yaml'), 'utf8'));
+  for (const doc of docs) {
+    const d = doc.toJS() as {
+      kind?: string;
+      spec?: {
+        template?: { spec?: { containers?: { env?: { name: string; value: string }[] }[] } };
+      };
+    };
+    if (d.kind !== 'Deployment') continue;
+    const env = d.spec?.template?.spec?.containers?.[0]?.env ?? [];
+    return Object.fromEntries(
+      env
+        .filter((e) => e.name === 'NODE_OPTIONS' || e.name.startsWith('MALLOC_'))
+        .map((e) => [e.name, e.value]),
+    );
+  }
+  return {};
+}
+const RUNTIME_ENV = shippedRuntimeEnv();
 
 const BARE_SERVER = `
 import { createServer } from 'node:https';
@@ -68,8 +131,8 @@ async function waitListening(child: ChildProcess, port: number, name: string): P
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}`);
-    const up = await post(port).then(
-      () => true,
+    const up = await post(port, body).then(
+      (r) => r.status === 200,
       () => false,
     );
     if (up) return;
@@ -78,7 +141,14 @@ async function waitListening(child: ChildProcess, port: number, name: string): P
   throw new Error(`${name} did not listen on ${port}`);
 }
 
-function post(port: number): Promise<string> {
+interface Reply {
+  readonly status: number;
+  readonly ms: number;
+  readonly text: string;
+}
+
+function post(port: number, payload: string): Promise<Reply> {
+  const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -87,18 +157,26 @@ function post(port: number): Promise<string> {
         path: '/mutate',
         method: 'POST',
         rejectUnauthorized: false,
-        headers: { 'content-type': 'application/json' },
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
       },
       (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
         res.on('end', () =>
-          res.statusCode === 200 ? resolve(text) : reject(new Error(`${res.statusCode}`)),
+          resolve({
+            status: res.statusCode ?? 0,
+            ms: performance.now() - started,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
         );
       },
     );
     req.on('error', reject);
-    req.end(body);
+    req.end(payload);
   });
 }
 
@@ -120,9 +198,12 @@ async function startWebhook(): Promise<Server> {
       '--metrics-port',
       '0',
       '--log-level',
-      'warn',
+      'error',
     ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
+    {
+      env: { ...process.env, ...RUNTIME_ENV },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
   );
   await waitListening(child, port, 'webhook');
   return { name: 'webhook', port, child };
@@ -131,12 +212,41 @@ async function startWebhook(): Promise<Server> {
 async function startBare(responseFile: string): Promise<Server> {
   const port = await freePort();
   const child = spawn(NODE, ['--input-type=module', '-e', BARE_SERVER], {
-    env: { CERT: certFile, KEY: keyFile, PORT: String(port), RESPONSE_FILE: responseFile },
+    env: {
+      CERT: certFile,
+      KEY: keyFile,
+      PORT: String(port),
+      RESPONSE_FILE: responseFile,
+      ...RUNTIME_ENV,
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   await waitListening(child, port, 'bare server');
   return { name: 'bare https', port, child };
 }
+
+function stop(server: Server): Promise<void> {
+  if (server.child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.child.once('exit', () => resolve());
+    server.child.kill('SIGTERM');
+  });
+}
+
+/** VmHWM: the process's peak RSS so far, in bytes. */
+function vmHwm(pid: number): number {
+  const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb ?? 0) * 1024;
+}
+
+/** The 1-minute load average and the cores: the machine is shared, figures move with it. */
+function machineLoad(): string {
+  const [one] = readFileSync('/proc/loadavg', 'utf8').split(' ');
+  return `load average ${one ?? '?'} on ${readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length ?? '?'} cores`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Throughput
 
 interface Load {
   readonly rps: number;
@@ -165,70 +275,374 @@ async function load(server: Server, connections: number, overallRate?: number): 
   };
 }
 
+interface Point {
+  readonly label: string;
+  readonly webhook: Load[];
+  readonly bare: Load[];
+}
+
+/** Every point, webhook then bare, round after round: both see the same machine. */
+async function throughput(webhook: Server, bare: Server): Promise<Point[]> {
+  const points: Point[] = [
+    ...CONCURRENCY.map((c) => ({ label: `concurrency ${c}`, webhook: [], bare: [] })),
+    { label: `fixed ${RATE}/s`, webhook: [], bare: [] },
+  ];
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, point] of points.entries()) {
+      const c = CONCURRENCY[i];
+      const run = (s: Server): Promise<Load> => (c === undefined ? load(s, 8, RATE) : load(s, c));
+      point.webhook.push(await run(webhook));
+      point.bare.push(await run(bare));
+    }
+  }
+  return points;
+}
+
+function summary(loads: readonly Load[]): Load {
+  return {
+    rps: median(loads.map((l) => l.rps)),
+    p50: median(loads.map((l) => l.p50)),
+    p99: median(loads.map((l) => l.p99)),
+    errors: loads.reduce((n, l) => n + l.errors, 0),
+    non2xx: loads.reduce((n, l) => n + l.non2xx, 0),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Pathological reviews
+
+interface Pathological {
+  readonly filler: Filler;
+  readonly status: number;
+  readonly ms: number;
+  readonly bareMs: number;
+  readonly peakGrowthMiB: number;
+  readonly bareGrowthMiB: number;
+  readonly afterGrowthMiB: number;
+  readonly alongsideMs: readonly number[];
+}
+
+/**
+ * The client of ordinary admissions, in a process of its own (as the API server is): the
+ * bench's own work on a large answer must not count as the webhook's delay. Each line on its
+ * stdin posts one admission over a kept-alive connection; it prints the status and the ms.
+ */
+const PROBE = `
+import { Agent, request } from 'node:https';
+import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+const body = readFileSync(process.env.BODY_FILE);
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+function post() {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port: Number(process.env.PORT), path: '/mutate', method: 'POST', agent, rejectUnauthorized: false, headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode + ' ' + (performance.now() - started)));
+    });
+    req.on('error', (err) => resolve('0 ' + err.message));
+    req.end(body);
+  });
+}
+for await (const _ of createInterface({ input: process.stdin })) console.log(await post());
+`;
+
+interface Probe {
+  /** Posts one ordinary admission; its latency in ms as the probe process saw it. */
+  post(): Promise<number>;
+  stop(): void;
+}
+
+async function startProbe(port: number): Promise<Probe> {
+  const bodyFile = join(work, 'ordinary.json');
+  writeFileSync(bodyFile, body);
+  const child = spawn(NODE, ['--input-type=module', '-e', PROBE], {
+    env: { PORT: String(port), BODY_FILE: bodyFile },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const post = async (): Promise<number> => {
+    child.stdin.write('post\n');
+    const { value: line } = await lines.next();
+    const [status, ms] = (line ?? '0 no answer').split(' ');
+    if (status !== '200') throw new Error(`ordinary admission answered ${line ?? 'nothing'}`);
+    return Number(ms);
+  };
+  for (let i = 0; i < 20; i++) await post(); // warm: connection open, code paths hot
+  return { post, stop: () => child.kill('SIGTERM') };
+}
+
+/** An ordinary admission posted (by the probe) while `payload` is being sent and decided. */
+async function alongside(port: number, payload: string, probe: Probe): Promise<number> {
+  const big = post(port, payload);
+  await sleep(5); // the big body is on its way
+  const ms = await probe.post();
+  await big;
+  return ms;
+}
+
+async function pathological(filler: Filler, responseFile: string): Promise<Pathological> {
+  const payload = pathologicalReview('patho-1', filler);
+  const webhook = await startWebhook();
+  const bare = await startBare(responseFile);
+  try {
+    for (let i = 0; i < 50; i++) {
+      await post(webhook.port, body);
+      await post(bare.port, body);
+    }
+    const pid = webhook.child.pid ?? 0;
+    const before = vmRss(pid);
+    const hwmBefore = Math.max(vmHwm(pid), before);
+    const reply = await post(webhook.port, payload);
+    const peak = vmHwm(pid) - hwmBefore;
+    const barePid = bare.child.pid ?? 0;
+    const bareHwm = Math.max(vmHwm(barePid), vmRss(barePid));
+    const bareReply = await post(bare.port, payload);
+    const bareGrowth = vmHwm(barePid) - bareHwm;
+    const probe = await startProbe(webhook.port);
+    const alongsideMs: number[] = [];
+    for (let i = 0; i < ALONGSIDE_TRIES; i++)
+      alongsideMs.push(await alongside(webhook.port, payload, probe));
+    probe.stop();
+    await sleep(QUICK ? 1000 : 5000);
+    for (let i = 0; i < 20; i++) await post(webhook.port, body);
+    const after = vmRss(pid) - before;
+    return {
+      filler,
+      status: reply.status,
+      ms: reply.ms,
+      bareMs: bareReply.ms,
+      peakGrowthMiB: peak / MIB,
+      bareGrowthMiB: bareGrowth / MIB,
+      afterGrowthMiB: after / MIB,
+      alongsideMs,
+    };
+  } finally {
+    await stop(webhook);
+    await stop(bare);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Stalled slow bodies
+
+interface Stalled {
+  readonly connections: number;
+  readonly refused: number;
+  readonly cut: number;
+  readonly heldMs: number;
+  readonly stillOpen: number;
+  readonly peakGrowthMiB: number;
+  readonly ordinaryStatus: number;
+  readonly ordinaryMs: number;
+}
+
+/**
+ * Opens a connection that sends all but the last byte of a 3 MiB body and stalls. Refused: a
+ * 503, or the connection closed, within a second (the refusal may cut the body's sending short).
+ */
+function stall(port: number): Promise<{ refused: boolean; closedAt: Promise<number> }> {
+  return new Promise((resolve) => {
+    const opened = performance.now();
+    let answered503 = false;
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      socket.write(
+        `POST /mutate HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${THREE_MIB}\r\n\r\n`,
+      );
+      socket.write(Buffer.alloc(THREE_MIB - 1, 0x20));
+    });
+    sockets.push(socket);
+    socket.on('data', (d: Buffer) => {
+      if (d.toString('latin1').startsWith('HTTP/1.1 503')) answered503 = true;
+    });
+    socket.on('error', () => undefined); // EPIPE when refused while still sending
+    const closedAt = new Promise<number>((done) =>
+      socket.once('close', () => done(performance.now())),
+    );
+    void sleep(1000).then(async () => {
+      const closedSoon = await Promise.race([
+        closedAt.then((at) => at - opened < 1000),
+        sleep(0).then(() => false),
+      ]);
+      resolve({ refused: answered503 || closedSoon, closedAt });
+    });
+  });
+}
+const sockets: import('node:tls').TLSSocket[] = [];
+
+async function stalledBodies(): Promise<Stalled> {
+  const webhook = await startWebhook();
+  try {
+    for (let i = 0; i < 50; i++) await post(webhook.port, body);
+    const pid = webhook.child.pid ?? 0;
+    const hwmBefore = Math.max(vmHwm(pid), vmRss(pid));
+    const started = performance.now();
+    const opened = await Promise.all(Array.from({ length: STALLED }, () => stall(webhook.port)));
+    const ordinary = await post(webhook.port, body);
+    const limit = 20_000;
+    const closes = await Promise.all(
+      opened.map((o) => Promise.race([o.closedAt, sleep(limit).then(() => Number.NaN)])),
+    );
+    const held = closes.filter((c, i) => opened[i]?.refused === false && !Number.isNaN(c));
+    const stillOpen = closes.filter((c) => Number.isNaN(c)).length;
+    for (const s of sockets) s.destroy();
+    return {
+      connections: STALLED,
+      refused: opened.filter((o) => o.refused).length,
+      cut: closes.filter((c) => !Number.isNaN(c)).length,
+      heldMs: Math.max(0, ...held.map((c) => c - started)),
+      stillOpen,
+      peakGrowthMiB: (vmHwm(pid) - hwmBefore) / MIB,
+      ordinaryStatus: ordinary.status,
+      ordinaryMs: ordinary.ms,
+    };
+  } finally {
+    await stop(webhook);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
 const webhook = await startWebhook();
 const responseFile = join(work, 'response.json');
-writeFileSync(responseFile, await post(webhook.port));
+writeFileSync(responseFile, (await post(webhook.port, body)).text);
 const bare = await startBare(responseFile);
+const loadBefore = machineLoad();
+let points: Point[];
 try {
   // Warm-up: JIT, TLS session setup paths.
   await load(webhook, 16);
   await load(bare, 16);
-  const rows: (string | number)[][] = [];
-  const results: Record<string, unknown>[] = [];
-  let throughputMet = true;
-  for (const c of CONCURRENCY) {
-    const w = await load(webhook, c);
-    const b = await load(bare, c);
-    const ratio = w.rps / b.rps;
-    throughputMet &&= ratio >= GOAL_THROUGHPUT;
-    rows.push([
-      `concurrency ${c}`,
-      round(w.rps, 0),
-      w.p50,
-      w.p99,
-      round(b.rps, 0),
-      b.p50,
-      b.p99,
-      ratio.toFixed(2),
-    ]);
-    results.push({ concurrency: c, webhook: w, bare: b, throughputRatio: round(ratio) });
-  }
-  const wr = await load(webhook, 8, RATE);
-  const br = await load(bare, 8, RATE);
-  rows.push([
-    `fixed ${RATE}/s`,
-    round(wr.rps, 0),
-    wr.p50,
-    wr.p99,
-    round(br.rps, 0),
-    br.p50,
-    br.p99,
-    (wr.rps / br.rps).toFixed(2),
-  ]);
-  const errors = results.reduce(
-    (sum, r) => sum + (r['webhook'] as Load).errors + (r['webhook'] as Load).non2xx,
-    wr.errors + wr.non2xx,
-  );
-  process.stdout.write(
-    `Webhook POST /mutate (catalog pod, ${body.length} bytes), ${SECONDS} s per point, latency in ms\n\n`,
-  );
-  process.stdout.write(
-    `${table(['load', 'webhook req/s', 'p50', 'p99', 'bare req/s', 'p50', 'p99', 'x bare req/s'], rows)}\n`,
-  );
-  const p99Met = wr.p99 < GOAL_P99_MS;
-  process.stdout.write(
-    `\ngoal: throughput >= ${GOAL_THROUGHPUT}x bare at every concurrency: ${throughputMet ? 'met' : 'MISSED'}; ` +
-      `p99 < ${GOAL_P99_MS} ms at ${RATE}/s: ${wr.p99} ms ${p99Met ? 'met' : 'MISSED'}; errors and non-2xx: ${errors}\n`,
-  );
-  printResult('webhook', {
-    seconds: SECONDS,
-    requestBytes: body.length,
-    results,
-    fixedRate: { rate: RATE, webhook: wr, bare: br },
-    errors,
-    goal: { throughputRatio: GOAL_THROUGHPUT, throughputMet, p99Ms: GOAL_P99_MS, p99Met },
-  });
+  points = await throughput(webhook, bare);
 } finally {
-  webhook.child.kill('SIGTERM');
-  bare.child.kill('SIGTERM');
+  await stop(webhook);
+  await stop(bare);
 }
+const fillers: Filler[] = QUICK ? ['tolerations'] : ['tolerations', 'app-envFrom', 'init-envFrom'];
+const patho: Pathological[] = [];
+for (const filler of fillers) patho.push(await pathological(filler, responseFile));
+const stalled = await stalledBodies();
+const loadAfter = machineLoad();
+
+// Report.
+const results = points.map((p) => {
+  const w = summary(p.webhook);
+  const b = summary(p.bare);
+  const ratios = p.webhook.map((l, i) => l.rps / (p.bare[i]?.rps ?? Number.NaN));
+  return { point: p.label, webhook: w, bare: b, throughputRatio: round(median(ratios)), ratios };
+});
+const fixed = results.at(-1);
+const concurrent = results.slice(0, -1);
+process.stdout.write(
+  `Webhook POST /mutate (catalog pod, ${body.length} bytes), ${SECONDS} s per point, ${ROUNDS} round(s) alternating webhook and bare, latency in ms; runtime ${JSON.stringify(RUNTIME_ENV)}\n` +
+    `machine: ${loadBefore} before, ${loadAfter} after (shared with other work)\n\n`,
+);
+process.stdout.write(
+  `${table(
+    [
+      'load',
+      'webhook req/s',
+      'p50',
+      'p99',
+      'bare req/s',
+      'p50',
+      'p99',
+      'x bare req/s (median of rounds)',
+    ],
+    results.map((r) => [
+      r.point,
+      round(r.webhook.rps, 0),
+      r.webhook.p50,
+      r.webhook.p99,
+      round(r.bare.rps, 0),
+      r.bare.p50,
+      r.bare.p99,
+      `${r.throughputRatio.toFixed(2)} (${r.ratios.map((x) => x.toFixed(2)).join(', ')})`,
+    ]),
+  )}\n\n`,
+);
+process.stdout.write(
+  `${table(
+    [
+      '3 MiB review, a million {} in',
+      'status',
+      'ms',
+      'bare ms',
+      'peak RSS +MiB',
+      'bare +MiB',
+      'RSS later +MiB',
+      'ordinary alongside ms',
+    ],
+    patho.map((p) => [
+      p.filler,
+      p.status,
+      round(p.ms, 0),
+      round(p.bareMs, 0),
+      round(p.peakGrowthMiB, 1),
+      round(p.bareGrowthMiB, 1),
+      round(p.afterGrowthMiB, 1),
+      p.alongsideMs.map((x) => round(x, 0)).join(', '),
+    ]),
+  )}\n\n`,
+);
+process.stdout.write(
+  `${table(
+    [
+      'stalled 3 MiB bodies',
+      'refused at once',
+      'cut',
+      'held up to ms',
+      'still open',
+      'peak RSS +MiB',
+      'ordinary meanwhile',
+    ],
+    [
+      [
+        String(stalled.connections),
+        stalled.refused,
+        stalled.cut,
+        round(stalled.heldMs, 0),
+        stalled.stillOpen,
+        round(stalled.peakGrowthMiB, 1),
+        `${stalled.ordinaryStatus} in ${round(stalled.ordinaryMs, 0)} ms`,
+      ],
+    ],
+  )}\n`,
+);
+
+const errors = results.reduce((n, r) => n + r.webhook.errors + r.webhook.non2xx, 0);
+const met = {
+  throughput: concurrent.every((r) => r.throughputRatio >= GOAL.throughputRatio),
+  p99: (fixed?.webhook.p99 ?? Infinity) < GOAL.p99Ms,
+  pathologicalTime: patho.every((p) => p.status === 200 && p.ms < GOAL.pathologicalMs),
+  pathologicalRss: patho.every((p) => p.peakGrowthMiB < GOAL.pathologicalRssMiB),
+  returned: patho.every((p) => p.afterGrowthMiB < GOAL.returnedRssMiB),
+  alongside: patho.every((p) => Math.max(...p.alongsideMs) < GOAL.alongsideMs),
+};
+const word = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+process.stdout.write(
+  [
+    '',
+    `goal: throughput >= ${GOAL.throughputRatio}x bare at every concurrency: ${concurrent.map((r) => r.throughputRatio.toFixed(2)).join(', ')} ${word(met.throughput)}`,
+    `goal: p99 < ${GOAL.p99Ms} ms at ${RATE}/s: ${fixed?.webhook.p99 ?? '?'} ms (bare ${fixed?.bare.p99 ?? '?'} ms) ${word(met.p99)}`,
+    `goal: a 3 MiB pathological review answered within ${GOAL.pathologicalMs} ms: ${patho.map((p) => round(p.ms, 0)).join(', ')} ms ${word(met.pathologicalTime)}`,
+    `goal: its peak RSS growth < ${GOAL.pathologicalRssMiB} MiB: ${patho.map((p) => round(p.peakGrowthMiB, 1)).join(', ')} MiB ${word(met.pathologicalRss)}; ` +
+      `returned (within ${GOAL.returnedRssMiB} MiB a few seconds later): ${patho.map((p) => round(p.afterGrowthMiB, 1)).join(', ')} MiB ${word(met.returned)}`,
+    `goal: an ordinary admission alongside answered within ${GOAL.alongsideMs} ms: worst ${patho.map((p) => round(Math.max(...p.alongsideMs), 0)).join(', ')} ms ${word(met.alongside)}`,
+    `errors and non-2xx under load: ${errors}`,
+    '',
+  ].join('\n'),
+);
+printResult('webhook', {
+  seconds: SECONDS,
+  rounds: ROUNDS,
+  requestBytes: body.length,
+  runtime: RUNTIME_ENV,
+  machine: { before: loadBefore, after: loadAfter },
+  results,
+  fixedRate: { rate: RATE, webhook: fixed?.webhook, bare: fixed?.bare },
+  pathological: patho,
+  stalled,
+  errors,
+  goal: { ...GOAL, met },
+});

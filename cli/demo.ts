@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole flow with no AWS account and no cluster.
  *
- * 1. `secrets-agent dev` (Secrets Manager + STS) seeded with the catalog secret, and a loopback
+ * 1. `secrets-agent dev` (Secrets Manager, SSM Parameter Store + STS) seeded with the catalog
+ *    secret, a parameter and a set of secrets under `catalog/config/`, and a loopback
  *    Kubernetes API for Secrets, both on 127.0.0.1.
  * 2. The injector run over `manifests/examples/catalog`: a readable summary of what it adds.
  * 3. The agent container exactly as injected (its image entrypoint is this CLI: its own args and
@@ -10,7 +11,8 @@
  *    changes. Ctrl-C stops everything.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { startDevServer } from '../dev/server.ts';
@@ -25,9 +27,10 @@ const demo = join(root, '.demo');
 const out = join(demo, 'secrets');
 const NAMESPACE = 'catalog';
 const SECRET_ID = 'eks-workshop-catalog-secret';
-const port = Number(process.env['SECRETS_AGENT_DEV_PORT'] ?? '4566');
+/** The local endpoint's port: 4566 (the port AWS tools' local endpoints use) unless set. */
+const DEV_PORT_VARIABLE = 'SECRETS_AGENT_DEV_PORT';
 /** The agent's port as injected (9102), unless SECRETS_AGENT_HTTP_PORT moves it. */
-const AGENT_PORT = process.env['SECRETS_AGENT_HTTP_PORT'];
+const AGENT_PORT_VARIABLE = 'SECRETS_AGENT_HTTP_PORT';
 const print = (line = ''): boolean => process.stdout.write(`${line}\n`);
 const bold = (text: string): string => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
 
@@ -48,6 +51,9 @@ async function injectedCatalog(): Promise<{ pod: Pod; agent: Container }> {
         ...template.metadata?.annotations,
         'secrets-agent.io/refresh-interval': '5s',
         'secrets-agent.io/region': 'us-east-1',
+        // Beside the secret: one SSM parameter, and every secret under a prefix as a directory.
+        'secrets-agent.io/param-db-endpoint': '/catalog/db/endpoint',
+        'secrets-agent.io/find-config': 'catalog/config/',
       },
     },
   };
@@ -86,7 +92,7 @@ function summarize(pod: Pod, agent: Container): void {
 }
 
 /** The agent's env as the kubelet would give it, plus the demo's stand-ins for AWS and the cluster. */
-function agentEnv(agent: Container, awsUrl: string): NodeJS.ProcessEnv {
+function agentEnv(agent: Container, awsUrl: string, agentPort: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] };
   for (const v of agent.env ?? []) {
     if (v.value !== undefined) env[v.name] = v.value;
@@ -101,21 +107,59 @@ function agentEnv(agent: Container, awsUrl: string): NodeJS.ProcessEnv {
     KUBECONFIG: join(demo, 'kubeconfig'),
     SECRETS_AGENT_OUTPUT_DIR: out,
     SECRETS_AGENT_HTTP_ADDRESS: '127.0.0.1',
-    SECRETS_AGENT_HTTP_PORT: String(AGENT_PORT ?? agentPortOf(agent)),
+    SECRETS_AGENT_HTTP_PORT: String(agentPort),
     SECRETS_AGENT_LOG_LEVEL: 'warn',
   };
+}
+
+/**
+ * The port to use: `preferred` if it is free; when it is taken, a free one, said out loud,
+ * unless the user chose it with `variable` (then a clear error naming the variable).
+ */
+async function freePort(preferred: number, variable: string, what: string): Promise<number> {
+  const listen = (port: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        const { port: bound } = server.address() as AddressInfo;
+        server.close(() => resolve(bound));
+      });
+    });
+  try {
+    return await listen(preferred);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    if (process.env[variable] !== undefined)
+      throw new Error(`port ${preferred} (${variable}) is in use: set ${variable} to a free port`, {
+        cause: err,
+      });
+    const port = await listen(0);
+    print(`  ${what}: port ${preferred} is in use, using ${port} (set ${variable} to choose)`);
+    return port;
+  }
 }
 
 function agentPortOf(agent: Container): number {
   return (JSON.parse(agent.args?.[2] ?? '{}') as { httpPort?: number }).httpPort ?? 9102;
 }
 
+/** Every file under the volume (a directory source's files by their relative path). */
+async function files(dir: string, prefix = ''): Promise<string[]> {
+  const entries = await readdir(join(dir, prefix), { withFileTypes: true }).catch(() => []);
+  const names: string[] = [];
+  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (prefix === '' && entry.name.startsWith('.')) continue;
+    const rel = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+    const isDir = await stat(join(dir, rel)).then((s) => s.isDirectory());
+    names.push(...(isDir ? await files(dir, rel) : [rel]));
+  }
+  return names;
+}
+
 async function show(kube: Awaited<ReturnType<typeof startKubeApiServer>>, pod: Pod): Promise<void> {
-  const names = (await readdir(out).catch(() => [] as string[]))
-    .filter((n) => !n.startsWith('.'))
-    .sort();
   print(bold('  Files the app reads (.demo/secrets is the pod volume):'));
-  for (const name of names) {
+  for (const name of await files(out)) {
     print(`    ${name}: ${(await readFile(join(out, name), 'utf8')).trimEnd()}`);
   }
   const secret = kube.secrets.get(NAMESPACE, 'catalog-external-secret');
@@ -140,7 +184,11 @@ async function main(): Promise<void> {
   await rm(demo, { recursive: true, force: true });
   await mkdir(demo, { recursive: true });
   const aws = await startDevServer({
-    port,
+    port: await freePort(
+      Number(process.env[DEV_PORT_VARIABLE] ?? '4566'),
+      DEV_PORT_VARIABLE,
+      'Secrets Manager + STS',
+    ),
     seed: await loadSeedFile(join(root, 'test/fixtures/seed.yaml')),
   });
   const kube = await startKubeApiServer();
@@ -150,17 +198,21 @@ async function main(): Promise<void> {
   );
   print(bold('secrets-agent demo'));
   print(
-    `  Secrets Manager + STS (secrets-agent dev): ${aws.url}, seeded from test/fixtures/seed.yaml`,
+    `  Secrets Manager, SSM + STS (secrets-agent dev): ${aws.url}, seeded from test/fixtures/seed.yaml`,
   );
   print(`  Kubernetes API (Secrets only, loopback):   ${kube.url}`);
   const { pod, agent } = await injectedCatalog();
   summarize(pod, agent);
+  const agentPort = await freePort(
+    Number(process.env[AGENT_PORT_VARIABLE] ?? agentPortOf(agent)),
+    AGENT_PORT_VARIABLE,
+    "The agent's metrics",
+  );
 
   const child = spawn(process.execPath, [join(root, 'dist/cli.js'), ...(agent.args ?? [])], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: agentEnv(agent, aws.url),
+    env: agentEnv(agent, aws.url, agentPort),
   });
-  const agentPort = AGENT_PORT ?? agentPortOf(agent);
   print(bold('\nThe agent, as injected, is running (mode sidecar, refresh every 5s).'));
 
   let version = '';
@@ -210,4 +262,8 @@ ${bold('Try it')}
   process.once('SIGTERM', () => void stop(0));
 }
 
-await main();
+// A first run meets no stack trace: one line that says what to do.
+await main().catch((err: unknown) => {
+  process.stderr.write(`npm start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -61,7 +61,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: secrets-agent <command> [flags]\n\ncommands:\n${rows.join('\n')}\n\nsecrets-agent <command> --help shows a command's flags.\n`;
+  return `usage: secrets-agent <command> [flags]\n\ncommands:\n${rows.join('\n')}\n\nsecrets-agent <command> --help shows a command's flags; secrets-agent --version, the version.\n`;
 }
 
 async function main(): Promise<number> {
@@ -69,6 +69,12 @@ async function main(): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    // Its own file in the bundle: the entry holds no module a command also holds.
+    const { VERSION } = await import('../common/version.ts');
+    process.stdout.write(`secrets-agent ${VERSION}\n`);
+    return 0;
   }
   const entry = COMMANDS[name];
   if (entry === undefined) {

@@ -6,14 +6,21 @@
  * configuration with it once, at start; the injector maps a pod's annotations onto a
  * configuration and asks the same validator, translating each problem's field path
  * (`secrets[2].format`) back to the annotation it came from. So the injector admits exactly
- * what the agent accepts. The result is frozen. The README's "Agent configuration" section
+ * what the agent accepts. The result is frozen. docs/agent.md ("Agent configuration")
  * documents the same schema.
  */
 import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { formatDuration, parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
+import { isPodLocalUrl, parseFileMode, quote, region } from './values.ts';
+
+export { regionOfArns, regionProblem } from './values.ts';
+export { configProblemMessage, formatConfigProblem, type ConfigProblem } from './config-problem.ts';
+import { formatConfigProblem, type ConfigProblem } from './config-problem.ts';
+import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
+import * as ids from './source-ids.ts';
 import { loadTemplateEngine, templateProblem, type TemplateEngine } from './template.ts';
 
 export const MODES = ['init', 'sidecar'] as const;
@@ -21,6 +28,9 @@ export type Mode = (typeof MODES)[number];
 
 export const FORMATS = ['raw', 'json', 'yaml', 'dotenv', 'env', 'properties'] as const;
 export type Format = (typeof FORMATS)[number];
+
+export { SOURCES, type SourceKind } from './source-ids.ts';
+type SourceKind = ids.SourceKind;
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type ConfigLogLevel = (typeof LOG_LEVELS)[number];
@@ -30,7 +40,7 @@ export const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * Every bound on a configuration value, in one place. Durations in milliseconds, lengths in
- * characters. The README's Limits section lists them.
+ * characters. docs/limits.md lists them.
  */
 export const LIMITS = {
   refreshIntervalMs: { min: 5_000, max: 24 * 3_600_000 },
@@ -42,10 +52,24 @@ export const LIMITS = {
   secretIdLength: 2048,
   versionStageLength: 256,
   versionIdLength: { min: 32, max: 64 },
+  /** SSM's own limit on a parameter name or ARN (with a `:version` or `:label` selector). */
+  parameterNameLength: 2048,
+  /** SSM's own limit on a GetParametersByPath path. */
+  parameterPathLength: 2048,
+  /** Secrets Manager's limit on a filter value (a `find` prefix, a tag key=value). */
+  findPrefixLength: 512,
+  tagKeyLength: 128,
+  tagValueLength: 256,
+  /** Files one directory source may hold (a path or find matching more is an error). */
+  directoryItems: 1000,
   keyLength: 4096,
   templateLength: 16_384,
   urlLength: 2048,
   pathLength: 4096,
+  /** The local API's port: unprivileged, so the agent needs no capability to bind it. */
+  localApiPort: { min: 1024, max: 65535 },
+  /** Owners of the Kubernetes Secret one agent names (config-owners.ts). */
+  secretOwners: OWNERS_LIMIT,
 } as const;
 
 export const DEFAULTS = {
@@ -60,13 +84,21 @@ export const DEFAULTS = {
   terminationLogPath: '/dev/termination-log',
   logLevel: 'info',
   format: 'raw',
+  localApiPort: 2773,
 } as const;
 
 export interface SecretSpec {
   /** The file name under outputDir, and the Secret key with k8sSecret. */
   readonly name: string;
-  /** The secret's name, full ARN or partial ARN. */
+  /** Where the value comes from (see SOURCES); absent means secretsmanager. */
+  readonly source?: SourceKind;
+  /**
+   * secretsmanager: the secret's name, full ARN or partial ARN. parameter: the parameter's name
+   * or ARN, optionally with `:version` or `:label`. path: the SSM path. find: the name prefix.
+   */
   readonly id: string;
+  /** find: only secrets carrying this tag. */
+  readonly tag?: { readonly key: string; readonly value: string };
   readonly versionStage?: string;
   readonly versionId?: string;
   /** JMESPath selecting one value from a JSON secret. */
@@ -84,7 +116,14 @@ export interface K8sSecretTarget {
   readonly name: string;
   /** Defaults to the pod's namespace (the service-account namespace file, or POD_NAMESPACE). */
   readonly namespace?: string;
+  /**
+   * What owns the pod (its controller, as the injector saw it at admission): a Secret the agent
+   * created gets these as owner references, so Kubernetes deletes it when they are all gone.
+   */
+  readonly owners?: readonly SecretOwner[];
 }
+
+export type { SecretOwner } from './config-owners.ts';
 
 export interface AgentConfig {
   readonly mode: Mode;
@@ -103,13 +142,20 @@ export interface AgentConfig {
   readonly logLevel: ConfigLogLevel;
   readonly reloadUrl?: string;
   readonly k8sSecret?: K8sSecretTarget;
+  /** Serve the AWS Secrets Manager Agent's HTTP protocol on 127.0.0.1 (sidecar mode only). */
+  readonly localApi: boolean;
+  readonly localApiPort: number;
   readonly secrets: readonly SecretSpec[];
 }
 
 /** One secret as written in a configuration document. */
 export interface SecretInput {
   name: string;
+  /** Absent: secretsmanager. */
+  source?: string;
   id: string;
+  /** find: `key=value`. */
+  tag?: string;
   versionStage?: string;
   versionId?: string;
   key?: string;
@@ -134,7 +180,9 @@ export interface AgentConfigInput {
   terminationLogPath?: string;
   logLevel?: string;
   reloadUrl?: string;
-  k8sSecret?: { name: string; namespace?: string };
+  k8sSecret?: { name: string; namespace?: string; owners?: SecretOwner[] };
+  localApi?: boolean;
+  localApiPort?: number;
   secrets: SecretInput[];
 }
 
@@ -153,11 +201,15 @@ export const CONFIG_FIELDS = [
   'logLevel',
   'reloadUrl',
   'k8sSecret',
+  'localApi',
+  'localApiPort',
   'secrets',
 ] as const;
 export const SECRET_FIELDS = [
   'name',
+  'source',
   'id',
+  'tag',
   'versionStage',
   'versionId',
   'key',
@@ -166,36 +218,6 @@ export const SECRET_FIELDS = [
   'mode',
   'extract',
 ] as const;
-
-/**
- * One thing wrong with a configuration: the field's path (`secrets[2].format`) and what is
- * wrong with it. `{0}`, `{1}` … in the message stand for the fields in `refs`, so a caller
- * that names fields differently (the injector names annotations) can say the whole sentence in
- * its own terms.
- */
-export interface ConfigProblem {
-  readonly path: string;
-  readonly message: string;
-  readonly refs?: readonly string[];
-}
-
-/** The problem's message with every field it refers to named by `name`. */
-export function configProblemMessage(
-  problem: ConfigProblem,
-  name: (path: string) => string = (path) => path,
-): string {
-  return problem.message.replace(/\{(\d+)\}/g, (_, i: string) =>
-    name(problem.refs?.[Number(i)] ?? '?'),
-  );
-}
-
-/** `path: message`, every field named by `name` (the configuration's own paths by default). */
-export function formatConfigProblem(
-  problem: ConfigProblem,
-  name: (path: string) => string = (path) => path,
-): string {
-  return `${name(problem.path)}: ${configProblemMessage(problem, name)}`;
-}
 
 export type ConfigCheck =
   | { readonly ok: true; readonly config: AgentConfig }
@@ -217,15 +239,9 @@ interface Ctx {
   readonly k8sSecret: boolean;
 }
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]+$/;
 const VERSION_STAGE = /^[A-Za-z0-9_.-]+$/;
 const VERSION_ID = /^[A-Za-z0-9-]+$/;
-
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
-}
 
 function at(path: string, key: string): string {
   return path === '' ? key : `${path}.${key}`;
@@ -306,29 +322,6 @@ function optDuration(
   return ms;
 }
 
-/**
- * The reload URL must stay inside the pod: an http(s) URL on a loopback address. Anything else
- * would send the names of changed files to another host.
- */
-export function isPodLocalUrl(text: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const loopback =
-    host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-  return (url.protocol === 'http:' || url.protocol === 'https:') && loopback;
-}
-
-/** Octal file modes: "0400", "400", "0o400". */
-export function parseFileMode(text: string): number | undefined {
-  const match = /^(?:0o?)?([0-7]{3})$/.exec(text.trim());
-  return match?.[1] === undefined ? undefined : Number.parseInt(match[1], 8);
-}
-
 /** A file mode; owner read is required so the files are usable. */
 function optFileMode(obj: JsonObject, key: string, path: string, ctx: Ctx): number | undefined {
   const value = obj[key];
@@ -379,24 +372,45 @@ function template(ctx: Ctx): (value: string) => string | undefined {
   };
 }
 
-function region(example: string): (value: string) => string | undefined {
-  return (value) =>
-    REGION.test(value)
-      ? undefined
-      : `must be an AWS region such as ${example}; got ${quote(value)}`;
-}
-
-/** What is wrong with a region name (also the injector's default region), or undefined. */
-export const regionProblem = region('us-east-1');
-
-/** name and id: which secret, and which file. */
-function parseIdentity(raw: JsonObject, path: string, ctx: Ctx): { name?: string; id?: string } {
+/** name, source and id: which secret, from where, and which file. */
+function parseIdentity(
+  raw: JsonObject,
+  path: string,
+  ctx: Ctx,
+): { name?: string; id?: string; source: SourceKind } {
   for (const field of ['name', 'id'] as const) {
     if (raw[field] === undefined) ctx.problems.add(at(path, field), 'is required');
   }
+  const source = optEnum(raw, 'source', ids.SOURCES, path, ctx) ?? 'secretsmanager';
   const name = optString(raw, 'name', path, ctx, LIMITS.fileNameLength, fileName);
-  const id = optString(raw, 'id', path, ctx, LIMITS.secretIdLength, secretId);
-  return { ...(name === undefined ? {} : { name }), ...(id === undefined ? {} : { id }) };
+  const rule = ids.idRule(source, LIMITS, secretId);
+  const id = optString(raw, 'id', path, ctx, rule.max, rule.check);
+  return { source, ...(name === undefined ? {} : { name }), ...(id === undefined ? {} : { id }) };
+}
+
+/** tag (find only), and no version on anything but a Secrets Manager secret. */
+function parseSourceOptions(
+  raw: JsonObject,
+  source: SourceKind,
+  path: string,
+  ctx: Ctx,
+): Pick<SecretSpec, 'tag'> {
+  for (const field of ['versionStage', 'versionId'] as const)
+    if (source !== 'secretsmanager' && raw[field] !== undefined)
+      ctx.problems.add(at(path, field), ids.versionProblem(source));
+  if (raw['tag'] === undefined) return {};
+  if (source !== 'find') {
+    ctx.problems.add(at(path, 'tag'), 'applies to find sources only');
+    return {};
+  }
+  let tag: { key: string; value: string } | undefined;
+  optString(raw, 'tag', path, ctx, LIMITS.tagKeyLength + LIMITS.tagValueLength + 1, (v) => {
+    const parsed = ids.parseTag(v, LIMITS);
+    if (typeof parsed === 'string') return parsed;
+    tag = parsed;
+    return undefined;
+  });
+  return tag === undefined ? {} : { tag };
 }
 
 /** Which version: a stage, an id. */
@@ -458,9 +472,10 @@ function parseSecret(raw: unknown, path: string, ctx: Ctx): SecretSpec | undefin
     return undefined;
   }
   checkKeys(raw, SECRET_FIELDS, path, ctx);
-  const { name, id } = parseIdentity(raw, path, ctx);
+  const { name, id, source } = parseIdentity(raw, path, ctx);
   const rendering = parseRendering(raw, path, ctx);
   const version = parseVersion(raw, path, ctx);
+  const options = parseSourceOptions(raw, source, path, ctx);
   const extract = raw['extract'];
   if (extract !== undefined && typeof extract !== 'boolean') {
     ctx.problems.add(at(path, 'extract'), 'must be true or false');
@@ -475,7 +490,9 @@ function parseSecret(raw: unknown, path: string, ctx: Ctx): SecretSpec | undefin
   if (name === undefined || id === undefined) return undefined;
   return {
     name,
+    ...(source === 'secretsmanager' ? {} : { source }),
     id,
+    ...options,
     ...rendering,
     ...version,
     extract: extract === true,
@@ -489,7 +506,7 @@ function parseK8sSecret(raw: unknown, ctx: Ctx): K8sSecretTarget | undefined {
     ctx.problems.add('k8sSecret', 'must be an object with a name');
     return undefined;
   }
-  checkKeys(raw, ['name', 'namespace'], 'k8sSecret', ctx);
+  checkKeys(raw, ['name', 'namespace', 'owners'], 'k8sSecret', ctx);
   const objectName = (what: string) => (value: string) =>
     isDnsSubdomain(value)
       ? undefined
@@ -497,8 +514,37 @@ function parseK8sSecret(raw: unknown, ctx: Ctx): K8sSecretTarget | undefined {
   if (raw['name'] === undefined) ctx.problems.add('k8sSecret.name', 'is required');
   const name = optString(raw, 'name', 'k8sSecret', ctx, 253, objectName('Secret'));
   const namespace = optString(raw, 'namespace', 'k8sSecret', ctx, 63, objectName('namespace'));
+  const owners = parseOwners(raw['owners'], namespace !== undefined, (...a) =>
+    ctx.problems.add(...a),
+  );
   if (name === undefined) return undefined;
-  return namespace === undefined ? { name } : { name, namespace };
+  return {
+    name,
+    ...(namespace === undefined ? {} : { namespace }),
+    ...(owners === undefined || owners.length === 0 ? {} : { owners }),
+  };
+}
+
+/** localApi and its port: an unprivileged port, not the status server's, sidecar mode only. */
+function parseLocalApi(
+  raw: JsonObject,
+  ctx: Ctx,
+  local: Pick<AgentConfig, 'mode' | 'httpPort'>,
+): Pick<AgentConfig, 'localApi' | 'localApiPort'> {
+  const { localApi: on = false, localApiPort: port = DEFAULTS.localApiPort } = raw;
+  const { min, max } = LIMITS.localApiPort;
+  if (typeof on !== 'boolean') ctx.problems.add('localApi', 'must be true or false');
+  const portOk = typeof port === 'number' && Number.isInteger(port) && port >= min && port <= max;
+  if (!portOk)
+    ctx.problems.add('localApiPort', `must be a port from ${min} to ${max}; got ${quote(port)}`);
+  if (on === true && portOk && local.httpPort !== 0 && port === local.httpPort)
+    ctx.problems.add('localApiPort', `${port} is taken by the agent's health and metrics port`);
+  if (on === true && local.mode !== 'sidecar')
+    ctx.problems.add(
+      'localApi',
+      'is served in sidecar mode only: an init container exits before the app starts',
+    );
+  return { localApi: on === true, localApiPort: portOk ? port : DEFAULTS.localApiPort };
 }
 
 function parseHttpPort(raw: JsonObject, ctx: Ctx): number {
@@ -633,8 +679,10 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
   checkKeys(raw, CONFIG_FIELDS, '', ctx);
   const secrets = parseSecrets(raw, ctx);
   const k8sSecret = parseK8sSecret(raw['k8sSecret'], ctx);
+  const local = parseLocal(raw, ctx);
   const config: AgentConfig = {
-    ...parseLocal(raw, ctx),
+    ...local,
+    ...parseLocalApi(raw, ctx, local),
     ...parseTiming(raw, ctx),
     ...parseTargets(raw, ctx),
     ...(k8sSecret === undefined ? {} : { k8sSecret }),

@@ -1,6 +1,6 @@
 /**
  * The catalog of error codes. Every error the product raises on purpose carries one of these
- * codes; callers branch on the code, never on the message. README's "Errors" section lists the
+ * codes; callers branch on the code, never on the message. docs/agent.md ("Error codes") lists the
  * same codes (a test keeps the two in step).
  */
 export const ErrorCodes = {

@@ -3,7 +3,7 @@ export interface RequestRecord {
   readonly requestId: string;
   /** ISO time the request arrived. */
   readonly time: string;
-  readonly service: 'secretsmanager' | 'sts';
+  readonly service: 'secretsmanager' | 'ssm' | 'sts';
   readonly operation: string;
   readonly secretIds: readonly string[];
   readonly region: string | undefined;

@@ -1,7 +1,9 @@
 /**
  * The Secrets Manager endpoint: `POST /` with `X-Amz-Target: secretsmanager.<Operation>`
- * (awsJson1_1), answering the two calls the agent makes: GetSecretValue and
- * BatchGetSecretValue (by SecretIdList). Errors come in AWS's shape: `__type`, HTTP 400 for
+ * (awsJson1_1), answering the calls the agent makes: GetSecretValue, BatchGetSecretValue (by
+ * SecretIdList, or by Filters in pages of up to 20) and ListSecrets (by Filters, pages of up to
+ * 100, with tags). Filters match as AWS's do: `name`, `tag-key` and `tag-value` by
+ * case-insensitive prefix, values of one filter or'd, filters and'ed. Errors come in AWS's shape: `__type`, HTTP 400 for
  * the caller's mistakes, AWS's wording.
  */
 import { randomUUID } from 'node:crypto';
@@ -29,7 +31,11 @@ interface Call {
 const OPERATIONS: Readonly<Record<string, (input: JsonObject, call: Call) => JsonObject>> = {
   GetSecretValue: getSecretValue,
   BatchGetSecretValue: batchGetSecretValue,
+  ListSecrets: listSecrets,
 };
+/** ListSecrets answers up to 100 secrets a page. */
+const LIST_LIMIT = 100;
+const FILTER_KEYS = ['name', 'tag-key', 'tag-value'] as const;
 
 export async function handleSecretsManager(
   state: DevState,
@@ -90,9 +96,12 @@ async function serve(
   draft.secretIds = secretIdsOf(input);
   authenticateRequest(state, req, body, draft, jsonAuthError);
   const region = draft.region ?? state.defaultRegion;
+  const filtered =
+    input['Filters'] === undefined ? [] : matching(state, input).map((secret) => secret.name);
   const names = [
     ...draft.secretIds,
     ...draft.secretIds.flatMap((id) => state.store.find(id)?.name ?? []),
+    ...filtered,
   ];
   const faults: readonly Fault[] = state.faults.take(
     { operation: draft.operation, region, secretNames: names },
@@ -120,11 +129,7 @@ function batchGetSecretValue(input: JsonObject, call: Call): JsonObject {
   const ids = optStringList(input, 'SecretIdList');
   if ((ids === undefined) === (input['Filters'] === undefined))
     throw invalidParameter("Either 'SecretIdList' or 'Filters' must be provided, but not both.");
-  if (ids === undefined) {
-    throw invalidParameter(
-      'The dev endpoint answers BatchGetSecretValue by SecretIdList only (Filters is not supported).',
-    );
-  }
+  if (ids === undefined) return batchByFilters(input, call);
   if (ids.length === 0 || ids.length > BATCH_LIMIT)
     throw invalidParameter(`SecretIdList must hold between 1 and ${BATCH_LIMIT} secret ids.`);
   if (input['MaxResults'] !== undefined)
@@ -151,6 +156,94 @@ function batchGetSecretValue(input: JsonObject, call: Call): JsonObject {
     );
   }
   return { SecretValues: values, Errors: errors };
+}
+
+/** BatchGetSecretValue by Filters: the matching secrets' current values, a page at a time. */
+function batchByFilters(input: JsonObject, call: Call): JsonObject {
+  const { page, next } = paged(matching(call.state, input), input, BATCH_LIMIT);
+  const values: JsonObject[] = [];
+  const errors: JsonObject[] = [];
+  for (const secret of page) {
+    try {
+      const fault = call.state.faults.takeForSecret(call.draft.operation, call.region, secret.name);
+      if (fault !== undefined) {
+        call.draft.faults = [...call.draft.faults, fault.kind];
+        throw faultError(fault, 'json') ?? new Error('a per-secret fault without an error');
+      }
+      values.push(valueEntry(call, secret, selectVersion(secret)));
+    } catch (err) {
+      if (!(err instanceof AwsError)) throw err;
+      errors.push({ SecretId: secret.name, ErrorCode: err.code, Message: err.message });
+    }
+  }
+  return {
+    SecretValues: values,
+    Errors: errors,
+    ...(next === undefined ? {} : { NextToken: next }),
+  };
+}
+
+/** ListSecrets by Filters: names, ARNs and tags, a page at a time. */
+function listSecrets(input: JsonObject, call: Call): JsonObject {
+  const { page, next } = paged(matching(call.state, input), input, LIST_LIMIT);
+  return {
+    SecretList: page.map((secret) => ({
+      ARN: call.state.store.arn(secret, call.region),
+      Name: secret.name,
+      Tags: [...secret.tags].map(([Key, Value]) => ({ Key, Value })),
+    })),
+    ...(next === undefined ? {} : { NextToken: next }),
+  };
+}
+
+/** The secrets (with a current version) every filter matches. */
+function matching(state: DevState, input: JsonObject): SecretRecord[] {
+  const raw = input['Filters'] ?? [];
+  if (!Array.isArray(raw)) throw serialization('Filters must be a list.');
+  const filters = raw.map((f: unknown) => {
+    const filter = (typeof f === 'object' && f !== null ? f : {}) as JsonObject;
+    const key = filter['Key'];
+    const values = optStringList(filter, 'Values') ?? [];
+    if (!(FILTER_KEYS as readonly unknown[]).includes(key))
+      throw invalidParameter(
+        `The dev endpoint filters by ${FILTER_KEYS.join(', ')} only; got ${JSON.stringify(key)}.`,
+      );
+    if (values.length === 0) throw invalidParameter('A filter needs at least one value.');
+    return { key: key as (typeof FILTER_KEYS)[number], values: values.map((v) => v.toLowerCase()) };
+  });
+  const starts = (text: string, values: readonly string[]): boolean =>
+    values.some((v) => text.toLowerCase().startsWith(v));
+  return state.store.list().filter(
+    (secret) =>
+      state.store.versionByStage(secret, AWSCURRENT) !== undefined &&
+      filters.every((f) => {
+        if (f.key === 'name') return starts(secret.name, f.values);
+        const tags = [...secret.tags];
+        return tags.some(([k, v]) => starts(f.key === 'tag-key' ? k : v, f.values));
+      }),
+  );
+}
+
+/** One page (MaxResults, at most `limit`) and the token of the next. */
+function paged<T>(
+  all: readonly T[],
+  input: JsonObject,
+  limit: number,
+): { page: readonly T[]; next: string | undefined } {
+  const max = input['MaxResults'] ?? limit;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > limit)
+    throw invalidParameter(`MaxResults must be between 1 and ${limit}.`);
+  const token = input['NextToken'];
+  const start =
+    typeof token === 'string' ? Number(Buffer.from(token, 'base64').toString('utf8')) : 0;
+  if (!Number.isInteger(start) || start < 0 || start > all.length)
+    throw invalidParameter('The NextToken value is not valid.');
+  const page = all.slice(start, start + max);
+  const end = start + page.length;
+  return {
+    page,
+    next: end < all.length ? Buffer.from(String(end)).toString('base64') : undefined,
+  };
 }
 
 function requireSecret(call: Call, secretId: string): SecretRecord {

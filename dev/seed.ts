@@ -1,12 +1,13 @@
 /**
- * The seed file (YAML or JSON): secrets with their versions and stages, static credentials and
- * STS settings. Validated once, every problem named by its path
+ * The seed file (YAML or JSON): secrets with their versions, stages and tags, SSM parameters,
+ * static credentials and STS settings. Validated once, every problem named by its path
  * (`secrets[2].value: ...`) in one SEED_INVALID error.
  */
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { AgentError } from '../common/errors.ts';
 import type { StaticCredential } from './credentials.ts';
+import { PARAMETER_TYPES, type ParameterStore, type ParameterType } from './parameters.ts';
 import { AWSCURRENT, type SecretStore, type SecretValue } from './store.ts';
 import type { StsConfig } from './sts.ts';
 
@@ -15,6 +16,7 @@ export interface SeedInput {
   readonly region?: string;
   readonly accountId?: string;
   readonly secrets?: readonly SeedSecretInput[];
+  readonly parameters?: readonly SeedParameterInput[];
   readonly credentials?: readonly StaticCredential[];
   readonly sts?: StsConfig;
 }
@@ -29,6 +31,17 @@ export interface SeedSecretInput {
   readonly binary?: string;
   /** Several versions with their stages, instead of `value`/`binary`. */
   readonly versions?: readonly SeedVersionInput[];
+  /** Tags, key to value (a `find` with a tag selects by them). */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/** An SSM parameter: one version; a list is a StringList (stored comma-separated). */
+export interface SeedParameterInput {
+  readonly name: string;
+  readonly value: string | readonly string[];
+  /** String (the default), StringList or SecureString. */
+  readonly type?: ParameterType;
+  readonly labels?: readonly string[];
 }
 
 export interface SeedVersionInput {
@@ -43,12 +56,21 @@ export interface Seed {
   readonly region: string;
   readonly accountId: string;
   readonly secrets: readonly SeedSecret[];
+  readonly parameters: readonly SeedParameter[];
   readonly credentials: readonly StaticCredential[];
   readonly sts: StsConfig;
 }
 
+export interface SeedParameter {
+  readonly name: string;
+  readonly value: string;
+  readonly type: ParameterType;
+  readonly labels: readonly string[];
+}
+
 export interface SeedSecret {
   readonly name: string;
+  readonly tags?: Readonly<Record<string, string>>;
   readonly versions: readonly {
     readonly value: SecretValue;
     readonly stages: readonly string[];
@@ -60,6 +82,7 @@ export const EMPTY_SEED: Seed = {
   region: 'us-east-1',
   accountId: '123456789012',
   secrets: [],
+  parameters: [],
   credentials: [],
   sts: {},
 };
@@ -108,7 +131,7 @@ export function parseSeed(raw: unknown, source = 'seed'): Seed {
     p.add('(root)', 'must be a mapping with a "secrets" list');
     throw failure(source, p);
   }
-  unknownKeys(raw, '', ['region', 'accountId', 'secrets', 'credentials', 'sts'], p);
+  unknownKeys(raw, '', ['region', 'accountId', 'secrets', 'parameters', 'credentials', 'sts'], p);
   const region = optString(raw, 'region', 'region', p) ?? EMPTY_SEED.region;
   const accountId = optString(raw, 'accountId', 'accountId', p) ?? EMPTY_SEED.accountId;
   if (!/^\d{12}$/.test(accountId)) p.add('accountId', 'must be 12 digits');
@@ -119,10 +142,18 @@ export function parseSeed(raw: unknown, source = 'seed'): Seed {
     'name',
     p,
   );
+  const parameters = parseList(raw['parameters'], 'parameters', p, parseParameter);
+  duplicates(
+    parameters.map((x) => x.name),
+    'parameters',
+    'name',
+    p,
+  );
   const seed: Seed = {
     region,
     accountId,
     secrets,
+    parameters,
     credentials: parseList(raw['credentials'], 'credentials', p, parseCredential),
     sts: parseSts(raw['sts'], p),
   };
@@ -145,13 +176,46 @@ function failure(source: string, p: Problems): AgentError {
 
 function parseSecret(raw: unknown, path: string, p: Problems): SeedSecret | undefined {
   if (!isRaw(raw)) return p.add(path, 'must be a mapping with at least a "name"');
-  unknownKeys(raw, path, ['name', 'value', 'binary', 'versions'], p);
+  unknownKeys(raw, path, ['name', 'value', 'binary', 'versions', 'tags'], p);
   const name = optString(raw, 'name', `${path}.name`, p);
   if (name === undefined) p.add(`${path}.name`, 'is required');
   else if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name))
     p.add(`${path}.name`, 'may hold only letters, digits and /_+=.@-');
   const versions = parseVersions(raw, path, p);
-  return name === undefined ? undefined : { name, versions };
+  const tags = raw['tags'];
+  if (
+    tags !== undefined &&
+    !(isRaw(tags) && Object.values(tags).every((v) => typeof v === 'string'))
+  )
+    p.add(`${path}.tags`, 'must be a mapping of tag keys to string values');
+  if (name === undefined) return undefined;
+  return {
+    name,
+    versions,
+    ...(isRaw(tags) ? { tags: tags as Readonly<Record<string, string>> } : {}),
+  };
+}
+
+function parseParameter(raw: unknown, path: string, p: Problems): SeedParameter | undefined {
+  if (!isRaw(raw)) return p.add(path, 'must be a mapping with "name" and "value"');
+  unknownKeys(raw, path, ['name', 'value', 'type', 'labels'], p);
+  const name = optString(raw, 'name', `${path}.name`, p);
+  if (name === undefined) p.add(`${path}.name`, 'is required');
+  else if (!/^[A-Za-z0-9/_.-]{1,1011}$/.test(name) || name.includes('//'))
+    p.add(`${path}.name`, 'may hold only letters, digits and /_.- (an SSM parameter name)');
+  const value = raw['value'];
+  let text: string | undefined;
+  if (typeof value === 'string') text = value;
+  else if (Array.isArray(value) && value.every((v) => typeof v === 'string' && !v.includes(',')))
+    text = value.join(',');
+  else
+    p.add(`${path}.value`, 'must be a string, or a list of strings without commas (a StringList)');
+  const type = raw['type'] ?? (Array.isArray(value) ? 'StringList' : 'String');
+  if (!(PARAMETER_TYPES as readonly unknown[]).includes(type))
+    p.add(`${path}.type`, `must be one of ${PARAMETER_TYPES.join(', ')}`);
+  const labels = optStringList(raw['labels'], `${path}.labels`, p) ?? [];
+  if (name === undefined || text === undefined) return undefined;
+  return { name, value: text, type: type as ParameterType, labels };
 }
 
 function parseVersions(raw: Raw, path: string, p: Problems): SeedSecret['versions'] {
@@ -294,10 +358,12 @@ function isRaw(v: unknown): v is Raw {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Loads the seed's secrets into a store. */
-export function applySeed(store: SecretStore, seed: Seed): void {
+/** Loads the seed's secrets into a store, and its parameters into a parameter store. */
+export function applySeed(store: SecretStore, seed: Seed, parameters?: ParameterStore): void {
   for (const s of seed.secrets) {
     const secret = store.secret(s.name);
+    for (const [key, value] of Object.entries(s.tags ?? {})) secret.tags.set(key, value);
     for (const v of s.versions) store.addVersion(secret, v.value, v.id, v.stages);
   }
+  for (const x of seed.parameters) parameters?.put(x.name, x.value, x.type, x.labels);
 }

@@ -1,6 +1,7 @@
 /**
  * `startDevServer`: the calls the agent makes to AWS, on one loopback port: Secrets Manager's
- * GetSecretValue and BatchGetSecretValue (awsJson1_1) and STS AssumeRoleWithWebIdentity (query
+ * GetSecretValue, BatchGetSecretValue and ListSecrets, SSM's GetParameters,
+ * GetParametersByPath and GetParameter (awsJson1_1), and STS AssumeRoleWithWebIdentity (query
  * protocol), with admin endpoints under `/_dev/` (faults, the request log, rotation). The
  * unmodified AWS SDK works against it through `endpoint` / `AWS_ENDPOINT_URL*`. Tests use it
  * in-process through the returned handle: the store, the fault registry and the request log.
@@ -10,7 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { type Logger, silentLogger } from '../common/log.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import { CredentialRegistry } from './credentials.ts';
+import { ParameterStore, type ParameterType } from './parameters.ts';
 import { handleSecretsManager } from './secretsmanager.ts';
+import { handleSsm, SSM_TARGET_PREFIX } from './ssm.ts';
 import { FaultRegistry } from './faults.ts';
 import { RequestLog } from './request-log.ts';
 import { type Seed, type SeedInput, applySeed, toSeed } from './seed.ts';
@@ -38,6 +41,7 @@ export interface DevServer {
   readonly host: string;
   readonly seed: Seed;
   readonly store: SecretStore;
+  readonly parameters: ParameterStore;
   readonly faults: FaultRegistry;
   readonly requests: RequestLog;
   readonly credentials: CredentialRegistry;
@@ -47,6 +51,13 @@ export interface DevServer {
     value: string | Buffer | Readonly<Record<string, unknown>>,
     stages?: readonly string[],
   ): string;
+  /** Adds a version of a parameter, creating it if needed; returns the version number. */
+  putParameter(
+    name: string,
+    value: string,
+    type?: ParameterType,
+    labels?: readonly string[],
+  ): number;
   /** Stops listening and closes every connection, keep-alive ones included. */
   close(): Promise<void>;
 }
@@ -59,9 +70,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     accountId: seed.accountId,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  applySeed(store, seed);
+  const parameters = new ParameterStore({
+    accountId: seed.accountId,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
+  applySeed(store, seed, parameters);
   const state: DevState = {
     store,
+    parameters,
     faults: new FaultRegistry(),
     requests: new RequestLog(),
     credentials: new CredentialRegistry({
@@ -86,6 +102,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     host,
     seed,
     store,
+    parameters,
     faults: state.faults,
     requests: state.requests,
     credentials: state.credentials,
@@ -98,6 +115,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
             : { kind: 'string' as const, text: JSON.stringify(value) };
       return store.putVersion(store.secret(name), v, stages).id;
     },
+    putParameter: (name, value, type, labels) => parameters.put(name, value, type, labels),
     close: () => closeServer(server, closing),
   };
 }
@@ -108,8 +126,10 @@ async function route(state: DevState, req: IncomingMessage, res: ServerResponse)
     const body = await readBody(req);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path.startsWith(ADMIN_PREFIX)) return handleAdmin(state, req, res, body);
-    if (req.headers['x-amz-target'] !== undefined)
-      return await handleSecretsManager(state, req, res, body);
+    const target = req.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith(SSM_TARGET_PREFIX))
+      return await handleSsm(state, req, res, body);
+    if (target !== undefined) return await handleSecretsManager(state, req, res, body);
     if (isStsRequest(req, body)) return await handleSts(state, req, res, body);
     sendPlainJson(res, 404, {
       error:

@@ -9,11 +9,13 @@ import {
 } from './credentials.ts';
 import type { FaultRegistry } from './faults.ts';
 import type { RequestLog, RequestRecord } from './request-log.ts';
+import type { ParameterStore } from './parameters.ts';
 import type { SecretStore } from './store.ts';
 import type { StsConfig } from './sts.ts';
 
 export interface DevState {
   readonly store: SecretStore;
+  readonly parameters: ParameterStore;
   readonly faults: FaultRegistry;
   readonly requests: RequestLog;
   readonly credentials: CredentialRegistry;

@@ -25,6 +25,7 @@ export interface SecretRecord {
   /** The 6 characters AWS appends to the name in the ARN. */
   readonly suffix: string;
   readonly versions: Map<string, VersionRecord>;
+  readonly tags: Map<string, string>;
 }
 
 const SUFFIX_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -47,10 +48,22 @@ export class SecretStore {
   secret(name: string): SecretRecord {
     let secret = this.#secrets.get(name);
     if (secret === undefined) {
-      secret = { name, suffix: stableSuffix(name), versions: new Map() };
+      secret = { name, suffix: stableSuffix(name), versions: new Map(), tags: new Map() };
       this.#secrets.set(name, secret);
     }
     return secret;
+  }
+
+  /** Every secret, by name. */
+  list(): SecretRecord[] {
+    return [...this.#secrets.values()].sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+  }
+
+  /** Removes a secret (at once, as a forced deletion does). */
+  delete(name: string): boolean {
+    return this.#secrets.delete(name);
   }
 
   /** Finds a secret by name, full ARN or partial ARN (the ARN without the random suffix). */

@@ -3,13 +3,14 @@
  * The review is validated here, at the boundary; the server turns AdmissionReviewError into a
  * 400 and counts `result.outcome` in its metrics.
  */
-import { isObject, type JsonObject } from '../common/json.ts';
+import type { JsonObject } from '../common/json.ts';
 import { denialMessage, injectPod, podDisplayName } from './inject.ts';
 import type { Outcome } from './inject.ts';
 import { encodePatch } from './patch.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
 import type { InjectorOptions } from './plan.ts';
-import { ANNOTATION_PREFIX, parsePod, PodShapeError } from './types.ts';
+import { isRecord, objectShape, parsePartial } from './partial-json.ts';
+import { ANNOTATION_PREFIX, parsePod, POD_SHAPE, PodShapeError } from './types.ts';
 import type { Problem } from './annotations.ts';
 
 export { DEFAULT_INJECTOR_OPTIONS };
@@ -135,12 +136,26 @@ export function admitRequest(
 
 type Obj = JsonObject;
 
+/** The parts of the review the injector reads: the request's resource and its pod (POD_SHAPE). */
+const REVIEW_SHAPE = objectShape({
+  request: objectShape({ resource: objectShape({}), object: POD_SHAPE }),
+});
+
+/**
+ * An AdmissionReview's JSON text, read where the injector reads it (partial-json.ts), then
+ * validated as `parseAdmissionReview` does. Throws JsonSyntaxError when the text is not JSON,
+ * AdmissionReviewError when it is not a review.
+ */
+export function readAdmissionReview(text: string): AdmissionRequest {
+  return parseAdmissionReview(parsePartial(text, REVIEW_SHAPE));
+}
+
 /**
  * The one parser of the AdmissionReview envelope (`admission.k8s.io/v1`): apiVersion, kind, and
  * the request fields the injector reads, each checked for its type. Throws AdmissionReviewError.
  */
 export function parseAdmissionReview(review: unknown): AdmissionRequest {
-  if (!isObject(review))
+  if (!isRecord(review))
     throw new AdmissionReviewError('the body must be an AdmissionReview object');
   if (review['apiVersion'] !== ADMISSION_REVIEW_API_VERSION) {
     throw new AdmissionReviewError(
@@ -153,7 +168,7 @@ export function parseAdmissionReview(review: unknown): AdmissionRequest {
     );
   }
   const request = review['request'];
-  if (!isObject(request)) throw new AdmissionReviewError('request is missing');
+  if (!isRecord(request)) throw new AdmissionReviewError('request is missing');
   return parseRequest(request);
 }
 
@@ -183,7 +198,7 @@ function parseRequest(request: Obj): AdmissionRequest {
 function parseResource(raw: unknown): AdmissionRequest['resource'] {
   if (raw === undefined) return undefined;
   const field = (obj: Obj, key: string): string => (typeof obj[key] === 'string' ? obj[key] : '');
-  if (!isObject(raw) || typeof raw['resource'] !== 'string') {
+  if (!isRecord(raw) || typeof raw['resource'] !== 'string') {
     throw new AdmissionReviewError('request.resource must name a resource');
   }
   return { group: field(raw, 'group'), version: field(raw, 'version'), resource: raw['resource'] };
@@ -191,10 +206,10 @@ function parseResource(raw: unknown): AdmissionRequest['resource'] {
 
 function mayOptIn(object: unknown): boolean {
   const annotations =
-    isObject(object) && isObject(object['metadata'])
+    isRecord(object) && isRecord(object['metadata'])
       ? object['metadata']['annotations']
       : undefined;
-  const inject = isObject(annotations) ? annotations[`${ANNOTATION_PREFIX}inject`] : undefined;
+  const inject = isRecord(annotations) ? annotations[`${ANNOTATION_PREFIX}inject`] : undefined;
   return inject !== undefined && inject !== 'false';
 }
 

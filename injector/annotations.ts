@@ -22,8 +22,22 @@ import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { templateEnvironment } from '../common/template.ts';
 import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, Pod, Result } from './types.ts';
-import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES, type PodKey, type SecretPrefix } from './keys.ts';
-import { closest, suggestKey } from './suggest.ts';
+import {
+  ENV_PREFIX,
+  POD_KEYS,
+  SECRET_PREFIXES,
+  SOURCE_PREFIXES,
+  type PodKey,
+  type SecretPrefix,
+} from './keys.ts';
+import { suggestKey } from './suggest.ts';
+import {
+  finishSecrets,
+  SECRET_FIELD_PARSERS,
+  SECRET_FIELD_PREFIX,
+  type SecretDraft,
+} from './secret-fields.ts';
+import { parseLocalApiKey, tokenEnvCollision, type LocalApiField } from './local-api.ts';
 
 /** One thing wrong with the annotations; `annotation` is the full key. */
 export interface Problem {
@@ -51,10 +65,8 @@ export type ResourceAnnotation = keyof typeof RESOURCE_ANNOTATIONS;
  * secrets, and the settings the pod chooses (refresh interval, regions, reload URL, Secret).
  * The injector adds its own (mode, output directory, port) per agent container.
  */
-export type AnnotatedConfig = Pick<
-  AgentConfigInput,
-  'secrets' | 'refreshInterval' | 'region' | 'failoverRegion' | 'reloadUrl' | 'k8sSecret'
->;
+type PodChosen = 'refreshInterval' | 'region' | 'failoverRegion' | 'reloadUrl' | 'k8sSecret';
+export type AnnotatedConfig = Pick<AgentConfigInput, 'secrets' | PodChosen | LocalApiField>;
 
 export interface OptedIn {
   readonly inject: true;
@@ -105,10 +117,7 @@ interface Draft {
   config: Omit<AnnotatedConfig, 'secrets'>;
 }
 
-/** One secret's annotations: the configuration fields, as written. */
-type SecretDraft = Partial<Omit<SecretInput, 'name'>>;
-
-class Collector {
+export class Collector {
   readonly problems: Problem[] = [];
   add(key: string, message: string): void {
     this.problems.push({ annotation: `${ANNOTATION_PREFIX}${key}`, message });
@@ -127,10 +136,8 @@ export function parseAnnotations(
   const inject = own.get('inject');
   if (inject === undefined || inject === 'false') return { ok: true, value: { inject: false } };
   const out = new Collector();
-  if (inject !== 'true') {
-    out.add('inject', `must be "true" or "false"; got ${JSON.stringify(inject)}`);
-    return { ok: false, problems: out.problems };
-  }
+  // A value other than "true" is a problem, and so is everything else wrong: all at once.
+  if (inject !== 'true') out.add('inject', `must be "true" or "false"; got ${quote(inject)}`);
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
   return out.problems.length > 0
@@ -204,18 +211,6 @@ function tooLong(key: string, value: string, out: Collector): boolean {
 // ---------------------------------------------------------------------------------------------
 // The agent's configuration, checked by its own schema
 
-/** The configuration field each annotation sets, for naming the schema's problems. */
-const SECRET_FIELD_PREFIX: Readonly<Record<keyof SecretInput, SecretPrefix>> = {
-  name: 'secret-',
-  id: 'secret-',
-  key: 'key-',
-  template: 'template-',
-  format: 'format-',
-  versionStage: 'version-stage-',
-  versionId: 'version-id-',
-  mode: 'perms-',
-  extract: 'extract-',
-};
 const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
   refreshInterval: 'refresh-interval',
   region: 'region',
@@ -223,6 +218,8 @@ const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
   reloadUrl: 'reload-url',
   k8sSecret: 'k8s-secret',
   'k8sSecret.name': 'k8s-secret',
+  localApi: 'local-api',
+  localApiPort: 'local-api-port',
   secrets: 'inject',
 };
 
@@ -233,9 +230,15 @@ const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
 export function annotationForField(path: string, secrets: readonly SecretInput[]): string {
   const match = /^secrets\[(\d+)\](?:\.(\w+))?/.exec(path);
   if (match !== null) {
-    const name = secrets[Number(match[1])]?.name ?? '';
+    const secret = secrets[Number(match[1])];
+    const name = secret?.name ?? '';
     const field = (match[2] ?? 'id') as keyof SecretInput;
-    return `${SECRET_FIELD_PREFIX[field] ?? 'secret-'}${name}`;
+    // name, source and id come from the annotation that names the source.
+    const sourcePrefix =
+      SOURCE_PREFIXES[(secret?.source ?? 'secretsmanager') as keyof typeof SOURCE_PREFIXES] ??
+      'secret-';
+    if (field === 'name' || field === 'source' || field === 'id') return `${sourcePrefix}${name}`;
+    return `${SECRET_FIELD_PREFIX[field] ?? sourcePrefix}${name}`;
   }
   return POD_FIELD_KEY[path] ?? 'inject';
 }
@@ -251,7 +254,7 @@ export function toProblem(p: ConfigProblem, secrets: readonly SecretInput[]): Pr
   if (p.path === 'secrets' && secrets.length === 0) {
     return {
       annotation: `${ANNOTATION_PREFIX}inject`,
-      message: `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret`,
+      message: `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret (nor a param-, path- or find- annotation)`,
     };
   }
   const name = (path: string): string => `${ANNOTATION_PREFIX}${annotationForField(path, secrets)}`;
@@ -310,6 +313,8 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   'reload-url': (v, d) => {
     d.config.reloadUrl = v;
   },
+  'local-api': localApiKey,
+  'local-api-port': localApiKey,
   'agent-cpu-request': parseQuantity,
   'agent-memory-request': parseQuantity,
   'agent-cpu-limit': parseQuantity,
@@ -324,11 +329,15 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   },
 };
 
+function localApiKey(value: string, draft: Draft, out: Collector, key: PodKey): void {
+  parseLocalApiKey(key, value, draft.config, (message) => out.add(key, message));
+}
+
 function parsePodKey(key: PodKey, value: string, draft: Draft, out: Collector): void {
   POD_KEY_PARSERS[key](value, draft, out, key);
 }
 
-function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
+export function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
   if (value === 'true') return true;
   if (value === 'false') return false;
   out.add(key, `must be "true" or "false"; got ${quote(value)}`);
@@ -471,65 +480,6 @@ function parseSecretKey(
   return true;
 }
 
-type SecretFieldParser = (value: string, draft: SecretDraft, out: Collector, key: string) => void;
-
-/** Each per-secret annotation sets one configuration field, as written (booleans parsed). */
-const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = {
-  'secret-': (v, d) => {
-    d.id = v;
-  },
-  'key-': (v, d) => {
-    d.key = v;
-  },
-  'template-': (v, d) => {
-    d.template = v;
-  },
-  'format-': (v, d) => {
-    d.format = v;
-  },
-  'version-stage-': (v, d) => {
-    d.versionStage = v;
-  },
-  'version-id-': (v, d) => {
-    d.versionId = v;
-  },
-  'perms-': (v, d) => {
-    d.mode = v;
-  },
-  'extract-': (v, d, out, k) => {
-    const b = parseBoolean(v, k, out);
-    if (b !== undefined) d.extract = b;
-  },
-};
-
-/** The secrets in file-name order; options whose `secret-<name>` is missing are reported. */
-function finishSecrets(secrets: ReadonlyMap<string, SecretDraft>, out: Collector): SecretInput[] {
-  const list: SecretInput[] = [];
-  const named = [...secrets.keys()].filter((n) => secrets.get(n)?.id !== undefined);
-  for (const [name, s] of secrets) {
-    if (s.id === undefined) reportOrphan(name, s, named, out);
-    else list.push({ name, ...s, id: s.id });
-  }
-  return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/** Options for a secret that no `secret-<name>` names: say which key, and the likely typo. */
-function reportOrphan(
-  name: string,
-  s: SecretDraft,
-  known: readonly string[],
-  out: Collector,
-): void {
-  const near = closest(name, known);
-  const hint = near === undefined ? '' : `; did you mean "${near}"?`;
-  for (const field of Object.keys(s) as (keyof SecretDraft)[]) {
-    out.add(
-      `${SECRET_FIELD_PREFIX[field]}${name}`,
-      `no ${ANNOTATION_PREFIX}secret-${name} names the secret "${name}"${hint}`,
-    );
-  }
-}
-
 function checkCrossFields(draft: Draft, env: readonly EnvAnnotation[], out: Collector): void {
   if (draft.config.k8sSecret === undefined) {
     for (const e of env)
@@ -584,6 +534,8 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
   for (const c of targets.selected) {
     checkMountCollision(c, parsed.mountPath, out);
     for (const e of parsed.env) checkEnvCollision(c, e, parsed.k8sSecret, out);
+    const tokenProblem = parsed.config.localApi === true && tokenEnvCollision(c, parsed.mountPath);
+    if (typeof tokenProblem === 'string') out.add('local-api', tokenProblem);
   }
 }
 
@@ -732,5 +684,5 @@ function unknownKeyMessage(key: string): string {
   const suggestion = suggestKey(key);
   if (suggestion !== undefined)
     return `unknown annotation; did you mean ${ANNOTATION_PREFIX}${suggestion}?`;
-  return 'unknown annotation (see the annotation table in the README)';
+  return 'unknown annotation (see docs/annotations.md)';
 }

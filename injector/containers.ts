@@ -29,7 +29,14 @@ export function agentContainer(
     args: ['agent', '--config-json', JSON.stringify(config)],
     env: [podNamespaceEnv(), ...identity.env],
     ...(serving
-      ? { ports: [{ name: 'agent-http', containerPort: plan.port, protocol: 'TCP' }] }
+      ? {
+          ports: [
+            { name: 'agent-http', containerPort: plan.port, protocol: 'TCP' },
+            ...(plan.localApiPort === undefined
+              ? []
+              : [{ name: 'local-api', containerPort: plan.localApiPort, protocol: 'TCP' }]),
+          ],
+        }
       : {}),
     resources: plan.resources,
     securityContext: restrictedSecurityContext(plan),

@@ -5,13 +5,16 @@
  * half-injected manifest piped into `kubectl apply` would be worse than none), exit 1.
  */
 import { regionProblem } from '../common/config.ts';
-import { readFile } from 'node:fs/promises';
-import { parseAllDocuments, stringify } from 'yaml';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Parser, parseAllDocuments, stringify } from 'yaml';
 import type { CommandContext } from '../common/command.ts';
 import { AgentError } from '../common/errors.ts';
 import { helpText, parseFlags, stringFlag } from '../common/flags.ts';
 import type { CommandSpec } from '../common/flags.ts';
-import { denialMessage, injectPod } from './inject.ts';
+import { formatProblem } from './annotations.ts';
+import { optInHints } from './suggest.ts';
+import { injectPod } from './inject.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
 import type { InjectorOptions } from './plan.ts';
 import { parsePod, PodShapeError } from './types.ts';
@@ -21,14 +24,21 @@ import { isObject } from '../common/json.ts';
 export const INJECT_COMMAND: CommandSpec = {
   name: 'inject',
   summary: 'print what the injector would make of the pods and workloads in a file',
-  usage: 'secrets-agent inject -f FILE|- [-o yaml|json] [flags]',
+  usage: 'secrets-agent inject -f FILE|DIR|- [-R] [-o yaml|json] [flags]',
   flags: [
     {
       name: 'filename',
       short: 'f',
       env: 'SECRETS_AGENT_INJECT_FILE',
       type: 'string',
-      help: 'YAML or JSON file of Kubernetes objects; - reads stdin',
+      help: 'YAML or JSON file of Kubernetes objects, or a directory of them (.yaml, .yml, .json); - reads stdin',
+    },
+    {
+      name: 'recursive',
+      short: 'R',
+      env: 'SECRETS_AGENT_INJECT_RECURSIVE',
+      type: 'boolean',
+      help: 'with a directory, its sub-directories too (as kubectl -R)',
     },
     {
       name: 'output',
@@ -95,7 +105,10 @@ export async function run(ctx: CommandContext): Promise<number> {
     throw new AgentError('USAGE', 'inject: -f FILE (or - for stdin) is required');
   const output = parseOutput(stringFlag(values, 'output'));
   const options = injectorOptions(values);
-  const text = file === '-' ? await readStream(ctx.stdin) : await readFile(file, 'utf8');
+  const text =
+    file === '-'
+      ? await readStream(ctx.stdin)
+      : await readInput(file, values['recursive'] === true);
   const result = transform(text, options, output);
   for (const w of result.report.warnings) ctx.stderr.write(`warning: ${w}\n`);
   if (result.report.errors.length > 0) {
@@ -104,6 +117,38 @@ export async function run(ctx: CommandContext): Promise<number> {
   }
   ctx.stdout.write(result.text);
   return 0;
+}
+
+const MANIFEST = /\.(ya?ml|json)$/;
+
+/**
+ * A file's text, or a directory's manifests (as kubectl reads `-f DIR`: its .yaml, .yml and
+ * .json files in name order; with -R, sub-directories too) as one multi-document YAML stream.
+ */
+async function readInput(path: string, recursive: boolean): Promise<string> {
+  const info = await stat(path).catch((err: unknown) => {
+    throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  });
+  if (!info.isDirectory()) return readFile(path, 'utf8');
+  const files = await manifestFiles(path, recursive);
+  if (files.length === 0)
+    throw new AgentError('USAGE', `inject: ${path} holds no .yaml, .yml or .json file`);
+  const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')));
+  // JSON is YAML: one stream, documents separated as kubectl would read them one by one.
+  return texts.map((t) => (t.endsWith('\n') ? t : `${t}\n`)).join('---\n');
+}
+
+async function manifestFiles(dir: string, recursive: boolean): Promise<string[]> {
+  const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+  const files: string[] = [];
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory() && recursive) files.push(...(await manifestFiles(path, true)));
+    else if (e.isFile() && MANIFEST.test(e.name)) files.push(path);
+  }
+  return files;
 }
 
 function parseOutput(value: string | undefined): 'yaml' | 'json' | undefined {
@@ -155,6 +200,7 @@ export function transform(
   const report: Report = { errors: [], warnings: [] };
   const docs = parseAllDocuments(text);
   const format = output ?? (/^\s*[{[]/.test(text) ? 'json' : 'yaml');
+  const sources = documentSources(text);
   const results: { source: string; outcome: Outcome }[] = [];
   for (const [i, doc] of (Array.isArray(docs) ? docs : [docs]).entries()) {
     if (doc.errors.length > 0) {
@@ -163,9 +209,7 @@ export function transform(
     }
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
-    // The separator is printed between documents; a document's own `---` would double it.
-    const source = doc.toString().replace(/^---[ \t]*\n/, '');
-    results.push({ source, outcome: injectObject(value, options, report) });
+    results.push({ source: sources[i] ?? '', outcome: injectObject(value, options, report) });
   }
   return {
     text: format === 'json' ? printJson(results.map((r) => r.outcome.value)) : printYaml(results),
@@ -178,10 +222,32 @@ function printJson(values: readonly unknown[]): string {
   return `${JSON.stringify(body, null, 2)}\n`;
 }
 
-/** Unchanged documents are printed from their source, comments and all. */
+/**
+ * Each document's own text, byte for byte, without its `---` marker (the separator is printed
+ * between documents): an unchanged document is printed as it was written, comments and all.
+ */
+function documentSources(text: string): string[] {
+  const tokens = [...new Parser().parse(text)];
+  // The first document owns what comes before it (comments, directives).
+  const starts = tokens
+    .filter((t) => t.type === 'document')
+    .map((t, i) => (i === 0 ? 0 : t.offset));
+  return starts.map((start, i) =>
+    text.slice(start, starts[i + 1] ?? text.length).replace(/^---[ \t]*(\r?\n|$)/, ''),
+  );
+}
+
+/**
+ * Changed documents as plain YAML: a value that occurs twice (env entries copied to the agent)
+ * is written twice, never as an anchor and an alias, which some tools do not read.
+ */
 function printYaml(results: readonly { source: string; outcome: Outcome }[]): string {
   return results
-    .map((r) => (r.outcome.changed ? stringify(r.outcome.value, { lineWidth: 0 }) : r.source))
+    .map((r) =>
+      r.outcome.changed
+        ? stringify(r.outcome.value, { lineWidth: 0, aliasDuplicateObjects: false })
+        : r.source.replace(/(\r?\n)?\.\.\.[ \t]*\r?\n?$/, '$1'),
+    )
     .map((s) => (s.endsWith('\n') ? s : `${s}\n`))
     .join('---\n');
 }
@@ -193,7 +259,10 @@ export function injectObject(value: unknown, options: InjectorOptions, report: R
   if (Array.isArray(value['items']) && kind.endsWith('List'))
     return injectList(value, value['items'], options, report);
   const path = TEMPLATE_PATHS[kind];
-  if (path === undefined) return { value, changed: false };
+  if (path === undefined) {
+    warnUnknownKind(value, kind, report);
+    return { value, changed: false };
+  }
   return injectWorkload(value, kind, path, options, report);
 }
 
@@ -228,14 +297,36 @@ function injectWorkload(
   const result = injectPod(pod, options);
   switch (result.outcome) {
     case 'skipped':
+      if (result.reason === 'not-opted-in')
+        for (const h of optInHints(pod.metadata?.annotations))
+          report.warnings.push(`${name}: ${h}`);
       return { value: workload, changed: false };
-    case 'denied':
-      report.errors.push(denialMessage(name, result.problems));
+    case 'denied': {
+      const count =
+        result.problems.length === 1 ? '1 problem' : `${result.problems.length} problems`;
+      const lines = result.problems.map((p) => `  ${formatProblem(p)}`);
+      report.errors.push(
+        `${name}: ${count} with secrets-agent.io annotations:\n${lines.join('\n')}`,
+      );
       return { value: workload, changed: false };
+    }
     case 'injected':
       for (const w of result.warnings) report.warnings.push(`${name}: ${w}`);
       return { value: setPath(workload, path, result.pod), changed: true };
   }
+}
+
+/**
+ * A kind `inject` does not know (an Argo Rollout, a Knative Service…) whose pod template opted
+ * in: it passes through unchanged, which its author may not expect. The webhook still injects
+ * its pods when the controller creates them.
+ */
+function warnUnknownKind(obj: Obj, kind: string, report: Report): void {
+  const annotations = getPath(obj, ['spec', 'template', 'metadata', 'annotations']);
+  if (!isObject(annotations) || annotations['secrets-agent.io/inject'] !== 'true') return;
+  report.warnings.push(
+    `${objectName(obj, kind || '<no kind>')}: its pod template opts in, but inject knows only ${Object.keys(TEMPLATE_PATHS).join(', ')}: passed through unchanged (the webhook injects its pods when they are created)`,
+  );
 }
 
 function objectName(obj: Obj, kind: string): string {

@@ -76,10 +76,11 @@ function checkConfigs(plan: Plan): Problem[] {
 /** A problem with a value the injector took from elsewhere says where it came from. */
 function withSource(p: Problem, path: string, plan: Plan): Problem {
   if (path !== 'region' || plan.regionFrom === undefined) return p;
-  const from =
-    plan.regionFrom === 'pod'
-      ? "the pod's AWS_REGION or AWS_DEFAULT_REGION"
-      : "the injector's --default-region";
+  const from = {
+    arn: "the secrets' ARNs",
+    pod: "the pod's AWS_REGION or AWS_DEFAULT_REGION",
+    default: "the injector's --default-region",
+  }[plan.regionFrom];
   return { ...p, message: `${p.message} (taken from ${from}; set this annotation instead)` };
 }
 
@@ -90,12 +91,23 @@ function withSource(p: Problem, path: string, plan: Plan): Problem {
 function checkPorts(pod: Pod, plan: Plan): Problem[] {
   const { containers, initContainers } = appContainers(pod);
   return [...initContainers, ...containers].flatMap((c) =>
-    (c.ports ?? [])
-      .filter((p) => p.containerPort === plan.port)
-      .map((p) => ({
-        annotation: `${ANNOTATION_PREFIX}inject`,
-        message: `container "${c.name}" already uses port ${p.containerPort}, the agent's health and metrics port (the injector's --agent-port moves it)`,
-      })),
+    (c.ports ?? []).flatMap((p) => {
+      if (p.containerPort === plan.port)
+        return [
+          {
+            annotation: `${ANNOTATION_PREFIX}inject`,
+            message: `container "${c.name}" already uses port ${p.containerPort}, the agent's health and metrics port (the injector's --agent-port moves it)`,
+          },
+        ];
+      if (p.containerPort === plan.localApiPort)
+        return [
+          {
+            annotation: `${ANNOTATION_PREFIX}local-api-port`,
+            message: `container "${c.name}" already uses port ${p.containerPort}, the local API's port; choose another`,
+          },
+        ];
+      return [];
+    }),
   );
 }
 

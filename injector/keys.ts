@@ -13,6 +13,8 @@ export const POD_KEYS = [
   'role-arn',
   'k8s-secret',
   'reload-url',
+  'local-api',
+  'local-api-port',
   'agent-cpu-request',
   'agent-memory-request',
   'agent-cpu-limit',
@@ -22,16 +24,30 @@ export const POD_KEYS = [
 ] as const;
 export type PodKey = (typeof POD_KEYS)[number];
 
-/** Longest first, so `version-stage-x` is not read as something shorter. */
+/**
+ * Longest first, so `version-stage-x` is not read as something shorter (and `find-tag-x` is the
+ * tag of `find-x`, never a find named `tag-x`).
+ */
 export const SECRET_PREFIXES = [
   'version-stage-',
   'version-id-',
+  'find-tag-',
   'template-',
   'extract-',
   'secret-',
   'format-',
+  'param-',
   'perms-',
+  'path-',
+  'find-',
   'key-',
 ] as const;
 export type SecretPrefix = (typeof SECRET_PREFIXES)[number];
+/** The annotations that name a source (one per file name), by the source they name. */
+export const SOURCE_PREFIXES = {
+  secretsmanager: 'secret-',
+  parameter: 'param-',
+  path: 'path-',
+  find: 'find-',
+} as const satisfies Record<string, SecretPrefix>;
 export const ENV_PREFIX = 'env-';

@@ -1,5 +1,5 @@
 /**
- * The injector's Prometheus metrics (names in SPEC), on a registry passed in, never the global
+ * The injector's Prometheus metrics (names as the README documents them), on a registry passed in, never the global
  * one, so tests and a second server in one process never collide.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -18,7 +18,7 @@ export interface InjectorMetrics {
   readonly registry: Registry;
   readonly admissions: Counter<'outcome'>;
   readonly admissionDuration: Histogram;
-  /** Not in SPEC's list: added so a stuck rotation (every new pair rejected) can be alerted on. */
+  /** Beyond the core metrics: added so a stuck rotation (every new pair rejected) can be alerted on. */
   readonly certificateReloads: Counter<'outcome'>;
   readonly certificateExpiry: Gauge;
 }

@@ -1,5 +1,7 @@
 /**
- * Applies a plan to a pod. Pure: works on a deep clone and returns it. Every step "ensures"
+ * Applies a plan to a pod. Pure: the pod is never written to; the result is a new pod that shares
+ * every part it does not change with the admitted one (so the patch diffs only what changed,
+ * patch.ts), and builds anew the objects along the paths it changes. Every step "ensures"
  * rather than "adds", so the same pod can pass through any number of times (webhook
  * reinvocation, re-admission of an injected pod) and only what is missing or broken changes:
  * fields another webhook added are kept, fields another webhook stripped from the agent's
@@ -8,14 +10,14 @@
 import { agentContainer } from './containers.ts';
 import type { AgentRole } from './containers.ts';
 import { agentIdentity } from './identity.ts';
+import { RawJson } from './partial-json.ts';
 import type { AgentIdentity } from './identity.ts';
 import type { Plan } from './plan.ts';
 import { AGENT_NAMES, STATUS_ANNOTATION, STATUS_INJECTED } from './types.ts';
 import type { Container, ObjectMeta, Pod, PodSpec, Volume } from './types.ts';
 import { appEnv, appMount, secretsVolume } from './volume.ts';
 
-export function mutatePod(original: Pod, plan: Plan): Pod {
-  const pod = structuredClone(original);
+export function mutatePod(pod: Pod, plan: Plan): Pod {
   const identity = agentIdentity(pod, plan.roleArn, plan.k8sSecret);
   let spec: PodSpec = withVolumes(pod.spec, [secretsVolume(plan), ...identity.volumes]);
   spec = withAppMountsAndEnv(spec, plan);
@@ -115,8 +117,14 @@ const LIST_KEYS: Readonly<Record<string, string>> = {
   volumes: 'name',
 };
 
+/** A plain object; a RawJson (a part of the pod never read) is a value, laid over whole. */
 function isPlain(value: unknown): value is Plain {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof RawJson)
+  );
 }
 
 /**

@@ -3,7 +3,15 @@
  * container plus regular sidecar), the target containers, the agent's user, resources and
  * configuration. Pure: the same pod, annotations and options always give the same plan.
  */
-import { DEFAULTS, type AgentConfigInput, type Mode, type SecretInput } from '../common/config.ts';
+import {
+  DEFAULTS,
+  regionOfArns,
+  type AgentConfigInput,
+  type Mode,
+  type SecretInput,
+  type SecretOwner,
+} from '../common/config.ts';
+import { DEFAULT_IMAGE } from '../common/version.ts';
 import { quantityValue } from './annotations.ts';
 import type { EnvAnnotation, OptedIn, ResourceAnnotation } from './annotations.ts';
 import { appContainers, selectTargets } from './types.ts';
@@ -28,7 +36,7 @@ export interface InjectorOptions {
 }
 
 export const DEFAULT_INJECTOR_OPTIONS: InjectorOptions = Object.freeze({
-  image: 'secrets-agent:0.1.0',
+  image: DEFAULT_IMAGE,
   nativeSidecar: true,
   agentPort: 9102,
   resources: Object.freeze({
@@ -77,13 +85,16 @@ export interface Plan {
   readonly volumeSizeLimit: string;
   readonly warnings: readonly string[];
   /** Where the agent's region came from, when the annotations did not set it. */
-  readonly regionFrom?: 'pod' | 'default';
+  readonly regionFrom?: 'arn' | 'pod' | 'default';
+  /** With `local-api`: the port the long-running agent serves the local API on. */
+  readonly localApiPort?: number;
 }
 
 export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): Plan {
   const targets = selectTargets(pod, parsed.containers).selected;
   const { layout, warning } = chooseLayout(pod, parsed, options);
   const config = agentConfig(pod, parsed, options, layout === 'init' ? 'init' : 'sidecar');
+  const localApi = parsed.config.localApi === true && layout !== 'init';
   return {
     layout,
     image: options.image,
@@ -94,13 +105,20 @@ export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): 
     runAsGroup: parsed.runAsGroup ?? declaredId(pod, targets, 'runAsGroup') ?? options.fallbackUser,
     resources: agentResources(parsed.resources, options.resources),
     config,
-    ...(layout === 'init+sidecar' ? { initConfig: agentConfig(pod, parsed, options, 'init') } : {}),
+    ...(layout === 'init+sidecar'
+      ? { initConfig: agentConfig(pod, parsed, options, 'init', false) }
+      : {}),
+    ...(localApi ? { localApiPort: parsed.config.localApiPort ?? DEFAULTS.localApiPort } : {}),
     env: parsed.env,
     ...(parsed.k8sSecret === undefined ? {} : { k8sSecret: parsed.k8sSecret }),
     ...(parsed.roleArn === undefined ? {} : { roleArn: parsed.roleArn }),
     volumeSizeLimit: options.volumeSizeLimit,
     ...regionSource(pod, parsed, options),
-    warnings: warning === undefined ? parsed.warnings : [...parsed.warnings, warning],
+    warnings: [
+      ...parsed.warnings,
+      ...(warning === undefined ? [] : [warning]),
+      ...(agentRegion(pod, parsed, options).region === undefined ? [NO_REGION_WARNING] : []),
+    ],
   };
 }
 
@@ -171,21 +189,21 @@ export function agentResources(
   return { requests, limits };
 }
 
-/** The agent's configuration: what the annotations ask for, plus the injector's own settings. */
+/**
+ * The agent's configuration: what the annotations ask for, plus the injector's own settings.
+ * The local API goes to the long-running agent (or the only one: the schema then refuses it in
+ * init mode, and the pod is denied), never to the init container beside a sidecar.
+ */
 function agentConfig(
   pod: Pod,
   parsed: OptedIn,
   options: InjectorOptions,
   mode: Mode,
+  serving = true,
 ): AgentConfigInput {
-  const {
-    refreshInterval,
-    region: annotated,
-    failoverRegion,
-    reloadUrl,
-    k8sSecret,
-  } = parsed.config;
-  const region = annotated ?? podRegion(pod) ?? options.defaultRegion;
+  const { refreshInterval, failoverRegion, reloadUrl, k8sSecret, localApi, localApiPort } =
+    parsed.config;
+  const { region } = agentRegion(pod, parsed, options);
   const refreshing = mode === 'sidecar';
   return {
     mode,
@@ -197,16 +215,45 @@ function agentConfig(
     httpPort: refreshing ? options.agentPort : 0,
     // Nothing listens yet while init containers run: reloading only makes sense later.
     ...(refreshing && reloadUrl !== undefined ? { reloadUrl } : {}),
-    ...(k8sSecret === undefined ? {} : { k8sSecret }),
+    ...(k8sSecret === undefined ? {} : { k8sSecret: withOwners(k8sSecret, pod) }),
+    ...(serving ? localApiFields(localApi, localApiPort) : {}),
     secrets: parsed.config.secrets.map(secretConfig),
   };
+}
+
+function localApiFields(
+  localApi: boolean | undefined,
+  port: number | undefined,
+): Pick<AgentConfigInput, 'localApi' | 'localApiPort'> {
+  if (localApi !== true) return {};
+  return port === undefined ? { localApi } : { localApi, localApiPort: port };
+}
+
+/**
+ * The Secret's owners: the pod's controller (a ReplicaSet, a StatefulSet, a Job …) as the
+ * injector sees it at admission. The downward API does not expose owner references, and the
+ * agent reading its own pod would need `get pods`; the injector already has them.
+ */
+function withOwners(
+  target: NonNullable<AgentConfigInput['k8sSecret']>,
+  pod: Pod,
+): NonNullable<AgentConfigInput['k8sSecret']> {
+  const owners: SecretOwner[] = [];
+  for (const o of pod.metadata?.ownerReferences ?? []) {
+    const { apiVersion, kind, name, uid, controller } = o;
+    if (controller === true && typeof apiVersion === 'string' && typeof uid === 'string')
+      owners.push({ apiVersion, kind, name, uid });
+  }
+  return owners.length === 0 ? target : { ...target, owners };
 }
 
 /** One secret's fields in a fixed order, so the same annotations always give the same args. */
 function secretConfig(s: SecretInput): SecretInput {
   return {
     name: s.name,
+    ...(s.source === undefined ? {} : { source: s.source }),
     id: s.id,
+    ...(s.tag === undefined ? {} : { tag: s.tag }),
     ...(s.versionStage === undefined ? {} : { versionStage: s.versionStage }),
     ...(s.versionId === undefined ? {} : { versionId: s.versionId }),
     ...(s.key === undefined ? {} : { key: s.key }),
@@ -217,14 +264,37 @@ function secretConfig(s: SecretInput): SecretInput {
   };
 }
 
+/** Kept under 120 characters: the API server may truncate longer admission warnings. */
+export const NO_REGION_WARNING =
+  'secrets-agent: no AWS region: set secrets-agent.io/region or --default-region (the agent will ask IMDS)';
+
+/**
+ * The agent's region, in the order users can predict: the annotation, the region of the
+ * secrets' ARNs, the app's own AWS_REGION (or AWS_DEFAULT_REGION), the injector's default.
+ * None: the agent asks the instance metadata service, and admission warns.
+ */
+function agentRegion(
+  pod: Pod,
+  parsed: OptedIn,
+  options: InjectorOptions,
+): { region?: string; from?: 'annotation' | NonNullable<Plan['regionFrom']> } {
+  const candidates: [string | undefined, 'annotation' | NonNullable<Plan['regionFrom']>][] = [
+    [parsed.config.region, 'annotation'],
+    [regionOfArns(parsed.config.secrets.map((s) => s.id)), 'arn'],
+    [podRegion(pod), 'pod'],
+    [options.defaultRegion, 'default'],
+  ];
+  const found = candidates.find(([region]) => region !== undefined);
+  return found === undefined ? {} : { region: found[0] as string, from: found[1] };
+}
+
 function regionSource(
   pod: Pod,
   parsed: OptedIn,
   options: InjectorOptions,
 ): Pick<Plan, 'regionFrom'> {
-  if (parsed.config.region !== undefined) return {};
-  if (podRegion(pod) !== undefined) return { regionFrom: 'pod' };
-  return options.defaultRegion === undefined ? {} : { regionFrom: 'default' };
+  const { from } = agentRegion(pod, parsed, options);
+  return from === undefined || from === 'annotation' ? {} : { regionFrom: from };
 }
 
 /** The region the app itself uses: the first literal AWS_REGION, else AWS_DEFAULT_REGION. */

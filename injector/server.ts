@@ -14,22 +14,64 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import { isObject, type JsonObject } from '../common/json.ts';
+import type { JsonObject } from '../common/json.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import {
   isAdmissionReviewError,
-  parseAdmissionReview,
+  readAdmissionReview,
   type AdmissionRequest,
   type AdmissionResult,
 } from './admission.ts';
+import { isRecord, JsonSyntaxError } from './partial-json.ts';
 import type { AdmissionOutcome, InjectorMetrics } from './metrics.ts';
 import type { CertificateSource, KeyPair } from './tls.ts';
 
-/** The API server caps request bodies at 3 MiB; a review is a pod plus a little. */
+/**
+ * The server's bounds, each a flag of `webhook` (webhook-command.ts). Whatever a caller sends,
+ * the webhook holds at most `maxConnections` connections and `maxBytesInFlight` bytes of
+ * request bodies, and answers or cuts every request within `requestTimeoutMs`.
+ */
+export interface ServerLimits {
+  /** One request body; the API server caps requests at 3 MiB, a review is a pod plus a little. */
+  readonly maxBodyBytes: number;
+  /** Request bodies being received or decided, all requests together; beyond, 503 at once. */
+  readonly maxBytesInFlight: number;
+  /** Open connections (TLS handshakes included); beyond, new ones are closed at once. */
+  readonly maxConnections: number;
+  /** A new connection's TLS handshake and its request headers must each arrive within this. */
+  readonly headersTimeoutMs: number;
+  /**
+   * From a request's headers to its answer: the body must arrive and the decision be made
+   * within this, or the request is cut (body still arriving) or answered 503. Shorter than the
+   * API server's webhook timeout (`timeoutSeconds`, 10 s in manifests/webhook.yaml), so the
+   * webhook stops working on a request before the API server gives up on it.
+   */
+  readonly requestTimeoutMs: number;
+  /**
+   * An idle keep-alive connection is closed after this. Longer than the API server's Go client
+   * idles a connection (90 s): closing first races its reuse and fails that admission.
+   */
+  readonly keepAliveTimeoutMs: number;
+}
+
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
+  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  maxBytesInFlight: 16 * 1024 * 1024,
+  maxConnections: 256,
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 5_000,
+  keepAliveTimeoutMs: 120_000,
+});
+
+/** How often Node checks its connections against the header and request timeouts. */
+const CONNECTIONS_CHECK_MS = 1_000;
+/** At most one log line per this long about connections refused at the cap. */
+const DROP_LOG_INTERVAL_MS = 10_000;
 const MIN_TLS_VERSION = 'TLSv1.2' as const;
 
 /**
@@ -48,7 +90,8 @@ export interface WebhookServerOptions {
   readonly handler: AdmissionHandler;
   readonly metrics: InjectorMetrics;
   readonly logger?: Logger;
-  readonly maxBodyBytes?: number;
+  /** DEFAULT_LIMITS, field by field. */
+  readonly limits?: Partial<ServerLimits>;
   /** On close, keep serving (not ready) this long so the Service stops routing to us first. */
   readonly drainDelayMs?: number;
   /** On close, connections still busy after this long are cut. */
@@ -59,17 +102,27 @@ export interface WebhookServer {
   readonly port: number;
   /** A key pair is loaded and the server is not shutting down. */
   isReady(): boolean;
+  /** Request body bytes held now (received or being decided): the in-flight budget in use. */
+  bytesInFlight(): number;
   /** Stops accepting, lets in-flight requests finish, resolves when every connection is closed. */
   close(): Promise<void>;
 }
 
-/** A request rejected at the boundary, before the handler ran. */
+/** A request rejected at the boundary, before the handler ran, or cut by its deadline. */
 export class BoundaryError extends Error {
-  readonly status: 400 | 413 | 415;
-  constructor(status: 400 | 413 | 415, message: string, options?: { cause?: unknown }) {
+  readonly status: 400 | 408 | 413 | 415 | 503;
+  constructor(status: 400 | 408 | 413 | 415 | 503, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'BoundaryError';
     this.status = status;
+  }
+}
+
+/** A request's deadline passed before it was answered. */
+class DeadlineError extends BoundaryError {
+  constructor(ms: number) {
+    super(503, `the request was not answered within ${ms} ms`);
+    this.name = 'DeadlineError';
   }
 }
 
@@ -82,39 +135,147 @@ function checkMediaType(req: IncomingMessage): void {
   }
 }
 
-/** Reads at most `max` bytes; beyond that the rest is discarded (not buffered) and 413 is thrown. */
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > max) {
-    req.resume(); // discard, so the client can finish sending and read our answer
-    throw new BoundaryError(413, `request body of ${declared} bytes exceeds the ${max}-byte limit`);
+/** The bytes of request bodies held by all requests together, against one limit. */
+class ByteBudget {
+  private used = 0;
+  readonly limit: number;
+  constructor(limit: number) {
+    this.limit = limit;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) {
-      req.resume();
-      throw new BoundaryError(413, `request body exceeds the ${max}-byte limit`);
-    }
-    chunks.push(chunk);
+  inUse(): number {
+    return this.used;
   }
-  return Buffer.concat(chunks, size);
+  /** Takes `n` bytes if they fit. */
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used -= n;
+  }
 }
 
-/** The body as JSON. The parser's message is not repeated: it quotes the body (a pod). */
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new BoundaryError(400, 'request body is not valid JSON', { cause: err });
+/** What one request holds of the budget; given back once, when its response closes. */
+class Held {
+  private bytes = 0;
+  private readonly budget: ByteBudget;
+  constructor(budget: ByteBudget) {
+    this.budget = budget;
   }
+  take(n: number): void {
+    if (!this.budget.take(n)) {
+      throw new BoundaryError(
+        503,
+        `the webhook holds ${this.budget.inUse()} bytes of requests, near its ${this.budget.limit}-byte limit; retry`,
+      );
+    }
+    this.bytes += n;
+  }
+  release(): void {
+    this.budget.give(this.bytes);
+    this.bytes = 0;
+  }
+}
+
+/**
+ * Reads at most `max` bytes, each taken from the budget as it arrives (a declared length all at
+ * once, before a byte is read); beyond `max` the rest is discarded (not buffered) and 413 is
+ * thrown, beyond the budget 503.
+ */
+function readBody(req: IncomingMessage, max: number, held: Held): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const refuse = (err: Error): void => {
+      req.off('data', onData);
+      req.resume(); // discard the rest, so the client can finish sending and read our answer
+      reject(err);
+    };
+    const header = req.headers['content-length'];
+    const declared = header === undefined ? undefined : Number(header);
+    if (declared !== undefined && declared > max) {
+      refuse(
+        new BoundaryError(413, `request body of ${declared} bytes exceeds the ${max}-byte limit`),
+      );
+      return;
+    }
+    try {
+      if (declared !== undefined) held.take(declared);
+    } catch (err) {
+      refuse(err as Error);
+      return;
+    }
+    // A declared length is read into one buffer of that size as it arrives, not collected and
+    // copied again: a body costs its size once, then its text.
+    const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    function onData(chunk: Buffer): void {
+      try {
+        if (size + chunk.length > max)
+          throw new BoundaryError(413, `request body exceeds the ${max}-byte limit`);
+        if (whole === undefined) held.take(chunk.length);
+      } catch (err) {
+        refuse(err as Error);
+        return;
+      }
+      if (whole === undefined) chunks.push(chunk);
+      else chunk.copy(whole, size);
+      size += chunk.length;
+    }
+    req.on('data', onData);
+    req.once('end', () =>
+      resolve((whole ?? Buffer.concat(chunks, size)).toString('utf8', 0, size)),
+    );
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new Error('the connection closed before the request body ended'));
+    });
+  });
+}
+
+/** The review, read where the injector reads it. A JSON error never quotes the body (a pod). */
+function parseReview(text: string): AdmissionRequest {
+  try {
+    return readAdmissionReview(text);
+  } catch (err) {
+    if (err instanceof JsonSyntaxError)
+      throw new BoundaryError(400, 'request body is not valid JSON', { cause: err });
+    throw err;
+  }
+}
+
+/**
+ * A request's deadline: `passed` rejects with a DeadlineError once `ms` have passed, and a body
+ * still arriving then is cut, answered or not (a refused body is discarded as it arrives, until
+ * then: a client that sent it whole reads its 503, one that stalls is closed). `done` once the
+ * request was answered: the timer then lives on only while the body is still arriving.
+ */
+function deadline(
+  req: IncomingMessage,
+  ms: number,
+): { readonly passed: Promise<never>; done(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const passed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new DeadlineError(ms));
+      if (!req.complete) req.destroy();
+    }, ms);
+  });
+  passed.catch(() => undefined); // raced below; never an unhandled rejection
+  const clear = (): void => clearTimeout(timer);
+  return {
+    passed,
+    done: () => {
+      if (req.complete || req.destroyed) return clear();
+      req.once('end', clear).once('close', clear);
+    },
+  };
 }
 
 /** The only pod facts that reach a log line: which request, which namespace, which pod. */
 function reviewIds(request: AdmissionRequest | undefined): Record<string, string> {
-  const object = isObject(request?.object) ? request.object : {};
-  const metadata = isObject(object['metadata']) ? object['metadata'] : {};
+  const object = isRecord(request?.object) ? request.object : {};
+  const metadata = isRecord(object['metadata']) ? object['metadata'] : {};
   const ids: Record<string, string> = {};
   const pick = (key: string, ...values: unknown[]): void => {
     const value = values.find((v) => typeof v === 'string' && v !== '');
@@ -138,24 +299,31 @@ function sendText(res: ServerResponse, status: number, text: string, headers: Ob
 
 interface MutateContext {
   readonly options: WebhookServerOptions;
+  readonly limits: ServerLimits;
+  readonly budget: ByteBudget;
   readonly logger: Logger;
 }
 
-/** Runs one admission end to end; every path counts exactly one outcome. */
+/** Runs one admission end to end within its deadline; every path counts exactly one outcome. */
 async function mutate(
   ctx: MutateContext,
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const { options, logger } = ctx;
+  const { options, logger, limits } = ctx;
   const stopTimer = options.metrics.admissionDuration.startTimer();
+  const held = new Held(ctx.budget);
+  res.once('close', () => held.release());
+  const timeout = deadline(req, limits.requestTimeoutMs);
   let outcome: AdmissionOutcome = 'error';
   let request: AdmissionRequest | undefined;
   try {
     checkMediaType(req);
-    const body = await readBody(req, options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-    request = parseAdmissionReview(parseJson(body));
-    const result = await options.handler(request);
+    const reading = readBody(req, limits.maxBodyBytes, held);
+    reading.catch(() => undefined); // when the deadline wins the race
+    const text = await Promise.race([reading, timeout.passed]);
+    request = parseReview(text);
+    const result = await Promise.race([options.handler(request), timeout.passed]);
     sendJson(res, 200, result.review);
     outcome = result.outcome;
     logger.info('admission', {
@@ -164,8 +332,9 @@ async function mutate(
       ...(result.reason === undefined ? {} : { reason: result.reason }),
     });
   } catch (err) {
-    answerFailure(ctx, res, err, request);
+    answerFailure(ctx, req, res, err, request);
   } finally {
+    timeout.done();
     options.metrics.admissions.inc({ outcome });
     stopTimer();
   }
@@ -173,16 +342,25 @@ async function mutate(
 
 function answerFailure(
   ctx: MutateContext,
+  req: IncomingMessage,
   res: ServerResponse,
   err: unknown,
   request: AdmissionRequest | undefined,
 ): void {
   const ids = reviewIds(request);
   if (err instanceof BoundaryError || isAdmissionReviewError(err)) {
-    const status = err instanceof BoundaryError ? err.status : 400;
     const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof DeadlineError && !req.complete) {
+      // The deadline passed with the body still arriving: nobody is waiting for an answer that
+      // the client is not reading; the connection was cut (deadline()), with what it sent.
+      ctx.logger.warn('admission request cut', { ...ids, status: 408, error: message });
+      return;
+    }
+    const status = err instanceof BoundaryError ? err.status : 400;
     ctx.logger.warn('admission request rejected', { ...ids, status, error: message });
-    if (status === 413) res.setHeader('connection', 'close');
+    // The body was not read to its end (or the request took too long): this connection is done.
+    if (status === 413 || status === 503) res.setHeader('connection', 'close');
+    if (status === 503) res.setHeader('retry-after', '1');
     if (!res.headersSent) sendJson(res, status, { error: message });
     return;
   }
@@ -264,25 +442,59 @@ async function closeServer(server: Server, timeoutMs: number): Promise<void> {
   clearTimeout(cut);
 }
 
+/**
+ * A connection whose first request has not begun `ms` after its TLS handshake is closed: Node's
+ * header timeout counts from a request's first byte, so a connection that never sends one would
+ * otherwise hold its place under the connection limit for as long as it likes.
+ */
+function cutSilentConnections(server: Server, ms: number): void {
+  const waiting = new WeakMap<object, NodeJS.Timeout>();
+  server.on('secureConnection', (socket: Socket) => {
+    waiting.set(
+      socket,
+      setTimeout(() => socket.destroy(), ms),
+    );
+    socket.once('close', () => clearTimeout(waiting.get(socket)));
+  });
+  server.on('request', (req: IncomingMessage) => {
+    clearTimeout(waiting.get(req.socket));
+    waiting.delete(req.socket);
+  });
+}
+
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const logger = options.logger ?? silentLogger;
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
   let shuttingDown = false;
   const ready = (): boolean => !shuttingDown && options.certificates.current() !== undefined;
-  const ctx = { options, logger, ready };
+  const budget = new ByteBudget(limits.maxBytesInFlight);
+  const ctx = { options, limits, budget, logger, ready };
   const server = createHttpsServer(
     {
       ...tlsOptions(options.certificates.current()),
-      // The API server's Go client idles connections up to 90 s; closing ours sooner races its
-      // reuse of a connection and fails that admission (a denied pod with failurePolicy Fail).
-      keepAliveTimeout: 120_000,
-      headersTimeout: 10_000,
-      requestTimeout: 30_000,
+      handshakeTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      // Node's own bound on receiving a whole request, for every path; /mutate has its deadline.
+      requestTimeout: limits.headersTimeoutMs + limits.requestTimeoutMs,
+      connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
     },
     (req, res) => {
       if (shuttingDown) res.setHeader('connection', 'close');
       route(ctx, req, res);
     },
   );
+  server.maxConnections = limits.maxConnections;
+  cutSilentConnections(server, limits.headersTimeoutMs);
+  let lastDropLog = 0;
+  server.on('drop', () => {
+    const now = Date.now();
+    if (now - lastDropLog < DROP_LOG_INTERVAL_MS) return;
+    lastDropLog = now;
+    logger.warn('connection refused: at the connection limit', {
+      maxConnections: limits.maxConnections,
+    });
+  });
   // New connections get the new pair; connections already open keep theirs: none fails.
   const unsubscribe = options.certificates.onChange((pair) =>
     server.setSecureContext(tlsOptions(pair)),
@@ -293,6 +505,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   return {
     port,
     isReady: ready,
+    bytesInFlight: () => budget.inUse(),
     close: () =>
       (closing ??= (async () => {
         shuttingDown = true;

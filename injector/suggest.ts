@@ -1,5 +1,6 @@
 /** "Did you mean …" for unknown annotation keys. */
 import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from './keys.ts';
+import { ANNOTATION_PREFIX, type Annotations } from './types.ts';
 
 /** The known key or prefix+name nearest to `key`, when near enough to be a typo. */
 export function suggestKey(key: string): string | undefined {
@@ -46,4 +47,28 @@ export function editDistance(a: string, b: string): number {
     rows.push(row);
   }
   return rows[a.length]?.[b.length] ?? 0;
+}
+
+/**
+ * What a pod's annotations suggest its author meant, when the pod is NOT opted in: our keys
+ * without `inject`, or keys under a misspelt prefix (`secret-agent.io/inject`). Such a pod
+ * passes untouched, so these are warnings (`inject` prints them; the webhook never sees pods
+ * that did not opt in).
+ */
+export function optInHints(annotations: Annotations | undefined): string[] {
+  const keys = Object.keys(annotations ?? {});
+  const hints: string[] = [];
+  const own = keys.filter((k) => k.startsWith(ANNOTATION_PREFIX));
+  if (own.length > 0 && annotations?.[`${ANNOTATION_PREFIX}inject`] === undefined)
+    hints.push(
+      `has ${own[0] ?? ''}${own.length > 1 ? ` and ${own.length - 1} more` : ''} but no ${ANNOTATION_PREFIX}inject: "true", so nothing is injected`,
+    );
+  const prefix = ANNOTATION_PREFIX.slice(0, -1);
+  for (const key of keys) {
+    const slash = key.indexOf('/');
+    const domain = slash < 0 ? '' : key.slice(0, slash);
+    if (domain !== prefix && domain !== '' && editDistance(domain, prefix) <= 2)
+      hints.push(`${key}: did you mean ${ANNOTATION_PREFIX}${key.slice(slash + 1)}?`);
+  }
+  return hints;
 }

@@ -5,7 +5,7 @@
  * injector reads, once, at the boundary.
  */
 
-import { isObject } from '../common/json.ts';
+import { isRecord, objectShape, type Shape } from './partial-json.ts';
 
 export type Annotations = Readonly<Record<string, string>>;
 
@@ -160,6 +160,35 @@ export class PodShapeError extends Error {
 
 type Obj = Readonly<Record<string, unknown>>;
 
+const isAgentPart = (value: Obj): boolean =>
+  value['name'] === AGENT_NAMES.sidecar ||
+  value['name'] === AGENT_NAMES.init ||
+  value['name'] === AGENT_NAMES.tokenVolume ||
+  value['name'] === AGENT_NAMES.irsaVolume;
+
+const CONTAINER_SHAPE = objectShape(
+  { env: 'all', volumeMounts: 'all', securityContext: 'all', ports: 'all' },
+  isAgentPart,
+);
+
+/**
+ * The parts of a pod the injector reads, for the reader of an AdmissionReview's text
+ * (partial-json.ts): what `parsePod` checks below, and the parts the injector lays its own over
+ * (its containers and volumes, by name), whole. Strings, numbers and booleans are always read;
+ * any other object or array stays text, never looked into, and goes into the patch as it came.
+ * A field the injector starts to read is added here and to the checks below.
+ */
+export const POD_SHAPE: Shape = objectShape({
+  metadata: objectShape({ annotations: 'all', ownerReferences: 'all' }),
+  spec: objectShape({
+    containers: { items: CONTAINER_SHAPE },
+    initContainers: { items: CONTAINER_SHAPE },
+    // The secrets-agent volume is AGENT_NAMES.volume, the same name as the sidecar.
+    volumes: { items: objectShape({}, isAgentPart) },
+    securityContext: 'all',
+  }),
+});
+
 function checkOptional(
   obj: Obj,
   key: string,
@@ -173,7 +202,7 @@ function checkOptional(
     type === 'array'
       ? Array.isArray(value)
       : type === 'object'
-        ? isObject(value)
+        ? isRecord(value)
         : typeof value === type;
   if (!ok)
     problems.push(
@@ -194,7 +223,7 @@ function checkNamedList(
   }
   value.forEach((item: unknown, i) => {
     const at = `${path}[${i}]`;
-    if (!isObject(item) || typeof item['name'] !== 'string') {
+    if (!isRecord(item) || typeof item['name'] !== 'string') {
       problems.push(`${at}.name must be a string`);
       return;
     }
@@ -202,14 +231,25 @@ function checkNamedList(
   });
 }
 
+/** An optional list of objects (a container's ports: the injector compares their numbers). */
+function checkObjectList(value: unknown, path: string, problems: string[]): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) problems.push(`${path} must be an array`);
+  else {
+    const i = value.findIndex((item) => !isRecord(item));
+    if (i >= 0) problems.push(`${path}[${i}] must be an object`);
+  }
+}
+
 function checkContainer(c: Obj, at: string, problems: string[]): void {
   checkNamedList(c['env'], `${at}.env`, problems);
   checkNamedList(c['volumeMounts'], `${at}.volumeMounts`, problems, (m, mat) => {
     if (typeof m['mountPath'] !== 'string') problems.push(`${mat}.mountPath must be a string`);
   });
+  checkObjectList(c['ports'], `${at}.ports`, problems);
   checkOptional(c, 'securityContext', 'object', at, problems);
   const sc = c['securityContext'];
-  if (isObject(sc)) {
+  if (isRecord(sc)) {
     checkOptional(sc, 'runAsUser', 'number', `${at}.securityContext`, problems);
     checkOptional(sc, 'runAsGroup', 'number', `${at}.securityContext`, problems);
   }
@@ -217,7 +257,7 @@ function checkContainer(c: Obj, at: string, problems: string[]): void {
 
 function checkMetadata(meta: unknown, problems: string[]): void {
   if (meta === undefined) return;
-  if (!isObject(meta)) {
+  if (!isRecord(meta)) {
     problems.push('metadata must be an object');
     return;
   }
@@ -225,7 +265,7 @@ function checkMetadata(meta: unknown, problems: string[]): void {
     checkOptional(meta, key, 'string', 'metadata', problems);
   const annotations = meta['annotations'];
   if (annotations !== undefined) {
-    if (!isObject(annotations) || Object.values(annotations).some((v) => typeof v !== 'string')) {
+    if (!isRecord(annotations) || Object.values(annotations).some((v) => typeof v !== 'string')) {
       problems.push('metadata.annotations must map strings to strings');
     }
   }
@@ -235,10 +275,10 @@ function checkMetadata(meta: unknown, problems: string[]): void {
 /** Checks the fields the injector reads and returns the object typed as a Pod. Throws PodShapeError. */
 export function parsePod(raw: unknown): Pod {
   const problems: string[] = [];
-  if (!isObject(raw)) throw new PodShapeError(['must be an object']);
+  if (!isRecord(raw)) throw new PodShapeError(['must be an object']);
   checkMetadata(raw['metadata'], problems);
   const spec = raw['spec'];
-  if (!isObject(spec)) throw new PodShapeError([...problems, 'spec must be an object']);
+  if (!isRecord(spec)) throw new PodShapeError([...problems, 'spec must be an object']);
   if (!Array.isArray(spec['containers'])) problems.push('spec.containers must be an array');
   checkNamedList(spec['containers'], 'spec.containers', problems, (c, at) =>
     checkContainer(c, at, problems),
@@ -251,7 +291,7 @@ export function parsePod(raw: unknown): Pod {
   checkOptional(spec, 'restartPolicy', 'string', 'spec', problems);
   checkOptional(spec, 'automountServiceAccountToken', 'boolean', 'spec', problems);
   const psc = spec['securityContext'];
-  if (isObject(psc)) {
+  if (isRecord(psc)) {
     checkOptional(psc, 'runAsUser', 'number', 'spec.securityContext', problems);
     checkOptional(psc, 'runAsGroup', 'number', 'spec.securityContext', problems);
   }

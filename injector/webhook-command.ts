@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events';
 import type { Command } from '../common/command.ts';
-import { parseDuration } from '../common/duration.ts';
+import { formatDuration, parseDuration } from '../common/duration.ts';
 import { AgentError } from '../common/errors.ts';
 import {
   helpText,
@@ -21,7 +21,13 @@ import { regionProblem } from '../common/config.ts';
 import { createLogger, isLogLevel, type LogLevel, type Logger } from '../common/log.ts';
 import { DEFAULT_INJECTOR_OPTIONS, admitRequest, type InjectorOptions } from './admission.ts';
 import { createInjectorMetrics, type InjectorMetrics } from './metrics.ts';
-import { startMetricsServer, startWebhookServer, type AdmissionHandler } from './server.ts';
+import {
+  DEFAULT_LIMITS,
+  startMetricsServer,
+  startWebhookServer,
+  type AdmissionHandler,
+  type ServerLimits,
+} from './server.ts';
 import { startDiskCertificateSource, type CertificateSource } from './tls.ts';
 
 const ENV = 'SECRETS_AGENT_WEBHOOK_';
@@ -99,6 +105,48 @@ export const WEBHOOK_COMMAND: CommandSpec = {
       help: 'on SIGTERM, keep serving (not ready) this long so endpoints drop the pod first',
     },
     {
+      name: 'max-request-bytes',
+      env: `${ENV}MAX_REQUEST_BYTES`,
+      type: 'integer',
+      default: String(DEFAULT_LIMITS.maxBodyBytes),
+      help: 'largest request body; larger is 413 (the API server sends at most 3 MiB)',
+    },
+    {
+      name: 'max-bytes-in-flight',
+      env: `${ENV}MAX_BYTES_IN_FLIGHT`,
+      type: 'integer',
+      default: String(DEFAULT_LIMITS.maxBytesInFlight),
+      help: 'request bodies held at once, all requests together; beyond, 503 at once',
+    },
+    {
+      name: 'max-connections',
+      env: `${ENV}MAX_CONNECTIONS`,
+      type: 'integer',
+      default: String(DEFAULT_LIMITS.maxConnections),
+      help: 'open HTTPS connections; beyond, new ones are closed at once',
+    },
+    {
+      name: 'header-timeout',
+      env: `${ENV}HEADER_TIMEOUT`,
+      type: 'string',
+      default: formatDuration(DEFAULT_LIMITS.headersTimeoutMs),
+      help: "a connection's TLS handshake, and a request's headers, must arrive within this",
+    },
+    {
+      name: 'request-timeout',
+      env: `${ENV}REQUEST_TIMEOUT`,
+      type: 'string',
+      default: formatDuration(DEFAULT_LIMITS.requestTimeoutMs),
+      help: "a request's body and answer, after its headers; keep it below the webhook's timeoutSeconds",
+    },
+    {
+      name: 'keep-alive-timeout',
+      env: `${ENV}KEEP_ALIVE_TIMEOUT`,
+      type: 'string',
+      default: formatDuration(DEFAULT_LIMITS.keepAliveTimeoutMs),
+      help: "an idle connection is closed after this; keep it above the API server's 90 s",
+    },
+    {
       name: 'log-level',
       env: `${ENV}LOG_LEVEL`,
       type: 'string',
@@ -116,6 +164,7 @@ export interface WebhookConfig {
   readonly keyFile: string;
   readonly shutdownDelayMs: number;
   readonly logLevel: LogLevel;
+  readonly limits: ServerLimits;
   readonly injector: InjectorOptions;
 }
 
@@ -140,6 +189,42 @@ function port(values: FlagValues, name: string, allowZero: boolean): number {
     );
   }
   return value;
+}
+
+/** The API server waits at most 30 s for a webhook (`timeoutSeconds`); nothing here should wait longer. */
+const MAX_TIMEOUT_MS = 30_000;
+
+function durationFlag(values: FlagValues, name: string, min: number, max: number): number {
+  const text = stringFlag(values, name) ?? '';
+  const ms = parseDuration(text);
+  const range = `from ${formatDuration(min)} to ${formatDuration(max)}`;
+  if (ms === undefined)
+    throw usage(`--${name} must be a duration ${range}, such as 5s; got "${text}"`);
+  if (ms < min || ms > max) throw usage(`--${name} must be ${range}; got ${text}`);
+  return ms;
+}
+
+function countFlag(values: FlagValues, name: string, min: number): number {
+  const n = integerFlag(values, name) ?? 0;
+  if (n < min) throw usage(`--${name} must be at least ${min}, got ${n}`);
+  return n;
+}
+
+function serverLimits(values: FlagValues): ServerLimits {
+  const maxBodyBytes = countFlag(values, 'max-request-bytes', 1024);
+  const maxBytesInFlight = countFlag(values, 'max-bytes-in-flight', 1024);
+  if (maxBytesInFlight < maxBodyBytes)
+    throw usage(
+      `--max-bytes-in-flight (${maxBytesInFlight}) must be at least --max-request-bytes (${maxBodyBytes}), or a request of the largest size is never accepted`,
+    );
+  return Object.freeze({
+    maxBodyBytes,
+    maxBytesInFlight,
+    maxConnections: countFlag(values, 'max-connections', 1),
+    headersTimeoutMs: durationFlag(values, 'header-timeout', 100, MAX_TIMEOUT_MS),
+    requestTimeoutMs: durationFlag(values, 'request-timeout', 100, MAX_TIMEOUT_MS),
+    keepAliveTimeoutMs: durationFlag(values, 'keep-alive-timeout', 1000, 3_600_000),
+  });
 }
 
 function injectorOptions(values: FlagValues): InjectorOptions {
@@ -179,6 +264,7 @@ export function parseWebhookConfig(argv: readonly string[], env: Env): WebhookCo
     keyFile: required(values, 'tls-key-file'),
     shutdownDelayMs: delay,
     logLevel,
+    limits: serverLimits(values),
     injector: injectorOptions(values),
   });
 }
@@ -221,6 +307,7 @@ async function serveUntilAborted(
       handler: admissionHandler(config.injector),
       metrics,
       logger,
+      limits: config.limits,
       drainDelayMs: config.shutdownDelayMs,
     });
     closers.unshift(() => server.close());
@@ -239,6 +326,7 @@ async function serveUntilAborted(
       ...(metricsServer === undefined ? {} : { metricsPort: metricsServer.port }),
       image: config.injector.image,
       nativeSidecar: config.injector.nativeSidecar,
+      limits: config.limits,
       ready: server.isReady(),
     });
     if (!signal.aborted) await once(signal, 'abort');

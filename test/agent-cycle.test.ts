@@ -211,3 +211,34 @@ t.test(
     t.equal(await readFile(join(dir, 'a'), 'utf8'), 'a3', 'the files are in place regardless');
   },
 );
+
+t.test('a failed batch is one warning naming its secrets; recovery is one line', async (t) => {
+  const server = await startDevServer();
+  t.teardown(() => server.close());
+  const n = 25;
+  for (let i = 0; i < n; i++) server.putSecretValue(`s/${i}`, `v${i}`);
+  const { agent, logs } = await agentRig(t, server, {
+    secrets: Array.from({ length: n }, (_, i) => ({ name: `s${i}`, id: `s/${i}` })),
+  });
+  const signal = new AbortController().signal;
+  server.faults.add({ kind: 'throttle', operation: 'BatchGetSecretValue', count: 2 });
+  t.equal((await agent.cycle(signal)).failures.length, n, 'both batches failed');
+  const warnings = logs
+    .map((l) => JSON.parse(l) as { level: string; msg: string; secrets?: string[] })
+    .filter((l) => l.msg === 'secret fetch failed');
+  t.equal(warnings.length, 1, 'one warning for one kind of failure');
+  t.equal(warnings[0]?.secrets?.length, n, 'naming every secret it hit');
+  logs.length = 0;
+  t.same((await agent.cycle(signal)).failures, []);
+  const recovered = logs
+    .map((l) => JSON.parse(l) as { msg: string; secrets?: string[] })
+    .filter((l) => l.msg === 'secrets read again');
+  t.equal(recovered.length, 1);
+  t.equal(recovered[0]?.secrets?.length, n);
+  logs.length = 0;
+  await agent.cycle(signal);
+  t.notOk(
+    logs.some((l) => l.includes('read again')),
+    'said once',
+  );
+});

@@ -438,5 +438,8 @@ t.test('no region anywhere: exit 78 with a clear line, before any AWS call', asy
     env,
   );
   t.equal(run.code, 78);
-  t.match(run.stderr, /no AWS region: set region in the configuration, or AWS_REGION/);
+  t.match(
+    run.stderr,
+    /no AWS region: set region in the configuration .*, AWS_REGION, or the injector's --default-region/,
+  );
 });

@@ -494,11 +494,11 @@ t.test('reload-url: at most its attempts, its waits between them', async (t) => 
   t.ok(RELOAD_ATTEMPTS * RELOAD_TIMEOUT_MS + 3 * baseMs <= 18 * SECOND, 'README: 18 s per change');
 });
 
-t.test('the README states the figures the code computes', async (t) => {
-  const readme = (await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8'))
+t.test('the docs state the figures the code computes', async (t) => {
+  const readme = (await readFile(join(import.meta.dirname, '..', 'docs', 'agent.md'), 'utf8'))
     .replace(/\s+/g, ' ')
     .replace(/ \| /g, ' | ');
-  const section = readme.slice(readme.indexOf('#### Retries'), readme.indexOf('#### Secrets for'));
+  const section = readme.slice(readme.indexOf('## Retries'), readme.indexOf('## Secrets for'));
   const init = initCycleLimit(120 * SECOND);
   t.match(section, `| init, retryable errors | ${init} within the default \`2m\``);
   t.match(

@@ -12,10 +12,10 @@ import { stringify as stringifyYaml } from 'yaml';
 import { startDevServer } from '../dev/server.ts';
 import { agentEnv, CLI, eventually, freePort, ROOT, startAgent } from './helpers/agent-process.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
-import { SPEC_AGENT_METRICS } from './helpers/spec.ts';
+import { CONTRACT_AGENT_METRICS } from './helpers/contract.ts';
 import { tempDir } from './helpers/tmp.ts';
 
-const METRICS = SPEC_AGENT_METRICS;
+const METRICS = CONTRACT_AGENT_METRICS;
 
 async function get(url: string): Promise<{ status: number; text: string } | undefined> {
   try {

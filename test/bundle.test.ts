@@ -86,8 +86,9 @@ t.test("dist/ is Latin-1: V8 holds each file's source one byte a character", asy
 t.test('every module exists once per process, as when the source runs', async (t) => {
   // A process loads the entry, one command's file and the files that one loads on demand: no
   // module may sit in two of them (two copies of a class or of module state otherwise).
+  // `--version` loads the version's file instead of a command's.
   const commands = lazyFiles('cli');
-  t.same([...commands].sort(), ['agent', 'inject', 'webhook']);
+  t.same([...commands].sort(), ['agent', 'inject', 'version', 'webhook']);
   for (const command of commands) {
     const loaded = ['cli', command, ...lazyFiles(command)];
     const owner = new Map<string, string>();
@@ -95,13 +96,25 @@ t.test('every module exists once per process, as when the source runs', async (t
     for (const file of loaded) {
       for (const source of sources(file)) {
         const first = owner.get(source);
-        if (first !== undefined) twice.push(`${source} (${first}.js, ${file}.js)`);
+        // ssm.js carries its own copy of the packages the SDK clients share (the SDK's core), so
+        // that an agent without parameters never parses the SSM client; none of the agent's own.
+        const sdkCopy = file === 'ssm' && source.includes('node_modules/');
+        if (first !== undefined && !sdkCopy) twice.push(`${source} (${first}.js, ${file}.js)`);
         owner.set(source, file);
       }
     }
     t.same(twice, [], `${command}: ${loaded.map((f) => `${f}.js`).join(', ')}`);
   }
-  t.same(lazyFiles('agent').sort(), ['handlebars', 'yaml'], 'the agent loads its engines lazily');
+  t.same(
+    lazyFiles('agent').sort(),
+    ['handlebars', 'ssm', 'yaml'],
+    'the agent loads its engines and the SSM client lazily',
+  );
+  t.notMatch(
+    readFileSync(join(DIST, 'agent.js'), 'utf8'),
+    /GetParametersByPathCommand/,
+    'the SSM client is not in agent.js',
+  );
 });
 
 t.test('dev from the bundle: runs in a checkout, says what it is elsewhere', async (t) => {

@@ -1,9 +1,35 @@
 import t from 'tap';
-import { parseAgentConfig, parseFileMode } from '../common/config.ts';
+import { parseAgentConfig } from '../common/config.ts';
+import { parseFileMode } from '../common/values.ts';
 import { AgentError } from '../common/errors.ts';
 import { formatDuration, parseDuration } from '../common/duration.ts';
 
 const minimal = { secrets: [{ name: 'db', id: 'prod/db' }] };
+const OWNER = {
+  apiVersion: 'apps/v1',
+  kind: 'ReplicaSet',
+  name: 'web-5d4f8c7b9',
+  uid: '0b7c6f1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b',
+};
+
+t.test('the local API and the Secret owners are read', async (t) => {
+  const config = await parseAgentConfig({
+    ...minimal,
+    localApi: true,
+    localApiPort: 3000,
+    k8sSecret: { name: 's', owners: [OWNER] },
+  });
+  t.equal(config.localApi, true);
+  t.equal(config.localApiPort, 3000);
+  t.same(config.k8sSecret, { name: 's', owners: [OWNER] });
+  const off = await parseAgentConfig({
+    ...minimal,
+    httpPort: 0,
+    localApi: true,
+    localApiPort: 9102,
+  });
+  t.equal(off.localApiPort, 9102, 'any port when the status server is off');
+});
 
 t.test('a minimal configuration gets the documented defaults', async (t) => {
   const config = await parseAgentConfig(minimal);
@@ -18,6 +44,8 @@ t.test('a minimal configuration gets the documented defaults', async (t) => {
     fileMode: 0o644,
     terminationLogPath: '/dev/termination-log',
     logLevel: 'info',
+    localApi: false,
+    localApiPort: 2773,
     secrets: [{ name: 'db', id: 'prod/db', format: 'raw', extract: false }],
   });
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.secrets[0]), 'frozen');
@@ -232,6 +260,57 @@ const bad: [string, unknown, string[]][] = [
     ['reloadUrl: must be an http:// or https:// URL inside the pod'],
   ],
   [
+    'local API port below 1024',
+    { ...minimal, localApi: true, localApiPort: 80 },
+    ['localApiPort: must be a port from 1024 to 65535; got 80'],
+  ],
+  [
+    'local API port not a number',
+    { ...minimal, localApiPort: '2773' },
+    ['localApiPort: must be a port from 1024 to 65535'],
+  ],
+  [
+    'local API on the status port',
+    { ...minimal, localApi: true, localApiPort: 9102 },
+    ["localApiPort: 9102 is taken by the agent's health and metrics port"],
+  ],
+  [
+    'local API in init mode',
+    { ...minimal, mode: 'init', localApi: true },
+    ['localApi: is served in sidecar mode only'],
+  ],
+  [
+    'local API not a boolean',
+    { ...minimal, localApi: 'true' },
+    ['localApi: must be true or false'],
+  ],
+  [
+    'owners of a Secret in another namespace',
+    { ...minimal, k8sSecret: { name: 's', namespace: 'x', owners: [OWNER] } },
+    ['k8sSecret.owners: cannot be combined with k8sSecret.namespace'],
+  ],
+  [
+    'owners with bad fields',
+    {
+      ...minimal,
+      k8sSecret: {
+        name: 's',
+        owners: [{ ...OWNER, uid: 'nope', kind: 'replicaset', extra: 1 }, 'x'],
+      },
+    },
+    [
+      'k8sSecret.owners[0].uid: must be an object uid; got "nope"',
+      'k8sSecret.owners[0].kind: must be a kind such as ReplicaSet',
+      'k8sSecret.owners[0].extra: unknown field',
+      'k8sSecret.owners[1]: must be an object',
+    ],
+  ],
+  [
+    'too many owners',
+    { ...minimal, k8sSecret: { name: 's', owners: [OWNER, OWNER, OWNER, OWNER, OWNER] } },
+    ['k8sSecret.owners: must be a list of at most 4 owner references'],
+  ],
+  [
     'several problems at once',
     { mode: 'x', secrets: [{ name: 'a' }, { id: 'b', format: 'nope' }] },
     [
@@ -282,7 +361,7 @@ t.test('file modes are octal', async (t) => {
 });
 
 t.test('the reload URL stays inside the pod', async (t) => {
-  const { isPodLocalUrl } = await import('../common/config.ts');
+  const { isPodLocalUrl } = await import('../common/values.ts');
   for (const ok of [
     'http://127.0.0.1:8080/-/reload',
     'https://localhost/x',
@@ -301,4 +380,12 @@ t.test('the reload URL stays inside the pod', async (t) => {
   ]) {
     t.notOk(isPodLocalUrl(bad), bad);
   }
+});
+
+t.test('the hand-written example configuration is valid', async (t) => {
+  const { readFile } = await import('node:fs/promises');
+  const { parseYaml } = await import('../common/yaml.ts');
+  const text = await readFile(new URL('../agent/examples/demo.yaml', import.meta.url), 'utf8');
+  const config = await parseAgentConfig(await parseYaml(text));
+  t.ok(config.secrets.length > 0);
 });

@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import {
   parseAgentConfig,
+  regionOfArns,
   type AgentConfig,
   type AgentConfigInput,
   type SecretInput,
@@ -33,8 +34,27 @@ const VALUES = {
     ['.hidden', '-x', 'a b', 'ä'],
   ],
   id: [
-    ['prod/db', 'arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf', 'a+b=c@d'],
-    ['', 'has space', 'x'.repeat(2049), 'a\u0000b'],
+    [
+      'prod/db',
+      'arn:aws:secretsmanager:us-east-1:111122223333:secret:db-AbCdEf',
+      'a+b=c@d',
+      // Parameter names, selectors, ARNs and paths: valid for some sources, not for others.
+      '/app/db/url',
+      '/app/db/url:3',
+      'plain:prod',
+      'arn:aws:ssm:us-east-1:111122223333:parameter/app/x',
+      '/app/config/',
+      'app/',
+    ],
+    ['', 'has space', 'x'.repeat(2049), 'a\u0000b', '/a//b', 'x:1:2', `/${'a/'.repeat(16)}`],
+  ],
+  source: [
+    ['secretsmanager', 'parameter', 'path', 'find'],
+    ['ssm', 'Parameter'],
+  ],
+  tag: [
+    ['team=pay', 'a:b=c d', 'k='],
+    ['team', '=v', `${'k'.repeat(129)}=v`],
   ],
   key: [
     ['password', 'a.b[0]', 'to_string(port)'],
@@ -88,7 +108,13 @@ const pick = (k: keyof typeof VALUES): fc.Arbitrary<string> =>
 /** A secret's optional fields: present and valid, present and wrong, or absent. */
 const secretFields = fc.record(
   {
+    source: maybe(pick('source')),
     id: pick('id'),
+    // A tag is for find only: rarer, so that most configurations stay valid.
+    tag: fc.oneof(
+      { arbitrary: fc.constant(undefined), weight: 8 },
+      { arbitrary: pick('tag'), weight: 1 },
+    ),
     key: maybe(pick('key')),
     template: maybe(pick('template')),
     format: maybe(pick('format')),
@@ -112,6 +138,19 @@ const configs = fc
     failoverRegion: maybe(pick('failoverRegion')),
     reloadUrl: maybe(pick('reloadUrl')),
     k8sSecret: maybe(pick('k8sSecret')),
+    localApi: maybe(
+      fc.oneof(
+        { arbitrary: fc.boolean(), weight: 12 },
+        { arbitrary: fc.constantFrom('yes', 'True'), weight: 1 },
+      ),
+    ),
+    localApiPort: maybe(
+      fc.oneof(
+        { arbitrary: fc.constantFrom(1024, 2773, 3000, 65535), weight: 12 },
+        // Privileged, out of range, the agent's own health port, not a number.
+        { arbitrary: fc.constantFrom(80, 65536, 9102, 'http'), weight: 2 },
+      ),
+    ),
   })
   .map(({ secrets, k8sSecret, ...rest }): AgentConfigInput => ({
     ...(dropUndefined(rest) as Omit<AgentConfigInput, 'secrets' | 'k8sSecret'>),
@@ -140,8 +179,16 @@ function annotationsFor(config: AgentConfigInput): Record<string, string> {
     if (typeof value === 'string') out[`${P}${key}`] = value;
   }
   if (config.k8sSecret !== undefined) out[`${P}k8s-secret`] = config.k8sSecret.name;
+  if (config.localApi !== undefined) out[`${P}local-api`] = String(config.localApi);
+  if (config.localApiPort !== undefined) out[`${P}local-api-port`] = String(config.localApiPort);
+  const sourcePrefix: Record<string, string> = {
+    secretsmanager: 'secret-',
+    parameter: 'param-',
+    path: 'path-',
+    find: 'find-',
+  };
   const perSecret: [string, string][] = [
-    ['id', 'secret-'],
+    ['tag', 'find-tag-'],
     ['key', 'key-'],
     ['template', 'template-'],
     ['format', 'format-'],
@@ -151,6 +198,9 @@ function annotationsFor(config: AgentConfigInput): Record<string, string> {
     ['extract', 'extract-'],
   ];
   for (const s of config.secrets) {
+    // An unknown source has no annotation: the pod names it with an unknown prefix, denied.
+    out[`${P}${sourcePrefix[s.source ?? 'secretsmanager'] ?? `${s.source ?? ''}-`}${s.name}`] =
+      s.id;
     for (const [field, prefix] of perSecret) {
       const value = (s as unknown as Record<string, string | boolean | undefined>)[field];
       if (value !== undefined) out[`${P}${prefix}${s.name}`] = String(value);
@@ -180,10 +230,23 @@ async function agentVerdict(config: unknown): Promise<AgentConfig | string> {
 
 /** The settings a pod's annotations choose, as the agent parsed them. */
 function chosen(config: AgentConfig): unknown {
-  const { secrets, refreshIntervalMs, region, failoverRegion, reloadUrl, k8sSecret } = config;
+  const { secrets, refreshIntervalMs, failoverRegion, reloadUrl, k8sSecret } = config;
+  // The region as the agent resolves it: the configuration's, else its secrets' ARNs' (the
+  // injector writes the latter into the configuration for it).
+  const region = config.region ?? regionOfArns(secrets.map((s) => s.id));
   // Annotations have no order: the injector lists the secrets by file name.
   const byName = [...secrets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return { secrets: byName, refreshIntervalMs, region, failoverRegion, reloadUrl, k8sSecret };
+  // The port matters only with the local API on (the injector passes it only then).
+  const localApi = config.localApi ? config.localApiPort : false;
+  return {
+    secrets: byName,
+    refreshIntervalMs,
+    region,
+    failoverRegion,
+    reloadUrl,
+    k8sSecret,
+    localApi,
+  };
 }
 
 t.test(

@@ -42,6 +42,18 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
     /catalog: \{"username":"catalog_user","password":"dev-catalog-password-change-me"\}/,
   );
   t.match(out, /password: dev-catalog-password-change-me/);
+  t.match(
+    out,
+    /^ {4}db-endpoint: catalog-db\.cluster-abc\.us-east-1\.rds\.amazonaws\.com:3306$/m,
+    'one SSM parameter',
+  );
+  t.match(out, /^ {4}config\/feature-flags: \{"newCheckout":true\}$/m, 'a find- directory');
+  t.match(out, /^ {4}config\/search\/endpoint: https:\/\/search\.catalog\.internal$/m);
+  t.match(
+    out,
+    /^ {4}config\.search\.endpoint: https:\/\/search\.catalog\.internal$/m,
+    'its Secret key',
+  );
   const metrics = await (await fetch(`http://127.0.0.1:${agentPort}/metrics`)).text();
   t.match(metrics, /^secrets_agent_ready 1$/m, 'the metrics URL it prints answers');
   // The rotation command it prints, run as printed.
@@ -58,4 +70,42 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
   const code = await new Promise((resolve) => child.once('close', resolve));
   t.equal(code, 0, 'Ctrl-C stops everything cleanly');
   t.match(out, /stopped\.\n$/);
+});
+
+t.test('a busy port: a chosen one is a clear error, the default is replaced', async (t) => {
+  const { createServer } = await import('node:net');
+  const busy = createServer();
+  await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => busy.close());
+  const taken = (busy.address() as { port: number }).port;
+  const run = (env: Record<string, string>, until: RegExp): Promise<string> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [join(ROOT, 'cli/demo.ts')], {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const seen = (d: Buffer): void => {
+        out += d.toString();
+        if (until.test(out)) child.kill('SIGTERM');
+      };
+      child.stdout.on('data', seen);
+      child.stderr.on('data', seen);
+      child.on('close', () => {
+        clearTimeout(timer);
+        resolve(out);
+      });
+    });
+  const chosen = await run({ SECRETS_AGENT_DEV_PORT: String(taken) }, /in use/);
+  t.match(
+    chosen,
+    `npm start: port ${taken} (SECRETS_AGENT_DEV_PORT) is in use: set SECRETS_AGENT_DEV_PORT to a free port`,
+  );
+  t.notMatch(chosen, /\n\s+at /, 'no stack trace');
+  const agentBusy = await run(
+    { SECRETS_AGENT_DEV_PORT: String(await freePort()), SECRETS_AGENT_HTTP_PORT: String(taken) },
+    /in use/,
+  );
+  t.match(agentBusy, `port ${taken} (SECRETS_AGENT_HTTP_PORT) is in use`);
 });

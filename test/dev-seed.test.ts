@@ -46,7 +46,25 @@ t.test('errors name the path', async (t) => {
       },
       /secrets\[0\]\.versions\[1\]\.stages: "AWSCURRENT" is already on/,
     ],
-    [{ secrets: [{ name: 'a', value: 'x', tags: {} }] }, /secrets\[0\]\.tags: unknown field/],
+    [
+      { secrets: [{ name: 'a', value: 'x', tags: { team: 1 } }] },
+      /secrets\[0\]\.tags: must be a mapping of tag keys to string values/,
+    ],
+    [{ parameters: [{ name: 'a b', value: 'x' }] }, /parameters\[0\]\.name: may hold only/],
+    [{ parameters: [{ name: '/a', value: 5 }] }, /parameters\[0\]\.value: must be a string/],
+    [
+      { parameters: [{ name: '/a', value: 'x', type: 'Secret' }] },
+      /parameters\[0\]\.type: must be one of/,
+    ],
+    [
+      {
+        parameters: [
+          { name: '/a', value: 'x' },
+          { name: '/a', value: 'y' },
+        ],
+      },
+      /parameters: name "\/a" appears more than once/,
+    ],
     [{ sts: { audiences: 'x' } }, /sts\.audiences: must be a list/],
     [{ credentials: [{ accessKeyId: 'A' }] }, /credentials\[0\]\.secretAccessKey: is required/],
     [{ accountId: '12' }, /accountId: must be 12 digits/],

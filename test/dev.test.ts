@@ -148,9 +148,20 @@ t.test('BatchGetSecretValue: current values, per-secret errors, bad requests', a
   );
   t.match(tooMany, { name: 'InvalidParameterException', status: 400, message: /between 1 and 20/ });
   const filters = await failure(
-    client.send(new BatchGetSecretValueCommand({ Filters: [{ Key: 'name', Values: ['app/'] }] })),
+    client.send(
+      new BatchGetSecretValueCommand({ Filters: [{ Key: 'description', Values: ['app/'] }] }),
+    ),
   );
-  t.match(filters, { name: 'InvalidParameterException', message: /SecretIdList only/ });
+  t.match(filters, { name: 'InvalidParameterException', message: /filters by name, tag-key/ });
+  const bigPage = await failure(
+    client.send(
+      new BatchGetSecretValueCommand({
+        Filters: [{ Key: 'name', Values: ['app/'] }],
+        MaxResults: 21,
+      }),
+    ),
+  );
+  t.match(bigPage, { name: 'InvalidParameterException', message: /between 1 and 20/ });
 });
 
 t.test(
@@ -209,7 +220,7 @@ t.test('malformed requests get AWS errors, never a crash', async (t) => {
   t.equal(((await wrongType.json()) as { __type: string }).__type, 'SerializationException');
   const missing = await post({ 'x-amz-target': 'secretsmanager.GetSecretValue' }, '{}');
   t.equal(((await missing.json()) as { __type: string }).__type, 'InvalidParameterException');
-  const unknown = await post({ 'x-amz-target': 'secretsmanager.ListSecrets' }, '{}');
+  const unknown = await post({ 'x-amz-target': 'secretsmanager.DeleteSecret' }, '{}');
   t.equal(unknown.headers.get('x-amzn-errortype'), 'UnknownOperationException');
   t.ok(unknown.headers.get('x-amzn-requestid'));
   const noAuth = await fetch(`${server.url}/`, {

@@ -308,11 +308,7 @@ t.test('every problem names its annotation', (t) => {
     ],
     [{ 'secret-': 'x' }, 'secret-', /needs a name after "secret-"/],
     [{ 'version-stage': 'x' }, 'version-stage', /needs a name after "version-stage-"/],
-    [
-      { frobnicate: 'x' },
-      'frobnicate',
-      /unknown annotation \(see the annotation table in the README\)/,
-    ],
+    [{ frobnicate: 'x' }, 'frobnicate', /unknown annotation \(see docs\/annotations\.md\)/],
   ];
   for (const [extra, key, message] of cases) {
     const found = problems(ann(extra));

@@ -58,6 +58,7 @@ const CASES: readonly Case[] = [
   { name: 'automount-off', fixture: 'automount-off.yaml' },
   { name: 'all-annotations', fixture: 'all-annotations.yaml' },
   { name: 'run-as-container-user', fixture: 'run-as-container-user.yaml' },
+  { name: 'local-api', fixture: 'local-api.yaml' },
   { name: 'not-opted-in', fixture: 'not-opted-in.yaml' },
   { name: 'opted-out', fixture: 'opted-out.yaml' },
 ];

@@ -71,6 +71,22 @@ const seed = parseSeed({
         { id: V3, value: { password: 'next' }, stages: ['AWSPENDING'] },
       ],
     },
+    // A set for find- (nested names, a tag), and a name that only a case-insensitive or
+    // word match would add to it.
+    { name: 'conf/db', value: { host: 'db.local', port: 5432 }, tags: { team: 'pay' } },
+    { name: 'conf/nested/flag', value: 'on', tags: { team: 'ops' } },
+    { name: 'conf/nested/other', value: 'x', tags: { owner: 'pay' } },
+    { name: 'confidential', value: 'not under conf/' },
+  ],
+  parameters: [
+    { name: '/app/url', value: 'postgres://db.local:5432/app' },
+    { name: '/app/password', value: `s3cure'"\\ ünï`, type: 'SecureString' },
+    { name: '/app/hosts', value: ['a.local', 'b.local'] },
+    { name: '/app/labelled', value: 'v1', labels: ['prod'] },
+    ...Array.from({ length: 12 }, (_, i) => ({
+      name: `/tree/${i % 2 === 0 ? 'even' : 'odd'}/p${String(i).padStart(2, '0')}`,
+      value: `tree ${i}`,
+    })),
   ],
 });
 
@@ -136,14 +152,24 @@ async function countingProxy(
   };
 }
 
-/** The stable names in an output directory: content (base64) and mode, read as an app would. */
-async function filesIn(dir: string): Promise<Record<string, string>> {
+/**
+ * The stable names in an output directory (a directory source's files by their relative path):
+ * content (base64) and mode, read as an app would.
+ */
+async function filesIn(dir: string, prefix = ''): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  const names = (await readdir(dir).catch(() => [])).filter((n) => !n.startsWith('.')).sort();
+  const names = (await readdir(join(dir, prefix)).catch(() => []))
+    .filter((n) => prefix !== '' || !n.startsWith('.'))
+    .sort();
   for (const name of names) {
-    const path = join(dir, name);
-    const mode = ((await stat(path)).mode & 0o777).toString(8);
-    out[name] = `${mode} ${(await readFile(path)).toString('base64')}`;
+    const rel = prefix === '' ? name : `${prefix}/${name}`;
+    const path = join(dir, rel);
+    const info = await stat(path);
+    if (info.isDirectory()) {
+      Object.assign(out, await filesIn(dir, rel));
+      continue;
+    }
+    out[rel] = `${(info.mode & 0o777).toString(8)} ${(await readFile(path)).toString('base64')}`;
   }
   return out;
 }
@@ -386,10 +412,105 @@ t.test(MISMATCH.title, async (t) => {
   t.same(m.wire, d.wire);
 });
 
+const SOURCES: Scenario = {
+  title:
+    'init with parameters (version and label selectors, SecureString, StringList), a path and finds',
+  secrets: [
+    { name: 'url', source: 'parameter', id: '/app/url' },
+    { name: 'password', source: 'parameter', id: '/app/password', mode: '0400' },
+    { name: 'hosts', source: 'parameter', id: '/app/hosts' },
+    { name: 'v1', source: 'parameter', id: '/app/labelled:1' },
+    { name: 'prod', source: 'parameter', id: '/app/labelled:prod' },
+    { name: 'tree', source: 'path', id: '/tree' },
+    { name: 'conf', source: 'find', id: 'conf/', mode: '0440' },
+    { name: 'pay', source: 'find', id: 'conf/', tag: 'team=pay' },
+  ],
+};
+
+t.test(SOURCES.title, async (t) => {
+  const [m, d] = await Promise.all([runInit(t, moto.url, SOURCES), runInit(t, dev.url, SOURCES)]);
+  t.equal(d.code, 0, 'dev: exit 0', { output: d.output });
+  t.equal(m.code, 0, 'moto: exit 0', { output: m.output });
+  t.same(m.files, d.files, 'byte-identical files and modes, directories included');
+  const read = (name: string): string =>
+    Buffer.from((d.files[name] ?? '').split(' ')[1] ?? '', 'base64').toString();
+  t.equal(read('password'), `s3cure'"\\ ünï`, 'a SecureString, decrypted');
+  t.equal(read('hosts'), 'a.local,b.local', 'a StringList as SSM returns it');
+  t.equal(read('prod'), 'v1');
+  t.equal(read('tree/odd/p11'), 'tree 11');
+  t.equal(read('conf/nested/flag'), 'on');
+  t.same(
+    Object.keys(d.files).filter((n) => n.startsWith('conf/') || n.startsWith('pay/')),
+    ['conf/db', 'conf/nested/flag', 'conf/nested/other', 'pay/db'],
+    'the exact prefix (not "confidential"), and the exact tag',
+  );
+  // 6 parameters in one call; 12 under /tree in pages of 10; the find in one page of 20; the
+  // tagged find: ListSecrets, then the matches read by id.
+  t.same(d.wire, {
+    GetParameters: 1,
+    GetParametersByPath: 2,
+    BatchGetSecretValue: 2,
+    ListSecrets: 1,
+  });
+  t.same(m.wire, d.wire, 'moto: the same calls');
+});
+
+const PARAMETER_ARN: Scenario = {
+  title: 'a parameter by its ARN: AWS and the dev endpoint answer it, moto does not',
+  secrets: [
+    {
+      name: 'by-arn',
+      source: 'parameter',
+      id: 'arn:aws:ssm:us-east-1:123456789012:parameter/app/url',
+    },
+  ],
+};
+
+t.test(PARAMETER_ARN.title, async (t) => {
+  const [m, d] = await Promise.all([
+    runInit(t, moto.url, PARAMETER_ARN),
+    runInit(t, dev.url, PARAMETER_ARN),
+  ]);
+  t.equal(d.code, 0, 'dev: exit 0', { output: d.output });
+  t.same(d.files, {
+    'by-arn': `644 ${Buffer.from('postgres://db.local:5432/app').toString('base64')}`,
+  });
+  // GetParameters takes names or ARNs; moto 5.1 lists an ARN under InvalidParameters. It also
+  // leaves out Selector for a name:version or name:label (the agent matches either way).
+  t.equal(m.code, 1, 'moto: exit 1', { output: m.output });
+  t.match(m.termination, /^failed to fetch by-arn: parameter arn:aws:ssm:\S+: ParameterNotFound: /);
+});
+
+const MISSING_SOURCES: Scenario = {
+  title: 'a missing parameter and an empty path fail init the same way',
+  secrets: [
+    { name: 'url', source: 'parameter', id: '/app/url' },
+    { name: 'gone', source: 'parameter', id: '/app/gone' },
+    { name: 'empty', source: 'path', id: '/nothing/here' },
+  ],
+};
+
+t.test(MISSING_SOURCES.title, async (t) => {
+  const [m, d] = await Promise.all([
+    runInit(t, moto.url, MISSING_SOURCES),
+    runInit(t, dev.url, MISSING_SOURCES),
+  ]);
+  t.equal(d.code, 1, 'dev: exit 1', { output: d.output });
+  t.equal(m.code, d.code, 'moto: the same', { output: m.output });
+  t.equal(
+    d.termination,
+    'failed to fetch gone: parameter /app/gone: ParameterNotFound: SSM has no such parameter (or version, or label) in this account and region (and 1 more: empty)',
+  );
+  t.equal(m.termination, d.termination, 'word for word');
+  t.same(m.files, d.files);
+  t.same(Object.keys(d.files), ['url']);
+  t.same(m.wire, d.wire);
+});
+
 t.test(
   'sidecar: the agent counts the same AWS calls against both, and so does the wire',
   async (t) => {
-    for (const s of [FILES, IRSA, MISSING]) {
+    for (const s of [FILES, IRSA, MISSING, SOURCES]) {
       const [m, d] = await Promise.all([runSidecar(t, moto.url, s), runSidecar(t, dev.url, s)]);
       t.same(m.files, d.files, `${s.title}: byte-identical files`);
       t.same(m.apiCalls, d.apiCalls, `${s.title}: secrets_agent_aws_api_calls_total`);

@@ -1,9 +1,10 @@
-import { SPEC_AGENT_METRICS } from './helpers/spec.ts';
+import { CONTRACT_AGENT_METRICS } from './helpers/contract.ts';
 /** The README documents what the code defines: flags, env twins, config fields, error codes, metrics. */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { AGENT_COMMAND } from '../agent/command.ts';
+import * as LOCAL_API from '../agent/local-api.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import { CONFIG_FIELDS, LIMITS, SECRET_FIELDS } from '../common/config.ts';
 import { formatDuration } from '../common/duration.ts';
@@ -14,11 +15,19 @@ import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from '../injector/keys.ts';
 import { INJECT_COMMAND } from '../injector/inject-command.ts';
 import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
 
-// Table cells compared with their padding folded, so reformatting the tables changes nothing.
-const readme = (await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8')).replace(
-  / {2,}/g,
-  ' ',
-);
+// The user's documentation: the README and the reference pages under docs/. Table cells are
+// compared with their padding folded, so reformatting the tables changes nothing.
+const root = join(import.meta.dirname, '..');
+const pages = [
+  'README.md',
+  ...(await readdir(join(root, 'docs')))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+];
+const readme = (await Promise.all(pages.map((p) => readFile(join(root, p), 'utf8'))))
+  .join('\n')
+  .replace(/ {2,}/g, ' ');
+const limitsPage = (await readFile(join(root, 'docs', 'limits.md'), 'utf8')).replace(/ {2,}/g, ' ');
 
 t.test('every command flag and its environment twin is documented', async (t) => {
   for (const command of [AGENT_COMMAND, devCommand, WEBHOOK_COMMAND, INJECT_COMMAND]) {
@@ -39,10 +48,10 @@ t.test('every error code is documented with the catalog text', async (t) => {
     t.match(readme, `| \`${code}\` | ${text} |`, code);
 });
 
-t.test('every agent metric is documented, and named as SPEC says', async (t) => {
+t.test('every agent metric is documented, and named as documented', async (t) => {
   const metrics = createAgentMetrics();
   const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
-  for (const name of SPEC_AGENT_METRICS) t.ok(names.includes(name), `SPEC's ${name} exists`);
+  for (const name of CONTRACT_AGENT_METRICS) t.ok(names.includes(name), `${name} exists`);
   for (const name of names) t.match(readme, `\`${name}\``, `README: ${name}`);
 });
 
@@ -61,7 +70,7 @@ t.test('every annotation the injector parses is documented', async (t) => {
 });
 
 t.test("the Limits table states the schema's bounds", async (t) => {
-  const section = readme.slice(readme.indexOf('## Limits'), readme.indexOf('## Commands'));
+  const section = limitsPage;
   const row = (input: string): string =>
     section.split('\n').find((l) => l.startsWith(`| ${input}`)) ?? '';
   const duration = (ms: number): string => `\`${formatDuration(ms)}\``;
@@ -82,6 +91,24 @@ t.test("the Limits table states the schema's bounds", async (t) => {
       ],
     ],
     ['`reload-url`', [LIMITS.urlLength.toLocaleString('en-US')]],
+    ['`local-api-port`', [`${LIMITS.localApiPort.min} to ${LIMITS.localApiPort.max}`]],
+    ['`k8sSecret.owners`', [`at most ${LIMITS.secretOwners} owner`]],
+    [
+      'local API requests',
+      [
+        `${LOCAL_API.MAX_CONNECTIONS} connections`,
+        `URL ${LOCAL_API.MAX_URL_LENGTH.toLocaleString('en-US')}`,
+        `headers ${LOCAL_API.MAX_HEADER_BYTES / 1024} KiB`,
+        `${(LOCAL_API.REQUEST_HEADERS_TIMEOUT_MS * 2) / 1000} s`,
+      ],
+    ],
+    [
+      'local API cache',
+      [
+        `${LOCAL_API.MAX_CACHED.toLocaleString('en-US')} read-through entries, ${LOCAL_API.MAX_CACHED_BYTES / 1024 / 1024} MiB`,
+        'once a second',
+      ],
+    ],
     ['any `secrets-agent.io/` value', [`${MAX_VALUE_LENGTH / 1024} KiB`]],
   ];
   for (const [input, bounds] of rows) {

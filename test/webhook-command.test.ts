@@ -51,6 +51,8 @@ t.test('flags and their environment twins, validated once', async (t) => {
     SECRETS_AGENT_WEBHOOK_NATIVE_SIDECAR: 'false',
     SECRETS_AGENT_WEBHOOK_DEFAULT_REGION: 'eu-west-1',
     SECRETS_AGENT_WEBHOOK_SHUTDOWN_DELAY: '5s',
+    SECRETS_AGENT_WEBHOOK_MAX_CONNECTIONS: '64',
+    SECRETS_AGENT_WEBHOOK_REQUEST_TIMEOUT: '2500ms',
   });
   t.not(config, 'help');
   t.match(config, {
@@ -63,6 +65,14 @@ t.test('flags and their environment twins, validated once', async (t) => {
       nativeSidecar: false,
       defaultRegion: 'eu-west-1',
       agentPort: 9102,
+    },
+    limits: {
+      maxBodyBytes: 3 * 1024 * 1024,
+      maxBytesInFlight: 16 * 1024 * 1024,
+      maxConnections: 64,
+      headersTimeoutMs: 5000,
+      requestTimeoutMs: 2500,
+      keepAliveTimeoutMs: 120_000,
     },
   });
   t.ok(Object.isFrozen(config));
@@ -81,6 +91,15 @@ t.test('flags and their environment twins, validated once', async (t) => {
     [[...base, '--shutdown-delay', 'soon'], /--shutdown-delay must be a duration/],
     [[...base, '--log-level', 'loud'], /--log-level/],
     [[...base, 'extra'], /unexpected argument/],
+    [[...base, '--max-connections', '0'], /--max-connections must be at least 1, got 0/],
+    [[...base, '--max-request-bytes', '10'], /--max-request-bytes must be at least 1024/],
+    [
+      [...base, '--max-request-bytes', '4194304', '--max-bytes-in-flight', '2097152'],
+      /--max-bytes-in-flight \(2097152\) must be at least --max-request-bytes \(4194304\)/,
+    ],
+    [[...base, '--request-timeout', '1m'], /--request-timeout must be from 100ms to 30s; got 1m/],
+    [[...base, '--header-timeout', 'later'], /--header-timeout must be a duration from 100ms/],
+    [[...base, '--keep-alive-timeout', '0s'], /--keep-alive-timeout must be from 1s to 1h/],
   ];
   for (const [argv, message] of bad)
     t.throws(() => parseWebhookConfig(argv, {}), { code: 'USAGE', message }, argv.join(' '));

@@ -79,7 +79,7 @@ async function harness(
     },
     metrics,
     logger: createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' }),
-    maxBodyBytes: 64 * 1024,
+    limits: { maxBodyBytes: 64 * 1024 },
     ...extra,
   });
   t.teardown(() => server.close());
@@ -145,6 +145,13 @@ t.test(
         send: () => post('{"kind":'),
         status: 400,
         message: /not valid JSON/,
+      },
+      {
+        // JSON.parse quotes the start of what it could not parse: a pod, its annotations.
+        name: 'malformed JSON is not quoted back',
+        send: () => post(`secret-value-of-a-pod {"kind":`),
+        status: 400,
+        message: /^request body is not valid JSON$/,
       },
       {
         name: 'JSON but not an object',

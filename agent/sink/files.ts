@@ -6,6 +6,7 @@
  *   <dir>/..2026_11_28_17_50_00.123_abcd/   one directory per update, files written in full
  *   <dir>/..data -> ..2026_11_28_...        switched with one atomic rename of a symlink
  *   <dir>/<name> -> ..data/<name>            stable paths the app reads
+ *   <dir>/<dir-name> -> ..data/<dir-name>    a directory source: its files below, swapped whole
  *
  * Every file read through its stable path is whole. A reader that needs several files from
  * one update resolves `..data` once and reads inside that directory; the previous version
@@ -32,10 +33,11 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AgentError } from '../../common/errors.ts';
 
 export interface SecretFile {
+  /** A file name, or a relative path (`dir/sub/file`) for a directory source's files. */
   readonly name: string;
   readonly content: Uint8Array;
   readonly mode: number;
@@ -51,6 +53,48 @@ export const DATA_LINK = '..data';
 /** Rewritten after each update; secret names start with a letter or digit, so it never collides. */
 export const VERSION_MARKER = '.secrets-agent-version';
 const VERSION_DIR = /^\.\.\d{4}_/;
+/** Most file systems' limit on one name. */
+const MAX_SEGMENT_BYTES = 255;
+
+/** What is wrong with a relative file path (empty, absolute, `.`/`..`, too long), or undefined. */
+export function relativePathProblem(path: string): string | undefined {
+  if (path === '') return 'is empty';
+  if (path.startsWith('/')) return 'is absolute';
+  if (path.includes('\0')) return 'holds a NUL character';
+  for (const segment of path.split('/')) {
+    if (segment === '') return 'has an empty segment ("//" or a trailing "/")';
+    if (segment === '.' || segment === '..') return `has a "${segment}" segment`;
+    if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES)
+      return `has a segment over ${MAX_SEGMENT_BYTES} bytes`;
+  }
+  return undefined;
+}
+
+/**
+ * The first collision among relative paths: one path that is also a directory of another
+ * (`a/b` and `a/b/c`), or a path twice. Undefined when there is none.
+ */
+export function pathCollision(paths: readonly string[]): readonly [string, string] | undefined {
+  const files = new Set<string>();
+  for (const path of paths) {
+    if (files.has(path)) return [path, path];
+    files.add(path);
+  }
+  for (const path of paths) {
+    const segments = path.split('/');
+    for (let i = 1; i < segments.length; i++) {
+      const dir = segments.slice(0, i).join('/');
+      if (files.has(dir)) return [dir, path];
+    }
+  }
+  return undefined;
+}
+
+/** The top-level entry a file lives under: its name, or its directory source's name. */
+export function topName(name: string): string {
+  const slash = name.indexOf('/');
+  return slash === -1 ? name : name.slice(0, slash);
+}
 
 export class FileSink {
   readonly dir: string;
@@ -63,6 +107,7 @@ export class FileSink {
   /** Writes the set atomically; files absent from `files` are removed. */
   async write(files: readonly SecretFile[]): Promise<WriteResult> {
     try {
+      checkNames(files);
       const current = this.#current ?? (await this.#readCurrent());
       const changed = diff(current, files);
       if (changed.length === 0) {
@@ -98,6 +143,7 @@ export class FileSink {
       await chmod(version, 0o755);
       for (const file of files) {
         const path = join(version, file.name);
+        if (file.name.includes('/')) await mkdir(dirname(path), { recursive: true, mode: 0o755 });
         await writeFile(path, file.content, { mode: file.mode, flag: 'wx' });
         await chmod(path, file.mode); // the umask may have narrowed the mode
       }
@@ -109,11 +155,13 @@ export class FileSink {
     const tmpLink = join(this.dir, `..data_tmp_${randomBytes(3).toString('hex')}`);
     await symlink(stamp, tmpLink);
     await rename(tmpLink, join(this.dir, DATA_LINK));
-    for (const file of files) {
-      if (!previous.has(file.name)) await this.#linkName(file.name);
+    const before = new Set([...previous.keys()].map(topName));
+    const after = new Set(files.map((f) => topName(f.name)));
+    for (const name of after) {
+      if (!before.has(name)) await this.#linkName(name);
     }
-    for (const name of previous.keys()) {
-      if (!files.some((f) => f.name === name)) await rm(join(this.dir, name), { force: true });
+    for (const name of before) {
+      if (!after.has(name)) await rm(join(this.dir, name), { force: true });
     }
     await this.#removeVersionsExcept(stamp, oldTarget);
     await this.#writeVersionMarker(stamp);
@@ -174,10 +222,8 @@ export class FileSink {
     const version = join(this.dir, target);
     const names = await readdir(version).catch(() => [] as string[]);
     for (const name of names) {
-      const path = join(version, name);
-      const [content, info] = await Promise.all([readFile(path), stat(path)]);
       if ((await readLinkOrUndefined(join(this.dir, name))) !== join(DATA_LINK, name)) continue;
-      current.set(name, { name, content, mode: info.mode & 0o777 });
+      await readTree(version, name, current);
     }
     return current;
   }
@@ -191,6 +237,39 @@ export class FileSink {
       await rm(join(this.dir, entry), { recursive: true, force: true });
     }
   }
+}
+
+/** Every file under `<version>/<name>` (a file, or a directory source's tree). */
+async function readTree(
+  version: string,
+  name: string,
+  into: Map<string, SecretFile>,
+): Promise<void> {
+  const path = join(version, name);
+  const info = await stat(path);
+  if (info.isDirectory()) {
+    for (const child of await readdir(path)) await readTree(version, `${name}/${child}`, into);
+    return;
+  }
+  into.set(name, { name, content: await readFile(path), mode: info.mode & 0o777 });
+}
+
+/** Every name a safe relative path, none colliding with another. */
+function checkNames(files: readonly SecretFile[]): void {
+  for (const file of files) {
+    const problem = relativePathProblem(file.name);
+    if (problem !== undefined)
+      throw new AgentError(
+        'WRITE_FAILED',
+        `cannot write secret file ${JSON.stringify(file.name)}: the name ${problem}`,
+      );
+  }
+  const collision = pathCollision(files.map((f) => f.name));
+  if (collision !== undefined)
+    throw new AgentError(
+      'WRITE_FAILED',
+      `cannot write secret files: ${collision[0]} and ${collision[1]} collide`,
+    );
 }
 
 function diff(current: ReadonlyMap<string, SecretFile>, next: readonly SecretFile[]): string[] {

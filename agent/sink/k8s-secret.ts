@@ -8,12 +8,23 @@
 import { createHash } from 'node:crypto';
 import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import { KubeApiError, type SecretObject, type SecretsClient } from './kube/client.ts';
+import type { SecretOwner } from '../../common/config.ts';
+import {
+  KubeApiError,
+  type OwnerReference,
+  type SecretObject,
+  type SecretsClient,
+} from './kube/client.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../../common/kube.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'secrets-agent';
 export const DATA_HASH_ANNOTATION = 'secrets-agent.io/data-hash';
+/**
+ * On a Secret the agent created (never on a pre-created one): only such a Secret gets owner
+ * references, so only it is ever deleted by Kubernetes' garbage collector.
+ */
+export const CREATED_BY_ANNOTATION = 'secrets-agent.io/created-by-agent';
 /** The API server's limit on a Secret's data. */
 export const MAX_SECRET_BYTES = 1024 * 1024;
 /**
@@ -38,6 +49,11 @@ export interface K8sSecretSinkOptions {
   readonly name: string;
   readonly logger: Logger;
   readonly random?: () => number;
+  /**
+   * What owns the pod: a Secret the agent created gets each as an owner reference (merged by
+   * uid with those other agents added), so it goes when every owner is gone.
+   */
+  readonly owners?: readonly SecretOwner[];
 }
 
 /** The data map, checked: valid keys, no collisions, within the size limit. */
@@ -127,6 +143,7 @@ export class K8sSecretSink {
     signal: AbortSignal,
   ): Promise<SecretWriteOutcome> {
     const { client, namespace, name } = this.#o;
+    const owners = this.#o.owners ?? [];
     const current = await client.get(namespace, name, signal);
     const encoded = Object.fromEntries(
       [...data]
@@ -142,7 +159,8 @@ export class K8sSecretSink {
             name,
             namespace,
             labels: { [MANAGED_BY_LABEL]: MANAGED_BY },
-            annotations: { [DATA_HASH_ANNOTATION]: hash },
+            annotations: { [DATA_HASH_ANNOTATION]: hash, [CREATED_BY_ANNOTATION]: 'true' },
+            ...(owners.length === 0 ? {} : { ownerReferences: owners.map(ownerReference) }),
           },
           type: 'Opaque',
           data: encoded,
@@ -157,19 +175,36 @@ export class K8sSecretSink {
         `Secret ${this.target} exists and is not managed by secrets-agent (no label ${MANAGED_BY_LABEL}=${MANAGED_BY}); refusing to overwrite it. Rename k8s-secret, or label the Secret to hand it over.`,
       );
     }
-    if (current.metadata.annotations?.[DATA_HASH_ANNOTATION] === hash && sameData(current, encoded))
+    const have = current.metadata.ownerReferences ?? [];
+    const missing =
+      current.metadata.annotations?.[CREATED_BY_ANNOTATION] === 'true'
+        ? owners.filter((o) => !have.some((h) => h.uid === o.uid))
+        : [];
+    if (
+      current.metadata.annotations?.[DATA_HASH_ANNOTATION] === hash &&
+      sameData(current, encoded) &&
+      missing.length === 0
+    )
       return 'unchanged';
     const next: SecretObject = {
       ...current,
       metadata: {
         ...current.metadata,
         annotations: { ...current.metadata.annotations, [DATA_HASH_ANNOTATION]: hash },
+        ...(missing.length === 0
+          ? {}
+          : { ownerReferences: [...have, ...missing.map(ownerReference)] }),
       },
       data: encoded,
     };
     await client.update(next, signal);
     return 'updated';
   }
+}
+
+/** An owner reference that neither makes the owner a controller nor blocks its deletion. */
+function ownerReference(owner: SecretOwner): OwnerReference {
+  return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid };
 }
 
 /** The hash says what was written; the data says whether someone changed it since. */

@@ -1,5 +1,8 @@
 /**
- * The Secrets Manager adapter: the only module that imports `@aws-sdk/*`. It batches reads
+ * The AWS adapter (with ssm.ts and find.ts, the only modules that import `@aws-sdk/*`). It
+ * builds the clients and the credential chain, and reads Secrets Manager secrets; parameters
+ * and paths go to ssm.ts (loaded only when a configuration names one), finds to find.ts. It
+ * batches reads
  * (BatchGetSecretValue, 20 ids a call), falls back to GetSecretValue where the batch call is
  * denied or a version is pinned, and tries the failover region on errors that another region
  * may not have (throttling, 5xx, network).
@@ -17,11 +20,14 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import type { Pluggable } from '@smithy/types';
+import { LIMITS } from '../../common/config.ts';
 import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { SecretValue } from '../types.ts';
+import type { ParameterKit } from './ssm.ts';
 import { callOutcome, translateAwsError, translateBatchEntry, type CallOutcome } from './errors.ts';
 import {
+  describeRef,
   isBatchable,
   refKey,
   type Deadline,
@@ -104,7 +110,7 @@ export function fetchWorstCase(shape: FetchShape): WorstCase {
  * Counts every call sent: the deserialize step runs once per attempt (the SDK makes one), and
  * high priority wraps the deserializer, so modelled AWS errors are seen.
  */
-function countingPlugin<I extends object, O extends object>(
+export function countingPlugin<I extends object, O extends object>(
   onApiCall: AwsSourceOptions['onApiCall'],
 ): Pluggable<I, O> {
   return {
@@ -127,10 +133,25 @@ function countingPlugin<I extends object, O extends object>(
   };
 }
 
+/** What a client of another AWS service needs to share this source's credentials and rules. */
+export interface ClientSettings {
+  readonly config: Record<string, unknown>;
+  readonly onApiCall: AwsSourceOptions['onApiCall'];
+}
+
+/** The reader of SSM parameters and paths in one region (ssm.ts). */
+export interface ParameterReader {
+  read(refs: readonly SecretRef[], call: CallContext): Promise<Map<string, Outcome>>;
+  destroy(): void;
+}
+
 interface RegionClient {
   readonly region: string | undefined;
   readonly client: SecretsManagerClient;
+  readonly settings: ClientSettings;
   batchDeniedUntil: number;
+  /** Created at the first parameter or path read. */
+  parameters?: Promise<ParameterReader>;
 }
 
 export function createAwsSource(options: AwsSourceOptions): SecretSource {
@@ -148,7 +169,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
     ...CONTAINER_CREDENTIALS,
   });
   const makeClient = (region: string | undefined): RegionClient => {
-    const client = new SecretsManagerClient({
+    const config = {
       credentials,
       maxAttempts: SDK_MAX_ATTEMPTS,
       requestHandler: {
@@ -158,9 +179,19 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
         connectionTimeout: 5_000,
       },
       ...(region === undefined ? {} : { region }),
-    });
+    };
+    const client = new SecretsManagerClient(config);
     client.middlewareStack.use(countingPlugin(options.onApiCall));
-    return { region, client, batchDeniedUntil: 0 };
+    return {
+      region,
+      client,
+      settings: { config, onApiCall: options.onApiCall },
+      batchDeniedUntil: 0,
+    };
+  };
+  const destroy = (target: RegionClient): void => {
+    target.client.destroy();
+    void target.parameters?.then((reader) => reader.destroy()).catch(() => undefined);
   };
   const primary = makeClient(options.region);
   const failover =
@@ -197,14 +228,14 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       return results;
     },
     close() {
-      primary.client.destroy();
-      failover?.client.destroy();
+      destroy(primary);
+      if (failover !== undefined) destroy(failover);
     },
   };
 }
 
 /** What every call of one fetch shares. */
-interface CallContext {
+export interface CallContext {
   readonly signal: AbortSignal;
   readonly deadline: Deadline | undefined;
   readonly now: () => number;
@@ -212,16 +243,32 @@ interface CallContext {
   readonly logger: Logger;
 }
 
-type Outcome = FetchOutcome & { readonly outOfTime?: boolean };
+/** What ssm.ts (a file of its own in the bundle) uses of the agent. */
+function parameterKit(): ParameterKit {
+  return {
+    callBudget,
+    callError,
+    countingPlugin,
+    mapLimit,
+    outOfTime,
+    translateAwsError,
+    describeRef,
+    refKey,
+    agentError: (code, message) => new AgentError(code, message),
+    directoryItems: LIMITS.directoryItems,
+  };
+}
+
+export type Outcome = FetchOutcome & { readonly outOfTime?: boolean };
 
 /** The time a call may take: requestTimeout, or what is left before the deadline. */
-function callBudget(call: CallContext): number {
+export function callBudget(call: CallContext): number {
   if (call.deadline === undefined) return call.requestTimeoutMs;
   return Math.min(call.requestTimeoutMs, call.deadline.at - call.now());
 }
 
 /** A ref not read because the deadline passed first. */
-function outOfTime(ref: SecretRef, call: CallContext): Outcome {
+export function outOfTime(ref: SecretRef, call: CallContext): Outcome {
   return {
     ref,
     ok: false,
@@ -235,7 +282,12 @@ function outOfTime(ref: SecretRef, call: CallContext): Outcome {
 }
 
 /** A call's error, naming the deadline when it is what cut the call short. */
-function callError(err: unknown, context: string, budgetMs: number, call: CallContext): AgentError {
+export function callError(
+  err: unknown,
+  context: string,
+  budgetMs: number,
+  call: CallContext,
+): AgentError {
   const error = translateAwsError(err, context);
   if (
     call.deadline !== undefined &&
@@ -304,6 +356,21 @@ async function fetchFrom(
   call: CallContext,
 ): Promise<Map<string, Outcome>> {
   const results = new Map<string, Outcome>();
+  const parameters = refs.filter((r) => r.kind === 'parameter' || r.kind === 'path');
+  if (parameters.length > 0) {
+    target.parameters ??= import('./ssm.ts').then((m) =>
+      m.createParameterReader(target.settings, parameterKit()),
+    );
+    for (const [key, outcome] of await (await target.parameters).read(parameters, call))
+      results.set(key, outcome);
+  }
+  const finds = refs.filter((r) => r.kind === 'find');
+  if (finds.length > 0) {
+    const { readFinds } = await import('./find.ts');
+    for (const [key, outcome] of await readFinds(target.client, finds, call))
+      results.set(key, outcome);
+  }
+  refs = refs.filter((r) => r.kind === undefined);
   const batchable = target.batchDeniedUntil > call.now() ? [] : refs.filter(isBatchable);
   const single = refs.filter((r) => !batchable.includes(r));
   for (let i = 0; i < batchable.length; i += BATCH_LIMIT) {
@@ -323,12 +390,6 @@ async function fetchFrom(
     results.set(refKey(ref), await getOne(target, ref, call));
   });
   return results;
-}
-
-function describeRef(ref: SecretRef): string {
-  if (ref.versionId !== undefined) return `secret ${ref.id} (version ${ref.versionId})`;
-  if (ref.versionStage !== undefined) return `secret ${ref.id} (stage ${ref.versionStage})`;
-  return `secret ${ref.id}`;
 }
 
 async function getOne(target: RegionClient, ref: SecretRef, call: CallContext): Promise<Outcome> {
@@ -464,21 +525,27 @@ export function matchesId(
   );
 }
 
-function toValue(out: {
+export function toValue(out: {
   readonly ARN?: string | undefined;
+  readonly Name?: string | undefined;
   readonly VersionId?: string | undefined;
   readonly SecretString?: string | undefined;
   readonly SecretBinary?: Uint8Array | undefined;
+  readonly VersionStages?: string[] | undefined;
+  readonly CreatedDate?: Date | undefined;
 }): SecretValue {
   return {
     arn: out.ARN ?? '',
     versionId: out.VersionId ?? '',
+    ...(out.Name === undefined ? {} : { name: out.Name }),
+    ...(out.VersionStages === undefined ? {} : { versionStages: [...out.VersionStages] }),
+    ...(out.CreatedDate === undefined ? {} : { createdDate: out.CreatedDate.getTime() / 1000 }),
     ...(out.SecretString === undefined ? {} : { string: out.SecretString }),
     ...(out.SecretBinary === undefined ? {} : { binary: out.SecretBinary }),
   };
 }
 
-async function mapLimit<T>(
+export async function mapLimit<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T) => Promise<void>,

@@ -25,6 +25,11 @@ interface Translation {
 
 const BY_NAME: Readonly<Record<string, Translation>> = {
   ResourceNotFoundException: { code: 'SECRET_NOT_FOUND', retryable: false, outcome: 'not_found' },
+  // SSM Parameter Store's names.
+  ParameterNotFound: { code: 'SECRET_NOT_FOUND', retryable: false, outcome: 'not_found' },
+  ParameterVersionNotFound: { code: 'SECRET_NOT_FOUND', retryable: false, outcome: 'not_found' },
+  InvalidKeyId: { code: 'DECRYPTION_FAILED', retryable: false, outcome: 'client_error' },
+  InternalServerError: { code: 'AWS_UNAVAILABLE', retryable: true, outcome: 'server_error' },
   AccessDeniedException: { code: 'ACCESS_DENIED', retryable: false, outcome: 'denied' },
   AccessDenied: { code: 'ACCESS_DENIED', retryable: false, outcome: 'denied' },
   ThrottlingException: { code: 'THROTTLED', retryable: true, outcome: 'throttled' },

@@ -2,7 +2,9 @@
  * The Secret wire type, the stored form (data as bytes), decoding a request body into a typed
  * input (with the decoder's 400 messages), and JSON merge patch (RFC 7386).
  */
-import type { SecretShape } from './validation.ts';
+import type { OwnerReference, SecretShape } from './validation.ts';
+
+export type { OwnerReference } from './validation.ts';
 
 export interface SecretMetadata {
   readonly name: string;
@@ -12,6 +14,7 @@ export interface SecretMetadata {
   readonly creationTimestamp: string;
   readonly labels?: Readonly<Record<string, string>>;
   readonly annotations?: Readonly<Record<string, string>>;
+  readonly ownerReferences?: readonly OwnerReference[];
 }
 
 /** A Secret as the API returns it. */
@@ -121,6 +124,30 @@ function decodeMetadata(v: unknown): Record<string, unknown> {
   return v;
 }
 
+function decodeOwnerReferences(v: unknown): OwnerReference[] {
+  if (v === undefined || v === null) return [];
+  const field = 'Secret.metadata.ownerReferences';
+  if (!Array.isArray(v)) throw mismatch(v, field, '[]v1.OwnerReference');
+  return v.map((item: unknown) => {
+    if (!isRecord(item)) throw mismatch(item, field, 'v1.OwnerReference');
+    const flag = (key: string): boolean | undefined => {
+      const b = item[key];
+      if (b === undefined || b === null) return undefined;
+      if (typeof b !== 'boolean') throw mismatch(b, `${field}.${key}`, 'bool');
+      return b;
+    };
+    const [controller, blockOwnerDeletion] = [flag('controller'), flag('blockOwnerDeletion')];
+    return {
+      apiVersion: optString(item, 'apiVersion', `${field}.apiVersion`) ?? '',
+      kind: optString(item, 'kind', `${field}.kind`) ?? '',
+      name: optString(item, 'name', `${field}.name`) ?? '',
+      uid: optString(item, 'uid', `${field}.uid`) ?? '',
+      ...(controller === undefined ? {} : { controller }),
+      ...(blockOwnerDeletion === undefined ? {} : { blockOwnerDeletion }),
+    };
+  });
+}
+
 function decodeInput(body: unknown): SecretInput {
   if (!isRecord(body)) throw mismatch(body, 'Secret', 'v1.Secret');
   const kind = optString(body, 'kind', 'Secret.kind');
@@ -140,6 +167,7 @@ function decodeInput(body: unknown): SecretInput {
     resourceVersion: optString(meta, 'resourceVersion', 'Secret.metadata.resourceVersion') ?? '',
     labels: stringMap(meta.labels, 'Secret.metadata.labels'),
     annotations: stringMap(meta.annotations, 'Secret.metadata.annotations'),
+    ownerReferences: decodeOwnerReferences(meta.ownerReferences),
     type: optString(body, 'type', 'Secret.type') || 'Opaque',
     data,
     immutable: typeof immutable === 'boolean' ? immutable : undefined,
@@ -181,6 +209,9 @@ export function toWire(s: StoredSecret): Secret {
       creationTimestamp: s.creationTimestamp,
       ...(nonEmpty(s.labels) ? { labels: { ...s.labels } } : {}),
       ...(nonEmpty(s.annotations) ? { annotations: { ...s.annotations } } : {}),
+      ...(s.ownerReferences.length > 0
+        ? { ownerReferences: s.ownerReferences.map((r) => ({ ...r })) }
+        : {}),
     },
     ...(s.immutable === undefined ? {} : { immutable: s.immutable }),
     ...(nonEmpty(data) ? { data } : {}),
@@ -210,6 +241,7 @@ export function unchanged(next: SecretShape, old: SecretShape, sameData: boolean
     next.type === old.type &&
     next.immutable === old.immutable &&
     sameMap(next.labels, old.labels) &&
-    sameMap(next.annotations, old.annotations)
+    sameMap(next.annotations, old.annotations) &&
+    JSON.stringify(next.ownerReferences) === JSON.stringify(old.ownerReferences)
   );
 }

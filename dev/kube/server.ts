@@ -25,6 +25,7 @@ import {
   parseJson,
   toWire,
   unchanged,
+  type OwnerReference,
   type Secret,
   type SecretInput,
   type StoredSecret,
@@ -33,7 +34,7 @@ import * as status from './status.ts';
 import { sameSecretData, validateSecret, validateSecretUpdate } from './validation.ts';
 
 export type { Identity, PolicyRule, SecretVerb } from './rbac.ts';
-export type { Secret, SecretMetadata } from './secret.ts';
+export type { OwnerReference, Secret, SecretMetadata } from './secret.ts';
 export type { Status, StatusCause, StatusDetails } from './status.ts';
 
 /** The token of the identity used when `tokens` is not given: every verb, every namespace. */
@@ -70,6 +71,7 @@ export interface SecretInit {
     readonly name: string;
     readonly labels?: Readonly<Record<string, string>>;
     readonly annotations?: Readonly<Record<string, string>>;
+    readonly ownerReferences?: readonly OwnerReference[];
   };
   readonly type?: string;
   readonly data?: Readonly<Record<string, string>>;
@@ -84,6 +86,19 @@ export interface SecretStoreAccess {
   delete(namespace: string, name: string): boolean;
   /** The current global resourceVersion. */
   resourceVersion(): string;
+  /**
+   * One pass of Kubernetes' garbage collector over the Secrets, as kube-controller-manager
+   * applies it to a dependent with owner references (background propagation): each owner is
+   * looked up by its uid (`exists`); a Secret none of whose owners exists is deleted; a Secret
+   * with some owners gone and some left loses the dangling references (a write, bumping the
+   * resourceVersion). A Secret without owner references is never touched. What is not
+   * emulated: the collector's own timing (it acts on informer events, later) and foreground
+   * deletion (`blockOwnerDeletion` on a dependent makes an owner wait for it).
+   */
+  collectGarbage(exists: (owner: OwnerReference, namespace: string) => boolean): {
+    readonly deleted: readonly string[];
+    readonly updated: readonly string[];
+  };
 }
 
 export interface KubeApiServer {
@@ -186,6 +201,10 @@ class SecretStore {
     return removed;
   }
 
+  all(): StoredSecret[] {
+    return [...this.#objects.values()];
+  }
+
   list(namespace: string): StoredSecret[] {
     return [...this.#objects.values()]
       .filter((s) => s.namespace === namespace)
@@ -266,6 +285,23 @@ function storeAccess(store: SecretStore): SecretStoreAccess {
     },
     delete: (namespace, name) => store.remove(namespace, name),
     resourceVersion: () => store.revision(),
+    collectGarbage: (exists) => {
+      const deleted: string[] = [];
+      const updated: string[] = [];
+      for (const s of store.all()) {
+        if (s.ownerReferences.length === 0) continue;
+        const live = s.ownerReferences.filter((o) => exists(o, s.namespace));
+        const where = `${s.namespace}/${s.name}`;
+        if (live.length === 0) {
+          store.remove(s.namespace, s.name);
+          deleted.push(where);
+        } else if (live.length < s.ownerReferences.length) {
+          store.save({ ...s, ownerReferences: live, resourceVersion: store.bump() });
+          updated.push(where);
+        }
+      }
+      return { deleted, updated };
+    },
   };
 }
 

@@ -10,6 +10,63 @@ export const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024;
 const DNS1123_SUBDOMAIN_MAX = 253;
 const LABEL_MAX = 63;
 
+/** metav1.OwnerReference. */
+export interface OwnerReference {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly controller?: boolean;
+  readonly blockOwnerDeletion?: boolean;
+}
+
+/** apimachinery's ValidateOwnerReferences, with its messages. */
+function validateOwnerReferences(refs: readonly OwnerReference[]): FieldError[] {
+  const errs: FieldError[] = [];
+  const field = 'metadata.ownerReferences';
+  const controllers: string[] = [];
+  for (const r of refs) {
+    const version = r.apiVersion.includes('/') ? r.apiVersion.split('/')[1] : r.apiVersion;
+    if (version === '')
+      errs.push({
+        type: 'Invalid',
+        field: `${field}.apiVersion`,
+        value: r.apiVersion,
+        detail: 'version must not be empty',
+      });
+    if (r.kind === '')
+      errs.push({
+        type: 'Invalid',
+        field: `${field}.kind`,
+        value: r.kind,
+        detail: 'kind must not be empty',
+      });
+    if (r.name === '')
+      errs.push({
+        type: 'Invalid',
+        field: `${field}.name`,
+        value: r.name,
+        detail: 'name must not be empty',
+      });
+    if (r.uid === '')
+      errs.push({
+        type: 'Invalid',
+        field: `${field}.uid`,
+        value: r.uid,
+        detail: 'uid must not be empty',
+      });
+    if (r.controller === true) controllers.push(r.name);
+  }
+  if (controllers.length > 1)
+    errs.push({
+      type: 'Invalid',
+      field,
+      value: controllers.join(', '),
+      detail: `Only one reference can have Controller set to true. Found "true" in references for ${controllers.join(' and ')}`,
+    });
+  return errs;
+}
+
 /** The fields validation looks at: data already decoded to bytes, stringData merged in. */
 export interface SecretShape {
   readonly name: string;
@@ -17,6 +74,7 @@ export interface SecretShape {
   readonly type: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly annotations: Readonly<Record<string, string>>;
+  readonly ownerReferences: readonly OwnerReference[];
   readonly data: Readonly<Record<string, Buffer>>;
   readonly immutable: boolean | undefined;
 }
@@ -147,6 +205,7 @@ function validateObjectMeta(s: SecretShape): FieldError[] {
       field: 'metadata.annotations',
       detail: `must have at most ${TOTAL_ANNOTATION_SIZE_LIMIT} bytes`,
     });
+  errs.push(...validateOwnerReferences(s.ownerReferences));
   return errs;
 }
 

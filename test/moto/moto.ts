@@ -10,6 +10,7 @@ import {
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { LabelParameterVersionCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Test } from 'tap';
 import type { Seed, SeedSecret } from '../../dev/seed.ts';
 import { freePort, ROOT } from '../helpers/agent-process.ts';
@@ -79,7 +80,14 @@ export async function seedMoto(url: string, seed: Seed): Promise<void> {
       const [first, ...then] = creationOrder(secret);
       if (first === undefined) throw new Error(`seed: ${secret.name} has no value`);
       await client.send(
-        new CreateSecretCommand({ Name: secret.name, ...valueOf(first), ...tokenOf(first) }),
+        new CreateSecretCommand({
+          Name: secret.name,
+          ...valueOf(first),
+          ...tokenOf(first),
+          ...(secret.tags === undefined
+            ? {}
+            : { Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })) }),
+        }),
       );
       for (const v of then) {
         await client.send(
@@ -94,6 +102,32 @@ export async function seedMoto(url: string, seed: Seed): Promise<void> {
     }
   } finally {
     client.destroy();
+  }
+  await seedParameters(url, seed);
+}
+
+/** The seed's SSM parameters, each one version, with its labels. */
+async function seedParameters(url: string, seed: Seed): Promise<void> {
+  const ssm = new SSMClient({
+    endpoint: url,
+    region: seed.region,
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'AKIDMOTOSEED', secretAccessKey: 'moto' },
+  });
+  try {
+    for (const p of seed.parameters) {
+      await ssm.send(new PutParameterCommand({ Name: p.name, Value: p.value, Type: p.type }));
+      if (p.labels.length > 0)
+        await ssm.send(
+          new LabelParameterVersionCommand({
+            Name: p.name,
+            ParameterVersion: 1,
+            Labels: [...p.labels],
+          }),
+        );
+    }
+  } finally {
+    ssm.destroy();
   }
 }
 

@@ -18,11 +18,21 @@ export interface SecretObject {
     readonly resourceVersion?: string;
     readonly labels?: Readonly<Record<string, string>>;
     readonly annotations?: Readonly<Record<string, string>>;
+    readonly ownerReferences?: readonly OwnerReference[];
     readonly [other: string]: unknown;
   };
   readonly type?: string;
   readonly data?: Readonly<Record<string, string>>;
   readonly immutable?: boolean;
+}
+
+/** An owner reference as the API has it; only the fields the sink reads are typed. */
+export interface OwnerReference {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly [other: string]: unknown;
 }
 
 export interface SecretsClient {

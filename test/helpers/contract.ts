@@ -1,5 +1,5 @@
-/** Names from the product contract (../shared/SPEC.md, "Metrics") that tests hold the code to. */
-export const SPEC_AGENT_METRICS = [
+/** The metric names users script against (README, "Endpoints and metrics"): tests hold the code to them. */
+export const CONTRACT_AGENT_METRICS = [
   'secrets_agent_fetch_total',
   'secrets_agent_fetch_duration_seconds',
   'secrets_agent_aws_api_calls_total',
@@ -9,7 +9,7 @@ export const SPEC_AGENT_METRICS = [
   'secrets_agent_ready',
 ] as const;
 
-export const SPEC_INJECTOR_METRICS = [
+export const CONTRACT_INJECTOR_METRICS = [
   'secrets_agent_injector_admissions_total',
   'secrets_agent_injector_admission_duration_seconds',
 ] as const;

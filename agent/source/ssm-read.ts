@@ -1,0 +1,67 @@
+/**
+ * One SSM Parameter Store read for the local API: GetParameter, made once (the caller decides
+ * whether to ask again), counted like every other AWS call. The SSM client comes from the
+ * agent's SSM file (ssm.ts), loaded at the first read: the agent's own file does not hold it.
+ */
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import {
+  CONTAINER_CREDENTIALS,
+  countingPlugin,
+  SDK_MAX_ATTEMPTS,
+  type AwsSourceOptions,
+} from './aws.ts';
+
+export interface ParameterQuery {
+  readonly name: string;
+  readonly withDecryption: boolean;
+}
+
+/** GetParameter's answer as AWS's JSON has it (dates in seconds since the epoch). */
+export type ParameterAnswer = Readonly<Record<string, unknown>>;
+
+export interface ParameterReader {
+  get(query: ParameterQuery, signal: AbortSignal): Promise<ParameterAnswer>;
+  close(): void;
+}
+
+export async function createParameterReader(
+  options: Pick<AwsSourceOptions, 'region' | 'onApiCall' | 'requestTimeoutMs'>,
+): Promise<ParameterReader> {
+  const { GetParameterCommand, SSMClient } = await import('./ssm.ts');
+  const client = new SSMClient({
+    credentials: defaultProvider({
+      clientConfig: {
+        maxAttempts: SDK_MAX_ATTEMPTS,
+        ...(options.region === undefined ? {} : { region: options.region }),
+      },
+      clientPlugins: [countingPlugin(options.onApiCall)],
+      ...CONTAINER_CREDENTIALS,
+    }),
+    maxAttempts: SDK_MAX_ATTEMPTS,
+    requestHandler: {
+      requestTimeout: options.requestTimeoutMs ?? 10_000,
+      throwOnRequestTimeout: true,
+      connectionTimeout: 5_000,
+    },
+    ...(options.region === undefined ? {} : { region: options.region }),
+  });
+  client.middlewareStack.use(countingPlugin(options.onApiCall));
+  return {
+    async get(query, signal) {
+      const out = await client.send(
+        new GetParameterCommand({ Name: query.name, WithDecryption: query.withDecryption }),
+        { abortSignal: signal },
+      );
+      const p = out.Parameter ?? {};
+      const parameter: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(p)) {
+        if (value === undefined) continue;
+        parameter[key] = value instanceof Date ? value.getTime() / 1000 : value;
+      }
+      return { Parameter: parameter, ResultMetadata: {} };
+    },
+    close() {
+      client.destroy();
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/** Value rules of the configuration schema (common/config.ts) that stand on their own. */
+
+/**
+ * The reload URL must stay inside the pod: an http(s) URL on a loopback address. Anything else
+ * would send the names of changed files to another host.
+ */
+export function isPodLocalUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback =
+    host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return (url.protocol === 'http:' || url.protocol === 'https:') && loopback;
+}
+
+/** Octal file modes: "0400", "400", "0o400". */
+export function parseFileMode(text: string): number | undefined {
+  const match = /^(?:0o?)?([0-7]{3})$/.exec(text.trim());
+  return match?.[1] === undefined ? undefined : Number.parseInt(match[1], 8);
+}
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** A value quoted in a message, shortened: values in messages are bounded. */
+export function quote(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
+}
+
+/** The region rule, its message giving `example`. */
+export function region(example: string): (value: string) => string | undefined {
+  return (value) =>
+    REGION.test(value)
+      ? undefined
+      : `must be an AWS region such as ${example}; got ${quote(value)}`;
+}
+
+/**
+ * The region the secrets' ARNs name, when every ARN among `ids` names the same one: a secret
+ * given by its ARN lives in that region. Plain names say nothing.
+ */
+export function regionOfArns(ids: readonly string[]): string | undefined {
+  const regions = new Set(
+    ids.flatMap((id) => /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(id)?.[1] ?? []),
+  );
+  const [only] = regions;
+  return regions.size === 1 && only !== undefined && REGION.test(only) ? only : undefined;
+}
+
+/** What is wrong with a region name (also the injector's default region), or undefined. */
+export const regionProblem = region('us-east-1');

@@ -1,0 +1,213 @@
+/**
+ * The SSM Parameter Store endpoint: `POST /` with `X-Amz-Target: AmazonSSM.<Operation>`
+ * (awsJson1_1), answering the calls the agent makes: GetParameters (up to 10 names),
+ * GetParametersByPath (pages of up to 10) and GetParameter. SecureString values are returned
+ * decrypted only with `WithDecryption`. Errors in SSM's shape and wording; injected faults
+ * apply as they do to Secrets Manager (scoped by parameter name or path).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AwsError, serialization } from './aws-error.ts';
+import { enactFaults, type Fault } from './faults.ts';
+import type { ParameterRecord, SelectedParameter } from './parameters.ts';
+import type { RequestRecord } from './request-log.ts';
+import { authenticateRequest, type DevState, finish } from './state.ts';
+import { jsonAuthError, sendAwsJson, sendAwsJsonError } from './wire.ts';
+
+export const SSM_TARGET_PREFIX = 'AmazonSSM.';
+const NAMES_LIMIT = 10;
+const PAGE_LIMIT = 10;
+
+type Draft = { -readonly [K in keyof RequestRecord]: RequestRecord[K] };
+type JsonObject = Readonly<Record<string, unknown>>;
+
+interface Call {
+  readonly state: DevState;
+  readonly region: string;
+}
+
+const OPERATIONS: Readonly<Record<string, (input: JsonObject, call: Call) => JsonObject>> = {
+  GetParameters: getParameters,
+  GetParametersByPath: getParametersByPath,
+  GetParameter: getParameter,
+};
+
+export async function handleSsm(
+  state: DevState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Buffer,
+): Promise<void> {
+  const startedAt = Date.now();
+  const requestId = randomUUID();
+  const operation = String(req.headers['x-amz-target']).slice(SSM_TARGET_PREFIX.length);
+  const draft: Draft = {
+    requestId,
+    time: new Date(startedAt).toISOString(),
+    service: 'ssm',
+    operation,
+    secretIds: [],
+    region: undefined,
+    accessKeyId: undefined,
+    roleArn: undefined,
+    outcome: 'ok',
+    status: 200,
+    faults: [],
+  };
+  try {
+    const answer = await serve(state, req, body, draft);
+    if (answer !== undefined) sendAwsJson(res, requestId, 200, answer);
+  } catch (err) {
+    const error =
+      err instanceof AwsError
+        ? err
+        : new AwsError('InternalServerError', 'An error occurred on the server side.', 500);
+    draft.outcome = error.code;
+    draft.status = error.status;
+    sendAwsJsonError(res, requestId, error);
+  }
+  finish(state, draft, startedAt);
+}
+
+async function serve(
+  state: DevState,
+  req: IncomingMessage,
+  body: Buffer,
+  draft: Draft,
+): Promise<JsonObject | undefined> {
+  const handler = OPERATIONS[draft.operation];
+  if (handler === undefined)
+    throw new AwsError('UnknownOperationException', `Unknown operation ${draft.operation}`);
+  const input = parseJsonBody(body.toString('utf8'));
+  draft.secretIds = namesOf(input);
+  authenticateRequest(state, req, body, draft, jsonAuthError);
+  const region = draft.region ?? state.defaultRegion;
+  const faults: readonly Fault[] = state.faults.take(
+    { operation: draft.operation, region, secretNames: draft.secretIds },
+    false,
+  );
+  draft.faults = faults.map((f) => f.kind);
+  const enacted = await enactFaults(faults, req, draft, 'json', state.closing);
+  if (enacted instanceof AwsError) throw inSsmWords(enacted);
+  if (enacted === 'dropped') return undefined;
+  return handler(input, { state, region });
+}
+
+/** An injected fault, said as SSM says it. */
+function inSsmWords(error: AwsError): AwsError {
+  switch (error.code) {
+    case 'ResourceNotFoundException':
+      return new AwsError('ParameterNotFound', 'Parameter not found.');
+    case 'DecryptionFailure':
+      return new AwsError(
+        'AccessDeniedException',
+        "User is not authorized to perform: kms:Decrypt on the parameter's KMS key (Service: AWSKMS; Error Code: AccessDeniedException) (injected fault)",
+      );
+    case 'InternalServiceError':
+      return new AwsError('InternalServerError', 'An error occurred on the server side.', 500);
+    default:
+      return error;
+  }
+}
+
+function getParameters(input: JsonObject, call: Call): JsonObject {
+  const names = input['Names'];
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))
+    throw serialization('Names must be a list of strings.');
+  if (names.length === 0 || names.length > NAMES_LIMIT)
+    throw validation(
+      `1 validation error detected: Value at 'names' failed to satisfy constraint: Member must have length less than or equal to ${NAMES_LIMIT}`,
+    );
+  const decrypt = input['WithDecryption'] === true;
+  const parameters: JsonObject[] = [];
+  const invalid: string[] = [];
+  for (const name of new Set<string>(names)) {
+    const selected = call.state.parameters.select(name);
+    if (selected === undefined) invalid.push(name);
+    else parameters.push(entry(call, selected, decrypt));
+  }
+  return { Parameters: parameters, InvalidParameters: invalid };
+}
+
+function getParameter(input: JsonObject, call: Call): JsonObject {
+  const name = input['Name'];
+  if (typeof name !== 'string' || name === '') throw validation('Name must not be empty.');
+  const selected = call.state.parameters.select(name);
+  if (selected === undefined) throw new AwsError('ParameterNotFound', '');
+  return { Parameter: entry(call, selected, input['WithDecryption'] === true) };
+}
+
+function getParametersByPath(input: JsonObject, call: Call): JsonObject {
+  const path = input['Path'];
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw validation(
+      'The parameter doesn\'t meet the parameter name requirements. The parameter name must begin with a forward slash "/".',
+    );
+  const max = input['MaxResults'] ?? PAGE_LIMIT;
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > PAGE_LIMIT)
+    throw validation(
+      `1 validation error detected: Value '${JSON.stringify(max)}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to ${PAGE_LIMIT}`,
+    );
+  const all = call.state.parameters.underPath(path, input['Recursive'] === true);
+  const token = input['NextToken'];
+  const start =
+    typeof token === 'string' ? Number(Buffer.from(token, 'base64').toString('utf8')) : 0;
+  if (!Number.isInteger(start) || start < 0 || start > all.length)
+    throw new AwsError('InvalidNextToken', 'The specified token is not valid.');
+  const page = all.slice(start, start + max);
+  const decrypt = input['WithDecryption'] === true;
+  const next = start + page.length;
+  return {
+    Parameters: page.map((p) => entry(call, latest(p), decrypt)),
+    ...(next < all.length ? { NextToken: Buffer.from(String(next)).toString('base64') } : {}),
+  };
+}
+
+function latest(parameter: ParameterRecord): SelectedParameter {
+  const version = parameter.versions.at(-1);
+  if (version === undefined) throw new Error('a parameter without versions');
+  return { parameter, version };
+}
+
+function entry(call: Call, selected: SelectedParameter, decrypt: boolean): JsonObject {
+  const { parameter, version, selector } = selected;
+  const encrypted = parameter.type === 'SecureString' && !decrypt;
+  return {
+    Name: parameter.name,
+    Type: parameter.type,
+    // Without decryption a SecureString answers its ciphertext: here a stand-in for it.
+    Value: encrypted
+      ? `AQICAH${createHash('sha256').update(version.value).digest('base64')}`
+      : version.value,
+    Version: version.version,
+    ...(selector === undefined ? {} : { Selector: selector }),
+    LastModifiedDate: version.modified / 1000,
+    ARN: call.state.parameters.arn(parameter, call.region),
+    DataType: 'text',
+  };
+}
+
+function validation(message: string): AwsError {
+  return new AwsError('ValidationException', message);
+}
+
+function namesOf(input: JsonObject): string[] {
+  const out: string[] = [];
+  for (const key of ['Name', 'Path']) if (typeof input[key] === 'string') out.push(input[key]);
+  const names = input['Names'];
+  if (Array.isArray(names)) out.push(...names.filter((n): n is string => typeof n === 'string'));
+  return out;
+}
+
+function parseJsonBody(body: string): JsonObject {
+  if (body.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw serialization('Start of structure or map found where not expected.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw serialization('Start of structure or map found where not expected.');
+  return parsed as JsonObject;
+}

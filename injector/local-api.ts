@@ -1,0 +1,40 @@
+/** What the injector adds for the local API: AWS_TOKEN naming the token file, and its checks. */
+import type { Container } from './types.ts';
+
+/** The configuration fields the `local-api` annotations set. */
+export type LocalApiField = 'localApi' | 'localApiPort';
+
+/**
+ * `local-api` ("true" or "false") and `local-api-port` (a number): the bounds are the schema's,
+ * checked with everything else the annotations set.
+ */
+export function parseLocalApiKey(
+  key: string,
+  value: string,
+  config: { localApi?: boolean; localApiPort?: number },
+  fail: (message: string) => void,
+): void {
+  const got = JSON.stringify(value).slice(0, 80);
+  if (key === 'local-api') {
+    if (value === 'true' || value === 'false') config.localApi = value === 'true';
+    else fail(`must be "true" or "false"; got ${got}`);
+  } else if (/^\d{1,5}$/.test(value)) config.localApiPort = Number(value);
+  else fail(`must be a port number such as 2773; got ${got}`);
+}
+
+/** The agent writes the token there (agent/local-api.ts), beside the secret files. */
+export const LOCAL_API_TOKEN_FILE = '.secrets-agent-token';
+/** The variable the AWS agent's own documentation has apps read the token from. */
+export const LOCAL_API_TOKEN_ENV = 'AWS_TOKEN';
+
+/** The token file, as the app containers see it. */
+export function localApiTokenRef(mountPath: string): string {
+  return `file://${mountPath}/${LOCAL_API_TOKEN_FILE}`;
+}
+
+/** With the local API the injector sets AWS_TOKEN: an app's own AWS_TOKEN would be replaced. */
+export function tokenEnvCollision(c: Container, mountPath: string): string | undefined {
+  const existing = (c.env ?? []).find((v) => v.name === LOCAL_API_TOKEN_ENV);
+  if (existing === undefined || existing.value === localApiTokenRef(mountPath)) return undefined;
+  return `container "${c.name}" already sets ${LOCAL_API_TOKEN_ENV}, which the local API's token needs; remove it`;
+}

@@ -1,0 +1,396 @@
+/**
+ * JSON text read only where it is read. An AdmissionReview carries a whole pod (up to the API
+ * server's 3 MiB), and the injector reads a few parts of it: the annotations, the containers'
+ * names, env, mounts and ports, the volumes' names (POD_SHAPE in types.ts). `parsePartial` checks the whole text is JSON (what
+ * `JSON.parse` accepts, nesting bounded) but builds values only along a shape; every other
+ * object or array stays a `RawJson`, its text, and travels into the patch as that text. So a
+ * pod holding a million `tolerations: [{}, …]` costs one pass over its bytes and no objects.
+ */
+
+/** An object or array the reader was not asked to build: its JSON text, verbatim. */
+export class RawJson {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+  /** Met by JSON.stringify: stringifyJson's fast path is off, the value needs its text. */
+  toJSON(): null {
+    metRaw = true;
+    return null;
+  }
+}
+
+/** Set when JSON.stringify met a RawJson (see stringifyJson). */
+let metRaw = false;
+
+/** A plain object: not null, not an array, not a RawJson. */
+export function isRecord(value: unknown): value is Readonly<Record<string, unknown>> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof RawJson)
+  );
+}
+
+/**
+ * What to build. `'all'`: the whole value. An object shape: a plain object whose members named
+ * in `fields` follow their shape, the others built when they are strings, numbers, booleans or
+ * null and kept as RawJson when they are objects or arrays; `whole` decides, once the object
+ * is read, to build all of it after all. A list shape: an array whose items follow `items`.
+ * A value whose type does not match its shape (an array where an object was expected) stays
+ * RawJson, which the shape checks after this reject as the wrong type.
+ */
+export type Shape = 'all' | ObjectShape | ListShape;
+
+export interface ObjectShape {
+  readonly fields: ReadonlyMap<string, Shape>;
+  readonly whole?: (value: Readonly<Record<string, unknown>>) => boolean;
+}
+
+export interface ListShape {
+  readonly items: Shape;
+}
+
+/** Deeper than this is refused (Go's encoding/json, which the API server writes with, stops at 10,000). */
+export const MAX_JSON_DEPTH = 10_000;
+
+/** The text is not JSON. The message says where, never what the text holds (a pod's content). */
+export class JsonSyntaxError extends Error {
+  readonly offset: number;
+  constructor(offset: number, reason = 'unexpected character') {
+    super(`${reason} at offset ${offset}`);
+    this.name = 'JsonSyntaxError';
+    this.offset = offset;
+  }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const MINUS = 0x2d;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+function isDigit(c: number): boolean {
+  return c >= ZERO && c <= NINE;
+}
+
+function isHex(c: number): boolean {
+  return isDigit(c) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/** The escapes JSON allows after a backslash (`u` is followed by four hex digits). */
+function isEscape(c: number): boolean {
+  // " \ / b f n r t u
+  return (
+    c === QUOTE ||
+    c === BACKSLASH ||
+    c === 0x2f ||
+    c === 0x62 ||
+    c === 0x66 ||
+    c === 0x6e ||
+    c === 0x72 ||
+    c === 0x74 ||
+    c === 0x75
+  );
+}
+
+/** Thrown where the text stops being JSON; `reason` never quotes the text. */
+function fail(t: string, i: number, reason = 'unexpected character'): never {
+  throw new JsonSyntaxError(i, i >= t.length ? 'unexpected end' : reason);
+}
+
+// The scanners below take the text and a position and return the position past what they
+// scanned: plain loops over char codes, nothing built.
+
+/** Past JSON whitespace (space, tab, line feed, carriage return). */
+function skipWs(t: string, i: number): number {
+  for (;;) {
+    const c = t.charCodeAt(i);
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+    else return i;
+  }
+}
+
+/** Set by skipString: whether the string it passed holds an escape (so decoding needs JSON.parse). */
+let stringHadEscape = false;
+
+/** Past a string, from its opening quote. */
+function skipString(t: string, i: number): number {
+  if (t.charCodeAt(i) !== QUOTE) fail(t, i);
+  i++;
+  let escaped = false;
+  for (;;) {
+    const c = t.charCodeAt(i);
+    if (c === QUOTE) break;
+    if (c === BACKSLASH) {
+      escaped = true;
+      const e = t.charCodeAt(i + 1);
+      if (!isEscape(e)) fail(t, i + 1, 'bad escape');
+      if (e === 0x75) {
+        for (let k = 2; k < 6; k++) if (!isHex(t.charCodeAt(i + k))) fail(t, i + k, 'bad escape');
+        i += 6;
+      } else i += 2;
+    } else if (c >= 0x20) i++;
+    // A control character must be escaped; NaN (past the end) is an unterminated string.
+    else fail(t, i, Number.isNaN(c) ? 'unterminated string' : 'control character in string');
+  }
+  stringHadEscape = escaped;
+  return i + 1;
+}
+
+function skipDigits(t: string, i: number): number {
+  if (!isDigit(t.charCodeAt(i))) fail(t, i, 'bad number');
+  while (isDigit(t.charCodeAt(i))) i++;
+  return i;
+}
+
+function skipNumber(t: string, i: number): number {
+  if (t.charCodeAt(i) === MINUS) i++;
+  if (t.charCodeAt(i) === ZERO) i++;
+  else i = skipDigits(t, i);
+  if (t.charCodeAt(i) === DOT) i = skipDigits(t, i + 1);
+  const e = t.charCodeAt(i);
+  if (e === 0x65 || e === 0x45) {
+    i++;
+    const sign = t.charCodeAt(i);
+    if (sign === PLUS || sign === MINUS) i++;
+    i = skipDigits(t, i);
+  }
+  return i;
+}
+
+/** Past a string, number, true, false or null. */
+function skipScalar(t: string, i: number): number {
+  const c = t.charCodeAt(i);
+  if (c === QUOTE) return skipString(t, i);
+  if (c === 0x74) return skipWord(t, i, 'true');
+  if (c === 0x66) return skipWord(t, i, 'false');
+  if (c === 0x6e) return skipWord(t, i, 'null');
+  return skipNumber(t, i);
+}
+
+function skipWord(t: string, i: number, word: string): number {
+  if (!t.startsWith(word, i)) fail(t, i);
+  return i + word.length;
+}
+
+/** Past a member name and its colon, up to the value. */
+function skipMemberName(t: string, i: number): number {
+  i = skipWs(t, skipString(t, i));
+  if (t.charCodeAt(i) !== COLON) fail(t, i);
+  return skipWs(t, i + 1);
+}
+
+/** Past whitespace, if any: the common case (none) without a call. */
+function ws(t: string, i: number): number {
+  return t.charCodeAt(i) <= 0x20 ? skipWs(t, i) : i;
+}
+
+/** The objects and arrays open around a position: a stack of 1 (object) and 2 (array). */
+class Nesting {
+  private stack = new Uint8Array(64);
+  depth = 0;
+
+  push(isObject: boolean, t: string, i: number): void {
+    if (this.depth >= MAX_JSON_DEPTH) fail(t, i, `nested deeper than ${MAX_JSON_DEPTH} levels`);
+    if (this.depth === this.stack.length) {
+      const grown = new Uint8Array(this.stack.length * 2);
+      grown.set(this.stack);
+      this.stack = grown;
+    }
+    this.stack[this.depth++] = isObject ? 1 : 2;
+  }
+
+  inObject(): boolean {
+    return this.stack[this.depth - 1] === 1;
+  }
+}
+
+/**
+ * Past an object or array, its grammar checked: a loop over what is open (Nesting), never
+ * recursion, so no depth overflows the call stack. Empty ones (`{}`, `[]`) are passed as one
+ * token, never pushed.
+ */
+function skipComposite(t: string, i: number): number {
+  const open = new Nesting();
+  for (;;) {
+    // At the start of a value.
+    const c = t.charCodeAt(i);
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      const isObject = c === OPEN_BRACE;
+      i = ws(t, i + 1);
+      if (t.charCodeAt(i) === (isObject ? CLOSE_BRACE : CLOSE_BRACKET)) i++;
+      else {
+        open.push(isObject, t, i);
+        if (isObject) i = skipMemberName(t, i);
+        continue;
+      }
+    } else i = skipScalar(t, i);
+    // After a value: close what is complete, or go on to the next item.
+    for (;;) {
+      if (open.depth === 0) return i;
+      i = ws(t, i);
+      const next = t.charCodeAt(i);
+      const inObject = open.inObject();
+      if (next === COMMA) {
+        i = ws(t, i + 1);
+        if (inObject) i = skipMemberName(t, i);
+        break;
+      }
+      if (next !== (inObject ? CLOSE_BRACE : CLOSE_BRACKET)) fail(t, i);
+      i++;
+      open.depth--;
+    }
+  }
+}
+
+/** Builds along a shape; what it does not build, it skips with the scanners above. */
+class Reader {
+  private i = 0;
+  private readonly text: string;
+
+  constructor(text: string) {
+    this.text = text;
+  }
+
+  document(shape: Shape): unknown {
+    this.i = skipWs(this.text, 0);
+    const value = this.value(shape);
+    this.i = skipWs(this.text, this.i);
+    if (this.i !== this.text.length) fail(this.text, this.i);
+    return value;
+  }
+
+  private value(shape: Shape | undefined): unknown {
+    const t = this.text;
+    const start = this.i;
+    const c = t.charCodeAt(start);
+    if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (shape !== undefined && shape !== 'all') {
+        if (c === OPEN_BRACE && 'fields' in shape) return this.object(shape);
+        if (c === OPEN_BRACKET && 'items' in shape) return this.list(shape);
+      }
+      this.i = skipComposite(t, start);
+      const text = t.slice(start, this.i);
+      return shape === 'all' ? JSON.parse(text) : new RawJson(text);
+    }
+    if (c === QUOTE) {
+      this.i = skipString(t, start);
+      return stringHadEscape ? JSON.parse(t.slice(start, this.i)) : t.slice(start + 1, this.i - 1);
+    }
+    this.i = skipScalar(t, start);
+    return JSON.parse(t.slice(start, this.i));
+  }
+
+  private object(shape: ObjectShape): Record<string, unknown> {
+    const t = this.text;
+    const start = this.i;
+    const out: Record<string, unknown> = {};
+    this.i = skipWs(t, start + 1);
+    if (t.charCodeAt(this.i) === CLOSE_BRACE) this.i++;
+    else {
+      for (;;) {
+        const keyStart = this.i;
+        const keyEnd = skipString(t, keyStart);
+        const key = stringHadEscape
+          ? (JSON.parse(t.slice(keyStart, keyEnd)) as string)
+          : t.slice(keyStart + 1, keyEnd - 1);
+        this.i = skipWs(t, keyEnd);
+        if (t.charCodeAt(this.i) !== COLON) fail(t, this.i);
+        this.i = skipWs(t, this.i + 1);
+        const value = this.value(shape.fields.get(key));
+        // As JSON.parse does: an own "__proto__" member, never the prototype; the last of
+        // duplicate keys wins.
+        if (key === '__proto__')
+          Object.defineProperty(out, key, {
+            value,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        else out[key] = value;
+        this.i = skipWs(t, this.i);
+        const c = t.charCodeAt(this.i);
+        if (c === CLOSE_BRACE) {
+          this.i++;
+          break;
+        }
+        if (c !== COMMA) fail(t, this.i);
+        this.i = skipWs(t, this.i + 1);
+      }
+    }
+    if (shape.whole?.(out) === true)
+      return JSON.parse(t.slice(start, this.i)) as Record<string, unknown>;
+    return out;
+  }
+
+  private list(shape: ListShape): unknown[] {
+    const t = this.text;
+    const out: unknown[] = [];
+    this.i = skipWs(t, this.i + 1);
+    if (t.charCodeAt(this.i) === CLOSE_BRACKET) {
+      this.i++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.value(shape.items));
+      this.i = skipWs(t, this.i);
+      const c = t.charCodeAt(this.i);
+      if (c === CLOSE_BRACKET) {
+        this.i++;
+        return out;
+      }
+      if (c !== COMMA) fail(t, this.i);
+      this.i = skipWs(t, this.i + 1);
+    }
+  }
+}
+
+/** Builds `text` along `shape`; throws JsonSyntaxError when the text is not JSON. */
+export function parsePartial(text: string, shape: Shape): unknown {
+  return new Reader(text).document(shape);
+}
+
+/** An object shape from a plain record of member shapes. */
+export function objectShape(
+  fields: Readonly<Record<string, Shape>>,
+  whole?: ObjectShape['whole'],
+): ObjectShape {
+  return { fields: new Map(Object.entries(fields)), ...(whole === undefined ? {} : { whole }) };
+}
+
+/**
+ * A value as JSON text, as `JSON.stringify` writes it, with each RawJson written as its text.
+ * Only plain data is expected: objects, arrays, strings, numbers, booleans, null.
+ */
+export function stringifyJson(value: unknown): string {
+  metRaw = false;
+  const text = JSON.stringify(value) ?? 'null';
+  return metRaw ? withRaw(value) : text;
+}
+
+function withRaw(value: unknown): string {
+  if (value instanceof RawJson) return value.text;
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    const items = value.map((v: unknown) =>
+      v === undefined || typeof v === 'function' || typeof v === 'symbol' ? 'null' : withRaw(v),
+    );
+    return `[${items.join(',')}]`;
+  }
+  const members: string[] = [];
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+    members.push(`${JSON.stringify(k)}:${withRaw(v)}`);
+  }
+  return `{${members.join(',')}}`;
+}
