@@ -119,6 +119,12 @@ const readAhead = confined ? readAheadKb(image.node) : null;
 const tokenFile = join(work, 'token');
 writeFileSync(tokenFile, webIdentityToken());
 const dev = await startDevProcess(seed(SECRETS), work);
+// However the run ends: no endpoint left running, no 120 MB image copy left behind.
+process.once('exit', () => {
+  dev.child.kill();
+  rmSync(work, { recursive: true, force: true });
+  if (image.dir !== ROOT) rmSync(image.dir, { recursive: true, force: true });
+});
 
 // ---- runs ------------------------------------------------------------------------------------
 
@@ -409,8 +415,6 @@ if (cold && unlimitedReady !== null) {
   }
 }
 await dev.stop();
-rmSync(work, { recursive: true, force: true });
-if (image.dir !== ROOT) rmSync(image.dir, { recursive: true, force: true });
 
 // ---- report ----------------------------------------------------------------------------------
 
