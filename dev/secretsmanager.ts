@@ -13,7 +13,7 @@ import { type Fault, enactFaults, faultError } from './faults.ts';
 import {
   authenticateRequest,
   type DevState,
-  finish,
+  answerRequest,
   requestDraft,
   type RequestDraft,
 } from './state.ts';
@@ -53,26 +53,13 @@ export async function handleSecretsManager(
   const target = String(req.headers['x-amz-target'] ?? '');
   const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
   const draft = requestDraft(requestId, startedAt, 'secretsmanager', operation);
-  try {
-    const answer = await serve(state, req, body, draft);
-    if (answer !== undefined) sendAwsJson(res, requestId, 200, answer);
-  } catch (err) {
-    if (!(err instanceof AwsError)) {
-      state.logger.error('internal error', {
-        requestId,
-        operation,
-        error: err instanceof Error ? err.message : String(err),
-      });
-    }
-    const error =
-      err instanceof AwsError
-        ? err
-        : new AwsError('InternalServiceError', 'An error occurred on the server side.', 500);
-    draft.outcome = error.code;
-    draft.status = error.status;
-    sendAwsJsonError(res, requestId, error);
-  }
-  finish(state, draft, startedAt);
+  await answerRequest(state, draft, startedAt, {
+    work: () => serve(state, req, body, draft),
+    ok: (answer) => sendAwsJson(res, requestId, 200, answer),
+    fail: (error) => sendAwsJsonError(res, requestId, error),
+    internal: () =>
+      new AwsError('InternalServiceError', 'An error occurred on the server side.', 500),
+  });
 }
 
 /** The answer, or undefined when a fault dropped the connection. Throws AwsError. */

@@ -13,7 +13,7 @@ import type { ParameterRecord, SelectedParameter } from './parameters.ts';
 import {
   authenticateRequest,
   type DevState,
-  finish,
+  answerRequest,
   requestDraft,
   type RequestDraft,
 } from './state.ts';
@@ -47,19 +47,13 @@ export async function handleSsm(
   const requestId = randomUUID();
   const operation = String(req.headers['x-amz-target']).slice(SSM_TARGET_PREFIX.length);
   const draft = requestDraft(requestId, startedAt, 'ssm', operation);
-  try {
-    const answer = await serve(state, req, body, draft);
-    if (answer !== undefined) sendAwsJson(res, requestId, 200, answer);
-  } catch (err) {
-    const error =
-      err instanceof AwsError
-        ? err
-        : new AwsError('InternalServerError', 'An error occurred on the server side.', 500);
-    draft.outcome = error.code;
-    draft.status = error.status;
-    sendAwsJsonError(res, requestId, error);
-  }
-  finish(state, draft, startedAt);
+  await answerRequest(state, draft, startedAt, {
+    work: () => serve(state, req, body, draft),
+    ok: (answer) => sendAwsJson(res, requestId, 200, answer),
+    fail: (error) => sendAwsJsonError(res, requestId, error),
+    internal: () =>
+      new AwsError('InternalServerError', 'An error occurred on the server side.', 500),
+  });
 }
 
 async function serve(

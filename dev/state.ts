@@ -7,6 +7,7 @@ import {
   type Caller,
   type CredentialRegistry,
 } from './credentials.ts';
+import { AwsError } from './aws-error.ts';
 import type { FaultRegistry } from './faults.ts';
 import type { RequestLog, RequestRecord } from './request-log.ts';
 import type { ParameterStore } from './parameters.ts';
@@ -49,6 +50,41 @@ export function requestDraft(
     status: 200,
     faults: [],
   };
+}
+
+/**
+ * Answers one request and records it, whatever the protocol: `work` gives the answer (undefined
+ * when a fault dropped the connection) or throws an AwsError; anything else it throws is logged
+ * and answered as the service's `internal` error.
+ */
+export async function answerRequest<T>(
+  state: DevState,
+  draft: RequestDraft,
+  startedAt: number,
+  protocol: {
+    readonly work: () => Promise<T | undefined>;
+    readonly ok: (answer: T) => void;
+    readonly fail: (error: AwsError) => void;
+    readonly internal: () => AwsError;
+  },
+): Promise<void> {
+  try {
+    const answer = await protocol.work();
+    if (answer !== undefined) protocol.ok(answer);
+  } catch (err) {
+    if (!(err instanceof AwsError)) {
+      state.logger.error('internal error', {
+        requestId: draft.requestId,
+        operation: draft.operation,
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    const error = err instanceof AwsError ? err : protocol.internal();
+    draft.outcome = error.code;
+    draft.status = error.status;
+    protocol.fail(error);
+  }
+  finish(state, draft, startedAt);
 }
 
 /** Logs names and outcomes only: a record never carries a secret value. */

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from './aws-error.ts';
 import { enactFaults } from './faults.ts';
-import { type DevState, finish, requestDraft, type RequestDraft } from './state.ts';
+import { type DevState, answerRequest, requestDraft, type RequestDraft } from './state.ts';
 import { sendXml } from './wire.ts';
 
 const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -37,26 +37,12 @@ export async function handleSts(
   const requestId = randomUUID();
   const params = stsParams(req, body);
   const draft = requestDraft(requestId, startedAt, 'sts', params.get('Action') ?? '');
-  try {
-    const xml = await serve(state, req, params, draft);
-    if (xml !== undefined) sendXml(res, requestId, 200, xml);
-  } catch (err) {
-    if (!(err instanceof AwsError)) {
-      state.logger.error('internal error', {
-        requestId,
-        operation: draft.operation,
-        error: err instanceof Error ? err.message : String(err),
-      });
-    }
-    const error =
-      err instanceof AwsError
-        ? err
-        : new AwsError('InternalFailure', 'An internal error occurred.', 500);
-    draft.outcome = error.code;
-    draft.status = error.status;
-    sendXml(res, requestId, error.status, errorXml(error, requestId));
-  }
-  finish(state, draft, startedAt);
+  await answerRequest(state, draft, startedAt, {
+    work: () => serve(state, req, params, draft),
+    ok: (xml) => sendXml(res, requestId, 200, xml),
+    fail: (error) => sendXml(res, requestId, error.status, errorXml(error, requestId)),
+    internal: () => new AwsError('InternalFailure', 'An internal error occurred.', 500),
+  });
 }
 
 /** The answer, or undefined when a fault dropped the connection. Throws AwsError. */
