@@ -280,7 +280,8 @@ t.test(
       if (got !== wanted)
         throw new Error(`the agent gets ${got}, the annotations asked for ${wanted}`);
     });
-    await fc.assert(property, { numRuns: 500 });
+    // Enough runs that both verdicts are common whatever the seed (the new sources refuse more).
+    await fc.assert(property, { numRuns: 1000 });
     // The generator reaches both sides, so neither direction holds vacuously.
     t.ok(admitted > 50, `${admitted} configurations accepted by both`);
     t.ok(refused > 50, `${refused} configurations refused by both`);
