@@ -3,10 +3,8 @@
  * holds the decisions of docs/adr/0001-webhook-failure-policy.md and the Pod Security
  * `restricted` profile. Built-in kinds are also checked against the Kubernetes schemas.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { Namespace, Service, ServiceAccount } from 'kubernetes-models/v1';
-import { Deployment } from 'kubernetes-models/apps/v1';
+import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
@@ -16,13 +14,10 @@ import {
   ValidatingAdmissionPolicyBinding,
 } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import t, { type Test } from 'tap';
-import { parseAllDocuments } from 'yaml';
 import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
-import { admit, type AdmissionResult } from '../injector/admission.ts';
 import type { Container, Pod } from '../injector/types.ts';
 import { applyTo, patchOf } from './injector-support.ts';
-
-const run = promisify(execFile);
+import { admitTemplate, at, build, find, type Obj, podTemplate } from './helpers/manifests.ts';
 
 /**
  * The webhook's match condition (ADR 0001, option C): guarded, because with failurePolicy Fail
@@ -36,45 +31,12 @@ const OPTED_IN_CONDITION =
 
 type Assert = Pick<Test, 'ok' | 'equal' | 'same' | 'doesNotThrow'>;
 
-type Obj = Record<string, unknown> & {
-  kind: string;
-  apiVersion: string;
-  metadata: { name: string; namespace?: string };
-};
-
-async function build(dir: string): Promise<Obj[]> {
-  const { stdout } = await run('kubectl', ['kustomize', dir], {
-    cwd: new URL('..', import.meta.url).pathname,
-  });
-  return parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
-}
-
-function find(objects: readonly Obj[], kind: string, name?: string): Obj {
-  const found = objects.filter(
-    (o) => o.kind === kind && (name === undefined || o.metadata.name === name),
-  );
-  if (found.length !== 1)
-    throw new Error(
-      `expected one ${kind}${name === undefined ? '' : ` ${name}`}, found ${found.length}`,
-    );
-  return found[0] as Obj;
-}
-
-/** Loose access into parsed YAML for assertions: a missing path is undefined, never a throw. */
-function at(value: unknown, ...path: (string | number)[]): unknown {
-  let current = value;
-  for (const key of path) {
-    if (typeof current !== 'object' || current === null) return undefined;
-    current = (current as Record<string | number, unknown>)[key];
-  }
-  return current;
-}
-
 const SCHEMAS: Readonly<Record<string, new (data: never) => { validate(): void }>> = {
   'v1/Namespace': Namespace,
   'v1/Service': Service,
   'v1/ServiceAccount': ServiceAccount,
   'apps/v1/Deployment': Deployment,
+  'apps/v1/StatefulSet': StatefulSet,
   'batch/v1/Job': Job,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'rbac.authorization.k8s.io/v1/Role': Role,
@@ -324,8 +286,44 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
   t.same(at(binding, 'spec', 'validationActions'), ['Deny']);
 });
 
-function podTemplate(workload: Obj): unknown {
-  return at(workload, 'spec', 'template');
+/**
+ * The example's database takes the user and password the catalog container gets, from the Secret
+ * its agent writes, and answers where the catalog connects.
+ */
+function checkCatalogDatabase(t: Assert, objects: readonly Obj[], catalog: unknown): void {
+  const database = podTemplate(find(objects, 'StatefulSet', 'catalog-mysql'));
+  checkRestricted(t, at(database, 'spec'), 'catalog-mysql');
+  const env = (template: unknown): Map<string, unknown> =>
+    new Map(
+      ((at(template, 'spec', 'containers', 0, 'env') ?? []) as { name: string }[]).map((e) => [
+        e.name,
+        e,
+      ]),
+    );
+  const db = env(database);
+  const app = env(catalog);
+  const annotations = at(catalog, 'metadata', 'annotations') as Record<string, string>;
+  const secret = annotations['secrets-agent.io/k8s-secret'];
+  for (const [dbVar, appVar] of [
+    ['MYSQL_USER', 'RETAIL_CATALOG_PERSISTENCE_USER'],
+    ['MYSQL_PASSWORD', 'RETAIL_CATALOG_PERSISTENCE_PASSWORD'],
+  ] as const) {
+    t.same(
+      at(db.get(dbVar), 'valueFrom', 'secretKeyRef'),
+      { name: secret, key: annotations[`secrets-agent.io/env-${appVar}`] },
+      `${dbVar} is the key the catalog gets as ${appVar}`,
+    );
+  }
+  t.equal(
+    at(db.get('MYSQL_DATABASE'), 'value'),
+    at(app.get('RETAIL_CATALOG_PERSISTENCE_DB_NAME'), 'value'),
+  );
+  const service = find(objects, 'Service', 'catalog-mysql');
+  t.same(at(service, 'spec', 'selector'), at(database, 'metadata', 'labels'));
+  t.equal(
+    at(app.get('RETAIL_CATALOG_PERSISTENCE_ENDPOINT'), 'value'),
+    `${service.metadata.name}:${String(at(service, 'spec', 'ports', 0, 'port'))}`,
+  );
 }
 
 t.test(
@@ -370,6 +368,10 @@ t.test(
       at(find(objects, 'RoleBinding'), 'subjects', 0, 'name'),
       at(template, 'spec', 'serviceAccountName'),
     );
+    // With EKS Pod Identity nothing in the example names an account; a placeholder role ARN
+    // would make the pod identity webhook hand the pod a role it cannot assume.
+    t.equal(at(find(objects, 'ServiceAccount', 'catalog'), 'metadata', 'annotations'), undefined);
+    checkCatalogDatabase(t, objects, template);
     const result = admitTemplate(template, 'catalog');
     t.equal(result.outcome, 'injected', 'the injector injects it');
     // The Role's rights reach only the agent: the app has no token, the agent has its own.
@@ -409,28 +411,3 @@ t.test(
     t.equal(admitTemplate(template, 'reports').outcome, 'injected', 'the injector injects it');
   },
 );
-
-function admitTemplate(template: unknown, namespace: string): AdmissionResult {
-  return admit(
-    {
-      apiVersion: 'admission.k8s.io/v1',
-      kind: 'AdmissionReview',
-      request: {
-        uid: 'manifest-test',
-        resource: { group: '', version: 'v1', resource: 'pods' },
-        namespace,
-        operation: 'CREATE',
-        object: { apiVersion: 'v1', kind: 'Pod', ...(template as object) },
-      },
-    },
-    {
-      image: 'secrets-agent:test',
-      nativeSidecar: true,
-      agentPort: 9102,
-      defaultRegion: 'eu-west-1',
-      resources: { requests: {}, limits: {} },
-      volumeSizeLimit: '16Mi',
-      fallbackUser: 65532,
-    },
-  );
-}
