@@ -5,5 +5,5 @@
  */
 export const VERSION = '0.1.0';
 
-/** The agent image the injector adds unless told otherwise (`--agent-image`). */
+/** The agent image the injector adds unless told otherwise (`--image`). */
 export const DEFAULT_IMAGE = `secrets-agent:${VERSION}`;

@@ -58,7 +58,7 @@ export const INJECT_COMMAND: CommandSpec = {
       name: 'default-region',
       env: 'SECRETS_AGENT_DEFAULT_REGION',
       type: 'string',
-      help: 'AWS region when neither the annotation nor the pod’s AWS_REGION names one',
+      help: 'AWS region for pods that name none (annotation, secret ARN, AWS_REGION/AWS_DEFAULT_REGION)',
     },
     {
       name: 'native-sidecar',

@@ -81,7 +81,7 @@ export const WEBHOOK_COMMAND: CommandSpec = {
       name: 'default-region',
       env: `${ENV}DEFAULT_REGION`,
       type: 'string',
-      help: "AWS region when neither the pod's annotation nor its AWS_REGION names one",
+      help: 'AWS region for pods that name none (annotation, secret ARN, AWS_REGION/AWS_DEFAULT_REGION)',
     },
     {
       name: 'native-sidecar',
