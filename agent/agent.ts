@@ -356,13 +356,22 @@ export class Agent {
     }
   }
 
-  /** Sidecar mode: refreshes until the signal aborts. */
-  async runSidecar(signal: AbortSignal): Promise<void> {
+  /**
+   * Sidecar mode. Its first write is an init step, with init's rules (runInit): the app waits
+   * for it, so it either completes within initTimeout or the sidecar resolves with the
+   * failures, to exit with the one line as init does. Then it refreshes until the signal aborts
+   * (and resolves with no failures).
+   */
+  async runSidecar(signal: AbortSignal): Promise<readonly SecretFailure[]> {
     const { config, logger } = this.#deps;
+    const first = await this.runInit(signal);
+    if (signal.aborted) return [];
+    if (first.length > 0) return first;
     let errorsInARow = 0;
+    await sleep(jittered(config.refreshIntervalMs, REFRESH_JITTER, this.#deps.random), signal);
     while (!signal.aborted) {
       const { failures } = await this.#cycleOrFailure(signal);
-      if (signal.aborted) return;
+      if (signal.aborted) return [];
       errorsInARow = failures.length === 0 ? 0 : errorsInARow + 1;
       const wait =
         errorsInARow === 0
@@ -376,6 +385,7 @@ export class Agent {
         logger.info('retrying after errors', { inMs: wait, failed: failures.map((f) => f.secret) });
       await sleep(wait, signal);
     }
+    return [];
   }
 
   /** A cycle whose whole failure (a write error, an unexpected throw) counts against every secret. */

@@ -360,14 +360,11 @@ async function serve(
       dir: config.outputDir,
       ...(status === undefined ? {} : { httpPort: status.port }),
     });
-    if (config.mode === 'sidecar') {
-      await agent.runSidecar(signal);
-      logger.info('stopped');
-      return 0;
-    }
-    const failures = await agent.runInit(signal);
+    const failures =
+      config.mode === 'sidecar' ? await agent.runSidecar(signal) : await agent.runInit(signal);
     if (failures.length === 0) {
-      logger.info('done', { secrets: config.secrets.length });
+      if (config.mode === 'sidecar') logger.info('stopped');
+      else logger.info('done', { secrets: config.secrets.length });
       return 0;
     }
     const line = terminationMessage(failures);

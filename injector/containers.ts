@@ -2,7 +2,8 @@
  * The agent's containers. Every field the API server would default is written out, so that
  * admitting the stored pod again finds nothing to change (the patch stays empty).
  */
-import type { AgentConfigInput } from '../common/config.ts';
+import { type AgentConfigInput, DEFAULTS } from '../common/config.ts';
+import { parseDuration } from '../common/duration.ts';
 import { AGENT_OUTPUT_DIR } from './plan.ts';
 import type { Plan } from './plan.ts';
 import { AGENT_NAMES } from './types.ts';
@@ -12,8 +13,13 @@ import type { AgentIdentity } from './identity.ts';
 /** How one agent container runs: `native` is the restartable init container. */
 export type AgentRole = 'init' | 'native' | 'sidecar';
 
-/** How long the startup probe waits for the first fetch: 120 × 1s, the agent's default init timeout. */
-const STARTUP_FAILURE_THRESHOLD = 120;
+/**
+ * How long the startup probe waits, in 1 s periods: the agent's initTimeout, within which its
+ * first write completes or it exits with the reason (as an init container does), plus a grace
+ * for its own start and exit. The probe is the backstop; the agent's exit says why.
+ */
+export const STARTUP_FAILURE_THRESHOLD =
+  Math.ceil((parseDuration(DEFAULTS.initTimeout) ?? 0) / 1000) + 30;
 
 export function agentContainer(
   plan: Plan,

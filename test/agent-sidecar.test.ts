@@ -12,6 +12,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import { startDevServer } from '../dev/server.ts';
 import { agentEnv, CLI, eventually, freePort, ROOT, startAgent } from './helpers/agent-process.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
+import { INIT_ATTEMPTS_FOR_PERMANENT_ERRORS, initCycleLimit } from '../agent/agent.ts';
 import { CONTRACT_AGENT_METRICS } from './helpers/contract.ts';
 import { tempDir } from './helpers/tmp.ts';
 
@@ -141,10 +142,10 @@ t.test(
   },
 );
 
-t.test('sidecar: never-written secrets keep readiness false while retrying', async (t) => {
+t.test('sidecar: until its first write it is not ready, retries, and recovers', async (t) => {
   const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A' }] } });
   t.teardown(() => server.close());
-  server.faults.add({ kind: 'accessDenied', secretId: 'a' });
+  server.faults.add({ kind: 'error5xx' });
   const dir = join(await tempDir(t), 'secrets');
   const port = await freePort();
   const config = {
@@ -156,7 +157,7 @@ t.test('sidecar: never-written secrets keep readiness false while retrying', asy
   };
   const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
   t.teardown(() => agent.stop('SIGKILL'));
-  await agent.waitForLog(/"msg":"secret fetch failed".*AccessDenied/);
+  await agent.waitForLog(/"msg":"retrying".*"failed":\["a"\]/);
   const ready = await eventually(() => get(`http://127.0.0.1:${port}/readyz`));
   t.equal(ready.status, 503, 'not ready: the startup probe holds the app');
   server.faults.clear();
@@ -167,6 +168,53 @@ t.test('sidecar: never-written secrets keep readiness false while retrying', asy
   t.equal(await readFile(join(dir, 'a'), 'utf8'), 'A');
   t.equal((await agent.stop()).code, 0);
 });
+
+/**
+ * The first write is an init step: the app waits for it. So a sidecar that cannot complete it
+ * does what init does: retryable errors until initTimeout, others three times, then exit 1 with
+ * the one line the kubelet shows, and it is restarted. Its startup probe is only a backstop.
+ */
+for (const c of [
+  {
+    title: 'every call 5xx: retries until initTimeout',
+    fault: { kind: 'error5xx' } as const,
+    line: /^failed to fetch a: secret a: InternalServiceError/,
+    calls: (n: number) => n >= 3 && n <= initCycleLimit(3_000),
+  },
+  {
+    title: 'access denied: three attempts',
+    fault: { kind: 'accessDenied', secretId: 'a' } as const,
+    line: /^failed to fetch a: secret a: AccessDeniedException/,
+    calls: (n: number) => n === INIT_ATTEMPTS_FOR_PERMANENT_ERRORS,
+  },
+]) {
+  t.test(
+    `sidecar: a first write that cannot complete exits 1 as init does (${c.title})`,
+    async (t) => {
+      const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A' }] } });
+      t.teardown(() => server.close());
+      server.faults.add(c.fault);
+      const dir = join(await tempDir(t), 'secrets');
+      const config = {
+        outputDir: dir,
+        httpPort: 0,
+        initTimeout: '3s',
+        terminationLogPath: join(dir, '..', 'termination-log'),
+        secrets: [{ name: 'a', id: 'a' }],
+      };
+      const started = Date.now();
+      const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
+      t.teardown(() => agent.stop('SIGKILL'));
+      const run = await agent.exited;
+      t.equal(run.code, 1, 'exit 1: the kubelet restarts it and shows the reason');
+      t.ok(Date.now() - started < 3_000 + 5_000, 'within initTimeout (plus start and exit)');
+      t.match(await readFile(config.terminationLogPath, 'utf8'), c.line);
+      const calls = server.requests.list().filter((r) => r.service === 'secretsmanager').length;
+      t.ok(c.calls(calls), `${calls} Secrets Manager calls`);
+      t.match(run.stdout, /"msg":"giving up"/);
+    },
+  );
+}
 
 t.test('sidecar: reload-url is POSTed after a change', async (t) => {
   const { createServer } = await import('node:http');
