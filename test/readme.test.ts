@@ -121,3 +121,25 @@ t.test("the Limits table states the schema's bounds", async (t) => {
     for (const bound of bounds) t.match(row(input), bound, `${input}: ${bound}`);
   }
 });
+
+t.test('the Markdown documentation fits a terminal: no line over 100 columns', async (t) => {
+  const skip = new Set(['node_modules', 'dist', '.git', '.tap', '.demo']);
+  const markdown = async (dir: string): Promise<string[]> => {
+    const entries = await readdir(join(root, dir), { withFileTypes: true });
+    const found = await Promise.all(
+      entries.map(async (e) => {
+        const path = dir === '' ? e.name : join(dir, e.name);
+        if (e.isDirectory()) return skip.has(e.name) ? [] : markdown(path);
+        return e.name.endsWith('.md') ? [path] : [];
+      }),
+    );
+    return found.flat();
+  };
+  const files = await markdown('');
+  t.ok(files.includes('README.md') && files.includes(join('docs', 'agent.md')), 'files found');
+  for (const file of files) {
+    const lines = (await readFile(join(root, file), 'utf8')).split('\n');
+    const wide = lines.flatMap((line, i) => ([...line].length > 100 ? [i + 1] : []));
+    t.same(wide, [], `${file}: lines over 100 columns`);
+  }
+});
