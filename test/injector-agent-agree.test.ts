@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parseAllDocuments } from 'yaml';
 import { startDevServer } from '../dev/server.ts';
+import { parseAgentConfig } from '../common/config.ts';
 import {
   CLI,
   ROOT,
@@ -71,7 +72,12 @@ interface Container {
   readonly env?: readonly EnvVar[];
   readonly volumeMounts?: readonly { readonly name: string; readonly mountPath: string }[];
   readonly restartPolicy?: string;
-  readonly startupProbe?: { readonly httpGet?: { readonly path: string; readonly port: number } };
+  readonly startupProbe?: {
+    readonly httpGet?: { readonly path: string; readonly port: number };
+    readonly periodSeconds?: number;
+    readonly failureThreshold?: number;
+    readonly initialDelaySeconds?: number;
+  };
 }
 interface PodSpec {
   readonly containers: readonly Container[];
@@ -225,6 +231,28 @@ t.test(
       t,
       run.stdout + run.stderr + JSON.stringify(spec),
       'agent logs and the pod spec',
+    );
+  },
+);
+
+t.test(
+  "catalog: the startup probe outlasts the agent's initTimeout, so the agent's exit says why",
+  async (t) => {
+    const spec = await injected('manifests/examples/catalog/deployment.yaml');
+    const agent = spec.initContainers?.find((c) => c.name === 'secrets-agent');
+    const probe = agent?.startupProbe;
+    const config = await parseAgentConfig(
+      JSON.parse(agent?.args?.[agent.args.indexOf('--config-json') + 1] ?? '{}'),
+    );
+    // The kubelet gives up after initialDelay + period × threshold; the agent exits 1 with its
+    // termination line once initTimeout has passed (test/agent-sidecar.test.ts).
+    const probeMs =
+      ((probe?.initialDelaySeconds ?? 0) +
+        (probe?.periodSeconds ?? 10) * (probe?.failureThreshold ?? 3)) *
+      1000;
+    t.ok(
+      probeMs >= config.initTimeoutMs + 20_000,
+      `probe ${probeMs} ms vs initTimeout ${config.initTimeoutMs} ms`,
     );
   },
 );
