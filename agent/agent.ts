@@ -360,17 +360,20 @@ export class Agent {
    * Sidecar mode. Its first write is an init step, with init's rules (runInit): the app waits
    * for it, so it either completes within initTimeout or the sidecar resolves with the
    * failures, to exit with the one line as init does. Then it refreshes until the signal aborts
-   * (and resolves with no failures).
+   * (and resolves with no failures), each refresh within one interval.
    */
   async runSidecar(signal: AbortSignal): Promise<readonly SecretFailure[]> {
     const { config, logger } = this.#deps;
     const first = await this.runInit(signal);
     if (signal.aborted) return [];
     if (first.length > 0) return first;
+    const now = this.#deps.now ?? Date.now;
     let errorsInARow = 0;
     await sleep(jittered(config.refreshIntervalMs, REFRESH_JITTER, this.#deps.random), signal);
     while (!signal.aborted) {
-      const { failures } = await this.#cycleOrFailure(signal);
+      // A refresh lasts at most one interval: no call starts or runs past it.
+      const deadline: Deadline = { at: now() + config.refreshIntervalMs, name: 'refreshInterval' };
+      const { failures } = await this.#cycleOrFailure(signal, deadline);
       if (signal.aborted) return [];
       errorsInARow = failures.length === 0 ? 0 : errorsInARow + 1;
       const wait =

@@ -24,7 +24,13 @@ import {
 } from '../agent/reload.ts';
 import { K8sSecretSink, SECRET_WRITE_ATTEMPTS } from '../agent/sink/k8s-secret.ts';
 import { createSecretsClient, KubeApiError } from '../agent/sink/kube/client.ts';
-import { fetchWorstCase, SDK_MAX_ATTEMPTS } from '../agent/source/aws.ts';
+import { SDK_MAX_ATTEMPTS } from '../agent/source/aws.ts';
+import {
+  FIND_MAX_CALLS,
+  fetchWorstCase,
+  PATH_MAX_CALLS,
+  TAGGED_FIND_MAX_CALLS,
+} from '../agent/source/worst-case.ts';
 import { silentLogger } from '../common/log.ts';
 import { startDevServer, type DevServer } from '../dev/server.ts';
 type Seed = NonNullable<NonNullable<Parameters<typeof startDevServer>[0]>['seed']>;
@@ -88,12 +94,92 @@ t.test('the formulas, worked by hand', async (t) => {
     ['9 pinned only', { batchable: 0, pinned: 9, failover: false }, [9, 9, 2]],
   ];
   for (const [title, shape, [calls, denied, rounds]] of cases) {
-    t.same(
+    t.match(
       fetchWorstCase(shape),
       { calls, callsBatchDenied: denied, credentialCalls: 1, rounds },
       title,
     );
   }
+
+  // Parameters, paths and finds: their calls (SSM's and Secrets Manager's), and their rounds.
+  t.equal(PATH_MAX_CALLS, 110, '1,000 parameters at 10 a page, and 10 short pages');
+  t.equal(FIND_MAX_CALLS, 60, '1,000 secrets at 20 a page, and 10 short pages');
+  t.equal(TAGGED_FIND_MAX_CALLS, 110, '60 ListSecrets pages, then 50 reads by id');
+  const sources: [string, Parameters<typeof fetchWorstCase>[0], number[]][] = [
+    ['11 parameters', { batchable: 0, pinned: 0, failover: false, parameters: 11 }, [2, 0, 0, 2]],
+    [
+      '11 parameters, failover',
+      { batchable: 0, pinned: 0, failover: true, parameters: 11 },
+      [4, 0, 0, 4],
+    ],
+    ['5 paths', { batchable: 0, pinned: 0, failover: false, paths: 5 }, [0, 5, 550, 220]],
+    [
+      'a find and a tagged find, and 1 secret',
+      { batchable: 1, pinned: 0, failover: false, finds: 1, taggedFinds: 1 },
+      [0, 2, 170, 172],
+    ],
+  ];
+  for (const [title, shape, [parameterCalls, failing, most, rounds]] of sources) {
+    t.match(
+      fetchWorstCase(shape),
+      { parameterCalls, directoryCallsFailing: failing, directoryCalls: most, rounds },
+      title,
+    );
+  }
+});
+
+t.test('parameters, paths and finds: the calls one refresh makes, as stated', async (t) => {
+  const server = await startDevServer({
+    seed: {
+      parameters: [
+        ...Array.from({ length: 11 }, (_, i) => ({ name: `/app/p${i}`, value: `v${i}` })),
+        ...Array.from({ length: 25 }, (_, i) => ({ name: `/app/config/c${i}`, value: `c${i}` })),
+      ],
+      secrets: Array.from({ length: 45 }, (_, i) => ({
+        name: `team/s${i}`,
+        value: `s${i}`,
+        tags: { env: i < 30 ? 'prod' : 'dev' },
+      })),
+    },
+  });
+  t.teardown(() => server.close());
+  const shape = { batchable: 0, pinned: 0, failover: false, parameters: 11, paths: 1 };
+  const { agent } = await agentRig(t, server, {
+    region: 'us-east-1',
+    secrets: [
+      ...Array.from({ length: 11 }, (_, i) => ({
+        name: `p${i}`,
+        source: 'parameter',
+        id: `/app/p${i}`,
+      })),
+      { name: 'config', source: 'path', id: '/app/config' },
+      { name: 'team', source: 'find', id: 'team/' },
+      { name: 'prod', source: 'find', id: 'team/', tag: 'env=prod' },
+    ],
+  });
+  const worst = fetchWorstCase({ ...shape, finds: 1, taggedFinds: 1 });
+  const count = (service: string): number =>
+    server.requests.list().filter((r) => r.service === service).length;
+  const signal = new AbortController().signal;
+
+  t.same((await agent.cycle(signal)).failures, [], 'every source read');
+  // Full pages: ceil(11/10) GetParameters, ceil(25/10) path pages, ceil(45/20) find pages,
+  // one ListSecrets page and ceil(30/20) reads by id.
+  t.equal(count('ssm'), 2 + 3, 'SSM: 2 GetParameters + 3 path pages');
+  t.equal(count('secretsmanager'), 3 + 1 + 2, 'Secrets Manager: 3 find pages + 1 list + 2 reads');
+  t.ok(count('ssm') <= worst.parameterCalls + PATH_MAX_CALLS, 'within the stated most');
+  t.ok(count('secretsmanager') <= FIND_MAX_CALLS + TAGGED_FIND_MAX_CALLS, 'within the stated most');
+
+  // Every call failing: one call per path and find, every GetParameters call.
+  server.requests.clear();
+  server.faults.add({ kind: 'error5xx' });
+  const failed = await agent.cycle(signal);
+  t.equal(failed.failures.length, 14, 'every source failed, last good content kept');
+  t.equal(
+    count('ssm') + count('secretsmanager'),
+    worst.parameterCalls + worst.directoryCallsFailing,
+    `${worst.parameterCalls} + ${worst.directoryCallsFailing} calls`,
+  );
 });
 
 t.test('the sidecar never waits longer than its interval after errors', async (t) => {
@@ -276,6 +362,35 @@ for (const failover of [false, true]) {
     },
   );
 }
+
+t.test('a sidecar refresh lasts at most one interval, however long the calls hang', async (t) => {
+  const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A' }] } });
+  t.teardown(() => server.close());
+  // requestTimeout (10 s) is longer than the 5 s interval: the interval is what cuts the call.
+  const { agent, logs } = await agentRig(
+    t,
+    server,
+    { region: 'us-east-1', refreshInterval: '5s', secrets: [{ name: 'a', id: 'a' }] },
+    { random: () => 0.5 },
+  );
+  const controller = new AbortController();
+  const loop = agent.runSidecar(controller.signal);
+  while (!agent.ready) await new Promise((r) => setTimeout(r, 20));
+  server.faults.add({ kind: 'latency', latencyMs: 60_000 });
+  const started = Date.now();
+  while (!logs.some((l) => l.includes('"msg":"retrying after errors"')))
+    await new Promise((r) => setTimeout(r, 20));
+  const elapsed = Date.now() - started;
+  controller.abort();
+  await loop;
+  // The refresh starts one interval (5 s with random() = 0.5) after the first write.
+  t.ok(elapsed >= 10 * SECOND - 100, `the call ran until the interval was over: ${elapsed} ms`);
+  t.ok(elapsed < 10 * SECOND + 1_500, `and no longer: ${elapsed} ms`);
+  t.ok(
+    logs.some((l) => /no answer within the \d+ ms left before refreshInterval/.test(l)),
+    'the error names the interval',
+  );
+});
 
 t.test('BatchGetSecretValue denied: N + 1 calls, then N while the denial holds', async (t) => {
   const shape = { batchable: 25, pinned: 1, failover: true };

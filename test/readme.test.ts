@@ -137,10 +137,13 @@ t.test('the Markdown documentation fits a terminal: no line over 100 columns', a
     return found.flat();
   };
   const files = await markdown('');
+  const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' });
   t.ok(files.includes('README.md') && files.includes(join('docs', 'agent.md')), 'files found');
   for (const file of files) {
     const lines = (await readFile(join(root, file), 'utf8')).split('\n');
-    const wide = lines.flatMap((line, i) => ([...line].length > 100 ? [i + 1] : []));
+    // Columns as a terminal counts them: one per character as the reader sees it.
+    const columns = (line: string): number => Array.from(graphemes.segment(line)).length;
+    const wide = lines.flatMap((line, i) => (columns(line) > 100 ? [i + 1] : []));
     t.same(wide, [], `${file}: lines over 100 columns`);
   }
 });

@@ -9,7 +9,7 @@
  *
  * It never retries: one fetch makes each call once (the SDK included: one attempt per call),
  * and the agent's loop, which knows initTimeout and the refresh interval, decides when to try
- * again. `fetchWorstCase` states what one fetch can cost.
+ * again. `fetchWorstCase` (worst-case.ts) states what one fetch can cost.
  */
 import {
   BatchGetSecretValueCommand,
@@ -29,6 +29,7 @@ import { callOutcome, translateAwsError, translateBatchEntry, type CallOutcome }
 import {
   describeRef,
   isBatchable,
+  maxPages,
   refKey,
   type Deadline,
   type FetchOutcome,
@@ -63,47 +64,6 @@ export interface AwsSourceOptions {
    */
   readonly containerCredentials?: boolean;
   readonly now?: () => number;
-}
-
-/** Which refs one fetch reads, by how they are read. */
-export interface FetchShape {
-  /** Refs on their current version (BatchGetSecretValue). */
-  readonly batchable: number;
-  /** Refs pinned to a stage or version id (GetSecretValue). */
-  readonly pinned: number;
-  readonly failover: boolean;
-}
-
-/** The most one fetch costs: calls as AWS bills them, and how long it can last. */
-export interface WorstCase {
-  /** Secrets Manager calls when every call fails (or succeeds): ceil(B/20) + P per region. */
-  readonly calls: number;
-  /** Secrets Manager calls when the batch call is denied (at most hourly): N + 1 per region. */
-  readonly callsBatchDenied: number;
-  /** Credentials calls (STS, or the container endpoint) on top: when none are cached. */
-  readonly credentialCalls: number;
-  /** Calls that run one after another, each lasting at most requestTimeout. */
-  readonly rounds: number;
-}
-
-/**
- * One fetch's worst case. Per region tried: ceil(B/20) batch calls, one after another, and P
- * GetSecretValue calls, 8 at a time; or, when the batch call is denied, that call and one
- * GetSecretValue per secret (N + 1 calls in 1 + ceil(N/8) rounds). The failover region reads
- * again, once, what failed in the primary with a retryable error: at most as much again.
- */
-export function fetchWorstCase(shape: FetchShape): WorstCase {
-  const { batchable: b, pinned: p } = shape;
-  const regions = shape.failover ? 2 : 1;
-  const batches = Math.ceil(b / BATCH_LIMIT);
-  const rounds = batches + Math.ceil(p / GET_CONCURRENCY);
-  const deniedRounds = b === 0 ? rounds : 1 + Math.ceil((b + p) / GET_CONCURRENCY);
-  return {
-    calls: regions * (batches + p),
-    callsBatchDenied: regions * (b === 0 ? p : 1 + b + p),
-    credentialCalls: CREDENTIAL_CALLS_PER_FETCH,
-    rounds: regions * Math.max(rounds, deniedRounds),
-  };
 }
 
 /**
@@ -256,6 +216,7 @@ function parameterKit(): ParameterKit {
     refKey,
     agentError: (code, message) => new AgentError(code, message),
     directoryItems: LIMITS.directoryItems,
+    maxPages,
   };
 }
 

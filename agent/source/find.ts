@@ -31,7 +31,7 @@ import {
   type Outcome,
 } from './aws.ts';
 import { translateBatchEntry } from './errors.ts';
-import { describeRef, refKey, type DirectoryItem, type SecretRef } from './source.ts';
+import { describeRef, maxPages, refKey, type DirectoryItem, type SecretRef } from './source.ts';
 
 /** BatchGetSecretValue answers at most 20 secrets a call or page. */
 export const FIND_PAGE_SIZE = 20;
@@ -92,7 +92,7 @@ async function readFind(
   ref: SecretRef,
   call: CallContext,
 ): Promise<Outcome> {
-  const maxPages = Math.ceil(LIMITS.directoryItems / FIND_PAGE_SIZE) + 10;
+  const pages = maxPages(LIMITS.directoryItems, FIND_PAGE_SIZE);
   const items: DirectoryItem[] = [];
   const problem = (message: string): Outcome => ({
     ref,
@@ -132,7 +132,7 @@ async function readFind(
     const filters: Filter[] = [{ Key: 'name', Values: [ref.id] }];
     let nextToken: string | undefined;
     for (let page = 0; ; page++) {
-      if (page >= maxPages) return problem(`more than ${maxPages} pages`);
+      if (page >= pages) return problem(`more than ${pages} pages`);
       const token = nextToken;
       const out: BatchPage = await send(call, (options) =>
         client.send(
@@ -150,7 +150,7 @@ async function readFind(
       if (nextToken === undefined || nextToken === '') break;
     }
   } else {
-    const names = await listTagged(client, ref, call, maxPages);
+    const names = await listTagged(client, ref, call, pages);
     if (typeof names === 'string') return problem(names);
     for (let i = 0; i < names.length; i += FIND_PAGE_SIZE) {
       const ids = names.slice(i, i + FIND_PAGE_SIZE);

@@ -64,6 +64,15 @@ export function isBatchable(ref: SecretRef): boolean {
   );
 }
 
+/**
+ * Pages one directory source may read before it is an error: enough for its most items at full
+ * pages, plus a few short ones (a page may answer fewer items than it could, and still go on).
+ */
+export function maxPages(items: number, pageSize: number): number {
+  return Math.ceil(items / pageSize) + SHORT_PAGES;
+}
+const SHORT_PAGES = 10;
+
 /** What a ref reads, for messages: `secret x`, `parameter /a/b`, `path /a/`, `find app/`. */
 export function describeRef(ref: SecretRef): string {
   if (ref.kind === 'find')

@@ -32,7 +32,7 @@ import type {
   ParameterReader,
 } from './aws.ts';
 import type { translateAwsError } from './errors.ts';
-import type { describeRef, DirectoryItem, refKey, SecretRef } from './source.ts';
+import type { describeRef, DirectoryItem, maxPages, refKey, SecretRef } from './source.ts';
 
 /** What this module uses of the agent, handed in by aws.ts. */
 export interface ParameterKit {
@@ -47,6 +47,7 @@ export interface ParameterKit {
   readonly agentError: (code: ErrorCode, message: string) => AgentError;
   /** The most files one directory source may hold. */
   readonly directoryItems: number;
+  readonly maxPages: typeof maxPages;
 }
 
 /** GetParameters reads up to 10 names a call. */
@@ -54,7 +55,7 @@ export const PARAMETERS_PER_CALL = 10;
 /** GetParametersByPath answers up to 10 parameters a page. */
 export const PATH_PAGE_SIZE = 10;
 /** Paths read at once (each path's pages are read one after another). */
-const PATH_CONCURRENCY = 4;
+export const PATH_CONCURRENCY = 4;
 
 export function createParameterReader(
   settings: ClientSettings,
@@ -194,7 +195,7 @@ async function readPath(
   const prefix = ref.id.endsWith('/') ? ref.id : `${ref.id}/`;
   const items: DirectoryItem[] = [];
   const limit = kit.directoryItems;
-  const maxPages = Math.ceil(limit / PATH_PAGE_SIZE) + 10;
+  const maxPages = kit.maxPages(limit, PATH_PAGE_SIZE);
   let nextToken: string | undefined;
   for (let page = 0; ; page++) {
     if (page >= maxPages)
