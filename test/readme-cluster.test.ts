@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { stringify } from 'yaml';
+import { VERSION } from '../common/version.ts';
 import { AGENT_NAMES } from '../injector/types.ts';
 import type { Pod } from '../injector/types.ts';
 import { applyTo, patchOf } from './injector-support.ts';
@@ -62,7 +63,12 @@ t.test('the install commands name what the base builds', async (t) => {
     command('kubectl -n secrets-agent rollout'),
   ) ?? ['', '', ''];
   t.equal(find(base, 'Deployment', name).metadata.namespace, ns);
-  t.match(command('docker buildx build'), /-t REGISTRY\/secrets-agent:\S+ \.$/);
+  t.match(
+    command('docker buildx build'),
+    new RegExp(`-t REGISTRY/secrets-agent:${VERSION.replaceAll('.', '\\.')} \\.$`),
+    'the image tag is the version the manifests deploy',
+  );
+  t.match(kustomization, new RegExp(`newTag: ${VERSION.replaceAll('.', '\\.')}\n`));
 });
 
 t.test('the AWS commands set up what the catalog example uses', async (t) => {
