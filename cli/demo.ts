@@ -38,7 +38,18 @@ interface Deployment {
   readonly spec: { readonly template: Pod };
 }
 
-/** The catalog example's pod, with the demo's short refresh interval, through the injector. */
+/**
+ * What the demo adds to the example's annotations: a short refresh interval, the region the dev
+ * endpoint answers, and beside the secret one SSM parameter and every secret under a prefix.
+ */
+const DEMO_ANNOTATIONS = {
+  'secrets-agent.io/refresh-interval': '5s',
+  'secrets-agent.io/region': 'us-east-1',
+  'secrets-agent.io/param-db-endpoint': '/catalog/db/endpoint',
+  'secrets-agent.io/find-config': 'catalog/config/',
+};
+
+/** The catalog example's pod, with the demo's annotations, through the injector. */
 async function injectedCatalog(): Promise<{ pod: Pod; agent: Container }> {
   const text = await readFile(join(root, 'manifests/examples/catalog/deployment.yaml'), 'utf8');
   const template = (parseYaml(text) as Deployment).spec.template;
@@ -47,14 +58,7 @@ async function injectedCatalog(): Promise<{ pod: Pod; agent: Container }> {
     metadata: {
       ...template.metadata,
       namespace: NAMESPACE,
-      annotations: {
-        ...template.metadata?.annotations,
-        'secrets-agent.io/refresh-interval': '5s',
-        'secrets-agent.io/region': 'us-east-1',
-        // Beside the secret: one SSM parameter, and every secret under a prefix as a directory.
-        'secrets-agent.io/param-db-endpoint': '/catalog/db/endpoint',
-        'secrets-agent.io/find-config': 'catalog/config/',
-      },
+      annotations: { ...template.metadata?.annotations, ...DEMO_ANNOTATIONS },
     },
   };
   const result = injectPod(pod, DEFAULT_INJECTOR_OPTIONS);
@@ -72,6 +76,9 @@ function summarize(pod: Pod, agent: Container): void {
   const spec = pod.spec;
   const config = JSON.parse(agent.args?.[2] ?? '{}') as Record<string, unknown>;
   print(bold('\nWhat the injector adds to manifests/examples/catalog'));
+  Object.entries(DEMO_ANNOTATIONS).forEach(([key, value], i) =>
+    print(`  ${i === 0 ? 'demo adds   ' : '            '}  ${key}: ${value}`),
+  );
   print(`  volume        secrets-agent: emptyDir, medium Memory (tmpfs)`);
   print(
     `  init          ${(spec?.initContainers ?? []).map((c) => `${c.name}${c.restartPolicy === 'Always' ? ' (native sidecar: restartPolicy Always, startup probe /readyz)' : ''}`).join(', ')}`,

@@ -32,6 +32,11 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
   await waitFor(/First fetch written/);
   await waitFor(/RETAIL_CATALOG_PERSISTENCE_PASSWORD=dev-catalog-password-change-me/);
   t.match(out, /What the injector adds to manifests\/examples\/catalog/);
+  t.match(
+    out,
+    /demo adds {5}secrets-agent\.io\/refresh-interval: 5s/,
+    'what the demo adds is said',
+  );
   t.match(out, /native sidecar: restartPolicy Always, startup probe \/readyz/);
   t.match(
     out,
