@@ -8,6 +8,11 @@ import * as LOCAL_API from '../agent/local-api.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
 import { CONFIG_FIELDS, LIMITS, SECRET_FIELDS } from '../common/config.ts';
 import { formatDuration } from '../common/duration.ts';
+import {
+  FIND_MAX_CALLS,
+  PATH_MAX_CALLS,
+  TAGGED_FIND_MAX_CALLS,
+} from '../agent/source/worst-case.ts';
 import { MAX_VALUE_LENGTH } from '../injector/annotations.ts';
 import { ErrorCodes } from '../common/errors.ts';
 import { devCommand } from '../dev/command.ts';
@@ -99,6 +104,10 @@ t.test("the Limits table states the schema's bounds", async (t) => {
     ['`local-api-port`', [`${LIMITS.localApiPort.min} to ${LIMITS.localApiPort.max}`]],
     ['`k8sSecret.owners`', [`at most ${LIMITS.secretOwners} owner`]],
     ['`outputDir`', [`${LIMITS.pathLength.toLocaleString('en-US')} characters`]],
+    [
+      'pages of one `path-`',
+      [`${PATH_MAX_CALLS} / ${FIND_MAX_CALLS} (${TAGGED_FIND_MAX_CALLS} with a tag)`],
+    ],
     [
       'local API requests',
       [
