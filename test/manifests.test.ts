@@ -409,5 +409,10 @@ t.test(
     t.equal(at(template, 'spec', 'restartPolicy'), 'Never');
     checkRestricted(t, at(template, 'spec'), 'job');
     t.equal(admitTemplate(template, 'reports').outcome, 'injected', 'the injector injects it');
+    t.equal(
+      at(find(objects, 'ServiceAccount'), 'metadata', 'annotations'),
+      undefined,
+      'no placeholder role ARN for the pod identity webhook to hand out',
+    );
   },
 );
