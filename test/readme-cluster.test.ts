@@ -59,6 +59,11 @@ t.test('the install commands name what the base builds', async (t) => {
     'the two lines to edit are marked, as the README says',
   );
   t.match(kustomization, /# EDIT:[^\n]*\n\s*newName: /, 'one marks the image name');
+  t.match(
+    kustomization,
+    /# EDIT:[^\n]*region[^#]*name: SECRETS_AGENT_WEBHOOK_DEFAULT_REGION\n\s*value: [a-z]+-[a-z]+-\d\n/,
+    "the other the value of the patch at the end: the injector's default region",
+  );
   const [, ns, name] = /^kubectl -n (\S+) rollout status deploy\/(\S+)$/.exec(
     command('kubectl -n secrets-agent rollout'),
   ) ?? ['', '', ''];
