@@ -120,9 +120,7 @@ export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): 
     ...(parsed.k8sSecret === undefined ? {} : { k8sSecret: parsed.k8sSecret }),
     ...(parsed.roleArn === undefined ? {} : { roleArn: parsed.roleArn }),
     volumeSizeLimit: options.volumeSizeLimit,
-    ...(region.from === undefined || region.from === 'annotation'
-      ? {}
-      : { regionFrom: region.from }),
+    ...regionSource(region.from),
     warnings: [
       ...parsed.warnings,
       ...(warning === undefined ? [] : [warning]),
@@ -296,6 +294,10 @@ function agentRegion(
   if (app !== undefined) return { region: app, from: 'pod' };
   const fallback = options.defaultRegion;
   return fallback === undefined ? {} : { region: fallback, from: 'default' };
+}
+
+function regionSource(from: 'annotation' | Plan['regionFrom']): Pick<Plan, 'regionFrom'> {
+  return from === undefined || from === 'annotation' ? {} : { regionFrom: from };
 }
 
 /** The region the app itself uses: the first literal AWS_REGION, else AWS_DEFAULT_REGION. */
