@@ -168,7 +168,11 @@ function diffMember(
   else if (oldValue !== newValue) ops.push({ op: 'replace', path: here, value: carried(newValue) });
 }
 
+declare const BASE64: unique symbol;
+/** Base64 text, as encodePatch writes it: JSON holds it as it is, with nothing to escape. */
+export type Base64 = string & { readonly [BASE64]: true };
+
 /** The patch as the `patch` field of an AdmissionResponse wants it. */
-export function encodePatch(patch: readonly PatchOperation[]): string {
-  return Buffer.from(stringifyJson(patch)).toString('base64');
+export function encodePatch(patch: readonly PatchOperation[]): Base64 {
+  return Buffer.from(stringifyJson(patch)).toString('base64') as Base64;
 }

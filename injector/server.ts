@@ -22,6 +22,7 @@ import { silentLogger, type Logger } from '../common/log.ts';
 import {
   isAdmissionReviewError,
   readAdmissionReview,
+  reviewJson,
   type AdmissionRequest,
   type AdmissionResult,
 } from './admission.ts';
@@ -294,8 +295,9 @@ function reviewIds(request: AdmissionRequest | undefined): Record<string, string
   return ids;
 }
 
-function sendJson(res: ServerResponse, status: number, body: object): void {
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+function sendJson(res: ServerResponse, status: number, body: object | string): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json' }).end(text);
 }
 
 function sendText(res: ServerResponse, status: number, text: string, headers: Obj = {}): void {
@@ -337,7 +339,7 @@ async function mutate(
     const result =
       decided instanceof Promise ? await Promise.race([decided, timeout.passed]) : decided;
     if (large) await yieldToOthers();
-    sendJson(res, 200, result.review);
+    sendJson(res, 200, reviewJson(result.review));
     outcome = result.outcome;
     logger.info('admission', {
       ...reviewIds(request),
