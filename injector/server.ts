@@ -320,7 +320,7 @@ async function mutate(
   res: ServerResponse,
 ): Promise<void> {
   const { options, logger, limits } = ctx;
-  const stopTimer = options.metrics.admissionDuration.startTimer();
+  const started = performance.now();
   const held = new Held(ctx.budget);
   res.once('close', () => held.release());
   const timeout = deadline(req, limits.requestTimeoutMs);
@@ -351,7 +351,7 @@ async function mutate(
   } finally {
     timeout.done();
     options.metrics.admissions.inc({ outcome });
-    stopTimer();
+    options.metrics.admissionDuration.observe((performance.now() - started) / 1000);
   }
 }
 
