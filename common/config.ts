@@ -662,7 +662,9 @@ export function needsTemplateEngine(raw: unknown): boolean {
 
 /**
  * Checks a configuration document and collects every problem. `templates` is the template
- * engine, needed when the document holds a template (see needsTemplateEngine).
+ * engine, needed when the document holds a template (see needsTemplateEngine). The injector
+ * only asks whether the agent would accept a document: the configuration is frozen by
+ * parseAgentConfig, which the agent runs with, not here.
  */
 export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): ConfigCheck {
   if (!isObject(raw)) {
@@ -689,7 +691,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
     secrets,
   };
   const problems = ctx.problems.list;
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, config: deepFreeze(config) };
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, config };
 }
 
 /**
@@ -699,7 +701,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
 export async function parseAgentConfig(raw: unknown): Promise<AgentConfig> {
   const templates = needsTemplateEngine(raw) ? await loadTemplateEngine() : undefined;
   const checked = checkAgentConfig(raw, templates);
-  if (checked.ok) return checked.config;
+  if (checked.ok) return deepFreeze(checked.config);
   const lines = checked.problems.map((p) =>
     p.path === '' ? `configuration ${p.message}` : formatConfigProblem(p),
   );

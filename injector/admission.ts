@@ -6,7 +6,7 @@
 import type { JsonObject } from '../common/json.ts';
 import { denialMessage, injectPod, podDisplayName } from './inject.ts';
 import type { Outcome } from './inject.ts';
-import { encodePatch } from './patch.ts';
+import { encodePatch, type Base64 } from './patch.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
 import type { InjectorOptions } from './plan.ts';
 import { isRecord, objectShape, parsePartial } from './partial-json.ts';
@@ -50,7 +50,7 @@ export interface AdmissionResponse {
   readonly uid: string;
   readonly allowed: boolean;
   readonly patchType?: 'JSONPatch';
-  readonly patch?: string;
+  readonly patch?: Base64;
   readonly status?: { readonly code: number; readonly message: string };
   readonly warnings?: readonly string[];
 }
@@ -133,6 +133,21 @@ export function admitRequest(
     }
   }
 }
+
+/**
+ * The review as JSON text, as `JSON.stringify` writes it, without scanning the patch for
+ * characters to escape: it is base64, which has none, and most of the answer.
+ */
+export function reviewJson(review: AdmissionReviewResponse): string {
+  const patch = review.response.patch;
+  if (patch === undefined) return JSON.stringify(review);
+  const text = JSON.stringify({ ...review, response: { ...review.response, patch: '' } });
+  // The patch member itself: no other key is "patch", and in a JSON string a quote is escaped.
+  const at = text.indexOf(EMPTY_PATCH) + EMPTY_PATCH.length - 1;
+  return `${text.slice(0, at)}${patch}${text.slice(at)}`;
+}
+
+const EMPTY_PATCH = '"patch":""';
 
 type Obj = JsonObject;
 

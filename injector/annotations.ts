@@ -158,6 +158,8 @@ function ownAnnotations(annotations: Annotations): Map<string, string> {
   return own;
 }
 
+const POD_KEY_SET: ReadonlySet<string> = new Set(POD_KEYS);
+
 function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn {
   const draft: Draft = {
     mode: 'sidecar',
@@ -169,8 +171,7 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
   const env: EnvAnnotation[] = [];
   for (const [key, value] of own) {
     if (tooLong(key, value, out)) continue;
-    if ((POD_KEYS as readonly string[]).includes(key))
-      parsePodKey(key as PodKey, value, draft, out);
+    if (POD_KEY_SET.has(key)) parsePodKey(key as PodKey, value, draft, out);
     else if (key.startsWith(ENV_PREFIX)) parseEnv(key, value, env, out);
     else if (!parseSecretKey(key, value, secrets, out)) out.add(key, unknownKeyMessage(key));
   }
@@ -190,8 +191,8 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
 
 /** The draft's pod-level settings (everything but the configuration fields). */
 function podSettings(draft: Draft): Omit<Draft, 'config'> {
-  const settings: Partial<Draft> = { ...draft };
-  delete settings.config;
+  const settings: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(draft)) if (key !== 'config') settings[key] = value;
   return settings as Omit<Draft, 'config'>;
 }
 

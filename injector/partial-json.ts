@@ -215,13 +215,17 @@ class Nesting {
   }
 }
 
+/** skipComposite's stack, one for all: it never calls out, so one pass at a time uses it. */
+const NESTING = new Nesting();
+
 /**
  * Past an object or array, its grammar checked: a loop over what is open (Nesting), never
  * recursion, so no depth overflows the call stack. Empty ones (`{}`, `[]`) are passed as one
  * token, never pushed.
  */
 function skipComposite(t: string, i: number): number {
-  const open = new Nesting();
+  const open = NESTING;
+  open.depth = 0;
   for (;;) {
     // At the start of a value.
     const c = t.charCodeAt(i);
@@ -287,8 +291,21 @@ class Reader {
       this.i = skipString(t, start);
       return stringHadEscape ? JSON.parse(t.slice(start, this.i)) : t.slice(start + 1, this.i - 1);
     }
-    this.i = skipScalar(t, start);
-    return JSON.parse(t.slice(start, this.i));
+    // A literal, or a number read as JSON.parse reads it (skipNumber checked its grammar).
+    if (c === 0x74) {
+      this.i = skipWord(t, start, 'true');
+      return true;
+    }
+    if (c === 0x66) {
+      this.i = skipWord(t, start, 'false');
+      return false;
+    }
+    if (c === 0x6e) {
+      this.i = skipWord(t, start, 'null');
+      return null;
+    }
+    this.i = skipNumber(t, start);
+    return Number(t.slice(start, this.i));
   }
 
   private object(shape: ObjectShape): Record<string, unknown> {

@@ -120,10 +120,9 @@ function diff(old: Node, now: Node, ops: PatchOperation[], path: string, shape: 
   let deleted = false;
   for (let t = oldKeys.length - 1; t >= 0; t--) {
     const key = oldKeys[t] as string;
-    const here = `${path}/${escapeKey(key)}`;
-    if (kept(old, now, key)) diffMember(old, now, key, ops, here, shape);
+    if (kept(old, now, key)) diffMember(old, now, key, ops, path, shape);
     else if (Array.isArray(old) === nowIsArray) {
-      ops.push({ op: 'remove', path: here });
+      ops.push({ op: 'remove', path: `${path}/${escapeKey(key)}` });
       deleted = true;
     } else ops.push({ op: 'replace', path, value: carried(now) });
   }
@@ -140,17 +139,22 @@ function kept(old: Node, now: Node, key: string): boolean {
   return !(at(now, key) === undefined && at(old, key) !== undefined && !Array.isArray(now));
 }
 
-/** One member both sides have: diffed into along its shape, or compared as one value. */
+/**
+ * One member both sides have: diffed into along its shape, or compared as one value. The same
+ * value on both sides (most of a pod) is passed without building its path.
+ */
 function diffMember(
   old: Node,
   now: Node,
   key: string,
   ops: PatchOperation[],
-  here: string,
+  path: string,
   shape: Shape,
 ): void {
   const oldValue = at(old, key);
   const newValue = at(now, key);
+  if (oldValue === newValue) return;
+  const here = `${path}/${escapeKey(key)}`;
   const inner = memberShape(shape, old, now, key);
   if (inner === undefined) {
     if (!sameLeaf(oldValue, newValue))
@@ -164,7 +168,11 @@ function diffMember(
   else if (oldValue !== newValue) ops.push({ op: 'replace', path: here, value: carried(newValue) });
 }
 
+declare const BASE64: unique symbol;
+/** Base64 text, as encodePatch writes it: JSON holds it as it is, with nothing to escape. */
+export type Base64 = string & { readonly [BASE64]: true };
+
 /** The patch as the `patch` field of an AdmissionResponse wants it. */
-export function encodePatch(patch: readonly PatchOperation[]): string {
-  return Buffer.from(stringifyJson(patch)).toString('base64');
+export function encodePatch(patch: readonly PatchOperation[]): Base64 {
+  return Buffer.from(stringifyJson(patch)).toString('base64') as Base64;
 }

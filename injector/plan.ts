@@ -93,7 +93,14 @@ export interface Plan {
 export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): Plan {
   const targets = selectTargets(pod, parsed.containers).selected;
   const { layout, warning } = chooseLayout(pod, parsed, options);
-  const config = agentConfig(pod, parsed, options, layout === 'init' ? 'init' : 'sidecar');
+  const region = agentRegion(pod, parsed, options);
+  const config = agentConfig(
+    pod,
+    parsed,
+    options,
+    region.region,
+    layout === 'init' ? 'init' : 'sidecar',
+  );
   const localApi = parsed.config.localApi === true && layout !== 'init';
   return {
     layout,
@@ -106,18 +113,18 @@ export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): 
     resources: agentResources(parsed.resources, options.resources),
     config,
     ...(layout === 'init+sidecar'
-      ? { initConfig: agentConfig(pod, parsed, options, 'init', false) }
+      ? { initConfig: agentConfig(pod, parsed, options, region.region, 'init', false) }
       : {}),
     ...(localApi ? { localApiPort: parsed.config.localApiPort ?? DEFAULTS.localApiPort } : {}),
     env: parsed.env,
     ...(parsed.k8sSecret === undefined ? {} : { k8sSecret: parsed.k8sSecret }),
     ...(parsed.roleArn === undefined ? {} : { roleArn: parsed.roleArn }),
     volumeSizeLimit: options.volumeSizeLimit,
-    ...regionSource(pod, parsed, options),
+    ...regionSource(region.from),
     warnings: [
       ...parsed.warnings,
       ...(warning === undefined ? [] : [warning]),
-      ...(agentRegion(pod, parsed, options).region === undefined ? [NO_REGION_WARNING] : []),
+      ...(region.region === undefined ? [NO_REGION_WARNING] : []),
     ],
   };
 }
@@ -198,12 +205,12 @@ function agentConfig(
   pod: Pod,
   parsed: OptedIn,
   options: InjectorOptions,
+  region: string | undefined,
   mode: Mode,
   serving = true,
 ): AgentConfigInput {
   const { refreshInterval, failoverRegion, reloadUrl, k8sSecret, localApi, localApiPort } =
     parsed.config;
-  const { region } = agentRegion(pod, parsed, options);
   const refreshing = mode === 'sidecar';
   return {
     mode,
@@ -278,22 +285,18 @@ function agentRegion(
   parsed: OptedIn,
   options: InjectorOptions,
 ): { region?: string; from?: 'annotation' | NonNullable<Plan['regionFrom']> } {
-  const candidates: [string | undefined, 'annotation' | NonNullable<Plan['regionFrom']>][] = [
-    [parsed.config.region, 'annotation'],
-    [regionOfArns(parsed.config.secrets.map((s) => s.id)), 'arn'],
-    [podRegion(pod), 'pod'],
-    [options.defaultRegion, 'default'],
-  ];
-  const found = candidates.find(([region]) => region !== undefined);
-  return found === undefined ? {} : { region: found[0] as string, from: found[1] };
+  // Each source is looked at only when those before it named no region.
+  const annotated = parsed.config.region;
+  if (annotated !== undefined) return { region: annotated, from: 'annotation' };
+  const arn = regionOfArns(parsed.config.secrets.map((s) => s.id));
+  if (arn !== undefined) return { region: arn, from: 'arn' };
+  const app = podRegion(pod);
+  if (app !== undefined) return { region: app, from: 'pod' };
+  const fallback = options.defaultRegion;
+  return fallback === undefined ? {} : { region: fallback, from: 'default' };
 }
 
-function regionSource(
-  pod: Pod,
-  parsed: OptedIn,
-  options: InjectorOptions,
-): Pick<Plan, 'regionFrom'> {
-  const { from } = agentRegion(pod, parsed, options);
+function regionSource(from: 'annotation' | Plan['regionFrom']): Pick<Plan, 'regionFrom'> {
   return from === undefined || from === 'annotation' ? {} : { regionFrom: from };
 }
 

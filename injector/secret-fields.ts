@@ -93,12 +93,18 @@ export function finishSecrets(
   const list: SecretInput[] = [];
   const named = [...secrets.keys()].filter((n) => secrets.get(n)?.id !== undefined);
   for (const [name, draft] of secrets) {
-    const s: Omit<SecretDraft, 'from'> = { ...draft };
-    delete (s as SecretDraft).from;
+    const s = withoutFrom(draft);
     if (s.id === undefined) reportOrphan(name, s, named, out);
     else list.push({ name, ...s, id: s.id });
   }
   return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The draft's fields but `from`, in their order: built, not deleted (which slows every read). */
+function withoutFrom(draft: SecretDraft): Omit<SecretDraft, 'from'> {
+  const s: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(draft)) if (key !== 'from') s[key] = value;
+  return s;
 }
 
 /** Options for a secret that no `secret-<name>` names: say which key, and the likely typo. */

@@ -335,6 +335,12 @@ for (const [title, input, messages] of bad) {
   });
 }
 
+t.test('the configuration the agent runs with is frozen', async (t) => {
+  const config = await parseAgentConfig({ ...minimal, k8sSecret: { name: 's', owners: [OWNER] } });
+  for (const part of [config, config.secrets, config.secrets[0], config.k8sSecret?.owners?.[0]])
+    t.ok(Object.isFrozen(part), 'frozen all the way down');
+});
+
 t.test('durations are Go-style', async (t) => {
   const table: [string, number | undefined][] = [
     ['30s', 30_000],

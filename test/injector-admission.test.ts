@@ -3,13 +3,17 @@
  * reinvocation cases: another webhook running before or after the injector, or breaking what it
  * added (amazon-eks-pod-identity-webhook #208 strips `restartPolicy: Always` from init containers).
  */
+import fc from 'fast-check';
 import t from 'tap';
 import {
   admit,
   AdmissionReviewError,
   DEFAULT_INJECTOR_OPTIONS,
   isAdmissionReviewError,
+  reviewJson,
+  type AdmissionReviewResponse,
 } from '../injector/admission.ts';
+import { encodePatch } from '../injector/patch.ts';
 import type { Container, EnvVar, Pod, VolumeMount } from '../injector/types.ts';
 import {
   applyTo,
@@ -325,5 +329,49 @@ t.test('the default options are what the README says', (t) => {
     fallbackUser: 65532,
   });
   t.ok(Object.isFrozen(DEFAULT_INJECTOR_OPTIONS));
+  t.end();
+});
+
+t.test('the answer is written as JSON.stringify writes it, whatever the review holds', (t) => {
+  // Text that looks like the patch member, quotes, escapes and non-ASCII, wherever text goes.
+  const text = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.constantFrom('"patch":""', '\\"patch\\":\\"\\"', '","patch":"', '\\', '\u2028é"'),
+  );
+  const review = fc.record(
+    {
+      uid: text,
+      allowed: fc.boolean(),
+      ops: fc.array(fc.record({ op: fc.constant('add' as const), path: text, value: text })),
+      status: fc.record({ code: fc.integer(), message: text }),
+      warnings: fc.array(text, { maxLength: 3 }),
+    },
+    { requiredKeys: ['uid', 'allowed'] },
+  );
+  fc.assert(
+    fc.property(review, ({ uid, allowed, ops, status, warnings }) => {
+      const r: AdmissionReviewResponse = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: {
+          uid,
+          allowed,
+          ...(ops === undefined ? {} : { patchType: 'JSONPatch', patch: encodePatch(ops) }),
+          ...(status === undefined ? {} : { status }),
+          ...(warnings === undefined ? {} : { warnings }),
+        },
+      };
+      return reviewJson(r) === JSON.stringify(r);
+    }),
+    { seed: 0x5eed, numRuns: 2000 },
+  );
+  const denied = admit(
+    reviewFor({
+      metadata: { name: 'p', annotations: { 'secrets-agent.io/inject': 'maybe' } },
+      spec: { containers: [{ name: 'a' }] },
+    }),
+  );
+  t.equal(denied.outcome, 'denied');
+  t.equal(reviewJson(denied.review), JSON.stringify(denied.review), 'a denial too');
   t.end();
 });

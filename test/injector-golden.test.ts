@@ -10,7 +10,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { checkAgentConfig } from '../common/config.ts';
 import { TEMPLATES } from '../injector/annotations.ts';
-import { admit, DEFAULT_INJECTOR_OPTIONS } from '../injector/admission.ts';
+import { admit, DEFAULT_INJECTOR_OPTIONS, reviewJson } from '../injector/admission.ts';
 import type { InjectorOptions } from '../injector/admission.ts';
 import type { Container, Pod } from '../injector/types.ts';
 import {
@@ -101,6 +101,11 @@ for (const c of CASES) {
       patch,
     });
     t.equal(result.review.response.allowed, true, 'allowed');
+    t.equal(
+      reviewJson(result.review),
+      JSON.stringify(result.review),
+      'the answer is written as JSON.stringify writes it',
+    );
     if (result.outcome === 'skipped') {
       t.same(patch, [], 'a pod that did not opt in is untouched');
       t.end();
