@@ -6,32 +6,17 @@
  * case-insensitive prefix, values of one filter or'd, filters and'ed. Errors come in AWS's shape: `__type`, HTTP 400 for
  * the caller's mistakes, AWS's wording.
  */
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError, invalidParameter, notFound, serialization } from './aws-error.ts';
-import { type Fault, enactFaults, faultError } from './faults.ts';
-import {
-  authenticateRequest,
-  type DevState,
-  answerRequest,
-  requestDraft,
-  type RequestDraft,
-} from './state.ts';
+import { faultError } from './faults.ts';
+import type { JsonCall, JsonObject, JsonService } from './json-service.ts';
+import type { DevState } from './state.ts';
 import { AWSCURRENT, type SecretRecord, type VersionRecord } from './store.ts';
-import { jsonAuthError, sendAwsJson, sendAwsJsonError } from './wire.ts';
 
 const TARGET_PREFIX = 'secretsmanager.';
 /** BatchGetSecretValue reads up to 20 secrets a call. */
 const BATCH_LIMIT = 20;
 
-type Draft = RequestDraft;
-type JsonObject = Readonly<Record<string, unknown>>;
-
-interface Call {
-  readonly state: DevState;
-  readonly region: string;
-  readonly draft: Draft;
-}
+type Call = JsonCall;
 
 const OPERATIONS: Readonly<Record<string, (input: JsonObject, call: Call) => JsonObject>> = {
   GetSecretValue: getSecretValue,
@@ -42,57 +27,20 @@ const OPERATIONS: Readonly<Record<string, (input: JsonObject, call: Call) => Jso
 const LIST_LIMIT = 100;
 const FILTER_KEYS = ['name', 'tag-key', 'tag-value'] as const;
 
-export async function handleSecretsManager(
-  state: DevState,
-  req: IncomingMessage,
-  res: ServerResponse,
-  body: Buffer,
-): Promise<void> {
-  const startedAt = Date.now();
-  const requestId = randomUUID();
-  const target = String(req.headers['x-amz-target'] ?? '');
-  const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
-  const draft = requestDraft(requestId, startedAt, 'secretsmanager', operation);
-  await answerRequest(state, draft, startedAt, {
-    work: () => serve(state, req, body, draft),
-    ok: (answer) => sendAwsJson(res, requestId, 200, answer),
-    fail: (error) => sendAwsJsonError(res, requestId, error),
-    internal: () =>
-      new AwsError('InternalServiceError', 'An error occurred on the server side.', 500),
-  });
-}
-
-/** The answer, or undefined when a fault dropped the connection. Throws AwsError. */
-async function serve(
-  state: DevState,
-  req: IncomingMessage,
-  body: Buffer,
-  draft: Draft,
-): Promise<JsonObject | undefined> {
-  const handler = OPERATIONS[draft.operation];
-  if (handler === undefined || !String(req.headers['x-amz-target']).startsWith(TARGET_PREFIX))
-    throw new AwsError('UnknownOperationException', `Unknown operation ${draft.operation}`);
-  const input = parseJsonBody(body.toString('utf8'));
-  draft.secretIds = secretIdsOf(input);
-  authenticateRequest(state, req, body, draft, jsonAuthError);
-  const region = draft.region ?? state.defaultRegion;
-  const filtered =
-    input['Filters'] === undefined ? [] : matching(state, input).map((secret) => secret.name);
-  const names = [
-    ...draft.secretIds,
-    ...draft.secretIds.flatMap((id) => state.store.find(id)?.name ?? []),
-    ...filtered,
-  ];
-  const faults: readonly Fault[] = state.faults.take(
-    { operation: draft.operation, region, secretNames: names },
-    draft.operation === 'BatchGetSecretValue',
-  );
-  draft.faults = faults.map((f) => f.kind);
-  const enacted = await enactFaults(faults, req, draft, 'json', state.closing);
-  if (enacted instanceof AwsError) throw enacted;
-  if (enacted === 'dropped') return undefined;
-  return handler(input, { state, region, draft });
-}
+export const SECRETS_MANAGER: JsonService = {
+  service: 'secretsmanager',
+  targetPrefix: TARGET_PREFIX,
+  internalError: 'InternalServiceError',
+  operations: OPERATIONS,
+  idsOf: secretIdsOf,
+  /** A fault scoped by a secret's name applies to its ARN too, and to what a filter reaches. */
+  faultNames: (state, input, ids) => [
+    ...ids,
+    ...ids.flatMap((id) => state.store.find(id)?.name ?? []),
+    ...(input['Filters'] === undefined ? [] : matching(state, input).map((s) => s.name)),
+  ],
+  perEntryOperation: 'BatchGetSecretValue',
+};
 
 function getSecretValue(input: JsonObject, call: Call): JsonObject {
   const secret = requireSecret(call, reqString(input, 'SecretId'));
@@ -280,18 +228,6 @@ function secretIdsOf(input: JsonObject): string[] {
 }
 
 /** A body that is not a JSON object, or a member of the wrong type, is a SerializationException. */
-function parseJsonBody(body: string): JsonObject {
-  if (body.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    throw serialization('Start of structure or map found where not expected.');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw serialization('Start of structure or map found where not expected.');
-  return parsed as JsonObject;
-}
 
 function optString(input: JsonObject, key: string): string | undefined {
   const v = input[key];

@@ -12,8 +12,9 @@ import { type Logger, silentLogger } from '../common/log.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import { CredentialRegistry } from './credentials.ts';
 import { ParameterStore, type ParameterType } from './parameters.ts';
-import { handleSecretsManager } from './secretsmanager.ts';
-import { handleSsm, SSM_TARGET_PREFIX } from './ssm.ts';
+import { handleJsonService } from './json-service.ts';
+import { SECRETS_MANAGER } from './secretsmanager.ts';
+import { SSM, SSM_TARGET_PREFIX } from './ssm.ts';
 import { FaultRegistry } from './faults.ts';
 import { RequestLog } from './request-log.ts';
 import { type Seed, type SeedInput, applySeed, toSeed } from './seed.ts';
@@ -128,8 +129,9 @@ async function route(state: DevState, req: IncomingMessage, res: ServerResponse)
     if (path.startsWith(ADMIN_PREFIX)) return handleAdmin(state, req, res, body);
     const target = req.headers['x-amz-target'];
     if (typeof target === 'string' && target.startsWith(SSM_TARGET_PREFIX))
-      return await handleSsm(state, req, res, body);
-    if (target !== undefined) return await handleSecretsManager(state, req, res, body);
+      return await handleJsonService(SSM, state, req, res, body);
+    if (target !== undefined)
+      return await handleJsonService(SECRETS_MANAGER, state, req, res, body);
     if (isStsRequest(req, body)) return await handleSts(state, req, res, body);
     sendPlainJson(res, 404, {
       error:

@@ -5,31 +5,16 @@
  * decrypted only with `WithDecryption`. Errors in SSM's shape and wording; injected faults
  * apply as they do to Secrets Manager (scoped by parameter name or path).
  */
-import { createHash, randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
 import { AwsError, serialization } from './aws-error.ts';
-import { enactFaults, type Fault } from './faults.ts';
+import type { JsonCall, JsonObject, JsonService } from './json-service.ts';
 import type { ParameterRecord, SelectedParameter } from './parameters.ts';
-import {
-  authenticateRequest,
-  type DevState,
-  answerRequest,
-  requestDraft,
-  type RequestDraft,
-} from './state.ts';
-import { jsonAuthError, sendAwsJson, sendAwsJsonError } from './wire.ts';
 
 export const SSM_TARGET_PREFIX = 'AmazonSSM.';
 const NAMES_LIMIT = 10;
 const PAGE_LIMIT = 10;
 
-type Draft = RequestDraft;
-type JsonObject = Readonly<Record<string, unknown>>;
-
-interface Call {
-  readonly state: DevState;
-  readonly region: string;
-}
+type Call = JsonCall;
 
 const OPERATIONS: Readonly<Record<string, (input: JsonObject, call: Call) => JsonObject>> = {
   GetParameters: getParameters,
@@ -37,48 +22,14 @@ const OPERATIONS: Readonly<Record<string, (input: JsonObject, call: Call) => Jso
   GetParameter: getParameter,
 };
 
-export async function handleSsm(
-  state: DevState,
-  req: IncomingMessage,
-  res: ServerResponse,
-  body: Buffer,
-): Promise<void> {
-  const startedAt = Date.now();
-  const requestId = randomUUID();
-  const operation = String(req.headers['x-amz-target']).slice(SSM_TARGET_PREFIX.length);
-  const draft = requestDraft(requestId, startedAt, 'ssm', operation);
-  await answerRequest(state, draft, startedAt, {
-    work: () => serve(state, req, body, draft),
-    ok: (answer) => sendAwsJson(res, requestId, 200, answer),
-    fail: (error) => sendAwsJsonError(res, requestId, error),
-    internal: () =>
-      new AwsError('InternalServerError', 'An error occurred on the server side.', 500),
-  });
-}
-
-async function serve(
-  state: DevState,
-  req: IncomingMessage,
-  body: Buffer,
-  draft: Draft,
-): Promise<JsonObject | undefined> {
-  const handler = OPERATIONS[draft.operation];
-  if (handler === undefined)
-    throw new AwsError('UnknownOperationException', `Unknown operation ${draft.operation}`);
-  const input = parseJsonBody(body.toString('utf8'));
-  draft.secretIds = namesOf(input);
-  authenticateRequest(state, req, body, draft, jsonAuthError);
-  const region = draft.region ?? state.defaultRegion;
-  const faults: readonly Fault[] = state.faults.take(
-    { operation: draft.operation, region, secretNames: draft.secretIds },
-    false,
-  );
-  draft.faults = faults.map((f) => f.kind);
-  const enacted = await enactFaults(faults, req, draft, 'json', state.closing);
-  if (enacted instanceof AwsError) throw inSsmWords(enacted);
-  if (enacted === 'dropped') return undefined;
-  return handler(input, { state, region });
-}
+export const SSM: JsonService = {
+  service: 'ssm',
+  targetPrefix: SSM_TARGET_PREFIX,
+  internalError: 'InternalServerError',
+  operations: OPERATIONS,
+  idsOf: namesOf,
+  inOwnWords: inSsmWords,
+};
 
 /** An injected fault, said as SSM says it. */
 function inSsmWords(error: AwsError): AwsError {
@@ -184,17 +135,4 @@ function namesOf(input: JsonObject): string[] {
   const names = input['Names'];
   if (Array.isArray(names)) out.push(...names.filter((n): n is string => typeof n === 'string'));
   return out;
-}
-
-function parseJsonBody(body: string): JsonObject {
-  if (body.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    throw serialization('Start of structure or map found where not expected.');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    throw serialization('Start of structure or map found where not expected.');
-  return parsed as JsonObject;
 }
