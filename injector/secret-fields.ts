@@ -38,32 +38,27 @@ export const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldPars
   'param-': sourceParser('param-', 'parameter'),
   'path-': sourceParser('path-', 'path'),
   'find-': sourceParser('find-', 'find'),
-  'find-tag-': (v, d) => {
-    d.tag = v;
-  },
-  'key-': (v, d) => {
-    d.key = v;
-  },
-  'template-': (v, d) => {
-    d.template = v;
-  },
-  'format-': (v, d) => {
-    d.format = v;
-  },
-  'version-stage-': (v, d) => {
-    d.versionStage = v;
-  },
-  'version-id-': (v, d) => {
-    d.versionId = v;
-  },
-  'perms-': (v, d) => {
-    d.mode = v;
-  },
+  'find-tag-': asWritten('tag'),
+  'key-': asWritten('key'),
+  'template-': asWritten('template'),
+  'format-': asWritten('format'),
+  'version-stage-': asWritten('versionStage'),
+  'version-id-': asWritten('versionId'),
+  'perms-': asWritten('mode'),
   'extract-': (v, d, out, k) => {
     const b = parseBoolean(v, k, out);
     if (b !== undefined) d.extract = b;
   },
 };
+
+/** An option that sets its field to the annotation's value, as written. */
+function asWritten(
+  field: 'tag' | 'key' | 'template' | 'format' | 'versionStage' | 'versionId' | 'mode',
+): SecretFieldParser {
+  return (v, d) => {
+    d[field] = v;
+  };
+}
 
 /**
  * `secret-`, `param-`, `path-`, `find-`: each names the source of one file name; two of them for

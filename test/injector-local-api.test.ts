@@ -126,30 +126,24 @@ t.test('denied, by name', async (t) => {
     denial(appPort),
     /secrets-agent\.io\/local-api-port: container "orders" already uses port 8080, the local API's port/,
   );
-  const appToken = withChanges({}, (p) => ({
-    ...p,
-    spec: {
-      ...p.spec,
-      containers: p.spec.containers.map((c) => ({
-        ...c,
-        env: [{ name: 'AWS_TOKEN', value: 'mine' }],
-      })),
-    },
-  }));
+  /** The pod with these annotations, its app setting AWS_TOKEN itself. */
+  const withAppToken = (annotations: Record<string, string>): Pod =>
+    withChanges(annotations, (p) => ({
+      ...p,
+      spec: {
+        ...p.spec,
+        containers: p.spec.containers.map((c) => ({
+          ...c,
+          env: [{ name: 'AWS_TOKEN', value: 'mine' }],
+        })),
+      },
+    }));
+  const appToken = withAppToken({});
   t.match(
     denial(appToken),
     /secrets-agent\.io\/local-api: container "orders" already sets AWS_TOKEN/,
   );
-  const offToken = withChanges({ 'local-api': 'false' }, (p) => ({
-    ...p,
-    spec: {
-      ...p.spec,
-      containers: p.spec.containers.map((c) => ({
-        ...c,
-        env: [{ name: 'AWS_TOKEN', value: 'mine' }],
-      })),
-    },
-  }));
+  const offToken = withAppToken({ 'local-api': 'false' });
   t.equal(
     injectPod(offToken, DEFAULT_INJECTOR_OPTIONS).outcome,
     'injected',

@@ -69,12 +69,10 @@ export function fetchWorstCase(shape: FetchShape): WorstCase {
   const named = batches + Math.ceil(p / GET_CONCURRENCY);
   const denied = b === 0 ? named : 1 + Math.ceil((b + p) / GET_CONCURRENCY);
   const parameterCalls = Math.ceil(parameters / PARAMETERS_PER_CALL);
-  const directoryCalls =
-    paths * PATH_MAX_CALLS + finds * FIND_MAX_CALLS + taggedFinds * TAGGED_FIND_MAX_CALLS;
-  const directoryRounds =
-    Math.ceil(paths / PATH_CONCURRENCY) * PATH_MAX_CALLS +
-    finds * FIND_MAX_CALLS +
-    taggedFinds * TAGGED_FIND_MAX_CALLS;
+  // Finds run one after another: each of their calls is a round; paths run 4 at a time.
+  const findCalls = finds * FIND_MAX_CALLS + taggedFinds * TAGGED_FIND_MAX_CALLS;
+  const directoryCalls = paths * PATH_MAX_CALLS + findCalls;
+  const directoryRounds = Math.ceil(paths / PATH_CONCURRENCY) * PATH_MAX_CALLS + findCalls;
   return {
     calls: regions * (batches + p),
     callsBatchDenied: regions * (b === 0 ? p : 1 + b + p),
