@@ -14,6 +14,7 @@ import {
   TAGGED_FIND_MAX_CALLS,
 } from '../agent/source/worst-case.ts';
 import { MAX_VALUE_LENGTH } from '../injector/annotations.ts';
+import { UPSTREAM_LIMITS } from '../agent/source/upstream.ts';
 import { ErrorCodes } from '../common/errors.ts';
 import { LISTENERS, type ListenerLimits, type ListenerName } from '../common/listener.ts';
 import { devCommand } from '../dev/command.ts';
@@ -118,6 +119,13 @@ t.test("the Limits table states the schema's bounds", async (t) => {
       ],
     ],
     ['any `secrets-agent.io/` value', [`${MAX_VALUE_LENGTH / 1024} KiB`]],
+    [
+      'a value AWS answers',
+      [
+        `Secrets Manager ${UPSTREAM_LIMITS.secretBytes / 1024} KiB`,
+        `SSM ${UPSTREAM_LIMITS.parameterBytes / 1024} KiB`,
+      ],
+    ],
   ];
   for (const [input, bounds] of rows) {
     t.not(row(input), '', `a row for ${input}`);
