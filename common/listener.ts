@@ -55,7 +55,7 @@ export interface ListenerLimits {
 export const LISTENERS = Object.freeze({
   /** The webhook's HTTPS port (8443): the API server keeps connections alive ~90 s. */
   webhook: {
-    maxConnections: 256,
+    maxConnections: 128,
     headersTimeoutMs: 5_000,
     requestTimeoutMs: 5_000,
     keepAliveTimeoutMs: 120_000,
