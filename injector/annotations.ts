@@ -38,12 +38,9 @@ import {
   type SecretDraft,
 } from './secret-fields.ts';
 import { parseLocalApiKey, tokenEnvCollision, type LocalApiField } from './local-api.ts';
+import { Collector, formatProblem, parseBoolean, quote, type Problem } from './problems.ts';
 
-/** One thing wrong with the annotations; `annotation` is the full key. */
-export interface Problem {
-  readonly annotation: string;
-  readonly message: string;
-}
+export { Collector, formatProblem, parseBoolean, type Problem };
 
 export interface EnvAnnotation {
   /** The environment variable. */
@@ -117,13 +114,6 @@ interface Draft {
   config: Omit<AnnotatedConfig, 'secrets'>;
 }
 
-export class Collector {
-  readonly problems: Problem[] = [];
-  add(key: string, message: string): void {
-    this.problems.push({ annotation: `${ANNOTATION_PREFIX}${key}`, message });
-  }
-}
-
 /**
  * Parses the annotations. With `pod`, also checks them against it (container names, mount
  * paths, env vars the containers already set). A pod that did not opt in is never looked at.
@@ -140,14 +130,7 @@ export function parseAnnotations(
   if (inject !== 'true') out.add('inject', `must be "true" or "false"; got ${quote(inject)}`);
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
-  return out.problems.length > 0
-    ? { ok: false, problems: out.problems }
-    : { ok: true, value: parsed };
-}
-
-/** `annotation: message`, one per problem. */
-export function formatProblem(p: Problem): string {
-  return `${p.annotation}: ${p.message}`;
+  return out.count > 0 ? { ok: false, problems: out.problems } : { ok: true, value: parsed };
 }
 
 function ownAnnotations(annotations: Annotations): Map<string, string> {
@@ -176,7 +159,7 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
     else if (!parseSecretKey(key, value, secrets, out)) out.add(key, unknownKeyMessage(key));
   }
   const config: AnnotatedConfig = { ...draft.config, secrets: finishSecrets(secrets, out) };
-  for (const p of checkAnnotatedConfig(config)) out.problems.push(p);
+  for (const p of checkAnnotatedConfig(config)) out.push(p);
   checkCrossFields(draft, env, out);
   return {
     inject: true,
@@ -338,13 +321,6 @@ function parsePodKey(key: PodKey, value: string, draft: Draft, out: Collector): 
   POD_KEY_PARSERS[key](value, draft, out, key);
 }
 
-export function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  out.add(key, `must be "true" or "false"; got ${quote(value)}`);
-  return undefined;
-}
-
 /**
  * Directories the kubelet or the container runtime own (`/proc`, `/sys`, `/dev` and everything
  * under them, the termination log among them), and the system directories a mount would hide
@@ -388,12 +364,6 @@ function parseMountPath(value: string, key: string, out: Collector): string | un
   if (problem === undefined) return path;
   out.add(key, `${problem}; got ${quote(value)}`);
   return undefined;
-}
-
-/** A value quoted in a message, shortened: a denial stays readable, and values are bounded. */
-function quote(value: string): string {
-  const text = JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
 }
 
 function parseQuantity(value: string, draft: Draft, out: Collector, key: PodKey): void {

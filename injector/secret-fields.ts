@@ -4,7 +4,7 @@
  * annotation is missing are reported with the likely typo.
  */
 import type { SecretInput } from '../common/config.ts';
-import { type Collector, parseBoolean } from './annotations.ts';
+import { type Collector, parseBoolean } from './problems.ts';
 import type { SecretPrefix } from './keys.ts';
 import { closest } from './suggest.ts';
 import { ANNOTATION_PREFIX } from './types.ts';

@@ -166,8 +166,32 @@ const isAgentPart = (value: Obj): boolean =>
   value['name'] === AGENT_NAMES.tokenVolume ||
   value['name'] === AGENT_NAMES.irsaVolume;
 
+/**
+ * The most the injector reads of one pod, per list (and the annotations' characters): each
+ * list is refused whole, naming the field, before an item past its bound is built. Kubernetes
+ * sets no count of its own on these lists (only the size of the object as stored, 1.5 MiB in
+ * etcd); these are far above any pod that runs, and keep what one admission builds, checks and
+ * copies small whatever the request holds. The annotations' bound is Kubernetes' own
+ * (TotalAnnotationSizeLimitB): their names and values together. docs/limits.md lists them.
+ */
+export const POD_BOUNDS = Object.freeze({
+  'metadata.annotations': 256 * 1024,
+  'metadata.ownerReferences': 64,
+  'spec.containers': 256,
+  'spec.initContainers': 256,
+  'spec.volumes': 1024,
+  'spec.containers[].env': 4096,
+  'spec.containers[].volumeMounts': 1024,
+  'spec.containers[].ports': 1024,
+});
+
 const CONTAINER_SHAPE = objectShape(
-  { env: 'all', volumeMounts: 'all', securityContext: 'all', ports: 'all' },
+  {
+    env: { items: 'all', maxItems: POD_BOUNDS['spec.containers[].env'] },
+    volumeMounts: { items: 'all', maxItems: POD_BOUNDS['spec.containers[].volumeMounts'] },
+    securityContext: 'all',
+    ports: { items: 'all', maxItems: POD_BOUNDS['spec.containers[].ports'] },
+  },
   isAgentPart,
 );
 
@@ -176,15 +200,19 @@ const CONTAINER_SHAPE = objectShape(
  * (partial-json.ts): what `parsePod` checks below, and the parts the injector lays its own over
  * (its containers and volumes, by name), whole. Strings, numbers and booleans are always read;
  * any other object or array stays text, never looked into, and goes into the patch as it came.
- * A field the injector starts to read is added here and to the checks below.
+ * Every list read is bounded (POD_BOUNDS; MAX_BUILT_LIST_ITEMS inside values built whole). A
+ * field the injector starts to read is added here and to the checks below.
  */
 export const POD_SHAPE: Shape = objectShape({
-  metadata: objectShape({ annotations: 'all', ownerReferences: 'all' }),
+  metadata: objectShape({
+    annotations: { values: 'all', maxLength: POD_BOUNDS['metadata.annotations'] },
+    ownerReferences: { items: 'all', maxItems: POD_BOUNDS['metadata.ownerReferences'] },
+  }),
   spec: objectShape({
-    containers: { items: CONTAINER_SHAPE },
-    initContainers: { items: CONTAINER_SHAPE },
+    containers: { items: CONTAINER_SHAPE, maxItems: POD_BOUNDS['spec.containers'] },
+    initContainers: { items: CONTAINER_SHAPE, maxItems: POD_BOUNDS['spec.initContainers'] },
     // The secrets-agent volume is AGENT_NAMES.volume, the same name as the sidecar.
-    volumes: { items: objectShape({}, isAgentPart) },
+    volumes: { items: objectShape({}, isAgentPart), maxItems: POD_BOUNDS['spec.volumes'] },
     securityContext: 'all',
   }),
 });

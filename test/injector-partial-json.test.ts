@@ -49,7 +49,7 @@ const shapeArb: fc.Arbitrary<Shape> = fc.letrec<{ shape: Shape }>((tie) => ({
         maxKeys: 3,
       })
       .map((fields) => objectShape(fields)),
-    tie('shape').map((items) => ({ items })),
+    tie('shape').map((items) => ({ items, maxItems: 1000 })),
   ),
 })).shape;
 

@@ -1,0 +1,93 @@
+/**
+ * Problems with a pod's annotations, collected: one admission reports every problem at once, up
+ * to MAX_PROBLEMS; past that they are counted, not kept, so what a pod can make the injector
+ * hold, format and send stays small however many bad items it has. The last entry of a full
+ * collection stands for the rest ("… and N more").
+ */
+import { ANNOTATION_PREFIX } from './types.ts';
+
+/** The most problems kept for one pod; the rest are counted. */
+export const MAX_PROBLEMS = 32;
+
+/** One thing wrong with the annotations; `annotation` is the full key. */
+export interface Problem {
+  readonly annotation: string;
+  readonly message: string;
+  /** Set on the last entry of a full collection: this many more problems were not kept. */
+  readonly more?: number;
+}
+
+/** Problems up to a bound, then only their count. */
+export class Bounded<T> {
+  private readonly kept: T[] = [];
+  private omitted = 0;
+  private readonly max: number;
+  constructor(max = MAX_PROBLEMS) {
+    this.max = max;
+  }
+  push(item: T): void {
+    if (this.kept.length < this.max) this.kept.push(item);
+    else this.omitted++;
+  }
+  /** No more is kept: a caller may skip the work of saying a problem (a suggestion). */
+  get full(): boolean {
+    return this.kept.length >= this.max;
+  }
+  get count(): number {
+    return this.kept.length + this.omitted;
+  }
+  /** The kept items, and `more(n)` for the `n` not kept. */
+  list(more: (n: number) => T): readonly T[] {
+    return this.omitted === 0 ? [...this.kept] : [...this.kept, more(this.omitted)];
+  }
+}
+
+export class Collector {
+  private readonly bounded = new Bounded<Problem>();
+  /** A problem with `secrets-agent.io/<key>`. */
+  add(key: string, message: string): void {
+    this.push({ annotation: `${ANNOTATION_PREFIX}${key}`, message });
+  }
+  push(problem: Problem): void {
+    this.bounded.push(problem);
+  }
+  get full(): boolean {
+    return this.bounded.full;
+  }
+  get count(): number {
+    return this.bounded.count;
+  }
+  get problems(): readonly Problem[] {
+    return this.bounded.list((more) => ({
+      annotation: ANNOTATION_PREFIX,
+      message: `and ${more} more`,
+      more,
+    }));
+  }
+}
+
+/** `annotation: message`, one per problem; the last of a full collection says how many more. */
+export function formatProblem(p: Problem): string {
+  return p.more === undefined ? `${p.annotation}: ${p.message}` : `… and ${p.more} more`;
+}
+
+/** How many problems the list stands for: the kept ones and those counted past the bound. */
+export function problemCount(problems: readonly Problem[]): number {
+  let n = 0;
+  for (const p of problems) n += p.more ?? 1;
+  return n;
+}
+
+/** A value quoted in a message, shortened: a denial stays readable, and values are bounded. */
+export function quote(value: string): string {
+  const text = JSON.stringify(value.length > 100 ? value.slice(0, 100) : value);
+  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
+}
+
+/** A yes/no annotation: "true" or "false", else a problem. */
+export function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  out.add(key, `must be "true" or "false"; got ${quote(value)}`);
+  return undefined;
+}
