@@ -233,14 +233,22 @@ t.test('a pod read as text gets the patch of the pod parsed whole', (t) => {
   };
   const whole = admit(reviewFor(pod));
   t.equal(answer(reviewFor(pod)), JSON.stringify(whole.review), 'moved init containers');
-  const moved = patchOf(whole).filter((op) => op.path.startsWith('/spec/initContainers/1/'));
-  t.ok(
-    moved.some((op) => op.path === '/spec/initContainers/1/command' && op.op === 'replace'),
-    'a field never read is replaced whole where the agent moved its container',
+  const init = patchOf(whole).filter((op) => op.path.startsWith('/spec/initContainers/'));
+  t.same(
+    init.filter((op) => !op.path.endsWith('/volumeMounts')),
+    [
+      {
+        op: 'add',
+        path: '/spec/initContainers/0',
+        value: applyTo(pod, patchOf(whole)).spec.initContainers?.[0],
+      },
+    ],
+    'the agent is one add at index 0; the init containers it moves down get no operation of their own',
   );
-  t.notOk(
-    moved.some((op) => op.path.startsWith('/spec/initContainers/1/command/')),
-    'never diffed item by item',
+  t.same(
+    init.filter((op) => op.path.endsWith('/volumeMounts')).map((op) => op.path),
+    ['/spec/initContainers/1/volumeMounts', '/spec/initContainers/0/volumeMounts'],
+    'only the mount each target gets, at its index before the agent is added',
   );
   const applied = applyTo(pod, patchOf(whole));
   const withoutMounts = (c: Container): object =>
