@@ -9,9 +9,9 @@ import type { Outcome } from './inject.ts';
 import { encodePatch, type Base64 } from './patch.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
 import type { InjectorOptions } from './plan.ts';
-import { isRecord, objectShape, parsePartial } from './partial-json.ts';
+import { isRecord, JsonBoundError, objectShape, parsePartial } from './partial-json.ts';
 import { ANNOTATION_PREFIX, parsePod, POD_SHAPE, PodShapeError } from './types.ts';
-import type { Problem } from './annotations.ts';
+import { quote, type Problem } from './problems.ts';
 
 export { DEFAULT_INJECTOR_OPTIONS };
 
@@ -162,8 +162,32 @@ const REVIEW_SHAPE = objectShape({
  * AdmissionReviewError when it is not a review.
  */
 export function readAdmissionReview(text: string): AdmissionRequest {
-  return parseAdmissionReview(parsePartial(text, REVIEW_SHAPE));
+  let review: unknown;
+  try {
+    review = parsePartial(text, REVIEW_SHAPE);
+  } catch (err) {
+    // A list past its bound, refused before it was built: the pod is refused whole, by name.
+    if (err instanceof JsonBoundError)
+      throw new AdmissionReviewError(`${err.message} (the injector's bound; see docs/limits.md)`, {
+        cause: err,
+      });
+    throw err;
+  }
+  return parseAdmissionReview(review);
 }
+
+/** A value named in a message: a string quoted short, anything else by its type (never built). */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return quote(value);
+  if (value === undefined || value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+/**
+ * The longest request uid accepted: the API server writes a 36-character UUID, and every
+ * answer carries the uid back, so its length bounds every answer's.
+ */
+export const MAX_UID_LENGTH = 128;
 
 /**
  * The one parser of the AdmissionReview envelope (`admission.k8s.io/v1`): apiVersion, kind, and
@@ -174,13 +198,11 @@ export function parseAdmissionReview(review: unknown): AdmissionRequest {
     throw new AdmissionReviewError('the body must be an AdmissionReview object');
   if (review['apiVersion'] !== ADMISSION_REVIEW_API_VERSION) {
     throw new AdmissionReviewError(
-      `apiVersion must be ${ADMISSION_REVIEW_API_VERSION}; got ${JSON.stringify(review['apiVersion'])}`,
+      `apiVersion must be ${ADMISSION_REVIEW_API_VERSION}; got ${shown(review['apiVersion'])}`,
     );
   }
   if (review['kind'] !== 'AdmissionReview') {
-    throw new AdmissionReviewError(
-      `kind must be AdmissionReview; got ${JSON.stringify(review['kind'])}`,
-    );
+    throw new AdmissionReviewError(`kind must be AdmissionReview; got ${shown(review['kind'])}`);
   }
   const request = review['request'];
   if (!isRecord(request)) throw new AdmissionReviewError('request is missing');
@@ -191,6 +213,8 @@ function parseRequest(request: Obj): AdmissionRequest {
   const uid = request['uid'];
   if (typeof uid !== 'string' || uid === '')
     throw new AdmissionReviewError('request.uid is missing');
+  if (uid.length > MAX_UID_LENGTH)
+    throw new AdmissionReviewError(`request.uid is longer than ${MAX_UID_LENGTH} characters`);
   const text = (key: string): Partial<Record<string, string>> => {
     const value = request[key];
     if (value === undefined) return {};

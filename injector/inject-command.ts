@@ -12,7 +12,7 @@ import type { CommandContext } from '../common/command.ts';
 import { AgentError } from '../common/errors.ts';
 import { helpText, parseFlags, stringFlag } from '../common/flags.ts';
 import type { CommandSpec } from '../common/flags.ts';
-import { formatProblem } from './annotations.ts';
+import { formatProblem, problemCount } from './problems.ts';
 import { optInHints } from './suggest.ts';
 import { injectPod } from './inject.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
@@ -302,8 +302,8 @@ function injectWorkload(
           report.warnings.push(`${name}: ${h}`);
       return { value: workload, changed: false };
     case 'denied': {
-      const count =
-        result.problems.length === 1 ? '1 problem' : `${result.problems.length} problems`;
+      const total = problemCount(result.problems);
+      const count = total === 1 ? '1 problem' : `${total} problems`;
       const lines = result.problems.map((p) => `  ${formatProblem(p)}`);
       report.errors.push(
         `${name}: ${count} with secrets-agent.io annotations:\n${lines.join('\n')}`,

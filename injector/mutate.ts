@@ -14,7 +14,7 @@ import { RawJson } from './partial-json.ts';
 import type { AgentIdentity } from './identity.ts';
 import type { Plan } from './plan.ts';
 import { AGENT_NAMES, STATUS_ANNOTATION, STATUS_INJECTED } from './types.ts';
-import type { Container, ObjectMeta, Pod, PodSpec, Volume } from './types.ts';
+import type { Container, EnvVar, ObjectMeta, Pod, PodSpec, Volume } from './types.ts';
 import { appEnv, appMount, secretsVolume } from './volume.ts';
 
 export function mutatePod(pod: Pod, plan: Plan): Pod {
@@ -43,8 +43,7 @@ function withAppMountsAndEnv(spec: PodSpec, plan: Plan): PodSpec {
   const env = appEnv(plan);
   const update = (c: Container): Container => {
     if (!plan.targets.includes(c.name)) return c;
-    let envList = c.env ?? [];
-    for (const e of env) envList = upsert(envList, e, 'name', 'replace');
+    const envList = replaceOrAppend(c.env ?? [], env);
     const withEnv = envList.length === 0 ? c : { ...c, env: envList };
     return { ...withEnv, volumeMounts: upsert(c.volumeMounts ?? [], mount, 'mountPath') };
   };
@@ -148,6 +147,25 @@ export function overlay(existing: unknown, desired: unknown, field = ''): unknow
     return list;
   }
   return desired;
+}
+
+/**
+ * Env vars put into the list by name, each in place of the first of its name or else last: as
+ * `upsert` one by one, in one pass over the list (a pod may have thousands of env vars, and the
+ * annotations dozens to add).
+ */
+function replaceOrAppend(list: readonly EnvVar[], items: readonly EnvVar[]): readonly EnvVar[] {
+  if (items.length === 0) return list;
+  const wanted = new Map(items.map((e) => [e.name, e]));
+  const placed = new Set<string>();
+  const out = list.map((e) => {
+    const item = wanted.get(e.name);
+    if (item === undefined || placed.has(e.name)) return e;
+    placed.add(e.name);
+    return item;
+  });
+  for (const [name, item] of wanted) if (!placed.has(name)) out.push(item);
+  return out;
 }
 
 /** Puts `item` into the list by its key: in place (overlaid or replaced) if there, else last. */

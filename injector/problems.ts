@@ -4,10 +4,10 @@
  * hold, format and send stays small however many bad items it has. The last entry of a full
  * collection stands for the rest ("… and N more").
  */
+import { Bounded } from './bounded.ts';
 import { ANNOTATION_PREFIX } from './types.ts';
 
-/** The most problems kept for one pod; the rest are counted. */
-export const MAX_PROBLEMS = 32;
+export { MAX_PROBLEMS } from './bounded.ts';
 
 /** One thing wrong with the annotations; `annotation` is the full key. */
 export interface Problem {
@@ -17,36 +17,22 @@ export interface Problem {
   readonly more?: number;
 }
 
-/** Problems up to a bound, then only their count. */
-export class Bounded<T> {
-  private readonly kept: T[] = [];
-  private omitted = 0;
-  private readonly max: number;
-  constructor(max = MAX_PROBLEMS) {
-    this.max = max;
-  }
-  push(item: T): void {
-    if (this.kept.length < this.max) this.kept.push(item);
-    else this.omitted++;
-  }
-  /** No more is kept: a caller may skip the work of saying a problem (a suggestion). */
-  get full(): boolean {
-    return this.kept.length >= this.max;
-  }
-  get count(): number {
-    return this.kept.length + this.omitted;
-  }
-  /** The kept items, and `more(n)` for the `n` not kept. */
-  list(more: (n: number) => T): readonly T[] {
-    return this.omitted === 0 ? [...this.kept] : [...this.kept, more(this.omitted)];
-  }
-}
+/** What a full collection counts in place of a problem it does not keep. */
+const OMITTED: Problem = { annotation: ANNOTATION_PREFIX, message: '' };
 
 export class Collector {
   private readonly bounded = new Bounded<Problem>();
-  /** A problem with `secrets-agent.io/<key>`. */
-  add(key: string, message: string): void {
-    this.push({ annotation: `${ANNOTATION_PREFIX}${key}`, message });
+  /**
+   * A problem with `secrets-agent.io/<key>`. A message that costs work to say (a suggestion) is
+   * passed as a function, called only if the problem is kept.
+   */
+  add(key: string, message: string | (() => string)): void {
+    if (this.full) this.bounded.push(OMITTED);
+    else
+      this.push({
+        annotation: `${ANNOTATION_PREFIX}${key}`,
+        message: typeof message === 'string' ? message : message(),
+      });
   }
   push(problem: Problem): void {
     this.bounded.push(problem);

@@ -109,14 +109,17 @@ function reportOrphan(
   known: readonly string[],
   out: Collector,
 ): void {
-  const near = closest(name, known);
-  const hint = near === undefined ? '' : `; did you mean "${near}"?`;
   for (const field of Object.keys(s) as (keyof SecretInput)[]) {
     const prefix = SECRET_FIELD_PREFIX[field];
     const missing =
       prefix === 'find-tag-'
         ? `${ANNOTATION_PREFIX}find-${name}`
         : `${ANNOTATION_PREFIX}secret-${name}`;
-    out.add(`${prefix}${name}`, `no ${missing} names the secret "${name}"${hint}`);
+    // The suggestion is looked for only if the problem is kept (Collector.add).
+    out.add(`${prefix}${name}`, () => {
+      const near = closest(name, known);
+      const hint = near === undefined ? '' : `; did you mean "${near}"?`;
+      return `no ${missing} names the secret "${name}"${hint}`;
+    });
   }
 }
