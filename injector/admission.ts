@@ -4,7 +4,7 @@
  * 400 and counts `result.outcome` in its metrics.
  */
 import type { JsonObject } from '../common/json.ts';
-import { denialMessage, injectPod, podDisplayName } from './inject.ts';
+import { denialMessage, injectPod, MAX_DENIAL_LENGTH, podDisplayName } from './inject.ts';
 import type { Outcome } from './inject.ts';
 import { encodePatch, type Base64 } from './patch.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
@@ -122,16 +122,57 @@ export function admitRequest(
       };
     }
     case 'injected': {
+      const patch = encodePatch(result.patch);
+      if (patch.length > MAX_PATCH_BYTES) return tooLarge(name, patch.length, respond);
       const warnings = result.warnings.length > 0 ? { warnings: result.warnings } : {};
-      const review = respond({
-        allowed: true,
-        patchType: 'JSONPatch',
-        patch: encodePatch(result.patch),
-        ...warnings,
-      });
+      const review = respond({ allowed: true, patchType: 'JSONPatch', patch, ...warnings });
       return { outcome: 'injected', reason: 'injected', pod: name, review };
     }
   }
+}
+
+/**
+ * The longest request uid accepted: the API server writes a 36-character UUID, and every
+ * answer carries the uid back, so its length bounds every answer's.
+ */
+export const MAX_UID_LENGTH = 128;
+
+/**
+ * The largest patch answered (base64): the patch grows with what the injector adds (its
+ * containers, and an env var per `env-` annotation and a mount in each target container),
+ * never with the rest of the pod; this bounds it whatever the annotations and the number of
+ * containers. A pod whose patch would be larger is denied, saying so.
+ */
+export const MAX_PATCH_BYTES = 4 * 1024 * 1024;
+
+/** The longest error an answer says (a 400 for a malformed review): as long as a denial. */
+export const MAX_ERROR_ANSWER = MAX_DENIAL_LENGTH;
+
+/**
+ * The largest answer to any review: the patch or the denial, the uid, the warnings (a few fixed
+ * sentences) and the envelope.
+ */
+export const MAX_ANSWER_BYTES = MAX_PATCH_BYTES + MAX_DENIAL_LENGTH + MAX_UID_LENGTH + 2048;
+
+function tooLarge(
+  name: string,
+  bytes: number,
+  respond: (response: Omit<AdmissionResponse, 'uid'>) => AdmissionReviewResponse,
+): AdmissionResult {
+  const problems: Problem[] = [
+    {
+      annotation: `${ANNOTATION_PREFIX}inject`,
+      message: `the patch would be ${bytes} bytes, more than the injector's ${MAX_PATCH_BYTES}: fewer env- annotations or target containers (secrets-agent.io/containers)`,
+    },
+  ];
+  const message = denialMessage(`pod ${name}`, problems);
+  return {
+    outcome: 'denied',
+    reason: 'invalid-annotations',
+    pod: name,
+    review: respond({ allowed: false, status: { code: 400, message } }),
+    problems,
+  };
 }
 
 /**
@@ -182,12 +223,6 @@ function shown(value: unknown): string {
   if (value === undefined || value === null || typeof value !== 'object') return String(value);
   return Array.isArray(value) ? 'an array' : 'an object';
 }
-
-/**
- * The longest request uid accepted: the API server writes a 36-character UUID, and every
- * answer carries the uid back, so its length bounds every answer's.
- */
-export const MAX_UID_LENGTH = 128;
 
 /**
  * The one parser of the AdmissionReview envelope (`admission.k8s.io/v1`): apiVersion, kind, and

@@ -2,7 +2,8 @@
  * One pod through the whole pipeline: annotations → plan → mutated pod → patch. Shared by the
  * webhook (admission.ts) and the `inject` command, so both say the same thing about a pod.
  */
-import { checkAgentConfig, type AgentConfigInput } from '../common/config.ts';
+import { checkAgentConfig, regionProblem, type AgentConfigInput } from '../common/config.ts';
+import { agentIdentity } from './identity.ts';
 import { parseAnnotations, toProblem, TEMPLATES } from './annotations.ts';
 import { Collector, formatProblem, problemCount, quote, type Problem } from './problems.ts';
 import { mutatePod } from './mutate.ts';
@@ -41,6 +42,7 @@ export function injectPod(pod: Pod, options: InjectorOptions): PodInjection {
   const plan = buildPlan(pod, parsed.value, options);
   const out = new Collector();
   checkConfigs(plan, out);
+  checkCopiedRegions(pod, plan, out);
   checkPorts(pod, plan, out);
   if (out.count > 0) return { outcome: 'denied', problems: out.problems };
   const mutated = mutatePod(pod, plan);
@@ -70,6 +72,24 @@ function checkConfigs(plan: Plan, out: Collector): void {
       if (!seen.has(key)) out.push(p);
       seen.add(key);
     }
+  }
+}
+
+/**
+ * The app's AWS_REGION and AWS_DEFAULT_REGION go to the agent with its identity
+ * (identity.ts), and the agent's SDK and STS calls use them where the configuration names no
+ * region: a literal one that is not a region is denied as a bad `region` annotation is, not
+ * left to fail every call until the agent's init timeout.
+ */
+function checkCopiedRegions(pod: Pod, plan: Plan, out: Collector): void {
+  for (const e of agentIdentity(pod, plan.roleArn, plan.k8sSecret).env) {
+    if (e.name !== 'AWS_REGION' && e.name !== 'AWS_DEFAULT_REGION') continue;
+    const wrong = e.value === undefined || e.value === '' ? undefined : regionProblem(e.value);
+    if (wrong !== undefined && e.value !== plan.config.region)
+      out.add(
+        'region',
+        `the pod's ${e.name}, which the agent gets too, ${wrong} (set a valid ${e.name}, or this annotation)`,
+      );
   }
 }
 

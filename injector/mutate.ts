@@ -9,7 +9,7 @@
  */
 import { agentContainer } from './containers.ts';
 import type { AgentRole } from './containers.ts';
-import { agentIdentity } from './identity.ts';
+import { agentIdentity, IDENTITY_ENV } from './identity.ts';
 import { RawJson } from './partial-json.ts';
 import type { AgentIdentity } from './identity.ts';
 import type { Plan } from './plan.ts';
@@ -95,14 +95,42 @@ function without(list: readonly Container[], name: string): readonly Container[]
 function ensureFirst(list: readonly Container[], desired: Container): readonly Container[] {
   const i = list.findIndex((c) => c.name === desired.name);
   if (i < 0) return [desired, ...list];
-  return list.map((c, j) => (j === i ? (overlay(c, desired) as Container) : c));
+  return list.map((c, j) => (j === i ? (overlay(ownParts(c, desired), desired) as Container) : c));
 }
 
 function ensureLast(list: readonly Container[], desired: Container): readonly Container[] {
   const i = list.findIndex((c) => c.name === desired.name);
   if (i < 0) return [...list, desired];
-  return list.map((c, j) => (j === i ? (overlay(c, desired) as Container) : c));
+  return list.map((c, j) => (j === i ? (overlay(ownParts(c, desired), desired) as Container) : c));
 }
+
+/**
+ * What an agent container already in the pod may keep of its env vars and mounts: the
+ * injector's own, and what the identity webhooks add to every container (the AWS identity env
+ * vars, token mounts under /var/run/secrets). Anything else (a `NODE_OPTIONS` loading code into
+ * the agent, a mount of another volume) is dropped: a pod that set `status: injected` itself
+ * with an agent container of its own gets the injector's agent, not its author's.
+ */
+function ownParts(existing: Container, desired: Container): Container {
+  const envNames = new Set<string>([...IDENTITY_ENV, ...(desired.env ?? []).map((e) => e.name)]);
+  const mountPaths = new Set((desired.volumeMounts ?? []).map((m) => m.mountPath));
+  return {
+    ...existing,
+    ...(existing.env === undefined
+      ? {}
+      : { env: existing.env.filter((e) => envNames.has(e.name)) }),
+    ...(existing.volumeMounts === undefined
+      ? {}
+      : {
+          volumeMounts: existing.volumeMounts.filter(
+            (m) => mountPaths.has(m.mountPath) || m.mountPath.startsWith(TOKEN_MOUNTS),
+          ),
+        }),
+  };
+}
+
+/** Where the identity webhooks and Kubernetes mount their tokens. */
+const TOKEN_MOUNTS = '/var/run/secrets/';
 
 // ---------------------------------------------------------------------------------------------
 // Merging, in the spirit of Kubernetes' strategic merge: lists of named things merge by key.

@@ -4,10 +4,12 @@
  * hold, format and send stays small however many bad items it has. The last entry of a full
  * collection stands for the rest ("… and N more").
  */
+import { quote } from '../common/values.ts';
 import { Bounded } from './bounded.ts';
 import { ANNOTATION_PREFIX } from './types.ts';
 
 export { MAX_PROBLEMS } from './bounded.ts';
+export { quote };
 
 /** One thing wrong with the annotations; `annotation` is the full key. */
 export interface Problem {
@@ -62,12 +64,6 @@ export function problemCount(problems: readonly Problem[]): number {
   let n = 0;
   for (const p of problems) n += p.more ?? 1;
   return n;
-}
-
-/** A value quoted in a message, shortened: a denial stays readable, and values are bounded. */
-export function quote(value: string): string {
-  const text = JSON.stringify(value.length > 100 ? value.slice(0, 100) : value);
-  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
 }
 
 /** A yes/no annotation: "true" or "false", else a problem. */

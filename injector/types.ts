@@ -178,8 +178,8 @@ const isAgentPart = (value: Obj): boolean =>
 export const POD_BOUNDS = Object.freeze({
   'metadata.annotations': 256 * 1024,
   'metadata.ownerReferences': 64,
-  'spec.containers': 256,
-  'spec.initContainers': 256,
+  'spec.containers': 64,
+  'spec.initContainers': 64,
   'spec.volumes': 1024,
   'spec.containers[].env': 4096,
   'spec.containers[].volumeMounts': 1024,
