@@ -36,7 +36,8 @@ function inProcess(text: string): { status: number; body?: string; error?: strin
   try {
     return { status: 200, body: reviewJson(admitRequest(readAdmissionReview(text)).review) };
   } catch (err) {
-    if (err instanceof JsonSyntaxError) return { status: 400, error: 'not valid JSON' };
+    if (err instanceof JsonSyntaxError)
+      return { status: 400, error: 'request body is not valid JSON' };
     if (err instanceof AdmissionReviewError) return { status: 400, error: err.message };
     throw err;
   }
@@ -47,7 +48,7 @@ t.test('hostile reviews: the webhook lives, answers in time, within every cap', 
   const before = memory(webhook.pid);
   let sent = 0;
   await fc.assert(
-    fc.asyncProperty(hostileReviewArb(MAX_BYTES), async (text) => {
+    fc.asyncProperty(hostileReviewArb(MAX_BYTES), async ({ text }) => {
       const local = inProcess(text);
       const reply = await post(webhook, text);
       sent++;
