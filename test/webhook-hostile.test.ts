@@ -21,7 +21,7 @@ import {
 import { JsonSyntaxError } from '../injector/partial-json.ts';
 import { MAX_LOG_LINE } from '../common/log.ts';
 import { hostileReviewArb } from './helpers/hostile.ts';
-import { memory, post, startWebhook } from './helpers/webhook-process.ts';
+import { memory, post, shippedMemoryLimit, startWebhook } from './helpers/webhook-process.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x17);
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 16);
@@ -77,6 +77,9 @@ t.test('hostile reviews: the webhook lives, answers in time, within every cap', 
   const longest = Math.max(...lines.map((l) => l.length));
   t.ok(longest <= MAX_LOG_LINE, `the longest log line is ${longest} characters`);
   t.ok(lines.filter((l) => l.includes('"msg":"admission')).length >= RUNS, 'one line per review');
-  const growth = memory(webhook.pid).hwm - Math.max(before.hwm, before.rss);
+  const peak = memory(webhook.pid).hwm;
+  const growth = peak - Math.max(before.hwm, before.rss);
   t.ok(growth < GROWTH_LIMIT, `peak RSS grew ${(growth / MIB).toFixed(1)} MiB`);
+  // docs/commands.md: "the Deployment's limit of 256Mi holds" the process at its peak.
+  t.ok(peak < shippedMemoryLimit(), `peak RSS ${(peak / MIB).toFixed(0)} MiB, under the limit`);
 });

@@ -33,6 +33,14 @@ export function shippedRuntimeEnv(): Record<string, string> {
   );
 }
 
+/** The webhook container's memory limit in the shipped Deployment, in bytes (`256Mi`). */
+export function shippedMemoryLimit(): number {
+  const text = readFileSync(join(ROOT, 'manifests/deployment.yaml'), 'utf8');
+  const match = /limits:\s*\n\s*memory:\s*(\d+)Mi/.exec(text);
+  if (match?.[1] === undefined) throw new Error('no memory limit in manifests/deployment.yaml');
+  return Number(match[1]) * 1024 * 1024;
+}
+
 export interface Webhook {
   readonly port: number;
   readonly pid: number;
@@ -157,4 +165,3 @@ export function patchOf(body: string): { op: string; path: string }[] {
     path: string;
   }[];
 }
-
