@@ -337,7 +337,11 @@ function formatPath(path: readonly (string | number)[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? part : `.${part}`;
+    else {
+      // A member name is the sender's: shown short.
+      const name = part.length > 64 ? `${part.slice(0, 63)}…` : part;
+      out += out === '' ? name : `.${name}`;
+    }
   }
   return out === '' ? 'the document' : out;
 }
