@@ -37,6 +37,14 @@ function listArb(bound: number, budget: number): fc.Arbitrary<string> {
   });
 }
 
+/**
+ * Mostly `sane`, now and then `hostile`: a review hostile everywhere at once is refused at its
+ * first bad field, so each field is hostile alone often enough for what follows it to run.
+ */
+function maybe(sane: string, hostile: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  return fc.oneof({ weight: 6, arbitrary: fc.constant(sane) }, { weight: 1, arbitrary: hostile });
+}
+
 const keyArb = fc.oneof(
   fc.constantFrom('secrets-agent.io/inject', 'secret-agent.io/inject', 'secrets.agent.io/x'),
   fc.constantFrom('secrets-agent.io/mount-path', 'secrets-agent.io/containers'),
@@ -53,13 +61,22 @@ const valueArb = fc.oneof(
 const containerArb = (budget: number): fc.Arbitrary<string> =>
   fc
     .record({
-      name: fc.oneof(
-        fc.constantFrom('"app"', '"secrets-agent"', '5', 'null'),
-        fc.string().map((s) => JSON.stringify(s)),
+      name: maybe(
+        '"app"',
+        fc.oneof(
+          fc.constantFrom('"secrets-agent"', '5', 'null'),
+          fc.string().map((s) => JSON.stringify(s)),
+        ),
       ),
-      env: listArb(POD_BOUNDS['spec.containers[].env'], budget),
-      volumeMounts: listArb(POD_BOUNDS['spec.containers[].volumeMounts'], budget / 4),
-      ports: listArb(POD_BOUNDS['spec.containers[].ports'], budget / 8),
+      env: maybe(
+        '[{"name":"A","value":"b"}]',
+        listArb(POD_BOUNDS['spec.containers[].env'], budget),
+      ),
+      volumeMounts: maybe('[]', listArb(POD_BOUNDS['spec.containers[].volumeMounts'], budget / 4)),
+      ports: maybe(
+        '[{"containerPort":8080}]',
+        listArb(POD_BOUNDS['spec.containers[].ports'], budget / 8),
+      ),
       securityContext: fc.constantFrom(
         '{}',
         '{"runAsUser":0}',
@@ -89,19 +106,33 @@ export function hostileReviewArb(maxBytes: number): fc.Arbitrary<HostileReview> 
   const budget = Math.floor(maxBytes / 8);
   return fc
     .record({
-      uid: fc.oneof(
-        fc.constant('"u-1"'),
-        fc.string({ maxLength: 300 }).map((s) => JSON.stringify(s)),
-        fc.constant('7'),
+      uid: maybe(
+        '"u-1"',
+        fc.oneof(
+          fc.string({ maxLength: 300 }).map((s) => JSON.stringify(s)),
+          fc.constant('7'),
+        ),
       ),
-      optIn: fc.boolean(),
-      annotations: fc.dictionary(keyArb, valueArb, { maxKeys: 30 }),
-      owners: listArb(POD_BOUNDS['metadata.ownerReferences'], budget / 8),
-      containers: fc.array(containerArb(budget / 4), { maxLength: 3 }),
-      manyContainers: countArb(POD_BOUNDS['spec.containers']),
+      optIn: fc.oneof(
+        { weight: 4, arbitrary: fc.constant(true) },
+        { weight: 1, arbitrary: fc.constant(false) },
+      ),
+      annotations: fc.oneof(
+        { weight: 2, arbitrary: fc.constant({ 'secrets-agent.io/secret-db': 'prod/db' }) },
+        { weight: 1, arbitrary: fc.dictionary(keyArb, valueArb, { maxKeys: 30 }) },
+      ),
+      owners: maybe('[]', listArb(POD_BOUNDS['metadata.ownerReferences'], budget / 8)),
+      containers: fc.array(containerArb(budget / 4), { minLength: 1, maxLength: 3 }),
+      manyContainers: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(0) },
+        { weight: 1, arbitrary: countArb(POD_BOUNDS['spec.containers']) },
+      ),
       initContainers: fc.array(containerArb(budget / 4), { maxLength: 2 }),
-      volumes: listArb(POD_BOUNDS['spec.volumes'], budget / 4),
-      deep: fc.oneof(fc.constant(0), fc.constantFrom(MAX_JSON_DEPTH - 10, MAX_JSON_DEPTH + 1)),
+      volumes: maybe('[]', listArb(POD_BOUNDS['spec.volumes'], budget / 4)),
+      deep: fc.oneof(
+        { weight: 6, arbitrary: fc.constant(0) },
+        { weight: 1, arbitrary: fc.constantFrom(MAX_JSON_DEPTH - 10, MAX_JSON_DEPTH + 1) },
+      ),
       broken: fc.integer({ min: 0, max: 20 }),
     })
     .map((r) => {
