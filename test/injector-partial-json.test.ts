@@ -12,7 +12,9 @@ import { injectPod } from '../injector/inject.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
 import {
   isRecord,
+  JsonBoundError,
   JsonSyntaxError,
+  MAX_BUILT_LIST_ITEMS,
   MAX_JSON_DEPTH,
   objectShape,
   parsePartial,
@@ -338,5 +340,52 @@ t.test('a field the injector reads is checked for its type, read from text or no
     t.throws(() => parsePod(pod(ports)), { name: 'PodShapeError', message }, JSON.stringify(ports));
     t.throws(() => fromText(pod(ports)), { name: 'PodShapeError', message }, 'from text');
   }
+  t.end();
+});
+
+t.test('a list shape builds at most maxItems, and refuses past them naming the path', (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 30 }),
+      fc.nat(30),
+      (items, maxItems) => {
+        const text = JSON.stringify({ a: { b: items } });
+        const shape = objectShape({
+          a: objectShape({ b: { items: 'all', maxItems } }),
+        });
+        if (items.length <= maxItems) {
+          t.same(resolved(parsePartial(text, shape)), JSON.parse(text));
+          return true;
+        }
+        const err = (() => {
+          try {
+            parsePartial(text, shape);
+          } catch (e) {
+            return e;
+          }
+          return undefined;
+        })();
+        return (
+          err instanceof JsonBoundError &&
+          err.path === 'a.b' &&
+          err.message === `a.b has more than ${maxItems} items`
+        );
+      },
+    ),
+    RUNS,
+  );
+  const deepList = `{"a":[${Array.from({ length: MAX_BUILT_LIST_ITEMS + 1 }, () => '1').join(',')}]}`;
+  const err = t.throws(() => parsePartial(`{"x":${deepList}}`, objectShape({ x: 'all' })));
+  t.match(err, { code: 'JSON_BOUND', path: 'x', message: /holds a list of more than 1024 items/ });
+  t.doesNotThrow(
+    () => parsePartial(`{"x":${deepList}}`, objectShape({})),
+    'a part never built is never refused for its size',
+  );
+  const map = { values: 'all' as const, maxLength: 10 };
+  t.same(parsePartial('{"m":{"ab":"cd"}}', objectShape({ m: map })), { m: { ab: 'cd' } });
+  t.throws(() => parsePartial('{"m":{"ab":"cd","efgh":"ijkl"}}', objectShape({ m: map })), {
+    path: 'm',
+    message: 'm holds more than 10 characters',
+  });
   t.end();
 });
