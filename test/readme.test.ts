@@ -15,6 +15,7 @@ import {
 } from '../agent/source/worst-case.ts';
 import { MAX_VALUE_LENGTH } from '../injector/annotations.ts';
 import { UPSTREAM_LIMITS } from '../agent/source/upstream.ts';
+import { MAX_ARRAY_LENGTH } from '../agent/jmespath-bounds.ts';
 import { ErrorCodes } from '../common/errors.ts';
 import { LISTENERS, type ListenerLimits, type ListenerName } from '../common/listener.ts';
 import { devCommand } from '../dev/command.ts';
@@ -119,6 +120,7 @@ t.test("the Limits table states the schema's bounds", async (t) => {
       ],
     ],
     ['any `secrets-agent.io/` value', [`${MAX_VALUE_LENGTH / 1024} KiB`]],
+    ['`key-` / `template-`, on the way', [MAX_ARRAY_LENGTH.toLocaleString('en-US')]],
     [
       'a value AWS answers',
       [
