@@ -196,8 +196,12 @@ export class K8sSecretSink {
       );
     }
     const have = current.metadata.ownerReferences ?? [];
+    // Owners are added only beside one already there: to a Secret that has an owner, another
+    // one only keeps it alive longer (the collector deletes it when every owner is gone). One
+    // without (a pre-created one, one a bare pod's agent created) never gets one: an owner
+    // named by a pod, absent or gone, would get it deleted under whoever else uses it.
     const missing =
-      current.metadata.annotations?.[CREATED_BY_ANNOTATION] === 'true'
+      current.metadata.annotations?.[CREATED_BY_ANNOTATION] === 'true' && have.length > 0
         ? owners.filter((o) => !have.some((h) => h.uid === o.uid))
         : [];
     if (
