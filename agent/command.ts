@@ -31,7 +31,8 @@ import { resolveRegion } from './region.ts';
 
 export const AGENT_COMMAND: CommandSpec = {
   name: 'agent',
-  summary: 'fetch secrets from AWS Secrets Manager into files (init: once; sidecar: kept fresh)',
+  summary:
+    'fetch secrets from AWS Secrets Manager and SSM Parameter Store into files (init: once; sidecar: kept fresh)',
   usage: 'secrets-agent agent (--config FILE | --config-json JSON) [flags]',
   flags: [
     {
