@@ -244,6 +244,7 @@ function awsSource(
     containerCredentials: usesContainerCredentials(env),
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
+    ...transport(config),
   });
 }
 
@@ -313,6 +314,7 @@ async function openLocalApi(
           m.createParameterReader({
             onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
             requestTimeoutMs: config.requestTimeoutMs,
+            ...transport(config),
             ...(config.region === undefined ? {} : { region: config.region }),
           }),
         )),
@@ -375,6 +377,14 @@ async function serve(
   } finally {
     await status?.close();
   }
+}
+
+/** The configuration's proxy and FIPS settings, as the AWS clients take them. */
+function transport(config: AgentConfig): { proxyAddress?: string; useFipsEndpoint?: boolean } {
+  return {
+    ...(config.proxyAddress === undefined ? {} : { proxyAddress: config.proxyAddress }),
+    ...(config.useFipsEndpoint ? { useFipsEndpoint: true } : {}),
+  };
 }
 
 /** EKS Pod Identity and ECS hand credentials out from an endpoint named in the environment. */

@@ -13,9 +13,9 @@ import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { formatDuration, parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
-import { isPodLocalUrl, parseFileMode, quote, region } from './values.ts';
+import { isPodLocalUrl, parseFileMode, proxyAddressProblem, quote, region } from './values.ts';
 
-export { regionOfArns, regionProblem } from './values.ts';
+export { proxyAddressProblem, regionOfArns, regionProblem } from './values.ts';
 export { configProblemMessage, formatConfigProblem, type ConfigProblem } from './config-problem.ts';
 import { formatConfigProblem, type ConfigProblem } from './config-problem.ts';
 import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
@@ -134,6 +134,10 @@ export interface AgentConfig {
   readonly requestTimeoutMs: number;
   readonly region?: string;
   readonly failoverRegion?: string;
+  /** Every AWS call (Secrets Manager, SSM, STS) goes through this HTTP(S) proxy. */
+  readonly proxyAddress?: string;
+  /** AWS's FIPS 140 endpoints (the SDK's useFipsEndpoint). */
+  readonly useFipsEndpoint: boolean;
   readonly httpAddress: string;
   /** 0 turns the health and metrics server off. */
   readonly httpPort: number;
@@ -174,6 +178,8 @@ export interface AgentConfigInput {
   requestTimeout?: string;
   region?: string;
   failoverRegion?: string;
+  proxyAddress?: string;
+  useFipsEndpoint?: boolean;
   httpAddress?: string;
   httpPort?: number;
   fileMode?: string;
@@ -194,6 +200,8 @@ export const CONFIG_FIELDS = [
   'requestTimeout',
   'region',
   'failoverRegion',
+  'proxyAddress',
+  'useFipsEndpoint',
   'httpAddress',
   'httpPort',
   'fileMode',
@@ -633,6 +641,28 @@ function parseTargets(
   };
 }
 
+/** proxyAddress and useFipsEndpoint: how the agent reaches AWS. */
+function parseTransport(
+  raw: JsonObject,
+  ctx: Ctx,
+): Pick<AgentConfig, 'proxyAddress' | 'useFipsEndpoint'> {
+  const proxyAddress = optString(
+    raw,
+    'proxyAddress',
+    '',
+    ctx,
+    LIMITS.urlLength,
+    proxyAddressProblem,
+  );
+  const fips = raw['useFipsEndpoint'];
+  if (fips !== undefined && typeof fips !== 'boolean')
+    ctx.problems.add('useFipsEndpoint', `must be true or false; got ${quote(fips)}`);
+  return {
+    ...(proxyAddress === undefined ? {} : { proxyAddress }),
+    useFipsEndpoint: fips === true,
+  };
+}
+
 /** The local settings: where files, logs and the status server go. */
 function parseLocal(
   raw: JsonObject,
@@ -687,6 +717,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
     ...parseLocalApi(raw, ctx, local),
     ...parseTiming(raw, ctx),
     ...parseTargets(raw, ctx),
+    ...parseTransport(raw, ctx),
     ...(k8sSecret === undefined ? {} : { k8sSecret }),
     secrets,
   };

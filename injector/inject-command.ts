@@ -11,7 +11,8 @@ import { Parser, parseAllDocuments, stringify } from 'yaml';
 import type { CommandContext } from '../common/command.ts';
 import { AgentError } from '../common/errors.ts';
 import { helpText, parseFlags, stringFlag } from '../common/flags.ts';
-import type { CommandSpec } from '../common/flags.ts';
+import type { CommandSpec, FlagValues } from '../common/flags.ts';
+import { awsDefaultFlags, awsDefaultOptions } from './aws-defaults.ts';
 import { formatProblem } from './annotations.ts';
 import { optInHints } from './suggest.ts';
 import { injectPod } from './inject.ts';
@@ -60,6 +61,7 @@ export const INJECT_COMMAND: CommandSpec = {
       type: 'string',
       help: 'AWS region for pods that name none (annotation, secret ARN, AWS_REGION/AWS_DEFAULT_REGION)',
     },
+    ...awsDefaultFlags('SECRETS_AGENT_'),
     {
       name: 'native-sidecar',
       env: 'SECRETS_AGENT_NATIVE_SIDECAR',
@@ -159,7 +161,7 @@ function parseOutput(value: string | undefined): 'yaml' | 'json' | undefined {
   );
 }
 
-function injectorOptions(values: Readonly<Record<string, unknown>>): InjectorOptions {
+function injectorOptions(values: FlagValues): InjectorOptions {
   const native = values['native-sidecar'];
   if (native !== 'true' && native !== 'false') {
     throw new AgentError(
@@ -181,6 +183,7 @@ function injectorOptions(values: Readonly<Record<string, unknown>>): InjectorOpt
     nativeSidecar: native === 'true',
     ...(typeof image === 'string' ? { image } : {}),
     ...(typeof region === 'string' ? { defaultRegion: region } : {}),
+    ...awsDefaultOptions(values, 'inject', 'SECRETS_AGENT_'),
   };
 }
 
