@@ -13,7 +13,8 @@ import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { formatDuration, parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
-import { isPodLocalUrl, parseFileMode, proxyAddressProblem, quote, region } from './values.ts';
+import { isPodLocalUrl, parseFileMode, quote, region } from './values.ts';
+import * as transport from './config-transport.ts';
 
 export { proxyAddressProblem, regionOfArns, regionProblem } from './values.ts';
 export { configProblemMessage, formatConfigProblem, type ConfigProblem } from './config-problem.ts';
@@ -125,7 +126,7 @@ export interface K8sSecretTarget {
 
 export type { SecretOwner } from './config-owners.ts';
 
-export interface AgentConfig {
+export interface AgentConfig extends transport.TransportConfig {
   readonly mode: Mode;
   readonly outputDir: string;
   readonly refreshIntervalMs: number;
@@ -134,10 +135,6 @@ export interface AgentConfig {
   readonly requestTimeoutMs: number;
   readonly region?: string;
   readonly failoverRegion?: string;
-  /** Every AWS call (Secrets Manager, SSM, STS) goes through this HTTP(S) proxy. */
-  readonly proxyAddress?: string;
-  /** AWS's FIPS 140 endpoints (the SDK's useFipsEndpoint). */
-  readonly useFipsEndpoint: boolean;
   readonly httpAddress: string;
   /** 0 turns the health and metrics server off. */
   readonly httpPort: number;
@@ -170,7 +167,7 @@ export interface SecretInput {
 }
 
 /** The config as written in a file or argument (durations as strings, modes as octal). */
-export interface AgentConfigInput {
+export interface AgentConfigInput extends transport.TransportInput {
   mode?: string;
   outputDir?: string;
   refreshInterval?: string;
@@ -178,8 +175,6 @@ export interface AgentConfigInput {
   requestTimeout?: string;
   region?: string;
   failoverRegion?: string;
-  proxyAddress?: string;
-  useFipsEndpoint?: boolean;
   httpAddress?: string;
   httpPort?: number;
   fileMode?: string;
@@ -200,8 +195,7 @@ export const CONFIG_FIELDS = [
   'requestTimeout',
   'region',
   'failoverRegion',
-  'proxyAddress',
-  'useFipsEndpoint',
+  ...transport.TRANSPORT_FIELDS,
   'httpAddress',
   'httpPort',
   'fileMode',
@@ -631,35 +625,12 @@ function parseTargets(
   );
   const primary = optString(raw, 'region', '', ctx, 64, region('us-east-1'));
   const failoverRegion = optString(raw, 'failoverRegion', '', ctx, 64, region('us-west-2'));
-  if (failoverRegion !== undefined && failoverRegion === primary) {
+  if (failoverRegion !== undefined && failoverRegion === primary)
     ctx.problems.add('failoverRegion', 'must differ from {0}', 'region');
-  }
   return {
     ...(primary === undefined ? {} : { region: primary }),
     ...(failoverRegion === undefined ? {} : { failoverRegion }),
     ...(reloadUrl === undefined ? {} : { reloadUrl }),
-  };
-}
-
-/** proxyAddress and useFipsEndpoint: how the agent reaches AWS. */
-function parseTransport(
-  raw: JsonObject,
-  ctx: Ctx,
-): Pick<AgentConfig, 'proxyAddress' | 'useFipsEndpoint'> {
-  const proxyAddress = optString(
-    raw,
-    'proxyAddress',
-    '',
-    ctx,
-    LIMITS.urlLength,
-    proxyAddressProblem,
-  );
-  const fips = raw['useFipsEndpoint'];
-  if (fips !== undefined && typeof fips !== 'boolean')
-    ctx.problems.add('useFipsEndpoint', `must be true or false; got ${quote(fips)}`);
-  return {
-    ...(proxyAddress === undefined ? {} : { proxyAddress }),
-    useFipsEndpoint: fips === true,
   };
 }
 
@@ -717,7 +688,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
     ...parseLocalApi(raw, ctx, local),
     ...parseTiming(raw, ctx),
     ...parseTargets(raw, ctx),
-    ...parseTransport(raw, ctx),
+    ...transport.parseTransport(raw, LIMITS.urlLength, (...a) => ctx.problems.add(...a)),
     ...(k8sSecret === undefined ? {} : { k8sSecret }),
     secrets,
   };
