@@ -48,6 +48,8 @@ export interface AgentDeps {
     readonly writer: SecretWriter;
     readonly extract: (spec: SecretSpec, value: SecretValue) => ReadonlyMap<string, Uint8Array>;
   };
+  /** Told every cycle's failures (Kubernetes Events on the pod: events.ts). */
+  readonly events?: { report(failures: readonly SecretFailure[]): void };
   readonly random?: () => number;
   readonly now?: () => number;
 }
@@ -393,6 +395,12 @@ export class Agent {
 
   /** A cycle whose whole failure (a write error, an unexpected throw) counts against every secret. */
   async #cycleOrFailure(signal: AbortSignal, deadline?: Deadline): Promise<CycleResult> {
+    const result = await this.#cycleOrError(signal, deadline);
+    this.#deps.events?.report(result.failures);
+    return result;
+  }
+
+  async #cycleOrError(signal: AbortSignal, deadline?: Deadline): Promise<CycleResult> {
     try {
       return await this.cycle(signal, deadline);
     } catch (err) {

@@ -18,6 +18,7 @@ import {
 import { createLogger, type Logger } from '../common/log.ts';
 import { parseYaml } from '../common/yaml.ts';
 import { Agent, specRef, terminationMessage } from './agent.ts';
+import { FailureEvents, podFromEnv } from './events.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
 import { collectProcessMetrics, createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { createReloader } from './reload.ts';
@@ -207,10 +208,12 @@ export const run: Command = async (ctx) => {
     secret?.close();
     return await configFailure(err, ctx.stderr, config, logger);
   }
-  const agent = buildAgent(config, source, secret, metrics, logger);
+  const events = failureEvents(ctx.env, logger);
+  const agent = buildAgent(config, source, secret, metrics, logger, events);
   try {
     return await serve(agent, config, metrics, logger, ctx.signal);
   } finally {
+    await events?.close();
     await api?.close();
     source.close();
     secret?.close();
@@ -254,10 +257,12 @@ function buildAgent(
   secret: OpenSink | undefined,
   metrics: AgentMetrics,
   logger: Logger,
+  events: FailureEvents | undefined,
 ): Agent {
   return new Agent({
     config,
     source,
+    ...(events === undefined ? {} : { events }),
     files: new FileSink(config.outputDir),
     metrics,
     logger,
@@ -385,6 +390,28 @@ function transport(config: AgentConfig): { proxyAddress?: string; useFipsEndpoin
     ...(config.proxyAddress === undefined ? {} : { proxyAddress: config.proxyAddress }),
     ...(config.useFipsEndpoint ? { useFipsEndpoint: true } : {}),
   };
+}
+
+/**
+ * Kubernetes Events for failing sources, when the agent knows its pod (the downward API): the
+ * API client is loaded at the first failure only, so an agent that never fails never opens it.
+ */
+function failureEvents(env: Env, logger: Logger): FailureEvents | undefined {
+  const pod = podFromEnv(env);
+  if (pod === undefined) return undefined;
+  return new FailureEvents({
+    pod,
+    logger,
+    open: async () => {
+      const [{ loadKubeConnection }, { createKubeTransport }, { createEventsClient }] =
+        await Promise.all([
+          import('./sink/kube/config.ts'),
+          import('./sink/kube/client.ts'),
+          import('./sink/kube/events.ts'),
+        ]);
+      return createEventsClient(createKubeTransport(await loadKubeConnection(env)));
+    },
+  });
 }
 
 /** EKS Pod Identity and ECS hand credentials out from an endpoint named in the environment. */

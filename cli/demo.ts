@@ -13,6 +13,7 @@
  *    changes. Ctrl-C stops everything.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
@@ -110,7 +111,15 @@ function agentEnv(
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] };
   for (const v of agent.env ?? []) {
     if (v.value !== undefined) env[v.name] = v.value;
-    else if (v.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[v.name] = NAMESPACE;
+    else {
+      const from = v.valueFrom?.fieldRef?.fieldPath;
+      const pod: Record<string, string> = {
+        'metadata.namespace': NAMESPACE,
+        'metadata.name': 'catalog-demo',
+        'metadata.uid': randomUUID(),
+      };
+      if (from !== undefined && pod[from] !== undefined) env[v.name] = pod[from];
+    }
   }
   return {
     ...env,
