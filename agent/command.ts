@@ -17,7 +17,8 @@ import {
 } from '../common/flags.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { parseYaml } from '../common/yaml.ts';
-import { Agent, specRef, terminationMessage } from './agent.ts';
+import { Agent, specRef, terminationMessage, type SecretFailure } from './agent.ts';
+import { withNotFoundHints } from './not-found.ts';
 import { FailureEvents, podFromEnv } from './events.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
 import { collectProcessMetrics, createAgentMetrics, type AgentMetrics } from './metrics.ts';
@@ -211,7 +212,9 @@ export const run: Command = async (ctx) => {
   const events = failureEvents(ctx.env, logger);
   const agent = buildAgent(config, source, secret, metrics, logger, events);
   try {
-    return await serve(agent, config, metrics, logger, ctx.signal);
+    const hints = (failures: readonly SecretFailure[]): Promise<readonly SecretFailure[]> =>
+      withNotFoundHints(failures, config.secrets, aws, effective.region, ctx.signal);
+    return await serve(agent, config, metrics, logger, ctx.signal, hints);
   } finally {
     await events?.close();
     await api?.close();
@@ -350,6 +353,7 @@ async function serve(
   metrics: AgentMetrics,
   logger: Logger,
   signal: AbortSignal,
+  hints: (failures: readonly SecretFailure[]) => Promise<readonly SecretFailure[]>,
 ): Promise<number> {
   let status: StatusServer | undefined;
   try {
@@ -375,7 +379,7 @@ async function serve(
       else logger.info('done', { secrets: config.secrets.length });
       return 0;
     }
-    const line = terminationMessage(failures);
+    const line = terminationMessage(await hints(failures));
     await writeTerminationLog(config.terminationLogPath, line, logger);
     logger.error('giving up', { error: line });
     return 1;

@@ -188,6 +188,10 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       }
       return results;
     },
+    async nearNames(ids, signal) {
+      const { nearSecretNames } = await import('./near-names.ts');
+      return nearSecretNames(primary.client, ids, signal);
+    },
     close() {
       destroy(primary);
       if (failover !== undefined) destroy(failover);
