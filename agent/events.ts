@@ -21,9 +21,9 @@ import type { SecretFailure } from './agent.ts';
 import type { EventCallOutcome, EventObject, EventsClient } from './sink/kube/events.ts';
 
 export const EVENT_LIMITS = {
-  /** Event writes (creates and updates) an agent may make at once… */
+  /** Event writes (creates and updates) an agent may make at once, */
   burst: 25,
-  /** …and then one more per this long. */
+  /** and then one more per this long. */
   refillMs: 60_000,
   /** A failure that repeats updates its Event at most this often. */
   repeatMs: 5 * 60_000,

@@ -68,8 +68,8 @@ export function templateProblem(engine: TemplateEngine, source: string): string 
 const TOKEN_WORDS: Readonly<Record<string, string>> = {
   INVALID: 'a tag is not closed: each {{ needs a matching }}',
   EOF: 'the template ends inside a tag or block: close it ({{#if x}} needs {{/if}})',
-  OPEN_ENDBLOCK: 'a closing {{/…}} with no block open, or one that does not match its {{#…}}',
-  CLOSE: 'a }} where it does not fit: {{{ … }}} needs three closing braces, {{ … }} two',
+  OPEN_ENDBLOCK: 'a closing {{/...}} with no block open, or one that does not match its {{#...}}',
+  CLOSE: 'a }} where it does not fit: {{{ ... }}} needs three closing braces, {{ ... }} two',
   CLOSE_UNESCAPED: 'a }}} where }} was expected',
   OPEN: 'a {{ inside another tag',
 };

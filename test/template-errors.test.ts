@@ -12,8 +12,8 @@ t.test('the usual mistakes, said plainly', (t) => {
   const cases: [string, RegExp][] = [
     ['{{ username }', /a tag is not closed: each \{\{ needs a matching \}\}/],
     ['{{#if ok}}x', /the template ends inside a tag or block/],
-    ['x{{/if}}', /a closing \{\{\/…\}\} with no block open/],
-    ['{{{ password }}', /\{\{\{ … \}\}\} needs three closing braces/],
+    ['x{{/if}}', /a closing \{\{\/\.\.\.\}\} with no block open/],
+    ['{{{ password }}', /\{\{\{ \.\.\. \}\}\} needs three closing braces/],
   ];
   for (const [source, words] of cases) {
     const problem = templateProblem(engine, source);
