@@ -60,6 +60,12 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
     /^ {4}config\.search\.endpoint: https:\/\/search\.catalog\.internal$/m,
     'its Secret key',
   );
+  t.match(
+    out,
+    `metrics:   curl -s http://127.0.0.1:${agentPort}/metrics | grep ^secrets_agent`,
+    'the metrics hint: curl -s, so the pipe shows only the lines',
+  );
+  t.match(out, /Secrets Manager, SSM \+ STS \(secrets-agent dev\)/, 'dev serves SSM too');
   const metrics = await (await fetch(`http://127.0.0.1:${agentPort}/metrics`)).text();
   t.match(metrics, /^secrets_agent_ready 1$/m, 'the metrics URL it prints answers');
   // The rotation command it prints, run as printed.

@@ -204,3 +204,17 @@ t.test('the first inject example in the docs gives a region: no warning', async 
   t.equal(run.code, 0);
   t.equal(run.stderr, '', 'no region warning');
 });
+
+t.test('the aws example works with AWS CLI v1 as well: it sets AWS_DEFAULT_REGION', (t) => {
+  const dev = section('`secrets-agent dev`');
+  const block = blocks(dev).find((b) => b.some((l) => l.startsWith('aws ')));
+  const exported = (block ?? []).filter((l) => l.startsWith('export ')).join(' ');
+  const region = /AWS_REGION=(\S+)/.exec(exported)?.[1];
+  t.ok(region !== undefined, 'AWS_REGION (CLI v2)');
+  t.match(
+    exported,
+    `AWS_DEFAULT_REGION=${region ?? ''}`,
+    'and AWS_DEFAULT_REGION (CLI v1), the same',
+  );
+  t.end();
+});
