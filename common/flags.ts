@@ -59,15 +59,7 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[], env: Env)
     strict: false,
     tokens: true,
   });
-  for (const token of parsed.tokens) {
-    if (token.kind !== 'option') continue;
-    const option = options[token.name];
-    if (option === undefined) throw unknownFlag(spec, token.rawName);
-    if (option.type === 'string' && token.value === undefined)
-      throw new AgentError('USAGE', `${spec.name}: ${token.rawName} needs a value`);
-    if (option.type === 'boolean' && token.inlineValue === true)
-      throw new AgentError('USAGE', `${spec.name}: ${token.rawName} takes no value`);
-  }
+  for (const token of parsed.tokens) if (token.kind === 'option') checkToken(spec, options, token);
   const values: Record<string, string | number | boolean | undefined> = {};
   for (const flag of spec.flags) {
     const fromArgs = parsed.values[flag.name];
@@ -80,6 +72,36 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[], env: Env)
     help: parsed.values['help'] === true,
     positionals: parsed.positionals,
   };
+}
+
+/** An option as parseArgs' tokens give it. */
+interface OptionToken {
+  readonly name: string;
+  readonly rawName: string;
+  readonly value?: string | undefined;
+  readonly inlineValue?: boolean | undefined;
+}
+
+/** One flag as written: known, with a value if it takes one, without one if it does not. */
+function checkToken(
+  spec: CommandSpec,
+  options: Readonly<Record<string, { type: 'string' | 'boolean' }>>,
+  token: OptionToken,
+): void {
+  const option = options[token.name];
+  const usage = (message: string): AgentError =>
+    new AgentError('USAGE', `${spec.name}: ${token.rawName} ${message}`);
+  if (option === undefined) throw unknownFlag(spec, token.rawName);
+  if (option.type === 'boolean') {
+    if (token.inlineValue === true) throw usage('takes no value');
+    return;
+  }
+  if (token.value === undefined) throw usage('needs a value');
+  // `--config --mode init`: the next flag is not a value (`--config=-x` says it is).
+  if (token.inlineValue === false && /^-./.test(token.value))
+    throw usage(
+      `needs a value, got the flag ${token.value} (write ${token.rawName}=${token.value} if it is the value)`,
+    );
 }
 
 function unknownFlag(spec: CommandSpec, raw: string): AgentError {

@@ -64,6 +64,12 @@ t.test('an unknown flag: one clean line naming it and where the flags are listed
   const missing = await runCli(['inject', '-f']);
   t.equal(missing.code, 2);
   t.equal(missing.stderr, 'secrets-agent inject: -f needs a value\n');
+  const flagAsValue = await runCli(['agent', '--config', '--mode', 'init']);
+  t.equal(flagAsValue.code, 2);
+  t.equal(
+    flagAsValue.stderr,
+    'secrets-agent agent: --config needs a value, got the flag --mode (write --config=--mode if it is the value)\n',
+  );
 });
 
 t.test('dev on a busy port says to choose another with --port', async (t) => {
