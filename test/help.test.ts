@@ -4,7 +4,8 @@
  */
 import { createServer } from 'node:net';
 import t from 'tap';
-import { HELP_WIDTH } from '../common/flags.ts';
+import fc from 'fast-check';
+import { HELP_WIDTH, helpText, type CommandSpec } from '../common/flags.ts';
 import { VERSION } from '../common/version.ts';
 import { runCli } from './helpers/cli.ts';
 
@@ -81,4 +82,46 @@ t.test('dev on a busy port says to choose another with --port', async (t) => {
   t.equal(code, 2);
   t.match(stderr, `port ${port} on 127.0.0.1 is in use (EADDRINUSE): choose another with --port N`);
   t.notMatch(stderr, /\n\s+at /, 'no stack trace');
+});
+
+t.test('any flag table gives help within the width, in one column', (t) => {
+  const word = fc.stringMatching(/^[a-z]{1,24}$/);
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          name: fc.stringMatching(/^[a-z][a-z-]{0,24}$/),
+          help: fc.array(word, { minLength: 1, maxLength: 40 }).map((w) => w.join(' ')),
+          type: fc.constantFrom('string', 'integer', 'boolean'),
+          default: fc.option(word, { nil: undefined }),
+        }),
+        { minLength: 1, maxLength: 12 },
+      ),
+      fc.array(word, { minLength: 1, maxLength: 30 }).map((w) => w.join(' ')),
+      (flags, summary) => {
+        const spec: CommandSpec = {
+          name: 'x',
+          summary,
+          usage: 'secrets-agent x',
+          flags: flags.map((f) => ({
+            name: f.name,
+            env: `SECRETS_AGENT_${f.name.toUpperCase().replaceAll('-', '_')}`,
+            type: f.type,
+            help: f.help,
+            ...(f.default === undefined ? {} : { default: f.default }),
+          })),
+        };
+        const lines = helpText(spec).split('\n');
+        const starts = new Set(
+          lines
+            .filter((l) => /^ {2}--/.test(l))
+            .map((l) => /^ {2}\S+( VALUE)?\s+/.exec(l)?.[0].length),
+        );
+        return lines.every((l) => l.length <= HELP_WIDTH) && starts.size === 1;
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass('every generated table held (fast-check throws at the first that broke)');
+  t.end();
 });
