@@ -1,7 +1,7 @@
 /** "Did you mean …" for unknown annotation keys. */
 import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from './keys.ts';
 import { ANNOTATION_PREFIX, type Annotations } from './types.ts';
-import { closest, editDistance } from '../common/near.ts';
+import { closest } from '../common/near.ts';
 
 export { closest, editDistance } from '../common/near.ts';
 
