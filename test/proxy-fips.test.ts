@@ -14,7 +14,9 @@ import { parseAnnotations } from '../injector/annotations.ts';
 import { injectPod } from '../injector/inject.ts';
 import { DEFAULT_INJECTOR_OPTIONS, type InjectorOptions } from '../injector/plan.ts';
 import type { Pod } from '../injector/types.ts';
-import { agentEnv, runAgent } from './helpers/agent-process.ts';
+import { parseWebhookConfig } from '../injector/webhook-command.ts';
+import { agentEnv, ROOT, runAgent } from './helpers/agent-process.ts';
+import { runCli } from './helpers/cli.ts';
 import { makeCa, makePair } from './helpers/certs.ts';
 import { startConnectProxy, startTlsFront } from './helpers/connect-proxy.ts';
 import { agentConfigs } from './injector-support.ts';
@@ -172,4 +174,24 @@ t.test('FIPS: with no endpoint override the SDK asks for the FIPS host', async (
   };
   t.same(await run(true), ['secretsmanager-fips.us-gov-west-1.amazonaws.com:443']);
   t.same(await run(false), ['secretsmanager.us-gov-west-1.amazonaws.com:443']);
+});
+
+t.test('the injector flags: inject and webhook take the defaults, and check them', async (t) => {
+  const file = join(ROOT, 'manifests/examples/catalog/deployment.yaml');
+  const flags = ['--default-region', 'us-east-1', '--default-proxy', 'http://egress:3128'];
+  const run = await runCli(['inject', ...flags, '--default-fips', '-f', file, '-o', 'json']);
+  t.equal(run.code, 0, run.stderr);
+  t.match(run.stdout, /\\"proxyAddress\\":\\"http:\/\/egress:3128\\"/);
+  t.match(run.stdout, /\\"useFipsEndpoint\\":true/);
+  const bad = await runCli(['inject', '--default-proxy', 'egress:3128', '-f', file]);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /--default-proxy \(SECRETS_AGENT_DEFAULT_PROXY\) must be an http/);
+  const config = parseWebhookConfig(['--tls-cert-file', 'c', '--tls-key-file', 'k'], {
+    SECRETS_AGENT_WEBHOOK_DEFAULT_PROXY: 'http://egress:3128',
+    SECRETS_AGENT_WEBHOOK_DEFAULT_FIPS: 'true',
+  });
+  t.match(config !== 'help' && config.injector, {
+    defaultProxyAddress: 'http://egress:3128',
+    defaultUseFipsEndpoint: true,
+  });
 });
