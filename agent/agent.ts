@@ -92,7 +92,11 @@ export interface CycleResult {
  * Init: retry throttling, 5xx and network errors until initTimeout; anything else a few times.
  * The agent's loop is the only retry layer (the source makes each call once per cycle).
  */
-const INIT_BACKOFF: Backoff = { baseMs: 1_000, capMs: 30_000, jitterFloor: FULL_JITTER_FLOOR };
+export const INIT_BACKOFF: Backoff = {
+  baseMs: 1_000,
+  capMs: 30_000,
+  jitterFloor: FULL_JITTER_FLOOR,
+};
 export const INIT_ATTEMPTS_FOR_PERMANENT_ERRORS = 3;
 const REFRESH_JITTER = 0.1;
 const REFRESH_RETRY_BASE_MS = 5_000;
@@ -377,7 +381,10 @@ export class Agent {
    */
   async runInit(signal: AbortSignal): Promise<readonly SecretFailure[]> {
     const started = this.#now();
-    const deadline: Deadline = { at: started + this.#deps.config.initTimeoutMs, name: 'initTimeout' };
+    const deadline: Deadline = {
+      at: started + this.#deps.config.initTimeoutMs,
+      name: 'initTimeout',
+    };
     let reported = false;
     let only: ReadonlySet<string> | undefined;
     for (let attempt = 0; ; attempt++) {

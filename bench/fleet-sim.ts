@@ -9,7 +9,7 @@
  */
 import { Agent, type SecretWriter } from '../agent/agent.ts';
 import { createAgentMetrics } from '../agent/metrics.ts';
-import { prepareRenderer, renderFile } from '../agent/render.ts';
+import { prepareRenderer } from '../agent/render.ts';
 import type { SecretFile, WriteResult } from '../agent/sink/files.ts';
 import type { SecretWriteOutcome } from '../agent/sink/k8s-secret.ts';
 import { translateAwsError } from '../agent/source/errors.ts';
@@ -35,6 +35,7 @@ import { QuotaModel, type QuotaOptions } from '../dev/quota.ts';
 const PARAMETERS_PER_CALL = 10;
 /** Credentials from STS last an hour; the SDK renews them 5 minutes before they expire. */
 const CREDENTIALS_RENEW_MS = 55 * 60_000;
+const CONTENT = new TextEncoder().encode('value');
 
 export const OPERATIONS = [
   'AssumeRoleWithWebIdentity',
@@ -60,6 +61,11 @@ export interface FleetScenario {
   readonly startMs: number;
   /** With a Kubernetes Secret target: count its writes. */
   readonly k8sSecret?: boolean;
+  /**
+   * No fleet before the rollout: the rollout starts every pod, from the start, with quotas
+   * enforced from the start (the real-process run's shape, to compare with it).
+   */
+  readonly cold?: boolean;
   readonly seed?: number;
 }
 
@@ -77,6 +83,8 @@ export interface FleetResult {
   readonly series: Series;
   /** Time to first write of every pod the rollout started, in ms. */
   readonly firstWriteMs: readonly number[];
+  /** The same, with each pod's start in ms since the rollout began, in start order. */
+  readonly firstWrites: readonly { readonly startMs: number; readonly ms: number }[];
   readonly initFailures: number;
   readonly secretWrites: Float64Array;
   /** Quota per operation at this scale, calls a second. */
@@ -215,8 +223,9 @@ interface Pod {
 export async function simulateFleet(scenario: FleetScenario): Promise<FleetResult> {
   const wallStarted = performance.now();
   const I = scenario.refreshMs;
-  const warm = 2 * I;
-  const rolloutAt = Math.round(warm + I / 2);
+  const cold = scenario.cold === true;
+  const warm = cold ? 0 : 2 * I;
+  const rolloutAt = cold ? 0 : Math.round(warm + I / 2);
   const steadyFrom = rolloutAt + scenario.rolloutMs + 2 * I;
   const end = steadyFrom + I;
   const seconds = Math.ceil(end / 1000) + 1;
@@ -227,7 +236,7 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
   const config = await fleetConfig(scenario);
   const metrics = createAgentMetrics();
   const random = seededRandom(scenario.seed ?? 1);
-  const firstWriteMs: number[] = [];
+  const firstWrites: { startMs: number; ms: number }[] = [];
   const secretWrites = new Float64Array(seconds);
   let initFailures = 0;
 
@@ -239,7 +248,8 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
       write(set: readonly SecretFile[]): Promise<WriteResult> {
         // The first write of every file: what the app (held by the startup probe) waits for.
         const complete = set.length === config.secrets.length;
-        if (!written && complete && measured) firstWriteMs.push(clock.now() - at);
+        if (!written && complete && measured)
+          firstWrites.push({ startMs: at - rolloutAt, ms: clock.now() - at });
         const changed = written ? [] : set.map((f) => f.name);
         written ||= complete;
         return Promise.resolve({ status: changed.length > 0 ? 'written' : 'unchanged', changed });
@@ -264,10 +274,13 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
       files,
       metrics,
       logger: silentLogger,
-      render: renderFile,
+      // Rendering is not what a fleet shares: one fixed content keeps 100,000 pods in memory.
+      render: () => CONTENT,
       clock,
       random: podRandom,
-      ...(scenario.k8sSecret === true ? { secret: { writer: secret, extract: () => new Map() } } : {}),
+      ...(scenario.k8sSecret === true
+        ? { secret: { writer: secret, extract: () => new Map() } }
+        : {}),
     });
     const done = (async () => {
       if (!(await clock.sleep(at - clock.now() + scenario.startMs, stop.signal))) return;
@@ -278,15 +291,16 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
   };
 
   const pods: Pod[] = [];
-  for (let i = 0; i < scenario.pods; i++) pods.push(startPod(random() * I, false));
+  if (!cold) for (let i = 0; i < scenario.pods; i++) pods.push(startPod(random() * I, false));
   await clock.run(rolloutAt);
-  const rollout = Math.min(scenario.rolloutPods, scenario.pods);
+  const rollout = cold ? scenario.rolloutPods : Math.min(scenario.rolloutPods, scenario.pods);
   for (let i = 0; i < rollout; i++) {
     const at = rolloutAt + (scenario.rolloutMs * i) / rollout;
-    const old = pods[i] as Pod;
-    // A rolling update: the new pod starts, the old one stops when the new one would be ready.
+    const old = pods[i];
+    // A rolling update: the new pod starts, the old one stops as it does.
     pods[i] = startPod(at, true);
-    void clock.sleep(at - clock.now(), new AbortController().signal).then(() => old.stop.abort());
+    if (old !== undefined)
+      void clock.sleep(at - clock.now(), old.stop.signal).then(() => old.stop.abort());
   }
   await clock.run(end);
   for (const pod of pods) pod.stop.abort();
@@ -300,7 +314,8 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
     rolloutAt: rolloutAt / 1000,
     steady: { from: steadyFrom / 1000, to: end / 1000 },
     series: account.series,
-    firstWriteMs,
+    firstWriteMs: firstWrites.map((w) => w.ms),
+    firstWrites: firstWrites.sort((a, b) => a.startMs - b.startMs),
     initFailures,
     secretWrites,
     quota,
