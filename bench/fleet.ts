@@ -54,8 +54,16 @@ import {
   tempDir,
 } from './lib.ts';
 
-/** AWS bills Secrets Manager and SSM API calls at $0.05 per 10,000. */
+/**
+ * AWS bills Secrets Manager API calls at $0.05 per 10,000, and SSM Parameter Store's at the same
+ * with its higher throughput setting (free at the standard one); STS is free.
+ */
 export const DOLLARS_PER_CALL = 0.05 / 10_000;
+
+function billed(op: Operation, ssmHigherThroughput: boolean): boolean {
+  if (op === 'AssumeRoleWithWebIdentity') return false;
+  return op !== 'GetParameters' || ssmHigherThroughput;
+}
 const SECONDS_PER_MONTH = 30 * 24 * 3600;
 const SECRETS = 5;
 const PARAMETERS = 2;
@@ -159,16 +167,18 @@ function startRealPod(dir: string, endpoint: string): RealPod {
   const started = performance.now();
   const child = spawn(NODE, [CLI, 'agent', '--config-json', agentConfig(dir)], {
     env,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const pod: RealPod = { child, firstWriteMs: undefined, exited: false, stopping: false };
-  let err = '';
-  child.stderr?.on('data', (d: Buffer) => {
+  let out = '';
+  const watch = (d: Buffer): void => {
     if (pod.firstWriteMs !== undefined) return;
-    err += d.toString();
-    if (err.includes('"msg":"all secrets written"')) pod.firstWriteMs = performance.now() - started;
-    else if (err.length > 1 << 20) err = err.slice(-4096);
-  });
+    out += d.toString();
+    if (out.includes('"msg":"all secrets written"')) pod.firstWriteMs = performance.now() - started;
+    else if (out.length > 1 << 20) out = out.slice(-4096);
+  };
+  child.stdout?.on('data', watch);
+  child.stderr?.on('data', watch);
   child.once('exit', () => (pod.exited = true));
   return pod;
 }
@@ -286,6 +296,11 @@ function summarize(label: string, r: FleetResult): SimSummary {
     (sum, op) => sum + meanOver(r.series.calls[op], from, to),
     0,
   );
+  const ssmHigh = r.scenario.quotas.ssmHigherThroughput === true;
+  const billedCalls = OPERATIONS.filter((op) => billed(op, ssmHigh)).reduce(
+    (sum, op) => sum + meanOver(r.series.calls[op], from, to),
+    0,
+  );
   const callsPerPodHour = (steadyCalls * 3600) / r.scenario.pods;
   const p99 = percentile(r.firstWriteMs, 99);
   const summary = {
@@ -303,7 +318,7 @@ function summarize(label: string, r: FleetResult): SimSummary {
     p99FirstWriteMs: p99,
     initFailures: r.initFailures,
     callsPerPodHour: round(callsPerPodHour, 2),
-    dollarsPerMonth: Math.round(steadyCalls * SECONDS_PER_MONTH * DOLLARS_PER_CALL),
+    dollarsPerMonth: Math.round(billedCalls * SECONDS_PER_MONTH * DOLLARS_PER_CALL),
     secretWritesPeak: peakOver(r.secretWrites, r.rolloutAt),
     secretWritesSteady: round(meanOver(r.secretWrites, from, to), 3),
     wallMs: Math.round(r.wallMs),
