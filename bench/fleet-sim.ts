@@ -66,6 +66,8 @@ export interface FleetScenario {
    * enforced from the start (the real-process run's shape, to compare with it).
    */
   readonly cold?: boolean;
+  /** Intervals the steady window lasts (1 by default). */
+  readonly steadyIntervals?: number;
   readonly seed?: number;
 }
 
@@ -218,7 +220,7 @@ interface Pod {
  * Runs the scenario. The fleet was running before it: its pods start spread over the first
  * interval and AWS's quotas apply from the second interval's end, when every pod is refreshing
  * at its own phase. The rollout replaces `rolloutPods` of them half an interval later, and the
- * steady window is the last interval, two intervals after the rollout.
+ * steady window is the last `steadyIntervals` intervals, from two intervals after the rollout.
  */
 export async function simulateFleet(scenario: FleetScenario): Promise<FleetResult> {
   const wallStarted = performance.now();
@@ -227,7 +229,7 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
   const warm = cold ? 0 : 2 * I;
   const rolloutAt = cold ? 0 : Math.round(warm + I / 2);
   const steadyFrom = rolloutAt + scenario.rolloutMs + 2 * I;
-  const end = steadyFrom + I;
+  const end = steadyFrom + (scenario.steadyIntervals ?? 1) * I;
   const seconds = Math.ceil(end / 1000) + 1;
   const clock = new VirtualClock(0);
   const quotas = new QuotaModel(scenario.quotas);

@@ -565,6 +565,7 @@ const calibration = summarize(
     callMs: CALL_MS,
     startMs: Number.isFinite(realStartMs) ? realStartMs : 300,
     cold: true,
+    steadyIntervals: REAL_STEADY_INTERVALS,
     seed: 7,
   }),
 );
