@@ -57,8 +57,11 @@ export interface FleetScenario {
   readonly quotas: QuotaOptions;
   /** One call's round trip. */
   readonly callMs: number;
-  /** From a pod's start to its agent's first call (process start; from the real run). */
-  readonly startMs: number;
+  /**
+   * From a pod's start to its agent's first call (the process starting): fixed, or drawn from
+   * samples (the real-process run's).
+   */
+  readonly startMs: number | readonly number[];
   /** With a Kubernetes Secret target: count its writes. */
   readonly k8sSecret?: boolean;
   /**
@@ -284,8 +287,12 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
         ? { secret: { writer: secret, extract: () => new Map() } }
         : {}),
     });
+    const starting =
+      typeof scenario.startMs === 'number'
+        ? scenario.startMs
+        : (scenario.startMs[Math.floor(podRandom() * scenario.startMs.length)] ?? 0);
     const done = (async () => {
-      if (!(await clock.sleep(at - clock.now() + scenario.startMs, stop.signal))) return;
+      if (!(await clock.sleep(at - clock.now() + starting, stop.signal))) return;
       const failures = await agent.runSidecar(stop.signal);
       if (failures.length > 0 && !stop.signal.aborted) initFailures += 1;
     })();

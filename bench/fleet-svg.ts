@@ -57,14 +57,15 @@ export function drawFleet(goal: FleetResult, stressed: FleetResult): string {
   const x0 = PANEL.left;
   const x1 = WIDTH - PANEL.right;
   // Panel 1: share of quota over time, from one minute before the rollout to the end.
-  const top1 = 40;
+  const top1 = 50;
   const from = Math.max(0, goal.rolloutAt - 60);
   const to = goal.steady.to;
   const xT = (t: number): number => x0 + ((t - from) / (to - from)) * (x1 - x0);
   const maxShare = 1.5;
   const y1 = (v: number): number => top1 + PANEL.height * (1 - Math.min(v, maxShare) / maxShare);
   parts.push(
-    `<text x="${x0}" y="${top1 - 14}" font-weight="bold">Calls a second per API, as a share of its quota (${goal.scenario.pods.toLocaleString('en-US')} pods, refresh ${goal.scenario.refreshMs / 60_000} min, rollout of ${goal.scenario.rolloutPods.toLocaleString('en-US')} pods at ${goal.rolloutAt / 60} min)</text>`,
+    `<text x="${x0}" y="${top1 - 22}" font-weight="bold">Calls a second per API, as a share of its quota</text>`,
+    `<text x="${x0}" y="${top1 - 8}">${goal.scenario.pods.toLocaleString('en-US')} pods, refresh ${goal.scenario.refreshMs / 60_000} min, a rollout of ${goal.scenario.rolloutPods.toLocaleString('en-US')} pods at ${goal.rolloutAt / 60} min; calls sent (throttled ones included), 10 s means, clipped at 150%</text>`,
     axis(
       top1,
       [
