@@ -91,6 +91,13 @@ export interface FleetResult {
   /** The same, with each pod's start in ms since the rollout began, in start order. */
   readonly firstWrites: readonly { readonly startMs: number; readonly ms: number }[];
   readonly initFailures: number;
+  /**
+   * Reads that failed once the pod was ready: each kept its last good file, and the pod stayed
+   * ready and running (a sidecar never exits after its first write).
+   */
+  readonly keptLastGood: number;
+  /** Sidecars that ended after their first write (a restart): none, by design. */
+  readonly endedAfterReady: number;
   readonly secretWrites: Float64Array;
   /** Quota per operation at this scale, calls a second. */
   readonly quota: Record<Operation, number>;
@@ -153,7 +160,12 @@ function value(ref: SecretRef): FetchOutcome {
 }
 
 /** One pod's view of the account: the agent's strategy over simulated calls. */
-function podSource(account: Account, clock: VirtualClock, random: () => number): SecretSource {
+function podSource(
+  account: Account,
+  clock: VirtualClock,
+  random: () => number,
+  onFailedRead: () => void,
+): SecretSource {
   const batch = newBatchState();
   let credentialsUntil = -Infinity;
   const calls = (signal: AbortSignal): SecretCalls => ({
@@ -172,6 +184,7 @@ function podSource(account: Account, clock: VirtualClock, random: () => number):
       if (clock.now() >= credentialsUntil) {
         if (!(await account.call('AssumeRoleWithWebIdentity', signal))) {
           for (const ref of refs) results.set(refKey(ref), throttled(ref));
+          for (let i = 0; i < refs.length; i++) onFailedRead();
           return results;
         }
         credentialsUntil = clock.now() + CREDENTIALS_RENEW_MS;
@@ -189,6 +202,7 @@ function podSource(account: Account, clock: VirtualClock, random: () => number):
         { now: () => clock.now(), random, logger: silentLogger, region: 'us-east-1' },
         results,
       );
+      for (const outcome of results.values()) if (!outcome.ok) onFailedRead();
       return results;
     },
     close() {},
@@ -244,6 +258,8 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
   const firstWrites: { startMs: number; ms: number }[] = [];
   const secretWrites = new Float64Array(seconds);
   let initFailures = 0;
+  let keptLastGood = 0;
+  let endedAfterReady = 0;
 
   const startPod = (at: number, measured: boolean): Pod => {
     const stop = new AbortController();
@@ -273,9 +289,12 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
         return Promise.resolve(outcome);
       },
     };
-    const agent = new Agent({
+    const failedRead = (): void => {
+      if (agent.ready) keptLastGood += 1;
+    };
+    const agent: Agent = new Agent({
       config,
-      source: podSource(account, clock, podRandom),
+      source: podSource(account, clock, podRandom, failedRead),
       files,
       metrics,
       logger: silentLogger,
@@ -295,6 +314,7 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
       if (!(await clock.sleep(at - clock.now() + starting, stop.signal))) return;
       const failures = await agent.runSidecar(stop.signal);
       if (failures.length > 0 && !stop.signal.aborted) initFailures += 1;
+      if (agent.ready && !stop.signal.aborted) endedAfterReady += 1;
     })();
     return { stop, done };
   };
@@ -326,6 +346,8 @@ export async function simulateFleet(scenario: FleetScenario): Promise<FleetResul
     firstWriteMs: firstWrites.map((w) => w.ms),
     firstWrites: firstWrites.sort((a, b) => a.startMs - b.startMs),
     initFailures,
+    keptLastGood,
+    endedAfterReady,
     secretWrites,
     quota,
     wallMs: performance.now() - wallStarted,

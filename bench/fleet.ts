@@ -192,9 +192,18 @@ function stopPod(pod: RealPod): Promise<void> {
   });
 }
 
+/** Children to stop should the bench itself be stopped. */
+const children = new Set<ChildProcess>();
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    for (const child of children) child.kill('SIGTERM');
+    process.exit(130);
+  });
+
 async function realRun(): Promise<RealRun> {
   const work = tempDir('sa-bench-fleet-');
   const dev = await startDevProcess(fleetSeed(), work, ['--quota-scale', String(F)]);
+  children.add(dev.child);
   const pods: RealPod[] = [];
   const started = Date.now();
   try {
@@ -203,7 +212,9 @@ async function realRun(): Promise<RealRun> {
       await sleep(Math.max(0, at - (Date.now() - started)));
       const dir = join(work, `pod${i}`);
       mkdirSync(dir, { recursive: true });
-      pods.push(startRealPod(dir, dev.url));
+      const pod = startRealPod(dir, dev.url);
+      children.add(pod.child);
+      pods.push(pod);
     }
     const steadyFrom = REAL_ROLLOUT_MS + 2 * REAL_REFRESH_MS;
     const end = steadyFrom + REAL_STEADY_INTERVALS * REAL_REFRESH_MS;
@@ -267,6 +278,9 @@ interface SimSummary {
   readonly p50FirstWriteMs: number;
   readonly p99FirstWriteMs: number;
   readonly initFailures: number;
+  /** Reads failed after the first write, each keeping its last good file. */
+  readonly keptLastGood: number;
+  readonly restarts: number;
   readonly callsPerPodHour: number;
   readonly dollarsPerMonth: number;
   readonly secretWritesPeak: number;
@@ -317,6 +331,8 @@ function summarize(label: string, r: FleetResult): SimSummary {
     p50FirstWriteMs: percentile(r.firstWriteMs, 50),
     p99FirstWriteMs: p99,
     initFailures: r.initFailures,
+    keptLastGood: r.keptLastGood,
+    restarts: r.endedAfterReady,
     callsPerPodHour: round(callsPerPodHour, 2),
     dollarsPerMonth: Math.round(billedCalls * SECONDS_PER_MONTH * DOLLARS_PER_CALL),
     secretWritesPeak: peakOver(r.secretWrites, r.rolloutAt),
@@ -325,6 +341,7 @@ function summarize(label: string, r: FleetResult): SimSummary {
   };
   const goalMet =
     summary.initFailures === GOAL.initFailures &&
+    summary.restarts === 0 &&
     summary.p99FirstWriteMs <= GOAL.p99FirstWriteMs &&
     OPERATIONS.every((op) => perApi[op].steadyShare <= GOAL.steadyShareOfQuota);
   return { ...summary, goalMet };
@@ -389,6 +406,7 @@ async function webhookRollout(count: number): Promise<WebhookRun> {
     ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
+  children.add(child);
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
   try {
     const pod = parse(
@@ -488,6 +506,8 @@ function printSims(sims: readonly SimSummary[]): void {
         'p50 first write',
         'p99 first write',
         'init failures',
+        'kept last good',
+        'restarts',
         'throttled',
         'goal',
         'wall',
@@ -500,6 +520,8 @@ function printSims(sims: readonly SimSummary[]): void {
         `${round(s.p50FirstWriteMs / 1000, 2)} s`,
         `${round(s.p99FirstWriteMs / 1000, 2)} s`,
         s.initFailures,
+        s.keptLastGood,
+        s.restarts,
         s.throttled,
         s.goalMet ? 'met' : 'not met',
         `${round(s.wallMs / 1000, 1)} s`,
