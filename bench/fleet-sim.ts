@@ -29,7 +29,7 @@ import {
 import { seededRandom, VirtualClock } from '../common/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../common/config.ts';
 import { silentLogger } from '../common/log.ts';
-import { QuotaModel, type QuotaOptions } from '../dev/quota.ts';
+import { QuotaModel, quotaTable, type QuotaOptions } from '../dev/quota.ts';
 
 /** GetParameters reads up to 10 names a call (agent/source/ssm.ts). */
 const PARAMETERS_PER_CALL = 10;
@@ -375,4 +375,40 @@ export function total(series: Float64Array): number {
   let sum = 0;
   for (const x of series) sum += x;
   return sum;
+}
+
+/** Refresh intervals the fleet limits are stated for, in seconds. */
+export const LIMIT_INTERVALS = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600 } as const;
+
+/**
+ * The largest fleet whose steady calls stay within `share` of every quota, per refresh
+ * interval: each pod's steady calls per interval by API (one batch call for up to 20 secrets,
+ * one GetParameters for up to 10 parameters; measured in the simulation) against the quota.
+ */
+export function largestFleets(
+  perPodPerInterval: Readonly<Record<Operation, number>>,
+  ssmHigherThroughput: boolean,
+  share: number,
+): { refresh: keyof typeof LIMIT_INTERVALS; pods: number; limitedBy: string }[] {
+  const table = quotaTable({ ssmHigherThroughput });
+  return (Object.keys(LIMIT_INTERVALS) as (keyof typeof LIMIT_INTERVALS)[]).map((refresh) => {
+    const seconds = LIMIT_INTERVALS[refresh];
+    let limit = Number.POSITIVE_INFINITY;
+    let by = '';
+    for (const op of OPERATIONS) {
+      const calls = perPodPerInterval[op];
+      // STS: one exchange an hour per pod, not per refresh; far from its quota.
+      if (!(calls > 0.05)) continue;
+      const n = (share * (table[op]?.perSecond ?? Infinity) * seconds) / calls;
+      if (n < limit) [limit, by] = [n, op];
+    }
+    return { refresh, pods: twoDigits(limit), limitedBy: by };
+  });
+}
+
+/** Rounded down to two significant digits: 180,240 is 180,000. */
+export function twoDigits(n: number): number {
+  if (!Number.isFinite(n) || n < 100) return Math.floor(n);
+  const unit = 10 ** (Math.floor(Math.log10(n)) - 1);
+  return Math.floor(n / unit) * unit;
 }

@@ -25,11 +25,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request, Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { quotaTable } from '../dev/quota.ts';
 import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
 import { startDevProcess } from './dev-process.ts';
 import {
+  largestFleets,
   meanOver,
   OPERATIONS,
   peakOver,
@@ -546,34 +546,6 @@ function printSims(sims: readonly SimSummary[]): void {
   );
 }
 
-/**
- * The largest fleet whose steady calls stay within half of every quota, per refresh interval:
- * each pod's steady calls per interval (one batch call for up to 20 secrets, one GetParameters
- * for up to 10 parameters), measured in the simulation, against the quota.
- */
-function largestFleets(perPodPerInterval: Record<Operation, number>, ssmHigh: boolean) {
-  const table = quotaTable({ ssmHigherThroughput: ssmHigh });
-  return ['1m', '5m', '15m', '1h'].map((refresh) => {
-    const seconds = { '1m': 60, '5m': 300, '15m': 900, '1h': 3600 }[refresh] ?? 300;
-    let limit = Number.POSITIVE_INFINITY;
-    let by = '';
-    for (const op of OPERATIONS) {
-      const calls = perPodPerInterval[op];
-      if (!(calls > 0.05)) continue;
-      const n = (GOAL.steadyShareOfQuota * (table[op]?.perSecond ?? Infinity) * seconds) / calls;
-      if (n < limit) [limit, by] = [n, op];
-    }
-    return { refresh, pods: twoDigits(limit), limitedBy: by };
-  });
-}
-
-/** Rounded down to two significant digits: 180,240 is 180,000. */
-function twoDigits(n: number): number {
-  if (!Number.isFinite(n) || n < 100) return Math.floor(n);
-  const unit = 10 ** (Math.floor(Math.log10(n)) - 1);
-  return Math.floor(n / unit) * unit;
-}
-
 const real = await realRun();
 process.stdout.write(
   `Real processes: ${real.pods} agents (dist/cli.js), refresh ${REAL_REFRESH_MS / 1000} s, ` +
@@ -669,8 +641,8 @@ const perPodPerInterval = Object.fromEntries(
   ]),
 ) as Record<Operation, number>;
 const limits = {
-  ssmDefault: largestFleets(perPodPerInterval, false),
-  ssmHigherThroughput: largestFleets(perPodPerInterval, true),
+  ssmDefault: largestFleets(perPodPerInterval, false, GOAL.steadyShareOfQuota),
+  ssmHigherThroughput: largestFleets(perPodPerInterval, true, GOAL.steadyShareOfQuota),
 };
 process.stdout.write(
   `\nLargest fleet per account with every API at ≤ 50% of its quota (${SECRETS} secrets, ${PARAMETERS} parameters a pod)\n\n${table(

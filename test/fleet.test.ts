@@ -5,6 +5,8 @@
  * throttled init. No test here waits on a real clock.
  */
 import fc from 'fast-check';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import {
   Agent,
@@ -24,7 +26,13 @@ import { parseAgentConfig } from '../common/config.ts';
 import { createLogger, silentLogger } from '../common/log.ts';
 import { QuotaModel, QUOTAS } from '../dev/quota.ts';
 import { startDevServer, type DevServer } from '../dev/server.ts';
-import { meanOver, simulateFleet, total } from '../bench/fleet-sim.ts';
+import {
+  largestFleets,
+  LIMIT_INTERVALS,
+  meanOver,
+  simulateFleet,
+  total,
+} from '../bench/fleet-sim.ts';
 import { useLoopbackAwsEnv, webIdentityToken } from './helpers/agent-process.ts';
 
 const AUTH =
@@ -395,4 +403,36 @@ t.test('a fleet over the batch quota sheds onto GetSecretValue, and no pod fails
   t.ok(batchOk <= r.quota.BatchGetSecretValue * 1.05, `batch calls answered: ${batchOk}/s`);
   t.ok(batch < 10 / 2, `most pods left the batch call: ${batch} of 10 calls/s`);
   t.equal(total(r.series.throttled.GetSecretValue), 0, 'GetSecretValue had room');
+});
+
+t.test('the docs state the fleet limits and bounds the code computes', async (t) => {
+  const root = join(import.meta.dirname, '..');
+  const flat = async (path: string): Promise<string> =>
+    (await readFile(join(root, path), 'utf8')).replace(/\s+/g, ' ');
+  // A pod of 5 secrets and 2 parameters: one batch call and one GetParameters per refresh.
+  const perPod = {
+    AssumeRoleWithWebIdentity: 0,
+    BatchGetSecretValue: 1,
+    GetSecretValue: 0,
+    GetParameters: 1,
+  };
+  const high = largestFleets(perPod, true, 0.5);
+  const low = largestFleets(perPod, false, 0.5);
+  const n = (refresh: string, table: typeof high): string =>
+    (table.find((l) => l.refresh === refresh)?.pods ?? 0).toLocaleString('en-US');
+  const readme = await flat('README.md');
+  t.match(readme, `up to **${n('5m', high)} pods at the default 5-minute refresh**`);
+  t.match(readme, `(${n('1m', high)} at 1 minute, ${n('1h', high)} at 1 hour)`);
+  t.match(readme, `${n('5m', low)} pods at 5 minutes (${n('1h', low)} at 1 hour)`);
+  const performance = await flat('docs/performance.md');
+  for (const l of Object.keys(LIMIT_INTERVALS))
+    t.match(
+      performance,
+      `| ${l} | ${n(l, low)} | ${low.find((x) => x.refresh === l)?.limitedBy ?? ''} | ${n(l, high)} |`,
+      `performance.md: the limits at ${l}`,
+    );
+  const limits = await flat('docs/limits.md');
+  t.match(limits, `a warning after ${THROTTLED_INIT_REPORT_MS / 1000} s`);
+  const { minMs, maxMs } = BATCH_THROTTLED_COOL_DOWN;
+  t.match(limits, `for ${minMs / 60_000}–${maxMs / 60_000} min (uniform)`);
 });
