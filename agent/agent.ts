@@ -1,8 +1,8 @@
 /**
  * The agent's work: fetch every secret, render it, write the set, and keep it fresh.
- * One cycle = one fetch of all secrets. Init mode runs cycles until all succeed (bounded);
- * sidecar mode keeps running them every interval, keeping the last good content of a secret
- * whose read fails.
+ * One cycle = one fetch of all secrets (a retry after failures: of those that failed). Init
+ * mode runs cycles until all succeed (bounded); sidecar mode keeps running them every interval,
+ * keeping the last good content of a secret whose read fails. Every wait goes through a Clock.
  */
 import { performance } from 'node:perf_hooks';
 import { type Clock, systemClock } from '../common/clock.ts';

@@ -436,3 +436,59 @@ t.test('the docs state the fleet limits and bounds the code computes', async (t)
   const { minMs, maxMs } = BATCH_THROTTLED_COOL_DOWN;
   t.match(limits, `for ${minMs / 60_000}–${maxMs / 60_000} min (uniform)`);
 });
+
+t.test('a retry reads only what failed; the next refresh reads everything', async (t) => {
+  const config = await parseAgentConfig({
+    outputDir: '/fleet/secrets',
+    httpPort: 0,
+    refreshInterval: '5m',
+    secrets: [
+      { name: 'a', id: 'a' },
+      { name: 'p', id: '/p', source: 'parameter' },
+    ],
+  });
+  await prepareRenderer(config.secrets);
+  const clock = new VirtualClock(0);
+  const asked: string[][] = [];
+  let throttleParameters = 2;
+  const source: SecretSource = {
+    fetch(refs) {
+      asked.push(refs.map((r) => r.id));
+      const out = new Map<string, FetchOutcome>();
+      for (const ref of refs) {
+        const throttled = ref.kind === 'parameter' && throttleParameters-- > 0;
+        out.set(
+          refKey(ref),
+          throttled
+            ? {
+                ref,
+                ok: false,
+                error: translateAwsError(
+                  { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } },
+                  'parameter /p',
+                ),
+              }
+            : { ref, ok: true, value: { arn: 'arn', versionId: 'v', string: 'x' } },
+        );
+      }
+      return Promise.resolve(out);
+    },
+    close() {},
+  };
+  const stop = new AbortController();
+  const loop = new Agent({
+    config,
+    source,
+    files,
+    metrics: createAgentMetrics(),
+    logger: silentLogger,
+    render: renderFile,
+    clock,
+    random: seededRandom(9),
+  }).runSidecar(stop.signal);
+  await clock.run(config.refreshIntervalMs * 2);
+  stop.abort();
+  await clock.run(config.refreshIntervalMs * 2);
+  await loop;
+  t.same(asked.slice(0, 4), [['a', '/p'], ['/p'], ['/p'], ['a', '/p']]);
+});
