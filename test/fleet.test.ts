@@ -492,3 +492,35 @@ t.test('a retry reads only what failed; the next refresh reads everything', asyn
   await loop;
   t.same(asked.slice(0, 4), [['a', '/p'], ['/p'], ['/p'], ['a', '/p']]);
 });
+
+t.test(
+  'the virtual clock wakes every sleeper at its time, in order, after pending work',
+  async (t) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: 3 })), {
+          minLength: 1,
+          maxLength: 50,
+        }),
+        async (sleeps) => {
+          const clock = new VirtualClock(1_000);
+          const woken: { at: number; due: number }[] = [];
+          const signal = new AbortController().signal;
+          const all = sleeps.map(async ([ms, turns]) => {
+            // Work before the sleep that takes turns: the clock must wait for it.
+            for (let i = 0; i < turns; i++) await clock.turn();
+            const due = clock.now() + ms;
+            await clock.sleep(ms, signal);
+            woken.push({ at: clock.now(), due });
+          });
+          await clock.run(1_000 + 20_000);
+          await Promise.all(all);
+          const inOrder = woken.every((w, i) => i === 0 || (woken[i - 1]?.at ?? 0) <= w.at);
+          return woken.length === sleeps.length && inOrder && woken.every((w) => w.at === w.due);
+        },
+      ),
+      { numRuns: 100 },
+    );
+    t.pass('100 generated schedules');
+  },
+);
