@@ -25,10 +25,11 @@ t.test('every help line fits the width; the flags form one aligned column', asyn
     // Where each flag's help starts: the first non-space after the flag and its VALUE.
     const columns = new Set(flags.map((l) => /^ {2}\S.*?\s{2,}(?=\S)/.exec(l)?.[0].length));
     t.equal(columns.size, 1, `${command}: every flag's help starts at one column`);
-    const [column] = [...columns];
-    const rest = lines.filter((l) => /^ +\S/.test(l) && !flags.includes(l));
-    for (const line of rest.filter((l) => l.startsWith(' '.repeat(column ?? 0))))
-      t.notOk(/^\s+-/.test(line), `${command}: a continuation is not a flag: ${line}`);
+    // Continuation lines (wrapped help, the env line) start at that column too.
+    const [column = 0] = [...columns];
+    const rest = lines.filter((l) => /^ {3,}\S/.test(l) && !flags.includes(l));
+    for (const line of rest)
+      t.equal(line.length - line.trimStart().length, column, `${command}: aligned: ${line}`);
     t.match(stdout, /--version\s+the version/, `${command} --help lists --version`);
   }
 });
