@@ -357,7 +357,8 @@ export class Agent {
   #noteHeld(held: readonly HeldSource[]): SecretFailure[] {
     const { metrics, logger, config } = this.#deps;
     const now = new Set(held.map((h) => h.name));
-    for (const h of this.#held) if (!now.has(h.name)) metrics.fileNoSpace.set({ secret: h.name }, 0);
+    for (const h of this.#held)
+      if (!now.has(h.name)) metrics.fileNoSpace.set({ secret: h.name }, 0);
     this.#held = held;
     return held.map((h) => {
       metrics.fileNoSpace.set({ secret: h.name }, 1);

@@ -52,7 +52,7 @@ export interface WriteResult {
   readonly status: 'written' | 'unchanged';
   /** Names whose content or mode changed, were added or were removed. */
   readonly changed: readonly string[];
-  /** Top-level names whose new content did not fit on the volume: their live content stays. */
+  /** Top-level names whose new content did not fit on the volume (their live content stays). */
   readonly held?: readonly HeldSource[];
 }
 
@@ -138,13 +138,14 @@ export class FileSink {
       const changed = diff(current, files);
       if (changed.length === 0) {
         this.#current = current;
-        return { status: 'unchanged', changed, held: [] };
+        return { status: 'unchanged', changed };
       }
       const { written, held } = await this.#swap(files, current);
       const heldNames = new Set(held.map((h) => h.name));
       this.#current = new Map(written.map((f) => [f.name, f]));
       const landed = changed.filter((name) => !heldNames.has(topName(name)));
-      return { status: landed.length === 0 ? 'unchanged' : 'written', changed: landed, held };
+      const status = landed.length === 0 ? 'unchanged' : 'written';
+      return { status, changed: landed, ...(held.length === 0 ? {} : { held }) };
     } catch (err) {
       this.#current = undefined;
       if (err instanceof AgentError) throw err;
@@ -348,9 +349,7 @@ async function placeFiles(
 
 function sameFile(old: SecretFile | undefined, file: SecretFile): boolean {
   return (
-    old !== undefined &&
-    old.mode === file.mode &&
-    Buffer.from(old.content).equals(file.content)
+    old !== undefined && old.mode === file.mode && Buffer.from(old.content).equals(file.content)
   );
 }
 
