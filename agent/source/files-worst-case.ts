@@ -22,7 +22,8 @@ export type FileSource = Pick<SecretInput, 'source' | 'key' | 'template' | 'form
 
 /** The most one file of the source holds, in bytes. */
 export function fileBytesBound(spec: FileSource): number {
-  const rendered = spec.key !== undefined || spec.template !== undefined || spec.format !== undefined;
+  const rendered =
+    spec.key !== undefined || spec.template !== undefined || spec.format !== undefined;
   if (rendered) return MAX_RENDERED_BYTES;
   const parameters = spec.source === 'parameter' || spec.source === 'path';
   return parameters ? UPSTREAM_LIMITS.parameterBytes : UPSTREAM_LIMITS.secretBytes;
