@@ -18,6 +18,9 @@ import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
 import type { Container, Pod } from '../injector/types.ts';
 import { applyTo, patchOf } from './injector-support.ts';
 import { admitTemplate, at, build, find, type Obj, podTemplate } from './helpers/manifests.ts';
+import { fileNeeds } from './helpers/needs.ts';
+
+fileNeeds(t, 'kubectl');
 
 /**
  * The webhook's match condition (ADR 0001, option C): guarded, because with failurePolicy Fail

@@ -28,6 +28,9 @@ import {
 } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/tmp.ts';
 import { seedMoto, startMoto } from './moto/moto.ts';
+import { fileNeeds } from './helpers/needs.ts';
+
+fileNeeds(t, 'moto');
 
 const V1 = '11111111-1111-4111-8111-111111111111';
 const V2 = '22222222-2222-4222-8222-222222222222';

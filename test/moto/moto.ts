@@ -25,9 +25,8 @@ export interface Moto {
   output(): string;
 }
 
-/** Installs moto if needed (a no-op when it is), starts it, and stops it when `t` ends. */
+/** Starts moto (installed by `test/moto/install.sh`) and stops it when `t` ends. */
 export async function startMoto(t: Test): Promise<Moto> {
-  execFileSync('sh', [join(ROOT, 'test/moto/install.sh')], { stdio: ['ignore', 'ignore', 'pipe'] });
   const env = { PATH: process.env['PATH'] ?? '', PYTHONPATH: SITE, PYTHONDONTWRITEBYTECODE: '1' };
   const version = execFileSync('/usr/bin/python3', ['-c', 'import moto; print(moto.__version__)'], {
     env,
