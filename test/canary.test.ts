@@ -18,7 +18,7 @@ import {
   runAgent,
   startAgent,
 } from './helpers/agent-process.ts';
-import { canaryForms, CANARY } from './helpers/canary.ts';
+import { CANARY, findCanary } from './helpers/canary.ts';
 import {
   call,
   JSON_HEADERS,
@@ -267,6 +267,6 @@ t.test('a canary secret value appears nowhere the product speaks', async (t) => 
   t.ok(collected.size >= 20, `collected ${collected.size} sources`);
   for (const [where, text] of collected) {
     t.ok(text.length > 0, `${where}: something was collected`);
-    for (const form of canaryForms()) t.notOk(text.includes(form), `no secret value in ${where}`);
+    t.equal(findCanary(text), undefined, `no secret value in ${where}`);
   }
 });

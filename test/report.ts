@@ -63,20 +63,10 @@ export class Tally {
 
 function diagnostics(result: Result): string[] {
   const diag = (result.diag ?? {}) as Record<string, unknown>;
-  const picked: Record<string, unknown> = {};
-  for (const key of [
-    'message',
-    'exitCode',
-    'at',
-    'found',
-    'wanted',
-    'diff',
-    'code',
-    'signal',
-    'stderr',
-  ])
-    if (diag[key] !== undefined) picked[key] = diag[key];
-  const text = Object.entries(picked).flatMap(([key, value]) => {
+  // Everything the assertion attached (found, wanted, diff, a counterexample, the exit code),
+  // but the stack and the source excerpt, which the `at` line stands for.
+  const picked = Object.entries(diag).filter(([key]) => !['stack', 'source', 'test'].includes(key));
+  const text = picked.flatMap(([key, value]) => {
     if (key === 'at' && typeof value === 'object' && value !== null) {
       const at = value as { fileName?: string; lineNumber?: number };
       return [`at: ${at.fileName ?? '?'}:${at.lineNumber ?? '?'}`];
