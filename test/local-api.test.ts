@@ -232,7 +232,7 @@ t.test('the local API, as apps written for the AWS agent call it', async (t) => 
       .flat()
       .find((a) => a !== undefined && !a.internal && a.family === 'IPv4');
     if (outside === undefined) {
-      t.skip('this host has no non-loopback address (the namespace test below has one)');
+      t.plan(0, 'this host has no non-loopback address (the namespace test below has one)');
       return;
     }
     await t.rejects(get(apiPort, '/secretsmanager/get?secretId=app/db', auth, outside.address), {
