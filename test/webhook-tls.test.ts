@@ -16,6 +16,7 @@ import {
   writeSecretVolume,
   type TestPair,
 } from './helpers/certs.ts';
+import { counter } from './helpers/wait.ts';
 
 const ca = makeCa();
 const [pairA, pairB, pairC] = [makePair(ca), makePair(ca), makePair(ca)] as [
@@ -32,39 +33,6 @@ interface Setup {
   readonly reloads: () => Promise<Record<string, number>>;
   /** Resolves once the source has reported `count` reloads with that outcome. */
   readonly reloaded: (outcome: 'loaded' | 'rejected', count: number) => Promise<void>;
-}
-
-/**
- * Counts events and lets a test wait for a count: resolved by the event itself, never by polling;
- * the deadline only turns a hang into a failure that says what was awaited.
- */
-function counter<K extends string>(): {
-  add: (key: K) => void;
-  reached: (key: K, count: number, ms?: number) => Promise<void>;
-} {
-  const counts = new Map<K, number>();
-  const waiters = new Set<() => void>();
-  return {
-    add: (key) => {
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-      for (const waiter of waiters) waiter();
-    },
-    reached: (key, count, ms = 10_000) =>
-      new Promise((resolve, reject) => {
-        const check = (): void => {
-          if ((counts.get(key) ?? 0) < count) return;
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`${key}: ${counts.get(key) ?? 0} of ${count} within ${ms} ms`));
-        }, ms);
-        waiters.add(check);
-        check();
-      }),
-  };
 }
 
 async function setup(t: { teardown(fn: () => unknown): void }, dir = tempDir()): Promise<Setup> {
