@@ -21,7 +21,7 @@ import { type Seed, type SeedInput, applySeed, toSeed } from './seed.ts';
 import type { DevState } from './state.ts';
 import { AWSCURRENT, SecretStore } from './store.ts';
 import { handleSts } from './sts.ts';
-import { BodyTooLarge, readBody, sendPlainJson } from './wire.ts';
+import { BodyTooLarge, readBody, sendPlainJson, sleep } from './wire.ts';
 
 export interface DevServerOptions {
   /** 0 (the default here) picks a free port. */
@@ -33,6 +33,11 @@ export interface DevServerOptions {
   readonly logger?: Logger;
   /** The clock (epoch ms), for expiry tests. */
   readonly now?: () => number;
+  /**
+   * How injected latency is waited out; a real timer by default. A test with a virtual clock
+   * passes its clock's sleep, so latency faults run in the same time as the code they delay.
+   */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface DevServer {
@@ -90,6 +95,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     defaultRegion: seed.region,
     logger,
     closing: closing.signal,
+    sleep: options.sleep ?? sleep,
   };
   const server = createServer((req, res) => void route(state, req, res));
   server.keepAliveTimeout = 5000;

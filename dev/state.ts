@@ -25,6 +25,8 @@ export interface DevState {
   readonly logger: Logger;
   /** Aborted when the server closes: pending injected latency ends at once. */
   readonly closing: AbortSignal;
+  /** How injected latency is waited out (DevServerOptions.sleep). */
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 /** A request's record while it is answered: the endpoint fills it in, `finish` records it. */
