@@ -21,6 +21,7 @@ import { CLI, freePort, ROOT } from './helpers/agent-process.ts';
 import { podReview } from './helpers/admission.ts';
 import { makeCa, makePair, tempDir, writeSecretVolume } from './helpers/certs.ts';
 import { OPTED_IN, pathologicalReview, THREE_MIB, type Filler } from './helpers/pathological.ts';
+import { counter } from './helpers/wait.ts';
 
 const MIB = 1024 * 1024;
 const GROWTH_LIMIT = 100 * MIB;
@@ -49,6 +50,8 @@ interface Webhook {
   readonly pid: number;
   alive(): boolean;
   output(): string;
+  /** Resolves once the output so far satisfies `done` (checked as output arrives). */
+  outputUntil(done: (output: string) => boolean, ms?: number): Promise<void>;
 }
 
 async function startWebhook(t: Test, extra: readonly string[] = []): Promise<Webhook> {
@@ -85,8 +88,21 @@ async function startWebhook(t: Test, extra: readonly string[] = []): Promise<Web
     },
   );
   let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const changed = counter<'output'>();
+  const take = (d: Buffer): void => {
+    output += d.toString();
+    changed.add('output');
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const outputUntil = async (done: (text: string) => boolean, ms = 10_000): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!done(output)) {
+      if (Date.now() > end) throw new Error(`not in the webhook's output within ${ms} ms`);
+      // The next chunk of output, whenever it comes.
+      await changed.reached('output', changed.count('output') + 1, Math.max(1, end - Date.now()));
+    }
+  };
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   t.teardown(async () => {
     child.kill('SIGTERM');
@@ -97,6 +113,7 @@ async function startWebhook(t: Test, extra: readonly string[] = []): Promise<Web
     pid: child.pid ?? 0,
     alive: () => child.exitCode === null && child.signalCode === null,
     output: () => output,
+    outputUntil,
   };
   const end = Date.now() + 20_000;
   for (;;) {
@@ -234,9 +251,14 @@ t.test('forty stalled 3 MiB bodies: refused beyond the budget, cut at the deadli
     const closed = new Promise<number>((resolve) =>
       socket.once('close', () => resolve(performance.now() - started)),
     );
-    return { socket, closed };
+    // Its stalled body handed to the kernel (or its connection refused and closed).
+    const sent = new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      socket.once('secureConnect', () => socket.write('', () => resolve()));
+    });
+    return { socket, closed, sent };
   });
-  await new Promise((r) => setTimeout(r, 300));
+  await Promise.all(sockets.map((s) => s.sent));
   const meanwhile = await post(webhook, ordinary('meanwhile'));
   t.equal(meanwhile.status, 200, 'an ordinary admission is served meanwhile');
   const limit = new Promise<'open'>((r) => setTimeout(() => r('open'), 15_000));
@@ -259,8 +281,7 @@ t.test('forty stalled 3 MiB bodies: refused beyond the budget, cut at the deadli
       cut: lines.filter((l) => l.msg === 'admission request cut').length,
     };
   };
-  for (let i = 0; i < 100 && count().refused + count().cut < 40; i++)
-    await new Promise((r) => setTimeout(r, 50));
+  await webhook.outputUntil(() => count().refused + count().cut >= 40).catch(() => undefined);
   const { refused, cut } = count();
   t.ok(refused >= 30, `${refused} of 40 refused with 503 (the budget holds five)`);
   t.equal(refused + cut, 40, `the others (${cut}) cut at the deadline`);
