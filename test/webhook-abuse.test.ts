@@ -139,7 +139,8 @@ interface Reply {
   readonly body: string;
 }
 
-function post(webhook: Webhook, body: string): Promise<Reply> {
+/** POSTs a review; `sent` is called once the whole body has been handed to the kernel. */
+function post(webhook: Webhook, body: string, sent?: () => void): Promise<Reply> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(
@@ -167,7 +168,7 @@ function post(webhook: Webhook, body: string): Promise<Reply> {
       },
     );
     req.on('error', reject);
-    req.end(body);
+    req.end(body, () => sent?.());
   });
 }
 
@@ -214,8 +215,9 @@ t.test('3 MiB reviews of a million objects: answered, with bounded memory', asyn
 t.test('an ordinary admission sent alongside pathological ones is answered promptly', async (t) => {
   const webhook = await startWebhook(t);
   const big = pathologicalReview('patho-alongside');
-  const pathological = [1, 2, 3, 4].map(() => post(webhook, big));
-  await new Promise((r) => setTimeout(r, 20)); // their bodies are on the way
+  const onTheirWay = counter<'sent'>();
+  const pathological = [1, 2, 3, 4].map(() => post(webhook, big, () => onTheirWay.add('sent')));
+  await onTheirWay.reached('sent', 4); // their bodies are with the server
   const reply = await post(webhook, ordinary('alongside'));
   t.equal(reply.status, 200);
   // It used to wait for each review before it, a second or more each (or for a crash under
