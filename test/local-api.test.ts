@@ -79,10 +79,9 @@ t.test('the local API, as apps written for the AWS agent call it', async (t) => 
   const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
   t.teardown(() => agent.stop('SIGKILL'));
   const status = `http://127.0.0.1:${httpPort}`;
-  await eventually(async () => {
-    const res = await fetch(`${status}/readyz`).catch(() => undefined);
-    return res?.status === 200 ? true : undefined;
-  });
+  // Ready when the first set is written: the agent says so.
+  await agent.waitForLog(/"msg":"all secrets written"/);
+  t.equal((await fetch(`${status}/readyz`)).status, 200, 'ready');
   const tokenFile = join(dir, '.secrets-agent-token');
   const token = await readFile(tokenFile, 'utf8');
   t.match(token, /^[A-Za-z0-9_-]{43}$/, 'a 256-bit random token, written before ready');
