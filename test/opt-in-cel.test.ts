@@ -3,12 +3,13 @@
  * (CEL, in the API server: which pods reach the injector at all), the injector's own reading of
  * the annotation (TypeScript), and the ValidatingAdmissionPolicy (CEL, in the API server: an
  * opted-in pod must come out injected). Here the two CEL programs are read out of the manifests
- * and EVALUATED by a CEL implementation, over the same generated pods as the injector, through
+ * and EVALUATED by a CEL implementation (@bufbuild/cel, as test/near-miss.test.ts), over the same
+ * generated pods as the injector, through
  * the whole admission chain, so the three can never disagree unnoticed.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseCel } from '@marcbachmann/cel-js';
+import { run } from '@bufbuild/cel';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
@@ -43,12 +44,23 @@ interface PolicySpec {
   validations: { expression: string }[];
 }
 
-/** A CEL program: the expression compiled once, evaluated against the given bindings. */
+/** Plain data as the CEL evaluator takes it: objects as maps. */
+function celValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(celValue);
+  if (typeof value === 'object' && value !== null)
+    return new Map(Object.entries(value).map(([k, v]) => [k, celValue(v)]));
+  return value;
+}
+
+/** A CEL program, evaluated against the given bindings (plain data). */
 type Program = (bindings: Record<string, unknown>) => unknown;
 
 function compile(expression: string): Program {
-  const program = parseCel(expression);
-  return (bindings) => program(bindings) as unknown;
+  return (bindings) =>
+    run(
+      expression,
+      Object.fromEntries(Object.entries(bindings).map(([k, v]) => [k, celValue(v)])) as never,
+    );
 }
 
 const webhookConfiguration = one(
@@ -57,9 +69,12 @@ const webhookConfiguration = one(
 );
 const webhook = one((webhookConfiguration['webhooks'] ?? []) as Webhook[], 'webhook');
 const matchConditions = (webhook.matchConditions ?? []).map((c) => compile(c.expression));
+const POLICY = 'secrets-agent-opted-in-pods-are-injected';
 const policy = one(
-  docs('policy.yaml').filter((d) => d.kind === 'ValidatingAdmissionPolicy'),
-  'ValidatingAdmissionPolicy',
+  docs('policy.yaml').filter(
+    (d) => d.kind === 'ValidatingAdmissionPolicy' && d.metadata?.name === POLICY,
+  ),
+  `ValidatingAdmissionPolicy ${POLICY}`,
 )['spec'] as PolicySpec;
 
 /** The API server's rule: the webhook is called only if every match condition is true. */
