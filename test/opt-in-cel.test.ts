@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '@bufbuild/cel';
+import { celEnv, isCelError, parse as parseCel, plan } from '@bufbuild/cel';
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { parseAllDocuments } from 'yaml';
@@ -55,12 +55,19 @@ function celValue(value: unknown): unknown {
 /** A CEL program, evaluated against the given bindings (plain data). */
 type Program = (bindings: Record<string, unknown>) => unknown;
 
+/**
+ * Parsed and planned once. An evaluation error throws: in the API server a match condition that
+ * fails to evaluate rejects the pod (failurePolicy Fail), so it must never pass for a `false`.
+ */
 function compile(expression: string): Program {
-  return (bindings) =>
-    run(
-      expression,
+  const program = plan(celEnv(), parseCel(expression));
+  return (bindings) => {
+    const result: unknown = program(
       Object.fromEntries(Object.entries(bindings).map(([k, v]) => [k, celValue(v)])) as never,
     );
+    if (isCelError(result)) throw new Error(`CEL error in ${expression}: ${String(result)}`);
+    return result;
+  };
 }
 
 const webhookConfiguration = one(
@@ -83,13 +90,17 @@ function webhookCalled(pod: Pod): boolean {
 }
 
 /** The policy as the API server runs it: variables in order, then every validation. */
+const policyVariables = (policy.variables ?? []).map((v) => ({
+  name: v.name,
+  program: compile(v.expression),
+}));
+const policyValidations = policy.validations.map((v) => compile(v.expression));
+
 function policyAllows(pod: Pod): boolean {
   const variables: Record<string, unknown> = {};
-  for (const variable of policy.variables ?? [])
-    variables[variable.name] = compile(variable.expression)({ object: pod, variables });
-  return policy.validations.every(
-    (validation) => compile(validation.expression)({ object: pod, variables }) === true,
-  );
+  for (const { name, program } of policyVariables)
+    variables[name] = program({ object: pod, variables });
+  return policyValidations.every((validation) => validation({ object: pod, variables }) === true);
 }
 
 /** What the cluster does with a pod: called or not, the injector's answer, the policy's. */
