@@ -230,7 +230,7 @@ export async function enactFaults(
   draft: FaultDraft,
   protocol: 'json' | 'sts',
   closing: AbortSignal,
-  wait: (ms: number, signal: AbortSignal) => Promise<void> = sleep,
+  wait: (ms: number, signal: AbortSignal) => Promise<unknown> = sleep,
 ): Promise<AwsError | 'dropped' | undefined> {
   const delay = faults
     .filter((f) => f.kind === 'latency')

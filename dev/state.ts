@@ -11,6 +11,7 @@ import { AwsError } from './aws-error.ts';
 import type { FaultRegistry } from './faults.ts';
 import type { RequestLog, RequestRecord } from './request-log.ts';
 import type { ParameterStore } from './parameters.ts';
+import type { QuotaModel } from './quota.ts';
 import type { SecretStore } from './store.ts';
 import type { StsConfig } from './sts.ts';
 
@@ -26,7 +27,11 @@ export interface DevState {
   /** Aborted when the server closes: pending injected latency ends at once. */
   readonly closing: AbortSignal;
   /** How injected latency is waited out (DevServerOptions.sleep). */
-  readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<unknown>;
+  /** AWS's request quotas, when enforced (`--quotas`). */
+  readonly quotas?: QuotaModel;
+  /** The clock the quotas read (epoch ms). */
+  readonly now: () => number;
 }
 
 /** A request's record while it is answered: the endpoint fills it in, `finish` records it. */

@@ -79,7 +79,7 @@ t.test('latency delays the answer until it has been waited out', async (t) => {
       if (ms <= 0) return Promise.resolve();
       asked.push(ms);
       sleeping();
-      return new Promise((resolve) => (release = resolve));
+      return new Promise<void>((resolve) => (release = resolve));
     },
   });
   t.teardown(() => slow.close());

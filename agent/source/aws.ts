@@ -27,8 +27,14 @@ import type { SecretValue } from '../types.ts';
 import type { ParameterKit } from './ssm.ts';
 import { callOutcome, translateAwsError, translateBatchEntry, type CallOutcome } from './errors.ts';
 import {
+  mapLimit,
+  newBatchState,
+  readSecrets,
+  type BatchResult,
+  type BatchState,
+} from './strategy.ts';
+import {
   describeRef,
-  isBatchable,
   maxPages,
   refKey,
   type Deadline,
@@ -37,10 +43,7 @@ import {
   type SecretSource,
 } from './source.ts';
 
-export const BATCH_LIMIT = 20;
-export const GET_CONCURRENCY = 8;
-/** After the batch call is denied, try it again this much later (the policy may have changed). */
-const BATCH_DENIED_RETRY_MS = 60 * 60_000;
+export { BATCH_LIMIT, GET_CONCURRENCY, mapLimit } from './strategy.ts';
 /** One attempt per SDK call, STS's included: the agent's loop is the one retry layer. */
 export const SDK_MAX_ATTEMPTS = 1;
 /**
@@ -64,6 +67,8 @@ export interface AwsSourceOptions {
    */
   readonly containerCredentials?: boolean;
   readonly now?: () => number;
+  /** For the batch call's cool-down after throttling (strategy.ts). */
+  readonly random?: () => number;
 }
 
 /**
@@ -109,7 +114,7 @@ interface RegionClient {
   readonly region: string | undefined;
   readonly client: SecretsManagerClient;
   readonly settings: ClientSettings;
-  batchDeniedUntil: number;
+  readonly batch: BatchState;
   /** Created at the first parameter or path read. */
   parameters?: Promise<ParameterReader>;
 }
@@ -146,7 +151,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       region,
       client,
       settings: { config, onApiCall: options.onApiCall },
-      batchDeniedUntil: 0,
+      batch: newBatchState(),
     };
   };
   const destroy = (target: RegionClient): void => {
@@ -164,6 +169,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
         signal,
         deadline,
         now,
+        random: options.random ?? Math.random,
         requestTimeoutMs,
         logger: options.logger,
       };
@@ -199,6 +205,7 @@ export interface CallContext {
   readonly signal: AbortSignal;
   readonly deadline: Deadline | undefined;
   readonly now: () => number;
+  readonly random: () => number;
   readonly requestTimeoutMs: number;
   readonly logger: Logger;
 }
@@ -331,25 +338,16 @@ async function fetchFrom(
     for (const [key, outcome] of await readFinds(target.client, finds, call))
       results.set(key, outcome);
   }
-  refs = refs.filter((r) => r.kind === undefined);
-  const batchable = target.batchDeniedUntil > call.now() ? [] : refs.filter(isBatchable);
-  const single = refs.filter((r) => !batchable.includes(r));
-  for (let i = 0; i < batchable.length; i += BATCH_LIMIT) {
-    const chunk = batchable.slice(i, i + BATCH_LIMIT);
-    const denied = await batchGet(target, chunk, call, results);
-    if (denied) {
-      target.batchDeniedUntil = call.now() + BATCH_DENIED_RETRY_MS;
-      call.logger.warn(
-        'BatchGetSecretValue is denied; reading secrets one by one with GetSecretValue',
-        { region: target.region },
-      );
-      single.push(...batchable.slice(i));
-      break;
-    }
-  }
-  await mapLimit(single, GET_CONCURRENCY, async (ref) => {
-    results.set(refKey(ref), await getOne(target, ref, call));
-  });
+  await readSecrets(
+    refs.filter((r) => r.kind === undefined),
+    {
+      batch: (chunk, into) => batchGet(target, chunk, call, into),
+      get: (ref) => getOne(target, ref, call),
+    },
+    target.batch,
+    { now: call.now, random: call.random, logger: call.logger, region: target.region },
+    results,
+  );
   return results;
 }
 
@@ -372,26 +370,31 @@ async function getOne(target: RegionClient, ref: SecretRef, call: CallContext): 
   }
 }
 
-/** Reads one chunk with BatchGetSecretValue; returns true when the call itself was denied. */
+/**
+ * Reads one chunk with BatchGetSecretValue; says when the call itself was denied or throttled
+ * (the strategy then reads the chunk one by one).
+ */
 async function batchGet(
   target: RegionClient,
   chunk: readonly SecretRef[],
   call: CallContext,
   results: Map<string, Outcome>,
-): Promise<boolean> {
+): Promise<BatchResult> {
   const answer = await readPages(target, chunk, call);
   if ('failed' in answer) {
     const { err, budget } = answer.failed;
     if (err === OUT_OF_TIME) {
       for (const ref of chunk) results.set(refKey(ref), outOfTime(ref, call));
-      return false;
+      return 'answered';
     }
-    if (translateAwsError(err, 'BatchGetSecretValue').code === 'ACCESS_DENIED') return true;
+    const code = translateAwsError(err, 'BatchGetSecretValue').code;
+    if (code === 'ACCESS_DENIED') return 'denied';
+    if (code === 'THROTTLED') return 'throttled';
     for (const ref of chunk) {
       const error = callError(err, describeRef(ref), budget, call);
       results.set(refKey(ref), { ref, ok: false, error });
     }
-    return false;
+    return 'answered';
   }
   for (const ref of chunk) {
     const entry = answer.values.find((v) => matchesId(v, ref.id));
@@ -410,7 +413,7 @@ async function batchGet(
       });
     }
   }
-  return false;
+  return 'answered';
 }
 
 const OUT_OF_TIME = Symbol('out of time');
@@ -504,19 +507,4 @@ export function toValue(out: {
     ...(out.SecretString === undefined ? {} : { string: out.SecretString }),
     ...(out.SecretBinary === undefined ? {} : { binary: out.SecretBinary }),
   };
-}
-
-export async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
