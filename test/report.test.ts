@@ -58,6 +58,21 @@ not ok 3 - test/c.test.ts # time=30ms
 ok 4 - test/d.test.ts # time=4000ms
 `;
 
+/** A file the runner stopped at its timeout: its result line is named after the timeout. */
+const TIMED_OUT = `TAP version 14
+1..1
+# Subtest: test/slow.test.ts
+    # Subtest: slow
+        not ok 1 - timeout!
+        1..1
+    not ok 1 - slow # time=1991ms
+    1..1
+not ok 1 - timeout!
+  ---
+  signal: SIGALRM
+  ...
+`;
+
 function tally(tap: string): Tally {
   const parser = new Parser();
   const result = new Tally();
@@ -98,6 +113,20 @@ t.test('the summary: skips with reasons, failures with where and what, the closi
   t.match(text, /^ {5}4\.0 s {2}test\/d\.test\.ts$/m, 'the slowest file first');
   t.match(text, /^4 test files, 2 failed\. Success is 0 failed\.$/m);
   t.equal(text.trimEnd().split('\n').at(-1), '4 passed, 3 failed, 2 skipped');
+  t.end();
+});
+
+t.test('a file stopped at its timeout is named, not called "timeout!"', (t) => {
+  const seen = tally(TIMED_OUT);
+  t.same(
+    seen.files.map((f) => f.name),
+    ['test/slow.test.ts'],
+  );
+  t.same(
+    seen.failures.map((f) => f.fullname),
+    ['test/slow.test.ts > slow > timeout!'],
+  );
+  t.equal(seen.totals.failed, 1, 'one failure: the timeout, where it happened');
   t.end();
 });
 

@@ -27,13 +27,22 @@ export class Tally {
   follow(parser: Parser, top: boolean): void {
     // The failures counted when the pending subtest began; null when none is pending.
     let failedBefore: number | null = null;
+    // The pending subtest's name (`# Subtest: test/x.test.ts`): the runner names a file's result
+    // line after what ended it (`timeout!`) rather than the file, in some cases.
+    let childName = '';
     parser.on('child', (child: Parser) => {
       failedBefore = this.totals.failed;
+      childName = child.name;
       this.follow(child, false);
     });
     parser.on('assert', (result: Result) => {
       const before = failedBefore;
       failedBefore = null;
+      if (top && childName !== '' && result.name !== childName) {
+        result.fullname = `${childName} > ${result.name}`;
+        result.name = childName;
+      }
+      childName = '';
       if (top) this.files.push({ name: result.name, ok: result.ok, ms: result.time ?? 0 });
       this.count(result, before);
     });
@@ -119,9 +128,10 @@ export default class Report extends Transform {
     this.tally.follow(this.parser, true);
     // A file's name is printed as it ends, so a long run shows progress, one line per file.
     this.parser.on('assert', (result: Result) => {
+      const file = this.tally.files.at(-1)?.name ?? result.name;
       const mark = result.skip !== false ? 'skip' : result.ok ? 'ok  ' : 'FAIL';
       this.push(
-        `${mark} ${result.name}${result.time === null ? '' : ` (${(result.time / 1000).toFixed(1)} s)`}\n`,
+        `${mark} ${file}${result.time === null ? '' : ` (${(result.time / 1000).toFixed(1)} s)`}\n`,
       );
     });
   }
