@@ -24,6 +24,7 @@ import { LIMITS } from '../../common/config.ts';
 import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { SecretValue } from '../types.ts';
+import { checkSecretAnswer, isValueInvalid, parameterError } from './upstream.ts';
 import type { ParameterKit } from './ssm.ts';
 import { transportConfig } from './transport.ts';
 import { callOutcome, translateAwsError, translateBatchEntry, type CallOutcome } from './errors.ts';
@@ -227,6 +228,7 @@ function parameterKit(): ParameterKit {
     describeRef,
     refKey,
     agentError: (code, message) => new AgentError(code, message),
+    parameterError,
     directoryItems: LIMITS.directoryItems,
     maxPages,
   };
@@ -368,7 +370,7 @@ async function getOne(target: RegionClient, ref: SecretRef, call: CallContext): 
       }),
       { abortSignal: call.signal, requestTimeout: budget },
     );
-    return { ref, ok: true, value: toValue(out) };
+    return valueOutcome(ref, out);
   } catch (err) {
     if (call.signal.aborted) throw err;
     return { ref, ok: false, error: callError(err, describeRef(ref), budget, call) };
@@ -404,7 +406,7 @@ async function batchGet(
   for (const ref of chunk) {
     const entry = answer.values.find((v) => matchesId(v, ref.id));
     const error = answer.errors.get(ref.id);
-    if (entry !== undefined) results.set(refKey(ref), { ref, ok: true, value: toValue(entry) });
+    if (entry !== undefined) results.set(refKey(ref), valueOutcome(ref, entry));
     else if (error !== undefined) results.set(refKey(ref), { ref, ok: false, error });
     else {
       results.set(refKey(ref), {
@@ -494,7 +496,7 @@ export function matchesId(
   );
 }
 
-export function toValue(out: {
+type SecretAnswer = {
   readonly ARN?: string | undefined;
   readonly Name?: string | undefined;
   readonly VersionId?: string | undefined;
@@ -502,7 +504,11 @@ export function toValue(out: {
   readonly SecretBinary?: Uint8Array | undefined;
   readonly VersionStages?: string[] | undefined;
   readonly CreatedDate?: Date | undefined;
-}): SecretValue {
+};
+
+/** A secret's value as kept, once checked against what AWS can answer; throws VALUE_INVALID. */
+export function toValue(out: SecretAnswer): SecretValue {
+  checkSecretAnswer(out.Name ?? out.ARN ?? 'a secret', out);
   return {
     arn: out.ARN ?? '',
     versionId: out.VersionId ?? '',
@@ -512,4 +518,20 @@ export function toValue(out: {
     ...(out.SecretString === undefined ? {} : { string: out.SecretString }),
     ...(out.SecretBinary === undefined ? {} : { binary: out.SecretBinary }),
   };
+}
+
+/** An answer's value, or the VALUE_INVALID error that refuses it. */
+export function valueOrError(out: SecretAnswer): SecretValue | AgentError {
+  try {
+    return toValue(out);
+  } catch (err) {
+    if (isValueInvalid(err)) return err;
+    throw err;
+  }
+}
+
+/** A ref's outcome from an answer: its value, or VALUE_INVALID for this ref alone. */
+function valueOutcome(ref: SecretRef, out: SecretAnswer): Outcome {
+  const value = valueOrError(out);
+  return value instanceof AgentError ? { ref, ok: false, error: value } : { ref, ok: true, value };
 }
