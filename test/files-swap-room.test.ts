@@ -5,62 +5,34 @@
  * does not fit keeps its last content and is named in the metric, the log and `/readyz`, until
  * it fits again.
  *
- * Needs root (mount in a new mount namespace): skipped outside CI without it, failed inside CI.
+ * Needs root and unshare(1) (helpers/needs.ts): skipped outside CI without them, failed in CI.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startDevServer } from '../dev/server.ts';
 import { agentEnv, freePort, startAgent, type RunningAgent } from './helpers/agent-process.ts';
+import { fileNeeds } from './helpers/needs.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { lineMatching } from './helpers/wait.ts';
 
-/** Why this machine cannot mount a tmpfs in a private namespace, or undefined when it can. */
-function mountProblem(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root to mount a tmpfs (unshare -m)';
-  const probe = spawnSync('unshare', ['-m', '--propagation', 'private', 'true']);
-  return probe.status === 0 ? undefined : `unshare -m fails: ${probe.stderr.toString().trim()}`;
-}
+fileNeeds(t, 'mount namespaces');
 
 const PAGE = 4096;
 /** 25 pages: the big secret (15 pages) and the small ones fit once, not twice. */
 const VOLUME_KIB = 100;
 const BIG = 60 * 1024;
 
-const problem = mountProblem();
-// In CI a missing privilege is a failure: the proof must not go quietly missing.
-if (problem !== undefined && process.env['CI'] !== undefined)
-  t.fail(`files-swap-room: ${problem}; CI must run it as root`);
-t.test(
-  'one secret that does not fit holds alone; the others rotate',
-  { skip: problem === undefined ? false : `${problem} (skipped outside CI)` },
-  rotation,
-);
+t.test('one secret that does not fit holds alone; the others rotate', rotation);
 
 async function get(url: string): Promise<{ status: number; text: string }> {
   const res = await fetch(url);
   return { status: res.status, text: await res.text() };
 }
 
-/** The next log line matching `pattern` written after now: waits on the output, never a clock. */
+/** The next log line matching `pattern`, from now on: waits on the agent's output. */
 function nextLog(agent: RunningAgent, pattern: RegExp): Promise<string> {
-  const from = agent.output().length;
-  return new Promise((resolve) => {
-    const check = (): void => {
-      const line = agent
-        .output()
-        .slice(from)
-        .split('\n')
-        .find((l) => pattern.test(l));
-      if (line === undefined) return;
-      agent.child.stdout?.off('data', check);
-      agent.child.stderr?.off('data', check);
-      resolve(line);
-    };
-    // After the helper's own listeners: output() already holds the chunk.
-    agent.child.stdout?.on('data', check);
-    agent.child.stderr?.on('data', check);
-  });
+  return lineMatching([agent.child.stdout, agent.child.stderr], pattern);
 }
 
 /** A file's content in short: its length and the letters it is made of (never a long diff). */
