@@ -135,5 +135,26 @@ t.test('the figures docs/limits.md gives', (t) => {
   t.equal(size([{ source: 'find', render: undefined }]), '126Mi', 'one find of 1,000 × 64 KiB');
   t.equal(size(Array.from({ length: 9 }, () => ({ ...secret, render: 'key' as const }))), '19Mi');
   t.equal(size([{ source: 'find', render: 'key' }]), undefined, 'a rendered find: denied');
+  const find = injectPod(
+    podOf([{ source: 'find', render: undefined }]).pod,
+    DEFAULT_INJECTOR_OPTIONS,
+  );
+  t.equal(
+    find.outcome === 'injected' ? agentContainer(find.pod)?.resources?.limits?.['memory'] : '',
+    '238Mi',
+    'its memory limit: 128Mi and the 110Mi the volume adds',
+  );
+  const two = injectPod(
+    podOf([
+      { source: 'find', render: undefined },
+      { source: 'find', render: undefined },
+    ]).pod,
+    DEFAULT_INJECTOR_OPTIONS,
+  );
+  t.same(
+    two.outcome === 'denied' ? two.problems.map((p) => p.annotation) : [],
+    ['secrets-agent.io/find-s0', 'secrets-agent.io/find-s1'],
+    'two finds: denied, naming both',
+  );
   t.end();
 });
