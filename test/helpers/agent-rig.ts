@@ -43,7 +43,7 @@ export interface AgentRigOptions {
 
 export async function agentRig(
   t: Test,
-  server: DevServer,
+  server: Pick<DevServer, 'url'>,
   raw: Record<string, unknown>,
   options: AgentRigOptions = {},
 ): Promise<AgentRig> {
