@@ -31,8 +31,6 @@ export interface AgentRig {
 export interface AgentRigOptions {
   readonly requestTimeoutMs?: number;
   readonly random?: () => number;
-  /** With a reloadUrl in the configuration: the reloader's backoff (short, for tests). */
-  readonly reloadBackoff?: { readonly baseMs: number; readonly capMs: number };
   /** What the loop's waits and every deadline read (a virtual clock: see virtual-time.ts). */
   readonly clock?: Clock;
   /** Credentials from the environment instead of static keys: unset a variable with undefined. */
@@ -99,7 +97,6 @@ export async function agentRig(
           url: config.reloadUrl,
           logger,
           onOutcome: (outcome) => metrics.reloads.inc({ outcome }),
-          ...(options.reloadBackoff === undefined ? {} : { backoff: options.reloadBackoff }),
           ...(clock === undefined ? {} : { clock }),
         });
   await prepareRenderer(config.secrets);
