@@ -3,6 +3,7 @@
  * and ARNs (with a `:version` or `:label` selector), SSM paths, `find` name prefixes and tags.
  * The configuration schema (config.ts) applies them, with its LIMITS.
  */
+import { quote } from './values.ts';
 
 /**
  * Where a secret comes from: a Secrets Manager secret (the default), an SSM parameter, every
@@ -36,11 +37,6 @@ export function versionProblem(source: SourceKind): string {
   return source === 'parameter'
     ? 'applies to Secrets Manager secrets only; select a parameter version with name:version or name:label'
     : `applies to Secrets Manager secrets only, not to a ${source} source`;
-}
-
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
 }
 
 /** SSM parameter names: letters, digits and `_.-/`; a version number or label may follow `:`. */

@@ -23,6 +23,16 @@ export function parseFileMode(text: string): number | undefined {
   return match?.[1] === undefined ? undefined : Number.parseInt(match[1], 8);
 }
 
+/** The one spelling of a yes/no in text (annotations, query strings): "true" or "false". */
+export function parseBooleanText(text: string): boolean | undefined {
+  return text === 'true' ? true : text === 'false' ? false : undefined;
+}
+
+/** What parseBooleanText says of a value it does not read. */
+export function booleanProblem(value: string): string {
+  return `must be "true" or "false"; got ${quote(value)}`;
+}
+
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
 /** A value quoted in a message, shortened: values in messages are bounded. */

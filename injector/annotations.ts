@@ -12,6 +12,7 @@ import Handlebars from 'handlebars';
 import {
   checkAgentConfig,
   configProblemMessage,
+  LIMITS,
   MODES,
   type AgentConfigInput,
   type ConfigProblem,
@@ -31,6 +32,8 @@ import {
   type SecretPrefix,
 } from './keys.ts';
 import { suggestKey } from './suggest.ts';
+import { optInOf } from './opt-in.ts';
+import { booleanProblem } from '../common/values.ts';
 import {
   finishSecrets,
   SECRET_FIELD_PARSERS,
@@ -124,11 +127,12 @@ export function parseAnnotations(
 ): Result<ParsedAnnotations, readonly Problem[]> {
   const own = ownAnnotations(annotations ?? {});
   const inject = own.get('inject');
-  if (inject === undefined || inject === 'false') return { ok: true, value: { inject: false } };
+  const optIn = optInOf(inject);
+  if (optIn === 'out') return { ok: true, value: { inject: false } };
   const out = new Collector();
   if (tooMany(own, out)) return { ok: false, problems: out.problems };
   // A value other than "true" is a problem, and so is everything else wrong: all at once.
-  if (inject !== 'true') out.add('inject', `must be "true" or "false"; got ${quote(inject)}`);
+  if (optIn === 'invalid') out.add('inject', booleanProblem(inject ?? ''));
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
   return out.count > 0 ? { ok: false, problems: out.problems } : { ok: true, value: parsed };
@@ -183,9 +187,10 @@ function podSettings(draft: Draft): Omit<Draft, 'config'> {
 /**
  * Annotation values are bounded before any parser sees them: the webhook reads bodies of up to
  * 3 MiB (it runs before the API server's own annotation size check), and a denial quotes values.
- * The agent's schema bounds each configuration value more tightly where it needs to.
+ * The agent's schema bounds each configuration value more tightly where it needs to; its
+ * longest value (a template) is the bound here, so no value the schema accepts is refused first.
  */
-export const MAX_VALUE_LENGTH = 16_384;
+export const MAX_VALUE_LENGTH = LIMITS.templateLength;
 
 /**
  * The most `secrets-agent.io/` annotations one pod has, and the most of them that are `env-`:

@@ -14,6 +14,7 @@ import { helpText, parseFlags, stringFlag } from '../common/flags.ts';
 import type { CommandSpec } from '../common/flags.ts';
 import { formatProblem, problemCount } from './problems.ts';
 import { nearMisses } from './near-miss.ts';
+import { concernsInjector } from './opt-in.ts';
 import { optInHints } from './suggest.ts';
 import { injectPod } from './inject.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
@@ -340,7 +341,7 @@ function injectWorkload(
  */
 function warnUnknownKind(obj: Obj, kind: string, report: Report): void {
   const annotations = getPath(obj, ['spec', 'template', 'metadata', 'annotations']);
-  if (!isObject(annotations) || annotations['secrets-agent.io/inject'] !== 'true') return;
+  if (!concernsInjector(annotations)) return;
   report.warnings.push(
     `${objectName(obj, kind || '<no kind>')}: its pod template opts in, but inject knows only ${Object.keys(TEMPLATE_PATHS).join(', ')}: passed through unchanged (the webhook injects its pods when they are created)`,
   );

@@ -14,20 +14,12 @@ import {
   ValidatingAdmissionPolicyBinding,
 } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import t, { type Test } from 'tap';
+import { OPT_IN_CEL } from '../injector/opt-in.ts';
 import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
 import type { Container, Pod } from '../injector/types.ts';
 import { applyTo, patchOf } from './injector-support.ts';
 import { admitTemplate, at, build, find, type Obj, podTemplate } from './helpers/manifests.ts';
 
-/**
- * The webhook's match condition (ADR 0001, option C): guarded, because with failurePolicy Fail
- * an evaluation error would reject pods that never opted in; `!= 'false'` so a typo such as
- * "yes" still reaches the injector, which denies it.
- */
-const OPTED_IN_CONDITION =
-  'has(object.metadata.annotations) && ' +
-  "'secrets-agent.io/inject' in object.metadata.annotations && " +
-  "object.metadata.annotations['secrets-agent.io/inject'] != 'false'";
 
 type Assert = Pick<Test, 'ok' | 'equal' | 'same' | 'doesNotThrow'>;
 
@@ -166,8 +158,8 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
   t.equal(conditions.length, 1, 'one match condition');
   t.equal(
     conditions[0]?.expression,
-    OPTED_IN_CONDITION,
-    'sent only with the annotation present and not "false", every access guarded',
+    OPT_IN_CEL,
+    "the injector's own opt-in rule (injector/opt-in.ts), every access guarded",
   );
   t.match(
     conditions[0]?.expression,
@@ -273,7 +265,8 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
   t.equal(at(vap, 'spec', 'failurePolicy'), 'Fail');
   const expressions = JSON.stringify(at(vap, 'spec'));
   t.notMatch(expressions, /object\.metadata\.labels/, 'the policy does not look at labels');
-  t.match(expressions, /object\.metadata\.annotations\['secrets-agent\.io\/inject'\] == 'true'/);
+  const optedIn = (at(vap, 'spec', 'variables') as { name: string; expression: string }[])[0];
+  t.equal(optedIn?.expression, OPT_IN_CEL, "the opt-in rule, word for word the webhook's");
   t.match(
     expressions,
     /object\.metadata\.annotations\['secrets-agent\.io\/status'\] == 'injected'/,
