@@ -20,7 +20,6 @@ import type { Container, Pod } from '../injector/types.ts';
 import { applyTo, patchOf } from './injector-support.ts';
 import { admitTemplate, at, build, find, type Obj, podTemplate } from './helpers/manifests.ts';
 
-
 type Assert = Pick<Test, 'ok' | 'equal' | 'same' | 'doesNotThrow'>;
 
 const SCHEMAS: Readonly<Record<string, new (data: never) => { validate(): void }>> = {
