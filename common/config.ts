@@ -14,8 +14,9 @@ import { formatDuration, parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
 import { isPodLocalUrl, parseFileMode, quote, region } from './values.ts';
+import { checkArnRegions } from './region.ts';
 
-export { regionOfArns, regionProblem } from './values.ts';
+export { regionOfArns, regionProblem } from './region.ts';
 export { configProblemMessage, formatConfigProblem, type ConfigProblem } from './config-problem.ts';
 import { formatConfigProblem, type ConfigProblem } from './config-problem.ts';
 import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
@@ -680,6 +681,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
   };
   checkKeys(raw, CONFIG_FIELDS, '', ctx);
   const secrets = parseSecrets(raw, ctx);
+  if (raw['region'] === undefined) checkArnRegions(secrets, raw['failoverRegion'], ctx.problems);
   const k8sSecret = parseK8sSecret(raw['k8sSecret'], ctx);
   const local = parseLocal(raw, ctx);
   const config: AgentConfig = {

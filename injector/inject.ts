@@ -98,7 +98,7 @@ function withSource(p: Problem, path: string, plan: Plan): Problem {
   if (path !== 'region' || plan.regionFrom === undefined) return p;
   const from = {
     arn: "the secrets' ARNs",
-    pod: "the pod's AWS_REGION or AWS_DEFAULT_REGION",
+    env: "the pod's AWS_REGION or AWS_DEFAULT_REGION",
     default: "the injector's --default-region",
   }[plan.regionFrom];
   return { ...p, message: `${p.message} (taken from ${from}; set this annotation instead)` };
