@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { type Clock, systemClock } from '../common/clock.ts';
 import type { AgentConfig, SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
+import { secretFieldPath } from '../common/source-ids.ts';
 import type { Logger } from '../common/log.ts';
 import {
   backoffDelay,
@@ -138,14 +139,6 @@ const SECRET_WRITE_OUTCOMES: Partial<Record<AgentError['code'], string>> = {
   KUBE_UNAVAILABLE: 'unavailable',
   KUBE_CONFIG: 'error',
 };
-
-/** The annotation that names a source, for messages. */
-const SOURCE_ANNOTATION = {
-  secretsmanager: 'secret-',
-  parameter: 'param-',
-  path: 'path-',
-  find: 'find-',
-} as const;
 
 export function specRef(spec: SecretSpec): SecretRef {
   const source = spec.source ?? 'secretsmanager';
@@ -284,7 +277,7 @@ export class Agent {
   #render(spec: SecretSpec, outcome: FetchOutcome | undefined): Rendered {
     if (outcome === undefined) throw new AgentError('AWS_REQUEST', `secret ${spec.id}: no answer`);
     if (!outcome.ok) throw outcome.error;
-    const annotation = `${SOURCE_ANNOTATION[spec.source ?? 'secretsmanager']}${spec.name}`;
+    const from = secretFieldPath(spec.name);
     const items =
       'items' in outcome
         ? directoryItems(spec, outcome.items)
@@ -299,10 +292,10 @@ export class Agent {
         'items' in outcome ? item.path : undefined,
       );
       files.push({ name: item.path, content, mode });
-      entries.push({ key: item.key, value: content, from: annotation });
+      entries.push({ key: item.key, value: content, from });
       if (spec.extract && this.#deps.secret !== undefined) {
         for (const [key, value] of this.#deps.secret.extract(spec, item.value)) {
-          entries.push({ key, value, from: `extract-${spec.name}` });
+          entries.push({ key, value, from: secretFieldPath(spec.name, 'extract') });
         }
       }
     }

@@ -49,7 +49,7 @@ export async function resolveRegion(
   if (fromImds !== undefined) return { region: fromImds, from: 'imds' };
   throw new AgentError(
     'CONFIG_INVALID',
-    `no AWS region: set region in the configuration (secrets-agent.io/region on a pod), AWS_REGION, or the injector's --default-region${disabled ? '' : '; the instance metadata service did not answer'}`,
+    `no AWS region: set region in the configuration, AWS_REGION or AWS_DEFAULT_REGION${disabled ? '' : '; the instance metadata service did not answer'}`,
   );
 }
 

@@ -253,7 +253,7 @@ export function annotationForField(path: string, secrets: readonly SecretInput[]
     // name, source and id come from the annotation that names the source.
     const sourcePrefix =
       SOURCE_PREFIXES[(secret?.source ?? 'secretsmanager') as keyof typeof SOURCE_PREFIXES] ??
-      'secret-';
+      SOURCE_PREFIXES.secretsmanager;
     if (field === 'name' || field === 'source' || field === 'id') return `${sourcePrefix}${name}`;
     return `${SECRET_FIELD_PREFIX[field] ?? sourcePrefix}${name}`;
   }

@@ -152,7 +152,7 @@ t.test('keys that are not valid or collide are clear errors', async (t) => {
   t.equal(failures[0]?.error.code, 'SECRET_DATA_INVALID');
   t.match(
     failures[0]?.error.message,
-    /key "f\.white space" \(from find-f\) is not a valid Secret key/,
+    /key "f\.white space" \(from secrets\[name=f\]\) is not a valid Secret key/,
   );
   const colliding = await rig(
     t,
@@ -165,7 +165,10 @@ t.test('keys that are not valid or collide are clear errors', async (t) => {
     [{ name: 'f', source: 'find', id: 'a/' }],
   );
   ({ failures } = await colliding.agent.cycle(signal));
-  t.match(failures[0]?.error.message, /key "f\.x\.y" comes from both find-f and find-f/);
+  t.match(
+    failures[0]?.error.message,
+    /key "f\.x\.y" comes from both secrets\[name=f\] and secrets\[name=f\]/,
+  );
 });
 
 t.test('items AWS could name badly fail the directory, named, before any write', async (t) => {
