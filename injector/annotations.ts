@@ -13,7 +13,6 @@ import {
   checkAgentConfig,
   configProblemMessage,
   LIMITS,
-  MODES,
   type AgentConfigInput,
   type ConfigProblem,
   type Mode,
@@ -106,6 +105,8 @@ export const TEMPLATES = templateEnvironment(Handlebars);
 /** What the pod-level annotations set. */
 interface Draft {
   mode: Mode;
+  /** The `mode` annotation as written: the schema decides whether it is a mode. */
+  modeText?: string;
   nativeSidecar?: boolean;
   mountPath: string;
   containers?: string[];
@@ -164,7 +165,9 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
     else if (!parseSecretKey(key, value, secrets, out)) out.add(key, () => unknownKeyMessage(key));
   }
   const config: AnnotatedConfig = { ...draft.config, secrets: finishSecrets(secrets, out) };
-  for (const p of checkAnnotatedConfig(config)) out.push(p);
+  const checked = checkAnnotatedConfig(config, draft.modeText);
+  if (checked.mode !== undefined) draft.mode = checked.mode;
+  for (const p of checked.problems) out.push(p);
   checkCrossFields(draft, env, out);
   return {
     inject: true,
@@ -229,6 +232,7 @@ function tooLong(key: string, value: string, out: Collector): boolean {
 // The agent's configuration, checked by its own schema
 
 const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
+  mode: 'mode',
   refreshInterval: 'refresh-interval',
   region: 'region',
   failoverRegion: 'failover-region',
@@ -260,10 +264,18 @@ export function annotationForField(path: string, secrets: readonly SecretInput[]
   return POD_FIELD_KEY[path] ?? 'inject';
 }
 
-/** The schema's problems with the annotated configuration, named by annotation. */
-function checkAnnotatedConfig(config: AnnotatedConfig): Problem[] {
-  const checked = checkAgentConfig(config, TEMPLATES);
-  return checked.ok ? [] : checked.problems.map((p) => toProblem(p, config.secrets));
+/**
+ * The schema's problems with the annotated configuration, named by annotation, and the mode it
+ * read. The mode is the pod's choice of layout: the injector writes the mode of each agent
+ * container itself (plan.ts), but the annotation's value is checked here, by the schema.
+ */
+function checkAnnotatedConfig(
+  config: AnnotatedConfig,
+  mode: string | undefined,
+): { problems: Problem[]; mode?: Mode } {
+  const checked = checkAgentConfig(mode === undefined ? config : { ...config, mode }, TEMPLATES);
+  if (checked.ok) return { problems: [], mode: checked.config.mode };
+  return { problems: checked.problems.map((p) => toProblem(p, config.secrets)) };
 }
 
 /** A schema problem, said in annotations. */
@@ -287,9 +299,9 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   inject: () => undefined,
   // Written by the injector itself; any value is accepted so a hand-edited pod is not denied.
   status: () => undefined,
-  mode: (v, d, out, k) => {
-    if ((MODES as readonly string[]).includes(v)) d.mode = v as Mode;
-    else out.add(k, `must be one of ${MODES.join(', ')}; got ${quote(v)}`);
+  // Checked by the schema with the rest of the configuration (checkAnnotatedConfig).
+  mode: (v, d) => {
+    d.modeText = v;
   },
   'native-sidecar': (v, d, out, k) => {
     const b = parseBoolean(v, k, out);
