@@ -5,6 +5,7 @@
  * half-injected manifest piped into `kubectl apply` would be worse than none), exit 1.
  */
 import { regionProblem } from '../common/config.ts';
+import { parseBooleanText } from '../common/values.ts';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Parser, parseAllDocuments, stringify } from 'yaml';
@@ -174,7 +175,8 @@ function parseOutput(value: string | undefined): 'yaml' | 'json' | undefined {
 
 function injectorOptions(values: Readonly<Record<string, unknown>>): InjectorOptions {
   const native = values['native-sidecar'];
-  if (native !== 'true' && native !== 'false') {
+  const nativeSidecar = typeof native === 'string' ? parseBooleanText(native) : undefined;
+  if (nativeSidecar === undefined) {
     throw new AgentError(
       'USAGE',
       `inject: --native-sidecar (SECRETS_AGENT_NATIVE_SIDECAR) must be true or false, got "${String(native)}"`,
@@ -191,7 +193,7 @@ function injectorOptions(values: Readonly<Record<string, unknown>>): InjectorOpt
   }
   return {
     ...DEFAULT_INJECTOR_OPTIONS,
-    nativeSidecar: native === 'true',
+    nativeSidecar,
     ...(typeof image === 'string' ? { image } : {}),
     ...(typeof region === 'string' ? { defaultRegion: region } : {}),
   };
