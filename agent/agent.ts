@@ -55,6 +55,8 @@ export interface AgentDeps {
     readonly writer: SecretWriter;
     readonly extract: (spec: SecretSpec, value: SecretValue) => ReadonlyMap<string, Uint8Array>;
   };
+  /** Told every cycle's failures (Kubernetes Events on the pod: events.ts). */
+  readonly events?: { report(failures: readonly SecretFailure[]): void };
   readonly random?: () => number;
   readonly now?: () => number;
   /** What every wait and deadline reads (virtual in tests and the fleet simulation). */
@@ -233,8 +235,7 @@ export class Agent {
       const r = fresh.get(spec.name);
       if (r !== undefined) this.#lastGood.set(spec.name, r);
     }
-    const secretFailure = await this.#writeSecret(current, signal);
-    if (secretFailure !== undefined) failures.push(secretFailure);
+    failures.push(...(await this.#writeSecret(current, signal)));
     // Before the first complete write the app has not started (the startup probe holds it).
     if (this.#ready && changed.length > 0) await this.#deps.reload?.(changed, signal);
     if (failures.length === 0 && !this.#ready) {
@@ -277,11 +278,11 @@ export class Agent {
   #render(spec: SecretSpec, outcome: FetchOutcome | undefined): Rendered {
     if (outcome === undefined) throw new AgentError('AWS_REQUEST', `secret ${spec.id}: no answer`);
     if (!outcome.ok) throw outcome.error;
-    const from = secretFieldPath(spec.name);
+    const path = secretFieldPath(spec.name);
     const items =
       'items' in outcome
         ? directoryItems(spec, outcome.items)
-        : [{ path: spec.name, key: spec.name, value: outcome.value }];
+        : [{ path: spec.name, key: spec.name, value: outcome.value, upstream: spec.id }];
     const files: SecretFile[] = [];
     const entries: SecretEntry[] = [];
     const mode = spec.mode ?? this.#deps.config.fileMode;
@@ -292,6 +293,8 @@ export class Agent {
         'items' in outcome ? item.path : undefined,
       );
       files.push({ name: item.path, content, mode });
+      // A directory item is named by its upstream name: two items of one source can collide.
+      const from = 'items' in outcome ? `${path} (${item.upstream})` : path;
       entries.push({ key: item.key, value: content, from });
       if (spec.extract && this.#deps.secret !== undefined) {
         for (const [key, value] of this.#deps.secret.extract(spec, item.value)) {
@@ -331,15 +334,17 @@ export class Agent {
   async #writeSecret(
     current: readonly Rendered[],
     signal: AbortSignal,
-  ): Promise<SecretFailure | undefined> {
+  ): Promise<readonly SecretFailure[]> {
     const { metrics, logger } = this.#deps;
     const writer = this.#deps.secret?.writer;
-    if (writer === undefined || current.length === 0) return undefined;
+    if (writer === undefined || current.length === 0) return [];
     try {
-      const data = secretData(
+      const { data, problems } = secretData(
         current.flatMap((r) => r.entries),
         writer.target,
       );
+      // The keys left out fail alone: every other key is written.
+      const failures = problems.map((error) => this.#keyFailure(writer.target, error));
       const outcome = await writer.write(data, signal);
       metrics.k8sSecretWrites.inc({ outcome });
       if (outcome !== 'unchanged')
@@ -348,7 +353,7 @@ export class Agent {
           outcome,
           keys: [...data.keys()],
         });
-      return undefined;
+      return failures;
     } catch (err) {
       if (signal.aborted) throw err;
       const error =
@@ -363,8 +368,21 @@ export class Agent {
         code: error.code,
         error: error.message,
       });
-      return { secret: `Secret ${writer.target}`, error, write: true };
+      return [{ secret: `Secret ${writer.target}`, error, write: true }];
     }
+  }
+
+  /** A key left out of the Secret: counted, logged by name, a failure of its own. */
+  #keyFailure(target: string, error: AgentError): SecretFailure {
+    this.#deps.metrics.k8sSecretWrites.inc({
+      outcome: SECRET_WRITE_OUTCOMES[error.code] ?? 'error',
+    });
+    this.#deps.logger.warn('Kubernetes Secret key left out', {
+      secret: target,
+      code: error.code,
+      error: error.message,
+    });
+    return { secret: `Secret ${target}`, error, write: true };
   }
 
   /**
@@ -453,6 +471,16 @@ export class Agent {
     deadline?: Deadline,
     only?: ReadonlySet<string>,
   ): Promise<CycleResult> {
+    const result = await this.#cycleOrError(signal, deadline, only);
+    this.#deps.events?.report(result.failures);
+    return result;
+  }
+
+  async #cycleOrError(
+    signal: AbortSignal,
+    deadline?: Deadline,
+    only?: ReadonlySet<string>,
+  ): Promise<CycleResult> {
     try {
       return await this.cycle(signal, deadline, only);
     } catch (err) {
@@ -481,8 +509,9 @@ export class Agent {
 function directoryItems(
   spec: SecretSpec,
   items: readonly DirectoryItem[],
-): { path: string; key: string; value: SecretValue }[] {
+): { path: string; key: string; value: SecretValue; upstream: string }[] {
   const what = `${spec.source ?? 'secret'} ${spec.id}`;
+  const prefix = spec.id.endsWith('/') || spec.source === 'find' ? spec.id : `${spec.id}/`;
   const out = items.map((item) => {
     const problem = relativePathProblem(item.path);
     if (problem !== undefined)
@@ -494,6 +523,7 @@ function directoryItems(
       path: `${spec.name}/${item.path}`,
       key: `${spec.name}.${item.path.replaceAll('/', '.')}`,
       value: item.value,
+      upstream: item.value.name ?? `${prefix}${item.path}`,
     };
   });
   const collision = pathCollision(out.map((i) => i.path));

@@ -14,9 +14,10 @@ import { formatDuration, parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
 import { isPodLocalUrl, parseFileMode, quote, region } from './values.ts';
-import { checkArnRegions } from './region.ts';
+import { checkRegions } from './region.ts';
+import * as transport from './config-transport.ts';
 
-export { regionOfArns, regionProblem } from './region.ts';
+export { proxyAddressProblem, regionProblem } from './values.ts';
 export { configProblemMessage, formatConfigProblem, type ConfigProblem } from './config-problem.ts';
 import { formatConfigProblem, type ConfigProblem } from './config-problem.ts';
 import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
@@ -126,7 +127,7 @@ export interface K8sSecretTarget {
 
 export type { SecretOwner } from './config-owners.ts';
 
-export interface AgentConfig {
+export interface AgentConfig extends transport.TransportConfig {
   readonly mode: Mode;
   readonly outputDir: string;
   readonly refreshIntervalMs: number;
@@ -167,7 +168,7 @@ export interface SecretInput {
 }
 
 /** The config as written in a file or argument (durations as strings, modes as octal). */
-export interface AgentConfigInput {
+export interface AgentConfigInput extends transport.TransportInput {
   mode?: string;
   outputDir?: string;
   refreshInterval?: string;
@@ -195,6 +196,7 @@ export const CONFIG_FIELDS = [
   'requestTimeout',
   'region',
   'failoverRegion',
+  ...transport.TRANSPORT_FIELDS,
   'httpAddress',
   'httpPort',
   'fileMode',
@@ -624,9 +626,7 @@ function parseTargets(
   );
   const primary = optString(raw, 'region', '', ctx, 64, region('us-east-1'));
   const failoverRegion = optString(raw, 'failoverRegion', '', ctx, 64, region('us-west-2'));
-  if (failoverRegion !== undefined && failoverRegion === primary) {
-    ctx.problems.add('failoverRegion', 'must differ from {0}', 'region');
-  }
+  checkRegions(raw['region'], failoverRegion, raw['secrets'], ctx.problems);
   return {
     ...(primary === undefined ? {} : { region: primary }),
     ...(failoverRegion === undefined ? {} : { failoverRegion }),
@@ -681,7 +681,6 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
   };
   checkKeys(raw, CONFIG_FIELDS, '', ctx);
   const secrets = parseSecrets(raw, ctx);
-  if (raw['region'] === undefined) checkArnRegions(secrets, raw['failoverRegion'], ctx.problems);
   const k8sSecret = parseK8sSecret(raw['k8sSecret'], ctx);
   const local = parseLocal(raw, ctx);
   const config: AgentConfig = {
@@ -689,6 +688,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
     ...parseLocalApi(raw, ctx, local),
     ...parseTiming(raw, ctx),
     ...parseTargets(raw, ctx),
+    ...transport.parseTransport(raw, LIMITS.urlLength, (...a) => ctx.problems.add(...a)),
     ...(k8sSecret === undefined ? {} : { k8sSecret }),
     secrets,
   };

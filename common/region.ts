@@ -13,6 +13,7 @@
  * - `profile`: a profile the SDK reads, AWS_PROFILE (the agent only);
  * - `imds`: the instance metadata service (the agent only).
  */
+import { isObject } from './json.ts';
 import { REGION } from './values.ts';
 
 export { region, regionProblem } from './values.ts';
@@ -55,17 +56,26 @@ export function regionOfArns(ids: readonly string[]): string | undefined {
 }
 
 /**
- * What the secrets' ARNs imply when the configuration names no region (the schema asks): ARNs in
- * different regions need `region`, as one agent reads in one region, which would otherwise be
- * whichever came first (each further region is one problem, on the first ARN naming it); and a
- * failover region must differ from the one the ARNs name, as it must from `region`.
+ * The rules between the configuration's regions and its secrets' (the schema asks them):
+ * `failoverRegion` must differ from the region the agent reads in first, `region` or else the one
+ * the ARNs name; and ARNs in different regions need `region`, as one agent reads in one region,
+ * which would otherwise be whichever came first (each further region is one problem, on the first
+ * ARN naming it).
  */
-export function checkArnRegions(
-  secrets: readonly { readonly id: string }[],
-  failoverRegion: unknown,
+export function checkRegions(
+  named: unknown,
+  failoverRegion: string | undefined,
+  secrets: unknown,
   problems: { add(path: string, message: string, ...refs: string[]): void },
 ): void {
-  const [first, ...others] = arnRegions(secrets.map((s) => s.id));
+  if (failoverRegion !== undefined && failoverRegion === named)
+    problems.add('failoverRegion', 'must differ from {0}', 'region');
+  if (named !== undefined || !Array.isArray(secrets)) return;
+  // The ids as written, at their places: `secrets[i].id` names the one a problem is about.
+  const ids = secrets.map((s: unknown) =>
+    isObject(s) && typeof s['id'] === 'string' ? s['id'] : '',
+  );
+  const [first, ...others] = arnRegions(ids);
   if (first === undefined) return;
   const [primary, at] = first;
   for (const [name, i] of others)

@@ -264,7 +264,7 @@ t.test('the agent: config, ARN, environment, IMDS; else a clear error', async (t
   t.ok(none instanceof AgentError && none.code === 'CONFIG_INVALID');
   t.match(
     (none as Error).message,
-    /no AWS region: set region .*--default-region; the instance metadata service did not answer/,
+    /no AWS region: set region in the configuration, AWS_REGION or AWS_DEFAULT_REGION; the instance metadata service did not answer/,
   );
   const disabled = await resolveRegion(plain, {
     ...offline,

@@ -24,7 +24,9 @@ import { LIMITS } from '../../common/config.ts';
 import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
 import type { SecretValue } from '../types.ts';
+import { checkSecretAnswer, isValueInvalid, parameterError } from './upstream.ts';
 import type { ParameterKit } from './ssm.ts';
+import { transportConfig } from './transport.ts';
 import { callOutcome, translateAwsError, translateBatchEntry, type CallOutcome } from './errors.ts';
 import {
   mapLimit,
@@ -66,6 +68,10 @@ export interface AwsSourceOptions {
    * failures (an agent not yet up on a fresh node) are retried like network errors.
    */
   readonly containerCredentials?: boolean;
+  /** An HTTP(S) proxy for every AWS call (transport.ts). */
+  readonly proxyAddress?: string;
+  /** AWS's FIPS endpoints. */
+  readonly useFipsEndpoint?: boolean;
   readonly now?: () => number;
   /** For the batch call's cool-down after throttling (strategy.ts). */
   readonly random?: () => number;
@@ -128,6 +134,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
   const credentials = defaultProvider({
     clientConfig: {
       maxAttempts: SDK_MAX_ATTEMPTS,
+      ...transportConfig(options),
       ...(options.region === undefined ? {} : { region: options.region }),
     },
     clientPlugins: [countingPlugin(options.onApiCall)],
@@ -137,12 +144,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
     const config = {
       credentials,
       maxAttempts: SDK_MAX_ATTEMPTS,
-      requestHandler: {
-        requestTimeout: requestTimeoutMs,
-        // Without this the SDK only warns when the timeout passes, and keeps waiting.
-        throwOnRequestTimeout: true,
-        connectionTimeout: 5_000,
-      },
+      ...transportConfig({ ...options, requestTimeoutMs }),
       ...(region === undefined ? {} : { region }),
     };
     const client = new SecretsManagerClient(config);
@@ -193,6 +195,10 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       }
       return results;
     },
+    async nearNames(ids, signal) {
+      const { nearSecretNames } = await import('./near-names.ts');
+      return nearSecretNames(primary.client, ids, signal);
+    },
     close() {
       destroy(primary);
       if (failover !== undefined) destroy(failover);
@@ -222,6 +228,7 @@ function parameterKit(): ParameterKit {
     describeRef,
     refKey,
     agentError: (code, message) => new AgentError(code, message),
+    parameterError,
     directoryItems: LIMITS.directoryItems,
     maxPages,
   };
@@ -363,7 +370,7 @@ async function getOne(target: RegionClient, ref: SecretRef, call: CallContext): 
       }),
       { abortSignal: call.signal, requestTimeout: budget },
     );
-    return { ref, ok: true, value: toValue(out) };
+    return valueOutcome(ref, out);
   } catch (err) {
     if (call.signal.aborted) throw err;
     return { ref, ok: false, error: callError(err, describeRef(ref), budget, call) };
@@ -399,7 +406,7 @@ async function batchGet(
   for (const ref of chunk) {
     const entry = answer.values.find((v) => matchesId(v, ref.id));
     const error = answer.errors.get(ref.id);
-    if (entry !== undefined) results.set(refKey(ref), { ref, ok: true, value: toValue(entry) });
+    if (entry !== undefined) results.set(refKey(ref), valueOutcome(ref, entry));
     else if (error !== undefined) results.set(refKey(ref), { ref, ok: false, error });
     else {
       results.set(refKey(ref), {
@@ -489,7 +496,7 @@ export function matchesId(
   );
 }
 
-export function toValue(out: {
+type SecretAnswer = {
   readonly ARN?: string | undefined;
   readonly Name?: string | undefined;
   readonly VersionId?: string | undefined;
@@ -497,7 +504,11 @@ export function toValue(out: {
   readonly SecretBinary?: Uint8Array | undefined;
   readonly VersionStages?: string[] | undefined;
   readonly CreatedDate?: Date | undefined;
-}): SecretValue {
+};
+
+/** A secret's value as kept, once checked against what AWS can answer; throws VALUE_INVALID. */
+export function toValue(out: SecretAnswer): SecretValue {
+  checkSecretAnswer(out.Name ?? out.ARN ?? 'a secret', out);
   return {
     arn: out.ARN ?? '',
     versionId: out.VersionId ?? '',
@@ -507,4 +518,20 @@ export function toValue(out: {
     ...(out.SecretString === undefined ? {} : { string: out.SecretString }),
     ...(out.SecretBinary === undefined ? {} : { binary: out.SecretBinary }),
   };
+}
+
+/** An answer's value, or the VALUE_INVALID error that refuses it. */
+export function valueOrError(out: SecretAnswer): SecretValue | AgentError {
+  try {
+    return toValue(out);
+  } catch (err) {
+    if (isValueInvalid(err)) return err;
+    throw err;
+  }
+}
+
+/** A ref's outcome from an answer: its value, or VALUE_INVALID for this ref alone. */
+function valueOutcome(ref: SecretRef, out: SecretAnswer): Outcome {
+  const value = valueOrError(out);
+  return value instanceof AgentError ? { ref, ok: false, error: value } : { ref, ok: true, value };
 }

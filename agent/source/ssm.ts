@@ -20,6 +20,7 @@ import {
 export { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { AgentError, ErrorCode } from '../../common/errors.ts';
 import type { SecretValue } from '../types.ts';
+import type { parameterError } from './upstream.ts';
 import type {
   callBudget,
   callError,
@@ -45,6 +46,8 @@ export interface ParameterKit {
   readonly describeRef: typeof describeRef;
   readonly refKey: typeof refKey;
   readonly agentError: (code: ErrorCode, message: string) => AgentError;
+  /** Why a parameter's Value is not one SSM answers, if it is not (upstream.ts). */
+  readonly parameterError: typeof parameterError;
   /** The most files one directory source may hold. */
   readonly directoryItems: number;
   readonly maxPages: typeof maxPages;
@@ -122,7 +125,7 @@ async function readParameters(
   for (const ref of chunk) {
     const parameter = parameters.find((p) => answers(p, ref.id)) ?? bySelector(parameters, ref.id);
     if (parameter !== undefined) {
-      results.set(refKey(ref), { ref, ok: true, value: toValue(parameter) });
+      results.set(refKey(ref), parameterOutcome(ref, parameter, kit));
       continue;
     }
     const message = invalid.includes(ref.id)
@@ -170,6 +173,34 @@ function bySelector(parameters: readonly Parameter[], requested: string): Parame
   return versions.size === 1 ? candidates[0] : undefined;
 }
 
+/** A ref's outcome from a parameter: its value, or VALUE_INVALID for this ref alone. */
+function parameterOutcome(ref: SecretRef, parameter: Parameter, kit: ParameterKit): Outcome {
+  const name = parameter.Name ?? parameter.ARN ?? 'a parameter';
+  const error = kit.parameterError(name, parameter.Value ?? '');
+  return error === undefined
+    ? { ref, ok: true, value: toValue(parameter) }
+    : { ref, ok: false, error };
+}
+
+/** Each parameter under the prefix as an item, or the first VALUE_INVALID among them. */
+function pathItems(
+  ref: SecretRef,
+  prefix: string,
+  parameters: readonly Parameter[],
+  kit: ParameterKit,
+): DirectoryItem[] | Outcome {
+  const items: DirectoryItem[] = [];
+  for (const parameter of parameters) {
+    const name = parameter.Name ?? '';
+    if (!name.startsWith(prefix)) continue;
+    const outcome = parameterOutcome(ref, parameter, kit);
+    if (!outcome.ok || !('value' in outcome)) return outcome;
+    items.push({ path: name.slice(prefix.length), value: outcome.value });
+  }
+  return items;
+}
+
+/** A parameter's value as kept (checked first: parameterOutcome). */
 function toValue(parameter: Parameter): SecretValue {
   return {
     arn: parameter.ARN ?? '',
@@ -214,11 +245,9 @@ async function readPath(
         }),
         { abortSignal: call.signal, requestTimeout: budget },
       );
-      for (const parameter of out.Parameters ?? []) {
-        const name = parameter.Name ?? '';
-        if (!name.startsWith(prefix)) continue;
-        items.push({ path: name.slice(prefix.length), value: toValue(parameter) });
-      }
+      const page = pathItems(ref, prefix, out.Parameters ?? [], kit);
+      if (!Array.isArray(page)) return page;
+      items.push(...page);
       nextToken = out.NextToken;
     } catch (err) {
       if (call.signal.aborted) throw err;
