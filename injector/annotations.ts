@@ -31,8 +31,7 @@ import {
   type SecretPrefix,
 } from './keys.ts';
 import { suggestKey } from './suggest.ts';
-import { optInOf } from './opt-in.ts';
-import { booleanProblem } from '../common/values.ts';
+import { optInOf, optInProblem } from './opt-in.ts';
 import {
   finishSecrets,
   SECRET_FIELD_PARSERS,
@@ -135,12 +134,12 @@ export function parseAnnotations(
 ): Result<ParsedAnnotations, readonly Problem[]> {
   const own = ownAnnotations(annotations ?? {});
   const inject = own.get('inject');
-  const optIn = optInOf(inject);
-  if (optIn === 'out') return { ok: true, value: { inject: false } };
+  if (optInOf(inject) === 'out') return { ok: true, value: { inject: false } };
   const out = new Collector();
   if (tooMany(own, out)) return { ok: false, problems: out.problems };
   // A value other than "true" is a problem, and so is everything else wrong: all at once.
-  if (optIn === 'invalid') out.add('inject', booleanProblem(inject ?? ''));
+  const wrong = optInProblem(inject);
+  if (wrong !== undefined) out.add('inject', wrong);
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
   return out.count > 0 ? { ok: false, problems: out.problems } : { ok: true, value: parsed };
@@ -172,9 +171,7 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
     else if (!parseSecretKey(key, value, secrets, out)) out.add(key, () => unknownKeyMessage(key));
   }
   const config: AnnotatedConfig = { ...draft.config, secrets: finishSecrets(secrets, out) };
-  const checked = checkAnnotatedConfig(config, draft.modeText);
-  if (checked.mode !== undefined) draft.mode = checked.mode;
-  for (const p of checked.problems) out.push(p);
+  for (const p of checkAnnotatedConfig(config, draft)) out.push(p);
   checkCrossFields(draft, env, out);
   return {
     inject: true,
@@ -274,17 +271,15 @@ export function annotationForField(path: string, secrets: readonly SecretInput[]
 }
 
 /**
- * The schema's problems with the annotated configuration, named by annotation, and the mode it
- * read. The mode is the pod's choice of layout: the injector writes the mode of each agent
- * container itself (plan.ts), but the annotation's value is checked here, by the schema.
+ * The schema's problems with the annotated configuration, named by annotation. The `mode`
+ * annotation is checked with it: the pod's choice of layout, read into the draft once the schema
+ * accepts it (the injector writes each agent container's own mode itself, plan.ts).
  */
-function checkAnnotatedConfig(
-  config: AnnotatedConfig,
-  mode: string | undefined,
-): { problems: Problem[]; mode?: Mode } {
-  const checked = checkAgentConfig(mode === undefined ? config : { ...config, mode }, TEMPLATES);
-  if (checked.ok) return { problems: [], mode: checked.config.mode };
-  return { problems: checked.problems.map((p) => toProblem(p, config.secrets)) };
+function checkAnnotatedConfig(config: AnnotatedConfig, draft: Draft): Problem[] {
+  // An absent mode stays absent: the schema reads `undefined` as not given.
+  const checked = checkAgentConfig({ ...config, mode: draft.modeText }, TEMPLATES);
+  if (checked.ok) draft.mode = checked.config.mode;
+  return checked.ok ? [] : checked.problems.map((p) => toProblem(p, config.secrets));
 }
 
 /** A schema problem, said in annotations. */
@@ -309,9 +304,7 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   // Written by the injector itself; any value is accepted so a hand-edited pod is not denied.
   status: () => undefined,
   // Checked by the schema with the rest of the configuration (checkAnnotatedConfig).
-  mode: (v, d) => {
-    d.modeText = v;
-  },
+  mode: (v, d) => Object.assign(d, { modeText: v }),
   'native-sidecar': (v, d, out, k) => {
     const b = parseBoolean(v, k, out);
     if (b !== undefined) d.nativeSidecar = b;

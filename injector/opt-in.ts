@@ -10,6 +10,7 @@
  * (a pod that concerns the injector must come out injected) say that same predicate in CEL:
  * OPT_IN_CEL, which test/manifests.test.ts finds, as written, in both manifests.
  */
+import { booleanProblem } from '../common/values.ts';
 import { ANNOTATION_PREFIX } from './types.ts';
 
 export const INJECT_ANNOTATION = `${ANNOTATION_PREFIX}inject`;
@@ -23,6 +24,11 @@ export type OptIn = 'out' | 'in' | 'invalid';
 export function optInOf(value: unknown): OptIn {
   if (value === undefined || value === OPT_OUT_VALUE) return 'out';
   return value === OPT_IN_VALUE ? 'in' : 'invalid';
+}
+
+/** What is wrong with the annotation's value: a value that is neither "true" nor "false". */
+export function optInProblem(value: string | undefined): string | undefined {
+  return optInOf(value) === 'invalid' ? booleanProblem(value ?? '') : undefined;
 }
 
 /** Whether a pod with these annotations is the injector's business (to inject or deny). */
