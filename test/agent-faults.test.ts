@@ -206,11 +206,19 @@ t.test(
     const names = ['alpha', 'beta', 'gamma'];
     const writer = join(import.meta.dirname, 'helpers', 'busy-writer.ts');
     for (let round = 0; round < 12; round++) {
-      const child = spawn(process.execPath, [writer, dir, names.join(',')], {
+      const child = spawn(process.execPath, [writer, dir, names.join(','), String(round * 1000)], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-      await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 200)));
+      // Killed after a number of whole writes that differs from round to round (no timer, no
+      // randomness): the kill lands somewhere in the next write, wherever that is then.
+      const after = 1 + ((round * 7) % 23);
+      let written = 0;
+      await new Promise<void>((resolve) =>
+        child.stdout.on('data', (d: Buffer) => {
+          written += d.toString().split('\n').length - 1;
+          if (written >= after) resolve();
+        }),
+      );
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('close', resolve));
       // Whatever the moment of death: every stable path reads whole, all from one update.

@@ -19,6 +19,9 @@ import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
 import type { Container, Pod } from '../injector/types.ts';
 import { applyTo, patchOf } from './injector-support.ts';
 import { admitTemplate, at, build, find, type Obj, podTemplate } from './helpers/manifests.ts';
+import { fileNeeds } from './helpers/needs.ts';
+
+fileNeeds(t, 'kubectl');
 
 type Assert = Pick<Test, 'ok' | 'equal' | 'same' | 'doesNotThrow'>;
 
@@ -155,6 +158,8 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
   );
   const conditions = at(hook, 'matchConditions') as { name: string; expression: string }[];
   t.equal(conditions.length, 1, 'one match condition');
+  // The rule's text is the injector's (injector/opt-in.ts); what it selects is evaluated, with
+  // the policy's CEL and the injector, in opt-in-cel.test.ts.
   t.equal(
     conditions[0]?.expression,
     OPT_IN_CEL,
