@@ -69,12 +69,15 @@ export interface RunningAgent {
   exited: Promise<AgentRun>;
 }
 
+/** `wrap`: a command the agent runs under (`unshare … exec "$@"`), the node command after it. */
 export function startAgent(
   args: readonly string[],
   env: Readonly<Record<string, string>>,
   cli: string = CLI,
+  wrap: readonly string[] = [],
 ): RunningAgent {
-  const child = spawn(process.execPath, [cli, 'agent', ...args], {
+  const [command, ...argv] = [...wrap, process.execPath, cli, 'agent', ...args];
+  const child = spawn(command ?? process.execPath, argv, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
