@@ -17,19 +17,9 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { agentEnv, freePort } from '../test/helpers/agent-process.ts';
+import { spawnWebhook, untilUp } from '../test/helpers/shipped-webhook.ts';
 import { startDevProcess } from './dev-process.ts';
-import {
-  CLI,
-  NODE,
-  printResult,
-  QUICK,
-  round,
-  shippedRuntimeEnv,
-  sleep,
-  table,
-  tempDir,
-  vmRss,
-} from './lib.ts';
+import { CLI, NODE, printResult, QUICK, round, sleep, table, tempDir, vmRss } from './lib.ts';
 
 const MIB = 1024 * 1024;
 const WANTED = QUICK ? 1_000 : 10_000;
@@ -54,19 +44,18 @@ interface Target {
   readonly child: ChildProcess;
 }
 
-async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const s = netConnect(port, '127.0.0.1');
-      s.once('connect', () => resolve(true)).once('error', () => resolve(false));
-      s.once('close', () => resolve(false));
-      setTimeout(() => s.destroy(), 200);
-    });
-    if (up) return;
-    await sleep(100);
-  }
-  throw new Error(`${name} did not listen on ${port}`);
+function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
+  return untilUp(child, () => accepts(port), `${name} on ${port}`);
+}
+
+/** Whether a TCP connection to the port opens (within 200 ms). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = netConnect(port, '127.0.0.1');
+    s.once('connect', () => resolve(true)).once('error', () => resolve(false));
+    s.once('close', () => resolve(false));
+    setTimeout(() => s.destroy(), 200);
+  });
 }
 
 function spawnCli(args: readonly string[], env: Record<string, string>): ChildProcess {
@@ -80,19 +69,13 @@ async function startWebhook(work: string): Promise<{ targets: Target[]; stop(): 
   writeFileSync(join(work, 'tls.crt'), pair.cert);
   writeFileSync(join(work, 'tls.key'), pair.key);
   const [port, metrics] = [await freePort(), await freePort()];
-  const child = spawnCli(
-    [
-      'webhook',
-      '--address=127.0.0.1',
-      `--port=${port}`,
-      `--metrics-port=${metrics}`,
-      `--tls-cert-file=${join(work, 'tls.crt')}`,
-      `--tls-key-file=${join(work, 'tls.key')}`,
-      '--log-level=error',
-    ],
-    // What ships: the Deployment's NODE_OPTIONS and MALLOC_* settings.
-    { PATH: process.env['PATH'] ?? '', ...shippedRuntimeEnv() },
-  );
+  const child = spawnWebhook({
+    tlsDir: work,
+    port,
+    metricsPort: metrics,
+    cli: CLI,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   await waitForPort(port, child, 'webhook');
   await waitForPort(metrics, child, 'webhook metrics');
   return {

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
+import { spawnWebhook, untilUp } from '../test/helpers/shipped-webhook.ts';
 import { startDevProcess } from './dev-process.ts';
 import {
   largestFleets,
@@ -386,26 +387,12 @@ async function webhookRollout(count: number): Promise<WebhookRun> {
   writeFileSync(join(work, 'tls.crt'), pair.cert);
   writeFileSync(join(work, 'tls.key'), pair.key);
   const port = await freePort();
-  const child = spawn(
-    NODE,
-    [
-      CLI,
-      'webhook',
-      '--address',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--tls-cert-file',
-      join(work, 'tls.crt'),
-      '--tls-key-file',
-      join(work, 'tls.key'),
-      '--metrics-port',
-      '0',
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const child = spawnWebhook({
+    tlsDir: work,
+    port,
+    cli: CLI,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   children.add(child);
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
   try {
@@ -427,7 +414,7 @@ async function webhookRollout(count: number): Promise<WebhookRun> {
           dryRun: false,
         },
       });
-    await waitUp(port, agent, review(0), child);
+    await untilUp(child, async () => (await admit(port, agent, review(0))) === 200, 'webhook');
     const latencies: number[] = [];
     let next = 0;
     const started = performance.now();
@@ -476,16 +463,6 @@ function admit(port: number, agent: HttpsAgent, body: string): Promise<number> {
     req.on('error', reject);
     req.end(body);
   });
-}
-
-async function waitUp(port: number, agent: HttpsAgent, body: string, child: ChildProcess) {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`webhook exited ${child.exitCode}`);
-    if ((await admit(port, agent, body).catch(() => 0)) === 200) return;
-    await sleep(100);
-  }
-  throw new Error('the webhook did not listen');
 }
 
 // ---------------------------------------------------------------------------------------------

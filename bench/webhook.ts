@@ -33,6 +33,7 @@ import { connect } from 'node:tls';
 import { parse } from 'yaml';
 import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort } from '../test/helpers/agent-process.ts';
+import { shippedRuntimeEnv, spawnWebhook, untilUp } from '../test/helpers/shipped-webhook.ts';
 import {
   pathologicalReview,
   READ_LISTS,
@@ -47,7 +48,6 @@ import {
   QUICK,
   ROOT,
   round,
-  shippedRuntimeEnv,
   sleep,
   table,
   tempDir,
@@ -123,18 +123,8 @@ interface Server {
   readonly child: ChildProcess;
 }
 
-async function waitListening(child: ChildProcess, port: number, name: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}`);
-    const up = await post(port, body).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (up) return;
-    await sleep(100);
-  }
-  throw new Error(`${name} did not listen on ${port}`);
+function waitListening(child: ChildProcess, port: number, name: string): Promise<void> {
+  return untilUp(child, async () => (await post(port, body)).status === 200, name);
 }
 
 interface Reply {
@@ -179,29 +169,12 @@ function post(port: number, payload: string, onSent?: () => void): Promise<Reply
 
 async function startWebhook(): Promise<Server> {
   const port = await freePort();
-  const child = spawn(
-    NODE,
-    [
-      CLI,
-      'webhook',
-      '--address',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--tls-cert-file',
-      certFile,
-      '--tls-key-file',
-      keyFile,
-      '--metrics-port',
-      '0',
-      '--log-level',
-      'error',
-    ],
-    {
-      env: { ...process.env, ...RUNTIME_ENV },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const child = spawnWebhook({
+    tlsDir: work,
+    port,
+    cli: CLI,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   await waitListening(child, port, 'webhook');
   return { name: 'webhook', port, child };
 }

@@ -1,0 +1,89 @@
+/**
+ * The webhook command as a real process, started as the shipped Deployment starts it: its
+ * runtime settings (NODE_OPTIONS heap limits, glibc's MALLOC_*) from manifests/deployment.yaml,
+ * a key pair from a directory laid out like the mounted Secret, loopback only. Tests and
+ * benchmarks both start it here, so what they run is the same process.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { CLI, ROOT } from './agent-process.ts';
+
+const DEPLOYMENT = join(ROOT, 'manifests/deployment.yaml');
+
+/** The webhook container's runtime settings in the shipped Deployment. */
+export function shippedRuntimeEnv(): Record<string, string> {
+  const deployment = parseAllDocuments(readFileSync(DEPLOYMENT, 'utf8'))
+    .map((d) => d.toJS() as { kind?: string; spec?: unknown })
+    .find((d) => d.kind === 'Deployment') as {
+    spec: { template: { spec: { containers: { env: { name: string; value: string }[] }[] } } };
+  };
+  const env = deployment.spec.template.spec.containers[0]?.env ?? [];
+  return Object.fromEntries(
+    env
+      .filter((e) => e.name === 'NODE_OPTIONS' || e.name.startsWith('MALLOC_'))
+      .map((e) => [e.name, e.value]),
+  );
+}
+
+/** The webhook container's memory limit in the shipped Deployment, in bytes (`256Mi`). */
+export function shippedMemoryLimit(): number {
+  const match = /limits:\s*\n\s*memory:\s*(\d+)Mi/.exec(readFileSync(DEPLOYMENT, 'utf8'));
+  if (match?.[1] === undefined) throw new Error('no memory limit in manifests/deployment.yaml');
+  return Number(match[1]) * 1024 * 1024;
+}
+
+export interface WebhookSpawn {
+  /** Holds `tls.crt` and `tls.key`. */
+  readonly tlsDir: string;
+  /** 0: any free port (read it from the "listening" log line). */
+  readonly port: number;
+  readonly metricsPort?: number;
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** More flags, after the ones above. */
+  readonly flags?: readonly string[];
+  /** Another bundle (benchmarks compare builds); the fresh dist/cli.js by default. */
+  readonly cli?: string;
+  readonly stdio?: StdioOptions;
+}
+
+/**
+ * `cli.js webhook` on 127.0.0.1 with the shipped runtime settings and nothing else inherited
+ * (no HOME, only PATH), so the figures and failures are those of what ships.
+ */
+export function spawnWebhook(options: WebhookSpawn): ChildProcess {
+  const flags = [
+    '--address=127.0.0.1',
+    `--port=${options.port}`,
+    `--metrics-port=${options.metricsPort ?? 0}`,
+    `--tls-cert-file=${join(options.tlsDir, 'tls.crt')}`,
+    `--tls-key-file=${join(options.tlsDir, 'tls.key')}`,
+    `--log-level=${options.logLevel ?? 'error'}`,
+    ...(options.flags ?? []),
+  ];
+  return spawn(process.execPath, [options.cli ?? CLI, 'webhook', ...flags], {
+    env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent', ...shippedRuntimeEnv() },
+    stdio: options.stdio ?? ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * Resolves once `probe` answers true (tried every 100 ms, for a server that logs nothing at its
+ * log level); rejects as soon as the process exits, or after `ms`.
+ */
+export async function untilUp(
+  child: ChildProcess,
+  probe: () => Promise<boolean>,
+  what: string,
+  ms = 15_000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode})`);
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > end) throw new Error(`${what} did not answer within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
