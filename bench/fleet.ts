@@ -21,13 +21,12 @@
  *   node bench/fleet.ts [--quick] [--pods K]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request, Agent as HttpsAgent } from 'node:https';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
-import { spawnWebhook, untilUp } from '../test/helpers/shipped-webhook.ts';
+import { postReview, spawnWebhook, untilUp } from '../test/helpers/shipped-webhook.ts';
 import { startDevProcess } from './dev-process.ts';
 import {
   largestFleets,
@@ -43,6 +42,7 @@ import {
 import { drawFleet } from './fleet-svg.ts';
 import {
   agentEnv,
+  catalogReview,
   CLI,
   NODE,
   percentile,
@@ -396,24 +396,8 @@ async function webhookRollout(count: number): Promise<WebhookRun> {
   children.add(child);
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
   try {
-    const pod = parse(
-      readFileSync(join(ROOT, 'test/fixtures/pods/env-vars.yaml'), 'utf8'),
-    ) as unknown;
     const review = (i: number): string =>
-      JSON.stringify({
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-          kind: { group: '', version: 'v1', kind: 'Pod' },
-          resource: { group: '', version: 'v1', resource: 'pods' },
-          namespace: 'catalog',
-          operation: 'CREATE',
-          userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-          object: pod,
-          dryRun: false,
-        },
-      });
+      catalogReview(`00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
     await untilUp(child, async () => (await admit(port, agent, review(0))) === 200, 'webhook');
     const latencies: number[] = [];
     let next = 0;
@@ -443,26 +427,8 @@ async function webhookRollout(count: number): Promise<WebhookRun> {
   }
 }
 
-function admit(port: number, agent: HttpsAgent, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        rejectUnauthorized: false,
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+async function admit(port: number, agent: HttpsAgent, body: string): Promise<number> {
+  return (await postReview(port, body, { agent })).status;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import type { SeedInput } from '../dev/seed.ts';
 import { agentEnv } from '../test/helpers/agent-process.ts';
 
@@ -141,4 +142,29 @@ export function heading(text: string): void {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+let catalogPod: unknown;
+
+/**
+ * The AdmissionReview the API server sends for the catalog example's pod
+ * (test/fixtures/pods/env-vars.yaml), created by the ReplicaSet controller: a realistic
+ * opted-in admission.
+ */
+export function catalogReview(uid: string): string {
+  catalogPod ??= parse(readFileSync(join(ROOT, 'test/fixtures/pods/env-vars.yaml'), 'utf8'));
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'catalog',
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+      object: catalogPod,
+      dryRun: false,
+    },
+  });
 }

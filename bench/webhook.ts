@@ -26,14 +26,18 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect } from 'node:tls';
-import { parse } from 'yaml';
 import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort } from '../test/helpers/agent-process.ts';
-import { shippedRuntimeEnv, spawnWebhook, untilUp } from '../test/helpers/shipped-webhook.ts';
+import {
+  postReview,
+  shippedRuntimeEnv,
+  spawnWebhook,
+  untilUp,
+  type Reply,
+} from '../test/helpers/shipped-webhook.ts';
 import {
   pathologicalReview,
   READ_LISTS,
@@ -41,12 +45,12 @@ import {
   type Filler,
 } from '../test/helpers/pathological.ts';
 import {
+  catalogReview,
   CLI,
   median,
   NODE,
   printResult,
   QUICK,
-  ROOT,
   round,
   sleep,
   table,
@@ -87,21 +91,7 @@ const keyFile = join(work, 'tls.key');
 writeFileSync(certFile, pair.cert);
 writeFileSync(keyFile, pair.key);
 
-const pod = parse(readFileSync(join(ROOT, 'test/fixtures/pods/env-vars.yaml'), 'utf8')) as unknown;
-const body = JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    namespace: 'catalog',
-    operation: 'CREATE',
-    userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-    object: pod,
-    dryRun: false,
-  },
-});
+const body = catalogReview('705ab4f5-6393-11e8-b7cc-42010a800002');
 
 const RUNTIME_ENV = shippedRuntimeEnv();
 
@@ -127,44 +117,9 @@ function waitListening(child: ChildProcess, port: number, name: string): Promise
   return untilUp(child, async () => (await post(port, body)).status === 200, name);
 }
 
-interface Reply {
-  readonly status: number;
-  readonly ms: number;
-  readonly text: string;
-}
-
-/** Posts `payload`; `onSent` is called once its last byte is handed to the connection. */
+/** Posts `payload` (nothing checks the certificate); `onSent`: its last byte is handed over. */
 function post(port: number, payload: string, onSent?: () => void): Promise<Reply> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        rejectUnauthorized: false,
-        agent: false,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            ms: performance.now() - started,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(payload, onSent);
-  });
+  return postReview(port, payload, { sent: onSent });
 }
 
 async function startWebhook(): Promise<Server> {
@@ -523,7 +478,7 @@ async function hostileOne(shape: string, review: string): Promise<Hostile> {
     const reply = await post(webhook.port, review).catch(() => ({
       status: 0,
       ms: performance.now() - started,
-      text: '',
+      body: '',
     }));
     await sleep(100); // a process that died on it has exited by now
     const died = webhook.child.exitCode !== null || webhook.child.signalCode !== null;
@@ -531,7 +486,7 @@ async function hostileOne(shape: string, review: string): Promise<Hostile> {
       shape,
       status: reply.status,
       ms: reply.ms,
-      answerBytes: reply.text.length,
+      answerBytes: reply.body.length,
       peakGrowthMiB: died ? Number.NaN : (vmHwm(pid) - before) / MIB,
     };
   } finally {
@@ -553,7 +508,7 @@ async function hostileInFlight(review: string): Promise<{
     const before = Math.max(vmHwm(pid), vmRss(pid));
     const replies = await Promise.all(
       Array.from({ length: IN_FLIGHT }, () =>
-        post(webhook.port, review).catch(() => ({ status: 0, ms: 0, text: '' })),
+        post(webhook.port, review).catch(() => ({ status: 0, ms: 0, body: '' })),
       ),
     );
     const statuses: Record<string, number> = {};
@@ -620,7 +575,7 @@ if (HOSTILE_ONLY) {
 
 const webhook = await startWebhook();
 const responseFile = join(work, 'response.json');
-writeFileSync(responseFile, (await post(webhook.port, body)).text);
+writeFileSync(responseFile, (await post(webhook.port, body)).body);
 const bare = await startBare(responseFile);
 const loadBefore = machineLoad();
 let points: Point[];

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { request, type Agent } from 'node:https';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CLI, ROOT } from './agent-process.ts';
@@ -86,4 +87,55 @@ export async function untilUp(
     if (Date.now() > end) throw new Error(`${what} did not answer within ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly ms: number;
+  readonly body: string;
+}
+
+export interface PostOptions {
+  /** The CA to trust (the name checked is `localhost`); without one nothing is checked. */
+  readonly ca?: string | undefined;
+  /** A keep-alive agent; a fresh connection per request by default. */
+  readonly agent?: Agent | undefined;
+  /** Called once the whole body has been handed to the kernel. */
+  readonly sent?: (() => void) | undefined;
+}
+
+/** POSTs a review to `https://127.0.0.1:<port>/mutate`; `ms` runs until the answer's end. */
+export function postReview(port: number, body: string, options: PostOptions = {}): Promise<Reply> {
+  const trust =
+    options.ca === undefined
+      ? { rejectUnauthorized: false }
+      : { ca: options.ca, servername: 'localhost' };
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        ...trust,
+        method: 'POST',
+        path: '/mutate',
+        agent: options.agent ?? false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            ms: performance.now() - started,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body, () => options.sent?.());
+  });
 }

@@ -3,13 +3,18 @@
  * (shipped-webhook.ts), and what tests send it over HTTPS on loopback.
  */
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import type { Test } from 'tap';
 import { freePort } from './agent-process.ts';
 import { podReview } from './admission.ts';
 import { makeCa, makePair, tempDir, writeSecretVolume } from './certs.ts';
 import { OPTED_IN } from './pathological.ts';
-import { shippedRuntimeEnv, spawnWebhook, untilUp } from './shipped-webhook.ts';
+import {
+  postReview,
+  shippedRuntimeEnv,
+  spawnWebhook,
+  untilUp,
+  type Reply,
+} from './shipped-webhook.ts';
 import { counter } from './wait.ts';
 
 export const ca = makeCa();
@@ -76,47 +81,13 @@ export async function startWebhook(t: Test, extra: readonly string[] = []): Prom
 
 export const ordinary = (uid: string): string => podReview({ uid, annotations: OPTED_IN });
 
-export interface Reply {
-  readonly status: number;
-  readonly ms: number;
-  readonly body: string;
-}
-
-/** POSTs a review; `sent` is called once the whole body has been handed to the kernel. */
+/** POSTs a review, trusting the test CA; `sent` is called once the whole body is handed over. */
 export function post(
   webhook: Pick<Webhook, 'port'>,
   body: string,
   sent?: () => void,
 ): Promise<Reply> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: webhook.port,
-        servername: 'localhost',
-        ca: ca.cert,
-        method: 'POST',
-        path: '/mutate',
-        agent: false,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            ms: performance.now() - started,
-            body: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body, () => sent?.());
-  });
+  return postReview(webhook.port, body, { ca: ca.cert, sent });
 }
 
 export function memory(pid: number): { rss: number; hwm: number } {
