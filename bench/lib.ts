@@ -89,9 +89,18 @@ export function timedRun(
 
 /** VmRSS of a process in bytes, from /proc/<pid>/status. */
 export function vmRss(pid: number | 'self'): number {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** VmHWM: the process's peak RSS so far, in bytes. */
+export function vmHwm(pid: number | 'self'): number {
+  return statusBytes(pid, 'VmHWM');
+}
+
+function statusBytes(pid: number | 'self', field: 'VmRSS' | 'VmHWM'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
-  if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
+  const kb = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no ${field} for ${pid}`);
   return Number(kb) * 1024;
 }
 

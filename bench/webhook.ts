@@ -55,6 +55,7 @@ import {
   sleep,
   table,
   tempDir,
+  vmHwm,
   vmRss,
 } from './lib.ts';
 
@@ -156,12 +157,6 @@ function stop(server: Server): Promise<void> {
     server.child.once('exit', () => resolve());
     server.child.kill('SIGTERM');
   });
-}
-
-/** VmHWM: the process's peak RSS so far, in bytes. */
-function vmHwm(pid: number): number {
-  const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kb ?? 0) * 1024;
 }
 
 /** The 1-minute load average and the cores: the machine is shared, figures move with it. */
