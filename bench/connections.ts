@@ -11,13 +11,12 @@
  * SECRETS_AGENT_BENCH_CLI points at another bundle (an older build, for a before/after).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { agentEnv, freePort } from '../test/helpers/agent-process.ts';
-import { spawnWebhook, untilUp } from '../test/helpers/shipped-webhook.ts';
+import { spawnWebhook, untilUp, writeServingPair } from '../test/helpers/shipped-webhook.ts';
 import { startDevProcess } from './dev-process.ts';
 import { CLI, NODE, printResult, QUICK, round, sleep, table, tempDir, vmRss } from './lib.ts';
 
@@ -58,16 +57,8 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-function spawnCli(args: readonly string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(NODE, [CLI, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  return child;
-}
-
 async function startWebhook(work: string): Promise<{ targets: Target[]; stop(): void }> {
-  const ca = makeCa();
-  const pair = makePair(ca);
-  writeFileSync(join(work, 'tls.crt'), pair.cert);
-  writeFileSync(join(work, 'tls.key'), pair.key);
+  writeServingPair(work);
   const [port, metrics] = [await freePort(), await freePort()];
   const child = spawnWebhook({
     tlsDir: work,
@@ -100,13 +91,13 @@ async function startAgent(work: string): Promise<{ targets: Target[]; stop(): Pr
     terminationLogPath: join(work, 'termination-log'),
     secrets: [{ name: 'one', id: 'bench/one' }],
   };
-  const child = spawnCli(
-    ['agent'],
-    agentEnv(dev.url, {
+  const child = spawn(NODE, [CLI, 'agent'], {
+    env: agentEnv(dev.url, {
       SECRETS_AGENT_CONFIG: JSON.stringify(config),
       SECRETS_AGENT_LOG_LEVEL: 'error',
     }),
-  );
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   await waitForPort(http, child, 'agent status');
   await waitForPort(api, child, 'agent local API');
   return {

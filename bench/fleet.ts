@@ -24,9 +24,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
-import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
-import { postReview, spawnWebhook, untilUp } from '../test/helpers/shipped-webhook.ts';
+import {
+  postReview,
+  spawnWebhook,
+  untilUp,
+  writeServingPair,
+} from '../test/helpers/shipped-webhook.ts';
 import { startDevProcess } from './dev-process.ts';
 import {
   largestFleets,
@@ -383,9 +387,7 @@ interface WebhookRun {
 
 async function webhookRollout(count: number): Promise<WebhookRun> {
   const work = tempDir('sa-bench-fleet-webhook-');
-  const pair = makePair(makeCa());
-  writeFileSync(join(work, 'tls.crt'), pair.cert);
-  writeFileSync(join(work, 'tls.key'), pair.key);
+  writeServingPair(work);
   const port = await freePort();
   const child = spawnWebhook({
     tlsDir: work,

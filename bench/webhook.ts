@@ -29,13 +29,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect } from 'node:tls';
-import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort } from '../test/helpers/agent-process.ts';
 import {
   postReview,
   shippedRuntimeEnv,
   spawnWebhook,
   untilUp,
+  writeServingPair,
   type Reply,
 } from '../test/helpers/shipped-webhook.ts';
 import {
@@ -85,12 +85,7 @@ const HOSTILE_ONLY = process.argv.includes('--hostile-only');
 const IN_FLIGHT = QUICK ? 16 : GOAL.inFlight;
 
 const work = tempDir('sa-bench-webhook-');
-const ca = makeCa();
-const pair = makePair(ca);
-const certFile = join(work, 'tls.crt');
-const keyFile = join(work, 'tls.key');
-writeFileSync(certFile, pair.cert);
-writeFileSync(keyFile, pair.key);
+writeServingPair(work);
 
 const body = catalogReview('705ab4f5-6393-11e8-b7cc-42010a800002');
 
@@ -139,8 +134,8 @@ async function startBare(responseFile: string): Promise<Server> {
   const port = await freePort();
   const child = spawn(NODE, ['--input-type=module', '-e', BARE_SERVER], {
     env: {
-      CERT: certFile,
-      KEY: keyFile,
+      CERT: join(work, 'tls.crt'),
+      KEY: join(work, 'tls.key'),
       PORT: String(port),
       RESPONSE_FILE: responseFile,
       ...RUNTIME_ENV,

@@ -5,11 +5,12 @@
  * benchmarks both start it here, so what they run is the same process.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request, type Agent } from 'node:https';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CLI, ROOT } from './agent-process.ts';
+import { makeCa, makePair } from './certs.ts';
 
 const DEPLOYMENT = join(ROOT, 'manifests/deployment.yaml');
 
@@ -33,6 +34,16 @@ export function shippedMemoryLimit(): number {
   const match = /limits:\s*\n\s*memory:\s*(\d+)Mi/.exec(readFileSync(DEPLOYMENT, 'utf8'));
   if (match?.[1] === undefined) throw new Error('no memory limit in manifests/deployment.yaml');
   return Number(match[1]) * 1024 * 1024;
+}
+
+/**
+ * A fresh serving pair (for localhost and 127.0.0.1) written to `dir` as `tls.crt` and
+ * `tls.key`, for a webhook whose callers do not check its certificate (the benchmarks).
+ */
+export function writeServingPair(dir: string): void {
+  const pair = makePair(makeCa());
+  writeFileSync(join(dir, 'tls.crt'), pair.cert);
+  writeFileSync(join(dir, 'tls.key'), pair.key);
 }
 
 export interface WebhookSpawn {
