@@ -144,8 +144,14 @@ function checkRestricted(t: Test, agent: Container): void {
   t.equal(sc?.allowPrivilegeEscalation, false, `${agent.name}: no privilege escalation`);
   t.same(sc?.capabilities?.drop, ['ALL'], `${agent.name}: drops all capabilities`);
   t.same(sc?.seccompProfile, { type: 'RuntimeDefault' }, `${agent.name}: RuntimeDefault seccomp`);
-  t.equal(agent.args?.[0], 'agent', `${agent.name}: args begin with agent`);
-  t.equal(agent.command, undefined, `${agent.name}: the image's entrypoint runs`);
+  const [node, ...rest] = agent.command ?? [];
+  t.equal(node, 'node', `${agent.name}: the image's node runs`);
+  t.ok(
+    rest.slice(0, -1).every((flag) => flag.startsWith('--')),
+    `${agent.name}: Node flags, then the entry`,
+  );
+  t.equal(rest.at(-1), '/app/dist/agent.js', `${agent.name}: the agent's own entry`);
+  t.equal(agent.args?.[0], '--config-json', `${agent.name}: args give the configuration`);
 }
 
 t.test('the schema check can fail: a broken pod is rejected', (t) => {

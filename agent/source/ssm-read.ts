@@ -4,12 +4,8 @@
  * agent's SSM file (ssm.ts), loaded at the first read: the agent's own file does not hold it.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import {
-  CONTAINER_CREDENTIALS,
-  countingPlugin,
-  SDK_MAX_ATTEMPTS,
-  type AwsSourceOptions,
-} from './aws.ts';
+import { CONTAINER_CREDENTIALS, SDK_MAX_ATTEMPTS, type AwsSourceOptions } from './aws.ts';
+import { countingPlugin } from './call.ts';
 
 export interface ParameterQuery {
   readonly name: string;

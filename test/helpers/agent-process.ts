@@ -1,11 +1,13 @@
 /**
- * Runs `secrets-agent agent` as a real process against a dev endpoint. The CLI under test is the
- * bundle, dist/cli.js, what the image ships (`npm test` builds it first).
+ * Runs `secrets-agent agent` as a real process against a dev endpoint, as an injected container
+ * runs it: the bundle's agent entry (dist/agent.js) with the injected V8 flags (`npm test`
+ * builds the bundle first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../../injector/types.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -31,6 +33,8 @@ function freshBundle(): string {
 }
 
 export const CLI = freshBundle();
+/** The agent's own entry, beside the CLI. */
+export const AGENT = join(ROOT, 'dist', 'agent.js');
 
 /**
  * The environment of an agent process: nothing inherited that could reach real AWS (no
@@ -69,12 +73,14 @@ export interface RunningAgent {
   exited: Promise<AgentRun>;
 }
 
+/** The agent as injected; with `cli`, `node CLI agent ARGS` (another build's entry). */
 export function startAgent(
   args: readonly string[],
   env: Readonly<Record<string, string>>,
-  cli: string = CLI,
+  cli?: string,
 ): RunningAgent {
-  const child = spawn(process.execPath, [cli, 'agent', ...args], {
+  const argv = cli === undefined ? [...AGENT_NODE_FLAGS, AGENT, ...args] : [cli, 'agent', ...args];
+  const child = spawn(process.execPath, argv, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
