@@ -540,7 +540,7 @@ const moduleRuns = new Map<string, number | null>();
 if (confined) {
   for (const flags of FLAG_SETS) {
     const runs = await repeat(RUNS, () =>
-      runSidecar('unlimited', { cycles: QUICK ? 1 : 3, nodeFlags: flags }),
+      runSidecar('unlimited', { cycles: QUICK ? 0 : 3, nodeFlags: flags }),
     );
     flagRuns.set(
       flags.join(' ') || '(none)',

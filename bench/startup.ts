@@ -184,13 +184,13 @@ const DEPENDENCIES: readonly (readonly [string, string])[] = [
   ['prom-client', requireFrom.resolve('prom-client')],
   ['@jmespath-community/jmespath', requireFrom.resolve('@jmespath-community/jmespath')],
   [
-    'handlebars (dist/node_modules/handlebars.js)',
-    join(ROOT, 'dist', 'node_modules', 'handlebars.js'),
+    'handlebars (dist/node_modules/handlebars/)',
+    join(ROOT, 'dist', 'node_modules', 'handlebars', 'index.js'),
   ],
-  ['yaml (dist/node_modules/yaml.js)', join(ROOT, 'dist', 'node_modules', 'yaml.js')],
+  ['yaml (dist/node_modules/yaml/)', join(ROOT, 'dist', 'node_modules', 'yaml', 'index.js')],
   [
-    '@aws-sdk/client-ssm (dist/node_modules/@aws-sdk/client-ssm.js)',
-    join(ROOT, 'dist', 'node_modules', '@aws-sdk', 'client-ssm.js'),
+    '@aws-sdk/client-ssm (dist/node_modules/@aws-sdk/client-ssm/)',
+    join(ROOT, 'dist', 'node_modules', '@aws-sdk', 'client-ssm', 'index.js'),
   ],
   ['node:https', 'node:https'],
 ];
@@ -219,8 +219,11 @@ try {
     for (const v of variants)
       for (const n of v.sizes) push(samples, `${v.name}|${n}`, await agentRun(v, n));
     ready.push(await sidecarReady());
-    for (const [name, path] of DEPENDENCIES)
-      push(deps, name, await timedRun([NODE, '-e', loadOnly(path)], bareEnv));
+    for (const [name, path] of DEPENDENCIES) {
+      const run = await timedRun([NODE, '-e', loadOnly(path)], bareEnv);
+      if (run.code !== 0) throw new Error(`loading ${name} failed:\n${run.output}`);
+      push(deps, name, run);
+    }
   }
 
   const wall = (ts: readonly Timing[]): number => median(ts.map((x) => x.ms));
