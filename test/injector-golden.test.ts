@@ -12,7 +12,7 @@ import { checkAgentConfig } from '../common/config.ts';
 import { TEMPLATES } from '../injector/annotations.ts';
 import { admit, DEFAULT_INJECTOR_OPTIONS, reviewJson } from '../injector/admission.ts';
 import type { InjectorOptions } from '../injector/admission.ts';
-import type { Container, Pod } from '../injector/types.ts';
+import { AGENT_COMMAND, type Container, type Pod } from '../injector/types.ts';
 import {
   agentConfigs,
   applyTo,
@@ -168,3 +168,15 @@ t.test('the schema check can fail: a broken pod is rejected', (t) => {
   t.throws(() => validatePod(broken as unknown as Pod), 'a nameless container is rejected');
   t.end();
 });
+
+t.test(
+  "docs/annotations.md states the agent containers' command as the injector writes it",
+  (t) => {
+    const docs = readFileSync(join(import.meta.dirname, '..', 'docs', 'annotations.md'), 'utf8');
+    t.ok(
+      docs.replace(/\n\s*/g, ' ').includes(`\`command: [${AGENT_COMMAND.join(', ')}]\``),
+      AGENT_COMMAND.join(' '),
+    );
+    t.end();
+  },
+);
