@@ -15,7 +15,11 @@
  * (d) failcnt and OOM kills of every group;
  * (e) headroom: the smallest limit at which the sidecar still becomes ready cold within 2x of
  *     unlimited, with the volume filled to its size limit (the files count against the same
- *     limit), stepping down from the default.
+ *     limit), stepping down from the default;
+ * (f) contributors: the sidecar's peak working set with each V8 flag set (the injected ones,
+ *     none, others), and what loading each dependency adds to a bare Node's;
+ * (g) the n-th pod: K sidecars (1, 10, 50) side by side in one group share the pages of the
+ *     Node binary and the bundle: the working set per agent once all are ready.
  *
  *   node bench/memory.ts [--quick]
  *   BENCH_MEMORY_LIMIT=96Mi          measure another limit than the injector's default
@@ -76,7 +80,8 @@ const FLOOR = 32 * MiB;
 
 const GOAL_COLD_RATIO = 2;
 const GOAL_LIMIT_FRACTION = 0.75;
-const GOAL_BARE_RATIO = 1.5;
+const GOAL_BARE_RATIO = 2;
+const STRETCH_BARE_RATIO = 1.5;
 
 const support = cgroupSupport();
 const confined = support.ok;
@@ -746,7 +751,7 @@ process.stdout.write(
   `\ngoals (${temperature}):\n` +
     `  under ${limitText} within ${GOAL_COLD_RATIO}x of unlimited: worst ${worstRatio === null ? '-' : `${worstRatio.toFixed(2)}x`} ${verdict(worstRatio, GOAL_COLD_RATIO)}\n` +
     `  peak working set <= ${GOAL_LIMIT_FRACTION * 100}% of ${limitText}: ${wsFraction === null ? '-' : `${(wsFraction * 100).toFixed(0)}% (${mib(ws)} MiB)`} ${verdict(wsFraction, GOAL_LIMIT_FRACTION)}\n` +
-    `  stretch: peak working set <= ${GOAL_BARE_RATIO}x a bare node's: ${bareRatio === null ? '-' : `${bareRatio.toFixed(2)}x (bare ${mib(bareWsUnlimited)} MiB)`} ${verdict(bareRatio, GOAL_BARE_RATIO)}\n` +
+    `  peak working set <= ${GOAL_BARE_RATIO}x a bare node's: ${bareRatio === null ? '-' : `${bareRatio.toFixed(2)}x (bare ${mib(bareWsUnlimited)} MiB)`} ${verdict(bareRatio, GOAL_BARE_RATIO)}; stretch ${STRETCH_BARE_RATIO}x: ${verdict(bareRatio, STRETCH_BARE_RATIO)}\n` +
     `  OOM kills: ${oomKills ?? '-'}\n` +
     headroomLine(),
 );
@@ -811,6 +816,7 @@ printResult('memory', {
     },
     bareRatio: {
       max: GOAL_BARE_RATIO,
+      stretch: STRETCH_BARE_RATIO,
       ratio: bareRatio === null ? null : round(bareRatio),
       met: bareRatio !== null && bareRatio <= GOAL_BARE_RATIO,
     },
