@@ -470,7 +470,7 @@ const maxOf = (xs: readonly (number | null | undefined)[]): number | null => {
 const probe = launch(SECRETS, 'sidecar', { dir: '/secrets', sizeBytes: volumeBytes });
 const nodeOptions = probe.env['NODE_OPTIONS'] ?? null;
 process.stdout.write(
-  `Memory as the platform charges it: the agent container as injected (command node ${AGENT_NODE_FLAGS.join(' ')} agent.js, limit ${probe.limit ?? 'none'}, ` +
+  `Memory as the platform charges it: the agent container as injected (sidecar: node ${AGENT_NODE_FLAGS.sidecar.join(' ')} agent.js, limit ${probe.limit ?? 'none'}, ` +
     `request ${probe.request ?? 'none'}, NODE_OPTIONS ${nodeOptions ?? 'unset'}), ` +
     `its volume a tmpfs of ${options.volumeSizeLimit}, ${SECRETS} secrets of ~${VALUE_BYTES / 1024} KB, IRSA through the dev endpoint's STS\n`,
 );
@@ -536,9 +536,8 @@ const FLAG_SETS: readonly (readonly string[])[] = process.env['BENCH_MEMORY_FLAG
   ?.split(';')
   .map((set) => set.split(' ').filter(Boolean)) ?? [
   [],
-  ['--lite-mode'],
-  ['--max-semi-space-size=1'],
-  ['--lite-mode', '--max-semi-space-size=1'],
+  AGENT_NODE_FLAGS.sidecar,
+  ...(QUICK ? [] : [['--max-semi-space-size=1'], ['--lite-mode', '--max-semi-space-size=1']]),
 ];
 const flagRuns = new Map<string, number | null>();
 const moduleRuns = new Map<string, number | null>();

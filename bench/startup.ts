@@ -112,11 +112,15 @@ function throughCli(cli: string): Variant['argv'] {
 
 const variants: Variant[] = [
   {
-    name: `as injected (${['node', ...AGENT_NODE_FLAGS, 'agent.js'].join(' ')})`,
+    name: `as injected (${['node', ...AGENT_NODE_FLAGS.init, 'agent.js'].join(' ')})`,
     sizes: SIZES,
     argv: (n, dir) => launch(n, 'init', dir),
   },
-  { name: 'no V8 flags (agent.js)', sizes: [20], argv: (n, dir) => launch(n, 'init', dir, 0, []) },
+  {
+    name: `a sidecar's flags (${AGENT_NODE_FLAGS.sidecar.join(' ')})`,
+    sizes: [20],
+    argv: (n, dir) => launch(n, 'init', dir, 0, [...AGENT_NODE_FLAGS.sidecar]),
+  },
   { name: 'all commands (cli.js agent)', sizes: [20], argv: throughCli(CLI) },
   ...(BEFORE === undefined
     ? []

@@ -21,7 +21,7 @@ import {
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { templateEnvironment } from '../common/template.ts';
 import {
-  AGENT_COMMAND,
+  isAgentCommand,
   AGENT_NAMES,
   ANNOTATION_PREFIX,
   STATUS_INJECTED,
@@ -586,8 +586,7 @@ function checkInjectedParts(pod: Pod, out: Collector): void {
 function foreignAgentFields(c: Container): string[] {
   const sc = c.securityContext;
   const wrong: string[] = [];
-  if (c.command !== undefined && c.command.join('\0') !== AGENT_COMMAND.join('\0'))
-    wrong.push('command');
+  if (c.command !== undefined && !isAgentCommand(c.command)) wrong.push('command');
   if (sc?.['privileged'] === true) wrong.push('securityContext.privileged');
   if ((sc?.capabilities?.add ?? []).length > 0) wrong.push('securityContext.capabilities.add');
   if (sc?.allowPrivilegeEscalation === true) wrong.push('securityContext.allowPrivilegeEscalation');

@@ -145,18 +145,27 @@ export const AGENT_NAMES = {
 export const AGENT_ENTRY = '/app/dist/agent.js';
 
 /**
- * V8 flags of every injected agent, in its command where the pod spec shows them. `--lite-mode`:
- * no optimizing compiler, feedback allocated lazily; the agent waits on the network, not on
- * JavaScript, and its working set drops by ~4 MiB (bench/memory.ts, docs/performance.md).
+ * V8 flags of the injected agents, in their command where the pod spec shows them. A sidecar
+ * stays: `--lite-mode` (no optimizing compiler, feedback allocated lazily) takes ~8 MiB off its
+ * working set, and it waits on the network, not on JavaScript. An init agent exits within a
+ * second: the flag's ~20 ms of CPU at start would cost more than its memory saves.
+ * (bench/memory.ts, bench/startup.ts, docs/performance.md.)
  */
-export const AGENT_NODE_FLAGS: readonly string[] = Object.freeze(['--lite-mode']);
+export const AGENT_NODE_FLAGS = Object.freeze({
+  init: Object.freeze([] as string[]),
+  sidecar: Object.freeze(['--lite-mode']),
+}) satisfies Readonly<Record<'init' | 'sidecar', readonly string[]>>;
 
-/** The command of every agent container the injector writes: the only one it accepts back. */
-export const AGENT_COMMAND: readonly string[] = Object.freeze([
-  'node',
-  ...AGENT_NODE_FLAGS,
-  AGENT_ENTRY,
-]);
+/** The command of an agent container the injector writes, by how long the agent runs. */
+export function agentCommand(runs: keyof typeof AGENT_NODE_FLAGS): readonly string[] {
+  return ['node', ...AGENT_NODE_FLAGS[runs], AGENT_ENTRY];
+}
+
+/** Whether a container's command is one the injector writes (the only ones it accepts back). */
+export function isAgentCommand(command: readonly string[]): boolean {
+  const key = command.join('\0');
+  return (['init', 'sidecar'] as const).some((runs) => agentCommand(runs).join('\0') === key);
+}
 
 export const ANNOTATION_PREFIX = 'secrets-agent.io/';
 export const STATUS_ANNOTATION = `${ANNOTATION_PREFIX}status`;

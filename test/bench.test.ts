@@ -109,7 +109,7 @@ function checkMemory(t: Test, stdout: string, result: Record<string, unknown>): 
   };
   t.same(
     Object.keys(contributors.sidecarPeakWorkingSetByFlags),
-    ['(none)', AGENT_NODE_FLAGS.join(' ')],
+    ['(none)', AGENT_NODE_FLAGS.sidecar.join(' ')],
     'the sidecar measured without V8 flags and with the injected ones',
   );
   const fleet = result['fleet'] as { k: number; perAgentBytes: number | null }[];

@@ -12,7 +12,7 @@ import { checkAgentConfig } from '../common/config.ts';
 import { TEMPLATES } from '../injector/annotations.ts';
 import { admit, DEFAULT_INJECTOR_OPTIONS, reviewJson } from '../injector/admission.ts';
 import type { InjectorOptions } from '../injector/admission.ts';
-import { AGENT_COMMAND, type Container, type Pod } from '../injector/types.ts';
+import { agentCommand, type Container, type Pod } from '../injector/types.ts';
 import {
   agentConfigs,
   applyTo,
@@ -173,10 +173,11 @@ t.test(
   "docs/annotations.md states the agent containers' command as the injector writes it",
   (t) => {
     const docs = readFileSync(join(import.meta.dirname, '..', 'docs', 'annotations.md'), 'utf8');
-    t.ok(
-      docs.replace(/\n\s*/g, ' ').includes(`\`command: [${AGENT_COMMAND.join(', ')}]\``),
-      AGENT_COMMAND.join(' '),
-    );
+    for (const runs of ['init', 'sidecar'] as const)
+      t.ok(
+        docs.replace(/\n\s*/g, ' ').includes(`\`command: [${agentCommand(runs).join(', ')}]\``),
+        `${runs}: ${agentCommand(runs).join(' ')}`,
+      );
     t.end();
   },
 );

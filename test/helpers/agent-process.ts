@@ -73,13 +73,29 @@ export interface RunningAgent {
   exited: Promise<AgentRun>;
 }
 
-/** The agent as injected; with `cli`, `node CLI agent ARGS` (another build's entry). */
+/** The mode the args give (`--mode`, else the configuration's), as far as they say. */
+function modeOf(args: readonly string[]): string | undefined {
+  const flag = args.indexOf('--mode');
+  if (flag !== -1) return args[flag + 1];
+  const json = args[args.indexOf('--config-json') + 1];
+  try {
+    return (JSON.parse(json ?? 'null') as { mode?: string } | null)?.mode;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The agent as injected (dist/agent.js with the V8 flags of its mode); with `cli`,
+ * `node CLI agent ARGS` (another build's entry).
+ */
 export function startAgent(
   args: readonly string[],
   env: Readonly<Record<string, string>>,
   cli?: string,
 ): RunningAgent {
-  const argv = cli === undefined ? [...AGENT_NODE_FLAGS, AGENT, ...args] : [cli, 'agent', ...args];
+  const flags = AGENT_NODE_FLAGS[modeOf(args) === 'init' ? 'init' : 'sidecar'];
+  const argv = cli === undefined ? [...flags, AGENT, ...args] : [cli, 'agent', ...args];
   const child = spawn(process.execPath, argv, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
