@@ -1,15 +1,21 @@
 /**
  * The agent's work: fetch every secret, render it, write the set, and keep it fresh.
- * One cycle = one fetch of all secrets. Init mode runs cycles until all succeed (bounded);
- * sidecar mode keeps running them every interval, keeping the last good content of a secret
- * whose read fails.
+ * One cycle = one fetch of all secrets (a retry after failures: of those that failed). Init
+ * mode runs cycles until all succeed (bounded); sidecar mode keeps running them every interval,
+ * keeping the last good content of a secret whose read fails. Every wait goes through a Clock.
  */
 import { performance } from 'node:perf_hooks';
-import { setImmediate } from 'node:timers/promises';
+import { type Clock, systemClock } from '../common/clock.ts';
 import type { AgentConfig, SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import { backoffDelay, jittered, maxRetriesWithin, sleep, type Backoff } from './backoff.ts';
+import {
+  backoffDelay,
+  FULL_JITTER_FLOOR,
+  jittered,
+  maxRetriesWithin,
+  type Backoff,
+} from './backoff.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Reloader } from './reload.ts';
 import {
@@ -50,6 +56,8 @@ export interface AgentDeps {
   };
   readonly random?: () => number;
   readonly now?: () => number;
+  /** What every wait and deadline reads (virtual in tests and the fleet simulation). */
+  readonly clock?: Clock;
 }
 
 export interface SecretFailure {
@@ -84,14 +92,29 @@ export interface CycleResult {
  * Init: retry throttling, 5xx and network errors until initTimeout; anything else a few times.
  * The agent's loop is the only retry layer (the source makes each call once per cycle).
  */
-const INIT_BACKOFF: Backoff = { baseMs: 1_000, capMs: 30_000 };
+export const INIT_BACKOFF: Backoff = {
+  baseMs: 1_000,
+  capMs: 30_000,
+  jitterFloor: FULL_JITTER_FLOOR,
+};
 export const INIT_ATTEMPTS_FOR_PERMANENT_ERRORS = 3;
 const REFRESH_JITTER = 0.1;
 const REFRESH_RETRY_BASE_MS = 5_000;
+/** An init still throttled this long after it started says so (a warning), and keeps trying. */
+export const THROTTLED_INIT_REPORT_MS = 10_000;
+
+/**
+ * The wait before the first refresh: uniform over the whole interval, whatever the pod's start.
+ * Pods started together (a rollout) spread their refreshes evenly over the interval from the
+ * first one on, instead of calling AWS together every interval; never later than one interval.
+ */
+export function firstRefreshDelay(refreshIntervalMs: number, random: () => number): number {
+  return Math.max(1, Math.round(random() * refreshIntervalMs));
+}
 
 /**
  * The most cycles init runs before initTimeout: no cycle starts, and no call runs, past it;
- * waits are at least half their nominal 1 s·2^n (capped at 30 s). 12 for the default 2m.
+ * waits are at least a tenth of their nominal 1 s·2^n (capped at 30 s). 44 for the default 2m.
  */
 export function initCycleLimit(initTimeoutMs: number): number {
   return 1 + maxRetriesWithin(INIT_BACKOFF, initTimeoutMs);
@@ -102,6 +125,7 @@ export function refreshRetryBackoff(refreshIntervalMs: number): Backoff {
   return {
     baseMs: Math.min(REFRESH_RETRY_BASE_MS, refreshIntervalMs),
     capMs: refreshIntervalMs,
+    jitterFloor: FULL_JITTER_FLOOR,
   };
 }
 
@@ -149,6 +173,18 @@ export class Agent {
     this.#deps = deps;
   }
 
+  get #clock(): Clock {
+    return this.#deps.clock ?? systemClock;
+  }
+
+  #now(): number {
+    return this.#deps.now?.() ?? this.#clock.now();
+  }
+
+  get #random(): () => number {
+    return this.#deps.random ?? Math.random;
+  }
+
   get ready(): boolean {
     return this.#ready;
   }
@@ -157,16 +193,24 @@ export class Agent {
    * One fetch, render and write of every secret. Per-secret failures are returned, not thrown.
    * With a deadline, no AWS call starts or runs past it.
    */
-  async cycle(signal: AbortSignal, deadline?: Deadline): Promise<CycleResult> {
+  async cycle(
+    signal: AbortSignal,
+    deadline?: Deadline,
+    only?: ReadonlySet<string>,
+  ): Promise<CycleResult> {
     const { config, source, metrics, logger } = this.#deps;
     const started = performance.now();
-    const outcomes = await source.fetch(config.secrets.map(specRef), signal, deadline);
+    // A retry reads only what failed: the rest keeps what it read a moment ago. Under
+    // throttling, this is what keeps one throttled API from multiplying the calls to the others.
+    const specs =
+      only === undefined ? config.secrets : config.secrets.filter((s) => only.has(s.name));
+    const outcomes = await source.fetch(specs.map(specRef), signal, deadline);
     const failures: SecretFailure[] = [];
     const fresh = new Map<string, Rendered>();
-    const now = (this.#deps.now ?? Date.now)() / 1000;
-    for (const spec of config.secrets) {
+    const now = this.#now() / 1000;
+    for (const spec of specs) {
       // Each render is bounded (agent/budget.ts); between two, SIGTERM gets its turn.
-      await setImmediate();
+      await this.#clock.turn();
       if (signal.aborted) throw new AgentError('INTERRUPTED', 'stopped while rendering');
       try {
         fresh.set(spec.name, this.#render(spec, outcomes.get(refKey(specRef(spec)))));
@@ -336,23 +380,38 @@ export class Agent {
    * error that waiting rarely cures, at most INIT_ATTEMPTS_FOR_PERMANENT_ERRORS.
    */
   async runInit(signal: AbortSignal): Promise<readonly SecretFailure[]> {
-    const now = this.#deps.now ?? Date.now;
-    const deadline: Deadline = { at: now() + this.#deps.config.initTimeoutMs, name: 'initTimeout' };
+    const started = this.#now();
+    const deadline: Deadline = {
+      at: started + this.#deps.config.initTimeoutMs,
+      name: 'initTimeout',
+    };
+    let reported = false;
+    let only: ReadonlySet<string> | undefined;
     for (let attempt = 0; ; attempt++) {
-      const { failures } = await this.#cycleOrFailure(signal, deadline);
+      const { failures } = await this.#cycleOrFailure(signal, deadline, only);
       if (signal.aborted) return [interrupted(this.#deps.config)];
       if (failures.length === 0) return failures;
       const permanent = failures.some((f) => !f.error.retryable);
-      const wait = backoffDelay(INIT_BACKOFF, attempt, this.#deps.random);
-      const outOfTime = now() + wait > deadline.at;
+      const wait = backoffDelay(INIT_BACKOFF, attempt, this.#random);
+      const outOfTime = this.#now() + wait > deadline.at;
       if (outOfTime || (permanent && attempt + 1 >= INIT_ATTEMPTS_FOR_PERMANENT_ERRORS))
         return failures;
+      const throttled = failures.filter((f) => f.error.code === 'THROTTLED');
+      if (!reported && throttled.length > 0 && this.#now() - started >= THROTTLED_INIT_REPORT_MS) {
+        reported = true;
+        this.#deps.logger.warn('AWS is throttling the first fetch; still trying', {
+          secrets: throttled.map((f) => f.secret),
+          forMs: this.#now() - started,
+          untilMs: deadline.at - this.#now(),
+        });
+      }
       this.#deps.logger.info('retrying', {
         attempt: attempt + 1,
         inMs: wait,
         failed: failures.map((f) => f.secret),
       });
-      if (!(await sleep(wait, signal))) return [interrupted(this.#deps.config)];
+      if (!(await this.#clock.sleep(wait, signal))) return [interrupted(this.#deps.config)];
+      only = failedReads(failures);
     }
   }
 
@@ -367,34 +426,42 @@ export class Agent {
     const first = await this.runInit(signal);
     if (signal.aborted) return [];
     if (first.length > 0) return first;
-    const now = this.#deps.now ?? Date.now;
     let errorsInARow = 0;
-    await sleep(jittered(config.refreshIntervalMs, REFRESH_JITTER, this.#deps.random), signal);
+    let only: ReadonlySet<string> | undefined;
+    await this.#clock.sleep(firstRefreshDelay(config.refreshIntervalMs, this.#random), signal);
     while (!signal.aborted) {
       // A refresh lasts at most one interval: no call starts or runs past it.
-      const deadline: Deadline = { at: now() + config.refreshIntervalMs, name: 'refreshInterval' };
-      const { failures } = await this.#cycleOrFailure(signal, deadline);
+      const deadline: Deadline = {
+        at: this.#now() + config.refreshIntervalMs,
+        name: 'refreshInterval',
+      };
+      const { failures } = await this.#cycleOrFailure(signal, deadline, only);
       if (signal.aborted) return [];
       errorsInARow = failures.length === 0 ? 0 : errorsInARow + 1;
+      only = errorsInARow === 0 ? undefined : failedReads(failures);
       const wait =
         errorsInARow === 0
-          ? jittered(config.refreshIntervalMs, REFRESH_JITTER, this.#deps.random)
+          ? jittered(config.refreshIntervalMs, REFRESH_JITTER, this.#random)
           : backoffDelay(
               refreshRetryBackoff(config.refreshIntervalMs),
               errorsInARow - 1,
-              this.#deps.random,
+              this.#random,
             );
       if (errorsInARow > 0)
         logger.info('retrying after errors', { inMs: wait, failed: failures.map((f) => f.secret) });
-      await sleep(wait, signal);
+      await this.#clock.sleep(wait, signal);
     }
     return [];
   }
 
   /** A cycle whose whole failure (a write error, an unexpected throw) counts against every secret. */
-  async #cycleOrFailure(signal: AbortSignal, deadline?: Deadline): Promise<CycleResult> {
+  async #cycleOrFailure(
+    signal: AbortSignal,
+    deadline?: Deadline,
+    only?: ReadonlySet<string>,
+  ): Promise<CycleResult> {
     try {
-      return await this.cycle(signal, deadline);
+      return await this.cycle(signal, deadline, only);
     } catch (err) {
       if (signal.aborted) return { failures: [], changed: [] };
       const error =
@@ -445,6 +512,15 @@ function directoryItems(
         : `${what}: ${collision[0]} would be both a file and the directory of ${collision[1]}`,
     );
   return out;
+}
+
+/**
+ * What a retry after these failures reads: the secrets that failed, or everything (undefined)
+ * when writing failed, since then no secret's content is known to be in place.
+ */
+function failedReads(failures: readonly SecretFailure[]): ReadonlySet<string> | undefined {
+  if (failures.some((f) => f.write === true || f.error.code === 'WRITE_FAILED')) return undefined;
+  return new Set(failures.map((f) => f.secret));
 }
 
 function interrupted(config: AgentConfig): SecretFailure {

@@ -23,8 +23,19 @@ export async function resolveRegion(
   if (config.region !== undefined) return { region: config.region, from: 'config' };
   const fromArns = regionOfArns(config.secrets.map((s) => s.id));
   if (fromArns !== undefined) return { region: fromArns, from: 'arn' };
-  const fromEnv = env['AWS_REGION'] || env['AWS_DEFAULT_REGION'];
-  if (fromEnv !== undefined && fromEnv !== '') return { region: fromEnv, from: 'env' };
+  const envName = env['AWS_REGION'] ? 'AWS_REGION' : 'AWS_DEFAULT_REGION';
+  const fromEnv = env[envName];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    // Checked as the configuration's own region is: a bad one is a configuration error (exit
+    // 78) now, not an endpoint that fails every call until the init timeout.
+    const wrong = regionProblem(fromEnv);
+    if (wrong !== undefined)
+      throw new AgentError(
+        'CONFIG_INVALID',
+        `${envName} (the region from the environment) ${wrong}`,
+      );
+    return { region: fromEnv, from: 'env' };
+  }
   if (env['AWS_PROFILE'] !== undefined && env['AWS_PROFILE'] !== '') return { from: 'profile' };
   const disabled = env['AWS_EC2_METADATA_DISABLED']?.toLowerCase() === 'true';
   const fromImds = disabled ? undefined : await imdsRegion(env);

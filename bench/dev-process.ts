@@ -15,12 +15,26 @@ export interface DevProcess {
   stop(): Promise<void>;
 }
 
-export async function startDevProcess(seed: object, dir: string): Promise<DevProcess> {
+export async function startDevProcess(
+  seed: object,
+  dir: string,
+  args: readonly string[] = [],
+): Promise<DevProcess> {
   const seedFile = join(dir, 'seed.json');
   writeFileSync(seedFile, JSON.stringify(seed));
   const child = spawn(
     NODE,
-    [join(ROOT, 'dist', 'cli.js'), 'dev', '--port', '0', '--host', '127.0.0.1', '--seed', seedFile],
+    [
+      join(ROOT, 'dist', 'cli.js'),
+      'dev',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--seed',
+      seedFile,
+      ...args,
+    ],
     {
       stdio: ['ignore', 'pipe', 'ignore'],
     },

@@ -15,8 +15,13 @@
  * 3. Sixty connections that each send 3 MiB − 1 byte of a 3 MiB body and stall: how many are
  *    refused at once, how long the others are held, the RSS they cost; an ordinary admission
  *    meanwhile.
+ * 4. Hostile reviews at the body cap, one per fresh process: each list the injector reads
+ *    filled with `{}` (refused past its bound before it is built), an init container the
+ *    agent moves with the most env vars allowed: time, answer size, peak RSS growth (goals: 1 s,
+ *    64 MiB); then 64 of them in flight at once: the process lives under its shipped heap.
  *
- *   node bench/webhook.ts [--quick]
+ *   node bench/webhook.ts [--quick] [--hostile-only]
+ *   SECRETS_AGENT_BENCH_CLI=path/to/cli.js: another bundle (relative to the checkout)
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,7 +33,12 @@ import { connect } from 'node:tls';
 import { parse, parseAllDocuments } from 'yaml';
 import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort } from '../test/helpers/agent-process.ts';
-import { pathologicalReview, THREE_MIB, type Filler } from '../test/helpers/pathological.ts';
+import {
+  pathologicalReview,
+  READ_LISTS,
+  THREE_MIB,
+  type Filler,
+} from '../test/helpers/pathological.ts';
 import {
   CLI,
   median,
@@ -60,7 +70,13 @@ const GOAL = {
   /** "Returned": a few seconds later, RSS within this of where it was before. */
   returnedRssMiB: 25,
   alongsideMs: 100,
+  hostileMs: 1000,
+  hostileRssMiB: 64,
+  inFlight: 64,
 } as const;
+const HOSTILE_ONLY = process.argv.includes('--hostile-only');
+/** Hostile reviews sent at once: the goal's number, fewer in a quick run. */
+const IN_FLIGHT = QUICK ? 16 : GOAL.inFlight;
 
 const work = tempDir('sa-bench-webhook-');
 const ca = makeCa();
@@ -517,6 +533,139 @@ async function stalledBodies(): Promise<Stalled> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 4. Hostile reviews at the body cap
+
+interface Hostile {
+  readonly shape: string;
+  readonly status: number;
+  readonly ms: number;
+  readonly answerBytes: number;
+  readonly peakGrowthMiB: number;
+}
+
+/** An init container the agent moves down, with as many env vars as allowed, padded to 3 MiB. */
+function movedInitReview(): string {
+  const env = Array.from({ length: 4096 }, (_, i) => ({ name: `V${i}`, value: 'x'.repeat(200) }));
+  const review = JSON.parse(pathologicalReview('moved', 'tolerations', 512 * 1024)) as {
+    request: { object: { spec: Record<string, unknown> } };
+  };
+  review.request.object.spec['initContainers'] = [{ name: 'setup', image: 'busybox:1', env }];
+  return JSON.stringify(review);
+}
+
+const HOSTILE: readonly { shape: string; review: () => string }[] = [
+  ...READ_LISTS.map((filler) => ({
+    shape: `${filler}: {} to 3 MiB`,
+    review: () => pathologicalReview(`hostile-${filler}`, filler),
+  })),
+  { shape: 'init container moved, 4096 env vars', review: movedInitReview },
+];
+
+async function hostileOne(shape: string, review: string): Promise<Hostile> {
+  const webhook = await startWebhook();
+  try {
+    for (let i = 0; i < 30; i++) await post(webhook.port, body);
+    const pid = webhook.child.pid ?? 0;
+    const before = Math.max(vmHwm(pid), vmRss(pid));
+    const started = performance.now();
+    // A process that dies on the request (the heap limit) answers nothing: status 0.
+    const reply = await post(webhook.port, review).catch(() => ({
+      status: 0,
+      ms: performance.now() - started,
+      text: '',
+    }));
+    await sleep(100); // a process that died on it has exited by now
+    const died = webhook.child.exitCode !== null || webhook.child.signalCode !== null;
+    return {
+      shape,
+      status: reply.status,
+      ms: reply.ms,
+      answerBytes: reply.text.length,
+      peakGrowthMiB: died ? Number.NaN : (vmHwm(pid) - before) / MIB,
+    };
+  } finally {
+    await stop(webhook);
+  }
+}
+
+/** 64 of the heaviest at once: answered (200, 400, or 503 past the bytes in flight), alive. */
+async function hostileInFlight(review: string): Promise<{
+  statuses: Record<string, number>;
+  alive: boolean;
+  worstMs: number;
+  peakGrowthMiB: number;
+}> {
+  const webhook = await startWebhook();
+  try {
+    for (let i = 0; i < 30; i++) await post(webhook.port, body);
+    const pid = webhook.child.pid ?? 0;
+    const before = Math.max(vmHwm(pid), vmRss(pid));
+    const replies = await Promise.all(
+      Array.from({ length: IN_FLIGHT }, () =>
+        post(webhook.port, review).catch(() => ({ status: 0, ms: 0, text: '' })),
+      ),
+    );
+    const statuses: Record<string, number> = {};
+    for (const r of replies) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    await sleep(100);
+    return {
+      statuses,
+      alive: webhook.child.exitCode === null && webhook.child.signalCode === null,
+      worstMs: Math.max(...replies.map((r) => r.ms)),
+      peakGrowthMiB: (vmHwm(pid) - before) / MIB,
+    };
+  } finally {
+    await stop(webhook);
+  }
+}
+
+/** The shipped heap (--max-old-space-size), in MiB. */
+const SHIPPED_HEAP_MIB = Number(
+  /--max-old-space-size=(\d+)/.exec(RUNTIME_ENV['NODE_OPTIONS'] ?? '')?.[1] ?? NaN,
+);
+
+async function hostileSection(): Promise<void> {
+  const results: Hostile[] = [];
+  for (const h of QUICK ? HOSTILE.slice(0, 2) : HOSTILE)
+    results.push(await hostileOne(h.shape, h.review()));
+  const heaviest = pathologicalReview('in-flight', 'app-env');
+  const inFlight = await hostileInFlight(heaviest);
+  process.stdout.write(
+    `${table(
+      ['hostile review (3 MiB)', 'status', 'ms', 'answer bytes', 'peak RSS +MiB'],
+      results.map((r) => [
+        r.shape,
+        r.status,
+        round(r.ms, 0),
+        r.answerBytes,
+        round(r.peakGrowthMiB, 1),
+      ]),
+    )}\n\n`,
+  );
+  const met = {
+    time: results.every((r) => r.status !== 0 && r.ms < GOAL.hostileMs),
+    rss: results.every((r) => r.peakGrowthMiB < GOAL.hostileRssMiB),
+    inFlight:
+      inFlight.alive && !('0' in inFlight.statuses) && inFlight.peakGrowthMiB < SHIPPED_HEAP_MIB,
+  };
+  const word = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+  process.stdout.write(
+    [
+      `goal: any hostile review up to the body cap answered within ${GOAL.hostileMs} ms: worst ${round(Math.max(...results.map((r) => r.ms)), 0)} ms ${word(met.time)}`,
+      `goal: its peak RSS growth < ${GOAL.hostileRssMiB} MiB: worst ${round(Math.max(...results.map((r) => r.peakGrowthMiB)), 1)} MiB ${word(met.rss)}`,
+      `goal: ${GOAL.inFlight} in flight at once (${IN_FLIGHT} sent) stay under the shipped heap (${SHIPPED_HEAP_MIB} MiB): ${inFlight.alive ? 'alive' : 'DIED'}, statuses ${JSON.stringify(inFlight.statuses)}, worst ${round(inFlight.worstMs, 0)} ms, peak RSS +${round(inFlight.peakGrowthMiB, 1)} MiB ${word(met.inFlight)}`,
+      '',
+    ].join('\n'),
+  );
+  printResult('webhook-hostile', { results, inFlight, goal: { ...GOAL, met } });
+}
+
+if (HOSTILE_ONLY) {
+  await hostileSection();
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const webhook = await startWebhook();
 const responseFile = join(work, 'response.json');
@@ -648,6 +797,7 @@ process.stdout.write(
     '',
   ].join('\n'),
 );
+await hostileSection();
 printResult('webhook', {
   seconds: SECONDS,
   rounds: ROUNDS,

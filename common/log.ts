@@ -35,7 +35,7 @@ export function createLogger(
   const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
     if (RANK[level] < min) return;
     const record = { time: now().toISOString(), level, msg, ...base, ...fields };
-    sink.write(`${JSON.stringify(record, errorReplacer)}\n`);
+    sink.write(`${logLine(record)}\n`);
   };
   return {
     debug: (msg, fields) => emit('debug', msg, fields),
@@ -46,11 +46,36 @@ export function createLogger(
   };
 }
 
-/** Errors serialise as their code and message only: no stack, no cause chain with payloads. */
-function errorReplacer(_key: string, value: unknown): unknown {
+/**
+ * The longest log line, and the longest string in one: whatever a caller passes (an error
+ * quoting a request, a path), a line stays within MAX_LOG_LINE characters. A longer string is
+ * cut, saying how much was cut; a line still too long keeps its time, level and message only.
+ */
+export const MAX_LOG_LINE = 16 * 1024;
+export const MAX_LOG_STRING = 2 * 1024;
+
+function logLine(record: Readonly<Record<string, unknown>>): string {
+  const line = JSON.stringify(record, boundedReplacer);
+  if (line.length <= MAX_LOG_LINE) return line;
+  const { time, level, msg } = record;
+  return JSON.stringify({ time, level, msg: cut(String(msg)), truncated: line.length });
+}
+
+function cut(text: string): string {
+  if (text.length <= MAX_LOG_STRING) return text;
+  return `${text.slice(0, MAX_LOG_STRING)}… (${text.length - MAX_LOG_STRING} more characters)`;
+}
+
+/**
+ * Strings cut to MAX_LOG_STRING; errors serialise as their code and message only: no stack, no
+ * cause chain with payloads.
+ */
+function boundedReplacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'string') return cut(value);
   if (value instanceof Error) {
     const code = (value as { code?: unknown }).code;
-    return code === undefined ? { message: value.message } : { code, message: value.message };
+    const message = cut(value.message);
+    return code === undefined ? { message } : { code, message };
   }
   return value;
 }

@@ -27,7 +27,9 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
 /** A value quoted in a message, shortened: values in messages are bounded. */
 export function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  // A long string is cut before it is escaped: the cost follows what is shown, not the value.
+  const shown = typeof value === 'string' && value.length > 100 ? value.slice(0, 100) : value;
+  const text = JSON.stringify(shown) ?? String(shown);
   return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
 }
 

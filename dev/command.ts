@@ -3,6 +3,7 @@ import type { CommandContext } from '../common/command.ts';
 import { AgentError } from '../common/errors.ts';
 import {
   type CommandSpec,
+  type FlagValues,
   booleanFlag,
   helpText,
   integerFlag,
@@ -10,6 +11,7 @@ import {
   stringFlag,
 } from '../common/flags.ts';
 import { createLogger } from '../common/log.ts';
+import type { QuotaOptions } from './quota.ts';
 import { type Seed, loadSeedFile } from './seed.ts';
 import { startDevServer } from './server.ts';
 
@@ -18,7 +20,7 @@ const DEFAULT_PORT = 4566;
 export const devCommand: CommandSpec = {
   name: 'dev',
   summary: 'a local AWS Secrets Manager + STS endpoint for development, demos and tests',
-  usage: 'secrets-agent dev [--port N] [--seed FILE] [--host 127.0.0.1]',
+  usage: 'secrets-agent dev [--port N] [--seed FILE] [--host 127.0.0.1] [--quota-scale F]',
   flags: [
     {
       name: 'port',
@@ -39,6 +41,24 @@ export const devCommand: CommandSpec = {
       type: 'string',
       help: 'address to listen on',
       default: '127.0.0.1',
+    },
+    {
+      name: 'quotas',
+      env: 'SECRETS_AGENT_DEV_QUOTAS',
+      type: 'boolean',
+      help: "answer ThrottlingException past AWS's per-account request quotas",
+    },
+    {
+      name: 'quota-scale',
+      env: 'SECRETS_AGENT_DEV_QUOTA_SCALE',
+      type: 'integer',
+      help: 'divide every quota by this, so K agents load it as K times this many would (implies --quotas)',
+    },
+    {
+      name: 'ssm-higher-throughput',
+      env: 'SECRETS_AGENT_DEV_SSM_HIGHER_THROUGHPUT',
+      type: 'boolean',
+      help: "SSM Parameter Store's quotas with its higher throughput setting (with --quotas)",
     },
     {
       name: 'allow-remote',
@@ -70,6 +90,7 @@ export async function run(ctx: CommandContext): Promise<number> {
       `dev: --host ${host} is not a loopback address; the dev endpoint hands out any secret to anyone, pass --allow-remote if you mean it`,
     );
   }
+  const quotas = quotaOptions(flags.values);
   const seedPath = stringFlag(flags.values, 'seed');
   const seed: Seed | undefined = seedPath === undefined ? undefined : await loadSeedFile(seedPath);
   const logger = createLogger(ctx.stderr, { base: { component: 'dev' } });
@@ -78,6 +99,7 @@ export async function run(ctx: CommandContext): Promise<number> {
     host,
     logger,
     ...(seed === undefined ? {} : { seed }),
+    ...(quotas === undefined ? {} : { quotas }),
   });
   ctx.stdout.write(
     `${JSON.stringify({ msg: 'listening', url: server.url, port: server.port, secrets: server.seed.secrets.length })}\n`,
@@ -91,6 +113,18 @@ export async function run(ctx: CommandContext): Promise<number> {
   await server.close();
   logger.info('stopped', {});
   return 0;
+}
+
+/** The quotas the flags ask for; undefined when they are not enforced. */
+function quotaOptions(values: FlagValues): QuotaOptions | undefined {
+  const scale = integerFlag(values, 'quota-scale');
+  if (scale !== undefined && scale < 1)
+    throw new AgentError(
+      'USAGE',
+      `dev: --quota-scale (SECRETS_AGENT_DEV_QUOTA_SCALE) must be at least 1, got ${scale}`,
+    );
+  if (scale === undefined && !booleanFlag(values, 'quotas')) return undefined;
+  return { scale: scale ?? 1, ssmHigherThroughput: booleanFlag(values, 'ssm-higher-throughput') };
 }
 
 export function isLoopback(host: string): boolean {

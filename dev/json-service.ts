@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError, serialization } from './aws-error.ts';
 import { enactFaults } from './faults.ts';
+import { enforceQuota } from './quota.ts';
 import {
   answerRequest,
   authenticateRequest,
@@ -80,6 +81,7 @@ async function serve(
   draft.secretIds = service.idsOf(input);
   authenticateRequest(state, req, body, draft, jsonAuthError);
   const region = draft.region ?? state.defaultRegion;
+  enforceQuota(state.quotas, draft.operation, state.now(), 'json');
   const faults = state.faults.take(
     {
       operation: draft.operation,

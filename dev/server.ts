@@ -2,7 +2,8 @@
  * `startDevServer`: the calls the agent makes to AWS, on one loopback port: Secrets Manager's
  * GetSecretValue, BatchGetSecretValue and ListSecrets, SSM's GetParameters,
  * GetParametersByPath and GetParameter (awsJson1_1), and STS AssumeRoleWithWebIdentity (query
- * protocol), with admin endpoints under `/_dev/` (faults, the request log, rotation). The
+ * protocol), with admin endpoints under `/_dev/` (faults, the request log, rotation), and
+ * optionally AWS's request quotas (quota.ts). The
  * unmodified AWS SDK works against it through `endpoint` / `AWS_ENDPOINT_URL*`. Tests use it
  * in-process through the returned handle: the store, the fault registry and the request log.
  */
@@ -16,6 +17,7 @@ import { handleJsonService } from './json-service.ts';
 import { SECRETS_MANAGER } from './secretsmanager.ts';
 import { SSM, SSM_TARGET_PREFIX } from './ssm.ts';
 import { FaultRegistry } from './faults.ts';
+import { QuotaModel, type QuotaOptions } from './quota.ts';
 import { RequestLog } from './request-log.ts';
 import { type Seed, type SeedInput, applySeed, toSeed } from './seed.ts';
 import type { DevState } from './state.ts';
@@ -31,8 +33,10 @@ export interface DevServerOptions {
   /** A validated seed (`parseSeed`, `loadSeedFile`) or a seed document to validate now. */
   readonly seed?: Seed | SeedInput;
   readonly logger?: Logger;
-  /** The clock (epoch ms), for expiry tests. */
+  /** The clock (epoch ms), for expiry tests and the quotas' buckets. */
   readonly now?: () => number;
+  /** Enforce AWS's request quotas (dev/quota.ts); off when absent. */
+  readonly quotas?: QuotaOptions;
 }
 
 export interface DevServer {
@@ -46,6 +50,8 @@ export interface DevServer {
   readonly faults: FaultRegistry;
   readonly requests: RequestLog;
   readonly credentials: CredentialRegistry;
+  /** The quotas in force, when enforced. */
+  readonly quotas: QuotaModel | undefined;
   /** Adds a new version (AWSCURRENT by default) to a secret, creating it if needed: a rotation. */
   putSecretValue(
     name: string,
@@ -90,6 +96,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     defaultRegion: seed.region,
     logger,
     closing: closing.signal,
+    now: options.now ?? Date.now,
+    ...(options.quotas === undefined ? {} : { quotas: new QuotaModel(options.quotas) }),
   };
   const server = createServer((req, res) => void route(state, req, res));
   server.keepAliveTimeout = 5000;
@@ -107,6 +115,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     faults: state.faults,
     requests: state.requests,
     credentials: state.credentials,
+    quotas: state.quotas,
     putSecretValue: (name, value, stages = [AWSCURRENT]) => {
       const v =
         typeof value === 'string'

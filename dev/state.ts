@@ -11,6 +11,7 @@ import { AwsError } from './aws-error.ts';
 import type { FaultRegistry } from './faults.ts';
 import type { RequestLog, RequestRecord } from './request-log.ts';
 import type { ParameterStore } from './parameters.ts';
+import type { QuotaModel } from './quota.ts';
 import type { SecretStore } from './store.ts';
 import type { StsConfig } from './sts.ts';
 
@@ -25,6 +26,10 @@ export interface DevState {
   readonly logger: Logger;
   /** Aborted when the server closes: pending injected latency ends at once. */
   readonly closing: AbortSignal;
+  /** AWS's request quotas, when enforced (`--quotas`). */
+  readonly quotas?: QuotaModel;
+  /** The clock the quotas read (epoch ms). */
+  readonly now: () => number;
 }
 
 /** A request's record while it is answered: the endpoint fills it in, `finish` records it. */

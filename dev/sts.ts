@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AwsError } from './aws-error.ts';
 import { enactFaults } from './faults.ts';
+import { enforceQuota } from './quota.ts';
 import { type DevState, answerRequest, requestDraft, type RequestDraft } from './state.ts';
 import { sendXml } from './wire.ts';
 
@@ -60,6 +61,7 @@ async function serve(
       `Could not find operation ${action} for version ${params.get('Version') ?? 'NO_VERSION_SPECIFIED'}`,
     );
   }
+  enforceQuota(state.quotas, action, state.now(), 'sts');
   const faults = state.faults.take({ operation: action, region: undefined, secretNames: [] });
   draft.faults = faults.map((f) => f.kind);
   const enacted = await enactFaults(faults, req, draft, 'sts', state.closing);

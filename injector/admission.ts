@@ -4,14 +4,14 @@
  * 400 and counts `result.outcome` in its metrics.
  */
 import type { JsonObject } from '../common/json.ts';
-import { denialMessage, injectPod, podDisplayName } from './inject.ts';
+import { denialMessage, injectPod, MAX_DENIAL_LENGTH, podDisplayName } from './inject.ts';
 import type { Outcome } from './inject.ts';
 import { encodePatch, type Base64 } from './patch.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
 import type { InjectorOptions } from './plan.ts';
-import { isRecord, objectShape, parsePartial } from './partial-json.ts';
+import { isRecord, JsonBoundError, objectShape, parsePartial } from './partial-json.ts';
 import { ANNOTATION_PREFIX, parsePod, POD_SHAPE, PodShapeError } from './types.ts';
-import type { Problem } from './annotations.ts';
+import { quote, type Problem } from './problems.ts';
 
 export { DEFAULT_INJECTOR_OPTIONS };
 
@@ -122,16 +122,57 @@ export function admitRequest(
       };
     }
     case 'injected': {
+      const patch = encodePatch(result.patch);
+      if (patch.length > MAX_PATCH_BYTES) return tooLarge(name, patch.length, respond);
       const warnings = result.warnings.length > 0 ? { warnings: result.warnings } : {};
-      const review = respond({
-        allowed: true,
-        patchType: 'JSONPatch',
-        patch: encodePatch(result.patch),
-        ...warnings,
-      });
+      const review = respond({ allowed: true, patchType: 'JSONPatch', patch, ...warnings });
       return { outcome: 'injected', reason: 'injected', pod: name, review };
     }
   }
+}
+
+/**
+ * The longest request uid accepted: the API server writes a 36-character UUID, and every
+ * answer carries the uid back, so its length bounds every answer's.
+ */
+export const MAX_UID_LENGTH = 128;
+
+/**
+ * The largest patch answered (base64): the patch grows with what the injector adds (its
+ * containers, and an env var per `env-` annotation and a mount in each target container),
+ * never with the rest of the pod; this bounds it whatever the annotations and the number of
+ * containers. A pod whose patch would be larger is denied, saying so.
+ */
+export const MAX_PATCH_BYTES = 4 * 1024 * 1024;
+
+/** The longest error an answer says (a 400 for a malformed review): as long as a denial. */
+export const MAX_ERROR_ANSWER = MAX_DENIAL_LENGTH;
+
+/**
+ * The largest answer to any review: the patch or the denial, the uid, the warnings (a few fixed
+ * sentences) and the envelope.
+ */
+export const MAX_ANSWER_BYTES = MAX_PATCH_BYTES + MAX_DENIAL_LENGTH + MAX_UID_LENGTH + 2048;
+
+function tooLarge(
+  name: string,
+  bytes: number,
+  respond: (response: Omit<AdmissionResponse, 'uid'>) => AdmissionReviewResponse,
+): AdmissionResult {
+  const problems: Problem[] = [
+    {
+      annotation: `${ANNOTATION_PREFIX}inject`,
+      message: `the patch would be ${bytes} bytes, more than the injector's ${MAX_PATCH_BYTES}: fewer env- annotations or target containers (secrets-agent.io/containers)`,
+    },
+  ];
+  const message = denialMessage(`pod ${name}`, problems);
+  return {
+    outcome: 'denied',
+    reason: 'invalid-annotations',
+    pod: name,
+    review: respond({ allowed: false, status: { code: 400, message } }),
+    problems,
+  };
 }
 
 /**
@@ -162,7 +203,25 @@ const REVIEW_SHAPE = objectShape({
  * AdmissionReviewError when it is not a review.
  */
 export function readAdmissionReview(text: string): AdmissionRequest {
-  return parseAdmissionReview(parsePartial(text, REVIEW_SHAPE));
+  let review: unknown;
+  try {
+    review = parsePartial(text, REVIEW_SHAPE);
+  } catch (err) {
+    // A list past its bound, refused before it was built: the pod is refused whole, by name.
+    if (err instanceof JsonBoundError)
+      throw new AdmissionReviewError(`${err.message} (the injector's bound; see docs/limits.md)`, {
+        cause: err,
+      });
+    throw err;
+  }
+  return parseAdmissionReview(review);
+}
+
+/** A value named in a message: a string quoted short, anything else by its type (never built). */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return quote(value);
+  if (value === undefined || value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
 }
 
 /**
@@ -174,13 +233,11 @@ export function parseAdmissionReview(review: unknown): AdmissionRequest {
     throw new AdmissionReviewError('the body must be an AdmissionReview object');
   if (review['apiVersion'] !== ADMISSION_REVIEW_API_VERSION) {
     throw new AdmissionReviewError(
-      `apiVersion must be ${ADMISSION_REVIEW_API_VERSION}; got ${JSON.stringify(review['apiVersion'])}`,
+      `apiVersion must be ${ADMISSION_REVIEW_API_VERSION}; got ${shown(review['apiVersion'])}`,
     );
   }
   if (review['kind'] !== 'AdmissionReview') {
-    throw new AdmissionReviewError(
-      `kind must be AdmissionReview; got ${JSON.stringify(review['kind'])}`,
-    );
+    throw new AdmissionReviewError(`kind must be AdmissionReview; got ${shown(review['kind'])}`);
   }
   const request = review['request'];
   if (!isRecord(request)) throw new AdmissionReviewError('request is missing');
@@ -191,6 +248,8 @@ function parseRequest(request: Obj): AdmissionRequest {
   const uid = request['uid'];
   if (typeof uid !== 'string' || uid === '')
     throw new AdmissionReviewError('request.uid is missing');
+  if (uid.length > MAX_UID_LENGTH)
+    throw new AdmissionReviewError(`request.uid is longer than ${MAX_UID_LENGTH} characters`);
   const text = (key: string): Partial<Record<string, string>> => {
     const value = request[key];
     if (value === undefined) return {};

@@ -27,7 +27,7 @@ import {
   STATUS_INJECTED,
   selectTargets,
 } from './types.ts';
-import type { Annotations, Container, Pod, Result } from './types.ts';
+import type { Annotations, Container, EnvVar, Pod, Result } from './types.ts';
 import {
   ENV_PREFIX,
   POD_KEYS,
@@ -44,12 +44,9 @@ import {
   type SecretDraft,
 } from './secret-fields.ts';
 import { parseLocalApiKey, tokenEnvCollision, type LocalApiField } from './local-api.ts';
+import { Collector, formatProblem, parseBoolean, quote, type Problem } from './problems.ts';
 
-/** One thing wrong with the annotations; `annotation` is the full key. */
-export interface Problem {
-  readonly annotation: string;
-  readonly message: string;
-}
+export { Collector, formatProblem, parseBoolean, type Problem };
 
 export interface EnvAnnotation {
   /** The environment variable. */
@@ -123,13 +120,6 @@ interface Draft {
   config: Omit<AnnotatedConfig, 'secrets'>;
 }
 
-export class Collector {
-  readonly problems: Problem[] = [];
-  add(key: string, message: string): void {
-    this.problems.push({ annotation: `${ANNOTATION_PREFIX}${key}`, message });
-  }
-}
-
 /**
  * Parses the annotations. With `pod`, also checks them against it (container names, mount
  * paths, env vars the containers already set). A pod that did not opt in is never looked at.
@@ -142,18 +132,12 @@ export function parseAnnotations(
   const inject = own.get('inject');
   if (inject === undefined || inject === 'false') return { ok: true, value: { inject: false } };
   const out = new Collector();
+  if (tooMany(own, out)) return { ok: false, problems: out.problems };
   // A value other than "true" is a problem, and so is everything else wrong: all at once.
   if (inject !== 'true') out.add('inject', `must be "true" or "false"; got ${quote(inject)}`);
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
-  return out.problems.length > 0
-    ? { ok: false, problems: out.problems }
-    : { ok: true, value: parsed };
-}
-
-/** `annotation: message`, one per problem. */
-export function formatProblem(p: Problem): string {
-  return `${p.annotation}: ${p.message}`;
+  return out.count > 0 ? { ok: false, problems: out.problems } : { ok: true, value: parsed };
 }
 
 function ownAnnotations(annotations: Annotations): Map<string, string> {
@@ -179,10 +163,10 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
     if (tooLong(key, value, out)) continue;
     if (POD_KEY_SET.has(key)) parsePodKey(key as PodKey, value, draft, out);
     else if (key.startsWith(ENV_PREFIX)) parseEnv(key, value, env, out);
-    else if (!parseSecretKey(key, value, secrets, out)) out.add(key, unknownKeyMessage(key));
+    else if (!parseSecretKey(key, value, secrets, out)) out.add(key, () => unknownKeyMessage(key));
   }
   const config: AnnotatedConfig = { ...draft.config, secrets: finishSecrets(secrets, out) };
-  for (const p of checkAnnotatedConfig(config)) out.problems.push(p);
+  for (const p of checkAnnotatedConfig(config)) out.push(p);
   checkCrossFields(draft, env, out);
   return {
     inject: true,
@@ -208,6 +192,33 @@ function podSettings(draft: Draft): Omit<Draft, 'config'> {
  * The agent's schema bounds each configuration value more tightly where it needs to.
  */
 export const MAX_VALUE_LENGTH = 16_384;
+
+/**
+ * The most `secrets-agent.io/` annotations one pod has, and the most of them that are `env-`:
+ * every one is parsed, checked and (env vars) added to each target container, so the number of
+ * them, not only their size, is bounded before any is parsed. 200 sources (the schema's bound)
+ * with a few options each fit.
+ */
+export const MAX_OWN_ANNOTATIONS = 1024;
+export const MAX_ENV_ANNOTATIONS = 64;
+/** Kubernetes' bound on the name part of an annotation key (after the `/`). */
+export const MAX_KEY_NAME_LENGTH = 63;
+
+function tooMany(own: ReadonlyMap<string, string>, out: Collector): boolean {
+  let env = 0;
+  for (const key of own.keys()) if (key.startsWith(ENV_PREFIX)) env++;
+  if (own.size > MAX_OWN_ANNOTATIONS)
+    out.add(
+      'inject',
+      `the pod has ${own.size} ${ANNOTATION_PREFIX} annotations; at most ${MAX_OWN_ANNOTATIONS} are allowed`,
+    );
+  else if (env > MAX_ENV_ANNOTATIONS)
+    out.add(
+      ENV_PREFIX.slice(0, -1),
+      `the pod has ${env} ${ANNOTATION_PREFIX}${ENV_PREFIX}<VAR> annotations; at most ${MAX_ENV_ANNOTATIONS} are allowed`,
+    );
+  return out.count > 0;
+}
 
 function tooLong(key: string, value: string, out: Collector): boolean {
   if (value.length <= MAX_VALUE_LENGTH) return false;
@@ -344,13 +355,6 @@ function parsePodKey(key: PodKey, value: string, draft: Draft, out: Collector): 
   POD_KEY_PARSERS[key](value, draft, out, key);
 }
 
-export function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  out.add(key, `must be "true" or "false"; got ${quote(value)}`);
-  return undefined;
-}
-
 /**
  * Directories the kubelet or the container runtime own (`/proc`, `/sys`, `/dev` and everything
  * under them, the termination log among them), and the system directories a mount would hide
@@ -368,19 +372,50 @@ const SYSTEM_DIRS = [
   '/run',
   '/sbin',
   '/usr',
+  '/usr/bin',
+  '/usr/lib',
+  '/usr/lib64',
+  '/usr/local',
+  '/usr/local/bin',
+  '/usr/sbin',
   '/var',
+  '/var/lib',
 ];
+/** Symbolic links most images have: a path under one is checked as the path it leads to. */
+const SYSTEM_LINKS: Readonly<Record<string, string>> = {
+  '/var/run': '/run',
+  '/var/lock': '/run/lock',
+};
 const MAX_MOUNT_PATH = 1024;
 
-function mountPathProblem(path: string): string | undefined {
-  if (!path.startsWith('/')) return 'must be an absolute path such as /secrets';
-  if (path === '/') return 'must not be the root directory';
-  if (path.length > MAX_MOUNT_PATH) return `must be at most ${MAX_MOUNT_PATH} characters long`;
-  if (path.split('/').some((part) => part === '..' || part === '.'))
+/**
+ * A path as the kernel resolves it, without following links: repeated slashes are one, a
+ * trailing one none (`//usr//bin/` is `/usr/bin`). "." and ".." are refused before this.
+ */
+export function normalPath(path: string): string {
+  return `/${path
+    .split('/')
+    .filter((part) => part !== '')
+    .join('/')}`;
+}
+
+/** The path through the links of SYSTEM_LINKS: `/var/run/x` is `/run/x`. */
+function resolvedPath(path: string): string {
+  for (const [link, target] of Object.entries(SYSTEM_LINKS))
+    if (path === link || path.startsWith(`${link}/`)) return `${target}${path.slice(link.length)}`;
+  return path;
+}
+
+function mountPathProblem(value: string): string | undefined {
+  if (!value.startsWith('/')) return 'must be an absolute path such as /secrets';
+  if (value.length > MAX_MOUNT_PATH) return `must be at most ${MAX_MOUNT_PATH} characters long`;
+  if (value.split('/').some((part) => part === '..' || part === '.'))
     return 'must not contain "." or ".." segments';
   // eslint-disable-next-line no-control-regex
-  if (/[\s:\u0000-\u001f\u007f]/.test(path))
+  if (/[\s:\u0000-\u001f\u007f]/.test(value))
     return 'must not contain spaces, control characters or ":"';
+  const path = resolvedPath(normalPath(value));
+  if (path === '/') return 'must not be the root directory';
   const tree = SYSTEM_TREES.find((t) => path === t || path.startsWith(`${t}/`));
   if (tree !== undefined) return `must not be ${tree} or under it (the container runtime owns it)`;
   if (SYSTEM_DIRS.includes(path))
@@ -388,18 +423,12 @@ function mountPathProblem(path: string): string | undefined {
   return undefined;
 }
 
+/** The mount path, normalised (normalPath): the one the patch carries and every check compares. */
 function parseMountPath(value: string, key: string, out: Collector): string | undefined {
-  const path = value.length > 1 ? value.replace(/\/+$/, '') : value;
-  const problem = mountPathProblem(path);
-  if (problem === undefined) return path;
+  const problem = mountPathProblem(value);
+  if (problem === undefined) return normalPath(value);
   out.add(key, `${problem}; got ${quote(value)}`);
   return undefined;
-}
-
-/** A value quoted in a message, shortened: a denial stays readable, and values are bounded. */
-function quote(value: string): string {
-  const text = JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
 }
 
 function parseQuantity(value: string, draft: Draft, out: Collector, key: PodKey): void {
@@ -540,7 +569,10 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
   for (const c of targets.all) checkOwnVolumeMounts(c, parsed, targets.selected.includes(c), out);
   for (const c of targets.selected) {
     checkMountCollision(c, parsed.mountPath, out);
-    for (const e of parsed.env) checkEnvCollision(c, e, parsed.k8sSecret, out);
+    // One pass over the container's env, whatever the number of env- annotations.
+    const existing = firstByName(c.env ?? [], new Set(parsed.env.map((e) => e.name)));
+    for (const e of parsed.env)
+      checkEnvCollision(c, e, existing.get(e.name), parsed.k8sSecret, out);
     const tokenProblem = parsed.config.localApi === true && tokenEnvCollision(c, parsed.mountPath);
     if (typeof tokenProblem === 'string') out.add('local-api', tokenProblem);
   }
@@ -577,7 +609,7 @@ function checkInjectedParts(pod: Pod, out: Collector): void {
     if (wrong.length > 0)
       out.add(
         'status',
-        `says injected, but container "${c.name}" is not the injector's (it sets ${wrong.join(', ')})`,
+        `says injected, but container ${quote(c.name)} is not the injector's (it sets ${wrong.join(', ')})`,
       );
   }
 }
@@ -612,11 +644,11 @@ function checkOwnVolumeMounts(
       parsed.injected &&
       target &&
       m.readOnly === true &&
-      m.mountPath.replace(/\/+$/, '') === parsed.mountPath;
+      normalPath(m.mountPath) === parsed.mountPath;
     if (!ours)
       out.add(
         'inject',
-        `container "${c.name}" mounts volume "${AGENT_NAMES.volume}" itself; the injector adds that mount (read-only): remove it`,
+        `container ${quote(c.name)} mounts volume "${AGENT_NAMES.volume}" itself; the injector adds that mount (read-only): remove it`,
       );
   }
 }
@@ -647,37 +679,48 @@ function checkReservedNames(pod: Pod, out: Collector): void {
 function checkMountCollision(c: Container, mountPath: string, out: Collector): void {
   for (const m of c.volumeMounts ?? []) {
     if (m.name === AGENT_NAMES.volume) continue;
-    const path = m.mountPath.replace(/\/+$/, '');
+    const path = normalPath(m.mountPath);
     const where =
       path === mountPath
         ? `at ${mountPath}`
-        : mountPath.startsWith(`${path}/`)
-          ? `at ${path === '' ? '/' : path}, a parent of ${mountPath}`
+        : mountPath.startsWith(path === '/' ? '/' : `${path}/`)
+          ? `at ${path}, a parent of ${mountPath}`
           : path.startsWith(`${mountPath}/`)
             ? `at ${path}, inside ${mountPath}`
             : undefined;
     if (where !== undefined)
       out.add(
         'mount-path',
-        `container "${c.name}" already mounts volume "${m.name}" ${where}; choose another path`,
+        `container ${quote(c.name)} already mounts volume ${quote(m.name)} ${where}; choose another path`,
       );
   }
+}
+
+/** The first item of each name asked for, in one pass over the list. */
+function firstByName<T extends { readonly name: string }>(
+  list: readonly T[],
+  names: ReadonlySet<string>,
+): Map<string, T> {
+  const found = new Map<string, T>();
+  for (const item of list)
+    if (names.has(item.name) && !found.has(item.name)) found.set(item.name, item);
+  return found;
 }
 
 function checkEnvCollision(
   c: Container,
   e: EnvAnnotation,
+  existing: EnvVar | undefined,
   k8sSecret: string | undefined,
   out: Collector,
 ): void {
-  const existing = (c.env ?? []).find((v) => v.name === e.name);
   if (existing === undefined) return;
   const ref = existing.valueFrom?.secretKeyRef;
   const ours = ref !== undefined && ref.name === k8sSecret && ref.key === e.key;
   if (!ours)
     out.add(
       `${ENV_PREFIX}${e.name}`,
-      `container "${c.name}" already sets ${e.name}; remove one of the two`,
+      `container ${quote(c.name)} already sets ${e.name}; remove one of the two`,
     );
 }
 
@@ -689,6 +732,9 @@ function unknownKeyMessage(key: string): string {
   const bare = [...SECRET_PREFIXES, ENV_PREFIX].find((p) => key === p.slice(0, -1));
   if (bare !== undefined)
     return `needs a name after "${bare}", as in ${ANNOTATION_PREFIX}${bare}db`;
+  // Suggestions cost a comparison per known key and split point: only for a key Kubernetes allows.
+  if (key.length > MAX_KEY_NAME_LENGTH)
+    return `is not a valid annotation key: the name after ${ANNOTATION_PREFIX} is at most ${MAX_KEY_NAME_LENGTH} characters`;
   const suggestion = suggestKey(key);
   if (suggestion !== undefined)
     return `unknown annotation; did you mean ${ANNOTATION_PREFIX}${suggestion}?`;

@@ -12,12 +12,13 @@ import type { CommandContext } from '../common/command.ts';
 import { AgentError } from '../common/errors.ts';
 import { helpText, parseFlags, stringFlag } from '../common/flags.ts';
 import type { CommandSpec } from '../common/flags.ts';
-import { formatProblem } from './annotations.ts';
+import { formatProblem, problemCount } from './problems.ts';
+import { nearMisses } from './near-miss.ts';
 import { optInHints } from './suggest.ts';
 import { injectPod } from './inject.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
 import type { InjectorOptions } from './plan.ts';
-import { parsePod, PodShapeError } from './types.ts';
+import { ANNOTATION_PREFIX, parsePod, PodShapeError } from './types.ts';
 import type { Pod } from './types.ts';
 import { isObject } from '../common/json.ts';
 
@@ -46,6 +47,12 @@ export const INJECT_COMMAND: CommandSpec = {
       env: 'SECRETS_AGENT_INJECT_OUTPUT',
       type: 'string',
       help: 'yaml or json (default: the input’s format)',
+    },
+    {
+      name: 'allow-near-miss',
+      env: 'SECRETS_AGENT_INJECT_ALLOW_NEAR_MISS',
+      type: 'boolean',
+      help: 'an annotation key that looks like secrets-agent.io/ but is not (secret-agent.io/inject) is a warning, not an error',
     },
     {
       name: 'image',
@@ -88,10 +95,14 @@ interface Outcome {
   readonly changed: boolean;
 }
 
-/** Collects problems and warnings across every object of the file. */
+/**
+ * Collects problems and warnings across every object of the file; `nearMiss` says which of the
+ * two a near-miss annotation key is (near-miss.ts).
+ */
 interface Report {
   readonly errors: string[];
   readonly warnings: string[];
+  readonly nearMiss: 'errors' | 'warnings';
 }
 
 export async function run(ctx: CommandContext): Promise<number> {
@@ -109,7 +120,8 @@ export async function run(ctx: CommandContext): Promise<number> {
     file === '-'
       ? await readStream(ctx.stdin)
       : await readInput(file, values['recursive'] === true);
-  const result = transform(text, options, output);
+  const nearMiss = values['allow-near-miss'] === true ? 'warnings' : 'errors';
+  const result = transform(text, options, output, nearMiss);
   for (const w of result.report.warnings) ctx.stderr.write(`warning: ${w}\n`);
   if (result.report.errors.length > 0) {
     for (const e of result.report.errors) ctx.stderr.write(`secrets-agent inject: ${e}\n`);
@@ -196,8 +208,9 @@ export function transform(
   text: string,
   options: InjectorOptions,
   output?: 'yaml' | 'json',
+  nearMiss: Report['nearMiss'] = 'errors',
 ): { text: string; report: Report } {
-  const report: Report = { errors: [], warnings: [] };
+  const report: Report = { errors: [], warnings: [], nearMiss };
   const docs = parseAllDocuments(text);
   const format = output ?? (/^\s*[{[]/.test(text) ? 'json' : 'yaml');
   const sources = documentSources(text);
@@ -294,6 +307,10 @@ function injectWorkload(
     report.errors.push(`${name}: ${path.length === 0 ? '' : `${path.join('.')}: `}${err.message}`);
     return { value: workload, changed: false };
   }
+  for (const key of nearMisses(pod.metadata?.annotations))
+    report[report.nearMiss].push(
+      `${name}: the annotation ${key} looks like a ${ANNOTATION_PREFIX} annotation but is not one: the injector never sees it (did you mean ${ANNOTATION_PREFIX}${key.slice(key.indexOf('/') + 1)}?${report.nearMiss === 'errors' ? ' --allow-near-miss to go on' : ''})`,
+    );
   const result = injectPod(pod, options);
   switch (result.outcome) {
     case 'skipped':
@@ -302,8 +319,8 @@ function injectWorkload(
           report.warnings.push(`${name}: ${h}`);
       return { value: workload, changed: false };
     case 'denied': {
-      const count =
-        result.problems.length === 1 ? '1 problem' : `${result.problems.length} problems`;
+      const total = problemCount(result.problems);
+      const count = total === 1 ? '1 problem' : `${total} problems`;
       const lines = result.problems.map((p) => `  ${formatProblem(p)}`);
       report.errors.push(
         `${name}: ${count} with secrets-agent.io annotations:\n${lines.join('\n')}`,

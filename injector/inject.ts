@@ -2,15 +2,16 @@
  * One pod through the whole pipeline: annotations → plan → mutated pod → patch. Shared by the
  * webhook (admission.ts) and the `inject` command, so both say the same thing about a pod.
  */
-import { checkAgentConfig, type AgentConfigInput } from '../common/config.ts';
-import { formatProblem, parseAnnotations, toProblem, TEMPLATES } from './annotations.ts';
-import type { Problem } from './annotations.ts';
+import { checkAgentConfig, regionProblem, type AgentConfigInput } from '../common/config.ts';
+import { agentIdentity } from './identity.ts';
+import { parseAnnotations, toProblem, TEMPLATES } from './annotations.ts';
+import { Collector, formatProblem, problemCount, quote, type Problem } from './problems.ts';
 import { mutatePod } from './mutate.ts';
 import { computePatch } from './patch.ts';
 import type { PatchOperation } from './patch.ts';
 import { buildPlan } from './plan.ts';
 import type { InjectorOptions, Plan } from './plan.ts';
-import { ANNOTATION_PREFIX, appContainers, type Pod } from './types.ts';
+import { appContainers, type Pod } from './types.ts';
 
 export const OUTCOMES = ['injected', 'skipped', 'denied'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -39,8 +40,11 @@ export function injectPod(pod: Pod, options: InjectorOptions): PodInjection {
   if (!parsed.ok) return { outcome: 'denied', problems: parsed.problems };
   if (!parsed.value.inject) return { outcome: 'skipped', reason: 'not-opted-in', pod };
   const plan = buildPlan(pod, parsed.value, options);
-  const problems = [...checkConfigs(plan), ...checkPorts(pod, plan)];
-  if (problems.length > 0) return { outcome: 'denied', problems };
+  const out = new Collector();
+  checkConfigs(plan, out);
+  checkCopiedRegions(pod, plan, out);
+  checkPorts(pod, plan, out);
+  if (out.count > 0) return { outcome: 'denied', problems: out.problems };
   const mutated = mutatePod(pod, plan);
   const patch = computePatch(pod, mutated);
   if (patch.length === 0) return { outcome: 'skipped', reason: 'already-injected', pod };
@@ -53,24 +57,40 @@ export function injectPod(pod: Pod, options: InjectorOptions): PodInjection {
  * the agent accepts. The annotations were checked already: what is left is what the injector
  * added (a region from the pod's env or its own default).
  */
-function checkConfigs(plan: Plan): Problem[] {
+function checkConfigs(plan: Plan, out: Collector): void {
   const configs: AgentConfigInput[] = [
     plan.config,
     ...(plan.initConfig === undefined ? [] : [plan.initConfig]),
   ];
   const seen = new Set<string>();
-  const problems: Problem[] = [];
   for (const config of configs) {
     const checked = checkAgentConfig(config, TEMPLATES);
     if (checked.ok) continue;
     for (const c of checked.problems) {
       const p = withSource(toProblem(c, config.secrets), c.path, plan);
       const key = formatProblem(p);
-      if (!seen.has(key)) problems.push(p);
+      if (!seen.has(key)) out.push(p);
       seen.add(key);
     }
   }
-  return problems;
+}
+
+/**
+ * The app's AWS_REGION and AWS_DEFAULT_REGION go to the agent with its identity
+ * (identity.ts), and the agent's SDK and STS calls use them where the configuration names no
+ * region: a literal one that is not a region is denied as a bad `region` annotation is, not
+ * left to fail every call until the agent's init timeout.
+ */
+function checkCopiedRegions(pod: Pod, plan: Plan, out: Collector): void {
+  for (const e of agentIdentity(pod, plan.roleArn, plan.k8sSecret).env) {
+    if (e.name !== 'AWS_REGION' && e.name !== 'AWS_DEFAULT_REGION') continue;
+    const wrong = e.value === undefined || e.value === '' ? undefined : regionProblem(e.value);
+    if (wrong !== undefined && e.value !== plan.config.region)
+      out.add(
+        'region',
+        `the pod's ${e.name}, which the agent gets too, ${wrong} (set a valid ${e.name}, or this annotation)`,
+      );
+  }
 }
 
 /** A problem with a value the injector took from elsewhere says where it came from. */
@@ -88,43 +108,41 @@ function withSource(p: Problem, path: string, plan: Plan): Problem {
  * The agent's health and metrics port is in the pod's one network namespace: a container that
  * listens on it too would make one of the two fail to bind.
  */
-function checkPorts(pod: Pod, plan: Plan): Problem[] {
+function checkPorts(pod: Pod, plan: Plan, out: Collector): void {
   const { containers, initContainers } = appContainers(pod);
-  return [...initContainers, ...containers].flatMap((c) =>
-    (c.ports ?? []).flatMap((p) => {
+  for (const c of [...initContainers, ...containers])
+    for (const p of c.ports ?? []) {
       if (p.containerPort === plan.port)
-        return [
-          {
-            annotation: `${ANNOTATION_PREFIX}inject`,
-            message: `container "${c.name}" already uses port ${p.containerPort}, the agent's health and metrics port (the injector's --agent-port moves it)`,
-          },
-        ];
-      if (p.containerPort === plan.localApiPort)
-        return [
-          {
-            annotation: `${ANNOTATION_PREFIX}local-api-port`,
-            message: `container "${c.name}" already uses port ${p.containerPort}, the local API's port; choose another`,
-          },
-        ];
-      return [];
-    }),
-  );
+        out.add(
+          'inject',
+          `container ${quote(c.name)} already uses port ${p.containerPort}, the agent's health and metrics port (the injector's --agent-port moves it)`,
+        );
+      else if (p.containerPort === plan.localApiPort)
+        out.add(
+          'local-api-port',
+          `container ${quote(c.name)} already uses port ${p.containerPort}, the local API's port; choose another`,
+        );
+    }
 }
 
 /** The most a denial lists: the API server shows it in events and to the user. */
 export const MAX_DENIAL_LENGTH = 4096;
 
-/** One line naming the object and every problem, within MAX_DENIAL_LENGTH. */
+/**
+ * One line naming the object and every problem, within MAX_DENIAL_LENGTH: the problems are
+ * already bounded in count (MAX_PROBLEMS, problems.ts); the line bounds their length.
+ */
 export function denialMessage(what: string, problems: readonly Problem[]): string {
-  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-  let message = `${what}: ${count} with secrets-agent.io annotations: `;
+  const total = problemCount(problems);
+  const count = total === 1 ? '1 problem' : `${total} problems`;
+  let message = `${quote(what).slice(1, -1)}: ${count} with secrets-agent.io annotations: `;
+  let shown = 0;
   for (const [i, p] of problems.entries()) {
     const item = `${i === 0 ? '' : '; '}${formatProblem(p)}`;
-    const rest = problems.length - i;
-    if (message.length + item.length > MAX_DENIAL_LENGTH - 40) {
-      return `${message}; … and ${rest} more`;
-    }
+    if (message.length + item.length > MAX_DENIAL_LENGTH - 40)
+      return `${message}; … and ${total - shown} more`;
     message += item;
+    shown += p.more ?? 1;
   }
   return message;
 }

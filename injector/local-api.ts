@@ -1,4 +1,5 @@
 /** What the injector adds for the local API: AWS_TOKEN naming the token file, and its checks. */
+import { quote } from './problems.ts';
 import type { Container } from './types.ts';
 
 /** The configuration fields the `local-api` annotations set. */
@@ -36,5 +37,5 @@ export function localApiTokenRef(mountPath: string): string {
 export function tokenEnvCollision(c: Container, mountPath: string): string | undefined {
   const existing = (c.env ?? []).find((v) => v.name === LOCAL_API_TOKEN_ENV);
   if (existing === undefined || existing.value === localApiTokenRef(mountPath)) return undefined;
-  return `container "${c.name}" already sets ${LOCAL_API_TOKEN_ENV}, which the local API's token needs; remove it`;
+  return `container ${quote(c.name)} already sets ${LOCAL_API_TOKEN_ENV}, which the local API's token needs; remove it`;
 }

@@ -9,12 +9,12 @@
  */
 import { agentContainer } from './containers.ts';
 import type { AgentRole } from './containers.ts';
-import { agentIdentity } from './identity.ts';
+import { agentIdentity, IDENTITY_ENV } from './identity.ts';
 import { RawJson } from './partial-json.ts';
 import type { AgentIdentity } from './identity.ts';
 import type { Plan } from './plan.ts';
 import { AGENT_NAMES, STATUS_ANNOTATION, STATUS_INJECTED } from './types.ts';
-import type { Container, ObjectMeta, Pod, PodSpec, Volume } from './types.ts';
+import type { Container, EnvVar, ObjectMeta, Pod, PodSpec, Volume } from './types.ts';
 import { appEnv, appMount, secretsVolume } from './volume.ts';
 
 export function mutatePod(pod: Pod, plan: Plan): Pod {
@@ -43,8 +43,7 @@ function withAppMountsAndEnv(spec: PodSpec, plan: Plan): PodSpec {
   const env = appEnv(plan);
   const update = (c: Container): Container => {
     if (!plan.targets.includes(c.name)) return c;
-    let envList = c.env ?? [];
-    for (const e of env) envList = upsert(envList, e, 'name', 'replace');
+    const envList = replaceOrAppend(c.env ?? [], env);
     const withEnv = envList.length === 0 ? c : { ...c, env: envList };
     return { ...withEnv, volumeMounts: upsert(c.volumeMounts ?? [], mount, 'mountPath') };
   };
@@ -96,14 +95,42 @@ function without(list: readonly Container[], name: string): readonly Container[]
 function ensureFirst(list: readonly Container[], desired: Container): readonly Container[] {
   const i = list.findIndex((c) => c.name === desired.name);
   if (i < 0) return [desired, ...list];
-  return list.map((c, j) => (j === i ? (overlay(c, desired) as Container) : c));
+  return list.map((c, j) => (j === i ? (overlay(ownParts(c, desired), desired) as Container) : c));
 }
 
 function ensureLast(list: readonly Container[], desired: Container): readonly Container[] {
   const i = list.findIndex((c) => c.name === desired.name);
   if (i < 0) return [...list, desired];
-  return list.map((c, j) => (j === i ? (overlay(c, desired) as Container) : c));
+  return list.map((c, j) => (j === i ? (overlay(ownParts(c, desired), desired) as Container) : c));
 }
+
+/**
+ * What an agent container already in the pod may keep of its env vars and mounts: the
+ * injector's own, and what the identity webhooks add to every container (the AWS identity env
+ * vars, token mounts under /var/run/secrets). Anything else (a `NODE_OPTIONS` loading code into
+ * the agent, a mount of another volume) is dropped: a pod that set `status: injected` itself
+ * with an agent container of its own gets the injector's agent, not its author's.
+ */
+function ownParts(existing: Container, desired: Container): Container {
+  const envNames = new Set<string>([...IDENTITY_ENV, ...(desired.env ?? []).map((e) => e.name)]);
+  const mountPaths = new Set((desired.volumeMounts ?? []).map((m) => m.mountPath));
+  return {
+    ...existing,
+    ...(existing.env === undefined
+      ? {}
+      : { env: existing.env.filter((e) => envNames.has(e.name)) }),
+    ...(existing.volumeMounts === undefined
+      ? {}
+      : {
+          volumeMounts: existing.volumeMounts.filter(
+            (m) => mountPaths.has(m.mountPath) || m.mountPath.startsWith(TOKEN_MOUNTS),
+          ),
+        }),
+  };
+}
+
+/** Where the identity webhooks and Kubernetes mount their tokens. */
+const TOKEN_MOUNTS = '/var/run/secrets/';
 
 // ---------------------------------------------------------------------------------------------
 // Merging, in the spirit of Kubernetes' strategic merge: lists of named things merge by key.
@@ -148,6 +175,25 @@ export function overlay(existing: unknown, desired: unknown, field = ''): unknow
     return list;
   }
   return desired;
+}
+
+/**
+ * Env vars put into the list by name, each in place of the first of its name or else last: as
+ * `upsert` one by one, in one pass over the list (a pod may have thousands of env vars, and the
+ * annotations dozens to add).
+ */
+function replaceOrAppend(list: readonly EnvVar[], items: readonly EnvVar[]): readonly EnvVar[] {
+  if (items.length === 0) return list;
+  const wanted = new Map(items.map((e) => [e.name, e]));
+  const placed = new Set<string>();
+  const out = list.map((e) => {
+    const item = wanted.get(e.name);
+    if (item === undefined || placed.has(e.name)) return e;
+    placed.add(e.name);
+    return item;
+  });
+  for (const [name, item] of wanted) if (!placed.has(name)) out.push(item);
+  return out;
 }
 
 /** Puts `item` into the list by its key: in place (overlaid or replaced) if there, else last. */

@@ -9,11 +9,18 @@
  *
  * The diff goes into what the injector reads (POD_SHAPE: the annotations, the containers' env,
  * mounts, ports and security contexts, its own containers and volumes whole) as
- * fast-json-patch's `compare` does, in its order (the golden patches were made with it). Any
- * other object or array (a container's `command`, `args`, `resources`…) is one value: kept, or replaced whole when its JSON differs,
- * never looked into. So an init container moved one place down by the agent's costs one
- * replacement per field, however large, and a review read as text (where those parts stay
- * RawJson, partial-json.ts) gets the same patch as one parsed whole.
+ * fast-json-patch's `compare` does, in its order, with one difference: a list of named items
+ * (containers, init containers, volumes, env vars) is matched by name, not by index. So the
+ * agent's init container put first is one `add` at index 0, and each app init container it
+ * moves down is matched with itself: nothing, however large, not one operation per field or
+ * item. Any other object or array (a container's `command`, `args`, `resources`…) is one value:
+ * kept, or replaced whole when its JSON differs, never looked into; a review read as text
+ * (where those parts stay RawJson, partial-json.ts) gets the same patch as one parsed whole.
+ *
+ * The patch is therefore bounded by what the injector changes: an `add` per part it adds (its
+ * containers, volumes, the status annotation), per env var and mount it adds to a target
+ * container, and a `replace` or `remove` per part of its own it repairs; never by the size of
+ * the parts it leaves alone.
  */
 import { RawJson, stringifyJson, type Shape } from './partial-json.ts';
 import { POD_SHAPE } from './types.ts';
@@ -95,6 +102,7 @@ function carried(v: unknown): unknown {
 function memberShape(shape: Shape, old: Node, now: Node, key: string): Shape | undefined {
   if (shape === 'all') return 'all';
   if ('items' in shape) return shape.items;
+  if ('values' in shape) return shape.values;
   const whole =
     shape.whole !== undefined &&
     !Array.isArray(old) &&
@@ -114,6 +122,10 @@ function sameLeaf(a: unknown, b: unknown): boolean {
 /** fast-json-patch's `_generate` along a shape: old keys last to first, then new keys. */
 function diff(old: Node, now: Node, ops: PatchOperation[], path: string, shape: Shape): void {
   if (old === now) return;
+  if (Array.isArray(old) && Array.isArray(now) && isNamedList(old) && isNamedList(now)) {
+    diffNamed(old, now, ops, path, shape);
+    return;
+  }
   const oldKeys = keysOf(old);
   const newKeys = keysOf(now);
   const nowIsArray = Array.isArray(now);
@@ -166,6 +178,115 @@ function diffMember(
   )
     diff(oldValue, newValue, ops, here, inner);
   else if (oldValue !== newValue) ops.push({ op: 'replace', path: here, value: carried(newValue) });
+}
+
+type Named = Readonly<Record<string, unknown>> & { readonly name: string };
+
+function isNamedList(list: readonly unknown[]): list is readonly Named[] {
+  return list.every(
+    (item) =>
+      typeof item === 'object' &&
+      item !== null &&
+      !Array.isArray(item) &&
+      !(item instanceof RawJson) &&
+      typeof (item as Record<string, unknown>)['name'] === 'string',
+  );
+}
+
+/**
+ * Two lists of named items, matched by name (matchByName): the matched pairs diffed into at
+ * their old index, last to first; then the old items left unmatched removed, last to first;
+ * then the new ones added at their index, first to last. Each step's paths hold where it runs:
+ * the diffs and removals on the old list, each addition on a list whose items before it are
+ * final.
+ */
+function diffNamed(
+  old: readonly Named[],
+  now: readonly Named[],
+  ops: PatchOperation[],
+  path: string,
+  shape: Shape,
+): void {
+  const pairs = matchByName(old, now);
+  const oldMatched = new Set<number>();
+  const newMatched = new Set<number>();
+  for (let p = pairs.length - 1; p >= 0; p--) {
+    const [o, n] = pairs[p] as readonly [number, number];
+    oldMatched.add(o);
+    newMatched.add(n);
+    const before = old[o] as Named;
+    const after = now[n] as Named;
+    if (before === after) continue;
+    const inner = memberShape(shape, old as Node, now as Node, String(o));
+    if (inner === undefined) {
+      if (!sameLeaf(before, after)) ops.push({ op: 'replace', path: `${path}/${o}`, value: after });
+    } else diff(before, after, ops, `${path}/${o}`, inner);
+  }
+  for (let o = old.length - 1; o >= 0; o--)
+    if (!oldMatched.has(o)) ops.push({ op: 'remove', path: `${path}/${o}` });
+  for (let n = 0; n < now.length; n++)
+    if (!newMatched.has(n)) ops.push({ op: 'add', path: `${path}/${n}`, value: now[n] });
+}
+
+/** The most cells the matching of two lists' middles may take; past it, nothing is matched there. */
+const MAX_MATCH_CELLS = 1 << 16;
+
+/**
+ * Pairs of indexes (old, new) of items with the same name, in order, as many as can be: the
+ * common head and tail, then the longest common subsequence of the rest (the mutation removes
+ * and inserts items, and never reorders the others, so the rest is small: the agent's own).
+ * A middle too large to match (MAX_MATCH_CELLS) is removed and added whole: still one
+ * operation per item the injector touched there, never one per field.
+ */
+function matchByName(old: readonly Named[], now: readonly Named[]): (readonly [number, number])[] {
+  const pairs: (readonly [number, number])[] = [];
+  let head = 0;
+  while (head < old.length && head < now.length && old[head]?.name === now[head]?.name) {
+    pairs.push([head, head]);
+    head++;
+  }
+  let tail = 0;
+  while (
+    tail < old.length - head &&
+    tail < now.length - head &&
+    old[old.length - 1 - tail]?.name === now[now.length - 1 - tail]?.name
+  )
+    tail++;
+  const m = old.length - head - tail;
+  const n = now.length - head - tail;
+  if (m > 0 && n > 0 && (m + 1) * (n + 1) <= MAX_MATCH_CELLS)
+    pairs.push(...commonSubsequence(old, now, head, m, n));
+  for (let k = tail; k > 0; k--) pairs.push([old.length - k, now.length - k]);
+  return pairs;
+}
+
+/** The longest common subsequence, by name, of old[head, head+m) and now[head, head+n). */
+function commonSubsequence(
+  old: readonly Named[],
+  now: readonly Named[],
+  head: number,
+  m: number,
+  n: number,
+): (readonly [number, number])[] {
+  // lengths[i * (n + 1) + j]: the longest common subsequence of the suffixes from i and j.
+  const lengths = new Uint16Array((m + 1) * (n + 1));
+  const at = (i: number, j: number): number => lengths[i * (n + 1) + j] ?? 0;
+  for (let i = m - 1; i >= 0; i--)
+    for (let j = n - 1; j >= 0; j--)
+      lengths[i * (n + 1) + j] =
+        old[head + i]?.name === now[head + j]?.name
+          ? at(i + 1, j + 1) + 1
+          : Math.max(at(i + 1, j), at(i, j + 1));
+  const pairs: (readonly [number, number])[] = [];
+  for (let i = 0, j = 0; i < m && j < n;) {
+    if (old[head + i]?.name === now[head + j]?.name) {
+      pairs.push([head + i, head + j]);
+      i++;
+      j++;
+    } else if (at(i + 1, j) >= at(i, j + 1)) i++;
+    else j++;
+  }
+  return pairs;
 }
 
 declare const BASE64: unique symbol;

@@ -4,7 +4,7 @@
  * annotation is missing are reported with the likely typo.
  */
 import type { SecretInput } from '../common/config.ts';
-import { type Collector, parseBoolean } from './annotations.ts';
+import { type Collector, parseBoolean } from './problems.ts';
 import type { SecretPrefix } from './keys.ts';
 import { closest } from './suggest.ts';
 import { ANNOTATION_PREFIX } from './types.ts';
@@ -109,14 +109,17 @@ function reportOrphan(
   known: readonly string[],
   out: Collector,
 ): void {
-  const near = closest(name, known);
-  const hint = near === undefined ? '' : `; did you mean "${near}"?`;
   for (const field of Object.keys(s) as (keyof SecretInput)[]) {
     const prefix = SECRET_FIELD_PREFIX[field];
     const missing =
       prefix === 'find-tag-'
         ? `${ANNOTATION_PREFIX}find-${name}`
         : `${ANNOTATION_PREFIX}secret-${name}`;
-    out.add(`${prefix}${name}`, `no ${missing} names the secret "${name}"${hint}`);
+    // The suggestion is looked for only if the problem is kept (Collector.add).
+    out.add(`${prefix}${name}`, () => {
+      const near = closest(name, known);
+      const hint = near === undefined ? '' : `; did you mean "${near}"?`;
+      return `no ${missing} names the secret "${name}"${hint}`;
+    });
   }
 }

@@ -21,6 +21,7 @@ import type { JsonObject } from '../common/json.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import {
   isAdmissionReviewError,
+  MAX_ERROR_ANSWER,
   readAdmissionReview,
   reviewJson,
   type AdmissionRequest,
@@ -355,6 +356,12 @@ async function mutate(
   }
 }
 
+/** An error as answered (and logged): at most MAX_ERROR_ANSWER characters, as a denial. */
+function errorAnswer(message: string): string {
+  if (message.length <= MAX_ERROR_ANSWER) return message;
+  return `${message.slice(0, MAX_ERROR_ANSWER - 1)}…`;
+}
+
 function answerFailure(
   ctx: MutateContext,
   req: IncomingMessage,
@@ -364,7 +371,7 @@ function answerFailure(
 ): void {
   const ids = reviewIds(request);
   if (err instanceof BoundaryError || isAdmissionReviewError(err)) {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorAnswer(err instanceof Error ? err.message : String(err));
     if (err instanceof DeadlineError && !req.complete) {
       // The deadline passed with the body still arriving: nobody is waiting for an answer that
       // the client is not reading; the connection was cut (deadline()), with what it sent.

@@ -51,24 +51,15 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * What a pod's annotations suggest its author meant, when the pod is NOT opted in: our keys
- * without `inject`, or keys under a misspelt prefix (`secret-agent.io/inject`). Such a pod
- * passes untouched, so these are warnings (`inject` prints them; the webhook never sees pods
- * that did not opt in).
+ * without `inject`. Such a pod passes untouched, so this is a warning (`inject` prints it; the
+ * webhook never sees pods that did not opt in). Keys under a misspelt prefix
+ * (`secret-agent.io/inject`) are near misses (near-miss.ts), reported whether or not the pod
+ * opted in.
  */
 export function optInHints(annotations: Annotations | undefined): string[] {
-  const keys = Object.keys(annotations ?? {});
-  const hints: string[] = [];
-  const own = keys.filter((k) => k.startsWith(ANNOTATION_PREFIX));
-  if (own.length > 0 && annotations?.[`${ANNOTATION_PREFIX}inject`] === undefined)
-    hints.push(
-      `has ${own[0] ?? ''}${own.length > 1 ? ` and ${own.length - 1} more` : ''} but no ${ANNOTATION_PREFIX}inject: "true", so nothing is injected`,
-    );
-  const prefix = ANNOTATION_PREFIX.slice(0, -1);
-  for (const key of keys) {
-    const slash = key.indexOf('/');
-    const domain = slash < 0 ? '' : key.slice(0, slash);
-    if (domain !== prefix && domain !== '' && editDistance(domain, prefix) <= 2)
-      hints.push(`${key}: did you mean ${ANNOTATION_PREFIX}${key.slice(slash + 1)}?`);
-  }
-  return hints;
+  const own = Object.keys(annotations ?? {}).filter((k) => k.startsWith(ANNOTATION_PREFIX));
+  if (own.length === 0 || annotations?.[`${ANNOTATION_PREFIX}inject`] !== undefined) return [];
+  return [
+    `has ${own[0] ?? ''}${own.length > 1 ? ` and ${own.length - 1} more` : ''} but no ${ANNOTATION_PREFIX}inject: "true", so nothing is injected`,
+  ];
 }

@@ -5,6 +5,7 @@
  * injector reads, once, at the boundary.
  */
 
+import { Bounded } from './bounded.ts';
 import { isRecord, objectShape, type Shape } from './partial-json.ts';
 
 export type Annotations = Readonly<Record<string, string>>;
@@ -193,8 +194,32 @@ const isAgentPart = (value: Obj): boolean =>
   value['name'] === AGENT_NAMES.tokenVolume ||
   value['name'] === AGENT_NAMES.irsaVolume;
 
+/**
+ * The most the injector reads of one pod, per list (and the annotations' characters): each
+ * list is refused whole, naming the field, before an item past its bound is built. Kubernetes
+ * sets no count of its own on these lists (only the size of the object as stored, 1.5 MiB in
+ * etcd); these are far above any pod that runs, and keep what one admission builds, checks and
+ * copies small whatever the request holds. The annotations' bound is Kubernetes' own
+ * (TotalAnnotationSizeLimitB): their names and values together. docs/limits.md lists them.
+ */
+export const POD_BOUNDS = Object.freeze({
+  'metadata.annotations': 256 * 1024,
+  'metadata.ownerReferences': 64,
+  'spec.containers': 64,
+  'spec.initContainers': 64,
+  'spec.volumes': 1024,
+  'spec.containers[].env': 4096,
+  'spec.containers[].volumeMounts': 1024,
+  'spec.containers[].ports': 1024,
+});
+
 const CONTAINER_SHAPE = objectShape(
-  { env: 'all', volumeMounts: 'all', securityContext: 'all', ports: 'all' },
+  {
+    env: { items: 'all', maxItems: POD_BOUNDS['spec.containers[].env'] },
+    volumeMounts: { items: 'all', maxItems: POD_BOUNDS['spec.containers[].volumeMounts'] },
+    securityContext: 'all',
+    ports: { items: 'all', maxItems: POD_BOUNDS['spec.containers[].ports'] },
+  },
   isAgentPart,
 );
 
@@ -203,25 +228,32 @@ const CONTAINER_SHAPE = objectShape(
  * (partial-json.ts): what `parsePod` checks below, and the parts the injector lays its own over
  * (its containers and volumes, by name), whole. Strings, numbers and booleans are always read;
  * any other object or array stays text, never looked into, and goes into the patch as it came.
- * A field the injector starts to read is added here and to the checks below.
+ * Every list read is bounded (POD_BOUNDS; MAX_BUILT_LIST_ITEMS inside values built whole). A
+ * field the injector starts to read is added here and to the checks below.
  */
 export const POD_SHAPE: Shape = objectShape({
-  metadata: objectShape({ annotations: 'all', ownerReferences: 'all' }),
+  metadata: objectShape({
+    annotations: { values: 'all', maxLength: POD_BOUNDS['metadata.annotations'] },
+    ownerReferences: { items: 'all', maxItems: POD_BOUNDS['metadata.ownerReferences'] },
+  }),
   spec: objectShape({
-    containers: { items: CONTAINER_SHAPE },
-    initContainers: { items: CONTAINER_SHAPE },
+    containers: { items: CONTAINER_SHAPE, maxItems: POD_BOUNDS['spec.containers'] },
+    initContainers: { items: CONTAINER_SHAPE, maxItems: POD_BOUNDS['spec.initContainers'] },
     // The secrets-agent volume is AGENT_NAMES.volume, the same name as the sidecar.
-    volumes: { items: objectShape({}, isAgentPart) },
+    volumes: { items: objectShape({}, isAgentPart), maxItems: POD_BOUNDS['spec.volumes'] },
     securityContext: 'all',
   }),
 });
+
+/** A pod's shape problems, each a path and what is wrong: MAX_PROBLEMS kept, the rest counted. */
+type ShapeProblems = Bounded<string>;
 
 function checkOptional(
   obj: Obj,
   key: string,
   type: 'string' | 'number' | 'boolean' | 'object' | 'array',
   path: string,
-  problems: string[],
+  problems: ShapeProblems,
 ): void {
   const value = obj[key];
   if (value === undefined) return;
@@ -237,18 +269,35 @@ function checkOptional(
     );
 }
 
+/** An optional list within its bound (POD_BOUNDS): the list, or undefined with a problem said. */
+function boundedList(
+  value: unknown,
+  path: string,
+  bound: keyof typeof POD_BOUNDS,
+  problems: ShapeProblems,
+): readonly unknown[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) {
+    problems.push(`${path} must be an array`);
+    return undefined;
+  }
+  // The same words as the reader's (partial-json.ts), which refuses such a list before it is built.
+  if (value.length > POD_BOUNDS[bound]) {
+    problems.push(`${path} has more than ${POD_BOUNDS[bound]} items`);
+    return undefined;
+  }
+  return value as readonly unknown[];
+}
+
 function checkNamedList(
   value: unknown,
   path: string,
-  problems: string[],
+  bound: keyof typeof POD_BOUNDS,
+  problems: ShapeProblems,
   extra?: (item: Obj, at: string) => void,
 ): void {
-  if (value === undefined) return;
-  if (!Array.isArray(value)) {
-    problems.push(`${path} must be an array`);
-    return;
-  }
-  value.forEach((item: unknown, i) => {
+  const list = boundedList(value, path, bound, problems);
+  list?.forEach((item: unknown, i) => {
     const at = `${path}[${i}]`;
     if (!isRecord(item) || typeof item['name'] !== 'string') {
       problems.push(`${at}.name must be a string`);
@@ -258,22 +307,32 @@ function checkNamedList(
   });
 }
 
-/** An optional list of objects (a container's ports: the injector compares their numbers). */
-function checkObjectList(value: unknown, path: string, problems: string[]): void {
-  if (value === undefined) return;
-  if (!Array.isArray(value)) problems.push(`${path} must be an array`);
-  else {
-    const i = value.findIndex((item) => !isRecord(item));
-    if (i >= 0) problems.push(`${path}[${i}] must be an object`);
-  }
+/** The highest port number. */
+const MAX_PORT = 65_535;
+
+/** A container's ports: the injector compares their numbers with its own ports. */
+function checkPorts(value: unknown, path: string, problems: ShapeProblems): void {
+  const list = boundedList(value, path, 'spec.containers[].ports', problems);
+  list?.forEach((item: unknown, i) => {
+    const port = isRecord(item) ? item['containerPort'] : undefined;
+    if (!isRecord(item)) problems.push(`${path}[${i}] must be an object`);
+    else if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > MAX_PORT)
+      problems.push(`${path}[${i}].containerPort must be a port number from 1 to ${MAX_PORT}`);
+  });
 }
 
-function checkContainer(c: Obj, at: string, problems: string[]): void {
-  checkNamedList(c['env'], `${at}.env`, problems);
-  checkNamedList(c['volumeMounts'], `${at}.volumeMounts`, problems, (m, mat) => {
-    if (typeof m['mountPath'] !== 'string') problems.push(`${mat}.mountPath must be a string`);
-  });
-  checkObjectList(c['ports'], `${at}.ports`, problems);
+function checkContainer(c: Obj, at: string, problems: ShapeProblems): void {
+  checkNamedList(c['env'], `${at}.env`, 'spec.containers[].env', problems);
+  checkNamedList(
+    c['volumeMounts'],
+    `${at}.volumeMounts`,
+    'spec.containers[].volumeMounts',
+    problems,
+    (m, mat) => {
+      if (typeof m['mountPath'] !== 'string') problems.push(`${mat}.mountPath must be a string`);
+    },
+  );
+  checkPorts(c['ports'], `${at}.ports`, problems);
   checkOptional(c, 'securityContext', 'object', at, problems);
   const sc = c['securityContext'];
   if (isRecord(sc)) {
@@ -282,7 +341,15 @@ function checkContainer(c: Obj, at: string, problems: string[]): void {
   }
 }
 
-function checkMetadata(meta: unknown, problems: string[]): void {
+/** Kubernetes' own measure of the annotations: their names and values, together. */
+function annotationsLength(annotations: Obj): number {
+  let length = 0;
+  for (const [k, v] of Object.entries(annotations))
+    length += k.length + (typeof v === 'string' ? v.length : 0);
+  return length;
+}
+
+function checkMetadata(meta: unknown, problems: ShapeProblems): void {
   if (meta === undefined) return;
   if (!isRecord(meta)) {
     problems.push('metadata must be an object');
@@ -292,28 +359,28 @@ function checkMetadata(meta: unknown, problems: string[]): void {
     checkOptional(meta, key, 'string', 'metadata', problems);
   const annotations = meta['annotations'];
   if (annotations !== undefined) {
-    if (!isRecord(annotations) || Object.values(annotations).some((v) => typeof v !== 'string')) {
+    if (!isRecord(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))
       problems.push('metadata.annotations must map strings to strings');
-    }
+    else if (annotationsLength(annotations) > POD_BOUNDS['metadata.annotations'])
+      problems.push(
+        `metadata.annotations holds more than ${POD_BOUNDS['metadata.annotations']} characters`,
+      );
   }
-  checkNamedList(meta['ownerReferences'], 'metadata.ownerReferences', problems);
+  checkNamedList(
+    meta['ownerReferences'],
+    'metadata.ownerReferences',
+    'metadata.ownerReferences',
+    problems,
+  );
 }
 
-/** Checks the fields the injector reads and returns the object typed as a Pod. Throws PodShapeError. */
-export function parsePod(raw: unknown): Pod {
-  const problems: string[] = [];
-  if (!isRecord(raw)) throw new PodShapeError(['must be an object']);
-  checkMetadata(raw['metadata'], problems);
-  const spec = raw['spec'];
-  if (!isRecord(spec)) throw new PodShapeError([...problems, 'spec must be an object']);
+function checkSpec(spec: Obj, problems: ShapeProblems): void {
   if (!Array.isArray(spec['containers'])) problems.push('spec.containers must be an array');
-  checkNamedList(spec['containers'], 'spec.containers', problems, (c, at) =>
-    checkContainer(c, at, problems),
-  );
-  checkNamedList(spec['initContainers'], 'spec.initContainers', problems, (c, at) =>
-    checkContainer(c, at, problems),
-  );
-  checkNamedList(spec['volumes'], 'spec.volumes', problems);
+  for (const list of ['containers', 'initContainers'] as const)
+    checkNamedList(spec[list], `spec.${list}`, `spec.${list}`, problems, (c, at) =>
+      checkContainer(c, at, problems),
+    );
+  checkNamedList(spec['volumes'], 'spec.volumes', 'spec.volumes', problems);
   checkOptional(spec, 'securityContext', 'object', 'spec', problems);
   checkOptional(spec, 'restartPolicy', 'string', 'spec', problems);
   checkOptional(spec, 'automountServiceAccountToken', 'boolean', 'spec', problems);
@@ -322,7 +389,26 @@ export function parsePod(raw: unknown): Pod {
     checkOptional(psc, 'runAsUser', 'number', 'spec.securityContext', problems);
     checkOptional(psc, 'runAsGroup', 'number', 'spec.securityContext', problems);
   }
-  if (problems.length > 0) throw new PodShapeError(problems);
+}
+
+/**
+ * Checks the fields the injector reads, each list within its bound (POD_BOUNDS), and returns
+ * the object typed as a Pod. Throws PodShapeError, with MAX_PROBLEMS problems at most.
+ */
+export function parsePod(raw: unknown): Pod {
+  const problems: ShapeProblems = new Bounded();
+  const fail = (): never => {
+    throw new PodShapeError(problems.list((n) => `and ${n} more`));
+  };
+  if (!isRecord(raw)) {
+    problems.push('must be an object');
+    return fail();
+  }
+  checkMetadata(raw['metadata'], problems);
+  const spec = raw['spec'];
+  if (!isRecord(spec)) problems.push('spec must be an object');
+  else checkSpec(spec, problems);
+  if (problems.count > 0) fail();
   return raw as Pod;
 }
 

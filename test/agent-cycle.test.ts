@@ -221,7 +221,7 @@ t.test('a failed batch is one warning naming its secrets; recovery is one line',
     secrets: Array.from({ length: n }, (_, i) => ({ name: `s${i}`, id: `s/${i}` })),
   });
   const signal = new AbortController().signal;
-  server.faults.add({ kind: 'throttle', operation: 'BatchGetSecretValue', count: 2 });
+  server.faults.add({ kind: 'error5xx', operation: 'BatchGetSecretValue', count: 2 });
   t.equal((await agent.cycle(signal)).failures.length, n, 'both batches failed');
   const warnings = logs
     .map((l) => JSON.parse(l) as { level: string; msg: string; secrets?: string[] })

@@ -75,13 +75,14 @@ function seedAndSecrets(batchable: number, pinned: number): { seed: Seed; secret
 
 t.test('the formulas, worked by hand', async (t) => {
   t.equal(SDK_MAX_ATTEMPTS, 1, 'the SDK makes one attempt per call');
-  // Shortest init waits: 0.5, 1, 2, 4, 8, 15, 15, … s; cycle n+1 starts only within the budget.
+  // Shortest init waits (full jitter, a tenth of nominal): 0.1, 0.2, 0.4, 0.8, 1.6, 3, 3, … s;
+  // cycle n+1 starts only within the budget.
   t.equal(initCycleLimit(0), 1);
-  t.equal(initCycleLimit(499), 1);
-  t.equal(initCycleLimit(500), 2);
-  t.equal(initCycleLimit(5 * SECOND), 4, '0.5 + 1 + 2 = 3.5 s fits, + 4 = 7.5 s does not');
-  t.equal(initCycleLimit(10 * SECOND), 5, '7.5 s fits, 15.5 s does not');
-  t.equal(initCycleLimit(120 * SECOND), 12, 'the default 2m: 15.5 + 15·6 = 105.5 s fits');
+  t.equal(initCycleLimit(99), 1);
+  t.equal(initCycleLimit(100), 2);
+  t.equal(initCycleLimit(5 * SECOND), 6, '0.1 + … + 1.6 = 3.1 s fits, + 3.2 = 6.3 s does not');
+  t.equal(initCycleLimit(10 * SECOND), 8, '6.3 + 3 = 9.3 s fits, 12.3 s does not');
+  t.equal(initCycleLimit(120 * SECOND), 44, 'the default 2m: 6.3 + 3·37 = 117.3 s fits');
   t.equal(maxRetriesWithin({ baseMs: 0, capMs: 0 }, 1), Infinity, 'no backoff, no bound');
 
   const cases: [string, Parameters<typeof fetchWorstCase>[0], [number, number, number]][] = [
@@ -192,7 +193,8 @@ t.test('the sidecar never waits longer than its interval after errors', async (t
     t.equal(longest, interval, `${interval} ms: capped at the interval, reached`);
     t.equal(
       backoffDelay(backoff, 0, () => 0),
-      Math.round(Math.min(5 * SECOND, interval) / 2),
+      Math.round(Math.min(5 * SECOND, interval) / 10),
+      'full jitter: down to a tenth',
     );
   }
 });
@@ -223,6 +225,8 @@ async function initEveryCallFailing(
   server: DevServer;
   metrics: AgentMetrics;
   elapsed: number;
+  /** Fetches the agent started. */
+  cycles: number;
   codes: string[];
   messages: string[];
 }> {
@@ -230,7 +234,7 @@ async function initEveryCallFailing(
   const server = await startDevServer({ seed });
   t.teardown(() => server.close());
   server.faults.add(fault);
-  const { agent, metrics } = await agentRig(
+  const { agent, metrics, logs } = await agentRig(
     t,
     server,
     {
@@ -248,6 +252,7 @@ async function initEveryCallFailing(
     server,
     metrics,
     elapsed: Date.now() - started,
+    cycles: 1 + logs.filter((l) => l.includes('"msg":"retrying"')).length,
     codes: [...new Set(failures.map((f) => f.error.code))],
     messages: failures.map((f) => f.error.message),
   };
@@ -264,14 +269,36 @@ for (const failover of [false, true]) {
       async (t) => {
         const budget = 5 * SECOND;
         const run = await initEveryCallFailing(t, shape, { kind: 'throttle' }, '5s');
-        const expected = initCycleLimit(budget) * fetchWorstCase(shape).calls;
-        const byHand = 4 * (failover ? 2 : 1) * (Math.ceil(batchable / 20) + pinned);
-        t.equal(expected, byHand, 'the formula, by hand');
-        t.equal(smCalls(run.server), expected, 'calls the endpoint answered');
-        t.equal(await countedCalls(run.metrics), expected, 'calls the agent counted');
-        t.same(run.codes, ['THROTTLED']);
-        // Waits of 0.5 + 1 + 2 s at least; nothing past initTimeout.
-        t.ok(run.elapsed >= 3_500, `waited between cycles: ${run.elapsed} ms`);
+        // The first batch call is throttled: that cycle reads its chunk one by one at once,
+        // and later cycles keep to GetSecretValue for the cool-down (agent/source/strategy.ts).
+        const regions = failover ? 2 : 1;
+        const cycles = initCycleLimit(budget);
+        const expected = regions * (1 + cycles * (batchable + pinned));
+        t.ok(
+          regions + cycles * fetchWorstCase(shape).calls <= expected &&
+            expected <= cycles * fetchWorstCase(shape).callsBatchDenied,
+          'within the worst case of a batch call denied or throttled',
+        );
+        t.equal(cycles, 6, 'waits of 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s fit in 5 s, + 3.2 s does not');
+        // The fetches the agent started: at most the formula's. Each but the last made all its
+        // calls; the last may be cut by initTimeout (no call starts or runs past it).
+        t.ok(run.cycles >= 2 && run.cycles <= cycles, `${run.cycles} of at most ${cycles} fetches`);
+        const calls = smCalls(run.server);
+        const perCycle = regions * (batchable + pinned);
+        const before = regions + (run.cycles - 1) * perCycle;
+        t.ok(
+          calls >= before && calls <= before + perCycle,
+          `${calls} calls: ${run.cycles} fetches of ${perCycle}, and the batch call once`,
+        );
+        t.ok(calls <= expected, 'within the formula');
+        t.equal(await countedCalls(run.metrics), calls, 'calls the agent counted: the same');
+        t.ok(run.codes.includes('THROTTLED'), `failed with throttling: ${run.codes.join(', ')}`);
+        t.ok(
+          run.codes.every((c) => c === 'THROTTLED' || c === 'AWS_UNAVAILABLE'),
+          'or, in a last fetch cut short, out of time',
+        );
+        // Waits of 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s at least; nothing past initTimeout.
+        t.ok(run.elapsed >= 3_100, `waited between cycles: ${run.elapsed} ms`);
         t.ok(run.elapsed < budget + 2 * SECOND, `ended within initTimeout: ${run.elapsed} ms`);
       },
     );
@@ -383,9 +410,10 @@ t.test('a sidecar refresh lasts at most one interval, however long the calls han
   const elapsed = Date.now() - started;
   controller.abort();
   await loop;
-  // The refresh starts one interval (5 s with random() = 0.5) after the first write.
-  t.ok(elapsed >= 10 * SECOND - 100, `the call ran until the interval was over: ${elapsed} ms`);
-  t.ok(elapsed < 10 * SECOND + 1_500, `and no longer: ${elapsed} ms`);
+  // The first refresh starts half an interval (2.5 s with random() = 0.5) after the first
+  // write, and its call is cut one interval (5 s) later.
+  t.ok(elapsed >= 7.5 * SECOND - 100, `the call ran until the interval was over: ${elapsed} ms`);
+  t.ok(elapsed < 7.5 * SECOND + 1_500, `and no longer: ${elapsed} ms`);
   t.ok(
     logs.some((l) => /no answer within the \d+ ms left before refreshInterval/.test(l)),
     'the error names the interval',
@@ -548,7 +576,7 @@ t.test('a process: init with every call throttled ends within initTimeout', asyn
   const calls = smCalls(server);
   const perCycle = fetchWorstCase({ batchable: 1, pinned: 0, failover: true }).calls;
   t.equal(perCycle, 2, 'one call per region');
-  // Waits of 0.5–1 s, 1–2 s, 2–4 s: at least two cycles fit in 4 s, at most initCycleLimit.
+  // Waits of 0.1–1 s, 0.2–2 s, 0.4–4 s: at least two cycles fit in 4 s, at most initCycleLimit.
   t.ok(calls >= 2 * perCycle && calls <= initCycleLimit(initTimeout) * perCycle, `${calls} calls`);
   t.ok(elapsed < initTimeout + 5 * SECOND, `bounded: ${elapsed} ms`);
 });
@@ -621,7 +649,12 @@ t.test('the docs state the figures the code computes', async (t) => {
     `| init, an error waiting rarely cures | ${INIT_ATTEMPTS_FOR_PERMANENT_ERRORS} |`,
   );
   const twenty = fetchWorstCase({ batchable: 20, pinned: 0, failover: true });
-  t.match(section, `at most ${init} × ${twenty.calls} = ${init * twenty.calls} Secrets Manager`);
+  // The batch call throttled once per region, then one GetSecretValue per secret each cycle.
+  const throttled = 2 * (1 + init * (twenty.callsBatchDenied / 2 - 1));
+  t.match(
+    section,
+    `at most 2 × (1 + ${init} × 20) = ${throttled.toLocaleString('en-US')} Secrets Manager`,
+  );
   t.match(section, `and ${init * twenty.credentialCalls} STS exchanges`);
   const hundred = fetchWorstCase({ batchable: 100, pinned: 0, failover: false });
   t.match(section, `at most R × ${hundred.rounds} × \`requestTimeout\``);

@@ -16,6 +16,7 @@ const SCRIPTS: readonly { name: string; keys: readonly string[] }[] = [
   { name: 'memory', keys: ['cgroup', 'time', 'sidecar', 'goal'] },
   { name: 'webhook', keys: ['results', 'fixedRate', 'goal'] },
   { name: 'inject', keys: ['injectMs', 'baselineMs', 'perDocumentMs'] },
+  { name: 'fleet', keys: ['real', 'calibration', 'simulations', 'limits', 'webhook', 'goal'] },
 ];
 
 function runScript(name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -109,4 +109,16 @@ t.test('flags: --help, bad seed, non-loopback host', async (t) => {
     'env twin; an aborted signal stops at once',
   );
   t.match(out.join(''), /"msg":"listening"/);
+  await t.rejects(run(ctx(['--port', '0', '--quota-scale', '0'])), {
+    code: 'USAGE',
+    message: /--quota-scale \(SECRETS_AGENT_DEV_QUOTA_SCALE\) must be at least 1/,
+  });
+  t.equal(
+    await run({
+      ...ctx(['--port', '0']),
+      env: { SECRETS_AGENT_DEV_QUOTA_SCALE: '10', SECRETS_AGENT_DEV_SSM_HIGHER_THROUGHPUT: '1' },
+    }),
+    0,
+    'quota flags by their env twins',
+  );
 });

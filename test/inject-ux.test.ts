@@ -97,11 +97,18 @@ spec:
     spec:
       containers: [{name: app, image: app}]
 `;
-    const run = await inject(['-f', '-'], docs);
-    t.equal(run.code, 0, 'hints are warnings');
+    const strict = await inject(['-f', '-'], docs);
+    t.equal(strict.code, 1, 'a near-miss key is an error: the pod would start without secrets');
+    t.match(
+      strict.stderr,
+      'secrets-agent inject: Pod typo-prefix: the annotation secret-agent.io/inject looks like a secrets-agent.io/ annotation but is not one: the injector never sees it (did you mean secrets-agent.io/inject? --allow-near-miss to go on)',
+    );
+    t.equal(strict.stdout, '', 'and nothing is printed to apply');
+    const run = await inject(['-f', '-', '--allow-near-miss'], docs);
+    t.equal(run.code, 0, 'told otherwise, hints are warnings');
     t.match(
       run.stderr,
-      'warning: Pod typo-prefix: secret-agent.io/inject: did you mean secrets-agent.io/inject?',
+      'warning: Pod typo-prefix: the annotation secret-agent.io/inject looks like a secrets-agent.io/ annotation but is not one',
     );
     t.match(
       run.stderr,

@@ -5,6 +5,8 @@
  */
 import t from 'tap';
 import { admit } from '../injector/admission.ts';
+import { MAX_DENIAL_LENGTH } from '../injector/inject.ts';
+import { MAX_PROBLEMS } from '../injector/problems.ts';
 import type { Container, Pod, Volume } from '../injector/types.ts';
 import { applyTo, patchOf, reviewFor, validatePod } from './injector-support.ts';
 
@@ -168,13 +170,14 @@ t.test("an app port equal to the agent's is denied: two listeners cannot share i
 
 t.test('a denial stays short however many annotations are wrong, and counts them all', (t) => {
   const extra = Object.fromEntries(
-    Array.from({ length: 700 }, (_, i) => [`bogus-${i}`, 'x'.repeat(1000)]),
+    Array.from({ length: 700 }, (_, i) => [`bogus-${i}`, 'x'.repeat(300)]),
   );
   const result = admit(reviewFor(pod(extra)));
   t.equal(result.outcome, 'denied');
-  t.equal(result.problems?.length, 700, 'every problem is in the result');
+  t.equal(result.problems?.length, MAX_PROBLEMS + 1, 'the collector keeps MAX_PROBLEMS…');
+  t.equal(result.problems?.at(-1)?.more, 700 - MAX_PROBLEMS, '…and counts the rest');
   const message = result.review.response.status?.message ?? '';
-  t.ok(message.length <= 4096, `the message is ${message.length} characters`);
+  t.ok(message.length <= MAX_DENIAL_LENGTH, `the message is ${message.length} characters`);
   t.match(message, /700 problems with secrets-agent\.io annotations: /);
   t.match(message, /; … and \d+ more$/);
   t.end();

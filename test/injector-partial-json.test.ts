@@ -12,7 +12,9 @@ import { injectPod } from '../injector/inject.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
 import {
   isRecord,
+  JsonBoundError,
   JsonSyntaxError,
+  MAX_BUILT_LIST_ITEMS,
   MAX_JSON_DEPTH,
   objectShape,
   parsePartial,
@@ -49,7 +51,7 @@ const shapeArb: fc.Arbitrary<Shape> = fc.letrec<{ shape: Shape }>((tie) => ({
         maxKeys: 3,
       })
       .map((fields) => objectShape(fields)),
-    tie('shape').map((items) => ({ items })),
+    tie('shape').map((items) => ({ items, maxItems: 1000 })),
   ),
 })).shape;
 
@@ -233,14 +235,22 @@ t.test('a pod read as text gets the patch of the pod parsed whole', (t) => {
   };
   const whole = admit(reviewFor(pod));
   t.equal(answer(reviewFor(pod)), JSON.stringify(whole.review), 'moved init containers');
-  const moved = patchOf(whole).filter((op) => op.path.startsWith('/spec/initContainers/1/'));
-  t.ok(
-    moved.some((op) => op.path === '/spec/initContainers/1/command' && op.op === 'replace'),
-    'a field never read is replaced whole where the agent moved its container',
+  const init = patchOf(whole).filter((op) => op.path.startsWith('/spec/initContainers/'));
+  t.same(
+    init.filter((op) => !op.path.endsWith('/volumeMounts')),
+    [
+      {
+        op: 'add',
+        path: '/spec/initContainers/0',
+        value: applyTo(pod, patchOf(whole)).spec.initContainers?.[0],
+      },
+    ],
+    'the agent is one add at index 0; the init containers it moves down get no operation of their own',
   );
-  t.notOk(
-    moved.some((op) => op.path.startsWith('/spec/initContainers/1/command/')),
-    'never diffed item by item',
+  t.same(
+    init.filter((op) => op.path.endsWith('/volumeMounts')).map((op) => op.path),
+    ['/spec/initContainers/1/volumeMounts', '/spec/initContainers/0/volumeMounts'],
+    'only the mount each target gets, at its index before the agent is added',
   );
   const applied = applyTo(pod, patchOf(whole));
   const withoutMounts = (c: Container): object =>
@@ -330,5 +340,52 @@ t.test('a field the injector reads is checked for its type, read from text or no
     t.throws(() => parsePod(pod(ports)), { name: 'PodShapeError', message }, JSON.stringify(ports));
     t.throws(() => fromText(pod(ports)), { name: 'PodShapeError', message }, 'from text');
   }
+  t.end();
+});
+
+t.test('a list shape builds at most maxItems, and refuses past them naming the path', (t) => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 30 }),
+      fc.nat(30),
+      (items, maxItems) => {
+        const text = JSON.stringify({ a: { b: items } });
+        const shape = objectShape({
+          a: objectShape({ b: { items: 'all', maxItems } }),
+        });
+        if (items.length <= maxItems) {
+          t.same(resolved(parsePartial(text, shape)), JSON.parse(text));
+          return true;
+        }
+        const err = (() => {
+          try {
+            parsePartial(text, shape);
+          } catch (e) {
+            return e;
+          }
+          return undefined;
+        })();
+        return (
+          err instanceof JsonBoundError &&
+          err.path === 'a.b' &&
+          err.message === `a.b has more than ${maxItems} items`
+        );
+      },
+    ),
+    RUNS,
+  );
+  const deepList = `{"a":[${Array.from({ length: MAX_BUILT_LIST_ITEMS + 1 }, () => '1').join(',')}]}`;
+  const err = t.throws(() => parsePartial(`{"x":${deepList}}`, objectShape({ x: 'all' })));
+  t.match(err, { code: 'JSON_BOUND', path: 'x', message: /holds a list of more than 1024 items/ });
+  t.doesNotThrow(
+    () => parsePartial(`{"x":${deepList}}`, objectShape({})),
+    'a part never built is never refused for its size',
+  );
+  const map = { values: 'all' as const, maxLength: 10 };
+  t.same(parsePartial('{"m":{"ab":"cd"}}', objectShape({ m: map })), { m: { ab: 'cd' } });
+  t.throws(() => parsePartial('{"m":{"ab":"cd","efgh":"ijkl"}}', objectShape({ m: map })), {
+    path: 'm',
+    message: 'm holds more than 10 characters',
+  });
   t.end();
 });

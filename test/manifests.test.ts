@@ -265,7 +265,11 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
     "the mounted Secret is cert-manager's",
   );
 
-  const vap = find(objects, 'ValidatingAdmissionPolicy');
+  const vap = find(
+    objects,
+    'ValidatingAdmissionPolicy',
+    'secrets-agent-opted-in-pods-are-injected',
+  );
   t.equal(at(vap, 'spec', 'failurePolicy'), 'Fail');
   const expressions = JSON.stringify(at(vap, 'spec'));
   t.notMatch(expressions, /object\.metadata\.labels/, 'the policy does not look at labels');
@@ -281,7 +285,11 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
     (at(vap, 'spec', 'variables') as { name: string }[]).map((v) => v.name),
     ['optedIn', 'injected'],
   );
-  const binding = find(objects, 'ValidatingAdmissionPolicyBinding');
+  const binding = find(
+    objects,
+    'ValidatingAdmissionPolicyBinding',
+    'secrets-agent-opted-in-pods-are-injected',
+  );
   t.equal(at(binding, 'spec', 'policyName'), vap.metadata.name);
   t.same(at(binding, 'spec', 'validationActions'), ['Deny']);
 });

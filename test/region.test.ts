@@ -115,6 +115,11 @@ t.test('the agent: config, ARN, environment, IMDS; else a clear error', async (t
     from: 'env',
   });
   t.same(await resolveRegion(plain, { AWS_PROFILE: 'p' }), { from: 'profile' });
+  for (const env of [{ AWS_REGION: 'not a region' }, { AWS_DEFAULT_REGION: 'us-east-1x!' }]) {
+    const bad = await resolveRegion(plain, env).catch((err: unknown) => err);
+    t.ok(bad instanceof AgentError && bad.code === 'CONFIG_INVALID', 'a bad env region: exit 78');
+    t.match((bad as Error).message, /^AWS_(DEFAULT_)?REGION \(the region from the environment\) /);
+  }
   t.same(await resolveRegion(plain, { AWS_EC2_METADATA_SERVICE_ENDPOINT: meta.url }), {
     region: 'sa-east-1',
     from: 'imds',

@@ -25,7 +25,6 @@ import {
   callBudget,
   callError,
   countingPlugin,
-  mapLimit,
   outOfTime,
   toValue,
   type CallContext,
@@ -35,12 +34,10 @@ import {
   type ParameterReader,
 } from './call.ts';
 import { translateAwsError, translateBatchEntry } from './errors.ts';
-import { describeRef, isBatchable, refKey, type SecretRef, type SecretSource } from './source.ts';
+import { newBatchState, readSecrets, type BatchResult, type BatchState } from './strategy.ts';
+import { describeRef, refKey, type SecretRef, type SecretSource } from './source.ts';
 
-export const BATCH_LIMIT = 20;
-export const GET_CONCURRENCY = 8;
-/** After the batch call is denied, try it again this much later (the policy may have changed). */
-const BATCH_DENIED_RETRY_MS = 60 * 60_000;
+export { BATCH_LIMIT, GET_CONCURRENCY, mapLimit } from './strategy.ts';
 /** One attempt per SDK call, STS's included: the agent's loop is the one retry layer. */
 export const SDK_MAX_ATTEMPTS = 1;
 /**
@@ -64,13 +61,15 @@ export interface AwsSourceOptions {
    */
   readonly containerCredentials?: boolean;
   readonly now?: () => number;
+  /** For the batch call's cool-down after throttling (strategy.ts). */
+  readonly random?: () => number;
 }
 
 interface RegionClient {
   readonly region: string | undefined;
   readonly client: SecretsManagerClient;
   readonly settings: ClientSettings;
-  batchDeniedUntil: number;
+  readonly batch: BatchState;
   /** Created at the first parameter or path read. */
   parameters?: Promise<ParameterReader>;
 }
@@ -107,7 +106,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       region,
       client,
       settings: { config, onApiCall: options.onApiCall },
-      batchDeniedUntil: 0,
+      batch: newBatchState(),
     };
   };
   const destroy = (target: RegionClient): void => {
@@ -125,6 +124,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
         signal,
         deadline,
         now,
+        random: options.random ?? Math.random,
         requestTimeoutMs,
         logger: options.logger,
       };
@@ -219,25 +219,16 @@ async function fetchFrom(
     for (const [key, outcome] of await readFinds(target.client, finds, call))
       results.set(key, outcome);
   }
-  refs = refs.filter((r) => r.kind === undefined);
-  const batchable = target.batchDeniedUntil > call.now() ? [] : refs.filter(isBatchable);
-  const single = refs.filter((r) => !batchable.includes(r));
-  for (let i = 0; i < batchable.length; i += BATCH_LIMIT) {
-    const chunk = batchable.slice(i, i + BATCH_LIMIT);
-    const denied = await batchGet(target, chunk, call, results);
-    if (denied) {
-      target.batchDeniedUntil = call.now() + BATCH_DENIED_RETRY_MS;
-      call.logger.warn(
-        'BatchGetSecretValue is denied; reading secrets one by one with GetSecretValue',
-        { region: target.region },
-      );
-      single.push(...batchable.slice(i));
-      break;
-    }
-  }
-  await mapLimit(single, GET_CONCURRENCY, async (ref) => {
-    results.set(refKey(ref), await getOne(target, ref, call));
-  });
+  await readSecrets(
+    refs.filter((r) => r.kind === undefined),
+    {
+      batch: (chunk, into) => batchGet(target, chunk, call, into),
+      get: (ref) => getOne(target, ref, call),
+    },
+    target.batch,
+    { now: call.now, random: call.random, logger: call.logger, region: target.region },
+    results,
+  );
   return results;
 }
 
@@ -260,26 +251,31 @@ async function getOne(target: RegionClient, ref: SecretRef, call: CallContext): 
   }
 }
 
-/** Reads one chunk with BatchGetSecretValue; returns true when the call itself was denied. */
+/**
+ * Reads one chunk with BatchGetSecretValue; says when the call itself was denied or throttled
+ * (the strategy then reads the chunk one by one).
+ */
 async function batchGet(
   target: RegionClient,
   chunk: readonly SecretRef[],
   call: CallContext,
   results: Map<string, Outcome>,
-): Promise<boolean> {
+): Promise<BatchResult> {
   const answer = await readPages(target, chunk, call);
   if ('failed' in answer) {
     const { err, budget } = answer.failed;
     if (err === OUT_OF_TIME) {
       for (const ref of chunk) results.set(refKey(ref), outOfTime(ref, call));
-      return false;
+      return 'answered';
     }
-    if (translateAwsError(err, 'BatchGetSecretValue').code === 'ACCESS_DENIED') return true;
+    const code = translateAwsError(err, 'BatchGetSecretValue').code;
+    if (code === 'ACCESS_DENIED') return 'denied';
+    if (code === 'THROTTLED') return 'throttled';
     for (const ref of chunk) {
       const error = callError(err, describeRef(ref), budget, call);
       results.set(refKey(ref), { ref, ok: false, error });
     }
-    return false;
+    return 'answered';
   }
   for (const ref of chunk) {
     const entry = answer.values.find((v) => matchesId(v, ref.id));
@@ -298,7 +294,7 @@ async function batchGet(
       });
     }
   }
-  return false;
+  return 'answered';
 }
 
 const OUT_OF_TIME = Symbol('out of time');

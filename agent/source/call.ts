@@ -58,6 +58,7 @@ export interface CallContext {
   readonly signal: AbortSignal;
   readonly deadline: Deadline | undefined;
   readonly now: () => number;
+  readonly random: () => number;
   readonly requestTimeoutMs: number;
   readonly logger: Logger;
 }
@@ -125,19 +126,4 @@ export function toValue(out: {
     ...(out.SecretString === undefined ? {} : { string: out.SecretString }),
     ...(out.SecretBinary === undefined ? {} : { binary: out.SecretBinary }),
   };
-}
-
-export async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

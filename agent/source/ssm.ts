@@ -21,7 +21,6 @@ import {
   callBudget,
   callError,
   countingPlugin,
-  mapLimit,
   outOfTime,
   type CallContext,
   type ClientSettings,
@@ -29,6 +28,7 @@ import {
   type ParameterReader,
 } from './call.ts';
 import { translateAwsError } from './errors.ts';
+import { mapLimit } from './strategy.ts';
 import { describeRef, maxPages, refKey, type DirectoryItem, type SecretRef } from './source.ts';
 
 /** GetParameters reads up to 10 names a call. */

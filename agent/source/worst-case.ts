@@ -57,7 +57,7 @@ export const TAGGED_FIND_MAX_CALLS =
  * One fetch's worst case. Per region tried, one after another: parameters (ceil(Q/10) calls),
  * paths (4 at a time, each page after the last), finds (one after another), then named
  * secrets: ceil(B/20) batch calls, one after another, and P GetSecretValue calls, 8 at a time;
- * or, when the batch call is denied, that call and one GetSecretValue per secret (N + 1 calls
+ * or, when the batch call is denied or throttled, that call and one GetSecretValue per secret (N + 1 calls
  * in 1 + ceil(N/8) rounds). The failover region reads again, once, what failed in the primary
  * with a retryable error: at most as much again.
  */
