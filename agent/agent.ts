@@ -54,6 +54,8 @@ export interface AgentDeps {
     readonly writer: SecretWriter;
     readonly extract: (spec: SecretSpec, value: SecretValue) => ReadonlyMap<string, Uint8Array>;
   };
+  /** Told every cycle's failures (Kubernetes Events on the pod: events.ts). */
+  readonly events?: { report(failures: readonly SecretFailure[]): void };
   readonly random?: () => number;
   readonly now?: () => number;
   /** What every wait and deadline reads (virtual in tests and the fleet simulation). */
@@ -456,6 +458,16 @@ export class Agent {
 
   /** A cycle whose whole failure (a write error, an unexpected throw) counts against every secret. */
   async #cycleOrFailure(
+    signal: AbortSignal,
+    deadline?: Deadline,
+    only?: ReadonlySet<string>,
+  ): Promise<CycleResult> {
+    const result = await this.#cycleOrError(signal, deadline, only);
+    this.#deps.events?.report(result.failures);
+    return result;
+  }
+
+  async #cycleOrError(
     signal: AbortSignal,
     deadline?: Deadline,
     only?: ReadonlySet<string>,

@@ -17,7 +17,9 @@ import {
 } from '../common/flags.ts';
 import { createLogger, type Logger } from '../common/log.ts';
 import { parseYaml } from '../common/yaml.ts';
-import { Agent, specRef, terminationMessage } from './agent.ts';
+import { Agent, specRef, terminationMessage, type SecretFailure } from './agent.ts';
+import { withNotFoundHints } from './not-found.ts';
+import { FailureEvents, podFromEnv } from './events.ts';
 import { startStatusServer, type StatusServer } from './http.ts';
 import { collectProcessMetrics, createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { createReloader } from './reload.ts';
@@ -31,7 +33,8 @@ import { resolveRegion } from './region.ts';
 
 export const AGENT_COMMAND: CommandSpec = {
   name: 'agent',
-  summary: 'fetch secrets from AWS Secrets Manager into files (init: once; sidecar: kept fresh)',
+  summary:
+    'fetch secrets from AWS Secrets Manager and SSM Parameter Store into files (init: once; sidecar: kept fresh)',
   usage: 'secrets-agent agent (--config FILE | --config-json JSON) [flags]',
   flags: [
     {
@@ -206,10 +209,14 @@ export const run: Command = async (ctx) => {
     secret?.close();
     return await configFailure(err, ctx.stderr, config, logger);
   }
-  const agent = buildAgent(config, source, secret, metrics, logger);
+  const events = failureEvents(ctx.env, logger);
+  const agent = buildAgent(config, source, secret, metrics, logger, events);
   try {
-    return await serve(agent, config, metrics, logger, ctx.signal);
+    const hints = (failures: readonly SecretFailure[]): Promise<readonly SecretFailure[]> =>
+      withNotFoundHints(failures, config.secrets, aws, effective.region, ctx.signal);
+    return await serve(agent, config, metrics, logger, ctx.signal, hints);
   } finally {
+    await events?.close();
     await api?.close();
     source.close();
     secret?.close();
@@ -243,6 +250,7 @@ function awsSource(
     containerCredentials: usesContainerCredentials(env),
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
+    ...transport(config),
   });
 }
 
@@ -252,10 +260,12 @@ function buildAgent(
   secret: OpenSink | undefined,
   metrics: AgentMetrics,
   logger: Logger,
+  events: FailureEvents | undefined,
 ): Agent {
   return new Agent({
     config,
     source,
+    ...(events === undefined ? {} : { events }),
     files: new FileSink(config.outputDir),
     metrics,
     logger,
@@ -312,6 +322,7 @@ async function openLocalApi(
           m.createParameterReader({
             onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
             requestTimeoutMs: config.requestTimeoutMs,
+            ...transport(config),
             ...(config.region === undefined ? {} : { region: config.region }),
           }),
         )),
@@ -342,6 +353,7 @@ async function serve(
   metrics: AgentMetrics,
   logger: Logger,
   signal: AbortSignal,
+  hints: (failures: readonly SecretFailure[]) => Promise<readonly SecretFailure[]>,
 ): Promise<number> {
   let status: StatusServer | undefined;
   try {
@@ -367,13 +379,43 @@ async function serve(
       else logger.info('done', { secrets: config.secrets.length });
       return 0;
     }
-    const line = terminationMessage(failures);
+    const line = terminationMessage(await hints(failures));
     await writeTerminationLog(config.terminationLogPath, line, logger);
     logger.error('giving up', { error: line });
     return 1;
   } finally {
     await status?.close();
   }
+}
+
+/** The configuration's proxy and FIPS settings, as the AWS clients take them. */
+function transport(config: AgentConfig): { proxyAddress?: string; useFipsEndpoint?: boolean } {
+  return {
+    ...(config.proxyAddress === undefined ? {} : { proxyAddress: config.proxyAddress }),
+    ...(config.useFipsEndpoint ? { useFipsEndpoint: true } : {}),
+  };
+}
+
+/**
+ * Kubernetes Events for failing sources, when the agent knows its pod (the downward API): the
+ * API client is loaded at the first failure only, so an agent that never fails never opens it.
+ */
+function failureEvents(env: Env, logger: Logger): FailureEvents | undefined {
+  const pod = podFromEnv(env);
+  if (pod === undefined) return undefined;
+  return new FailureEvents({
+    pod,
+    logger,
+    open: async () => {
+      const [{ loadKubeConnection }, { createKubeTransport }, { createEventsClient }] =
+        await Promise.all([
+          import('./sink/kube/config.ts'),
+          import('./sink/kube/client.ts'),
+          import('./sink/kube/events.ts'),
+        ]);
+      return createEventsClient(createKubeTransport(await loadKubeConnection(env)));
+    },
+  });
 }
 
 /** EKS Pod Identity and ECS hand credentials out from an endpoint named in the environment. */

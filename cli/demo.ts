@@ -6,14 +6,17 @@
  *    Kubernetes API for Secrets, both on 127.0.0.1.
  * 2. The injector run over `manifests/examples/catalog`: a readable summary of what it adds.
  * 3. The agent container exactly as injected (its image entrypoint is this CLI: its own args and
- *    env), with the volume mapped to `.demo/secrets` and the cluster to the loopback API.
+ *    env), with the volume mapped to `.demo/run-XXXXXX/secrets` and the cluster to the loopback
+ *    API. Each run has a directory of its own, removed when it stops: two demos at once never
+ *    share files.
  * 4. The files, the Kubernetes Secret and the app's env vars, shown again whenever the secret
  *    changes. Ctrl-C stops everything.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { startDevServer } from '../dev/server.ts';
 import { loadSeedFile } from '../dev/seed.ts';
@@ -23,8 +26,8 @@ import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
 import type { Container, Pod } from '../injector/types.ts';
 
 const root = join(import.meta.dirname, '..');
-const demo = join(root, '.demo');
-const out = join(demo, 'secrets');
+/** Where every run makes its own directory (`run-XXXXXX`). */
+const DEMO_ROOT = join(root, '.demo');
 const NAMESPACE = 'catalog';
 const SECRET_ID = 'eks-workshop-catalog-secret';
 /** The local endpoint's port: 4566 (the port AWS tools' local endpoints use) unless set. */
@@ -93,17 +96,31 @@ function summarize(pod: Pod, agent: Container): void {
       );
     }
   }
-  print(`  agent args    agent --config-json <the agent's configuration:>`);
+  print(`  agent command ${(agent.command ?? []).join(' ')}`);
+  print(`  agent args    --config-json <the agent's configuration:>`);
   print(JSON.stringify(config, null, 2).replace(/^/gm, '                '));
   print(`  annotation    secrets-agent.io/status: injected`);
 }
 
 /** The agent's env as the kubelet would give it, plus the demo's stand-ins for AWS and the cluster. */
-function agentEnv(agent: Container, awsUrl: string, agentPort: number): NodeJS.ProcessEnv {
+function agentEnv(
+  agent: Container,
+  run: RunDir,
+  awsUrl: string,
+  agentPort: number,
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'] };
   for (const v of agent.env ?? []) {
     if (v.value !== undefined) env[v.name] = v.value;
-    else if (v.valueFrom?.fieldRef?.fieldPath === 'metadata.namespace') env[v.name] = NAMESPACE;
+    else {
+      const from = v.valueFrom?.fieldRef?.fieldPath;
+      const pod: Record<string, string> = {
+        'metadata.namespace': NAMESPACE,
+        'metadata.name': 'catalog-demo',
+        'metadata.uid': randomUUID(),
+      };
+      if (from !== undefined && pod[from] !== undefined) env[v.name] = pod[from];
+    }
   }
   return {
     ...env,
@@ -111,8 +128,8 @@ function agentEnv(agent: Container, awsUrl: string, agentPort: number): NodeJS.P
     AWS_ACCESS_KEY_ID: 'demo',
     AWS_SECRET_ACCESS_KEY: 'demo',
     AWS_EC2_METADATA_DISABLED: 'true',
-    KUBECONFIG: join(demo, 'kubeconfig'),
-    SECRETS_AGENT_OUTPUT_DIR: out,
+    KUBECONFIG: join(run.dir, 'kubeconfig'),
+    SECRETS_AGENT_OUTPUT_DIR: run.out,
     SECRETS_AGENT_HTTP_ADDRESS: '127.0.0.1',
     SECRETS_AGENT_HTTP_PORT: String(agentPort),
     SECRETS_AGENT_LOG_LEVEL: 'warn',
@@ -164,10 +181,14 @@ async function files(dir: string, prefix = ''): Promise<string[]> {
   return names;
 }
 
-async function show(kube: Awaited<ReturnType<typeof startKubeApiServer>>, pod: Pod): Promise<void> {
-  print(bold('  Files the app reads (.demo/secrets is the pod volume):'));
-  for (const name of await files(out)) {
-    print(`    ${name}: ${(await readFile(join(out, name), 'utf8')).trimEnd()}`);
+async function show(
+  kube: Awaited<ReturnType<typeof startKubeApiServer>>,
+  pod: Pod,
+  run: RunDir,
+): Promise<void> {
+  print(bold(`  Files the app reads (${relative(root, run.out)} is the pod volume):`));
+  for (const name of await files(run.out)) {
+    print(`    ${name}: ${(await readFile(join(run.out, name), 'utf8')).trimEnd()}`);
   }
   const secret = kube.secrets.get(NAMESPACE, 'catalog-external-secret');
   const data = Object.entries(secret?.data ?? {}).map(
@@ -187,20 +208,41 @@ async function show(kube: Awaited<ReturnType<typeof startKubeApiServer>>, pod: P
   }
 }
 
+/** This run's directory: the kubeconfig, and `secrets/`, the pod volume. */
+interface RunDir {
+  readonly dir: string;
+  readonly out: string;
+}
+
+async function makeRunDir(): Promise<RunDir> {
+  await mkdir(DEMO_ROOT, { recursive: true });
+  const dir = await mkdtemp(join(DEMO_ROOT, 'run-'));
+  return { dir, out: join(dir, 'secrets') };
+}
+
 async function main(): Promise<void> {
-  await rm(demo, { recursive: true, force: true });
-  await mkdir(demo, { recursive: true });
+  const run = await makeRunDir();
+  // A failure before the agent starts leaves nothing behind either.
+  try {
+    await start(run);
+  } catch (err) {
+    await rm(run.dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function start(run: RunDir): Promise<void> {
   const aws = await startDevServer({
     port: await freePort(
       Number(process.env[DEV_PORT_VARIABLE] ?? '4566'),
       DEV_PORT_VARIABLE,
-      'Secrets Manager + STS',
+      'Secrets Manager, SSM + STS',
     ),
     seed: await loadSeedFile(join(root, 'test/fixtures/seed.yaml')),
   });
   const kube = await startKubeApiServer();
   await writeFile(
-    join(demo, 'kubeconfig'),
+    join(run.dir, 'kubeconfig'),
     `apiVersion: v1\nkind: Config\ncurrent-context: demo\nclusters: [{name: demo, cluster: {server: "${kube.url}"}}]\nusers: [{name: demo, user: {token: ${ADMIN_TOKEN}}}]\ncontexts: [{name: demo, context: {cluster: demo, user: demo, namespace: ${NAMESPACE}}}]\n`,
   );
   print(bold('secrets-agent demo'));
@@ -208,6 +250,7 @@ async function main(): Promise<void> {
     `  Secrets Manager, SSM + STS (secrets-agent dev): ${aws.url}, seeded from test/fixtures/seed.yaml`,
   );
   print(`  Kubernetes API (Secrets only, loopback):   ${kube.url}`);
+  print(`  This run's files:                          ${relative(root, run.dir)}`);
   const { pod, agent } = await injectedCatalog();
   summarize(pod, agent);
   const agentPort = await freePort(
@@ -216,15 +259,20 @@ async function main(): Promise<void> {
     "The agent's metrics",
   );
 
-  const child = spawn(process.execPath, [join(root, 'dist/cli.js'), ...(agent.args ?? [])], {
+  // The container's command, its image paths under this checkout: node's flags, then the entry.
+  const [, ...command] = agent.command ?? [];
+  const local = command.map((a) =>
+    a.startsWith('/app/') ? join(root, a.slice('/app/'.length)) : a,
+  );
+  const child = spawn(process.execPath, [...local, ...(agent.args ?? [])], {
     stdio: ['ignore', 'inherit', 'inherit'],
-    env: agentEnv(agent, aws.url, agentPort),
+    env: agentEnv(agent, run, aws.url, agentPort),
   });
   print(bold('\nThe agent, as injected, is running (mode sidecar, refresh every 5s).'));
 
   let version = '';
   const poll = setInterval(() => {
-    void readFile(join(out, '.secrets-agent-version'), 'utf8').then(
+    void readFile(join(run.out, '.secrets-agent-version'), 'utf8').then(
       async (marker) => {
         if (marker === version) return;
         const first = version === '';
@@ -238,11 +286,11 @@ async function main(): Promise<void> {
               : '\nThe secret changed; the agent rewrote the files and the Secret:',
           ),
         );
-        await show(kube, pod);
+        await show(kube, pod, run);
         if (first) {
           print(`
 ${bold('Try it')}
-  metrics:   curl http://127.0.0.1:${agentPort}/metrics | grep ^secrets_agent
+  metrics:   curl -s http://127.0.0.1:${agentPort}/metrics | grep ^secrets_agent
   rotate:    curl -X PUT ${aws.url}/_dev/secrets/${SECRET_ID} -d '{"value":{"username":"catalog_user","password":"rotated-${Math.floor(Math.random() * 1000)}"}}'
   The change reaches the files and the Secret within the 5s interval. Ctrl-C stops everything.`);
         }
@@ -261,6 +309,7 @@ ${bold('Try it')}
       await new Promise((resolve) => child.once('exit', resolve));
     }
     await Promise.all([aws.close(), kube.close()]);
+    await rm(run.dir, { recursive: true, force: true });
     print('\nstopped.');
     process.exit(code);
   };

@@ -34,12 +34,11 @@ async function loadDevCommand(): Promise<Command> {
 
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
   agent: {
-    summary: 'fetch secrets into files (init: once; sidecar: kept fresh)',
+    summary: 'fetch Secrets Manager secrets and SSM parameters into files, kept fresh',
     load: async () => (await import('../agent/command.ts')).run,
   },
   dev: {
-    summary:
-      'a local Secrets Manager + STS endpoint on 127.0.0.1 (a developer tool: in a checkout)',
+    summary: 'a local Secrets Manager, SSM + STS endpoint on 127.0.0.1 (a developer tool)',
     load: loadDevCommand,
   },
   inject: {
@@ -54,7 +53,7 @@ const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<C
 
 function usage(): string {
   const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: secrets-agent <command> [flags]\n\ncommands:\n${rows.join('\n')}\n\nsecrets-agent <command> --help shows a command's flags; secrets-agent --version, the version.\n`;
+  return `usage: secrets-agent <command> [flags]\n\ncommands:\n${rows.join('\n')}\n\nsecrets-agent <command> --help shows a command's flags;\nsecrets-agent --version (or -v), the version.\n`;
 }
 
 /** Help and version here; a command by its name through run.ts. */
@@ -64,7 +63,8 @@ async function main(): Promise<number | undefined> {
     process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
-  if (name === '--version' || name === 'version') {
+  // `--version` anywhere, after a command too: every command answers it the same way.
+  if (name === '--version' || name === '-v' || name === 'version' || argv.includes('--version')) {
     const { VERSION } = await import('../common/version.ts');
     process.stdout.write(`secrets-agent ${VERSION}\n`);
     return 0;

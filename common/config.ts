@@ -14,8 +14,9 @@ import { formatDuration, parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
 import { isPodLocalUrl, parseFileMode, quote, region } from './values.ts';
+import * as transport from './config-transport.ts';
 
-export { regionOfArns, regionProblem } from './values.ts';
+export { proxyAddressProblem, regionOfArns, regionProblem } from './values.ts';
 export { configProblemMessage, formatConfigProblem, type ConfigProblem } from './config-problem.ts';
 import { formatConfigProblem, type ConfigProblem } from './config-problem.ts';
 import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
@@ -125,7 +126,7 @@ export interface K8sSecretTarget {
 
 export type { SecretOwner } from './config-owners.ts';
 
-export interface AgentConfig {
+export interface AgentConfig extends transport.TransportConfig {
   readonly mode: Mode;
   readonly outputDir: string;
   readonly refreshIntervalMs: number;
@@ -166,7 +167,7 @@ export interface SecretInput {
 }
 
 /** The config as written in a file or argument (durations as strings, modes as octal). */
-export interface AgentConfigInput {
+export interface AgentConfigInput extends transport.TransportInput {
   mode?: string;
   outputDir?: string;
   refreshInterval?: string;
@@ -194,6 +195,7 @@ export const CONFIG_FIELDS = [
   'requestTimeout',
   'region',
   'failoverRegion',
+  ...transport.TRANSPORT_FIELDS,
   'httpAddress',
   'httpPort',
   'fileMode',
@@ -623,9 +625,8 @@ function parseTargets(
   );
   const primary = optString(raw, 'region', '', ctx, 64, region('us-east-1'));
   const failoverRegion = optString(raw, 'failoverRegion', '', ctx, 64, region('us-west-2'));
-  if (failoverRegion !== undefined && failoverRegion === primary) {
+  if (failoverRegion !== undefined && failoverRegion === primary)
     ctx.problems.add('failoverRegion', 'must differ from {0}', 'region');
-  }
   return {
     ...(primary === undefined ? {} : { region: primary }),
     ...(failoverRegion === undefined ? {} : { failoverRegion }),
@@ -687,6 +688,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
     ...parseLocalApi(raw, ctx, local),
     ...parseTiming(raw, ctx),
     ...parseTargets(raw, ctx),
+    ...transport.parseTransport(raw, LIMITS.urlLength, (...a) => ctx.problems.add(...a)),
     ...(k8sSecret === undefined ? {} : { k8sSecret }),
     secrets,
   };

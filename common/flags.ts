@@ -34,10 +34,15 @@ export interface ParsedFlags {
   readonly positionals: readonly string[];
 }
 
+/** The widest a help line may be (checked for every command by test/help.test.ts). */
+export const HELP_WIDTH = 100;
+
 /** Parses argv and the environment against a command's flag table. Throws USAGE errors. */
 export function parseFlags(spec: CommandSpec, argv: readonly string[], env: Env): ParsedFlags {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
+    // Answered by the composition root (cli/main.ts) before a command runs.
+    version: { type: 'boolean' },
   };
   for (const flag of spec.flags) {
     options[flag.name] = {
@@ -45,12 +50,16 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[], env: Env)
       ...(flag.short === undefined ? {} : { short: flag.short }),
     };
   }
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
-  } catch (err) {
-    throw new AgentError('USAGE', `${spec.name}: ${(err as Error).message}`, { cause: err });
-  }
+  // Not strict: node's own messages for unknown flags quote unevenly and suggest `--`; the
+  // tokens say the same in our words (unknownFlag).
+  const parsed = parseArgs({
+    args: [...argv],
+    options,
+    allowPositionals: true,
+    strict: false,
+    tokens: true,
+  });
+  for (const token of parsed.tokens) if (token.kind === 'option') checkToken(spec, options, token);
   const values: Record<string, string | number | boolean | undefined> = {};
   for (const flag of spec.flags) {
     const fromArgs = parsed.values[flag.name];
@@ -63,6 +72,43 @@ export function parseFlags(spec: CommandSpec, argv: readonly string[], env: Env)
     help: parsed.values['help'] === true,
     positionals: parsed.positionals,
   };
+}
+
+/** An option as parseArgs' tokens give it. */
+interface OptionToken {
+  readonly name: string;
+  readonly rawName: string;
+  readonly value?: string | undefined;
+  readonly inlineValue?: boolean | undefined;
+}
+
+/** One flag as written: known, with a value if it takes one, without one if it does not. */
+function checkToken(
+  spec: CommandSpec,
+  options: Readonly<Record<string, { type: 'string' | 'boolean' }>>,
+  token: OptionToken,
+): void {
+  const option = options[token.name];
+  const usage = (message: string): AgentError =>
+    new AgentError('USAGE', `${spec.name}: ${token.rawName} ${message}`);
+  if (option === undefined) throw unknownFlag(spec, token.rawName);
+  if (option.type === 'boolean') {
+    if (token.inlineValue === true) throw usage('takes no value');
+    return;
+  }
+  if (token.value === undefined) throw usage('needs a value');
+  // `--config --mode init`: the next flag is not a value (`--config=-x` says it is).
+  if (token.inlineValue === false && /^-./.test(token.value))
+    throw usage(
+      `needs a value, got the flag ${token.value} (write ${token.rawName}=${token.value} if it is the value)`,
+    );
+}
+
+function unknownFlag(spec: CommandSpec, raw: string): AgentError {
+  return new AgentError(
+    'USAGE',
+    `${spec.name}: unknown flag ${raw} (secrets-agent ${spec.name} --help lists the flags)`,
+  );
 }
 
 function coerce(
@@ -91,21 +137,49 @@ function coerce(
   }
 }
 
-/** The `--help` text of a command. */
+/** `text` in lines of at most `width` columns, broken between words. */
+export function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  return [...lines, line];
+}
+
+/**
+ * The `--help` text of a command: one column of flags, as wide as the longest, and their help
+ * beside it, wrapped within HELP_WIDTH columns; each flag's environment variable under it.
+ */
 export function helpText(spec: CommandSpec): string {
-  const rows = spec.flags.map((f) => {
-    const left = `  --${f.name}${f.type === 'boolean' ? '' : ' VALUE'}`;
+  const left = (f: Pick<FlagSpec, 'name' | 'type' | 'short'>): string =>
+    `  ${f.short === undefined ? '' : `-${f.short}, `}--${f.name}${f.type === 'boolean' ? '' : ' VALUE'}`;
+  type Row = Pick<FlagSpec, 'name' | 'type' | 'help' | 'short' | 'default'>;
+  const own: Row[] = [
+    { name: 'help', type: 'boolean', short: 'h', help: 'this text' },
+    { name: 'version', type: 'boolean', help: 'the version' },
+  ];
+  const column = Math.max(...[...spec.flags, ...own].map((f) => left(f).length)) + 2;
+  const indent = ' '.repeat(column);
+  const row = (f: Row, extra: string[]): string[] => {
     const dflt = f.default === undefined ? '' : ` (default ${f.default})`;
-    return `${left.padEnd(28)} ${f.help}${dflt}\n${''.padEnd(29)} env ${f.env}`;
-  });
+    const lines = wrap(`${f.help}${dflt}`, HELP_WIDTH - column);
+    return [
+      `${left(f).padEnd(column)}${lines[0] ?? ''}`,
+      ...[...lines.slice(1), ...extra].map((l) => `${indent}${l}`),
+    ];
+  };
   return [
-    `secrets-agent ${spec.name}: ${spec.summary}`,
+    ...wrap(`secrets-agent ${spec.name}: ${spec.summary}`, HELP_WIDTH),
     '',
     `usage: ${spec.usage}`,
     '',
     'flags:',
-    ...rows,
-    `  ${'--help'.padEnd(26)} this text`,
+    ...spec.flags.flatMap((f) => row(f, [`env ${f.env}`])),
+    ...own.flatMap((f) => row(f, [])),
     '',
   ].join('\n');
 }

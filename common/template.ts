@@ -62,14 +62,28 @@ export function templateProblem(engine: TemplateEngine, source: string): string 
 }
 
 /**
+ * What the parser's token names mean to someone who wrote the template: "(unexpected INVALID)"
+ * says nothing to a user; the usual causes do.
+ */
+const TOKEN_WORDS: Readonly<Record<string, string>> = {
+  INVALID: 'a tag is not closed: each {{ needs a matching }}',
+  EOF: 'the template ends inside a tag or block: close it ({{#if x}} needs {{/if}})',
+  OPEN_ENDBLOCK: 'a closing {{/...}} with no block open, or one that does not match its {{#...}}',
+  CLOSE: 'a }} where it does not fit: {{{ ... }}} needs three closing braces, {{ ... }} two',
+  CLOSE_UNESCAPED: 'a }}} where }} was expected',
+  OPEN: 'a {{ inside another tag',
+};
+
+/**
  * Handlebars parse errors span four lines (heading, excerpt, caret, a long "Expecting" list);
  * errors end up in one-line termination messages, logs and denials, so keep the heading, the
- * excerpt and the unexpected token.
+ * excerpt and what the unexpected token means.
  */
 function oneLine(message: string): string {
   const [heading, excerpt, , expecting] = message.split('\n');
   if (heading === undefined || excerpt === undefined || expecting === undefined)
     return message.replaceAll('\n', ' ');
   const got = /got '([^']*)'$/.exec(expecting)?.[1];
-  return `${heading.replace(/:$/, '')} near ${JSON.stringify(excerpt)}${got === undefined ? '' : ` (unexpected ${got})`}`;
+  const why = got === undefined ? '' : `: ${TOKEN_WORDS[got] ?? `unexpected ${got.toLowerCase()}`}`;
+  return `${heading.replace(/:$/, '')} near ${JSON.stringify(excerpt)}${why}`;
 }

@@ -55,3 +55,24 @@ export function regionOfArns(ids: readonly string[]): string | undefined {
 
 /** What is wrong with a region name (also the injector's default region), or undefined. */
 export const regionProblem = region('us-east-1');
+
+/**
+ * The HTTPS proxy for the agent's AWS calls: `http://host:port` (or `https://`), nothing
+ * else. No user or password: the address travels in the pod spec, which is no place for a
+ * credential; no path, which a proxy would ignore.
+ */
+export function proxyAddressProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `must be a proxy URL such as http://proxy.internal:3128; got ${quote(value)}`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `must be an http:// or https:// proxy URL; got ${quote(value)}`;
+  if (url.username !== '' || url.password !== '')
+    return 'must not hold a user or password: the address is part of the pod spec';
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '')
+    return `must be the proxy's scheme, host and port only; got ${quote(value)}`;
+  return undefined;
+}

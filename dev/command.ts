@@ -1,4 +1,4 @@
-/** `secrets-agent dev`: the local Secrets Manager + STS endpoint as a command. */
+/** `secrets-agent dev`: the local Secrets Manager, SSM Parameter Store + STS endpoint as a command. */
 import type { CommandContext } from '../common/command.ts';
 import { AgentError } from '../common/errors.ts';
 import {
@@ -19,7 +19,8 @@ const DEFAULT_PORT = 4566;
 
 export const devCommand: CommandSpec = {
   name: 'dev',
-  summary: 'a local AWS Secrets Manager + STS endpoint for development, demos and tests',
+  summary:
+    'a local AWS Secrets Manager, SSM Parameter Store + STS endpoint for development, demos and tests',
   usage: 'secrets-agent dev [--port N] [--seed FILE] [--host 127.0.0.1] [--quota-scale F]',
   flags: [
     {
@@ -100,6 +101,13 @@ export async function run(ctx: CommandContext): Promise<number> {
     logger,
     ...(seed === undefined ? {} : { seed }),
     ...(quotas === undefined ? {} : { quotas }),
+  }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new AgentError(
+      'USAGE',
+      `dev: port ${port} on ${host} is in use (EADDRINUSE): choose another with --port N (or SECRETS_AGENT_DEV_PORT), or --port 0 for a free one`,
+      { cause: err },
+    );
   });
   ctx.stdout.write(
     `${JSON.stringify({ msg: 'listening', url: server.url, port: server.port, secrets: server.seed.secrets.length })}\n`,

@@ -20,13 +20,8 @@ import {
 } from '../common/config.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { templateEnvironment } from '../common/template.ts';
-import {
-  isAgentCommand,
-  AGENT_NAMES,
-  ANNOTATION_PREFIX,
-  STATUS_INJECTED,
-  selectTargets,
-} from './types.ts';
+import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
+import { isAgentCommand } from './types.ts';
 import type { Annotations, Container, EnvVar, Pod, Result } from './types.ts';
 import {
   ENV_PREFIX,
@@ -68,7 +63,14 @@ export type ResourceAnnotation = keyof typeof RESOURCE_ANNOTATIONS;
  * secrets, and the settings the pod chooses (refresh interval, regions, reload URL, Secret).
  * The injector adds its own (mode, output directory, port) per agent container.
  */
-type PodChosen = 'refreshInterval' | 'region' | 'failoverRegion' | 'reloadUrl' | 'k8sSecret';
+type PodChosen =
+  | 'refreshInterval'
+  | 'region'
+  | 'failoverRegion'
+  | 'proxyAddress'
+  | 'useFipsEndpoint'
+  | 'reloadUrl'
+  | 'k8sSecret';
 export type AnnotatedConfig = Pick<AgentConfigInput, 'secrets' | PodChosen | LocalApiField>;
 
 export interface OptedIn {
@@ -233,6 +235,8 @@ const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
   refreshInterval: 'refresh-interval',
   region: 'region',
   failoverRegion: 'failover-region',
+  proxyAddress: 'proxy-address',
+  useFipsEndpoint: 'use-fips-endpoint',
   reloadUrl: 'reload-url',
   k8sSecret: 'k8s-secret',
   'k8sSecret.name': 'k8s-secret',
@@ -316,6 +320,13 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   },
   'failover-region': (v, d) => {
     d.config.failoverRegion = v;
+  },
+  'proxy-address': (v, d) => {
+    d.config.proxyAddress = v;
+  },
+  'use-fips-endpoint': (v, d, out, k) => {
+    const b = parseBoolean(v, k, out);
+    if (b !== undefined) d.config.useFipsEndpoint = b;
   },
   'role-arn': (v, d, out, k) => {
     if (ROLE_ARN.test(v)) d.roleArn = v;

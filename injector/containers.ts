@@ -34,7 +34,7 @@ export function agentContainer(
     imagePullPolicy: defaultPullPolicy(plan.image),
     command: agentCommand(role === 'init' ? 'init' : 'sidecar'),
     args: ['--config-json', JSON.stringify(config)],
-    env: [podNamespaceEnv(), ...identity.env],
+    env: [...podEnv(), ...identity.env],
     ...(serving
       ? {
           ports: [
@@ -74,12 +74,20 @@ function restrictedSecurityContext(plan: Plan): SecurityContext {
   };
 }
 
-/** The agent reads its namespace for the k8s-secret target. */
-function podNamespaceEnv(): EnvVar {
-  return {
-    name: 'POD_NAMESPACE',
-    valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } },
-  };
+/**
+ * The pod's namespace (the k8s-secret target's default), name and uid (the object the agent's
+ * Kubernetes Events are about), from the downward API: the agent never reads its own pod.
+ */
+function podEnv(): EnvVar[] {
+  const field = (name: string, fieldPath: string): EnvVar => ({
+    name,
+    valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } },
+  });
+  return [
+    field('POD_NAMESPACE', 'metadata.namespace'),
+    field('POD_NAME', 'metadata.name'),
+    field('POD_UID', 'metadata.uid'),
+  ];
 }
 
 function httpProbe(

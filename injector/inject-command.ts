@@ -6,12 +6,13 @@
  */
 import { regionProblem } from '../common/config.ts';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Parser, parseAllDocuments, stringify } from 'yaml';
 import type { CommandContext } from '../common/command.ts';
 import { AgentError } from '../common/errors.ts';
 import { helpText, parseFlags, stringFlag } from '../common/flags.ts';
-import type { CommandSpec } from '../common/flags.ts';
+import type { CommandSpec, FlagValues } from '../common/flags.ts';
+import { awsDefaultFlags, awsDefaultOptions } from './aws-defaults.ts';
 import { formatProblem, problemCount } from './problems.ts';
 import { nearMisses } from './near-miss.ts';
 import { optInHints } from './suggest.ts';
@@ -67,6 +68,7 @@ export const INJECT_COMMAND: CommandSpec = {
       type: 'string',
       help: 'AWS region for pods that name none (annotation, secret ARN, AWS_REGION/AWS_DEFAULT_REGION)',
     },
+    ...awsDefaultFlags('SECRETS_AGENT_'),
     {
       name: 'native-sidecar',
       env: 'SECRETS_AGENT_NATIVE_SIDECAR',
@@ -141,13 +143,33 @@ async function readInput(path: string, recursive: boolean): Promise<string> {
   const info = await stat(path).catch((err: unknown) => {
     throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   });
-  if (!info.isDirectory()) return readFile(path, 'utf8');
+  if (!info.isDirectory()) {
+    if (KUSTOMIZATION_FILES.includes(basename(path))) throw kustomizeDirectory(dirname(path));
+    return readFile(path, 'utf8');
+  }
   const files = await manifestFiles(path, recursive);
+  const kustomization = files.find((f) => KUSTOMIZATION_FILES.includes(basename(f)));
+  if (kustomization !== undefined) throw kustomizeDirectory(dirname(kustomization));
   if (files.length === 0)
     throw new AgentError('USAGE', `inject: ${path} holds no .yaml, .yml or .json file`);
   const texts = await Promise.all(files.map((f) => readFile(f, 'utf8')));
   // JSON is YAML: one stream, documents separated as kubectl would read them one by one.
   return texts.map((t) => (t.endsWith('\n') ? t : `${t}\n`)).join('---\n');
+}
+
+/** The names kustomize looks for in a directory. */
+const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+
+/**
+ * A kustomize directory's files are its inputs, not what it builds (patches, generators, a
+ * namespace are applied by kustomize): injecting them as they are would print the
+ * Kustomization unchanged and the pods without their namespace. Said, with the pipeline to use.
+ */
+function kustomizeDirectory(dir: string): AgentError {
+  return new AgentError(
+    'USAGE',
+    `inject: ${dir} is a kustomize directory: its files are not what it builds; build it first: kubectl kustomize ${dir} | secrets-agent inject -f -`,
+  );
 }
 
 async function manifestFiles(dir: string, recursive: boolean): Promise<string[]> {
@@ -158,7 +180,7 @@ async function manifestFiles(dir: string, recursive: boolean): Promise<string[]>
   for (const e of entries) {
     const path = join(dir, e.name);
     if (e.isDirectory() && recursive) files.push(...(await manifestFiles(path, true)));
-    else if (e.isFile() && MANIFEST.test(e.name)) files.push(path);
+    else if (e.isFile() && (MANIFEST.test(e.name) || e.name === 'Kustomization')) files.push(path);
   }
   return files;
 }
@@ -171,7 +193,7 @@ function parseOutput(value: string | undefined): 'yaml' | 'json' | undefined {
   );
 }
 
-function injectorOptions(values: Readonly<Record<string, unknown>>): InjectorOptions {
+function injectorOptions(values: FlagValues): InjectorOptions {
   const native = values['native-sidecar'];
   if (native !== 'true' && native !== 'false') {
     throw new AgentError(
@@ -193,6 +215,7 @@ function injectorOptions(values: Readonly<Record<string, unknown>>): InjectorOpt
     nativeSidecar: native === 'true',
     ...(typeof image === 'string' ? { image } : {}),
     ...(typeof region === 'string' ? { defaultRegion: region } : {}),
+    ...awsDefaultOptions(values, 'inject', 'SECRETS_AGENT_'),
   };
 }
 

@@ -10,6 +10,8 @@ export const POD_KEYS = [
   'refresh-interval',
   'region',
   'failover-region',
+  'proxy-address',
+  'use-fips-endpoint',
   'role-arn',
   'k8s-secret',
   'reload-url',

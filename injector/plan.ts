@@ -25,6 +25,10 @@ export interface InjectorOptions {
   readonly nativeSidecar: boolean;
   /** The region when neither the annotation nor the pod's AWS_REGION names one. */
   readonly defaultRegion?: string;
+  /** The agent's HTTPS proxy for AWS calls when the pod names none (`proxy-address`). */
+  readonly defaultProxyAddress?: string;
+  /** FIPS endpoints unless the pod says otherwise (`use-fips-endpoint`). */
+  readonly defaultUseFipsEndpoint?: boolean;
   /** The agent's health and metrics port. */
   readonly agentPort: number;
   /** The agent's resources when the pod's annotations do not set them. */
@@ -212,6 +216,8 @@ function agentConfig(
 ): AgentConfigInput {
   const { refreshInterval, failoverRegion, reloadUrl, k8sSecret, localApi, localApiPort } =
     parsed.config;
+  const proxyAddress = parsed.config.proxyAddress ?? options.defaultProxyAddress;
+  const useFipsEndpoint = parsed.config.useFipsEndpoint ?? options.defaultUseFipsEndpoint;
   const refreshing = mode === 'sidecar';
   return {
     mode,
@@ -219,6 +225,8 @@ function agentConfig(
     ...(refreshing ? { refreshInterval: refreshInterval ?? DEFAULTS.refreshInterval } : {}),
     ...(region === undefined ? {} : { region }),
     ...(failoverRegion === undefined ? {} : { failoverRegion }),
+    ...(proxyAddress === undefined ? {} : { proxyAddress }),
+    ...(useFipsEndpoint === true ? { useFipsEndpoint } : {}),
     // An init container's health server would only be a port nobody probes.
     httpPort: refreshing ? options.agentPort : 0,
     // Nothing listens yet while init containers run: reloading only makes sense later.

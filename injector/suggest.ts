@@ -1,6 +1,9 @@
 /** "Did you mean …" for unknown annotation keys. */
 import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from './keys.ts';
 import { ANNOTATION_PREFIX, type Annotations } from './types.ts';
+import { closest } from '../common/near.ts';
+
+export { closest, editDistance } from '../common/near.ts';
 
 /** The known key or prefix+name nearest to `key`, when near enough to be a typo. */
 export function suggestKey(key: string): string | undefined {
@@ -15,38 +18,6 @@ export function suggestKey(key: string): string | undefined {
     key,
     candidates.filter((c) => c !== key),
   );
-}
-
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  const limit = Math.max(1, Math.min(3, Math.floor(word.length / 4)));
-  let best: string | undefined;
-  let bestDistance = limit + 1;
-  for (const c of candidates) {
-    const d = editDistance(word, c);
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-/** Edit distance counting a swap of neighbours as one edit (optimal string alignment): typos are often swaps. */
-export function editDistance(a: string, b: string): number {
-  const rows: number[][] = [Array.from({ length: b.length + 1 }, (_, j) => j)];
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      const at = (r: number, c: number): number => (r === i ? row[c] : rows[r]?.[c]) ?? Infinity;
-      let d = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        d = Math.min(d, at(i - 2, j - 2) + 1);
-      row.push(d);
-    }
-    rows.push(row);
-  }
-  return rows[a.length]?.[b.length] ?? 0;
 }
 
 /**

@@ -20,6 +20,7 @@ import {
 import { regionProblem } from '../common/config.ts';
 import { createLogger, isLogLevel, type LogLevel, type Logger } from '../common/log.ts';
 import { DEFAULT_INJECTOR_OPTIONS, admitRequest, type InjectorOptions } from './admission.ts';
+import { awsDefaultFlags, awsDefaultOptions } from './aws-defaults.ts';
 import { createInjectorMetrics, type InjectorMetrics } from './metrics.ts';
 import {
   DEFAULT_LIMITS,
@@ -83,6 +84,7 @@ export const WEBHOOK_COMMAND: CommandSpec = {
       type: 'string',
       help: 'AWS region for pods that name none (annotation, secret ARN, AWS_REGION/AWS_DEFAULT_REGION)',
     },
+    ...awsDefaultFlags(ENV),
     {
       name: 'native-sidecar',
       env: `${ENV}NATIVE_SIDECAR`,
@@ -240,6 +242,7 @@ function injectorOptions(values: FlagValues): InjectorOptions {
     nativeSidecar: native === 'true',
     agentPort: port(values, 'agent-port', false),
     ...(region === undefined || region === '' ? {} : { defaultRegion: region }),
+    ...awsDefaultOptions(values, 'webhook', ENV),
   });
 }
 

@@ -44,6 +44,7 @@ t.test('a minimal configuration gets the documented defaults', async (t) => {
     fileMode: 0o644,
     terminationLogPath: '/dev/termination-log',
     logLevel: 'info',
+    useFipsEndpoint: false,
     localApi: false,
     localApiPort: 2773,
     secrets: [{ name: 'db', id: 'prod/db', format: 'raw', extract: false }],

@@ -1,5 +1,6 @@
 /** `npm start`'s demo: it shows the injection, the files, the Secret and the env vars, follows a rotation, and stops on Ctrl-C. */
 import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { freePort, ROOT } from './helpers/agent-process.ts';
@@ -59,6 +60,12 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
     /^ {4}config\.search\.endpoint: https:\/\/search\.catalog\.internal$/m,
     'its Secret key',
   );
+  t.match(
+    out,
+    `metrics:   curl -s http://127.0.0.1:${agentPort}/metrics | grep ^secrets_agent`,
+    'the metrics hint: curl -s, so the pipe shows only the lines',
+  );
+  t.match(out, /Secrets Manager, SSM \+ STS \(secrets-agent dev\)/, 'dev serves SSM too');
   const metrics = await (await fetch(`http://127.0.0.1:${agentPort}/metrics`)).text();
   t.match(metrics, /^secrets_agent_ready 1$/m, 'the metrics URL it prints answers');
   // The rotation command it prints, run as printed.
@@ -114,3 +121,73 @@ t.test('a busy port: a chosen one is a clear error, the default is replaced', as
   );
   t.match(agentBusy, `port ${taken} (SECRETS_AGENT_HTTP_PORT) is in use`);
 });
+
+t.test('two demos at once: each has its own files and sees only its own rotations', async (t) => {
+  const start = async (): Promise<{
+    out: () => string;
+    dir: string;
+    dev: number;
+    agent: number;
+  }> => {
+    const [dev, agent] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, [join(ROOT, 'cli/demo.ts')], {
+      env: {
+        ...process.env,
+        SECRETS_AGENT_DEV_PORT: String(dev),
+        SECRETS_AGENT_HTTP_PORT: String(agent),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // Ctrl-C, as a user stops it: the demo stops its agent (which shares its output) too.
+    const closed = new Promise((resolve) => child.once('close', resolve));
+    t.teardown(async () => {
+      child.kill('SIGINT');
+      await closed;
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    await until(
+      () => /First fetch written/.test(out),
+      () => out,
+    );
+    const dir = /This run's files: +(\S+)/.exec(out)?.[1] ?? '';
+    return { out: () => out, dir, dev, agent };
+  };
+  const first = await start();
+  const second = await start();
+  t.not(first.dir, second.dir, 'each run has a directory of its own');
+  t.match(first.dir, /^\.demo\/run-/);
+  const body = JSON.stringify({ value: { username: 'catalog_user', password: 'second-only' } });
+  const url = `http://127.0.0.1:${second.dev}/_dev/secrets/eks-workshop-catalog-secret`;
+  t.equal((await fetch(url, { method: 'PUT', body })).status, 200);
+  await until(() => /PASSWORD=second-only$/m.test(second.out()), second.out);
+  // The first demo's agent refreshes after the rotation: were its files shared, it would now
+  // print a change it did not make.
+  const fetches = async (): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${first.agent}/metrics`)).text();
+    return [...text.matchAll(/^secrets_agent_fetch_total\{[^}]*\} (\d+)$/gm)].reduce(
+      (sum, m) => sum + Number(m[1]),
+      0,
+    );
+  };
+  const before = await fetches();
+  await until(async () => (await fetches()) > before, first.out);
+  t.notMatch(first.out(), /The secret changed/, 'the first demo saw no rotation');
+  t.notMatch(first.out(), /second-only/);
+  const files = await readFile(join(ROOT, first.dir, 'secrets', 'catalog'), 'utf8');
+  t.match(files, /dev-catalog-password-change-me/, "the first demo's files are its own");
+});
+
+/** Polls `done` (on the demo's own output or metrics) until it holds, or fails after 30 s. */
+async function until(
+  done: () => boolean | Promise<boolean>,
+  output: () => string,
+  ms = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out; output:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -35,7 +35,11 @@ interface EnvVar {
 interface ManifestDoc {
   readonly kind?: string;
   readonly metadata?: { readonly name?: string; readonly labels?: Record<string, string> };
-  readonly rules?: readonly { readonly verbs: string[]; readonly resourceNames?: string[] }[];
+  readonly rules?: readonly {
+    readonly verbs: string[];
+    readonly resources: string[];
+    readonly resourceNames?: string[];
+  }[];
 }
 
 async function rbacDocs(): Promise<ManifestDoc[]> {
@@ -51,6 +55,7 @@ async function exampleIdentity(): Promise<Identity> {
     rules: (role?.rules ?? []).map((r) => ({
       verbs: r.verbs as SecretVerb[],
       namespaces: ['catalog'],
+      resources: r.resources,
       ...(r.resourceNames === undefined ? {} : { resourceNames: r.resourceNames }),
     })),
   };

@@ -530,16 +530,24 @@ t.test('TLS mode: the CA verifies the serving certificate', async (t) => {
   );
 });
 
-t.test('request log records method, path, status, user and verb', async (t) => {
+t.test('request log records method, path, status, user, verb and resource', async (t) => {
   const server = await setup(t);
   await api(server, 'POST', SECRETS, { body: secret('logged') });
   await api(server, 'GET', `${SECRETS}/logged?x=1`, { token: CATALOG_TOKEN });
   await api(server, 'GET', `${SECRETS}/logged`, { token: null });
   await api(server, 'GET', '/healthz');
+  const secrets = { resource: 'secrets' } as const;
   t.same(server.requests, [
-    { method: 'POST', path: SECRETS, status: 201, user: 'kubernetes-admin', verb: 'create' },
-    { method: 'GET', path: `${SECRETS}/logged`, status: 403, user: SA, verb: 'get' },
-    { method: 'GET', path: `${SECRETS}/logged`, status: 401, verb: 'get' },
+    {
+      method: 'POST',
+      path: SECRETS,
+      status: 201,
+      user: 'kubernetes-admin',
+      verb: 'create',
+      ...secrets,
+    },
+    { method: 'GET', path: `${SECRETS}/logged`, status: 403, user: SA, verb: 'get', ...secrets },
+    { method: 'GET', path: `${SECRETS}/logged`, status: 401, verb: 'get', ...secrets },
     { method: 'GET', path: '/healthz', status: 404, user: 'kubernetes-admin' },
   ]);
   server.clearRequests();

@@ -368,8 +368,9 @@ t.test(
           resourceNames: ['catalog-external-secret'],
           verbs: ['get', 'update'],
         },
+        { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
       ],
-      'the agent may touch its one Secret',
+      'the agent may touch its one Secret, and post Events on its pod',
     );
     find(objects, 'Secret', 'catalog-external-secret');
     t.equal(

@@ -101,6 +101,7 @@ t.test("the Limits table states the schema's bounds", async (t) => {
       ],
     ],
     ['`reload-url`', [LIMITS.urlLength.toLocaleString('en-US')]],
+    ['`proxy-address`', [LIMITS.urlLength.toLocaleString('en-US')]],
     ['`local-api-port`', [`${LIMITS.localApiPort.min} to ${LIMITS.localApiPort.max}`]],
     ['`k8sSecret.owners`', [`at most ${LIMITS.secretOwners} owner`]],
     ['`outputDir`', [`${LIMITS.pathLength.toLocaleString('en-US')} characters`]],

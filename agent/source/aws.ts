@@ -21,6 +21,7 @@ import {
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
+import { transportConfig } from './transport.ts';
 import {
   callBudget,
   callError,
@@ -60,6 +61,10 @@ export interface AwsSourceOptions {
    * failures (an agent not yet up on a fresh node) are retried like network errors.
    */
   readonly containerCredentials?: boolean;
+  /** An HTTP(S) proxy for every AWS call (transport.ts). */
+  readonly proxyAddress?: string;
+  /** AWS's FIPS endpoints. */
+  readonly useFipsEndpoint?: boolean;
   readonly now?: () => number;
   /** For the batch call's cool-down after throttling (strategy.ts). */
   readonly random?: () => number;
@@ -83,6 +88,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
   const credentials = defaultProvider({
     clientConfig: {
       maxAttempts: SDK_MAX_ATTEMPTS,
+      ...transportConfig(options),
       ...(options.region === undefined ? {} : { region: options.region }),
     },
     clientPlugins: [countingPlugin(options.onApiCall)],
@@ -92,12 +98,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
     const config = {
       credentials,
       maxAttempts: SDK_MAX_ATTEMPTS,
-      requestHandler: {
-        requestTimeout: requestTimeoutMs,
-        // Without this the SDK only warns when the timeout passes, and keeps waiting.
-        throwOnRequestTimeout: true,
-        connectionTimeout: 5_000,
-      },
+      ...transportConfig({ ...options, requestTimeoutMs }),
       ...(region === undefined ? {} : { region }),
     };
     const client = new SecretsManagerClient(config);
@@ -147,6 +148,10 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
         }
       }
       return results;
+    },
+    async nearNames(ids, signal) {
+      const { nearSecretNames } = await import('./near-names.ts');
+      return nearSecretNames(primary.client, ids, signal);
     },
     close() {
       destroy(primary);

@@ -45,6 +45,14 @@ export interface SecretSource {
     signal: AbortSignal,
     deadline?: Deadline,
   ): Promise<ReadonlyMap<string, FetchOutcome>>;
+  /**
+   * For Secrets Manager ids that were not found: names the identity can see that are near
+   * each (near-names.ts: one bounded call). Rejects when listing is not allowed.
+   */
+  nearNames?(
+    ids: readonly string[],
+    signal: AbortSignal,
+  ): Promise<ReadonlyMap<string, readonly string[]>>;
   close(): void;
 }
 

@@ -7,6 +7,7 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { CONTAINER_CREDENTIALS, SDK_MAX_ATTEMPTS, type AwsSourceOptions } from './aws.ts';
 import { countingPlugin } from './call.ts';
+import { transportConfig } from './transport.ts';
 
 export interface ParameterQuery {
   readonly name: string;
@@ -22,24 +23,24 @@ export interface ParameterReader {
 }
 
 export async function createParameterReader(
-  options: Pick<AwsSourceOptions, 'region' | 'onApiCall' | 'requestTimeoutMs'>,
+  options: Pick<
+    AwsSourceOptions,
+    'region' | 'onApiCall' | 'requestTimeoutMs' | 'proxyAddress' | 'useFipsEndpoint'
+  >,
 ): Promise<ParameterReader> {
   const { GetParameterCommand, SSMClient } = await import('./ssm.ts');
   const client = new SSMClient({
     credentials: defaultProvider({
       clientConfig: {
         maxAttempts: SDK_MAX_ATTEMPTS,
+        ...transportConfig(options),
         ...(options.region === undefined ? {} : { region: options.region }),
       },
       clientPlugins: [countingPlugin(options.onApiCall)],
       ...CONTAINER_CREDENTIALS,
     }),
     maxAttempts: SDK_MAX_ATTEMPTS,
-    requestHandler: {
-      requestTimeout: options.requestTimeoutMs ?? 10_000,
-      throwOnRequestTimeout: true,
-      connectionTimeout: 5_000,
-    },
+    ...transportConfig(options),
     ...(options.region === undefined ? {} : { region: options.region }),
   });
   client.middlewareStack.use(countingPlugin(options.onApiCall));

@@ -1,5 +1,6 @@
 /**
- * Bearer-token authentication and an RBAC-like allow list for the `secrets` resource, with
+ * Bearer-token authentication and an RBAC-like allow list for the `secrets` and `events`
+ * resources, with
  * Kubernetes RBAC's rule matching: a rule with resourceNames only matches requests that carry
  * a name, so it never allows create or list.
  */
@@ -10,8 +11,13 @@ export interface PolicyRule {
   /** Verbs, or `'*'` for all. */
   readonly verbs: readonly string[];
   readonly namespaces: readonly string[] | '*';
+  /** Resources, or `'*'` for all; absent: `secrets` only. */
+  readonly resources?: readonly string[];
   readonly resourceNames?: readonly string[];
 }
+
+export const RESOURCES = ['secrets', 'events'] as const;
+export type Resource = (typeof RESOURCES)[number];
 
 export interface Identity {
   /** e.g. `system:serviceaccount:shop:catalog`. */
@@ -21,6 +27,8 @@ export interface Identity {
 
 export interface RequestAttributes {
   readonly verb: SecretVerb;
+  /** Absent: secrets. */
+  readonly resource?: Resource;
   readonly namespace: string;
   /** Absent for create and list, as in the apiserver's RequestInfo. */
   readonly name?: string;
@@ -29,6 +37,8 @@ export interface RequestAttributes {
 function ruleAllows(rule: PolicyRule, req: RequestAttributes): boolean {
   if (!rule.verbs.includes('*') && !rule.verbs.includes(req.verb)) return false;
   if (rule.namespaces !== '*' && !rule.namespaces.includes(req.namespace)) return false;
+  const resources = rule.resources ?? ['secrets'];
+  if (!resources.includes('*') && !resources.includes(req.resource ?? 'secrets')) return false;
   const names = rule.resourceNames ?? [];
   if (names.length === 0) return true;
   return req.name !== undefined && names.includes(req.name);

@@ -1,6 +1,7 @@
 /**
- * A loopback Kubernetes API server for Secrets only — GET/LIST/POST/PUT/PATCH/DELETE on
- * `/api/v1/namespaces/{ns}/secrets[/{name}]` — keeping the real API's semantics for those calls:
+ * A loopback Kubernetes API server for Secrets — GET/LIST/POST/PUT/PATCH/DELETE on
+ * `/api/v1/namespaces/{ns}/secrets[/{name}]` — and Events (GET/LIST/POST/PATCH, events.ts),
+ * keeping the real API's semantics for those calls:
  * bearer-token authentication, RBAC-style authorization with the real 403 message, Status
  * bodies with the real reasons and codes, a global etcd-like resourceVersion with optimistic
  * concurrency, merge patch, and Secret validation with the real messages. Tests reach the
@@ -18,7 +19,8 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { authenticate, authorize, type Identity, type SecretVerb } from './rbac.ts';
+import { EventStore, type EventObject } from './events.ts';
+import { authenticate, authorize, type Identity, type Resource, type SecretVerb } from './rbac.ts';
 import {
   decodeSecret,
   mergePatch,
@@ -33,14 +35,18 @@ import {
 import * as status from './status.ts';
 import { sameSecretData, validateSecret, validateSecretUpdate } from './validation.ts';
 
-export type { Identity, PolicyRule, SecretVerb } from './rbac.ts';
+export type { Identity, PolicyRule, Resource, SecretVerb } from './rbac.ts';
+export type { EventObject } from './events.ts';
 export type { OwnerReference, Secret, SecretMetadata } from './secret.ts';
 export type { Status, StatusCause, StatusDetails } from './status.ts';
 
 /** The token of the identity used when `tokens` is not given: every verb, every namespace. */
 export const ADMIN_TOKEN = 'kube-api-test-admin';
 const DEFAULT_TOKENS: Readonly<Record<string, Identity>> = {
-  [ADMIN_TOKEN]: { username: 'kubernetes-admin', rules: [{ verbs: ['*'], namespaces: '*' }] },
+  [ADMIN_TOKEN]: {
+    username: 'kubernetes-admin',
+    rules: [{ verbs: ['*'], namespaces: '*', resources: ['*'] }],
+  },
 };
 
 /** The apiserver's request body limit (MaxRequestBodyBytes). */
@@ -61,8 +67,10 @@ export interface RequestRecord {
   readonly status: number;
   /** The authenticated username, when the token was known. */
   readonly user?: string;
-  /** The RBAC verb, when the path named the secrets resource. */
+  /** The RBAC verb, when the path named a resource. */
   readonly verb?: SecretVerb;
+  /** The resource the path named. */
+  readonly resource?: Resource;
 }
 
 /** Secret content for `secrets.put`: metadata other than name/labels/annotations is assigned. */
@@ -108,6 +116,8 @@ export interface KubeApiServer {
   readonly requests: readonly RequestRecord[];
   clearRequests(): void;
   readonly secrets: SecretStoreAccess;
+  /** The Events posted, by namespace, oldest name first. */
+  readonly events: { list(namespace: string): readonly EventObject[] };
   /** Delay every following request by `ms` before it is handled. */
   setLatency(ms: number): void;
   /** Answer the next `count` requests with a `code` Status (500 InternalError by default). */
@@ -121,21 +131,23 @@ interface Reply {
 }
 
 interface Route {
+  readonly resource: Resource;
   readonly namespace: string;
   readonly name?: string;
 }
 
-const SECRETS_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?\/?$/;
+const RESOURCE_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/(secrets|events)(?:\/([^/]+))?\/?$/;
 const MERGE_PATCH_TYPES = [
   'application/merge-patch+json',
   'application/strategic-merge-patch+json',
 ] as const;
 
 function parseRoute(pathname: string): Route | undefined {
-  const match = SECRETS_PATH.exec(pathname);
+  const match = RESOURCE_PATH.exec(pathname);
   if (match === null) return undefined;
-  const [, namespace = '', name] = match;
+  const [, namespace = '', resource, name] = match;
   return {
+    resource: resource === 'events' ? 'events' : 'secrets',
     namespace: decodeURIComponent(namespace),
     ...(name === undefined ? {} : { name: decodeURIComponent(name) }),
   };
@@ -151,7 +163,9 @@ function verbFor(method: string, route: Route): SecretVerb | undefined {
     PATCH: 'patch',
     DELETE: 'delete',
   };
-  return verbs[method];
+  const verb = verbs[method];
+  // Events: create, get, list and patch are what is emulated; the rest is 405.
+  return route.resource === 'events' && (verb === 'update' || verb === 'delete') ? undefined : verb;
 }
 
 const mediaType = (req: IncomingMessage): string =>
@@ -396,13 +410,35 @@ async function handle(h: Handling): Promise<Reply> {
 
 interface ServerState {
   readonly store: SecretStore;
+  readonly events: EventStore;
   readonly tokens: Readonly<Record<string, Identity>>;
   readonly requests: RequestRecord[];
   latencyMs: number;
   readonly faults: number[];
 }
 
-type Outcome = Reply & Partial<Pick<RequestRecord, 'user' | 'verb'>>;
+type Outcome = Reply & Partial<Pick<RequestRecord, 'user' | 'verb' | 'resource'>>;
+
+/** An Event request, authorized: create, get, list or merge patch (events.ts). */
+async function handleEvent(state: ServerState, req: IncomingMessage, route: Route): Promise<Reply> {
+  const { namespace, name } = route;
+  const method = req.method ?? 'GET';
+  if (method === 'GET')
+    return name === undefined
+      ? state.events.listReply(namespace, state.store.revision())
+      : state.events.getReply(namespace, name);
+  const accepted = method === 'POST' ? (['application/json'] as const) : MERGE_PATCH_TYPES;
+  if (!(accepted as readonly string[]).includes(mediaType(req)))
+    return reply(status.unsupportedMediaType(accepted));
+  const raw = await readBody(req);
+  if (raw === undefined) return reply(status.tooLarge(MAX_REQUEST_BODY_BYTES));
+  const json = parseJson(raw.toString('utf8'));
+  if (!json.ok) return reply(status.badRequest(json.message));
+  // From here on, no await: one atomic step.
+  return name === undefined
+    ? state.events.create(namespace, json.value)
+    : state.events.patch(namespace, name, json.value);
+}
 
 async function respond(state: ServerState, req: IncomingMessage): Promise<Outcome> {
   if (state.latencyMs > 0) await sleep(state.latencyMs);
@@ -413,6 +449,7 @@ async function respond(state: ServerState, req: IncomingMessage): Promise<Outcom
   const seen = {
     ...(identity === undefined ? {} : { user: identity.username }),
     ...(verb === undefined ? {} : { verb }),
+    ...(route === undefined ? {} : { resource: route.resource }),
   };
   const fault = state.faults.shift();
   if (fault !== undefined) return { ...reply(status.injectedFault(fault)), ...seen };
@@ -421,14 +458,18 @@ async function respond(state: ServerState, req: IncomingMessage): Promise<Outcom
   if (verb === undefined) return { ...reply(status.methodNotAllowed()), ...seen };
   const attributes = {
     verb,
+    resource: route.resource,
     namespace: route.namespace,
     ...(route.name === undefined ? {} : { name: route.name }),
   };
   if (!authorize(identity, attributes))
     return {
-      ...reply(status.forbidden(identity.username, verb, route.namespace, route.name)),
+      ...reply(
+        status.forbidden(identity.username, verb, route.namespace, route.name, route.resource),
+      ),
       ...seen,
     };
+  if (route.resource === 'events') return { ...(await handleEvent(state, req, route)), ...seen };
   return { ...(await handle({ store: state.store, req, route, verb })), ...seen };
 }
 
@@ -444,8 +485,10 @@ function send(res: ServerResponse, code: number, body: unknown): void {
 export async function startKubeApiServer(
   options: KubeApiServerOptions = {},
 ): Promise<KubeApiServer> {
+  const store = new SecretStore();
   const state: ServerState = {
-    store: new SecretStore(),
+    store,
+    events: new EventStore(() => store.bump()),
     tokens: options.tokens ?? DEFAULT_TOKENS,
     requests: [],
     latencyMs: 0,
@@ -462,6 +505,7 @@ export async function startKubeApiServer(
           status: out.code,
           ...(out.user === undefined ? {} : { user: out.user }),
           ...(out.verb === undefined ? {} : { verb: out.verb }),
+          ...(out.resource === undefined ? {} : { resource: out.resource }),
         });
         send(res, out.code, out.body);
       });
@@ -485,6 +529,7 @@ export async function startKubeApiServer(
     requests: state.requests,
     clearRequests: () => state.requests.splice(0),
     secrets: storeAccess(state.store),
+    events: { list: (namespace) => state.events.list(namespace) },
     setLatency: (ms) => {
       state.latencyMs = ms;
     },

@@ -73,14 +73,14 @@ function failure(
   };
 }
 
-export function notFound(name: string): Status {
-  return failure(404, 'NotFound', `${RESOURCE} "${name}" not found`, { name, kind: RESOURCE });
+export function notFound(name: string, resource = RESOURCE): Status {
+  return failure(404, 'NotFound', `${resource} "${name}" not found`, { name, kind: resource });
 }
 
-export function alreadyExists(name: string): Status {
-  return failure(409, 'AlreadyExists', `${RESOURCE} "${name}" already exists`, {
+export function alreadyExists(name: string, resource = RESOURCE): Status {
+  return failure(409, 'AlreadyExists', `${resource} "${name}" already exists`, {
     name,
-    kind: RESOURCE,
+    kind: resource,
   });
 }
 
@@ -100,12 +100,18 @@ export function conflict(name: string, cause = MODIFIED): Status {
 }
 
 /** The RBAC authorizer's denial, wrapped by NewForbidden (no name for create/list). */
-export function forbidden(user: string, verb: string, namespace: string, name?: string): Status {
-  const why = `User "${user}" cannot ${verb} resource "${RESOURCE}" in API group "" in the namespace "${namespace}"`;
-  const subject = name === undefined ? RESOURCE : `${RESOURCE} "${name}"`;
+export function forbidden(
+  user: string,
+  verb: string,
+  namespace: string,
+  name?: string,
+  resource = RESOURCE,
+): Status {
+  const why = `User "${user}" cannot ${verb} resource "${resource}" in API group "" in the namespace "${namespace}"`;
+  const subject = name === undefined ? resource : `${resource} "${name}"`;
   return failure(403, 'Forbidden', `${subject} is forbidden: ${why}`, {
     ...(name === undefined ? {} : { name }),
-    kind: RESOURCE,
+    kind: resource,
   });
 }
 
@@ -178,12 +184,12 @@ export function errorBody(err: FieldError): string {
 }
 
 /** NewInvalid: 422 with one cause per field error; message aggregates them like utilerrors. */
-export function invalid(name: string, errors: readonly FieldError[]): Status {
+export function invalid(name: string, errors: readonly FieldError[], kind = 'Secret'): Status {
   const texts = [...new Set(errors.map((e) => `${e.field}: ${errorBody(e)}`))];
   const aggregate = texts.length === 1 ? (texts[0] ?? '') : `[${texts.join(', ')}]`;
-  return failure(422, 'Invalid', `Secret "${name}" is invalid: ${aggregate}`, {
+  return failure(422, 'Invalid', `${kind} "${name}" is invalid: ${aggregate}`, {
     name,
-    kind: 'Secret',
+    kind,
     causes: errors.map((e) => ({
       reason: FIELD_ERROR_TYPES[e.type],
       message: errorBody(e),

@@ -62,7 +62,7 @@ export class KubeApiError extends AgentError {
 
 type Verb = 'get' | 'create' | 'update';
 
-interface Answer {
+export interface Answer {
   readonly status: number;
   readonly body: unknown;
 }
@@ -82,7 +82,19 @@ function connectionAgent(connection: KubeConnection, secure: boolean): HttpAgent
     : new HttpAgent({ keepAlive: true });
 }
 
-export function createSecretsClient(connection: KubeConnection): SecretsClient {
+/** One connection to the API: requests with the service account's token, JSON answers. */
+export interface KubeTransport {
+  call(
+    method: string,
+    path: string,
+    body: unknown,
+    signal: AbortSignal,
+    contentType?: string,
+  ): Promise<Answer>;
+  close(): void;
+}
+
+export function createKubeTransport(connection: KubeConnection): KubeTransport {
   const secure = new URL(connection.server).protocol === 'https:';
   const agent = connectionAgent(connection, secure);
 
@@ -91,12 +103,13 @@ export function createSecretsClient(connection: KubeConnection): SecretsClient {
     path: string,
     body: unknown,
     signal: AbortSignal,
+    contentType = 'application/json',
   ): Promise<Answer> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (connection.token !== undefined)
       headers['authorization'] = `Bearer ${await connection.token()}`;
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) headers['content-type'] = 'application/json';
+    if (payload !== undefined) headers['content-type'] = contentType;
     const send = secure ? httpsRequest : httpRequest;
     return new Promise<Answer>((resolve, reject) => {
       const req = send(
@@ -117,6 +130,12 @@ export function createSecretsClient(connection: KubeConnection): SecretsClient {
       req.end(payload);
     });
   }
+  return { call, close: () => agent.destroy() };
+}
+
+export function createSecretsClient(connection: KubeConnection): SecretsClient {
+  const transport = createKubeTransport(connection);
+  const call: KubeTransport['call'] = (...args) => transport.call(...args);
 
   async function secretCall(
     verb: Verb,
@@ -166,7 +185,7 @@ export function createSecretsClient(connection: KubeConnection): SecretsClient {
       );
     },
     close() {
-      agent.destroy();
+      transport.close();
     },
   };
 }
@@ -190,12 +209,12 @@ function isSecret(body: unknown): body is SecretObject {
   return b.kind === 'Secret' && typeof b.metadata === 'object' && b.metadata !== null;
 }
 
-interface Status {
+export interface Status {
   readonly reason?: string;
   readonly message?: string;
 }
 
-function statusOf(body: unknown): Status {
+export function statusOf(body: unknown): Status {
   if (typeof body !== 'object' || body === null) return {};
   const b = body as { reason?: unknown; message?: unknown };
   return {

@@ -1,0 +1,45 @@
+/**
+ * How the agent reaches AWS, as the configuration says it: `proxyAddress` and
+ * `useFipsEndpoint` (annotations `proxy-address`, `use-fips-endpoint`). Part of the agent's
+ * schema (config.ts), kept here as config-owners.ts keeps the Secret's owners.
+ */
+import type { JsonObject } from './json.ts';
+import { proxyAddressProblem, quote } from './values.ts';
+
+export const TRANSPORT_FIELDS = ['proxyAddress', 'useFipsEndpoint'] as const;
+
+export interface TransportConfig {
+  /** Every AWS call (Secrets Manager, SSM, STS) goes through this HTTP(S) proxy. */
+  readonly proxyAddress?: string;
+  /** AWS's FIPS 140 endpoints (the SDK's useFipsEndpoint). */
+  readonly useFipsEndpoint: boolean;
+}
+
+export interface TransportInput {
+  proxyAddress?: string;
+  useFipsEndpoint?: boolean;
+}
+
+export function parseTransport(
+  raw: JsonObject,
+  maxUrlLength: number,
+  add: (path: string, message: string) => void,
+): TransportConfig {
+  const { proxyAddress: proxy, useFipsEndpoint: fips } = raw;
+  let proxyAddress: string | undefined;
+  if (proxy !== undefined && (typeof proxy !== 'string' || proxy === ''))
+    add('proxyAddress', 'must be a non-empty string');
+  else if (typeof proxy === 'string' && proxy.length > maxUrlLength)
+    add('proxyAddress', `is ${proxy.length} characters long; at most ${maxUrlLength} are allowed`);
+  else if (typeof proxy === 'string') {
+    const problem = proxyAddressProblem(proxy);
+    if (problem === undefined) proxyAddress = proxy;
+    else add('proxyAddress', problem);
+  }
+  if (fips !== undefined && typeof fips !== 'boolean')
+    add('useFipsEndpoint', `must be true or false; got ${quote(fips)}`);
+  return {
+    ...(proxyAddress === undefined ? {} : { proxyAddress }),
+    useFipsEndpoint: fips === true,
+  };
+}
