@@ -242,8 +242,7 @@ export class Agent {
       const r = fresh.get(spec.name);
       if (r !== undefined) this.#lastGood.set(spec.name, r);
     }
-    const secretFailure = await this.#writeSecret(current, signal);
-    if (secretFailure !== undefined) failures.push(secretFailure);
+    failures.push(...(await this.#writeSecret(current, signal)));
     // Before the first complete write the app has not started (the startup probe holds it).
     if (this.#ready && changed.length > 0) await this.#deps.reload?.(changed, signal);
     if (failures.length === 0 && !this.#ready) {
@@ -290,7 +289,7 @@ export class Agent {
     const items =
       'items' in outcome
         ? directoryItems(spec, outcome.items)
-        : [{ path: spec.name, key: spec.name, value: outcome.value }];
+        : [{ path: spec.name, key: spec.name, value: outcome.value, upstream: spec.id }];
     const files: SecretFile[] = [];
     const entries: SecretEntry[] = [];
     const mode = spec.mode ?? this.#deps.config.fileMode;
@@ -301,7 +300,9 @@ export class Agent {
         'items' in outcome ? item.path : undefined,
       );
       files.push({ name: item.path, content, mode });
-      entries.push({ key: item.key, value: content, from: annotation });
+      // A directory item is named by its upstream name: two items of one source can collide.
+      const from = 'items' in outcome ? `${annotation} (${item.upstream})` : annotation;
+      entries.push({ key: item.key, value: content, from });
       if (spec.extract && this.#deps.secret !== undefined) {
         for (const [key, value] of this.#deps.secret.extract(spec, item.value)) {
           entries.push({ key, value, from: `extract-${spec.name}` });
@@ -340,15 +341,17 @@ export class Agent {
   async #writeSecret(
     current: readonly Rendered[],
     signal: AbortSignal,
-  ): Promise<SecretFailure | undefined> {
+  ): Promise<readonly SecretFailure[]> {
     const { metrics, logger } = this.#deps;
     const writer = this.#deps.secret?.writer;
-    if (writer === undefined || current.length === 0) return undefined;
+    if (writer === undefined || current.length === 0) return [];
     try {
-      const data = secretData(
+      const { data, problems } = secretData(
         current.flatMap((r) => r.entries),
         writer.target,
       );
+      // The keys left out fail alone: every other key is written.
+      const failures = problems.map((error) => this.#keyFailure(writer.target, error));
       const outcome = await writer.write(data, signal);
       metrics.k8sSecretWrites.inc({ outcome });
       if (outcome !== 'unchanged')
@@ -357,7 +360,7 @@ export class Agent {
           outcome,
           keys: [...data.keys()],
         });
-      return undefined;
+      return failures;
     } catch (err) {
       if (signal.aborted) throw err;
       const error =
@@ -372,8 +375,21 @@ export class Agent {
         code: error.code,
         error: error.message,
       });
-      return { secret: `Secret ${writer.target}`, error, write: true };
+      return [{ secret: `Secret ${writer.target}`, error, write: true }];
     }
+  }
+
+  /** A key left out of the Secret: counted, logged by name, a failure of its own. */
+  #keyFailure(target: string, error: AgentError): SecretFailure {
+    this.#deps.metrics.k8sSecretWrites.inc({
+      outcome: SECRET_WRITE_OUTCOMES[error.code] ?? 'error',
+    });
+    this.#deps.logger.warn('Kubernetes Secret key left out', {
+      secret: target,
+      code: error.code,
+      error: error.message,
+    });
+    return { secret: `Secret ${target}`, error, write: true };
   }
 
   /**
@@ -500,8 +516,9 @@ export class Agent {
 function directoryItems(
   spec: SecretSpec,
   items: readonly DirectoryItem[],
-): { path: string; key: string; value: SecretValue }[] {
+): { path: string; key: string; value: SecretValue; upstream: string }[] {
   const what = `${spec.source ?? 'secret'} ${spec.id}`;
+  const prefix = spec.id.endsWith('/') || spec.source === 'find' ? spec.id : `${spec.id}/`;
   const out = items.map((item) => {
     const problem = relativePathProblem(item.path);
     if (problem !== undefined)
@@ -513,6 +530,7 @@ function directoryItems(
       path: `${spec.name}/${item.path}`,
       key: `${spec.name}.${item.path.replaceAll('/', '.')}`,
       value: item.value,
+      upstream: item.value.name ?? `${prefix}${item.path}`,
     };
   });
   const collision = pathCollision(out.map((i) => i.path));

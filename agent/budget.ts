@@ -70,9 +70,23 @@ export function checkExpandedSize(value: unknown): void {
   }
 }
 
-/** Throws BudgetError when a rendered text exceeds MAX_RENDERED_BYTES. */
+/**
+ * Throws BudgetError when a rendered text exceeds MAX_RENDERED_BYTES. Its length first: a text
+ * built of shared pieces (a template that repeats a field) is never flattened to be measured.
+ */
 export function checkRenderedSize(text: string): string {
+  checkLength(text.length);
   if (Buffer.byteLength(text) > MAX_RENDERED_BYTES)
     throw new BudgetError(`renders more than ${MAX_RENDERED_BYTES / 1024} KiB`);
   return text;
+}
+
+/**
+ * Throws BudgetError when a text of `length` UTF-16 units would exceed MAX_RENDERED_BYTES. A
+ * UTF-8 byte count is never below the UTF-16 length, so a longer text is over without encoding
+ * it; and a string's length costs nothing, even for one V8 holds as a rope of shared pieces.
+ */
+export function checkLength(length: number, what = 'renders'): void {
+  if (length > MAX_RENDERED_BYTES)
+    throw new BudgetError(`${what} more than ${MAX_RENDERED_BYTES / 1024} KiB`);
 }

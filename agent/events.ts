@@ -42,6 +42,7 @@ export const EVENT_REASONS = {
   CREDENTIALS: 'CredentialsFailed',
   DECRYPTION_FAILED: 'DecryptionFailed',
   AWS_REQUEST: 'AwsRequestRejected',
+  VALUE_INVALID: 'ValueInvalid',
   RENDER_FAILED: 'RenderFailed',
   WRITE_FAILED: 'WriteFailed',
   KUBE_CONFIG: 'SecretWriteFailed',

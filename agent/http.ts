@@ -1,7 +1,12 @@
 /** `/healthz`, `/readyz` and Prometheus `/metrics` on one port. */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import {
+  closeListener,
+  createListener,
+  listen,
+  LISTENERS,
+  type ListenerTimers,
+} from '../common/listener.ts';
 
 export interface StatusServer {
   readonly port: number;
@@ -13,8 +18,10 @@ export async function startStatusServer(options: {
   readonly port: number;
   readonly registry: Registry;
   readonly ready: () => boolean;
+  readonly timers?: ListenerTimers;
 }): Promise<StatusServer> {
-  const server: Server = createServer((req, res) => {
+  const timers = options.timers === undefined ? {} : { timers: options.timers };
+  const server = createListener({ limits: LISTENERS.agentStatus, ...timers }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -41,17 +48,6 @@ export async function startStatusServer(options: {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }
   });
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.address, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  const port = await listen(server, options.port, options.address);
+  return { port, close: () => closeListener(server, 0) };
 }

@@ -11,16 +11,21 @@
  *   refresh loop); anything else is read through (the pod's IAM role is the boundary) and kept
  *   for the refresh interval. `refreshNow=true` reads again, at most once a second per id.
  *
- * Bounds: loopback only, at most MAX_CONNECTIONS connections, URLs up to MAX_URL_LENGTH, no
- * bodies, headers within MAX_HEADER_BYTES and REQUEST_HEADERS_TIMEOUT_MS, at most
- * MAX_CACHED read-through entries. Values never reach the logs: only ids and error codes do.
+ * Bounds: loopback only, the connection bounds of LISTENERS.localApi (common/listener.ts), URLs
+ * up to MAX_URL_LENGTH, no bodies, at most MAX_CACHED read-through entries. Values never reach the logs: only ids and error codes do.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { AgentError } from '../common/errors.ts';
+import {
+  closeListener,
+  createListener,
+  listen,
+  LISTENERS,
+  type ListenerTimers,
+} from '../common/listener.ts';
 import type { Logger } from '../common/log.ts';
 import type { LocalApiOutcome } from './metrics.ts';
 import { translateAwsError } from './source/errors.ts';
@@ -33,10 +38,7 @@ export const TOKEN_FILE = '.secrets-agent-token';
 export const TOKEN_HEADER = 'x-aws-parameters-secrets-token';
 /** The only address the local API listens on. */
 export const LOCAL_API_ADDRESS = '127.0.0.1';
-export const MAX_CONNECTIONS = 64;
 export const MAX_URL_LENGTH = 4096;
-export const MAX_HEADER_BYTES = 16 * 1024;
-export const REQUEST_HEADERS_TIMEOUT_MS = 5_000;
 /** Read-through entries kept (ids the configuration does not name), oldest dropped first. */
 export const MAX_CACHED = 1_000;
 /** …and their bytes: the agent's memory limit (128Mi by default) must hold them. */
@@ -130,6 +132,8 @@ export interface LocalApiOptions {
   readonly logger: Logger;
   readonly onRequest: (outcome: LocalApiOutcome) => void;
   readonly now?: () => number;
+  /** The listener's deadline timers (tests). */
+  readonly timers?: ListenerTimers;
 }
 
 export interface LocalApi {
@@ -159,8 +163,9 @@ interface Cached {
 
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const handler = new Handler(options);
-  const server: Server = createServer(
-    { maxHeaderSize: MAX_HEADER_BYTES, headersTimeout: REQUEST_HEADERS_TIMEOUT_MS },
+  const timers = options.timers === undefined ? {} : { timers: options.timers };
+  const server = createListener(
+    { limits: LISTENERS.localApi, ...timers },
     (req: IncomingMessage, res: ServerResponse) => {
       handler.answer(req).then(
         (a) => {
@@ -178,22 +183,14 @@ export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi>
       );
     },
   );
-  server.maxConnections = MAX_CONNECTIONS;
-  server.requestTimeout = REQUEST_HEADERS_TIMEOUT_MS * 2;
-  server.keepAliveTimeout = 5_000;
   server.maxRequestsPerSocket = 1_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, LOCAL_API_ADDRESS, () => resolve());
-  });
+  const port = await listen(server, options.port, LOCAL_API_ADDRESS);
   return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        handler.close();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    port,
+    close: () => {
+      handler.close();
+      return closeListener(server, 0);
+    },
   };
 }
 

@@ -12,6 +12,7 @@ import type { SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import { isObject } from '../common/json.ts';
 import { BudgetError, checkExpandedSize, checkRenderedSize, withinTime } from './budget.ts';
+import { boundJmesPathFunctions } from './jmespath-bounds.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { compileTemplate, loadTemplateEngine, TemplateError } from './template.ts';
 import type { CompiledTemplate } from './template.ts';
@@ -193,6 +194,7 @@ function jsonType(value: Json): string {
 const expressions = new Map<string, ExpressionNode>();
 
 function compileKey(spec: SecretSpec, expression: string): ExpressionNode {
+  boundJmesPathFunctions();
   const cached = expressions.get(expression);
   if (cached !== undefined) return cached;
   let compiled: ExpressionNode;

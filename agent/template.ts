@@ -16,6 +16,8 @@ import {
   type TemplateEngine,
 } from '../common/template.ts';
 
+import { BudgetError, checkLength } from './budget.ts';
+
 export { TemplateError };
 
 export interface CompiledTemplate {
@@ -33,7 +35,31 @@ type Environment = TemplateEngine;
 let hb: Environment | undefined;
 
 export async function loadTemplateEngine(): Promise<void> {
-  hb ??= await loadEngine();
+  hb ??= boundEach(await loadEngine());
+}
+
+type HelperOptions = { fn: (context: unknown, options?: unknown) => string };
+type Helper = (this: unknown, context: unknown, options: HelperOptions) => string;
+
+/**
+ * `#each` counts what it builds as it goes: nested blocks multiply, and a block's text is built
+ * of shared pieces, cheap until something flattens it. Past MAX_RENDERED_BYTES the render stops
+ * (BudgetError) before the next piece, so no intermediate text outgrows the bound.
+ */
+function boundEach(engine: Environment): Environment {
+  const each = engine.helpers['each'] as Helper | undefined;
+  if (each === undefined) throw new TemplateError('Handlebars has no #each to bound');
+  engine.registerHelper('each', function (this: unknown, context: unknown, options: HelperOptions) {
+    let length = 0;
+    const fn = (item: unknown, itemOptions?: unknown): string => {
+      const text = options.fn(item, itemOptions);
+      length += text.length;
+      checkLength(length);
+      return text;
+    };
+    return each.call(this, context, { ...options, fn });
+  });
+  return engine;
 }
 
 function engine(): Environment {
@@ -52,6 +78,7 @@ export function compileTemplate(source: string): CompiledTemplate {
       try {
         return delegate(data);
       } catch (err) {
+        if (err instanceof BudgetError) throw err;
         throw safeRenderError(err, source);
       }
     },

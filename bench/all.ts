@@ -6,7 +6,15 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { NODE, ROOT } from './lib.ts';
 
-const SCRIPTS = ['startup', 'api-calls', 'memory', 'webhook', 'inject', 'fleet'] as const;
+const SCRIPTS = [
+  'startup',
+  'api-calls',
+  'memory',
+  'webhook',
+  'inject',
+  'fleet',
+  'connections',
+] as const;
 const pass = process.argv.slice(2).filter((a) => a === '--quick');
 
 function run(args: readonly string[]): Promise<number | null> {

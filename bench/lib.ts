@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import type { SeedInput } from '../dev/seed.ts';
 import { agentEnv } from '../test/helpers/agent-process.ts';
 
@@ -141,4 +142,28 @@ export function heading(text: string): void {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The webhook container's runtime settings in the shipped Deployment (NODE_OPTIONS, glibc's
+ * MALLOC_*): the bench runs what ships, and the bare server runs with the same.
+ */
+export function shippedRuntimeEnv(): Record<string, string> {
+  const docs = parseAllDocuments(readFileSync(join(ROOT, 'manifests/deployment.yaml'), 'utf8'));
+  for (const doc of docs) {
+    const d = doc.toJS() as {
+      kind?: string;
+      spec?: {
+        template?: { spec?: { containers?: { env?: { name: string; value: string }[] }[] } };
+      };
+    };
+    if (d.kind !== 'Deployment') continue;
+    const env = d.spec?.template?.spec?.containers?.[0]?.env ?? [];
+    return Object.fromEntries(
+      env
+        .filter((e) => e.name === 'NODE_OPTIONS' || e.name.startsWith('MALLOC_'))
+        .map((e) => [e.name, e.value]),
+    );
+  }
+  return {};
 }

@@ -30,7 +30,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect } from 'node:tls';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort } from '../test/helpers/agent-process.ts';
 import {
@@ -47,6 +47,7 @@ import {
   QUICK,
   ROOT,
   round,
+  shippedRuntimeEnv,
   sleep,
   table,
   tempDir,
@@ -102,29 +103,6 @@ const body = JSON.stringify({
   },
 });
 
-/**
- * The webhook container's runtime settings in the shipped Deployment (NODE_OPTIONS, glibc's
- * MALLOC_*): the bench runs what ships, and the bare server runs with the same.
- */
-function shippedRuntimeEnv(): Record<string, string> {
-  const docs = parseAllDocuments(readFileSync(join(ROOT, 'manifests/deployment.yaml'), 'utf8'));
-  for (const doc of docs) {
-    const d = doc.toJS() as {
-      kind?: string;
-      spec?: {
-        template?: { spec?: { containers?: { env?: { name: string; value: string }[] }[] } };
-      };
-    };
-    if (d.kind !== 'Deployment') continue;
-    const env = d.spec?.template?.spec?.containers?.[0]?.env ?? [];
-    return Object.fromEntries(
-      env
-        .filter((e) => e.name === 'NODE_OPTIONS' || e.name.startsWith('MALLOC_'))
-        .map((e) => [e.name, e.value]),
-    );
-  }
-  return {};
-}
 const RUNTIME_ENV = shippedRuntimeEnv();
 
 const BARE_SERVER = `

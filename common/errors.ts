@@ -13,6 +13,7 @@ export const ErrorCodes = {
   CREDENTIALS: 'no usable AWS credentials (web identity token, pod identity, env, profile)',
   DECRYPTION_FAILED: 'KMS could not decrypt the secret',
   AWS_REQUEST: 'Secrets Manager rejected the request',
+  VALUE_INVALID: 'AWS answered a value of the wrong type, or larger than AWS stores',
   RENDER_FAILED: "a secret's value could not be rendered (key, template or format)",
   WRITE_FAILED: 'the secret files could not be written',
   SEED_INVALID: 'the dev endpoint seed file is invalid',

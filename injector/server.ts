@@ -7,17 +7,17 @@
  * The request body is untrusted until validated here: size, media type, JSON, and the
  * AdmissionReview envelope (admission.ts's one parser). Only then is the handler called.
  */
-import {
-  createServer as createHttpServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setImmediate as yieldToOthers, setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
 import type { JsonObject } from '../common/json.ts';
+import {
+  closeListener,
+  createListener,
+  listen,
+  LISTENERS,
+  type ListenerTimers,
+} from '../common/listener.ts';
 import { silentLogger, type Logger } from '../common/log.ts';
 import {
   isAdmissionReviewError,
@@ -61,13 +61,14 @@ export interface ServerLimits {
 
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
 
+/** The connection bounds are the webhook listener's (common/listener.ts). */
 export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
   maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
   maxBytesInFlight: 16 * 1024 * 1024,
-  maxConnections: 256,
-  headersTimeoutMs: 5_000,
-  requestTimeoutMs: 5_000,
-  keepAliveTimeoutMs: 120_000,
+  maxConnections: LISTENERS.webhook.maxConnections,
+  headersTimeoutMs: LISTENERS.webhook.headersTimeoutMs,
+  requestTimeoutMs: LISTENERS.webhook.requestTimeoutMs,
+  keepAliveTimeoutMs: LISTENERS.webhook.keepAliveTimeoutMs,
 });
 
 /**
@@ -77,8 +78,6 @@ export const DEFAULT_LIMITS: ServerLimits = Object.freeze({
  */
 const LARGE_BODY_BYTES = 256 * 1024;
 
-/** How often Node checks its connections against the header and request timeouts. */
-const CONNECTIONS_CHECK_MS = 1_000;
 /** At most one log line per this long about connections refused at the cap. */
 const DROP_LOG_INTERVAL_MS = 10_000;
 const MIN_TLS_VERSION = 'TLSv1.2' as const;
@@ -105,6 +104,8 @@ export interface WebhookServerOptions {
   readonly drainDelayMs?: number;
   /** On close, connections still busy after this long are cut. */
   readonly shutdownTimeoutMs?: number;
+  /** The listener's deadline timers (tests). */
+  readonly timers?: ListenerTimers;
 }
 
 export interface WebhookServer {
@@ -444,46 +445,6 @@ function tlsOptions(pair: KeyPair | undefined): {
   return pair === undefined ? base : { ...base, cert: pair.cert, key: pair.key };
 }
 
-async function listen(server: Server, port: number, address: string): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, address, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return (server.address() as AddressInfo).port;
-}
-
-/** Stops accepting, closes idle keep-alive connections, cuts the rest after `timeoutMs`. */
-async function closeServer(server: Server, timeoutMs: number): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const cut = setTimeout(() => server.closeAllConnections(), timeoutMs).unref();
-  await closed;
-  clearTimeout(cut);
-}
-
-/**
- * A connection whose first request has not begun `ms` after its TLS handshake is closed: Node's
- * header timeout counts from a request's first byte, so a connection that never sends one would
- * otherwise hold its place under the connection limit for as long as it likes.
- */
-function cutSilentConnections(server: Server, ms: number): void {
-  const waiting = new WeakMap<object, NodeJS.Timeout>();
-  server.on('secureConnection', (socket: Socket) => {
-    waiting.set(
-      socket,
-      setTimeout(() => socket.destroy(), ms),
-    );
-    socket.once('close', () => clearTimeout(waiting.get(socket)));
-  });
-  server.on('request', (req: IncomingMessage) => {
-    clearTimeout(waiting.get(req.socket));
-    waiting.delete(req.socket);
-  });
-}
-
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const logger = options.logger ?? silentLogger;
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -491,32 +452,34 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const ready = (): boolean => !shuttingDown && options.certificates.current() !== undefined;
   const budget = new ByteBudget(limits.maxBytesInFlight);
   const ctx = { options, limits, budget, logger, ready };
-  const server = createHttpsServer(
-    {
-      ...tlsOptions(options.certificates.current()),
-      handshakeTimeout: limits.headersTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      headersTimeout: limits.headersTimeoutMs,
-      // Node's own bound on receiving a whole request, for every path; /mutate has its deadline.
-      requestTimeout: limits.headersTimeoutMs + limits.requestTimeoutMs,
-      connectionsCheckingInterval: CONNECTIONS_CHECK_MS,
-    },
-    (req, res) => {
-      if (shuttingDown) res.setHeader('connection', 'close');
-      route(ctx, req, res);
-    },
-  );
-  server.maxConnections = limits.maxConnections;
-  cutSilentConnections(server, limits.headersTimeoutMs);
   let lastDropLog = 0;
-  server.on('drop', () => {
+  const onDrop = (): void => {
     const now = Date.now();
     if (now - lastDropLog < DROP_LOG_INTERVAL_MS) return;
     lastDropLog = now;
     logger.warn('connection refused: at the connection limit', {
       maxConnections: limits.maxConnections,
     });
-  });
+  };
+  // The body's deadline is the listener's request timeout plus the headers': /mutate answers
+  // 503 at its own deadline (requestTimeoutMs) first, before the listener cuts a body still
+  // arriving.
+  const server = createListener(
+    {
+      limits: {
+        ...LISTENERS.webhook,
+        ...limits,
+        requestTimeoutMs: limits.headersTimeoutMs + limits.requestTimeoutMs,
+      },
+      tls: tlsOptions(options.certificates.current()),
+      ...(options.timers === undefined ? {} : { timers: options.timers }),
+      onDrop,
+    },
+    (req, res) => {
+      if (shuttingDown) res.setHeader('connection', 'close');
+      route(ctx, req, res);
+    },
+  );
   // New connections get the new pair; connections already open keep theirs: none fails.
   const unsubscribe = options.certificates.onChange((pair) =>
     server.setSecureContext(tlsOptions(pair)),
@@ -532,7 +495,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       (closing ??= (async () => {
         shuttingDown = true;
         if ((options.drainDelayMs ?? 0) > 0) await sleep(options.drainDelayMs);
-        await closeServer(server, options.shutdownTimeoutMs ?? 25_000);
+        await closeListener(server, options.shutdownTimeoutMs ?? 25_000);
         unsubscribe();
       })()),
   };
@@ -548,8 +511,11 @@ export async function startMetricsServer(options: {
   readonly address: string;
   readonly port: number;
   readonly registry: Registry;
+  readonly timers?: ListenerTimers;
 }): Promise<MetricsServer> {
-  const server = createHttpServer((req, res) => {
+  const limits = LISTENERS.webhookMetrics;
+  const timers = options.timers === undefined ? {} : { timers: options.timers };
+  const server = createListener({ limits, ...timers }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics') return sendText(res, 404, 'not found');
     if (req.method !== 'GET' && req.method !== 'HEAD')
@@ -560,5 +526,5 @@ export async function startMetricsServer(options: {
     );
   });
   const port = await listen(server, options.port, options.address);
-  return { port, close: () => closeServer(server, 5_000) };
+  return { port, close: () => closeListener(server, 5_000) };
 }

@@ -169,6 +169,25 @@ t.test('a pre-created Secret never gets an owner, so it is never collected', asy
   t.not(server.secrets.get('shop', 'orders-secrets'), undefined);
 });
 
+t.test(
+  'a Secret created without owners never gets one: a named owner cannot delete it',
+  async (t) => {
+    const { server, agent } = await rig(t);
+    // A bare pod's agent creates it, owner-less.
+    t.equal(await agent([]).write(data('a'), signal), 'created');
+    // Another pod names an owner (any kind, any uid: one that does not exist) for the same Secret.
+    const forged: SecretOwner = { ...owner('forged', 99), kind: 'ConfigMap', apiVersion: 'v1' };
+    t.equal(await agent([forged]).write(data('b'), signal), 'updated');
+    t.same(refs(server), [], 'the data is written, no owner added');
+    t.same(
+      server.secrets.collectGarbage(() => false),
+      { deleted: [], updated: [] },
+      'the collector has nothing to delete',
+    );
+    t.not(server.secrets.get('shop', 'orders-secrets'), undefined);
+  },
+);
+
 t.test('without owners (a bare pod), the Secret is created as before', async (t) => {
   const { server, agent } = await rig(t);
   t.equal(await agent([]).write(data('a'), signal), 'created');

@@ -15,6 +15,7 @@ import {
   K8sSecretSink,
   MANAGED_BY_LABEL,
   secretData,
+  type SecretEntry,
 } from '../agent/sink/k8s-secret.ts';
 import { ADMIN_TOKEN, startKubeApiServer, type KubeApiServer } from './helpers/kube-api-server.ts';
 import { CANARY } from './helpers/canary.ts';
@@ -282,41 +283,48 @@ t.test('403: the message says which permission is missing', async (t) => {
   t.match((err as Error).message, 'missing permission "update"');
 });
 
-t.test('bad data is refused before any request, each with a clear message', async (t) => {
-  const cases: [string, () => unknown, RegExp][] = [
+t.test('bad keys are left out by name before any request; too much data fails whole', async (t) => {
+  const cases: [string, SecretEntry[], RegExp, string[]][] = [
     [
       'invalid key',
-      () => secretData([{ key: 'bad key', value: bytes('x'), from: 'extract-db' }], 'shop/s'),
+      [
+        { key: 'bad key', value: bytes('x'), from: 'extract-db' },
+        { key: 'good', value: bytes('y'), from: 'secret-good' },
+      ],
       /key "bad key" \(from extract-db\) is not a valid Secret key/,
+      ['good'],
     ],
     [
       'collision',
-      () =>
-        secretData(
-          [
-            { key: 'username', value: bytes('a'), from: 'secret-username' },
-            { key: 'username', value: bytes('b'), from: 'extract-catalog' },
-          ],
-          'shop/s',
-        ),
+      [
+        { key: 'username', value: bytes('a'), from: 'secret-username' },
+        { key: 'username', value: bytes('b'), from: 'extract-catalog' },
+        { key: 'good', value: bytes('y'), from: 'secret-good' },
+      ],
       /key "username" comes from both secret-username and extract-catalog/,
-    ],
-    [
-      'over 1 MiB',
-      () =>
-        secretData(
-          [
-            { key: 'a', value: new Uint8Array(1024 * 1024), from: 'secret-a' },
-            { key: 'b', value: bytes('x'), from: 'secret-b' },
-          ],
-          'shop/s',
-        ),
-      /1048577 bytes of data, over the API's limit of 1048576/,
+      ['good'],
     ],
   ];
-  for (const [title, fn, message] of cases) {
-    t.throws(fn, { code: 'SECRET_DATA_INVALID', message }, title);
+  for (const [title, entries, message, kept] of cases) {
+    const { data, problems } = secretData(entries, 'shop/s');
+    t.same([...data.keys()], kept, `${title}: the rest is kept`);
+    t.equal(problems.length, 1, title);
+    t.match(problems[0], { code: 'SECRET_DATA_INVALID', message }, title);
   }
+  t.throws(
+    () =>
+      secretData(
+        [
+          { key: 'a', value: new Uint8Array(1024 * 1024), from: 'secret-a' },
+          { key: 'b', value: bytes('x'), from: 'secret-b' },
+        ],
+        'shop/s',
+      ),
+    {
+      code: 'SECRET_DATA_INVALID',
+      message: /1048577 bytes of data, over the API's limit of 1048576/,
+    },
+  );
   t.doesNotThrow(
     () =>
       secretData([{ key: 'a', value: new Uint8Array(1024 * 1024), from: 'secret-a' }], 'shop/s'),

@@ -14,7 +14,10 @@ import {
   TAGGED_FIND_MAX_CALLS,
 } from '../agent/source/worst-case.ts';
 import { MAX_VALUE_LENGTH } from '../injector/annotations.ts';
+import { UPSTREAM_LIMITS } from '../agent/source/upstream.ts';
+import { MAX_ARRAY_LENGTH } from '../agent/jmespath-bounds.ts';
 import { ErrorCodes } from '../common/errors.ts';
+import { LISTENERS, type ListenerLimits, type ListenerName } from '../common/listener.ts';
 import { devCommand } from '../dev/command.ts';
 import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES } from '../injector/keys.ts';
 import { INJECT_COMMAND } from '../injector/inject-command.ts';
@@ -109,15 +112,7 @@ t.test("the Limits table states the schema's bounds", async (t) => {
       'pages of one `path-`',
       [`${PATH_MAX_CALLS} / ${FIND_MAX_CALLS} (${TAGGED_FIND_MAX_CALLS} with a tag)`],
     ],
-    [
-      'local API requests',
-      [
-        `${LOCAL_API.MAX_CONNECTIONS} connections`,
-        `URL ${LOCAL_API.MAX_URL_LENGTH.toLocaleString('en-US')}`,
-        `headers ${LOCAL_API.MAX_HEADER_BYTES / 1024} KiB`,
-        `${(LOCAL_API.REQUEST_HEADERS_TIMEOUT_MS * 2) / 1000} s`,
-      ],
-    ],
+    ['local API requests', [`URL ${LOCAL_API.MAX_URL_LENGTH.toLocaleString('en-US')}`]],
     [
       'local API cache',
       [
@@ -126,10 +121,53 @@ t.test("the Limits table states the schema's bounds", async (t) => {
       ],
     ],
     ['any `secrets-agent.io/` value', [`${MAX_VALUE_LENGTH / 1024} KiB`]],
+    ['`key-` / `template-`, on the way', [MAX_ARRAY_LENGTH.toLocaleString('en-US')]],
+    [
+      'a value AWS answers',
+      [
+        `Secrets Manager ${UPSTREAM_LIMITS.secretBytes / 1024} KiB`,
+        `SSM ${UPSTREAM_LIMITS.parameterBytes / 1024} KiB`,
+      ],
+    ],
   ];
   for (const [input, bounds] of rows) {
     t.not(row(input), '', `a row for ${input}`);
     for (const bound of bounds) t.match(row(input), bound, `${input}: ${bound}`);
+  }
+});
+
+t.test("the Ports table states every listener's bounds, as declared", async (t) => {
+  // The row of each listener; a listener added to LISTENERS without a row fails here.
+  const labels: Record<ListenerName, string> = {
+    webhook: 'webhook HTTPS',
+    webhookMetrics: 'webhook metrics',
+    agentStatus: 'agent health and metrics',
+    localApi: 'agent local API',
+  };
+  const seconds = (ms: number): string => `${ms / 1000} s`;
+  for (const [name, limits] of Object.entries(LISTENERS) as [ListenerName, ListenerLimits][]) {
+    const row = limitsPage.split('\n').find((l) => l.startsWith(`| ${labels[name]} `));
+    t.ok(row, `a row for ${name}`);
+    const cells = (row ?? '')
+      .split('|')
+      .slice(2, 7)
+      .map((c) => c.trim());
+    // The webhook's body deadline counts from its headers' (see the page).
+    const body =
+      name === 'webhook'
+        ? limits.headersTimeoutMs + limits.requestTimeoutMs
+        : limits.requestTimeoutMs;
+    t.same(
+      cells,
+      [
+        String(limits.maxConnections),
+        seconds(limits.headersTimeoutMs),
+        seconds(body),
+        seconds(limits.keepAliveTimeoutMs),
+        `${limits.maxHeaderBytes / 1024} KiB`,
+      ],
+      name,
+    );
   }
 });
 

@@ -56,31 +56,51 @@ export interface K8sSecretSinkOptions {
   readonly owners?: readonly SecretOwner[];
 }
 
-/** The data map, checked: valid keys, no collisions, within the size limit. */
-export function secretData(
-  entries: readonly SecretEntry[],
-  target: string,
-): Map<string, Uint8Array> {
-  const data = new Map<string, Uint8Array>();
-  const from = new Map<string, string>();
-  let size = 0;
+/** The data map, and the entries left out of it (each named by where it came from). */
+export interface CheckedData {
+  readonly data: Map<string, Uint8Array>;
+  /** SECRET_DATA_INVALID errors: an invalid key, or a key two entries share. */
+  readonly problems: readonly AgentError[];
+}
+
+/**
+ * The data map, checked: an entry whose key is invalid, and every entry of a key two sources
+ * share, are left out (which of them is meant is not known) and named in `problems`; every
+ * other key is kept. Data over the API's limit fails the whole Secret (throws).
+ */
+export function secretData(entries: readonly SecretEntry[], target: string): CheckedData {
+  const byKey = new Map<string, SecretEntry[]>();
+  const problems: AgentError[] = [];
   for (const entry of entries) {
     if (!isSecretKey(entry.key)) {
-      throw new AgentError(
-        'SECRET_DATA_INVALID',
-        `Secret ${target}: key "${entry.key}" (from ${entry.from}) is not a valid Secret key (${SECRET_KEY_RULE})`,
+      problems.push(
+        new AgentError(
+          'SECRET_DATA_INVALID',
+          `Secret ${target}: key "${entry.key}" (from ${entry.from}) is not a valid Secret key (${SECRET_KEY_RULE})`,
+        ),
       );
+      continue;
     }
-    const earlier = from.get(entry.key);
-    if (earlier !== undefined) {
-      throw new AgentError(
-        'SECRET_DATA_INVALID',
-        `Secret ${target}: key "${entry.key}" comes from both ${earlier} and ${entry.from}`,
+    const same = byKey.get(entry.key);
+    if (same === undefined) byKey.set(entry.key, [entry]);
+    else same.push(entry);
+  }
+  const data = new Map<string, Uint8Array>();
+  let size = 0;
+  for (const [key, same] of byKey) {
+    const [first, second] = same;
+    if (first === undefined) continue;
+    if (second !== undefined) {
+      problems.push(
+        new AgentError(
+          'SECRET_DATA_INVALID',
+          `Secret ${target}: key "${key}" comes from both ${first.from} and ${second.from}${same.length > 2 ? ` (and ${same.length - 2} more)` : ''}; left out`,
+        ),
       );
+      continue;
     }
-    from.set(entry.key, entry.from);
-    data.set(entry.key, entry.value);
-    size += entry.value.byteLength;
+    data.set(key, first.value);
+    size += first.value.byteLength;
   }
   if (size > MAX_SECRET_BYTES) {
     throw new AgentError(
@@ -88,7 +108,7 @@ export function secretData(
       `Secret ${target}: ${size} bytes of data, over the API's limit of ${MAX_SECRET_BYTES} (1 MiB)`,
     );
   }
-  return data;
+  return { data, problems };
 }
 
 /** A hash of the data: keys in order, lengths framed, so no two different maps hash alike. */
@@ -176,8 +196,12 @@ export class K8sSecretSink {
       );
     }
     const have = current.metadata.ownerReferences ?? [];
+    // Owners are added only beside one already there: to a Secret that has an owner, another
+    // one only keeps it alive longer (the collector deletes it when every owner is gone). One
+    // without (a pre-created one, one a bare pod's agent created) never gets one: an owner
+    // named by a pod, absent or gone, would get it deleted under whoever else uses it.
     const missing =
-      current.metadata.annotations?.[CREATED_BY_ANNOTATION] === 'true'
+      current.metadata.annotations?.[CREATED_BY_ANNOTATION] === 'true' && have.length > 0
         ? owners.filter((o) => !have.some((h) => h.uid === o.uid))
         : [];
     if (

@@ -27,12 +27,13 @@ import {
   callError,
   countingPlugin,
   outOfTime,
-  toValue,
+  valueOrError,
   type CallContext,
   type ClientSettings,
   type OnApiCall,
   type Outcome,
   type ParameterReader,
+  type SecretAnswer,
 } from './call.ts';
 import { translateAwsError, translateBatchEntry } from './errors.ts';
 import { newBatchState, readSecrets, type BatchResult, type BatchState } from './strategy.ts';
@@ -249,7 +250,7 @@ async function getOne(target: RegionClient, ref: SecretRef, call: CallContext): 
       }),
       { abortSignal: call.signal, requestTimeout: budget },
     );
-    return { ref, ok: true, value: toValue(out) };
+    return valueOutcome(ref, out);
   } catch (err) {
     if (call.signal.aborted) throw err;
     return { ref, ok: false, error: callError(err, describeRef(ref), budget, call) };
@@ -285,7 +286,7 @@ async function batchGet(
   for (const ref of chunk) {
     const entry = answer.values.find((v) => matchesId(v, ref.id));
     const error = answer.errors.get(ref.id);
-    if (entry !== undefined) results.set(refKey(ref), { ref, ok: true, value: toValue(entry) });
+    if (entry !== undefined) results.set(refKey(ref), valueOutcome(ref, entry));
     else if (error !== undefined) results.set(refKey(ref), { ref, ok: false, error });
     else {
       results.set(refKey(ref), {
@@ -373,4 +374,10 @@ export function matchesId(
     arn.length === id.length + 7 &&
     arn.startsWith(`${id}-`)
   );
+}
+
+/** A ref's outcome from an answer: its value, or VALUE_INVALID for this ref alone. */
+function valueOutcome(ref: SecretRef, out: SecretAnswer): Outcome {
+  const value = valueOrError(out);
+  return value instanceof AgentError ? { ref, ok: false, error: value } : { ref, ok: true, value };
 }

@@ -10,6 +10,7 @@ import type { Pluggable } from '@smithy/types';
 import { AgentError } from '../../common/errors.ts';
 import { callOutcome, translateAwsError, type CallOutcome } from './errors.ts';
 import { describeRef, type Deadline, type FetchOutcome, type SecretRef } from './source.ts';
+import { checkSecretAnswer, isValueInvalid } from './upstream.ts';
 
 /** Called once per call sent (the agent's retries are new calls): what the user pays for. */
 export type OnApiCall = (operation: string, outcome: CallOutcome) => void;
@@ -108,7 +109,8 @@ export function callError(
   return error;
 }
 
-export function toValue(out: {
+/** A Secrets Manager answer's fields that make a value. */
+export type SecretAnswer = {
   readonly ARN?: string | undefined;
   readonly Name?: string | undefined;
   readonly VersionId?: string | undefined;
@@ -116,7 +118,11 @@ export function toValue(out: {
   readonly SecretBinary?: Uint8Array | undefined;
   readonly VersionStages?: string[] | undefined;
   readonly CreatedDate?: Date | undefined;
-}): SecretValue {
+};
+
+/** A secret's value as kept, once checked against what AWS can answer; throws VALUE_INVALID. */
+export function toValue(out: SecretAnswer): SecretValue {
+  checkSecretAnswer(out.Name ?? out.ARN ?? 'a secret', out);
   return {
     arn: out.ARN ?? '',
     versionId: out.VersionId ?? '',
@@ -126,4 +132,14 @@ export function toValue(out: {
     ...(out.SecretString === undefined ? {} : { string: out.SecretString }),
     ...(out.SecretBinary === undefined ? {} : { binary: out.SecretBinary }),
   };
+}
+
+/** An answer's value, or the VALUE_INVALID error that refuses it. */
+export function valueOrError(out: SecretAnswer): SecretValue | AgentError {
+  try {
+    return toValue(out);
+  } catch (err) {
+    if (isValueInvalid(err)) return err;
+    throw err;
+  }
 }

@@ -26,7 +26,7 @@ import {
   callBudget,
   callError,
   outOfTime,
-  toValue,
+  valueOrError,
   type CallContext,
   type Outcome,
 } from './call.ts';
@@ -119,7 +119,9 @@ async function readFind(
         return problem(
           `the secret ${name} is named by the whole prefix, which leaves it no file name; end the prefix with "/"`,
         );
-      items.push({ path, value: toValue(entry) });
+      const value = valueOrError(entry);
+      if (value instanceof AgentError) return { ref, ok: false, error: value };
+      items.push({ path, value });
     }
     if (items.length > LIMITS.directoryItems)
       return problem(

@@ -28,6 +28,7 @@ import {
   type ParameterReader,
 } from './call.ts';
 import { translateAwsError } from './errors.ts';
+import { parameterError } from './upstream.ts';
 import { mapLimit } from './strategy.ts';
 import { describeRef, maxPages, refKey, type DirectoryItem, type SecretRef } from './source.ts';
 
@@ -98,7 +99,7 @@ async function readParameters(
   for (const ref of chunk) {
     const parameter = parameters.find((p) => answers(p, ref.id)) ?? bySelector(parameters, ref.id);
     if (parameter !== undefined) {
-      results.set(refKey(ref), { ref, ok: true, value: toValue(parameter) });
+      results.set(refKey(ref), parameterOutcome(ref, parameter));
       continue;
     }
     const message = invalid.includes(ref.id)
@@ -146,6 +147,33 @@ function bySelector(parameters: readonly Parameter[], requested: string): Parame
   return versions.size === 1 ? candidates[0] : undefined;
 }
 
+/** A ref's outcome from a parameter: its value, or VALUE_INVALID for this ref alone. */
+function parameterOutcome(ref: SecretRef, parameter: Parameter): Outcome {
+  const name = parameter.Name ?? parameter.ARN ?? 'a parameter';
+  const error = parameterError(name, parameter.Value ?? '');
+  return error === undefined
+    ? { ref, ok: true, value: toValue(parameter) }
+    : { ref, ok: false, error };
+}
+
+/** Each parameter under the prefix as an item, or the first VALUE_INVALID among them. */
+function pathItems(
+  ref: SecretRef,
+  prefix: string,
+  parameters: readonly Parameter[],
+): DirectoryItem[] | Outcome {
+  const items: DirectoryItem[] = [];
+  for (const parameter of parameters) {
+    const name = parameter.Name ?? '';
+    if (!name.startsWith(prefix)) continue;
+    const outcome = parameterOutcome(ref, parameter);
+    if (!outcome.ok || !('value' in outcome)) return outcome;
+    items.push({ path: name.slice(prefix.length), value: outcome.value });
+  }
+  return items;
+}
+
+/** A parameter's value as kept (checked first: parameterOutcome). */
 function toValue(parameter: Parameter): SecretValue {
   return {
     arn: parameter.ARN ?? '',
@@ -184,11 +212,9 @@ async function readPath(client: SSMClient, ref: SecretRef, call: CallContext): P
         }),
         { abortSignal: call.signal, requestTimeout: budget },
       );
-      for (const parameter of out.Parameters ?? []) {
-        const name = parameter.Name ?? '';
-        if (!name.startsWith(prefix)) continue;
-        items.push({ path: name.slice(prefix.length), value: toValue(parameter) });
-      }
+      const page = pathItems(ref, prefix, out.Parameters ?? []);
+      if (!Array.isArray(page)) return page;
+      items.push(...page);
       nextToken = out.NextToken;
     } catch (err) {
       if (call.signal.aborted) throw err;

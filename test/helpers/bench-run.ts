@@ -17,6 +17,7 @@ export const SCRIPTS: readonly { name: string; keys: readonly string[] }[] = [
   { name: 'webhook', keys: ['results', 'fixedRate', 'goal'] },
   { name: 'inject', keys: ['injectMs', 'baselineMs', 'perDocumentMs'] },
   { name: 'fleet', keys: ['real', 'calibration', 'simulations', 'limits', 'webhook', 'goal'] },
+  { name: 'connections', keys: ['results', 'goal'] },
 ];
 
 function runScript(name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
