@@ -1,5 +1,5 @@
-/** The heavier benchmarks in their quick mode (test/helpers/bench-run.ts), in a file of their own. */
+/** bench/memory.ts and its kin in their quick mode, in a file of their own (test/helpers/bench-run.ts). */
 import t from 'tap';
-import { benchTest, HEAVY } from './helpers/bench-run.ts';
+import { benchTest, scriptsOf } from './helpers/bench-run.ts';
 
-for (const name of HEAVY) benchTest(t, name);
+for (const name of scriptsOf('memory')) benchTest(t, name);

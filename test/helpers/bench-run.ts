@@ -1,8 +1,8 @@
 /**
  * Each benchmark in its quick mode: it runs, prints its table and ends with one JSON line, and
  * exits 0. No timing assertions (the machine is shared and noisy): the figures come from
- * `npm run bench`. Two test files run them (bench.test.ts, bench-memory.test.ts), each within
- * the runner's time for one file.
+ * `npm run bench`. Several test files run them (OWN_FILE), each within the runner's time for one
+ * file.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -106,8 +106,21 @@ function checkMemory(t: Test, stdout: string, result: Record<string, unknown>): 
   for (const f of fleet) t.ok((f.perAgentBytes ?? 0) > 0, `K=${f.k}: a working set per agent`);
 }
 
-/** Run by bench-memory.test.ts; bench.test.ts runs every other script. */
-export const HEAVY: readonly string[] = ['memory', 'webhook'];
+/**
+ * The scripts that run in a test file of their own (test/bench-FILE.test.ts), each file within
+ * the runner's 120 s on a loaded machine; bench.test.ts runs every other script.
+ */
+export const OWN_FILE: Readonly<Record<string, string>> = {
+  memory: 'memory',
+  webhook: 'webhook',
+  connections: 'webhook',
+  fleet: 'fleet',
+};
+
+/** The scripts of test/bench-FILE.test.ts. */
+export function scriptsOf(file: string): string[] {
+  return Object.entries(OWN_FILE).flatMap(([name, f]) => (f === file ? [name] : []));
+}
 
 /** Runs bench/NAME.ts --quick and checks what it printed. */
 export function benchTest(t: Test, name: string): void {
