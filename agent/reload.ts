@@ -8,8 +8,9 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { type Clock, systemClock } from '../common/clock.ts';
 import type { Logger } from '../common/log.ts';
-import { backoffDelay, sleep } from './backoff.ts';
+import { backoffDelay } from './backoff.ts';
 
 export type ReloadOutcome = 'success' | 'failure';
 
@@ -28,6 +29,8 @@ export interface ReloaderOptions {
   readonly attempts?: number;
   readonly timeoutMs?: number;
   readonly backoff?: { readonly baseMs: number; readonly capMs: number };
+  /** What the waits between attempts read (virtual in tests). */
+  readonly clock?: Clock;
 }
 
 export type Reloader = (changed: readonly string[], signal: AbortSignal) => Promise<void>;
@@ -65,10 +68,11 @@ function post(
 export function createReloader(options: ReloaderOptions): Reloader {
   const attempts = options.attempts ?? RELOAD_ATTEMPTS;
   const backoff = options.backoff ?? RELOAD_BACKOFF;
+  const clock = options.clock ?? systemClock;
   return async (changed, signal) => {
     let last = '';
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0 && !(await sleep(backoffDelay(backoff, attempt - 1), signal))) return;
+      if (attempt > 0 && !(await clock.sleep(backoffDelay(backoff, attempt - 1), signal))) return;
       try {
         const status = await post(
           options.url,

@@ -230,11 +230,12 @@ export async function enactFaults(
   draft: FaultDraft,
   protocol: 'json' | 'sts',
   closing: AbortSignal,
+  wait: (ms: number, signal: AbortSignal) => Promise<unknown> = sleep,
 ): Promise<AwsError | 'dropped' | undefined> {
   const delay = faults
     .filter((f) => f.kind === 'latency')
     .reduce((sum, f) => sum + (f.latencyMs ?? 1000), 0);
-  await sleep(delay, closing);
+  await wait(delay, closing);
   const failing = faults.find((f) => f.kind !== 'latency');
   if (failing === undefined) return undefined;
   if (failing.kind === 'drop') {

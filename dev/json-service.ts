@@ -91,7 +91,7 @@ async function serve(
     draft.operation === service.perEntryOperation,
   );
   draft.faults = faults.map((f) => f.kind);
-  const enacted = await enactFaults(faults, req, draft, 'json', state.closing);
+  const enacted = await enactFaults(faults, req, draft, 'json', state.closing, state.sleep);
   if (enacted instanceof AwsError) throw service.inOwnWords?.(enacted) ?? enacted;
   if (enacted === 'dropped') return undefined;
   return handler(input, { state, region, draft });

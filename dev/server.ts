@@ -23,7 +23,7 @@ import { type Seed, type SeedInput, applySeed, toSeed } from './seed.ts';
 import type { DevState } from './state.ts';
 import { AWSCURRENT, SecretStore } from './store.ts';
 import { handleSts } from './sts.ts';
-import { BodyTooLarge, readBody, sendPlainJson } from './wire.ts';
+import { BodyTooLarge, readBody, sendPlainJson, sleep } from './wire.ts';
 
 export interface DevServerOptions {
   /** 0 (the default here) picks a free port. */
@@ -35,6 +35,12 @@ export interface DevServerOptions {
   readonly logger?: Logger;
   /** The clock (epoch ms), for expiry tests and the quotas' buckets. */
   readonly now?: () => number;
+  /**
+   * How injected latency is waited out; a real timer by default. A test with a virtual clock
+   * (common/clock.ts) passes its `sleep`, so latency faults run in the same time as the code
+   * they delay.
+   */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<unknown>;
   /** Enforce AWS's request quotas (dev/quota.ts); off when absent. */
   readonly quotas?: QuotaOptions;
 }
@@ -96,6 +102,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     defaultRegion: seed.region,
     logger,
     closing: closing.signal,
+    sleep: options.sleep ?? sleep,
     now: options.now ?? Date.now,
     ...(options.quotas === undefined ? {} : { quotas: new QuotaModel(options.quotas) }),
   };

@@ -26,6 +26,8 @@ export interface DevState {
   readonly logger: Logger;
   /** Aborted when the server closes: pending injected latency ends at once. */
   readonly closing: AbortSignal;
+  /** How injected latency is waited out (DevServerOptions.sleep). */
+  readonly sleep: (ms: number, signal: AbortSignal) => Promise<unknown>;
   /** AWS's request quotas, when enforced (`--quotas`). */
   readonly quotas?: QuotaModel;
   /** The clock the quotas read (epoch ms). */

@@ -64,7 +64,7 @@ async function serve(
   enforceQuota(state.quotas, action, state.now(), 'sts');
   const faults = state.faults.take({ operation: action, region: undefined, secretNames: [] });
   draft.faults = faults.map((f) => f.kind);
-  const enacted = await enactFaults(faults, req, draft, 'sts', state.closing);
+  const enacted = await enactFaults(faults, req, draft, 'sts', state.closing, state.sleep);
   if (enacted instanceof AwsError) throw enacted;
   if (enacted === 'dropped') return undefined;
   return assumeRoleWithWebIdentity(state, params, draft);

@@ -495,6 +495,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       (closing ??= (async () => {
         shuttingDown = true;
         if ((options.drainDelayMs ?? 0) > 0) await sleep(options.drainDelayMs);
+        logger.debug('drain delay over: no new connections', {
+          drainDelayMs: options.drainDelayMs,
+        });
         await closeListener(server, options.shutdownTimeoutMs ?? 25_000);
         unsubscribe();
       })()),

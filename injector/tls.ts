@@ -292,7 +292,7 @@ class DiskCertificateSource implements CertificateSource {
  */
 export async function startDiskCertificateSource(
   options: DiskSourceOptions,
-): Promise<CertificateSource> {
+): Promise<CertificateSource & { check(): Promise<void> }> {
   const source = new DiskCertificateSource(options);
   await source.start();
   return source;

@@ -6,9 +6,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import type { AgentMetrics } from '../agent/metrics.ts';
+import { RELOAD_BACKOFF } from '../agent/reload.ts';
 import { startDevServer } from '../dev/server.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
 import { agentRig } from './helpers/agent-rig.ts';
+import { AgentClock } from './helpers/virtual-time.ts';
 
 async function counter(
   metrics: AgentMetrics,
@@ -181,24 +183,33 @@ t.test(
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
     const { port } = app.address() as import('node:net').AddressInfo;
+    const clock = new AgentClock();
     const { agent, metrics, dir, logs } = await agentRig(
       t,
       server,
       { reloadUrl: `http://127.0.0.1:${port}/-/reload`, secrets: [{ name: 'a', id: 'a' }] },
-      { reloadBackoff: { baseMs: 10, capMs: 20 } },
+      // The reloader's own backoff, in virtual time.
+      { clock },
     );
     const signal = new AbortController().signal;
-    await agent.cycle(signal);
+    const cycle = () => clock.drive(agent.cycle(signal));
+    await cycle();
     t.same(posts, [], 'not before the first write: the app is not running yet');
-    await agent.cycle(signal);
+    await cycle();
     t.same(posts, [], 'not when nothing changed');
     server.putSecretValue('a', 'a2');
-    await agent.cycle(signal);
+    await cycle();
     t.same(posts, [{ method: 'POST', changed: 'a' }], 'one POST naming the changed file');
+    t.equal(clock.now(), 0, 'at once');
     answer = 503;
     server.putSecretValue('a', 'a3');
-    await agent.cycle(signal);
+    await cycle();
     t.equal(posts.length, 1 + 3, 'three attempts');
+    const { baseMs } = RELOAD_BACKOFF;
+    t.ok(
+      clock.now() >= 1.5 * baseMs && clock.now() <= 3 * baseMs,
+      `1 s then 2 s apart, jittered to 50–100%: ${clock.now()} ms`,
+    );
     const outcomes = (await metrics.reloads.get()).values.map((v) => [
       v.labels['outcome'],
       v.value,

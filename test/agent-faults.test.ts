@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import { terminationMessage } from '../agent/agent.ts';
 import { FileSink } from '../agent/sink/files.ts';
 import { startDevServer } from '../dev/server.ts';
 import type { FaultKind } from '../dev/faults.ts';
@@ -18,6 +19,7 @@ import {
 } from './helpers/agent-process.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
 import { agentRig } from './helpers/agent-rig.ts';
+import { AgentClock } from './helpers/virtual-time.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 useLoopbackAwsEnv();
@@ -36,17 +38,22 @@ t.test('init: latency past the request timeout, then the endpoint answers in tim
   const server = await startDevServer({ seed: { secrets: [{ name: 'plain', value: CANARY }] } });
   t.teardown(() => server.close());
   const slow = server.faults.add({ kind: 'latency', latencyMs: 8_000, count: 2 });
-  const root = await tempDir(t);
-  const started = Date.now();
-  const run = await runAgent(
-    ['--config-json', initConfig(root, { requestTimeout: '500ms' })],
-    agentEnv(server.url),
+  // The SDK's timer cuts the calls (real time); the waits between cycles are virtual.
+  const clock = new AgentClock();
+  const { agent, dir, logs } = await agentRig(
+    t,
+    server,
+    { mode: 'init', secrets: [{ name: 'p', id: 'plain' }] },
+    { requestTimeoutMs: 500, clock },
   );
-  t.equal(run.code, 0, run.stdout + run.stderr);
-  t.equal(await readFile(join(root, 'secrets', 'p'), 'utf8'), CANARY);
+  const started = Date.now();
+  t.same(await clock.drive(agent.runInit(new AbortController().signal)), []);
+  const elapsed = Date.now() - started;
+  t.equal(await readFile(join(dir, 'p'), 'utf8'), CANARY);
   t.equal(slow.hits, 2, 'two cycles hit the latency and were cut off');
-  // Two calls cut at 0.5 s, waits of at most 1 s and 2 s between cycles, and the process start.
-  t.ok(Date.now() - started < 7_500, 'the timeout cut them short instead of waiting 8 s each');
+  t.ok(elapsed < 4_000, `the timeout cut them short instead of waiting 8 s each: ${elapsed} ms`);
+  t.ok(clock.now() <= 1_000 + 2_000, `waits of at most 1 s and 2 s: ${clock.now()} ms`);
+  assertNoCanary(t, logs.join(''), 'logs');
 });
 
 t.test('init: latency that never ends fails within initTimeout with a timeout line', async (t) => {
@@ -56,7 +63,7 @@ t.test('init: latency that never ends fails within initTimeout with a timeout li
   const root = await tempDir(t);
   const started = Date.now();
   const run = await runAgent(
-    ['--config-json', initConfig(root, { requestTimeout: '300ms', initTimeout: '3s' })],
+    ['--config-json', initConfig(root, { requestTimeout: '300ms', initTimeout: '1s' })],
     agentEnv(server.url),
   );
   t.equal(run.code, 1);
@@ -70,17 +77,18 @@ t.test('init: latency that never ends fails within initTimeout with a timeout li
 t.test(
   'init: an unreachable endpoint fails within initTimeout naming the connection error',
   async (t) => {
-    const root = await tempDir(t);
     const port = await freePort(); // nothing listens there
-    const run = await runAgent(
-      ['--config-json', initConfig(root, { initTimeout: '3s' })],
-      agentEnv(`http://127.0.0.1:${port}`),
+    const clock = new AgentClock();
+    // Waits of 0.55 s then 1.1 s (random() = 0.5): two cycles fit in 1 s, each with time left.
+    const { agent } = await agentRig(
+      t,
+      { url: `http://127.0.0.1:${port}` },
+      { mode: 'init', initTimeout: '1s', secrets: [{ name: 'p', id: 'plain' }] },
+      { clock, random: () => 0.5 },
     );
-    t.equal(run.code, 1);
-    t.match(
-      await readFile(join(root, 'termination-log'), 'utf8'),
-      /^failed to fetch p: secret plain: .*ECONNREFUSED/,
-    );
+    const failures = await clock.drive(agent.runInit(new AbortController().signal));
+    t.match(terminationMessage(failures), /^failed to fetch p: secret plain: .*ECONNREFUSED/);
+    t.equal(clock.now(), 550, 'gave up when the next wait would pass initTimeout');
   },
 );
 
@@ -97,13 +105,34 @@ t.test('init: an invalid web identity token fails with InvalidIdentityToken', as
     ['not a JWT', 'garbage-token'],
     ['wrong audience', webIdentityToken({ aud: ['someone-else'] })],
   ];
+  const identity = (tokenFile: string): Record<string, string> => ({
+    AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/r',
+    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+  });
   for (const [title, token] of cases) {
-    const tokenFile = join(root, 'token');
+    const tokenFile = join(root, `token-${cases.findIndex(([c]) => c === title)}`);
     await writeFile(tokenFile, token);
-    const env = agentEnv(server.url, {
-      AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/r',
-      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-    });
+    // The agent's own loop, in virtual time: three attempts, then the one line.
+    const clock = new AgentClock();
+    const { agent, logs } = await agentRig(
+      t,
+      server,
+      { mode: 'init', secrets: [{ name: 'p', id: 'plain' }] },
+      {
+        clock,
+        env: {
+          AWS_ACCESS_KEY_ID: undefined,
+          AWS_SECRET_ACCESS_KEY: undefined,
+          ...identity(tokenFile),
+        },
+      },
+    );
+    const failures = await clock.drive(agent.runInit(new AbortController().signal));
+    t.match(terminationMessage(failures), /^failed to fetch p: .*InvalidIdentityToken/, title);
+    t.notMatch(logs.join(''), token, `${title}: the token is not logged`);
+    if (title !== 'not a JWT') continue;
+    // As a process: exit 1, the line in the termination log, the token nowhere in its output.
+    const env = agentEnv(server.url, identity(tokenFile));
     delete env['AWS_ACCESS_KEY_ID'];
     delete env['AWS_SECRET_ACCESS_KEY'];
     const run = await runAgent(['--config-json', initConfig(root)], env);
@@ -113,7 +142,7 @@ t.test('init: an invalid web identity token fails with InvalidIdentityToken', as
       /^failed to fetch p: .*InvalidIdentityToken/,
       title,
     );
-    t.notMatch(run.stdout + run.stderr, token, `${title}: the token is not logged`);
+    t.notMatch(run.stdout + run.stderr, token, `${title}: the token is not in the output`);
   }
 });
 
@@ -169,22 +198,22 @@ t.test(
   async (t) => {
     const server = await startDevServer({ seed: { secrets: [{ name: 'plain', value: 'x' }] } });
     t.teardown(() => server.close());
+    const clock = new AgentClock();
     const { agent, logs } = await agentRig(
       t,
       server,
       { refreshInterval: '5s', secrets: [{ name: 'p', id: 'plain' }] },
-      { random: () => 0.5 },
+      { random: () => 0.5, clock },
     );
     const controller = new AbortController();
     const loop = agent.runSidecar(controller.signal);
-    const until = async (done: () => boolean): Promise<void> => {
-      const deadline = Date.now() + 40_000;
-      while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    };
-    await until(() => agent.ready);
+    await clock.until(() => agent.ready, loop);
+    t.equal(clock.now(), 0, 'the first write at once');
     // The refreshes after the first write fail three times, then succeed.
     server.faults.add({ kind: 'error5xx', count: 3 });
-    await until(() => logs.some((l) => l.includes('"msg":"secrets read again"')));
+    const readAgain = (): boolean => logs.some((l) => l.includes('"msg":"secrets read again"'));
+    await clock.until(readAgain, loop);
+    const recoveredAt = clock.now();
     controller.abort();
     t.same(await loop, [], 'stopped: no failures to report');
     const waits = logs
@@ -192,10 +221,9 @@ t.test(
       .map((l) => (JSON.parse(l) as { inMs: number }).inMs);
     // 5 s doubling, full jitter 10–100% (0.55 with random() = 0.5), capped at the interval.
     t.same(waits, [2_750, 2_750, 2_750], 'base 5 s, capped at the 5 s interval, jittered');
-    t.ok(
-      logs.some((l) => l.includes('"msg":"secrets read again"')),
-      'recovered by itself',
-    );
+    t.ok(readAgain(), 'recovered by itself');
+    // The first refresh half an interval after the first write, then the three waits.
+    t.equal(recoveredAt, 2_500 + 3 * 2_750, 'read again after those waits, not before');
   },
 );
 
@@ -206,11 +234,19 @@ t.test(
     const names = ['alpha', 'beta', 'gamma'];
     const writer = join(import.meta.dirname, 'helpers', 'busy-writer.ts');
     for (let round = 0; round < 12; round++) {
-      const child = spawn(process.execPath, [writer, dir, names.join(',')], {
+      const child = spawn(process.execPath, [writer, dir, names.join(','), String(round * 1000)], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-      await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 200)));
+      // Killed after a number of whole writes that differs from round to round (no timer, no
+      // randomness): the kill lands somewhere in the next write, wherever that is then.
+      const after = 1 + ((round * 7) % 23);
+      let written = 0;
+      await new Promise<void>((resolve) =>
+        child.stdout.on('data', (d: Buffer) => {
+          written += d.toString().split('\n').length - 1;
+          if (written >= after) resolve();
+        }),
+      );
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('close', resolve));
       // Whatever the moment of death: every stable path reads whole, all from one update.

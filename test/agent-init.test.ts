@@ -9,7 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startDevServer, type DevServer } from '../dev/server.ts';
+import { INIT_ATTEMPTS_FOR_PERMANENT_ERRORS, terminationMessage } from '../agent/agent.ts';
 import { agentEnv, runAgent, webIdentityToken } from './helpers/agent-process.ts';
+import { agentRig } from './helpers/agent-rig.ts';
+import { AgentClock } from './helpers/virtual-time.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
 import { tempDir } from './helpers/tmp.ts';
 
@@ -171,17 +174,28 @@ t.test('an expired web identity token fails init with a credentials error', asyn
   const root = await tempDir(t);
   const tokenFile = join(root, 'token');
   await writeFile(tokenFile, webIdentityToken({ exp: Math.floor(Date.now() / 1000) - 60 }));
-  const env = agentEnv(server.url, { AWS_ROLE_ARN: ROLE, AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile });
-  delete env['AWS_ACCESS_KEY_ID'];
-  delete env['AWS_SECRET_ACCESS_KEY'];
-  const out = join(root, 'secrets');
-  const run = await runAgent(
-    ['--config-json', config(out, [{ name: 'catalog', id: 'eks-workshop-catalog-secret' }])],
-    env,
+  const clock = new AgentClock();
+  const { agent } = await agentRig(
+    t,
+    server,
+    { mode: 'init', secrets: [{ name: 'catalog', id: 'eks-workshop-catalog-secret' }] },
+    {
+      clock,
+      env: {
+        AWS_ACCESS_KEY_ID: undefined,
+        AWS_SECRET_ACCESS_KEY: undefined,
+        AWS_ROLE_ARN: ROLE,
+        AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      },
+    },
   );
-  t.equal(run.code, 1);
-  const line = await readFile(join(root, 'termination-log'), 'utf8');
-  t.match(line, /^failed to fetch catalog: .*ExpiredToken/);
+  const failures = await clock.drive(agent.runInit(new AbortController().signal));
+  t.match(terminationMessage(failures), /^failed to fetch catalog: .*ExpiredToken/);
+  t.equal(
+    server.requests.list({ operation: 'AssumeRoleWithWebIdentity' }).length,
+    INIT_ATTEMPTS_FOR_PERMANENT_ERRORS,
+    'an error waiting rarely cures: three attempts',
+  );
 });
 
 t.test('every rendering option, binary secrets, version stages and ids, file modes', async (t) => {
@@ -345,29 +359,52 @@ const failures: {
   },
 ];
 
+/** What the line and the logs must show, however init was run. */
+function checkLine(t: Test, line: string, pattern: RegExp, logs: string): void {
+  t.match(line, pattern);
+  t.equal(line.trimEnd().split('\n').length, 1, 'one line');
+  t.notMatch(line, /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/, 'no request id');
+  assertNoCanary(t, line + logs, 'termination line and logs');
+}
+
 for (const f of failures) {
-  t.test(`init fails clearly on ${f.title}: exit 1, one termination line, no value`, async (t) => {
+  t.test(`init fails clearly on ${f.title}: one termination line, no value`, async (t) => {
+    const server = await devServer(t);
+    if (f.fault !== undefined) server.faults.add(f.fault);
+    // The agent's own loop, in virtual time: its retries and initTimeout take no real time.
+    const clock = new AgentClock();
+    const { agent, logs } = await agentRig(
+      t,
+      server,
+      { mode: 'init', secrets: f.secrets ?? [{ name: 'p', id: 'plain' }], ...f.extra },
+      { clock },
+    );
+    const failures = await clock.drive(agent.runInit(new AbortController().signal));
+    t.ok(clock.now() < 30_000, 'gives up in bounded time');
+    checkLine(t, terminationMessage(failures), f.pattern, logs.join(''));
+  });
+}
+
+/**
+ * As a process: exit 1 and the line in the termination log (what `serve` does with any
+ * failure), for an error retried until initTimeout at its 1s minimum.
+ */
+for (const f of failures.filter((c) => c.title === '5xx that never ends')) {
+  t.test(`a process: init fails on ${f.title}: exit 1, one termination line`, async (t) => {
     const server = await devServer(t);
     if (f.fault !== undefined) server.faults.add(f.fault);
     const root = await tempDir(t);
     const out = join(root, 'secrets');
-    const env = agentEnv(server.url);
-    const started = Date.now();
     const run = await runAgent(
-      ['--config-json', config(out, f.secrets ?? [{ name: 'p', id: 'plain' }], f.extra)],
-      env,
+      [
+        '--config-json',
+        config(out, f.secrets ?? [{ name: 'p', id: 'plain' }], { ...f.extra, initTimeout: '1s' }),
+      ],
+      agentEnv(server.url),
     );
     t.equal(run.code, 1, 'exit 1');
-    t.ok(Date.now() - started < 30_000, 'gives up in bounded time');
     const line = await readFile(join(root, 'termination-log'), 'utf8');
-    t.match(line, f.pattern);
-    t.equal(line.trimEnd().split('\n').length, 1, 'one line');
-    t.notMatch(
-      line,
-      /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/,
-      'no request id',
-    );
-    assertNoCanary(t, line + run.stdout + run.stderr, 'termination line and logs');
+    checkLine(t, line, f.pattern, run.stdout + run.stderr);
   });
 }
 
@@ -376,13 +413,15 @@ t.test(
   async (t) => {
     const server = await devServer(t);
     server.faults.add({ kind: 'throttle', count: 3 });
-    const root = await tempDir(t);
-    const out = join(root, 'secrets');
-    const run = await runAgent(
-      ['--config-json', config(out, [{ name: 'p', id: 'plain' }])],
-      agentEnv(server.url),
+    const clock = new AgentClock();
+    const { agent, logs, dir } = await agentRig(
+      t,
+      server,
+      { mode: 'init', secrets: [{ name: 'p', id: 'plain' }] },
+      { clock },
     );
-    t.equal(run.code, 0, run.stdout + run.stderr);
+    t.same(await clock.drive(agent.runInit(new AbortController().signal)), []);
+    t.equal(await readFile(join(dir, 'p'), 'utf8'), `plain-${CANARY}`);
     const calls = server.requests.list().map((r) => `${r.operation} ${r.outcome}`);
     // The throttled batch call gives way to GetSecretValue at once (and for its cool-down).
     t.same(calls, [
@@ -391,7 +430,10 @@ t.test(
       'GetSecretValue ThrottlingException',
       'GetSecretValue ok',
     ]);
-    t.equal(run.stdout.match(/"msg":"retrying"/g)?.length, 2, 'two waits, no SDK retry between');
+    const waits = logs.filter((l) => l.includes('"msg":"retrying"'));
+    t.equal(waits.length, 2, 'two waits, no SDK retry between');
+    const waited = waits.reduce((sum, l) => sum + (JSON.parse(l) as { inMs: number }).inMs, 0);
+    t.equal(clock.now(), waited, 'the time init took: its two waits');
   },
 );
 

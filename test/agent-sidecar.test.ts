@@ -10,11 +10,18 @@ import { join } from 'node:path';
 import t from 'tap';
 import { stringify as stringifyYaml } from 'yaml';
 import { startDevServer } from '../dev/server.ts';
-import { agentEnv, CLI, eventually, freePort, ROOT, startAgent } from './helpers/agent-process.ts';
+import { agentEnv, CLI, freePort, ROOT, startAgent } from './helpers/agent-process.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
-import { INIT_ATTEMPTS_FOR_PERMANENT_ERRORS, initCycleLimit } from '../agent/agent.ts';
+import {
+  INIT_ATTEMPTS_FOR_PERMANENT_ERRORS,
+  initCycleLimit,
+  terminationMessage,
+} from '../agent/agent.ts';
 import { CONTRACT_AGENT_METRICS } from './helpers/contract.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { agentRig } from './helpers/agent-rig.ts';
+import { AgentClock } from './helpers/virtual-time.ts';
+import { seededRandom } from '../common/clock.ts';
 
 const METRICS = CONTRACT_AGENT_METRICS;
 
@@ -34,8 +41,62 @@ function metric(text: string, name: string, labels: string): number {
   return line === undefined ? 0 : Number(line.split(' ').at(-1));
 }
 
+t.test('sidecar as a process: ready after the first write, health, metrics, SIGTERM', async (t) => {
+  const server = await startDevServer({
+    seed: {
+      secrets: [
+        { name: 'app/db', value: { user: 'app', password: `one-${CANARY}` } },
+        { name: 'app/key', value: 'k1' },
+      ],
+    },
+  });
+  t.teardown(() => server.close());
+  const dir = join(await tempDir(t), 'secrets');
+  const port = await freePort();
+  const config = {
+    mode: 'sidecar',
+    outputDir: dir,
+    httpAddress: '127.0.0.1',
+    httpPort: port,
+    refreshInterval: '5s',
+    secrets: [
+      { name: 'password', id: 'app/db', key: 'password' },
+      { name: 'key', id: 'app/key' },
+    ],
+  };
+  const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
+  t.teardown(() => agent.stop('SIGKILL'));
+  const base = `http://127.0.0.1:${port}`;
+
+  await agent.waitForLog(/"msg":"all secrets written"/);
+  t.equal((await get(`${base}/readyz`))?.status, 200, 'ready');
+  t.equal(await readFile(join(dir, 'password'), 'utf8'), `one-${CANARY}`, 'written before ready');
+  t.equal((await get(`${base}/healthz`))?.status, 200);
+  const metrics = (await get(`${base}/metrics`))?.text ?? '';
+  for (const name of METRICS)
+    t.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), `exposes ${name}`);
+  for (const name of ['process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds'])
+    t.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), `and Node's process metrics: ${name}`);
+  t.equal(metric(metrics, 'secrets_agent_ready', ''), 1);
+  t.equal(metric(metrics, 'secrets_agent_fetch_total', 'secret="password",outcome="success"'), 1);
+  t.equal(
+    metric(
+      metrics,
+      'secrets_agent_aws_api_calls_total',
+      'operation="BatchGetSecretValue",outcome="success"',
+    ),
+    1,
+    'one call for two secrets',
+  );
+
+  const run = await agent.stop('SIGTERM');
+  t.equal(run.code, 0, 'SIGTERM: clean exit');
+  t.match(run.stdout, /"msg":"stopped"/);
+  assertNoCanary(t, run.stdout + run.stderr + metrics, 'logs and metrics');
+});
+
 t.test(
-  'sidecar: ready, refresh on change, outage with last good files, recovery, SIGTERM',
+  'the sidecar loop: refresh on change within an interval, outage with last good files, recovery',
   async (t) => {
     const server = await startDevServer({
       seed: {
@@ -46,81 +107,62 @@ t.test(
       },
     });
     t.teardown(() => server.close());
-    const dir = join(await tempDir(t), 'secrets');
-    const port = await freePort();
-    const config = {
-      mode: 'sidecar',
-      outputDir: dir,
-      httpAddress: '127.0.0.1',
-      httpPort: port,
-      refreshInterval: '5s',
-      secrets: [
-        { name: 'password', id: 'app/db', key: 'password' },
-        { name: 'key', id: 'app/key' },
-      ],
-    };
-    const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
-    t.teardown(() => agent.stop('SIGKILL'));
-    const base = `http://127.0.0.1:${port}`;
-
-    await eventually(async () =>
-      (await get(`${base}/readyz`))?.status === 200 ? true : undefined,
+    // The agent's own loop against dev, in virtual time: an interval takes no real time.
+    const clock = new AgentClock();
+    const { agent, config, dir, logs, metrics } = await agentRig(
+      t,
+      server,
+      {
+        refreshInterval: '5s',
+        secrets: [
+          { name: 'password', id: 'app/db', key: 'password' },
+          { name: 'key', id: 'app/key' },
+        ],
+      },
+      { clock, random: seededRandom(5) },
     );
-    t.equal(await readFile(join(dir, 'password'), 'utf8'), `one-${CANARY}`, 'written before ready');
-    t.equal((await get(`${base}/healthz`))?.status, 200);
-    let metrics = (await get(`${base}/metrics`))?.text ?? '';
-    for (const name of METRICS)
-      t.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), `exposes ${name}`);
-    for (const name of ['process_cpu_user_seconds_total', 'nodejs_eventloop_lag_seconds'])
-      t.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), `and Node's process metrics: ${name}`);
-    t.equal(metric(metrics, 'secrets_agent_ready', ''), 1);
-    t.equal(metric(metrics, 'secrets_agent_fetch_total', 'secret="password",outcome="success"'), 1);
-    t.equal(
-      metric(
-        metrics,
-        'secrets_agent_aws_api_calls_total',
-        'operation="BatchGetSecretValue",outcome="success"',
-      ),
-      1,
-      'one call for two secrets',
-    );
+    const interval = config.refreshIntervalMs;
+    const controller = new AbortController();
+    const loop = agent.runSidecar(controller.signal);
+    const password = (): string => readFileSync(join(dir, 'password'), 'utf8');
+    await clock.until(() => agent.ready, loop);
+    t.equal(password(), `one-${CANARY}`, 'written before ready');
 
     server.putSecretValue('app/db', { user: 'app', password: `two-${CANARY}` });
-    await eventually(
-      async () =>
-        (await readFile(join(dir, 'password'), 'utf8')) === `two-${CANARY}` ? true : undefined,
-      15_000,
-    );
-    t.pass('the change reached the file within an interval');
-    metrics = (await get(`${base}/metrics`))?.text ?? '';
+    const changedAt = clock.now();
+    // The condition is read each time the agent goes back to sleep (after each refresh).
+    await clock.until(() => password() === `two-${CANARY}`, loop);
+    t.ok(clock.now() - changedAt <= interval, 'the change reached the file within an interval');
+    let text = await metrics.registry.metrics();
     t.equal(
-      metric(metrics, 'secrets_agent_updates_total', 'secret="password"'),
+      metric(text, 'secrets_agent_updates_total', 'secret="password"'),
       2,
       'first write and the change',
     );
     t.equal(
-      metric(metrics, 'secrets_agent_updates_total', 'secret="key"'),
+      metric(text, 'secrets_agent_updates_total', 'secret="key"'),
       1,
       'the unchanged secret was not rewritten',
     );
 
     server.faults.add({ kind: 'error5xx' });
-    await agent.waitForLog(/"msg":"retrying after errors"/, 20_000);
-    t.equal(
-      await readFile(join(dir, 'password'), 'utf8'),
-      `two-${CANARY}`,
-      'the last good file is kept',
-    );
-    t.equal((await get(`${base}/readyz`))?.status, 200, 'readiness does not flap');
-    metrics = (await get(`${base}/metrics`))?.text ?? '';
+    const failingFrom = clock.now();
+    const retrying = (): boolean => logs.some((l) => l.includes('"msg":"retrying after errors"'));
+    await clock.until(retrying, loop);
     t.ok(
-      metric(metrics, 'secrets_agent_fetch_total', 'secret="password",outcome="AWS_UNAVAILABLE"') >=
-        1,
+      clock.now() - failingFrom <= interval * 1.1,
+      'the next refresh came within an interval (and its jitter)',
+    );
+    t.equal(password(), `two-${CANARY}`, 'the last good file is kept');
+    t.ok(agent.ready, 'readiness does not flap');
+    text = await metrics.registry.metrics();
+    t.ok(
+      metric(text, 'secrets_agent_fetch_total', 'secret="password",outcome="AWS_UNAVAILABLE"') >= 1,
       'the failure is counted',
     );
     t.ok(
       metric(
-        metrics,
+        text,
         'secrets_agent_aws_api_calls_total',
         'operation="BatchGetSecretValue",outcome="server_error"',
       ) >= 1,
@@ -128,17 +170,13 @@ t.test(
 
     server.faults.clear();
     server.putSecretValue('app/db', { user: 'app', password: `three-${CANARY}` });
-    await eventually(
-      async () =>
-        (await readFile(join(dir, 'password'), 'utf8')) === `three-${CANARY}` ? true : undefined,
-      20_000,
-    );
-    t.pass('recovered by itself');
-
-    const run = await agent.stop('SIGTERM');
-    t.equal(run.code, 0, 'SIGTERM: clean exit');
-    t.match(run.stdout, /"msg":"stopped"/);
-    assertNoCanary(t, run.stdout + run.stderr + metrics, 'logs and metrics');
+    const clearedAt = clock.now();
+    await clock.until(() => password() === `three-${CANARY}`, loop);
+    // One failed refresh: the next try within 5 s (full jitter), never past the interval.
+    t.ok(clock.now() - clearedAt <= interval, 'recovered by itself, within the backoff');
+    controller.abort();
+    t.same(await loop, [], 'stopped');
+    assertNoCanary(t, logs.join('') + (await metrics.registry.metrics()), 'logs and metrics');
   },
 );
 
@@ -157,14 +195,13 @@ t.test('sidecar: until its first write it is not ready, retries, and recovers', 
   };
   const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
   t.teardown(() => agent.stop('SIGKILL'));
+  // Logged after 'starting', which the status server is up before.
   await agent.waitForLog(/"msg":"retrying".*"failed":\["a"\]/);
-  const ready = await eventually(() => get(`http://127.0.0.1:${port}/readyz`));
-  t.equal(ready.status, 503, 'not ready: the startup probe holds the app');
+  const ready = await get(`http://127.0.0.1:${port}/readyz`);
+  t.equal(ready?.status, 503, 'not ready: the startup probe holds the app');
   server.faults.clear();
-  await eventually(
-    async () => ((await get(`http://127.0.0.1:${port}/readyz`))?.status === 200 ? true : undefined),
-    20_000,
-  );
+  await agent.waitForLog(/"msg":"all secrets written"/);
+  t.equal((await get(`http://127.0.0.1:${port}/readyz`))?.status, 200, 'ready once written');
   t.equal(await readFile(join(dir, 'a'), 'utf8'), 'A');
   t.equal((await agent.stop()).code, 0);
 });
@@ -174,7 +211,7 @@ t.test('sidecar: until its first write it is not ready, retries, and recovers', 
  * does what init does: retryable errors until initTimeout, others three times, then exit 1 with
  * the one line the kubelet shows, and it is restarted. Its startup probe is only a backstop.
  */
-for (const c of [
+const FIRST_WRITE_FAILURES = [
   {
     title: 'every call 5xx: retries until initTimeout',
     fault: { kind: 'error5xx' } as const,
@@ -187,36 +224,58 @@ for (const c of [
     line: /^failed to fetch a: secret a: AccessDeniedException/,
     calls: (n: number) => n === INIT_ATTEMPTS_FOR_PERMANENT_ERRORS,
   },
-]) {
+];
+
+for (const c of FIRST_WRITE_FAILURES) {
   t.test(
-    `sidecar: a first write that cannot complete exits 1 as init does (${c.title})`,
+    `the sidecar loop: a first write that cannot complete ends as init does (${c.title})`,
     async (t) => {
       const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A' }] } });
       t.teardown(() => server.close());
       server.faults.add(c.fault);
-      const dir = join(await tempDir(t), 'secrets');
-      const config = {
-        outputDir: dir,
-        httpPort: 0,
-        initTimeout: '3s',
-        terminationLogPath: join(dir, '..', 'termination-log'),
-        secrets: [{ name: 'a', id: 'a' }],
-      };
-      const started = Date.now();
-      const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
-      t.teardown(() => agent.stop('SIGKILL'));
-      const run = await agent.exited;
-      t.equal(run.code, 1, 'exit 1: the kubelet restarts it and shows the reason');
-      t.ok(Date.now() - started < 3_000 + 5_000, 'within initTimeout (plus start and exit)');
-      t.match(await readFile(config.terminationLogPath, 'utf8'), c.line);
+      const clock = new AgentClock();
+      const { agent, logs } = await agentRig(
+        t,
+        server,
+        { initTimeout: '3s', secrets: [{ name: 'a', id: 'a' }] },
+        { clock },
+      );
+      const failures = await clock.drive(agent.runSidecar(new AbortController().signal));
+      t.match(terminationMessage(failures), c.line);
+      t.ok(clock.now() <= 3_000, `within initTimeout: ${clock.now()} ms`);
       const calls = server.requests.list().filter((r) => r.service === 'secretsmanager').length;
       t.ok(c.calls(calls), `${calls} Secrets Manager calls`);
-      t.match(run.stdout, /"msg":"giving up"/);
+      t.notOk(agent.ready, 'never ready');
+      t.notOk(logs.some((l) => l.includes('"msg":"all secrets written"')));
     },
   );
 }
 
-t.test('sidecar: reload-url is POSTed after a change', async (t) => {
+t.test('sidecar as a process: a first write that cannot complete exits 1', async (t) => {
+  const [c] = FIRST_WRITE_FAILURES;
+  if (c === undefined) throw new Error('no case');
+  const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A' }] } });
+  t.teardown(() => server.close());
+  server.faults.add(c.fault);
+  const dir = join(await tempDir(t), 'secrets');
+  const config = {
+    outputDir: dir,
+    httpPort: 0,
+    initTimeout: '1s',
+    terminationLogPath: join(dir, '..', 'termination-log'),
+    secrets: [{ name: 'a', id: 'a' }],
+  };
+  const started = Date.now();
+  const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
+  t.teardown(() => agent.stop('SIGKILL'));
+  const run = await agent.exited;
+  t.equal(run.code, 1, 'exit 1: the kubelet restarts it and shows the reason');
+  t.ok(Date.now() - started < 1_000 + 5_000, 'within initTimeout (plus start and exit)');
+  t.match(await readFile(config.terminationLogPath, 'utf8'), c.line);
+  t.match(run.stdout, /"msg":"giving up"/);
+});
+
+t.test('the sidecar loop: reload-url is POSTed after a change, not before', async (t) => {
   const { createServer } = await import('node:http');
   const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A1' }] } });
   t.teardown(() => server.close());
@@ -228,27 +287,29 @@ t.test('sidecar: reload-url is POSTed after a change', async (t) => {
   await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => app.close(() => resolve())));
   const appPort = (app.address() as import('node:net').AddressInfo).port;
-  const dir = join(await tempDir(t), 'secrets');
-  const port = await freePort();
-  const config = {
-    outputDir: dir,
-    httpAddress: '127.0.0.1',
-    httpPort: port,
-    refreshInterval: '5s',
-    reloadUrl: `http://127.0.0.1:${appPort}/-/reload`,
-    secrets: [{ name: 'a', id: 'a' }],
-  };
-  const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
-  t.teardown(() => agent.stop('SIGKILL'));
-  await eventually(async () =>
-    (await get(`http://127.0.0.1:${port}/readyz`))?.status === 200 ? true : undefined,
+  const clock = new AgentClock();
+  const { agent, config, dir } = await agentRig(
+    t,
+    server,
+    {
+      refreshInterval: '5s',
+      reloadUrl: `http://127.0.0.1:${appPort}/-/reload`,
+      secrets: [{ name: 'a', id: 'a' }],
+    },
+    { clock, random: seededRandom(7) },
   );
+  const controller = new AbortController();
+  const loop = agent.runSidecar(controller.signal);
+  await clock.until(() => agent.ready, loop);
   t.same(posts, [], 'no reload before the app runs');
   server.putSecretValue('a', 'A2');
-  await eventually(() => (posts.length > 0 ? true : undefined), 20_000);
+  const changedAt = clock.now();
+  await clock.until(() => posts.length > 0, loop);
+  t.ok(clock.now() - changedAt <= config.refreshIntervalMs, 'at the next refresh');
   t.same(posts, ['a'], 'one POST naming the changed file');
   t.equal(await readFile(join(dir, 'a'), 'utf8'), 'A2');
-  t.equal((await agent.stop()).code, 0);
+  controller.abort();
+  t.same(await loop, []);
 });
 
 /** The image's ENTRYPOINT (exec form), as the Dockerfile declares it. */
@@ -343,17 +404,23 @@ t.test(
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const written = new Promise<void>((resolve, reject) => {
+      const seen = (d: Buffer): void => {
+        output += d.toString();
+        if (output.includes('"msg":"all secrets written"')) resolve();
+      };
+      child.stdout.on('data', seen);
+      child.stderr.on('data', seen);
+      child.once('close', () =>
+        reject(new Error(`the agent exited before its first write\n${output}`)),
+      );
+    });
     const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
     t.teardown(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
-    await eventually(async () =>
-      (await get(`http://127.0.0.1:${port}/readyz`))?.status === 200 ? true : undefined,
-    ).catch((err: unknown) => {
-      throw new Error(`the agent never turned ready: ${String(err)}\n${output}`);
-    });
+    await written;
+    t.equal((await get(`http://127.0.0.1:${port}/readyz`))?.status, 200, 'ready');
     t.equal(await readFile(join(dir, 'a'), 'utf8'), 'A1', 'the injected agent wrote its file');
 
     const pid = child.pid ?? 0;

@@ -17,17 +17,27 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
   });
   t.teardown(() => child.kill('SIGKILL'));
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  // Waiters are checked as output arrives: no polling.
+  const waiters = new Set<() => void>();
+  const take = (d: Buffer): void => {
+    out += d.toString();
+    for (const check of waiters) check();
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
   const waitFor = (pattern: RegExp, ms = 30_000): Promise<void> =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${pattern} in:\n${out}`)), ms);
       const check = (): void => {
-        if (pattern.test(out)) {
-          clearTimeout(timer);
-          resolve();
-        } else setTimeout(check, 100);
+        if (!pattern.test(out)) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
       };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`no ${pattern} in:\n${out}`));
+      }, ms);
+      waiters.add(check);
       check();
     });
   await waitFor(/First fetch written/);

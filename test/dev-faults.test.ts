@@ -67,11 +67,40 @@ t.test('each kind as the SDK sees it', async (t) => {
   }
 });
 
-t.test('latency delays the answer', async (t) => {
-  server.faults.add({ kind: 'latency', latencyMs: 150, count: 1 });
-  const start = Date.now();
-  await get();
-  t.ok(Date.now() - start >= 140);
+t.test('latency delays the answer until it has been waited out', async (t) => {
+  // The dev endpoint's sleep, held by the test: the answer must wait for it, whatever the clock.
+  const asked: number[] = [];
+  let release = (): void => undefined;
+  let sleeping = (): void => undefined;
+  const asleep = new Promise<void>((resolve) => (sleeping = resolve));
+  const slow = await startDevServer({
+    seed: { secrets: [{ name: 'a', value: 'A' }] },
+    sleep: (ms) => {
+      if (ms <= 0) return Promise.resolve();
+      asked.push(ms);
+      sleeping();
+      return new Promise<void>((resolve) => (release = resolve));
+    },
+  });
+  t.teardown(() => slow.close());
+  const c = new SecretsManagerClient({
+    endpoint: slow.url,
+    region: 'us-east-1',
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'AKID', secretAccessKey: 's' },
+  });
+  t.teardown(() => c.destroy());
+  slow.faults.add({ kind: 'latency', latencyMs: 150, count: 1 });
+  let answered = false;
+  const answer = c.send(new GetSecretValueCommand({ SecretId: 'a' })).then((r) => {
+    answered = true;
+    return r;
+  });
+  await asleep;
+  t.same(asked, [150], 'the latency asked for');
+  t.notOk(answered, 'no answer while it lasts');
+  release();
+  t.equal((await answer).SecretString, 'A', 'the answer once it is over');
 });
 
 t.test('count-limited faults stop after N; the SDK retries through them', async (t) => {

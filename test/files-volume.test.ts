@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { tempDir } from './helpers/tmp.ts';
+import { fileNeeds } from './helpers/needs.ts';
+
+fileNeeds(t, 'mount namespaces');
 
 const run = promisify(execFile);
 const WRITER = join(import.meta.dirname, 'helpers', 'volume-writer.ts');

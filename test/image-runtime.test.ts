@@ -14,6 +14,9 @@ import t from 'tap';
 import { startDevServer } from '../dev/server.ts';
 import { CLI } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { fileNeeds } from './helpers/needs.ts';
+
+fileNeeds(t, 'mount namespaces');
 
 const run = promisify(execFile);
 

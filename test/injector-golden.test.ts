@@ -2,9 +2,11 @@
  * Golden files of whole patches (every value kept) for every pod shape and annotation, plus the
  * invariants each patch must keep: it applies, the result is a valid Pod by the Kubernetes
  * schema, admitting the result again changes nothing, and the agent configs parse.
- * `UPDATE_GOLDEN=1 npx tap test/injector-golden.test.ts` rewrites the files.
+ * `UPDATE_GOLDEN=1 npx tap test/injector-golden.test.ts` rewrites the files; the files are then
+ * checked again as data, whatever wrote them (see the end): a regenerated file is reviewed by the
+ * same schema and invariants, so regenerating cannot bless a broken patch.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
@@ -12,6 +14,7 @@ import { checkAgentConfig } from '../common/config.ts';
 import { TEMPLATES } from '../injector/annotations.ts';
 import { admit, DEFAULT_INJECTOR_OPTIONS, reviewJson } from '../injector/admission.ts';
 import type { InjectorOptions } from '../injector/admission.ts';
+import type { Operation } from 'fast-json-patch';
 import { agentCommand, type Container, type Pod } from '../injector/types.ts';
 import {
   agentConfigs,
@@ -181,3 +184,107 @@ t.test(
     t.end();
   },
 );
+
+interface Golden {
+  readonly outcome: string;
+  readonly warnings: readonly string[];
+  readonly patch: Operation[];
+}
+
+/** Where a patch may write: our annotation, containers, init containers, volumes. */
+const OWNED =
+  /^\/(metadata\/annotations\/secrets-agent\.io~1[a-z-]+|spec\/(containers|initContainers|volumes)(\/.*)?)$/;
+
+/** What of the original pod the patched one must keep, as problems (empty: all kept). */
+function lostFromOriginal(pod: Pod, injected: Pod): string[] {
+  const problems: string[] = [];
+  const { containers, initContainers, volumes } = pod.spec;
+  const rest = (spec: Pod['spec']): string =>
+    JSON.stringify(
+      Object.entries(spec).filter(
+        ([key]) => !['containers', 'initContainers', 'volumes'].includes(key),
+      ),
+    );
+  if (rest(pod.spec) !== rest(injected.spec)) problems.push('other spec fields');
+  const { annotations } = pod.metadata ?? {};
+  const after = injected.metadata?.annotations;
+  const meta = (m: Pod['metadata']): string =>
+    JSON.stringify(Object.entries(m ?? {}).filter(([key]) => key !== 'annotations'));
+  if (meta(pod.metadata) !== meta(injected.metadata)) problems.push('metadata');
+  for (const [key, value] of Object.entries(annotations ?? {}))
+    if (after?.[key] !== value) problems.push(`annotation ${key}`);
+  const byName = new Map(
+    [...(injected.spec.initContainers ?? []), ...injected.spec.containers].map((c) => [c.name, c]),
+  );
+  for (const original of [...(initContainers ?? []), ...containers]) {
+    const now = byName.get(original.name);
+    if (now === undefined) {
+      problems.push(`container ${original.name}`);
+      continue;
+    }
+    // Its own fields as they were; env and mounts only added to, never changed or reordered.
+    for (const [key, value] of Object.entries(original)) {
+      const kept = (now as unknown as Record<string, unknown>)[key];
+      const list = key === 'env' || key === 'volumeMounts';
+      const same = list
+        ? JSON.stringify((kept as unknown[]).slice(0, (value as unknown[]).length)) ===
+          JSON.stringify(value)
+        : JSON.stringify(kept) === JSON.stringify(value);
+      if (!same) problems.push(`${original.name}.${key}`);
+    }
+  }
+  const order = (list: readonly Container[] | undefined, names: Set<string>): string[] =>
+    (list ?? []).map((c) => c.name).filter((n) => names.has(n));
+  const originalInit = new Set((initContainers ?? []).map((c) => c.name));
+  if (
+    JSON.stringify(order(injected.spec.initContainers, originalInit)) !==
+    JSON.stringify([...originalInit])
+  )
+    problems.push('the order of the init containers');
+  const volumeNames = new Set((injected.spec.volumes ?? []).map((v) => v.name));
+  for (const v of volumes ?? []) if (!volumeNames.has(v.name)) problems.push(`volume ${v.name}`);
+  return problems;
+}
+
+t.test('the golden files as data: one per case, each patch valid on its own', (t) => {
+  const files = readdirSync(GOLDEN)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => f.slice(0, -'.json'.length))
+    .sort();
+  t.same(files, CASES.map((c) => c.name).sort(), 'one golden file per case, none left over');
+  for (const c of CASES) {
+    const golden = JSON.parse(readFileSync(join(GOLDEN, `${c.name}.json`), 'utf8')) as Golden;
+    const pod = loadPod(c.fixture);
+    const optedIn = pod.metadata?.annotations?.['secrets-agent.io/inject'] === 'true';
+    t.equal(golden.outcome, optedIn ? 'injected' : 'skipped', `${c.name}: the outcome`);
+    if (!optedIn) {
+      t.same(golden.patch, [], `${c.name}: no patch`);
+      continue;
+    }
+    const outside = golden.patch.filter((op) => !OWNED.test(op.path)).map((op) => op.path);
+    t.same(outside, [], `${c.name}: writes only our annotations, containers and volumes`);
+    // fast-json-patch validates each operation against the document as it applies it.
+    const injected = applyTo(pod, golden.patch);
+    t.doesNotThrow(() => validatePod(injected), `${c.name}: a valid Pod by the Kubernetes schema`);
+    t.same(podInvariantProblems(injected), [], `${c.name}: unique names, declared volumes`);
+    t.same(lostFromOriginal(pod, injected), [], `${c.name}: everything of the pod kept`);
+    t.equal(injected.metadata?.annotations?.['secrets-agent.io/status'], 'injected');
+    const configs = agentConfigs(injected);
+    t.ok(configs.length > 0, `${c.name}: an agent`);
+    for (const config of configs)
+      t.ok(checkAgentConfig(config, TEMPLATES).ok, `${c.name}: the agent accepts its config`);
+    for (const agent of agents(injected)) checkRestricted(t, agent);
+  }
+  t.end();
+});
+
+t.test('the data checks can fail: a patch that loses a field of the app is caught', (t) => {
+  const pod = loadPod('minimal.yaml');
+  const golden = JSON.parse(readFileSync(join(GOLDEN, 'minimal.json'), 'utf8')) as Golden;
+  const app = pod.spec.containers[0]?.name ?? '';
+  const lossy = [...golden.patch, { op: 'remove', path: '/spec/containers/0/image' } as Operation];
+  t.same(lostFromOriginal(pod, applyTo(pod, lossy)), [`${app}.image`]);
+  const stray = { op: 'add', path: '/spec/hostNetwork', value: true } as Operation;
+  t.notOk(OWNED.test(stray.path), 'a write outside what we own is flagged');
+  t.end();
+});

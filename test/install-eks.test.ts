@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import t from 'tap';
 import { VERSION } from '../common/version.ts';
 import { admitTemplate, at, build, find, podTemplate, type Obj } from './helpers/manifests.ts';
+import { fileNeeds } from './helpers/needs.ts';
+
+fileNeeds(t, 'kubectl');
 
 const ROOT = join(import.meta.dirname, '..');
 const doc = await readFile(join(ROOT, 'docs', 'install-eks.md'), 'utf8');

@@ -6,17 +6,21 @@
  * refreshNow at most once a second, AWS errors as the AWS agent answers them, bounds, loopback
  * only, and no value in the logs.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { stat, readFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import t from 'tap';
 import { startDevServer } from '../dev/server.ts';
 import { agentEnv, eventually, freePort, startAgent } from './helpers/agent-process.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
+import { needs } from './helpers/needs.ts';
 import { tempDir } from './helpers/tmp.ts';
+
+const run = promisify(execFile);
 
 interface Reply {
   readonly status: number;
@@ -75,10 +79,9 @@ t.test('the local API, as apps written for the AWS agent call it', async (t) => 
   const agent = startAgent(['--config-json', JSON.stringify(config)], agentEnv(server.url));
   t.teardown(() => agent.stop('SIGKILL'));
   const status = `http://127.0.0.1:${httpPort}`;
-  await eventually(async () => {
-    const res = await fetch(`${status}/readyz`).catch(() => undefined);
-    return res?.status === 200 ? true : undefined;
-  });
+  // Ready when the first set is written: the agent says so.
+  await agent.waitForLog(/"msg":"all secrets written"/);
+  t.equal((await fetch(`${status}/readyz`)).status, 200, 'ready');
   const tokenFile = join(dir, '.secrets-agent-token');
   const token = await readFile(tokenFile, 'utf8');
   t.match(token, /^[A-Za-z0-9_-]{43}$/, 'a 256-bit random token, written before ready');
@@ -223,12 +226,12 @@ t.test('the local API, as apps written for the AWS agent call it', async (t) => 
     },
   );
 
-  await t.test('loopback only', async (t) => {
+  await t.test('loopback only, on this host', async (t) => {
     const outside = Object.values(networkInterfaces())
       .flat()
       .find((a) => a !== undefined && !a.internal && a.family === 'IPv4');
     if (outside === undefined) {
-      t.pass('no non-loopback address on this host to try');
+      t.plan(0, 'this host has no non-loopback address (the namespace test below has one)');
       return;
     }
     await t.rejects(get(apiPort, '/secretsmanager/get?secretId=app/db', auth, outside.address), {
@@ -338,3 +341,31 @@ t.test('parameters: GetParameter through the local API', async (t) => {
   const run = await agent.stop('SIGTERM');
   assertNoCanary(t, run.stdout + run.stderr, 'the logs');
 });
+
+/**
+ * Wherever the tests run: a private network namespace whose `lo` also holds 192.0.2.10 (TEST-NET-1,
+ * not loopback). An agent there answers on 127.0.0.1 and refuses the same port on 192.0.2.10,
+ * which an agent listening on every address would answer.
+ */
+t.test(
+  'loopback only, in a network namespace with another address',
+  needs(t, 'network namespaces'),
+  async (t) => {
+    const other = '192.0.2.10';
+    const script = `ip link set lo up && ip addr add ${other}/32 dev lo && exec "$@"`;
+    const probe = join(import.meta.dirname, 'helpers', 'loopback-probe.ts');
+    const { stdout } = await run('unshare', [
+      '-n',
+      'sh',
+      '-c',
+      script,
+      'sh',
+      process.execPath,
+      probe,
+      other,
+    ]);
+    const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    t.equal(result['loopback'], 401, '127.0.0.1 answers (401: no token)');
+    t.equal(result['other'], 'ECONNREFUSED', `${other} is refused`);
+  },
+);

@@ -17,6 +17,9 @@ import { ADMISSION_OUTCOMES, RELOAD_OUTCOMES, createInjectorMetrics } from '../i
 import { LIMITS } from '../common/config.ts';
 import { ErrorCodes } from '../common/errors.ts';
 import { CONTRACT_AGENT_METRICS, CONTRACT_INJECTOR_METRICS } from './helpers/contract.ts';
+import { fileNeeds } from './helpers/needs.ts';
+
+fileNeeds(t, 'kubectl');
 
 const run = promisify(execFile);
 const DIR = 'manifests/monitoring';

@@ -28,6 +28,9 @@ import {
 } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/tmp.ts';
 import { seedMoto, startMoto } from './moto/moto.ts';
+import { fileNeeds } from './helpers/needs.ts';
+
+fileNeeds(t, 'moto');
 
 const V1 = '11111111-1111-4111-8111-111111111111';
 const V2 = '22222222-2222-4222-8222-222222222222';
@@ -89,6 +92,9 @@ const seed = parseSeed({
     })),
   ],
 });
+
+/** What the agent adds to a not-found failure: the region it asked (agent/not-found.ts). */
+const ASKED = ` (asked in region ${seed.region})`;
 
 const moto = await startMoto(t);
 await seedMoto(moto.url, seed);
@@ -368,11 +374,11 @@ t.test(MISSING.title, async (t) => {
   t.equal(d.code, 1, 'dev: exit 1', { output: d.output });
   t.equal(m.code, d.code, 'moto: the same', { output: m.output });
   const prefix = 'failed to fetch gone: secret no/such-secret: ResourceNotFoundException: ';
-  t.equal(d.termination, `${prefix}Secrets Manager can't find the specified secret.`);
+  t.equal(d.termination, `${prefix}Secrets Manager can't find the specified secret.${ASKED}`);
   // moto 5.1 leaves a missing secret out of BatchGetSecretValue's answer altogether (no entry in
   // Errors, see the wire test below); AWS, and the dev endpoint, answer it with an Errors entry.
   // The agent names it either way, in its own words when AWS gave none.
-  t.equal(m.termination, `${prefix}missing from the BatchGetSecretValue answer`);
+  t.equal(m.termination, `${prefix}missing from the BatchGetSecretValue answer${ASKED}`);
   t.same(m.wire, d.wire, 'the same calls, retries included');
   t.ok((d.wire['BatchGetSecretValue'] ?? 0) >= 1);
   t.same(m.files, d.files, 'the same files written before giving up');
@@ -396,9 +402,9 @@ t.test(MISSING_STAGE.title, async (t) => {
   // AWS names the label (as the dev endpoint does); moto answers with its generic message.
   t.equal(
     d.termination,
-    `${prefix}Secrets Manager can't find the specified secret value for staging label: AWSNOPE`,
+    `${prefix}Secrets Manager can't find the specified secret value for staging label: AWSNOPE${ASKED}`,
   );
-  t.equal(m.termination, `${prefix}Secrets Manager can't find the specified secret.`);
+  t.equal(m.termination, `${prefix}Secrets Manager can't find the specified secret.${ASKED}`);
   t.same(m.wire, d.wire);
   t.ok((d.wire['GetSecretValue'] ?? 0) >= 1);
 });
@@ -507,7 +513,7 @@ t.test(MISSING_SOURCES.title, async (t) => {
   t.equal(m.code, d.code, 'moto: the same', { output: m.output });
   t.equal(
     d.termination,
-    'failed to fetch gone: parameter /app/gone: ParameterNotFound: SSM has no such parameter (or version, or label) in this account and region (and 1 more: empty)',
+    `failed to fetch gone: parameter /app/gone: ParameterNotFound: SSM has no such parameter (or version, or label) in this account and region${ASKED} (and 1 more: empty)`,
   );
   t.equal(m.termination, d.termination, 'word for word');
   t.same(m.files, d.files);

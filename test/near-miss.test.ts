@@ -20,6 +20,9 @@ import { editDistance } from '../injector/suggest.ts';
 import { transform } from '../injector/inject-command.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
 import { at, build, find } from './helpers/manifests.ts';
+import { fileNeeds } from './helpers/needs.ts';
+
+fileNeeds(t, 'kubectl');
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x5ea1);
 const RUNS = { seed: SEED, numRuns: Number(process.env['FUZZ_RUNS'] ?? 150) };

@@ -15,6 +15,9 @@ import { AGENT_NAMES } from '../injector/types.ts';
 import type { Pod } from '../injector/types.ts';
 import { applyTo, patchOf } from './injector-support.ts';
 import { admitTemplate, at, build, find, podTemplate } from './helpers/manifests.ts';
+import { fileNeeds } from './helpers/needs.ts';
+
+fileNeeds(t, 'kubectl');
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');

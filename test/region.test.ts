@@ -12,6 +12,7 @@ import { AgentError } from '../common/errors.ts';
 import { admit } from '../injector/admission.ts';
 import { DEFAULT_INJECTOR_OPTIONS, NO_REGION_WARNING } from '../injector/plan.ts';
 import type { Pod } from '../injector/types.ts';
+import { needs } from './helpers/needs.ts';
 import { agentConfigs, applyTo, patchOf, reviewFor } from './injector-support.ts';
 
 const ARN = 'arn:aws:secretsmanager:eu-central-1:111122223333:secret:prod/db-AbCdEf';
@@ -141,6 +142,7 @@ t.test('the agent: config, ARN, environment, IMDS; else a clear error', async (t
 
 t.test(
   'the shipped manifests set the injector’s default region, the one thing to edit',
+  needs(t, 'kubectl'),
   async (t) => {
     const { execFile } = await import('node:child_process');
     const { promisify } = await import('node:util');

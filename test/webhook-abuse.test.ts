@@ -13,6 +13,7 @@ import { connect } from 'node:tls';
 import t from 'tap';
 import { pathologicalReview, THREE_MIB, type Filler } from './helpers/pathological.ts';
 import { ca, memory, ordinary, patchOf, post, startWebhook } from './helpers/webhook-process.ts';
+import { counter } from './helpers/wait.ts';
 
 const MIB = 1024 * 1024;
 const GROWTH_LIMIT = 100 * MIB;
@@ -45,8 +46,9 @@ t.test('3 MiB reviews of a million objects: answered, with bounded memory', asyn
 t.test('an ordinary admission sent alongside pathological ones is answered promptly', async (t) => {
   const webhook = await startWebhook(t);
   const big = pathologicalReview('patho-alongside');
-  const pathological = [1, 2, 3, 4].map(() => post(webhook, big));
-  await new Promise((r) => setTimeout(r, 20)); // their bodies are on the way
+  const onTheirWay = counter<'sent'>();
+  const pathological = [1, 2, 3, 4].map(() => post(webhook, big, () => onTheirWay.add('sent')));
+  await onTheirWay.reached('sent', 4); // their bodies are with the server
   const reply = await post(webhook, ordinary('alongside'));
   t.equal(reply.status, 200);
   // It used to wait for each review before it, a second or more each (or for a crash under
@@ -82,13 +84,22 @@ t.test('forty stalled 3 MiB bodies: refused beyond the budget, cut at the deadli
     const closed = new Promise<number>((resolve) =>
       socket.once('close', () => resolve(performance.now() - started)),
     );
-    return { socket, closed };
+    // Its stalled body handed to the kernel (or its connection refused and closed).
+    const sent = new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      socket.once('secureConnect', () => socket.write('', () => resolve()));
+    });
+    return { socket, closed, sent };
   });
-  await new Promise((r) => setTimeout(r, 300));
+  await Promise.all(sockets.map((s) => s.sent));
   const meanwhile = await post(webhook, ordinary('meanwhile'));
   t.equal(meanwhile.status, 200, 'an ordinary admission is served meanwhile');
-  const limit = new Promise<'open'>((r) => setTimeout(() => r('open'), 15_000));
+  // A bound on the wait, cleared once every connection closed: a pending timer would keep this
+  // process alive for its whole 15 s after the last test.
+  let limitTimer: NodeJS.Timeout | undefined;
+  const limit = new Promise<'open'>((r) => (limitTimer = setTimeout(() => r('open'), 15_000)));
   const closes = await Promise.all(sockets.map((s) => Promise.race([s.closed, limit])));
+  clearTimeout(limitTimer);
   t.notOk(
     closes.includes('open'),
     `every stalled connection was closed by the server (${closes.filter((c) => c === 'open').length} open)`,
@@ -107,8 +118,7 @@ t.test('forty stalled 3 MiB bodies: refused beyond the budget, cut at the deadli
       cut: lines.filter((l) => l.msg === 'admission request cut').length,
     };
   };
-  for (let i = 0; i < 100 && count().refused + count().cut < 40; i++)
-    await new Promise((r) => setTimeout(r, 50));
+  await webhook.outputUntil(() => count().refused + count().cut >= 40).catch(() => undefined);
   const { refused, cut } = count();
   t.ok(refused >= 30, `${refused} of 40 refused with 503 (the budget holds five)`);
   t.equal(refused + cut, 40, `the others (${cut}) cut at the deadline`);

@@ -13,6 +13,7 @@ import {
 } from './helpers/certs.ts';
 import { podReview as review } from './helpers/admission.ts';
 import { freePort } from './helpers/agent-process.ts';
+import { lineMatching } from './helpers/wait.ts';
 
 const ca = makeCa();
 const pair = makePair(ca);
@@ -31,7 +32,7 @@ function context(argv: string[], env: Record<string, string> = {}) {
     stdin: new PassThrough(),
     signal: controller.signal,
   };
-  return { ctx, lines, abort: () => controller.abort() };
+  return { ctx, lines, stdout, abort: () => controller.abort() };
 }
 
 function podReview(uid: string, annotations: Record<string, string>): string {
@@ -110,7 +111,7 @@ t.test(
   async (t) => {
     const dir = tempDir();
     await writeSecretVolume(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
-    const { ctx, lines, abort } = context([
+    const { ctx, lines, stdout, abort } = context([
       '--address',
       '127.0.0.1',
       '--port',
@@ -126,17 +127,10 @@ t.test(
       '--image',
       'registry.example/secrets-agent:9.9.9',
     ]);
+    const listened = lineMatching([stdout], /"msg":"listening"/);
     const running = run(ctx);
     t.teardown(abort);
-    let listening: { port: number } | undefined;
-    for (let i = 0; i < 100 && listening === undefined; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      listening = lines
-        .map((l) => JSON.parse(l) as { msg: string; port: number })
-        .find((l) => l.msg === 'listening');
-    }
-    if (listening === undefined) throw new Error(`the webhook did not start: ${lines.join('\n')}`);
-    const port = listening.port;
+    const { port } = JSON.parse(await listened) as { port: number };
     const post = (body: string) =>
       call({ port, ca: ca.cert, method: 'POST', path: '/mutate', headers: JSON_HEADERS, body });
 

@@ -23,6 +23,7 @@ import {
   writeSecretVolume,
 } from './helpers/certs.ts';
 import { podReview } from './helpers/admission.ts';
+import { counter, lineMatching } from './helpers/wait.ts';
 import { freePort } from './helpers/agent-process.ts';
 
 const TOTAL = 5_000;
@@ -130,16 +131,9 @@ async function startWebhook(t: Test, dir: string): Promise<Webhook> {
     child.kill('SIGTERM');
     await exited;
   });
-  const end = Date.now() + 15_000;
-  while (Date.now() < end) {
-    const line = output.split('\n').find((l) => l.includes('"msg":"listening"'));
-    if (line !== undefined) {
-      const { port } = JSON.parse(line) as { port: number };
-      return { port, metricsPort, output: () => output };
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`the webhook did not start:\n${output}`);
+  const line = await lineMatching([child.stdout, child.stderr], /"msg":"listening"/, 15_000);
+  const { port } = JSON.parse(line) as { port: number };
+  return { port, metricsPort, output: () => output };
 }
 
 interface Tally {
@@ -189,6 +183,7 @@ t.test(
       bad: { sent: 0, answered: {}, failures: [] },
     };
     const deadline = Date.now() + DEADLINE_MS;
+    const progress = counter<'sent'>();
     let rotatedAt = -1;
     const done = (): boolean =>
       Date.now() > deadline ||
@@ -217,6 +212,7 @@ t.test(
         for (let i = 0; !done(); i++) {
           const uid = `k${id}-${i}`;
           tally.sent += 1;
+          progress.add('sent');
           try {
             const res = await post(webhook.port, agent, reviewBody(uid, i));
             if (res.reused) tally.reused += 1;
@@ -234,6 +230,7 @@ t.test(
       for (let i = 0; !done(); i++) {
         const uid = `f${id}-${i}`;
         tally.sent += 1;
+        progress.add('sent');
         try {
           const res = await call({
             port: webhook.port,
@@ -275,8 +272,8 @@ t.test(
     };
 
     const rotate = async (): Promise<void> => {
-      while (tally.sent < TOTAL / 2 && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 5));
+      // Halfway through the load (or at its deadline, and the test then says too few were sent).
+      await progress.reached('sent', TOTAL / 2, DEADLINE_MS).catch(() => undefined);
       rotatedAt = tally.fresh.length;
       await writeSecretVolume(dir, { 'tls.crt': pairB.cert, 'tls.key': pairB.key });
     };

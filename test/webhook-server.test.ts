@@ -47,6 +47,8 @@ interface Harness {
   readonly metrics: InjectorMetrics;
   readonly logs: string[];
   readonly seen: unknown[];
+  /** Resolves with the first log line, past or to come, that matches. */
+  logged(pattern: RegExp): Promise<string>;
   close(): Promise<void>;
   isReady(): boolean;
 }
@@ -67,8 +69,24 @@ async function harness(
   extra: Partial<WebhookServerOptions> = {},
 ): Promise<Harness> {
   const logs: string[] = [];
+  const waiters = new Set<(line: string) => void>();
   const seen: unknown[] = [];
   const metrics = createInjectorMetrics(new Registry(), false);
+  const write = (line: string): void => {
+    logs.push(line);
+    for (const waiter of waiters) waiter(line);
+  };
+  const logged = (pattern: RegExp): Promise<string> =>
+    new Promise((resolve) => {
+      const past = logs.find((line) => pattern.test(line));
+      if (past !== undefined) return resolve(past);
+      const waiter = (line: string): void => {
+        if (!pattern.test(line)) return;
+        waiters.delete(waiter);
+        resolve(line);
+      };
+      waiters.add(waiter);
+    });
   const server = await startWebhookServer({
     address: '127.0.0.1',
     port: 0,
@@ -78,7 +96,7 @@ async function harness(
       return handler(r);
     },
     metrics,
-    logger: createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' }),
+    logger: createLogger({ write }, { level: 'debug' }),
     limits: { maxBodyBytes: 64 * 1024 },
     ...extra,
   });
@@ -88,6 +106,7 @@ async function harness(
     metrics,
     logs,
     seen,
+    logged,
     close: () => server.close(),
     isReady: () => server.isReady(),
   };
@@ -378,7 +397,7 @@ t.test(
     const readyz = await call({ port: h.port, ca: ca.cert, path: '/readyz' });
     t.equal(readyz.status, 503, 'not ready while shutting down');
     t.equal(readyz.headers['connection'], 'close');
-    await new Promise((r) => setTimeout(r, 500));
+    await h.logged(/drain delay over/);
     t.notOk(closed, 'close waits for the in-flight request');
     await t.rejects(
       call({ port: h.port, ca: ca.cert, path: '/healthz' }),
@@ -409,8 +428,9 @@ t.test('not ready without a certificate', async (t) => {
   });
   t.teardown(() => server.close());
   t.notOk(server.isReady());
+  const loaded = new Promise<void>((resolve) => source.onChange(() => resolve()));
   await writeSecretVolume(dir, { 'tls.crt': pair.cert, 'tls.key': pair.key });
-  for (let i = 0; i < 100 && !server.isReady(); i++) await new Promise((r) => setTimeout(r, 50));
+  await loaded;
   t.ok(server.isReady(), 'ready once the pair appears');
   const res = await call({ port: server.port, ca: ca.cert, path: '/readyz' });
   t.equal(res.status, 200, 'and serving TLS with it');

@@ -5,12 +5,7 @@ import t from 'tap';
 import { createLogger } from '../common/log.ts';
 import { createInjectorMetrics } from '../injector/metrics.ts';
 import { startWebhookServer, type WebhookServer } from '../injector/server.ts';
-import {
-  CertificateError,
-  parseKeyPair,
-  startDiskCertificateSource,
-  type CertificateSource,
-} from '../injector/tls.ts';
+import { CertificateError, parseKeyPair, startDiskCertificateSource } from '../injector/tls.ts';
 import {
   JSON_HEADERS,
   call,
@@ -21,6 +16,7 @@ import {
   writeSecretVolume,
   type TestPair,
 } from './helpers/certs.ts';
+import { counter } from './helpers/wait.ts';
 
 const ca = makeCa();
 const [pairA, pairB, pairC] = [makePair(ca), makePair(ca), makePair(ca)] as [
@@ -31,15 +27,18 @@ const [pairA, pairB, pairC] = [makePair(ca), makePair(ca), makePair(ca)] as [
 
 interface Setup {
   readonly dir: string;
-  readonly source: CertificateSource;
+  readonly source: Awaited<ReturnType<typeof startDiskCertificateSource>>;
   readonly server: WebhookServer;
   readonly logs: string[];
   readonly reloads: () => Promise<Record<string, number>>;
+  /** Resolves once the source has reported `count` reloads with that outcome. */
+  readonly reloaded: (outcome: 'loaded' | 'rejected', count: number) => Promise<void>;
 }
 
 async function setup(t: { teardown(fn: () => unknown): void }, dir = tempDir()): Promise<Setup> {
   const logs: string[] = [];
   const metrics = createInjectorMetrics(new Registry(), false);
+  const events = counter<'loaded' | 'rejected'>();
   const logger = createLogger({ write: (l: string) => logs.push(l) }, { level: 'debug' });
   const source = await startDiskCertificateSource({
     certFile: join(dir, 'tls.crt'),
@@ -47,7 +46,10 @@ async function setup(t: { teardown(fn: () => unknown): void }, dir = tempDir()):
     logger,
     debounceMs: 20,
     retryMs: 200,
-    onReload: (outcome) => metrics.certificateReloads.inc({ outcome }),
+    onReload: (outcome) => {
+      metrics.certificateReloads.inc({ outcome });
+      events.add(outcome);
+    },
   });
   const server = await startWebhookServer({
     address: '127.0.0.1',
@@ -76,20 +78,11 @@ async function setup(t: { teardown(fn: () => unknown): void }, dir = tempDir()):
         v.value,
       ]),
     );
-  return { dir, source, server, logs, reloads };
+  return { dir, source, server, logs, reloads, reloaded: events.reached };
 }
 
 async function servedFingerprint(port: number): Promise<string> {
   return (await call({ port, ca: ca.cert, path: '/healthz' })).peer.fingerprint256;
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms = 5_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return check();
 }
 
 t.test('parseKeyPair rejects a mismatched or truncated pair with TLS_INVALID', (t) => {
@@ -126,6 +119,7 @@ t.test(
 
     const deadline = Date.now() + 20_000;
     const served: string[] = [];
+    const progress = counter<'served'>();
     let failures = 0;
     let rotatedAt = -1;
     // Four clients, each a fresh TLS connection per request, bounded by count and time.
@@ -142,6 +136,7 @@ t.test(
           });
           if (res.status !== 200) failures += 1;
           served.push(res.peer.fingerprint256);
+          progress.add('served');
         } catch {
           failures += 1;
         }
@@ -149,7 +144,7 @@ t.test(
       }
     };
     const rotate = async (): Promise<void> => {
-      await until(() => served.length >= 200, 10_000);
+      await progress.reached('served', 200);
       rotatedAt = served.length;
       await writeSecretVolume(dir, { 'tls.crt': pairB.cert, 'tls.key': pairB.key });
     };
@@ -179,7 +174,7 @@ t.test('a broken new pair is rejected with a log line and the old one kept', asy
   const s = await setup(t, dir);
 
   await writeSecretVolume(dir, { 'tls.crt': pairC.cert, 'tls.key': pairB.key }); // mismatched
-  t.ok(await until(async () => (await s.reloads())['rejected'] === 1), 'rejected');
+  await s.reloaded('rejected', 1);
   t.ok(
     s.logs.some(
       (l) =>
@@ -191,12 +186,10 @@ t.test('a broken new pair is rejected with a log line and the old one kept', asy
   t.ok(s.server.isReady(), 'still ready');
 
   await writeSecretVolume(dir, { 'tls.crt': pairC.cert.slice(0, 300), 'tls.key': pairC.key }); // half-written
-  t.ok(
-    await until(async () => (await s.reloads())['rejected'] === 2),
-    'half-written pair rejected',
-  );
+  await s.reloaded('rejected', 2); // the half-written pair
   t.equal(await servedFingerprint(s.server.port), pairA.fingerprint256, 'still the old pair');
-  await new Promise((r) => setTimeout(r, 400));
+  // What the retry after a rejection does, run now: the same broken bytes are read again.
+  await s.source.check();
   t.equal(
     (await s.reloads())['rejected'],
     2,
@@ -204,10 +197,8 @@ t.test('a broken new pair is rejected with a log line and the old one kept', asy
   );
 
   await writeSecretVolume(dir, { 'tls.crt': pairC.cert, 'tls.key': pairC.key });
-  t.ok(
-    await until(async () => (await servedFingerprint(s.server.port)) === pairC.fingerprint256),
-    'a good pair after that loads',
-  );
+  await s.reloaded('loaded', 2); // a good pair after that loads
+  t.equal(await servedFingerprint(s.server.port), pairC.fingerprint256, 'and is served');
   t.match(await s.reloads(), { loaded: 2, rejected: 2 });
 });
 
@@ -218,27 +209,28 @@ t.test(
     await writeFile(join(dir, 'tls.crt'), pairA.cert);
     await writeFile(join(dir, 'tls.key'), pairA.key);
     const s = await setup(t, dir);
-    await writeFile(join(dir, 'tls.crt'), pairB.cert); // for a moment: B's certificate, A's key
-    await new Promise((r) => setTimeout(r, 100));
+    await writeFile(join(dir, 'tls.crt'), pairB.cert); // B's certificate, A's key
+    await s.reloaded('rejected', 1); // the torn pair seen (and kept out)
     await writeFile(join(dir, 'tls.key'), pairB.key);
-    t.ok(
-      await until(() => s.source.current()?.fingerprint256 === pairB.fingerprint256),
-      'converged',
-    );
+    await s.reloaded('loaded', 2);
+    t.equal(s.source.current()?.fingerprint256, pairB.fingerprint256, 'converged');
     t.equal(await servedFingerprint(s.server.port), pairB.fingerprint256);
   },
 );
 
 t.test('a change missed by the watch is found by the periodic content check', async (t) => {
   const dir = tempDir();
+  const events = counter<'loaded' | 'rejected'>();
   await writeSecretVolume(dir, { 'tls.crt': pairA.cert, 'tls.key': pairA.key });
   const source = await startDiskCertificateSource({
     certFile: join(dir, 'tls.crt'),
     keyFile: join(dir, 'tls.key'),
     debounceMs: 60_000, // events effectively ignored: only the poll can see the change
     pollIntervalMs: 100,
+    onReload: (outcome) => events.add(outcome),
   });
   t.teardown(() => source.close());
   await writeSecretVolume(dir, { 'tls.crt': pairB.cert, 'tls.key': pairB.key });
-  t.ok(await until(() => source.current()?.fingerprint256 === pairB.fingerprint256, 3_000));
+  await events.reached('loaded', 2);
+  t.equal(source.current()?.fingerprint256, pairB.fingerprint256, 'found by the poll');
 });

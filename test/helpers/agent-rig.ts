@@ -11,6 +11,7 @@ import { createReloader } from '../../agent/reload.ts';
 import { prepareRenderer, renderFile } from '../../agent/render.ts';
 import { FileSink } from '../../agent/sink/files.ts';
 import { createAwsSource } from '../../agent/source/aws.ts';
+import type { Clock } from '../../common/clock.ts';
 import { parseAgentConfig, type AgentConfig } from '../../common/config.ts';
 import { createLogger } from '../../common/log.ts';
 import type { DevServer } from '../../dev/server.ts';
@@ -23,23 +24,33 @@ export interface AgentRig {
   readonly metrics: AgentMetrics;
   readonly dir: string;
   readonly logs: string[];
+  /** Resolves with the first log line matching the pattern, logged already or to come. */
+  readonly logged: (pattern: RegExp) => Promise<string>;
 }
 
 export interface AgentRigOptions {
   readonly requestTimeoutMs?: number;
   readonly random?: () => number;
-  /** With a reloadUrl in the configuration: the reloader's backoff (short, for tests). */
-  readonly reloadBackoff?: { readonly baseMs: number; readonly capMs: number };
+  /** What the loop's waits and every deadline read (a virtual clock: see virtual-time.ts). */
+  readonly clock?: Clock;
+  /** Credentials from the environment instead of static keys: unset a variable with undefined. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** As the agent's command sets it when a container credentials endpoint is named. */
+  readonly containerCredentials?: boolean;
 }
 
 export async function agentRig(
   t: Test,
-  server: DevServer,
+  server: Pick<DevServer, 'url'>,
   raw: Record<string, unknown>,
   options: AgentRigOptions = {},
 ): Promise<AgentRig> {
   useLoopbackAwsEnv();
   process.env['AWS_ENDPOINT_URL'] = server.url;
+  for (const [name, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) Reflect.deleteProperty(process.env, name);
+    else process.env[name] = value;
+  }
   const dir = join(await tempDir(t), 'secrets');
   const config = await parseAgentConfig({
     outputDir: dir,
@@ -47,8 +58,23 @@ export async function agentRig(
     refreshInterval: '5s',
     ...raw,
   });
+  const { clock } = options;
   const logs: string[] = [];
-  const logger = createLogger({ write: (line: string) => logs.push(line) }, { level: 'debug' });
+  const waiting = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
+  const write = (line: string): void => {
+    logs.push(line);
+    for (const w of waiting)
+      if (w.pattern.test(line)) {
+        waiting.delete(w);
+        w.resolve(line);
+      }
+  };
+  const logged = (pattern: RegExp): Promise<string> => {
+    const line = logs.find((l) => pattern.test(l));
+    if (line !== undefined) return Promise.resolve(line);
+    return new Promise((resolve) => waiting.add({ pattern, resolve }));
+  };
+  const logger = createLogger({ write }, { level: 'debug' });
   const metrics = createAgentMetrics();
   const source = createAwsSource({
     logger,
@@ -58,6 +84,10 @@ export async function agentRig(
     ...(options.requestTimeoutMs === undefined
       ? {}
       : { requestTimeoutMs: options.requestTimeoutMs }),
+    ...(options.containerCredentials === undefined
+      ? {}
+      : { containerCredentials: options.containerCredentials }),
+    ...(clock === undefined ? {} : { now: () => clock.now() }),
   });
   t.teardown(() => source.close());
   const reload =
@@ -67,7 +97,7 @@ export async function agentRig(
           url: config.reloadUrl,
           logger,
           onOutcome: (outcome) => metrics.reloads.inc({ outcome }),
-          ...(options.reloadBackoff === undefined ? {} : { backoff: options.reloadBackoff }),
+          ...(clock === undefined ? {} : { clock }),
         });
   await prepareRenderer(config.secrets);
   const agent = new Agent({
@@ -78,7 +108,8 @@ export async function agentRig(
     logger,
     render: renderFile,
     ...(options.random === undefined ? {} : { random: options.random }),
+    ...(clock === undefined ? {} : { clock }),
     ...(reload === undefined ? {} : { reload }),
   });
-  return { agent, config, metrics, dir, logs };
+  return { agent, config, metrics, dir, logs, logged };
 }

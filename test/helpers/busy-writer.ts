@@ -1,12 +1,16 @@
-/** Writes versions of a set of files as fast as it can, until killed: for crash tests. */
+/**
+ * Writes versions of a set of files as fast as it can, until killed: for crash tests. Prints a
+ * line after each write, so a test can kill it after a chosen number of writes, mid-way through
+ * the next one, without a timer.
+ */
 import { FileSink } from '../../agent/sink/files.ts';
 
-const [dir, namesArg] = process.argv.slice(2);
-if (dir === undefined || namesArg === undefined) throw new Error('usage: busy-writer DIR NAMES');
+const [dir, namesArg, firstArg] = process.argv.slice(2);
+if (dir === undefined || namesArg === undefined)
+  throw new Error('usage: busy-writer DIR NAMES [FIRST-VERSION]');
 const names = namesArg.split(',');
 const sink = new FileSink(dir);
-let started = false;
-for (let v = Date.now() % 100_000; ; v++) {
+for (let v = Number(firstArg ?? '1'); ; v++) {
   await sink.write(
     names.map((name) => ({
       name,
@@ -14,8 +18,5 @@ for (let v = Date.now() % 100_000; ; v++) {
       mode: 0o644,
     })),
   );
-  if (!started) {
-    started = true;
-    process.stdout.write('writing\n');
-  }
+  process.stdout.write('written\n');
 }

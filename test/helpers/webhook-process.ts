@@ -13,6 +13,7 @@ import { CLI, freePort, ROOT } from './agent-process.ts';
 import { podReview } from './admission.ts';
 import { makeCa, makePair, tempDir, writeSecretVolume } from './certs.ts';
 import { OPTED_IN } from './pathological.ts';
+import { counter } from './wait.ts';
 
 export const ca = makeCa();
 const pair = makePair(ca);
@@ -46,6 +47,8 @@ export interface Webhook {
   readonly pid: number;
   alive(): boolean;
   output(): string;
+  /** Resolves once the output so far satisfies `done` (checked as output arrives). */
+  outputUntil(done: (output: string) => boolean, ms?: number): Promise<void>;
 }
 
 export async function startWebhook(t: Test, extra: readonly string[] = []): Promise<Webhook> {
@@ -82,8 +85,21 @@ export async function startWebhook(t: Test, extra: readonly string[] = []): Prom
     },
   );
   let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const changed = counter<'output'>();
+  const take = (d: Buffer): void => {
+    output += d.toString();
+    changed.add('output');
+  };
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  const outputUntil = async (done: (text: string) => boolean, ms = 10_000): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!done(output)) {
+      if (Date.now() > end) throw new Error(`not in the webhook's output within ${ms} ms`);
+      // The next chunk of output, whenever it comes.
+      await changed.reached('output', changed.count('output') + 1, Math.max(1, end - Date.now()));
+    }
+  };
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   t.teardown(async () => {
     child.kill('SIGTERM');
@@ -94,6 +110,7 @@ export async function startWebhook(t: Test, extra: readonly string[] = []): Prom
     pid: child.pid ?? 0,
     alive: () => child.exitCode === null && child.signalCode === null,
     output: () => output,
+    outputUntil,
   };
   const end = Date.now() + 20_000;
   for (;;) {
@@ -119,7 +136,12 @@ export interface Reply {
   readonly body: string;
 }
 
-export function post(webhook: Webhook, body: string): Promise<Reply> {
+/** POSTs a review; `sent` is called once the whole body has been handed to the kernel. */
+export function post(
+  webhook: Pick<Webhook, 'port'>,
+  body: string,
+  sent?: () => void,
+): Promise<Reply> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const req = request(
@@ -147,7 +169,7 @@ export function post(webhook: Webhook, body: string): Promise<Reply> {
       },
     );
     req.on('error', reject);
-    req.end(body);
+    req.end(body, () => sent?.());
   });
 }
 

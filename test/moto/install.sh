@@ -6,7 +6,11 @@
 # from the machine's own Debian release. The trixie package index is fetched into .moto/apt/
 # (removed afterwards), so the machine's apt configuration, lists and cache stay as they were.
 # Needs apt (and root, or sudo, for the dependencies) the first time; afterwards it only checks
-# that moto imports (well under a second).
+# that moto imports (well under a second). `npm test` never runs it: without moto the contract
+# tests are skipped with this command as the reason (and fail in CI, whose .ci/run runs it).
+#
+#   sh test/moto/install.sh           install once, then check
+#   sh test/moto/install.sh --check   only check: exit 0 when moto is ready, 1 when not
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dest="$root/.moto"
@@ -21,10 +25,11 @@ ready() {
     PYTHONPATH="$site" "$python" -c 'import moto.server' >/dev/null 2>&1
 }
 if ready; then exit 0; fi
+if [ "${1:-}" = --check ]; then exit 1; fi
 
 echo "moto: installing the emulator into $dest (once)" >&2
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "moto: apt-get not found; the contract tests need Debian's python3-moto (see the README, Development)" >&2
+  echo "moto: apt-get not found; the contract tests need Debian's python3-moto (see docs/development.md, The emulators)" >&2
   exit 1
 fi
 sudo=""

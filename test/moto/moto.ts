@@ -14,6 +14,7 @@ import { LabelParameterVersionCommand, PutParameterCommand, SSMClient } from '@a
 import type { Test } from 'tap';
 import type { Seed, SeedSecret } from '../../dev/seed.ts';
 import { freePort, ROOT } from '../helpers/agent-process.ts';
+import { lineMatching } from '../helpers/wait.ts';
 
 const SITE = join(ROOT, '.moto/usr/lib/python3/dist-packages');
 
@@ -25,9 +26,8 @@ export interface Moto {
   output(): string;
 }
 
-/** Installs moto if needed (a no-op when it is), starts it, and stops it when `t` ends. */
+/** Starts moto (installed by `test/moto/install.sh`) and stops it when `t` ends. */
 export async function startMoto(t: Test): Promise<Moto> {
-  execFileSync('sh', [join(ROOT, 'test/moto/install.sh')], { stdio: ['ignore', 'ignore', 'pipe'] });
   const env = { PATH: process.env['PATH'] ?? '', PYTHONPATH: SITE, PYTHONDONTWRITEBYTECODE: '1' };
   const version = execFileSync('/usr/bin/python3', ['-c', 'import moto; print(moto.__version__)'], {
     env,
@@ -49,17 +49,9 @@ export async function startMoto(t: Test): Promise<Moto> {
     await exited;
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`moto exited at start:\n${output}`);
-    const up = await fetch(`${url}/moto-api/`).then(
-      () => true,
-      () => false,
-    );
-    if (up) break;
-    if (Date.now() > deadline) throw new Error(`moto did not answer within 30 s:\n${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  // werkzeug says when it listens; an early exit ends the streams and rejects with the output.
+  await lineMatching([child.stdout, child.stderr], /Running on http/, 30_000);
+  await fetch(`${url}/moto-api/`);
   return { url, version, output: () => output };
 }
 
