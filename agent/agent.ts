@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { type Clock, systemClock } from '../common/clock.ts';
 import type { AgentConfig, SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
+import { secretFieldPath } from '../common/source-ids.ts';
 import type { Logger } from '../common/log.ts';
 import {
   backoffDelay,
@@ -140,14 +141,6 @@ const SECRET_WRITE_OUTCOMES: Partial<Record<AgentError['code'], string>> = {
   KUBE_UNAVAILABLE: 'unavailable',
   KUBE_CONFIG: 'error',
 };
-
-/** The annotation that names a source, for messages. */
-const SOURCE_ANNOTATION = {
-  secretsmanager: 'secret-',
-  parameter: 'param-',
-  path: 'path-',
-  find: 'find-',
-} as const;
 
 export function specRef(spec: SecretSpec): SecretRef {
   const source = spec.source ?? 'secretsmanager';
@@ -285,7 +278,7 @@ export class Agent {
   #render(spec: SecretSpec, outcome: FetchOutcome | undefined): Rendered {
     if (outcome === undefined) throw new AgentError('AWS_REQUEST', `secret ${spec.id}: no answer`);
     if (!outcome.ok) throw outcome.error;
-    const annotation = `${SOURCE_ANNOTATION[spec.source ?? 'secretsmanager']}${spec.name}`;
+    const path = secretFieldPath(spec.name);
     const items =
       'items' in outcome
         ? directoryItems(spec, outcome.items)
@@ -301,11 +294,11 @@ export class Agent {
       );
       files.push({ name: item.path, content, mode });
       // A directory item is named by its upstream name: two items of one source can collide.
-      const from = 'items' in outcome ? `${annotation} (${item.upstream})` : annotation;
+      const from = 'items' in outcome ? `${path} (${item.upstream})` : path;
       entries.push({ key: item.key, value: content, from });
       if (spec.extract && this.#deps.secret !== undefined) {
         for (const [key, value] of this.#deps.secret.extract(spec, item.value)) {
-          entries.push({ key, value, from: `extract-${spec.name}` });
+          entries.push({ key, value, from: secretFieldPath(spec.name, 'extract') });
         }
       }
     }

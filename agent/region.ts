@@ -1,40 +1,47 @@
 /**
- * The agent's AWS region, resolved in the order users can predict: the configuration's
- * `region`, the region of the secrets' ARNs, the environment (`AWS_REGION`, `AWS_DEFAULT_REGION`,
- * or a profile the SDK reads), then the instance metadata service as the AWS SDKs do (IMDSv2,
- * unless `AWS_EC2_METADATA_DISABLED`). None at all is a configuration error naming what to set.
+ * The agent's AWS region: the one chain of common/region.ts walked to its end. The steps both
+ * share (the configuration's `region`, the secrets' ARNs, AWS_REGION or AWS_DEFAULT_REGION) are
+ * the common resolver's; the agent's own are a profile the SDK reads, then the instance metadata
+ * service as the AWS SDKs ask it (IMDSv2, unless `AWS_EC2_METADATA_DISABLED`). None at all is a
+ * configuration error naming what to set.
  */
 import { request } from 'node:http';
-import { regionOfArns, regionProblem, type AgentConfig } from '../common/config.ts';
+import { type AgentConfig } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import type { Env } from '../common/flags.ts';
+import {
+  regionProblem,
+  resolveRegion as resolveShared,
+  type RegionFrom,
+} from '../common/region.ts';
 
 const IMDS_ENDPOINT = 'http://169.254.169.254';
 /** Each IMDS request's timeout: the SDKs' own default. */
 const IMDS_TIMEOUT_MS = 1000;
 
-export type RegionSource = 'config' | 'arn' | 'env' | 'profile' | 'imds';
+export type RegionSource = RegionFrom;
 
 /** The region, or undefined where the SDK itself reads it (a profile); and where it came from. */
 export async function resolveRegion(
   config: AgentConfig,
   env: Env,
 ): Promise<{ region?: string; from: RegionSource }> {
-  if (config.region !== undefined) return { region: config.region, from: 'config' };
-  const fromArns = regionOfArns(config.secrets.map((s) => s.id));
-  if (fromArns !== undefined) return { region: fromArns, from: 'arn' };
-  const envName = env['AWS_REGION'] ? 'AWS_REGION' : 'AWS_DEFAULT_REGION';
-  const fromEnv = env[envName];
-  if (fromEnv !== undefined && fromEnv !== '') {
+  const shared = resolveShared({
+    config: config.region,
+    ids: config.secrets.map((s) => s.id),
+    env: (name) => env[name],
+  });
+  if (shared !== undefined) {
+    const { region, from, variable } = shared;
     // Checked as the configuration's own region is: a bad one is a configuration error (exit
     // 78) now, not an endpoint that fails every call until the init timeout.
-    const wrong = regionProblem(fromEnv);
+    const wrong = variable === undefined ? undefined : regionProblem(region);
     if (wrong !== undefined)
       throw new AgentError(
         'CONFIG_INVALID',
-        `${envName} (the region from the environment) ${wrong}`,
+        `${variable} (the region from the environment) ${wrong}`,
       );
-    return { region: fromEnv, from: 'env' };
+    return { region, from };
   }
   if (env['AWS_PROFILE'] !== undefined && env['AWS_PROFILE'] !== '') return { from: 'profile' };
   const disabled = env['AWS_EC2_METADATA_DISABLED']?.toLowerCase() === 'true';
@@ -42,7 +49,7 @@ export async function resolveRegion(
   if (fromImds !== undefined) return { region: fromImds, from: 'imds' };
   throw new AgentError(
     'CONFIG_INVALID',
-    `no AWS region: set region in the configuration (secrets-agent.io/region on a pod), AWS_REGION, or the injector's --default-region${disabled ? '' : '; the instance metadata service did not answer'}`,
+    `no AWS region: set region in the configuration, AWS_REGION or AWS_DEFAULT_REGION${disabled ? '' : '; the instance metadata service did not answer'}`,
   );
 }
 

@@ -10,6 +10,7 @@ import type { JSONValue } from '@jmespath-community/jmespath';
 import type { stringify as StringifyYaml } from 'yaml';
 import type { SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
+import { secretFieldPath } from '../common/source-ids.ts';
 import { isObject } from '../common/json.ts';
 import { BudgetError, checkExpandedSize, checkRenderedSize, withinTime } from './budget.ts';
 import { boundJmesPathFunctions } from './jmespath-bounds.ts';
@@ -155,8 +156,10 @@ function fail(spec: SecretSpec, option: Option, problem: string): AgentError {
   );
 }
 
+/** In the configuration's terms (common/source-ids.ts says why the agent names no annotation). */
 function optionName(spec: SecretSpec, option: Option): string {
-  return option === 'format' ? `format-${spec.name} (${spec.format})` : `${option}-${spec.name}`;
+  const path = secretFieldPath(spec.name, option);
+  return option === 'format' ? `${path} (${spec.format})` : path;
 }
 
 const encoder = new TextEncoder();

@@ -5,6 +5,7 @@
  */
 import { isObject } from './json.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
+import { quote } from './values.ts';
 
 /** An owner reference, as the API server takes it (never a controller, never blocking). */
 export interface SecretOwner {
@@ -35,11 +36,6 @@ const WHAT: Readonly<Record<(typeof OWNER_FIELDS)[number], string>> = {
   name: `an object name (${DNS_SUBDOMAIN_RULE})`,
   uid: 'an object uid',
 };
-
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
-}
 
 /** The owners, each checked; every problem is told to `add`. */
 export function parseOwners(

@@ -14,9 +14,10 @@ import { formatDuration, parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
 import { isPodLocalUrl, parseFileMode, quote, region } from './values.ts';
+import { checkRegions } from './region.ts';
 import * as transport from './config-transport.ts';
 
-export { proxyAddressProblem, regionOfArns, regionProblem } from './values.ts';
+export { proxyAddressProblem, regionProblem } from './values.ts';
 export { configProblemMessage, formatConfigProblem, type ConfigProblem } from './config-problem.ts';
 import { formatConfigProblem, type ConfigProblem } from './config-problem.ts';
 import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
@@ -625,8 +626,7 @@ function parseTargets(
   );
   const primary = optString(raw, 'region', '', ctx, 64, region('us-east-1'));
   const failoverRegion = optString(raw, 'failoverRegion', '', ctx, 64, region('us-west-2'));
-  if (failoverRegion !== undefined && failoverRegion === primary)
-    ctx.problems.add('failoverRegion', 'must differ from {0}', 'region');
+  checkRegions(raw['region'], failoverRegion, raw['secrets'], ctx.problems);
   return {
     ...(primary === undefined ? {} : { region: primary }),
     ...(failoverRegion === undefined ? {} : { failoverRegion }),

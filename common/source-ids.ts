@@ -3,6 +3,7 @@
  * and ARNs (with a `:version` or `:label` selector), SSM paths, `find` name prefixes and tags.
  * The configuration schema (config.ts) applies them, with its LIMITS.
  */
+import { quote } from './values.ts';
 
 /**
  * Where a secret comes from: a Secrets Manager secret (the default), an SSM parameter, every
@@ -10,6 +11,28 @@
  * The last two are directory sources: one file per item under `<outputDir>/<name>/`.
  */
 export const SOURCES = ['secretsmanager', 'parameter', 'path', 'find'] as const;
+
+/**
+ * The annotation prefix that names each source on a pod (`secret-db`, `param-url` …): the one
+ * table of the two vocabularies. The injector's keys (injector/keys.ts) and its mapping of
+ * problems back to annotations read it; typed by SOURCES, so a new source needs its prefix.
+ */
+export const SOURCE_ANNOTATION_PREFIX = {
+  secretsmanager: 'secret-',
+  parameter: 'param-',
+  path: 'path-',
+  find: 'find-',
+} as const satisfies Record<(typeof SOURCES)[number], `${string}-`>;
+
+/**
+ * A secret's field as the agent names it at run time: the configuration's field path, the secret
+ * picked by its name (`secrets[name=db].template`). The agent cannot tell a hand-written file from
+ * the document the injector wrote, so it says no annotation; on a pod, the name is the part after
+ * the source's prefix (`secret-db`), and the field is the annotation's prefix (`template-db`).
+ */
+export function secretFieldPath(name: string, field?: string): string {
+  return `secrets[name=${name}]${field === undefined ? '' : `.${field}`}`;
+}
 export type SourceKind = (typeof SOURCES)[number];
 
 interface SourceLimits {
@@ -36,11 +59,6 @@ export function versionProblem(source: SourceKind): string {
   return source === 'parameter'
     ? 'applies to Secrets Manager secrets only; select a parameter version with name:version or name:label'
     : `applies to Secrets Manager secrets only, not to a ${source} source`;
-}
-
-function quote(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
 }
 
 /** SSM parameter names: letters, digits and `_.-/`; a version number or label may follow `:`. */

@@ -23,7 +23,18 @@ export function parseFileMode(text: string): number | undefined {
   return match?.[1] === undefined ? undefined : Number.parseInt(match[1], 8);
 }
 
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** The one spelling of a yes/no in text (annotations, query strings): "true" or "false". */
+export function parseBooleanText(text: string): boolean | undefined {
+  return text === 'true' ? true : text === 'false' ? false : undefined;
+}
+
+/** What parseBooleanText says of a value it does not read. */
+export function booleanProblem(value: string): string {
+  return `must be "true" or "false"; got ${quote(value)}`;
+}
+
+/** AWS region names; common/region.ts resolves which one applies. */
+export const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
 /** A value quoted in a message, shortened: values in messages are bounded. */
 export function quote(value: unknown): string {
@@ -39,18 +50,6 @@ export function region(example: string): (value: string) => string | undefined {
     REGION.test(value)
       ? undefined
       : `must be an AWS region such as ${example}; got ${quote(value)}`;
-}
-
-/**
- * The region the secrets' ARNs name, when every ARN among `ids` names the same one: a secret
- * given by its ARN lives in that region. Plain names say nothing.
- */
-export function regionOfArns(ids: readonly string[]): string | undefined {
-  const regions = new Set(
-    ids.flatMap((id) => /^arn:aws[a-z-]*:secretsmanager:([a-z0-9-]+):/.exec(id)?.[1] ?? []),
-  );
-  const [only] = regions;
-  return regions.size === 1 && only !== undefined && REGION.test(only) ? only : undefined;
 }
 
 /** What is wrong with a region name (also the injector's default region), or undefined. */

@@ -12,6 +12,7 @@ import type { InjectorOptions } from './plan.ts';
 import { isRecord, JsonBoundError, objectShape, parsePartial } from './partial-json.ts';
 import { ANNOTATION_PREFIX, parsePod, POD_SHAPE, PodShapeError } from './types.ts';
 import { quote, type Problem } from './problems.ts';
+import { concernsInjector } from './opt-in.ts';
 
 export { DEFAULT_INJECTOR_OPTIONS };
 
@@ -283,8 +284,7 @@ function mayOptIn(object: unknown): boolean {
     isRecord(object) && isRecord(object['metadata'])
       ? object['metadata']['annotations']
       : undefined;
-  const inject = isRecord(annotations) ? annotations[`${ANNOTATION_PREFIX}inject`] : undefined;
-  return inject !== undefined && inject !== 'false';
+  return concernsInjector(annotations);
 }
 
 function isPodRequest(request: AdmissionRequest): boolean {

@@ -12,7 +12,7 @@ import Handlebars from 'handlebars';
 import {
   checkAgentConfig,
   configProblemMessage,
-  MODES,
+  LIMITS,
   type AgentConfigInput,
   type ConfigProblem,
   type Mode,
@@ -32,6 +32,7 @@ import {
   type SecretPrefix,
 } from './keys.ts';
 import { suggestKey } from './suggest.ts';
+import { optInOf, optInProblem } from './opt-in.ts';
 import {
   finishSecrets,
   SECRET_FIELD_PARSERS,
@@ -111,6 +112,8 @@ export const TEMPLATES = templateEnvironment(Handlebars);
 /** What the pod-level annotations set. */
 interface Draft {
   mode: Mode;
+  /** The `mode` annotation as written: the schema decides whether it is a mode. */
+  modeText?: string;
   nativeSidecar?: boolean;
   mountPath: string;
   containers?: string[];
@@ -132,11 +135,12 @@ export function parseAnnotations(
 ): Result<ParsedAnnotations, readonly Problem[]> {
   const own = ownAnnotations(annotations ?? {});
   const inject = own.get('inject');
-  if (inject === undefined || inject === 'false') return { ok: true, value: { inject: false } };
+  if (optInOf(inject) === 'out') return { ok: true, value: { inject: false } };
   const out = new Collector();
   if (tooMany(own, out)) return { ok: false, problems: out.problems };
   // A value other than "true" is a problem, and so is everything else wrong: all at once.
-  if (inject !== 'true') out.add('inject', `must be "true" or "false"; got ${quote(inject)}`);
+  const wrong = optInProblem(inject);
+  if (wrong !== undefined) out.add('inject', wrong);
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
   return out.count > 0 ? { ok: false, problems: out.problems } : { ok: true, value: parsed };
@@ -168,7 +172,7 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
     else if (!parseSecretKey(key, value, secrets, out)) out.add(key, () => unknownKeyMessage(key));
   }
   const config: AnnotatedConfig = { ...draft.config, secrets: finishSecrets(secrets, out) };
-  for (const p of checkAnnotatedConfig(config)) out.push(p);
+  for (const p of checkAnnotatedConfig(config, draft)) out.push(p);
   checkCrossFields(draft, env, out);
   return {
     inject: true,
@@ -191,9 +195,10 @@ function podSettings(draft: Draft): Omit<Draft, 'config'> {
 /**
  * Annotation values are bounded before any parser sees them: the webhook reads bodies of up to
  * 3 MiB (it runs before the API server's own annotation size check), and a denial quotes values.
- * The agent's schema bounds each configuration value more tightly where it needs to.
+ * The agent's schema bounds each configuration value more tightly where it needs to; its
+ * longest value (a template) is the bound here, so no value the schema accepts is refused first.
  */
-export const MAX_VALUE_LENGTH = 16_384;
+export const MAX_VALUE_LENGTH = LIMITS.templateLength;
 
 /**
  * The most `secrets-agent.io/` annotations one pod has, and the most of them that are `env-`:
@@ -232,6 +237,7 @@ function tooLong(key: string, value: string, out: Collector): boolean {
 // The agent's configuration, checked by its own schema
 
 const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
+  mode: 'mode',
   refreshInterval: 'refresh-interval',
   region: 'region',
   failoverRegion: 'failover-region',
@@ -258,16 +264,22 @@ export function annotationForField(path: string, secrets: readonly SecretInput[]
     // name, source and id come from the annotation that names the source.
     const sourcePrefix =
       SOURCE_PREFIXES[(secret?.source ?? 'secretsmanager') as keyof typeof SOURCE_PREFIXES] ??
-      'secret-';
+      SOURCE_PREFIXES.secretsmanager;
     if (field === 'name' || field === 'source' || field === 'id') return `${sourcePrefix}${name}`;
     return `${SECRET_FIELD_PREFIX[field] ?? sourcePrefix}${name}`;
   }
   return POD_FIELD_KEY[path] ?? 'inject';
 }
 
-/** The schema's problems with the annotated configuration, named by annotation. */
-function checkAnnotatedConfig(config: AnnotatedConfig): Problem[] {
-  const checked = checkAgentConfig(config, TEMPLATES);
+/**
+ * The schema's problems with the annotated configuration, named by annotation. The `mode`
+ * annotation is checked with it: the pod's choice of layout, read into the draft once the schema
+ * accepts it (the injector writes each agent container's own mode itself, plan.ts).
+ */
+function checkAnnotatedConfig(config: AnnotatedConfig, draft: Draft): Problem[] {
+  // An absent mode stays absent: the schema reads `undefined` as not given.
+  const checked = checkAgentConfig({ ...config, mode: draft.modeText }, TEMPLATES);
+  if (checked.ok) draft.mode = checked.config.mode;
   return checked.ok ? [] : checked.problems.map((p) => toProblem(p, config.secrets));
 }
 
@@ -292,10 +304,8 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   inject: () => undefined,
   // Written by the injector itself; any value is accepted so a hand-edited pod is not denied.
   status: () => undefined,
-  mode: (v, d, out, k) => {
-    if ((MODES as readonly string[]).includes(v)) d.mode = v as Mode;
-    else out.add(k, `must be one of ${MODES.join(', ')}; got ${quote(v)}`);
-  },
+  // Checked by the schema with the rest of the configuration (checkAnnotatedConfig).
+  mode: (v, d) => Object.assign(d, { modeText: v }),
   'native-sidecar': (v, d, out, k) => {
     const b = parseBoolean(v, k, out);
     if (b !== undefined) d.nativeSidecar = b;

@@ -55,7 +55,8 @@ export function agentContainer(
         }
       : {}),
     ...(serving ? { livenessProbe: httpProbe('/healthz', plan.port, 10, 3) } : {}),
-    terminationMessagePath: '/dev/termination-log',
+    // Where the agent writes it by default: the kubelet's own default path, said once.
+    terminationMessagePath: DEFAULTS.terminationLogPath,
     // The agent writes its one-line reason there; the log tail is the fallback if it could not.
     terminationMessagePolicy: 'FallbackToLogsOnError',
   };

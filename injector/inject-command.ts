@@ -5,6 +5,7 @@
  * half-injected manifest piped into `kubectl apply` would be worse than none), exit 1.
  */
 import { regionProblem } from '../common/config.ts';
+import { parseBooleanText } from '../common/values.ts';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Parser, parseAllDocuments, stringify } from 'yaml';
@@ -15,6 +16,7 @@ import type { CommandSpec, FlagValues } from '../common/flags.ts';
 import { awsDefaultFlags, awsDefaultOptions } from './aws-defaults.ts';
 import { formatProblem, problemCount } from './problems.ts';
 import { nearMisses } from './near-miss.ts';
+import { concernsInjector } from './opt-in.ts';
 import { optInHints } from './suggest.ts';
 import { injectPod } from './inject.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
@@ -195,7 +197,8 @@ function parseOutput(value: string | undefined): 'yaml' | 'json' | undefined {
 
 function injectorOptions(values: FlagValues): InjectorOptions {
   const native = values['native-sidecar'];
-  if (native !== 'true' && native !== 'false') {
+  const nativeSidecar = typeof native === 'string' ? parseBooleanText(native) : undefined;
+  if (nativeSidecar === undefined) {
     throw new AgentError(
       'USAGE',
       `inject: --native-sidecar (SECRETS_AGENT_NATIVE_SIDECAR) must be true or false, got "${String(native)}"`,
@@ -212,7 +215,7 @@ function injectorOptions(values: FlagValues): InjectorOptions {
   }
   return {
     ...DEFAULT_INJECTOR_OPTIONS,
-    nativeSidecar: native === 'true',
+    nativeSidecar,
     ...(typeof image === 'string' ? { image } : {}),
     ...(typeof region === 'string' ? { defaultRegion: region } : {}),
     ...awsDefaultOptions(values, 'inject', 'SECRETS_AGENT_'),
@@ -363,7 +366,7 @@ function injectWorkload(
  */
 function warnUnknownKind(obj: Obj, kind: string, report: Report): void {
   const annotations = getPath(obj, ['spec', 'template', 'metadata', 'annotations']);
-  if (!isObject(annotations) || annotations['secrets-agent.io/inject'] !== 'true') return;
+  if (!concernsInjector(annotations)) return;
   report.warnings.push(
     `${objectName(obj, kind || '<no kind>')}: its pod template opts in, but inject knows only ${Object.keys(TEMPLATE_PATHS).join(', ')}: passed through unchanged (the webhook injects its pods when they are created)`,
   );

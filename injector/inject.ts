@@ -3,6 +3,7 @@
  * webhook (admission.ts) and the `inject` command, so both say the same thing about a pod.
  */
 import { checkAgentConfig, regionProblem, type AgentConfigInput } from '../common/config.ts';
+import { REGION_ENV } from '../common/region.ts';
 import { agentIdentity } from './identity.ts';
 import { parseAnnotations, toProblem, TEMPLATES } from './annotations.ts';
 import { Collector, formatProblem, problemCount, quote, type Problem } from './problems.ts';
@@ -83,7 +84,7 @@ function checkConfigs(plan: Plan, out: Collector): void {
  */
 function checkCopiedRegions(pod: Pod, plan: Plan, out: Collector): void {
   for (const e of agentIdentity(pod, plan.roleArn, plan.k8sSecret).env) {
-    if (e.name !== 'AWS_REGION' && e.name !== 'AWS_DEFAULT_REGION') continue;
+    if (!(REGION_ENV as readonly string[]).includes(e.name)) continue;
     const wrong = e.value === undefined || e.value === '' ? undefined : regionProblem(e.value);
     if (wrong !== undefined && e.value !== plan.config.region)
       out.add(
@@ -98,7 +99,7 @@ function withSource(p: Problem, path: string, plan: Plan): Problem {
   if (path !== 'region' || plan.regionFrom === undefined) return p;
   const from = {
     arn: "the secrets' ARNs",
-    pod: "the pod's AWS_REGION or AWS_DEFAULT_REGION",
+    env: "the pod's AWS_REGION or AWS_DEFAULT_REGION",
     default: "the injector's --default-region",
   }[plan.regionFrom];
   return { ...p, message: `${p.message} (taken from ${from}; set this annotation instead)` };

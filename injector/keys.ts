@@ -1,4 +1,5 @@
 /** The annotation keys under `secrets-agent.io/`: the one table the parser, the suggestions and the README test use. */
+import { SOURCE_ANNOTATION_PREFIX } from '../common/source-ids.ts';
 
 export const POD_KEYS = [
   'inject',
@@ -46,10 +47,5 @@ export const SECRET_PREFIXES = [
 ] as const;
 export type SecretPrefix = (typeof SECRET_PREFIXES)[number];
 /** The annotations that name a source (one per file name), by the source they name. */
-export const SOURCE_PREFIXES = {
-  secretsmanager: 'secret-',
-  parameter: 'param-',
-  path: 'path-',
-  find: 'find-',
-} as const satisfies Record<string, SecretPrefix>;
+export const SOURCE_PREFIXES = SOURCE_ANNOTATION_PREFIX satisfies Record<string, SecretPrefix>;
 export const ENV_PREFIX = 'env-';

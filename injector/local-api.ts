@@ -1,4 +1,5 @@
 /** What the injector adds for the local API: AWS_TOKEN naming the token file, and its checks. */
+import { booleanProblem, parseBooleanText } from '../common/values.ts';
 import { quote } from './problems.ts';
 import type { Container } from './types.ts';
 
@@ -15,12 +16,12 @@ export function parseLocalApiKey(
   config: { localApi?: boolean; localApiPort?: number },
   fail: (message: string) => void,
 ): void {
-  const got = JSON.stringify(value).slice(0, 80);
   if (key === 'local-api') {
-    if (value === 'true' || value === 'false') config.localApi = value === 'true';
-    else fail(`must be "true" or "false"; got ${got}`);
+    const on = parseBooleanText(value);
+    if (on === undefined) fail(booleanProblem(value));
+    else config.localApi = on;
   } else if (/^\d{1,5}$/.test(value)) config.localApiPort = Number(value);
-  else fail(`must be a port number such as 2773; got ${got}`);
+  else fail(`must be a port number such as 2773; got ${quote(value)}`);
 }
 
 /** The agent writes the token there (agent/local-api.ts), beside the secret files. */

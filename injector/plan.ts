@@ -5,12 +5,12 @@
  */
 import {
   DEFAULTS,
-  regionOfArns,
   type AgentConfigInput,
   type Mode,
   type SecretInput,
   type SecretOwner,
 } from '../common/config.ts';
+import { resolveRegion, type ResolvedRegion, type StaticRegionFrom } from '../common/region.ts';
 import { DEFAULT_IMAGE } from '../common/version.ts';
 import { quantityValue } from './annotations.ts';
 import type { EnvAnnotation, OptedIn, ResourceAnnotation } from './annotations.ts';
@@ -90,7 +90,7 @@ export interface Plan {
   readonly volumeSizeLimit: string;
   readonly warnings: readonly string[];
   /** Where the agent's region came from, when the annotations did not set it. */
-  readonly regionFrom?: 'arn' | 'pod' | 'default';
+  readonly regionFrom?: Exclude<StaticRegionFrom, 'config'>;
   /** With `local-api`: the port the long-running agent serves the local API on. */
   readonly localApiPort?: number;
 }
@@ -285,39 +285,29 @@ export const NO_REGION_WARNING =
   'secrets-agent: no AWS region: set secrets-agent.io/region or --default-region (the agent will ask IMDS)';
 
 /**
- * The agent's region, in the order users can predict: the annotation, the region of the
- * secrets' ARNs, the app's own AWS_REGION (or AWS_DEFAULT_REGION), the injector's default.
- * None: the agent asks the instance metadata service, and admission warns.
+ * The agent's region: the part of the one chain (common/region.ts) the injector can see: the
+ * annotation, the region of the secrets' ARNs, the app's own AWS_REGION (or AWS_DEFAULT_REGION),
+ * the injector's default. None: the agent goes on (a profile, IMDS), and admission warns.
  */
-function agentRegion(
-  pod: Pod,
-  parsed: OptedIn,
-  options: InjectorOptions,
-): { region?: string; from?: 'annotation' | NonNullable<Plan['regionFrom']> } {
-  // Each source is looked at only when those before it named no region.
-  const annotated = parsed.config.region;
-  if (annotated !== undefined) return { region: annotated, from: 'annotation' };
-  const arn = regionOfArns(parsed.config.secrets.map((s) => s.id));
-  if (arn !== undefined) return { region: arn, from: 'arn' };
-  const app = podRegion(pod);
-  if (app !== undefined) return { region: app, from: 'pod' };
-  const fallback = options.defaultRegion;
-  return fallback === undefined ? {} : { region: fallback, from: 'default' };
+function agentRegion(pod: Pod, parsed: OptedIn, options: InjectorOptions): Partial<ResolvedRegion> {
+  return (
+    resolveRegion({
+      config: parsed.config.region,
+      ids: parsed.config.secrets.map((s) => s.id),
+      env: podEnv(pod),
+      default: options.defaultRegion,
+    }) ?? {}
+  );
 }
 
-function regionSource(from: 'annotation' | Plan['regionFrom']): Pick<Plan, 'regionFrom'> {
-  return from === undefined || from === 'annotation' ? {} : { regionFrom: from };
+function regionSource(from: StaticRegionFrom | undefined): Pick<Plan, 'regionFrom'> {
+  return from === undefined || from === 'config' ? {} : { regionFrom: from };
 }
 
-/** The region the app itself uses: the first literal AWS_REGION, else AWS_DEFAULT_REGION. */
-function podRegion(pod: Pod): string | undefined {
+/** A variable as the app itself has it: the first literal, non-empty value in its containers. */
+function podEnv(pod: Pod): (name: string) => string | undefined {
   const { containers, initContainers } = appContainers(pod);
   const env = [...containers, ...initContainers].flatMap((c) => c.env ?? []);
-  for (const name of ['AWS_REGION', 'AWS_DEFAULT_REGION']) {
-    const value = env.find(
-      (e) => e.name === name && e.value !== undefined && e.value !== '',
-    )?.value;
-    if (value !== undefined) return value;
-  }
-  return undefined;
+  return (name) =>
+    env.find((e) => e.name === name && e.value !== undefined && e.value !== '')?.value;
 }

@@ -4,7 +4,7 @@
  * hold, format and send stays small however many bad items it has. The last entry of a full
  * collection stands for the rest ("… and N more").
  */
-import { quote } from '../common/values.ts';
+import { booleanProblem, parseBooleanText, quote } from '../common/values.ts';
 import { Bounded } from './bounded.ts';
 import { ANNOTATION_PREFIX } from './types.ts';
 
@@ -68,8 +68,7 @@ export function problemCount(problems: readonly Problem[]): number {
 
 /** A yes/no annotation: "true" or "false", else a problem. */
 export function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
-  if (value === 'true') return true;
-  if (value === 'false') return false;
-  out.add(key, `must be "true" or "false"; got ${quote(value)}`);
-  return undefined;
+  const parsed = parseBooleanText(value);
+  if (parsed === undefined) out.add(key, booleanProblem(value));
+  return parsed;
 }

@@ -18,6 +18,7 @@ import {
   type FlagValues,
 } from '../common/flags.ts';
 import { regionProblem } from '../common/config.ts';
+import { parseBooleanText } from '../common/values.ts';
 import { createLogger, isLogLevel, type LogLevel, type Logger } from '../common/log.ts';
 import { DEFAULT_INJECTOR_OPTIONS, admitRequest, type InjectorOptions } from './admission.ts';
 import { awsDefaultFlags, awsDefaultOptions } from './aws-defaults.ts';
@@ -231,7 +232,8 @@ function serverLimits(values: FlagValues): ServerLimits {
 
 function injectorOptions(values: FlagValues): InjectorOptions {
   const native = stringFlag(values, 'native-sidecar');
-  if (native !== 'true' && native !== 'false')
+  const nativeSidecar = parseBooleanText(native ?? '');
+  if (nativeSidecar === undefined)
     throw usage(`--native-sidecar must be true or false, got "${native ?? ''}"`);
   const region = stringFlag(values, 'default-region');
   const wrong = region === undefined || region === '' ? undefined : regionProblem(region);
@@ -239,7 +241,7 @@ function injectorOptions(values: FlagValues): InjectorOptions {
   return Object.freeze({
     ...DEFAULT_INJECTOR_OPTIONS,
     image: required(values, 'image'),
-    nativeSidecar: native === 'true',
+    nativeSidecar,
     agentPort: port(values, 'agent-port', false),
     ...(region === undefined || region === '' ? {} : { defaultRegion: region }),
     ...awsDefaultOptions(values, 'webhook', ENV),

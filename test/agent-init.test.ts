@@ -484,8 +484,40 @@ t.test('no region anywhere: exit 78 with a clear line, before any AWS call', asy
     env,
   );
   t.equal(run.code, 78);
+  // In the configuration's terms: the agent cannot tell a file from what the injector wrote.
+  t.notMatch(run.stderr, /secrets-agent\.io|--default-region/);
   t.match(
     run.stderr,
-    /no AWS region: set region in the configuration .*, AWS_REGION, or the injector's --default-region/,
+    /no AWS region: set region in the configuration, AWS_REGION or AWS_DEFAULT_REGION/,
   );
 });
+
+t.test(
+  'ARNs in two regions from a YAML file: exit 78 naming the fields, before any AWS call',
+  async (t) => {
+    const dir = await tempDir(t);
+    const file = join(dir, 'agent.yaml');
+    await writeFile(
+      file,
+      [
+        'mode: init',
+        'httpPort: 0',
+        'secrets:',
+        '  - name: a',
+        '    id: arn:aws:secretsmanager:eu-west-1:111122223333:secret:a-AbCdEf',
+        '  - name: b',
+        '    source: parameter',
+        '    id: arn:aws:ssm:us-east-1:111122223333:parameter/b',
+        '',
+      ].join('\n'),
+    );
+    // A region in the environment does not settle it: the ARNs come first in the chain.
+    const run = await runAgent(['--config', file], agentEnv('http://127.0.0.1:9'));
+    t.equal(run.code, 78);
+    t.match(
+      run.stderr,
+      /secrets\[1\]\.id: names region us-east-1, but secrets\[0\]\.id names eu-west-1: ARNs in different regions need region/,
+    );
+    t.notMatch(run.stderr, /secrets-agent\.io/, 'in the configuration’s terms, not annotations');
+  },
+);

@@ -11,12 +11,12 @@ import fc from 'fast-check';
 import t from 'tap';
 import {
   parseAgentConfig,
-  regionOfArns,
   type AgentConfig,
   type AgentConfigInput,
   type SecretInput,
 } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
+import { resolveRegion } from '../common/region.ts';
 import { admit } from '../injector/admission.ts';
 import { agentConfigs, applyTo, patchOf, reviewFor } from './injector-support.ts';
 import type { Pod } from '../injector/types.ts';
@@ -43,6 +43,8 @@ const VALUES = {
       '/app/db/url:3',
       'plain:prod',
       'arn:aws:ssm:us-east-1:111122223333:parameter/app/x',
+      // Another region: with any ARN above, the pod must name its region.
+      'arn:aws:ssm:eu-west-1:111122223333:parameter/app/y',
       '/app/config/',
       'app/',
     ],
@@ -231,9 +233,13 @@ async function agentVerdict(config: unknown): Promise<AgentConfig | string> {
 /** The settings a pod's annotations choose, as the agent parsed them. */
 function chosen(config: AgentConfig): unknown {
   const { secrets, refreshIntervalMs, failoverRegion, reloadUrl, k8sSecret } = config;
-  // The region as the agent resolves it: the configuration's, else its secrets' ARNs' (the
-  // injector writes the latter into the configuration for it).
-  const region = config.region ?? regionOfArns(secrets.map((s) => s.id));
+  // The region as the one chain resolves it (the injector writes it into the configuration; the
+  // generated pods set no AWS_REGION and the injector has no default region).
+  const region = resolveRegion({
+    config: config.region,
+    ids: secrets.map((s) => s.id),
+    env: () => undefined,
+  })?.region;
   // Annotations have no order: the injector lists the secrets by file name.
   const byName = [...secrets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // The port matters only with the local API on (the injector passes it only then).

@@ -42,6 +42,8 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
     });
   await waitFor(/First fetch written/);
   await waitFor(/RETAIL_CATALOG_PERSISTENCE_PASSWORD=dev-catalog-password-change-me/);
+  // The hints are printed after the first view: wait for their last line before reading them.
+  await waitFor(/^ {2}rotate: +curl .*$/m);
   t.match(out, /What the injector adds to manifests\/examples\/catalog/);
   t.match(
     out,

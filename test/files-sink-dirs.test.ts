@@ -164,8 +164,14 @@ t.test('a key that is invalid or collides fails alone; every other key is writte
     ['SECRET_DATA_INVALID', 'SECRET_DATA_INVALID'],
   );
   const messages = failures.map((f) => f.error.message).join('\n');
-  t.match(messages, /key "f\.white space" \(from find-f \(a\/white space\)\) is not a valid/);
-  t.match(messages, /key "f\.x\.y" comes from both find-f \(a\/x\/y\) and find-f \(a\/x\.y\)/);
+  t.match(
+    messages,
+    /key "f\.white space" \(from secrets\[name=f\] \(a\/white space\)\) is not a valid/,
+  );
+  t.match(
+    messages,
+    /key "f\.x\.y" comes from both secrets\[name=f\] \(a\/x\/y\) and secrets\[name=f\] \(a\/x\.y\)/,
+  );
   t.same(
     [...(written.at(-1) ?? new Map<string, Uint8Array>()).keys()].sort(),
     ['f.ok'],

@@ -288,20 +288,20 @@ t.test('bad keys are left out by name before any request; too much data fails wh
     [
       'invalid key',
       [
-        { key: 'bad key', value: bytes('x'), from: 'extract-db' },
-        { key: 'good', value: bytes('y'), from: 'secret-good' },
+        { key: 'bad key', value: bytes('x'), from: 'secrets[name=db].extract' },
+        { key: 'good', value: bytes('y'), from: 'secrets[name=good]' },
       ],
-      /key "bad key" \(from extract-db\) is not a valid Secret key/,
+      /key "bad key" \(from secrets\[name=db\]\.extract\) is not a valid Secret key/,
       ['good'],
     ],
     [
       'collision',
       [
-        { key: 'username', value: bytes('a'), from: 'secret-username' },
-        { key: 'username', value: bytes('b'), from: 'extract-catalog' },
-        { key: 'good', value: bytes('y'), from: 'secret-good' },
+        { key: 'username', value: bytes('a'), from: 'secrets[name=username]' },
+        { key: 'username', value: bytes('b'), from: 'secrets[name=catalog].extract' },
+        { key: 'good', value: bytes('y'), from: 'secrets[name=good]' },
       ],
-      /key "username" comes from both secret-username and extract-catalog/,
+      /key "username" comes from both secrets\[name=username\] and secrets\[name=catalog\]\.extract/,
       ['good'],
     ],
   ];

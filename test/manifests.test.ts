@@ -14,6 +14,7 @@ import {
   ValidatingAdmissionPolicyBinding,
 } from 'kubernetes-models/admissionregistration.k8s.io/v1';
 import t, { type Test } from 'tap';
+import { OPT_IN_CEL } from '../injector/opt-in.ts';
 import { WEBHOOK_COMMAND } from '../injector/webhook-command.ts';
 import type { Container, Pod } from '../injector/types.ts';
 import { applyTo, patchOf } from './injector-support.ts';
@@ -157,7 +158,13 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
   );
   const conditions = at(hook, 'matchConditions') as { name: string; expression: string }[];
   t.equal(conditions.length, 1, 'one match condition');
-  // What it selects is evaluated, with the policy's CEL and the injector, in opt-in-cel.test.ts.
+  // The rule's text is the injector's (injector/opt-in.ts); what it selects is evaluated, with
+  // the policy's CEL and the injector, in opt-in-cel.test.ts.
+  t.equal(
+    conditions[0]?.expression,
+    OPT_IN_CEL,
+    "the injector's own opt-in rule (injector/opt-in.ts), every access guarded",
+  );
   t.match(
     conditions[0]?.expression,
     /object\.metadata\.annotations\['secrets-agent\.io\/inject'\] != 'false'/,
@@ -262,7 +269,8 @@ t.test('the base builds and holds the webhook decisions', async (t) => {
   t.equal(at(vap, 'spec', 'failurePolicy'), 'Fail');
   const expressions = JSON.stringify(at(vap, 'spec'));
   t.notMatch(expressions, /object\.metadata\.labels/, 'the policy does not look at labels');
-  t.match(expressions, /object\.metadata\.annotations\['secrets-agent\.io\/inject'\] == 'true'/);
+  const optedIn = (at(vap, 'spec', 'variables') as { name: string; expression: string }[])[0];
+  t.equal(optedIn?.expression, OPT_IN_CEL, "the opt-in rule, word for word the webhook's");
   t.match(
     expressions,
     /object\.metadata\.annotations\['secrets-agent\.io\/status'\] == 'injected'/,

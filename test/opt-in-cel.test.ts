@@ -208,13 +208,16 @@ t.test('with the webhook gone, the policy alone stops what the injector would in
   // The other half of the failure policy: the same pods, no mutating webhook at all.
   check(
     t,
-    'the policy denies exactly the opted-in pods that are not marked injected',
+    'the policy denies exactly the pods the injector would act on that are not marked injected',
     fc.property(pods, (pod) => {
       const result = admit(reviewFor(pod));
       const wouldAct = result.outcome === 'injected' || result.outcome === 'denied';
       const marked = pod.metadata?.annotations?.[STATUS] === STATUS_INJECTED;
-      const optedIn = pod.metadata?.annotations?.[INJECT] === 'true';
-      return policyAllows(pod) === !(optedIn && !marked) && (!optedIn || marked || wouldAct);
+      // The contract (docs/annotations.md): "true" injects, absent or "false" leaves the pod
+      // alone, anything else is denied; so the injector's business is anything but those two.
+      const value = pod.metadata?.annotations?.[INJECT];
+      const concerned = value !== undefined && value !== 'false';
+      return policyAllows(pod) === !(concerned && !marked) && (!concerned || marked || wouldAct);
     }),
   );
   t.end();

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { resolveRegion } from '../agent/region.ts';
 import { parseAgentConfig } from '../common/config.ts';
@@ -70,14 +71,148 @@ t.test('the injector: annotation, ARN, the app’s AWS_REGION, the default; else
     warnings: [NO_REGION_WARNING],
   });
   t.ok(NO_REGION_WARNING.length <= 120, 'the warning fits the API server’s limit');
-  // ARNs in two regions say nothing about one region.
-  const two = pod({
-    'secrets-agent.io/secret-a': ARN,
-    'secrets-agent.io/secret-b': ARN.replace('eu-central-1', 'us-east-1'),
-  });
-  t.same(injected(two), { warnings: [NO_REGION_WARNING] });
   t.end();
 });
+
+const SSM_ARN = 'arn:aws:ssm:us-east-1:111122223333:parameter/app/url';
+
+t.test('SSM ARNs name the region as Secrets Manager ARNs do', async (t) => {
+  t.same(injected(pod({ 'secrets-agent.io/param-url': SSM_ARN }), 'us-west-1'), {
+    region: 'us-east-1',
+    warnings: [],
+  });
+  const config = await parseAgentConfig({
+    secrets: [{ name: 'url', source: 'parameter', id: SSM_ARN }],
+  });
+  t.same(await resolveRegion(config, { AWS_REGION: 'ap-south-1' }), {
+    region: 'us-east-1',
+    from: 'arn',
+  });
+});
+
+t.test('ARNs in different regions: denied at admission and refused by the agent', async (t) => {
+  const annotations = {
+    'secrets-agent.io/secret-a': ARN,
+    'secrets-agent.io/param-b': SSM_ARN,
+  };
+  const result = admit(reviewFor(pod(annotations)), {
+    ...DEFAULT_INJECTOR_OPTIONS,
+    defaultRegion: 'us-west-1',
+  });
+  t.equal(result.outcome, 'denied');
+  t.same(
+    (result.problems ?? []).map((p) => p.annotation),
+    ['secrets-agent.io/param-b'],
+    'the problem is on the source that names the second region',
+  );
+  t.match(result.problems?.[0]?.message, /secrets-agent\.io\/secret-a/, 'names the other source');
+  t.match(result.problems?.[0]?.message, /secrets-agent\.io\/region/, 'names the way out');
+  t.same(injected(pod({ ...annotations, 'secrets-agent.io/region': 'eu-central-1' })), {
+    region: 'eu-central-1',
+    warnings: [],
+  });
+  // The agent, from a file, refuses the same configuration in its own terms (field paths).
+  const file = {
+    secrets: [
+      { name: 'a', id: ARN },
+      { name: 'b', source: 'parameter', id: SSM_ARN },
+    ],
+  };
+  const refused = await parseAgentConfig(file).catch((err: unknown) => err);
+  t.ok(refused instanceof AgentError && refused.code === 'CONFIG_INVALID', 'exit 78');
+  t.match((refused as Error).message, /secrets\[1\]\.id: .*secrets\[0\]\.id.* need region$/m);
+  t.notMatch((refused as Error).message, /secrets-agent\.io/, 'no annotation in a file’s error');
+  // The failover region must differ from the region the ARNs name, as from a named one.
+  const failover = await parseAgentConfig({
+    failoverRegion: 'eu-central-1',
+    secrets: [{ name: 'a', id: ARN }],
+  }).catch((err: unknown) => err);
+  t.match((failover as Error).message, /^ {2}failoverRegion: must differ from eu-central-1/m);
+  const sameRegion = admit(
+    reviewFor(
+      pod({ 'secrets-agent.io/secret-a': ARN, 'secrets-agent.io/failover-region': 'eu-central-1' }),
+    ),
+  );
+  t.same(
+    (sameRegion.problems ?? []).map((p) => p.annotation),
+    ['secrets-agent.io/failover-region'],
+  );
+  const named = await parseAgentConfig({ ...file, region: 'us-east-1' });
+  t.same(await resolveRegion(named, {}), { region: 'us-east-1', from: 'config' });
+});
+
+t.test(
+  'the injector and the agent walk one chain: the region the pod gets is the agent’s',
+  async (t) => {
+    const arns = fc.constantFrom(
+      'prod/db',
+      ARN,
+      SSM_ARN,
+      'arn:aws:ssm:eu-central-1:111122223333:parameter/x',
+      'arn:aws:secretsmanager:ap-south-1:111122223333:secret:y-AbCdEf',
+    );
+    const region = fc.option(fc.constantFrom('us-east-2', 'eu-west-1'), {
+      nil: undefined,
+      freq: 1,
+    });
+    const cases = fc.record({
+      ids: fc.array(arns, { minLength: 1, maxLength: 3 }),
+      annotated: region,
+      awsRegion: region,
+      awsDefaultRegion: region,
+      fallback: region,
+    });
+    let denied = 0;
+    let injected = 0;
+    await fc.assert(
+      fc.asyncProperty(cases, async ({ ids, annotated, awsRegion, awsDefaultRegion, fallback }) => {
+        const env: Record<string, string> = {};
+        if (awsRegion !== undefined) env['AWS_REGION'] = awsRegion;
+        if (awsDefaultRegion !== undefined) env['AWS_DEFAULT_REGION'] = awsDefaultRegion;
+        const secrets = ids.map((id, i) =>
+          id.includes(':ssm:') ? { name: `s${i}`, source: 'parameter', id } : { name: `s${i}`, id },
+        );
+        const annotations: Record<string, string> = {};
+        for (const s of secrets)
+          annotations[`secrets-agent.io/${s.source === undefined ? 'secret' : 'param'}-${s.name}`] =
+            s.id;
+        if (annotated !== undefined) annotations['secrets-agent.io/region'] = annotated;
+        const p = pod(
+          annotations,
+          Object.entries(env).map(([name, value]) => ({ name, value })),
+        );
+        const result = admit(reviewFor(p), {
+          ...DEFAULT_INJECTOR_OPTIONS,
+          ...(fallback === undefined ? {} : { defaultRegion: fallback }),
+        });
+        // The agent run by hand with the same secrets, region and environment.
+        const byHand = await parseAgentConfig({
+          ...(annotated === undefined ? {} : { region: annotated }),
+          secrets,
+        }).catch(() => undefined);
+        if (result.outcome === 'denied') {
+          denied++;
+          if (byHand !== undefined) throw new Error('denied, but the agent accepts it');
+          return;
+        }
+        if (byHand === undefined) throw new Error('injected, but the agent refuses it');
+        injected++;
+        const [config] = agentConfigs(applyTo(p, patchOf(result))) as { region?: string }[];
+        // Where the agent by hand would find no region, the injector's default stands in.
+        const agent = await resolveRegion(byHand, {
+          ...env,
+          AWS_EC2_METADATA_DISABLED: 'true',
+        }).catch(() => undefined);
+        const want = agent?.region ?? fallback;
+        if (config?.region !== want)
+          throw new Error(`the pod gets ${config?.region}, the agent resolves ${want}`);
+      }),
+      { numRuns: 300 },
+    );
+    t.ok(denied > 30, `${denied} pods with ARNs in two regions denied`);
+    t.ok(injected > 100, `${injected} pods injected`);
+  },
+);
 
 /** A loopback stand-in for the instance metadata service's IMDSv2 calls. */
 async function imds(t: Test, region: string): Promise<{ url: string; calls: string[] }> {
@@ -130,7 +265,7 @@ t.test('the agent: config, ARN, environment, IMDS; else a clear error', async (t
   t.ok(none instanceof AgentError && none.code === 'CONFIG_INVALID');
   t.match(
     (none as Error).message,
-    /no AWS region: set region .*--default-region; the instance metadata service did not answer/,
+    /no AWS region: set region in the configuration, AWS_REGION or AWS_DEFAULT_REGION; the instance metadata service did not answer/,
   );
   const disabled = await resolveRegion(plain, {
     ...offline,

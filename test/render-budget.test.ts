@@ -50,7 +50,7 @@ t.test('a JMESPath that doubles at every step is stopped by its expanded size', 
   for (const format of ['raw', 'json', 'yaml']) {
     const { error, ms, grewMb } = failure(await spec({ key: DOUBLING, format }));
     t.equal(error.code, 'RENDER_FAILED');
-    t.match(error.message, /key-app ".*" expands to more than 1024 KiB/);
+    t.match(error.message, /secrets\[name=app\]\.key ".*" expands to more than 1024 KiB/);
     t.ok(ms < 5_000, `${format}: stopped after ${ms.toFixed(0)} ms`);
     t.ok(grewMb < 200, `${format}: memory grew by ${grewMb.toFixed(0)} MiB`);
   }
@@ -59,13 +59,19 @@ t.test('a JMESPath that doubles at every step is stopped by its expanded size', 
 t.test('nested #each blocks are stopped by the time budget', async (t) => {
   const { error, ms } = failure(await spec({ template: NESTED_EACH }));
   t.equal(error.code, 'RENDER_FAILED');
-  t.match(error.message, `template-app took longer than ${RENDER_TIMEOUT_MS} ms and was stopped`);
+  t.match(
+    error.message,
+    `secrets[name=app].template took longer than ${RENDER_TIMEOUT_MS} ms and was stopped`,
+  );
   t.ok(ms < 5_000, `stopped after ${ms.toFixed(0)} ms`);
 });
 
 t.test('a template that writes more than the output bound is refused', async (t) => {
   const { error } = failure(await spec({ template: '{{big}}'.repeat(20) }));
-  t.match(error.message, `template-app renders more than ${MAX_RENDERED_BYTES / 1024} KiB`);
+  t.match(
+    error.message,
+    `secrets[name=app].template renders more than ${MAX_RENDERED_BYTES / 1024} KiB`,
+  );
   // Within the bounds, the same engines render as usual.
   t.equal(
     Buffer.from(renderFile(await spec({ template: '{{user}}:{{big}}' }), value)).length,

@@ -31,9 +31,12 @@ function renderError(spec: SecretSpec): string {
 t.test('before prepareRenderer: a clear error, no engine loaded behind the scenes', async (t) => {
   t.match(
     renderError(yamlSpec),
-    /format-app \(yaml\) cannot apply: the YAML writer was not loaded/,
+    /secrets\[name=app\]\.format \(yaml\) cannot apply: the YAML writer was not loaded/,
   );
-  t.match(renderError(templateSpec), /template-dsn the template engine was not loaded/);
+  t.match(
+    renderError(templateSpec),
+    /secrets\[name=dsn\]\.template the template engine was not loaded/,
+  );
 });
 
 t.test('prepareRenderer loads only what the specs use', async (t) => {

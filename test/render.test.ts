@@ -238,7 +238,7 @@ t.test('key', (t) => {
       name: 'no match',
       options: { key: 'nope' },
       value: secret,
-      message: /^secret prod\/app: key-app "nope" selected nothing$/,
+      message: /^secret prod\/app: secrets\[name=app\]\.key "nope" selected nothing$/,
     },
     {
       name: 'explicit null',
@@ -250,25 +250,28 @@ t.test('key', (t) => {
       name: 'invalid expression',
       options: { key: 'a[' },
       value: secret,
-      message: /^secret prod\/app: key-app "a\[" is not a valid JMESPath expression: /,
+      message:
+        /^secret prod\/app: secrets\[name=app\]\.key "a\[" is not a valid JMESPath expression: /,
     },
     {
       name: 'non-JSON secret',
       options: { key: 'a' },
       value: text('plain text'),
-      message: /^secret prod\/app is not JSON, so key-app cannot apply$/,
+      message: /^secret prod\/app is not JSON, so secrets\[name=app\]\.key cannot apply$/,
     },
     {
       name: 'runtime type error',
       options: { key: 'abs(username)' },
       value: secret,
-      message: /key-app "abs\(username\)": Invalid type: abs\(\) expected argument 1/,
+      message:
+        /secrets\[name=app\]\.key "abs\(username\)": Invalid type: abs\(\) expected argument 1/,
     },
     {
       name: 'string result + dotenv',
       options: { key: 'username', format: 'dotenv' },
       value: secret,
-      message: /format-app \(dotenv\) needs a JSON object, and the key gave a string/,
+      message:
+        /secrets\[name=app\]\.format \(dotenv\) needs a JSON object, and the key gave a string/,
     },
   ];
   for (const c of errors)
@@ -321,7 +324,7 @@ t.test('template', (t) => {
       name: 'missing field',
       template: 'a {{nope}}',
       message:
-        /^secret prod\/app: template-app field "nope" \(line 1, column 5\) is not in the secret$/,
+        /^secret prod\/app: secrets\[name=app\]\.template field "nope" \(line 1, column 5\) is not in the secret$/,
     },
     {
       name: 'missing nested field',
@@ -336,7 +339,8 @@ t.test('template', (t) => {
     {
       name: 'syntax error',
       template: '{{#if user}}',
-      message: /^secret prod\/app: template-app invalid template: Parse error on line 1/,
+      message:
+        /^secret prod\/app: secrets\[name=app\]\.template invalid template: Parse error on line 1/,
     },
     {
       name: 'mismatched block',
@@ -354,13 +358,13 @@ t.test('template', (t) => {
       name: 'not JSON',
       template: '{{a}}',
       value: text('nope'),
-      message: /^secret prod\/app is not JSON, so template-app cannot apply$/,
+      message: /^secret prod\/app is not JSON, so secrets\[name=app\]\.template cannot apply$/,
     },
     {
       name: 'not an object',
       template: '{{a}}',
       value: json(['a']),
-      message: /template-app needs a JSON object, and the secret gave an array/,
+      message: /secrets\[name=app\]\.template needs a JSON object, and the secret gave an array/,
     },
   ];
   for (const c of errors) {
@@ -401,13 +405,13 @@ t.test('binary secrets', (t) => {
     const option = Object.keys(options)[0] as string;
     t.match(
       renderError(() => renderFile(spec(options), binary(bytes))).message,
-      new RegExp(`${option}-app.* the secret is binary`),
+      new RegExp(`secrets\\[name=app\\]\\.${option}.* the secret is binary`),
       option,
     );
   }
   t.match(
     renderError(() => extractFields(spec({ extract: true }), binary(bytes))).message,
-    /extract-app needs a JSON object, and the secret is binary/,
+    /secrets\[name=app\]\.extract needs a JSON object, and the secret is binary/,
   );
   t.match(
     renderError(() => renderFile(spec(), { versionId: 'v', arn: 'a' })).message,
@@ -440,11 +444,11 @@ t.test('extractFields', (t) => {
   t.same([...viaKey.keys()], ['c'], 'key selects the object to extract');
   t.match(
     renderError(() => extractFields(spec({ extract: true }), json(['a']))).message,
-    /extract-app needs a JSON object, and the secret gave an array/,
+    /secrets\[name=app\]\.extract needs a JSON object, and the secret gave an array/,
   );
   t.match(
     renderError(() => extractFields(spec({ extract: true }), text('x'))).message,
-    /is not JSON, so extract-app cannot apply/,
+    /is not JSON, so secrets\[name=app\]\.extract cannot apply/,
   );
   t.match(
     renderError(() => extractFields(spec({ extract: true }), json({ 'a b': 'x' }))).message,
@@ -458,7 +462,7 @@ t.test('variable names for env and dotenv', (t) => {
     for (const name of ['a-b', '1A', 'a b', '', 'é']) {
       t.match(
         renderError(() => renderFile(spec({ format }), json({ [name]: 'x' }))).message,
-        `format-app (${format}) needs variable names like [A-Za-z_][A-Za-z0-9_]*; field "${name}" is not one`,
+        `secrets[name=app].format (${format}) needs variable names like [A-Za-z_][A-Za-z0-9_]*; field "${name}" is not one`,
       );
     }
     t.match(
@@ -467,11 +471,13 @@ t.test('variable names for env and dotenv', (t) => {
     );
     t.match(
       renderError(() => renderFile(spec({ format }), json(['x']))).message,
-      new RegExp(`format-app \\(${format}\\) needs a JSON object, and the secret gave an array`),
+      new RegExp(
+        `secrets\\[name=app\\]\\.format \\(${format}\\) needs a JSON object, and the secret gave an array`,
+      ),
     );
     t.match(
       renderError(() => renderFile(spec({ format }), text('x'))).message,
-      /is not JSON, so format-app/,
+      /is not JSON, so secrets\[name=app\]\.format/,
     );
   }
   t.equal(
@@ -790,7 +796,7 @@ t.test('a field named __proto__ is a field like any other', (t) => {
 t.test('yaml refuses a "<<" field, which YAML 1.1 readers take for a merge key', (t) => {
   t.throws(() => render({ format: 'yaml' }, json({ a: { '<<': 'x' } })), {
     code: 'RENDER_FAILED',
-    message: /format-app \(yaml\) cannot write a field named "<<"/,
+    message: /secrets\[name=app\]\.format \(yaml\) cannot write a field named "<<"/,
   });
   t.end();
 });

@@ -352,7 +352,7 @@ t.test('rendering options apply to each file of a directory', async (t) => {
   t.equal(failures[0]?.error.code, 'RENDER_FAILED');
   t.match(
     failures[0]?.error.message,
-    /^path \/j is not JSON, so key-j cannot apply \(file j\/c\)$/,
+    /^path \/j is not JSON, so secrets\[name=j\]\.key cannot apply \(file j\/c\)$/,
   );
   server.parameters.delete('/j/c');
   t.same((await agent.cycle(signal)).failures, []);

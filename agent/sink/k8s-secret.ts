@@ -192,7 +192,7 @@ export class K8sSecretSink {
     if (current.metadata.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY) {
       throw new AgentError(
         'SECRET_NOT_MANAGED',
-        `Secret ${this.target} exists and is not managed by secrets-agent (no label ${MANAGED_BY_LABEL}=${MANAGED_BY}); refusing to overwrite it. Rename k8s-secret, or label the Secret to hand it over.`,
+        `Secret ${this.target} exists and is not managed by secrets-agent (no label ${MANAGED_BY_LABEL}=${MANAGED_BY}); refusing to overwrite it. Rename k8sSecret.name, or label the Secret to hand it over.`,
       );
     }
     const have = current.metadata.ownerReferences ?? [];
