@@ -20,8 +20,7 @@ import {
 } from '../common/config.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { templateEnvironment } from '../common/template.ts';
-import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
-import { isAgentCommand } from './types.ts';
+import { AGENT_NAMES, ANNOTATION_PREFIX, isOurs, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, EnvVar, Pod, Result } from './types.ts';
 import {
   ENV_PREFIX,
@@ -639,7 +638,7 @@ function checkInjectedParts(pod: Pod, out: Collector): void {
 function foreignAgentFields(c: Container): string[] {
   const sc = c.securityContext;
   const wrong: string[] = [];
-  if (c.command !== undefined && !isAgentCommand(c.command)) wrong.push('command');
+  if (c.command !== undefined && !isOurs(c.command)) wrong.push('command');
   if (sc?.['privileged'] === true) wrong.push('securityContext.privileged');
   if ((sc?.capabilities?.add ?? []).length > 0) wrong.push('securityContext.capabilities.add');
   if (sc?.allowPrivilegeEscalation === true) wrong.push('securityContext.allowPrivilegeEscalation');

@@ -162,8 +162,8 @@ export function agentCommand(runs: keyof typeof AGENT_NODE_FLAGS): readonly stri
   return ['node', ...AGENT_NODE_FLAGS[runs], AGENT_ENTRY];
 }
 
-/** Whether a container's command is one the injector writes (the only ones it accepts back). */
-export function isAgentCommand(command: readonly string[]): boolean {
+/** Whether an agent container's command is ours: one the injector writes (it accepts no other). */
+export function isOurs(command: readonly string[]): boolean {
   const key = command.join('\0');
   return (['init', 'sidecar'] as const).some((runs) => agentCommand(runs).join('\0') === key);
 }
