@@ -23,6 +23,7 @@ import {
   pathCollision,
   relativePathProblem,
   topName,
+  type HeldSource,
   type SecretFile,
   type WriteResult,
 } from './sink/files.ts';
@@ -162,6 +163,8 @@ export class Agent {
   readonly #lastGood = new Map<string, Rendered>();
   /** The secrets whose last read failed, to say when they read again. */
   #failing = new Set<string>();
+  /** Sources whose new content did not fit on the volume at the last write. */
+  #held: readonly HeldSource[] = [];
   #ready = false;
 
   constructor(deps: AgentDeps) {
@@ -182,6 +185,13 @@ export class Agent {
 
   get ready(): boolean {
     return this.#ready;
+  }
+
+  /** Why some files lag behind (for `/readyz`): the sources that did not fit, or undefined. */
+  get detail(): string | undefined {
+    if (this.#held.length === 0) return undefined;
+    const names = this.#held.map((h) => `${h.name} (${h.code}, ${h.bytes} bytes)`).join(', ');
+    return `no room on the volume for: ${names}; their last content stays`;
   }
 
   /**
@@ -230,7 +240,8 @@ export class Agent {
       const r = fresh.get(spec.name) ?? this.#lastGood.get(spec.name);
       return r === undefined ? [] : [r];
     });
-    const changed = await this.#writeFiles(current.flatMap((r) => r.files));
+    const { changed, held } = await this.#writeFiles(current.flatMap((r) => r.files));
+    failures.push(...held);
     for (const spec of config.secrets) {
       const r = fresh.get(spec.name);
       if (r !== undefined) this.#lastGood.set(spec.name, r);
@@ -317,17 +328,45 @@ export class Agent {
     }
   }
 
-  /** Writes the files; returns the names whose content changed. */
-  async #writeFiles(set: readonly SecretFile[]): Promise<readonly string[]> {
+  /**
+   * Writes the files; returns the names whose content changed, and a failure per source whose
+   * new content did not fit (the others landed).
+   */
+  async #writeFiles(
+    set: readonly SecretFile[],
+  ): Promise<{ changed: readonly string[]; held: SecretFailure[] }> {
     const { metrics, logger } = this.#deps;
-    if (set.length === 0) return [];
+    if (set.length === 0) return { changed: [], held: [] };
     const result = await this.#deps.files.write(set);
     // A directory source's files count under its name: labels never carry discovered ids.
     for (const name of new Set(result.changed.map(topName))) {
       metrics.updatesTotal.inc({ secret: name });
       logger.info('secret file updated', { secret: name });
     }
-    return result.changed;
+    return { changed: result.changed, held: this.#noteHeld(result.held ?? []) };
+  }
+
+  /** The metric, the log line and the failure of each source that did not fit; 0 once it does. */
+  #noteHeld(held: readonly HeldSource[]): SecretFailure[] {
+    const { metrics, logger, config } = this.#deps;
+    const now = new Set(held.map((h) => h.name));
+    for (const h of this.#held)
+      if (!now.has(h.name)) metrics.fileNoSpace.set({ secret: h.name }, 0);
+    this.#held = held;
+    return held.map((h) => {
+      metrics.fileNoSpace.set({ secret: h.name }, 1);
+      const message = `secret file ${h.name} (${h.bytes} bytes) does not fit on the volume ${config.outputDir}: ${h.code}; its last content stays`;
+      logger.warn('secret file does not fit', {
+        secret: h.name,
+        code: h.code,
+        bytes: h.bytes,
+        dir: config.outputDir,
+      });
+      return {
+        secret: h.name,
+        error: new AgentError('WRITE_FAILED', message, { retryable: true }),
+      };
+    });
   }
 
   /** Keeps the Kubernetes Secret in step; a failure is returned, never thrown. */

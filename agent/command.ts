@@ -364,6 +364,7 @@ async function serve(
         port: config.httpPort,
         registry: metrics.registry,
         ready: () => agent.ready,
+        detail: () => agent.detail,
       });
     }
     logger.info('starting', {

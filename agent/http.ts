@@ -18,6 +18,8 @@ export async function startStatusServer(options: {
   readonly port: number;
   readonly registry: Registry;
   readonly ready: () => boolean;
+  /** A line on why some files lag behind, shown by `/readyz` ready or not. */
+  readonly detail?: () => string | undefined;
   readonly timers?: ListenerTimers;
 }): Promise<StatusServer> {
   const timers = options.timers === undefined ? {} : { timers: options.timers };
@@ -33,9 +35,11 @@ export async function startStatusServer(options: {
         return;
       case '/readyz': {
         const ready = options.ready();
+        const detail = options.detail?.();
+        const status = ready ? 'ready' : 'not ready: secrets not written yet';
         res
           .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
-          .end(ready ? 'ready\n' : 'not ready: secrets not written yet\n');
+          .end(detail === undefined ? `${status}\n` : `${status}\n${detail}\n`);
         return;
       }
       case '/metrics':

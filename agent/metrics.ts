@@ -16,6 +16,7 @@ export interface AgentMetrics {
   readonly reloads: Counter<'outcome'>;
   readonly refreshInterval: Gauge;
   readonly localApiRequests: Counter<'outcome'>;
+  readonly fileNoSpace: Gauge<'secret'>;
 }
 
 /** Outcomes of secrets_agent_local_api_requests_total. */
@@ -86,6 +87,12 @@ export function createAgentMetrics(registry = new Registry()): AgentMetrics {
       name: 'secrets_agent_local_api_requests_total',
       help: "Requests to the local API by outcome: hit (the agent's cache), miss (read from AWS), unauthorized (no or a wrong token), error.",
       labelNames: ['outcome'] as const,
+      registers,
+    }),
+    fileNoSpace: new Gauge({
+      name: 'secrets_agent_file_no_space',
+      help: "1 while a secret's new content does not fit on the volume (its last content stays), else 0.",
+      labelNames: ['secret'] as const,
       registers,
     }),
     ready: new Gauge({

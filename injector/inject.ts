@@ -5,12 +5,13 @@
 import { checkAgentConfig, regionProblem, type AgentConfigInput } from '../common/config.ts';
 import { REGION_ENV } from '../common/region.ts';
 import { agentIdentity } from './identity.ts';
-import { parseAnnotations, toProblem, TEMPLATES } from './annotations.ts';
+import { annotationForField, parseAnnotations, toProblem, TEMPLATES } from './annotations.ts';
+import { sourceBytesBound } from '../agent/source/files-worst-case.ts';
 import { Collector, formatProblem, problemCount, quote, type Problem } from './problems.ts';
 import { mutatePod } from './mutate.ts';
 import { computePatch } from './patch.ts';
 import type { PatchOperation } from './patch.ts';
-import { buildPlan } from './plan.ts';
+import { buildPlan, MAX_VOLUME_BYTES } from './plan.ts';
 import type { InjectorOptions, Plan } from './plan.ts';
 import { appContainers, type Pod } from './types.ts';
 
@@ -45,6 +46,7 @@ export function injectPod(pod: Pod, options: InjectorOptions): PodInjection {
   checkConfigs(plan, out);
   checkCopiedRegions(pod, plan, out);
   checkPorts(pod, plan, out);
+  checkVolume(plan, out);
   if (out.count > 0) return { outcome: 'denied', problems: out.problems };
   const mutated = mutatePod(pod, plan);
   const patch = computePatch(pod, mutated);
@@ -124,6 +126,29 @@ function checkPorts(pod: Pod, plan: Plan, out: Collector): void {
           `container ${quote(c.name)} already uses port ${p.containerPort}, the local API's port; choose another`,
         );
     }
+}
+
+/** The sources a volume denial names: the largest, which are what to change. */
+const VOLUME_DENIAL_SOURCES = 3;
+
+/**
+ * An update writes the new files beside the live ones: a configuration whose files may take
+ * more than half the largest volume the injector sizes is denied, naming its largest sources,
+ * rather than admitted with a volume on which no change could land.
+ */
+function checkVolume(plan: Plan, out: Collector): void {
+  if (plan.volumeNeed <= MAX_VOLUME_BYTES) return;
+  const { secrets } = plan.config;
+  const mib = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  const largest = secrets
+    .map((spec, i) => ({ i, bytes: sourceBytesBound(spec) }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, VOLUME_DENIAL_SOURCES);
+  for (const { i, bytes } of largest)
+    out.add(
+      annotationForField(`secrets[${i}]`, secrets),
+      `its files can take up to ${mib(bytes)}; all the pod's files can take ${mib(plan.volumeNeed / 2)}, and an update needs twice that, over the ${mib(MAX_VOLUME_BYTES)} the injector gives the volume (use fewer or smaller sources, or no key, template or format on a directory source)`,
+    );
 }
 
 /** The most a denial lists: the API server shows it in events and to the user. */

@@ -12,6 +12,7 @@ import {
 } from '../common/config.ts';
 import { resolveRegion, type ResolvedRegion, type StaticRegionFrom } from '../common/region.ts';
 import { DEFAULT_IMAGE } from '../common/version.ts';
+import { filesWorstCase } from '../agent/source/files-worst-case.ts';
 import { quantityValue } from './annotations.ts';
 import type { EnvAnnotation, OptedIn, ResourceAnnotation } from './annotations.ts';
 import { appContainers, selectTargets } from './types.ts';
@@ -33,7 +34,7 @@ export interface InjectorOptions {
   readonly agentPort: number;
   /** The agent's resources when the pod's annotations do not set them. */
   readonly resources: { readonly requests: ResourceList; readonly limits: ResourceList };
-  /** The in-memory volume's size limit. */
+  /** The in-memory volume's smallest size limit: more when the configuration may need it. */
   readonly volumeSizeLimit: string;
   /** The agent's uid and gid when the pod declares none (distroless "nonroot"). */
   readonly fallbackUser: number;
@@ -88,6 +89,8 @@ export interface Plan {
   readonly k8sSecret?: string;
   readonly roleArn?: string;
   readonly volumeSizeLimit: string;
+  /** Room an update may need: twice the most the files can take (they are written beside). */
+  readonly volumeNeed: number;
   readonly warnings: readonly string[];
   /** Where the agent's region came from, when the annotations did not set it. */
   readonly regionFrom?: Exclude<StaticRegionFrom, 'config'>;
@@ -95,7 +98,47 @@ export interface Plan {
   readonly localApiPort?: number;
 }
 
+const MI = 1024 * 1024;
+/**
+ * The most the injector sizes the volume to. The files are in memory: they count against the
+ * agent's memory limit (the writer is charged for tmpfs pages) and the pod's. A configuration
+ * whose update may need more is denied (inject.ts).
+ */
+export const MAX_VOLUME_BYTES = 128 * MI;
+
+/**
+ * The volume's size: room for two versions of the most the files can take (an update writes
+ * the new files beside the live ones), in whole MiB, never below the injector's setting.
+ */
+export function volumeSize(
+  secrets: readonly SecretInput[],
+  floor: string,
+): { readonly sizeLimit: string; readonly bytes: number; readonly need: number } {
+  const need = 2 * filesWorstCase(secrets);
+  const floorBytes = quantityValue(floor);
+  const mib = Math.ceil(need / MI);
+  return mib * MI <= floorBytes
+    ? { sizeLimit: floor, bytes: floorBytes, need }
+    : { sizeLimit: `${mib}Mi`, bytes: mib * MI, need };
+}
+
+/**
+ * The default memory limit grows with the volume past the injector's setting: the files the
+ * agent writes count against it, and the default holds a cold start with the volume full.
+ */
+function withVolume(
+  defaults: InjectorOptions['resources'],
+  extraBytes: number,
+): InjectorOptions['resources'] {
+  const limit = defaults.limits['memory'];
+  if (extraBytes <= 0 || limit === undefined) return defaults;
+  const mib = Math.ceil((quantityValue(limit) + extraBytes) / MI);
+  return { ...defaults, limits: { ...defaults.limits, memory: `${mib}Mi` } };
+}
+
 export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): Plan {
+  const volume = volumeSize(parsed.config.secrets, options.volumeSizeLimit);
+  const extra = volume.bytes - quantityValue(options.volumeSizeLimit);
   const targets = selectTargets(pod, parsed.containers).selected;
   const { layout, warning } = chooseLayout(pod, parsed, options);
   const region = agentRegion(pod, parsed, options);
@@ -115,7 +158,7 @@ export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): 
     targets: targets.map((c) => c.name),
     runAsUser: parsed.runAsUser ?? declaredId(pod, targets, 'runAsUser') ?? options.fallbackUser,
     runAsGroup: parsed.runAsGroup ?? declaredId(pod, targets, 'runAsGroup') ?? options.fallbackUser,
-    resources: agentResources(parsed.resources, options.resources),
+    resources: agentResources(parsed.resources, withVolume(options.resources, extra)),
     config,
     ...(layout === 'init+sidecar'
       ? { initConfig: agentConfig(pod, parsed, options, region.region, 'init', false) }
@@ -124,7 +167,8 @@ export function buildPlan(pod: Pod, parsed: OptedIn, options: InjectorOptions): 
     env: parsed.env,
     ...(parsed.k8sSecret === undefined ? {} : { k8sSecret: parsed.k8sSecret }),
     ...(parsed.roleArn === undefined ? {} : { roleArn: parsed.roleArn }),
-    volumeSizeLimit: options.volumeSizeLimit,
+    volumeSizeLimit: volume.sizeLimit,
+    volumeNeed: volume.need,
     ...regionSource(region.from),
     warnings: [
       ...parsed.warnings,

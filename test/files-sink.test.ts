@@ -184,3 +184,31 @@ t.test('the version marker is rewritten after each update, and only then', async
     'a stray temporary marker is cleaned',
   );
 });
+
+t.test(
+  'an unchanged file is a hard link to the live one: an update costs what changed',
+  async (t) => {
+    const dir = await tempDir(t);
+    const sink = new FileSink(dir);
+    await sink.write([file('a', 'one'), file('b', 'two', 0o400), file('d/x', 'three')]);
+    const first = await readlink(join(dir, '..data'));
+    const before = await Promise.all(['a', 'b', 'd/x'].map((n) => stat(join(dir, first, n))));
+    t.same(await sink.write([file('a', 'ONE'), file('b', 'two', 0o400), file('d/x', 'three')]), {
+      status: 'written',
+      changed: ['a'],
+    });
+    const second = await readlink(join(dir, '..data'));
+    t.not(second, first);
+    const after = await Promise.all(['a', 'b', 'd/x'].map((n) => stat(join(dir, second, n))));
+    t.not(after[0]?.ino, before[0]?.ino, 'the changed file is new');
+    t.equal(after[1]?.ino, before[1]?.ino, 'an unchanged file is the same inode');
+    t.equal(after[2]?.ino, before[2]?.ino, "and so is a directory source's");
+    t.equal(after[1]?.mode, before[1]?.mode, 'with its mode');
+    t.equal(await readFile(join(dir, 'b'), 'utf8'), 'two');
+    t.equal(await readFile(join(dir, 'a'), 'utf8'), 'ONE');
+    // The previous version is removed by the next update: the linked files stay whole.
+    await sink.write([file('a', 'uno'), file('b', 'two', 0o400), file('d/x', 'three')]);
+    t.equal(await readFile(join(dir, 'b'), 'utf8'), 'two');
+    t.equal(await readFile(join(dir, 'd', 'x'), 'utf8'), 'three');
+  },
+);

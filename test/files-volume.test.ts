@@ -1,8 +1,9 @@
 /**
  * The files sink on a full volume, as a pod's size-limited in-memory `emptyDir`: a private mount
  * namespace (`unshare -m`) with a small tmpfs. At most two versions are ever on the volume, so a
- * volume twice the size of one version takes every update; a version that does not fit is
- * removed at once, the live one stays, and the error says it was the write, not the fetch.
+ * volume twice the size of one version takes every update; a file whose new content does not
+ * fit keeps its live content and is named, nothing partial stays, and a later update that fits
+ * lands. files-swap-room.test.ts runs the same through the whole agent.
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ const WRITER = join(import.meta.dirname, 'helpers', 'volume-writer.ts');
 
 interface Line {
   readonly status?: string;
+  readonly held?: readonly string[];
   readonly code?: string;
   readonly message?: string;
   readonly versions: number;
@@ -57,15 +59,27 @@ t.test('updates fit a volume twice the size of one version', async (t) => {
   }
 });
 
-t.test('a version that does not fit is removed; the live one stays', async (t) => {
+t.test('files that do not fit are held and named; the live ones stay', async (t) => {
   const dir = await tempDir(t);
   const [first, tooBig, after] = await writes(dir, 256, [100, 400, 100]);
   t.equal(first?.status, 'written');
-  t.equal(tooBig?.code, 'WRITE_FAILED');
-  t.match(tooBig?.message, /cannot write secret files in .*: ENOSPC/);
+  t.equal(tooBig?.status, 'unchanged', 'nothing landed');
+  t.same(tooBig?.held, ['a:ENOSPC', 'b:ENOSPC'], 'each file that did not fit, by name');
   t.equal(tooBig?.versions, 1, 'the partial version is gone, the live one is there');
   t.equal(tooBig?.live, first?.live, '..data still points at the live version');
   t.equal(after?.status, 'written', 'the next update has the room it needs');
+  t.same(after?.held, []);
+});
+
+t.test('one file that does not fit is held; the other lands beside it', async (t) => {
+  const dir = await tempDir(t);
+  // 120 KiB live (a, b: 60 each); then a and b of 90 KiB: a fits, b then does not:
+  // 120 + 90 + 90 > 256.
+  const [first, second] = await writes(dir, 256, [120, 180]);
+  t.equal(first?.status, 'written');
+  t.equal(second?.status, 'written', 'a landed');
+  t.same(second?.held, ['b:ENOSPC']);
+  t.not(second?.live, first?.live, 'a new version is live');
 });
 
 t.test('the termination line of a write failure says write, not fetch', async (t) => {

@@ -12,8 +12,12 @@
  * one update resolves `..data` once and reads inside that directory; the previous version
  * is kept until the next update starts, so such a read never races the removal. At most two
  * versions are on the volume at any time, even mid-update (the live one and the one being
- * written), so a volume twice the size of one version always has room; a version that could
- * not be written whole (a full volume) is removed at once.
+ * written). A file that did not change is a hard link to the live version's (files are never
+ * modified in place), so an update costs the room of what changed, not of the whole set.
+ *
+ * A source (a file, or a directory source's tree) whose new content does not fit (ENOSPC,
+ * EDQUOT) keeps its live content in the new version and is reported in `held`: the other
+ * sources' changes still land, each file whole, and the next write tries it again.
  *
  *   <dir>/.secrets-agent-version             rewritten last: the update is complete
  *
@@ -22,6 +26,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   chmod,
+  link,
   lstat,
   mkdir,
   readdir,
@@ -47,6 +52,27 @@ export interface WriteResult {
   readonly status: 'written' | 'unchanged';
   /** Names whose content or mode changed, were added or were removed. */
   readonly changed: readonly string[];
+  /** Top-level names whose new content did not fit on the volume (their live content stays). */
+  readonly held?: readonly HeldSource[];
+}
+
+/** A source whose change could not be written for want of room. */
+export interface HeldSource {
+  /** The top-level name (a file, or a directory source's directory). */
+  readonly name: string;
+  /** ENOSPC (the volume is full) or EDQUOT (a quota). */
+  readonly code: NoSpaceCode;
+  /** The bytes its new content needed. */
+  readonly bytes: number;
+}
+
+/** The errors that mean "no room", never retried by writing the same bytes at once. */
+export const NO_SPACE_CODES = ['ENOSPC', 'EDQUOT'] as const;
+export type NoSpaceCode = (typeof NO_SPACE_CODES)[number];
+
+function noSpaceCode(err: unknown): NoSpaceCode | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return NO_SPACE_CODES.find((c) => c === code);
 }
 
 export const DATA_LINK = '..data';
@@ -114,9 +140,12 @@ export class FileSink {
         this.#current = current;
         return { status: 'unchanged', changed };
       }
-      await this.#swap(files, current);
-      this.#current = new Map(files.map((f) => [f.name, f]));
-      return { status: 'written', changed };
+      const { written, held } = await this.#swap(files, current);
+      const heldNames = new Set(held.map((h) => h.name));
+      this.#current = new Map(written.map((f) => [f.name, f]));
+      const landed = changed.filter((name) => !heldNames.has(topName(name)));
+      const status = landed.length === 0 ? 'unchanged' : 'written';
+      return { status, changed: landed, ...(held.length === 0 ? {} : { held }) };
     } catch (err) {
       this.#current = undefined;
       if (err instanceof AgentError) throw err;
@@ -128,35 +157,40 @@ export class FileSink {
     }
   }
 
+  /**
+   * Writes a new version and switches `..data` to it. Returns the files the new version holds
+   * (a held source's live ones) and the held sources; with nothing landed, nothing switches.
+   */
   async #swap(
     files: readonly SecretFile[],
     previous: ReadonlyMap<string, SecretFile>,
-  ): Promise<void> {
+  ): Promise<{ written: SecretFile[]; held: HeldSource[] }> {
     await mkdir(this.dir, { recursive: true });
     const oldTarget = await readLinkOrUndefined(join(this.dir, DATA_LINK));
     // The version before the live one goes first: the new one then fits beside the live one.
     await this.#removeVersionsExcept(oldTarget, undefined);
     const stamp = `..${new Date().toISOString().replace(/[-:TZ]/g, '_')}${randomBytes(3).toString('hex')}`;
     const version = join(this.dir, stamp);
+    const live = oldTarget === undefined ? undefined : join(this.dir, oldTarget);
+    let result: { written: SecretFile[]; held: HeldSource[]; landed: boolean };
     try {
       await mkdir(version, { mode: 0o755 });
       await chmod(version, 0o755);
-      for (const file of files) {
-        const path = join(version, file.name);
-        if (file.name.includes('/')) await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-        await writeFile(path, file.content, { mode: file.mode, flag: 'wx' });
-        await chmod(path, file.mode); // the umask may have narrowed the mode
-      }
+      result = await this.#writeSources(version, live, files, previous);
     } catch (err) {
       // A partial version would keep its space until the next attempt: free it now.
       await rm(version, { recursive: true, force: true });
       throw err;
     }
+    if (!result.landed) {
+      await rm(version, { recursive: true, force: true });
+      return { written: [...previous.values()], held: result.held };
+    }
     const tmpLink = join(this.dir, `..data_tmp_${randomBytes(3).toString('hex')}`);
     await symlink(stamp, tmpLink);
     await rename(tmpLink, join(this.dir, DATA_LINK));
     const before = new Set([...previous.keys()].map(topName));
-    const after = new Set(files.map((f) => topName(f.name)));
+    const after = new Set(result.written.map((f) => topName(f.name)));
     for (const name of after) {
       if (!before.has(name)) await this.#linkName(name);
     }
@@ -165,6 +199,43 @@ export class FileSink {
     }
     await this.#removeVersionsExcept(stamp, oldTarget);
     await this.#writeVersionMarker(stamp);
+    return { written: result.written, held: result.held };
+  }
+
+  /**
+   * Each source into the new version: unchanged files linked to the live ones, changed files
+   * written. A source that runs out of room goes back to its live files, and is held.
+   */
+  async #writeSources(
+    version: string,
+    live: string | undefined,
+    files: readonly SecretFile[],
+    previous: ReadonlyMap<string, SecretFile>,
+  ): Promise<{ written: SecretFile[]; held: HeldSource[]; landed: boolean }> {
+    const written: SecretFile[] = [];
+    const held: HeldSource[] = [];
+    let landed = false;
+    for (const [name, group] of byTopName(files)) {
+      const old = [...previous.values()].filter((f) => topName(f.name) === name);
+      try {
+        const wrote = await placeFiles(version, live, group, previous);
+        written.push(...group);
+        // A source that only lost files, or only moved to links, still counts as a change.
+        landed ||= wrote || old.length !== group.length;
+      } catch (err) {
+        const code = noSpaceCode(err);
+        if (code === undefined) throw err;
+        await rm(join(version, name), { recursive: true, force: true });
+        // Links take no room: the live content stays whole in the new version.
+        await placeFiles(version, live, old, previous);
+        written.push(...old);
+        held.push({ name, code, bytes: group.reduce((n, f) => n + f.content.byteLength, 0) });
+      }
+    }
+    // A source that is gone is a change too.
+    const kept = new Set(files.map((f) => topName(f.name)));
+    landed ||= [...previous.keys()].some((n) => !kept.has(topName(n)));
+    return { written, held, landed };
   }
 
   /**
@@ -239,6 +310,49 @@ export class FileSink {
   }
 }
 
+/** The files by the top-level name they live under, in their order. */
+function byTopName(files: readonly SecretFile[]): Map<string, SecretFile[]> {
+  const groups = new Map<string, SecretFile[]>();
+  for (const file of files) {
+    const name = topName(file.name);
+    const group = groups.get(name);
+    if (group === undefined) groups.set(name, [file]);
+    else group.push(file);
+  }
+  return groups;
+}
+
+/**
+ * Files into a version: a link to the live file when it is the same (no room taken), else
+ * written in full. Whether any was written.
+ */
+async function placeFiles(
+  version: string,
+  live: string | undefined,
+  files: readonly SecretFile[],
+  previous: ReadonlyMap<string, SecretFile>,
+): Promise<boolean> {
+  let wrote = false;
+  for (const file of files) {
+    const path = join(version, file.name);
+    if (file.name.includes('/')) await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    if (live !== undefined && sameFile(previous.get(file.name), file)) {
+      await link(join(live, file.name), path);
+      continue;
+    }
+    await writeFile(path, file.content, { mode: file.mode, flag: 'wx' });
+    await chmod(path, file.mode); // the umask may have narrowed the mode
+    wrote = true;
+  }
+  return wrote;
+}
+
+function sameFile(old: SecretFile | undefined, file: SecretFile): boolean {
+  return (
+    old !== undefined && old.mode === file.mode && Buffer.from(old.content).equals(file.content)
+  );
+}
+
 /** Every file under `<version>/<name>` (a file, or a directory source's tree). */
 async function readTree(
   version: string,
@@ -275,14 +389,7 @@ function checkNames(files: readonly SecretFile[]): void {
 function diff(current: ReadonlyMap<string, SecretFile>, next: readonly SecretFile[]): string[] {
   const changed: string[] = [];
   for (const file of next) {
-    const old = current.get(file.name);
-    if (
-      old === undefined ||
-      old.mode !== file.mode ||
-      !Buffer.from(old.content).equals(file.content)
-    ) {
-      changed.push(file.name);
-    }
+    if (!sameFile(current.get(file.name), file)) changed.push(file.name);
   }
   for (const name of current.keys()) if (!next.some((f) => f.name === name)) changed.push(name);
   return changed;

@@ -83,3 +83,11 @@ export function fetchWorstCase(shape: FetchShape): WorstCase {
     rounds: regions * (parameterCalls + directoryRounds + Math.max(named, denied)),
   };
 }
+
+export {
+  fileBytesBound,
+  fileCountBound,
+  filesWorstCase,
+  sourceBytesBound,
+  VOLUME_PAGE_BYTES,
+} from './files-worst-case.ts';

@@ -87,16 +87,19 @@ function modeOf(args: readonly string[]): string | undefined {
 
 /**
  * The agent as injected (dist/agent.js with the V8 flags of its mode); with `cli`,
- * `node CLI agent ARGS` (another build's entry).
+ * `node CLI agent ARGS` (another build's entry). `wrap`: a command the agent runs under
+ * (`unshare … exec "$@"`), the node command after it.
  */
 export function startAgent(
   args: readonly string[],
   env: Readonly<Record<string, string>>,
   cli?: string,
+  wrap: readonly string[] = [],
 ): RunningAgent {
   const flags = AGENT_NODE_FLAGS[modeOf(args) === 'init' ? 'init' : 'sidecar'];
-  const argv = cli === undefined ? [...flags, AGENT, ...args] : [cli, 'agent', ...args];
-  const child = spawn(process.execPath, argv, {
+  const node = cli === undefined ? [...flags, AGENT, ...args] : [cli, 'agent', ...args];
+  const [command, ...argv] = [...wrap, process.execPath, ...node];
+  const child = spawn(command ?? process.execPath, argv, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -18,7 +18,8 @@ for (const [i, size] of sizes.entries()) {
   const files = ['a', 'b'].map((name) => ({ name, content: half, mode: 0o644 }));
   let result: Record<string, unknown>;
   try {
-    result = { status: (await sink.write(files)).status };
+    const { status, held = [] } = await sink.write(files);
+    result = { status, held: held.map((h) => `${h.name}:${h.code}`) };
   } catch (err) {
     result = isAgentError(err) ? { code: err.code, message: err.message } : { error: String(err) };
   }
