@@ -41,7 +41,7 @@ export const LOCAL_API_ADDRESS = '127.0.0.1';
 export const MAX_URL_LENGTH = 4096;
 /** Read-through entries kept (ids the configuration does not name), oldest dropped first. */
 export const MAX_CACHED = 1_000;
-/** …and their bytes: the agent's memory limit (64Mi by default) must hold them. */
+/** …and their bytes: the agent's memory limit (128Mi by default) must hold them. */
 export const MAX_CACHED_BYTES = 8 * 1024 * 1024;
 /** `refreshNow=true` reads again at most this often per id. */
 export const REFRESH_NOW_INTERVAL_MS = 1_000;

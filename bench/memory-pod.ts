@@ -4,6 +4,7 @@
  * machine, and the ~2 KB secrets it reads (rotated through the dev endpoint's admin API).
  */
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { injectPod } from '../injector/inject.ts';
 import type { InjectorOptions } from '../injector/plan.ts';
 import type { Container, Pod } from '../injector/types.ts';
@@ -11,10 +12,29 @@ import type { Container, Pod } from '../injector/types.ts';
 export const ROLE_ARN = 'arn:aws:iam::123456789012:role/bench-agent';
 export const VALUE_BYTES = 2048;
 
-/** Where the image's files are on this machine: its entrypoint is `node dist/cli.js`. */
+/** Where the image's files are on this machine (the image's are /usr/local/bin/node, /app/dist). */
 export interface Image {
   readonly node: string;
   readonly cli: string;
+}
+
+/**
+ * The container's command and args as a command line here: `node` is the image's Node, a file
+ * under /app/dist/ the same file under the image copy's dist/. `nodeFlags`, when given, replace
+ * the injected V8 flags (the bench measures what each one is worth).
+ */
+export function localCommand(
+  container: Container,
+  image: Image,
+  nodeFlags?: readonly string[],
+): string[] {
+  const [node, ...rest] = container.command ?? [];
+  if (node !== 'node') throw new Error(`the injected command does not start with node: ${node}`);
+  const entry = rest.findIndex((a) => a.startsWith('/app/dist/'));
+  if (entry === -1) throw new Error('the injected command names no file of /app/dist/');
+  const dist = dirname(image.cli);
+  const file = join(dist, (rest[entry] ?? '').slice('/app/dist/'.length));
+  return [image.node, ...(nodeFlags ?? rest.slice(0, entry)), file, ...(container.args ?? [])];
 }
 
 export interface Launch {
@@ -76,6 +96,8 @@ export interface LaunchOptions {
   readonly terminationLog: string;
   /** The sidecar's health and metrics port on this machine. */
   readonly port: number;
+  /** Instead of the injected V8 flags. */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** The agent container the injector writes for the bench pod, as a local command line. */
@@ -92,11 +114,8 @@ export function injectedAgent(o: LaunchOptions): Launch {
     (container.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])),
   );
   return {
-    // The injector passes args only: the image's entrypoint runs them.
     argv: [
-      o.image.node,
-      o.image.cli,
-      ...(container.args ?? []),
+      ...localCommand(container, o.image, o.nodeFlags),
       // Where this machine differs from the pod: the volume's path, a free port, the log.
       '--output-dir',
       o.outputDir,

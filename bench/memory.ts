@@ -15,11 +15,16 @@
  * (d) failcnt and OOM kills of every group;
  * (e) headroom: the smallest limit at which the sidecar still becomes ready cold within 2x of
  *     unlimited, with the volume filled to its size limit (the files count against the same
- *     limit), stepping down from the default.
+ *     limit), stepping down from the default;
+ * (f) contributors: the sidecar's peak working set with each V8 flag set (the injected ones,
+ *     none, others), and what loading each dependency adds to a bare Node's;
+ * (g) the n-th pod: K sidecars (1, 10, 50) side by side in one group share the pages of the
+ *     Node binary and the bundle: the working set per agent once all are ready.
  *
  *   node bench/memory.ts [--quick]
  *   BENCH_MEMORY_LIMIT=96Mi          measure another limit than the injector's default
  *   BENCH_MEMORY_CYCLES=30           refresh cycles of the sidecar (5 s each)
+ *   BENCH_MEMORY_FLAG_SETS='--a;--b --c'  V8 flag sets the contributors table compares
  *   BENCH_MEMORY_IMAGE_DIR=/mnt/x    where the image copy goes (its block device's readahead
  *                                    sets how much of the binary a cold start reads)
  *
@@ -36,9 +41,11 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { quantityValue } from '../injector/annotations.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
+import { AGENT_NODE_FLAGS } from '../injector/types.ts';
 import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
 import { startDevProcess } from './dev-process.ts';
 import { CLI, median, printResult, QUICK, ROOT, round, sleep, table, tempDir } from './lib.ts';
@@ -73,7 +80,8 @@ const FLOOR = 32 * MiB;
 
 const GOAL_COLD_RATIO = 2;
 const GOAL_LIMIT_FRACTION = 0.75;
-const GOAL_BARE_RATIO = 1.5;
+const GOAL_BARE_RATIO = 2;
+const STRETCH_BARE_RATIO = 1.5;
 
 const support = cgroupSupport();
 const confined = support.ok;
@@ -164,8 +172,16 @@ function volume(fill = 0): Volume {
   return { dir, sizeBytes: volumeBytes, fillBytes: fill };
 }
 
-function launch(n: number, mode: 'init' | 'sidecar', vol: Volume, port = 0, opts = measured) {
+function launch(
+  n: number,
+  mode: 'init' | 'sidecar',
+  vol: Volume,
+  port = 0,
+  opts = measured,
+  nodeFlags?: readonly string[],
+) {
   return injectedAgent({
+    ...(nodeFlags === undefined ? {} : { nodeFlags }),
     n,
     mode,
     refresh: REFRESH,
@@ -243,6 +259,8 @@ function failureOf(code: number | null, signal: NodeJS.Signals | null): string {
 
 interface SidecarOptions {
   readonly cycles: number;
+  /** Instead of the injected V8 flags. */
+  readonly nodeFlags?: readonly string[];
   readonly limit?: number;
   readonly fill?: number;
   /** Give up on ready after this long (the headroom search stops a thrashing start early). */
@@ -252,7 +270,7 @@ interface SidecarOptions {
 async function runSidecar(condition: Condition, o: SidecarOptions): Promise<SidecarResult> {
   const g = await group(condition, `sidecar-${condition}`, o.limit);
   const vol = volume(o.fill);
-  const agent = launch(SECRETS, 'sidecar', vol, await freePort());
+  const agent = launch(SECRETS, 'sidecar', vol, await freePort(), measured, o.nodeFlags);
   let updates = 0;
   let readyAt: number | undefined;
   let wake = (): void => {};
@@ -339,6 +357,100 @@ async function runBare(condition: Condition): Promise<RunResult> {
   }
 }
 
+/** Each dependency as the agent loads it: the bundle's own file where it vendors one. */
+const requireFrom = createRequire(join(ROOT, 'package.json'));
+const DEPENDENCIES: readonly (readonly [string, string | null])[] = [
+  ['bare node', null],
+  [
+    'dist/agent.js (the agent, Secrets Manager client, credentials)',
+    join(dirname(image.cli), 'agent.js'),
+  ],
+  ['@aws-sdk/client-secrets-manager', requireFrom.resolve('@aws-sdk/client-secrets-manager')],
+  ['@aws-sdk/credential-provider-node', requireFrom.resolve('@aws-sdk/credential-provider-node')],
+  ['prom-client', requireFrom.resolve('prom-client')],
+  ['@jmespath-community/jmespath', requireFrom.resolve('@jmespath-community/jmespath')],
+  ['handlebars', join(dirname(image.cli), 'node_modules', 'handlebars', 'index.js')],
+  ['yaml', join(dirname(image.cli), 'node_modules', 'yaml', 'index.js')],
+  [
+    '@aws-sdk/client-ssm',
+    join(dirname(image.cli), 'node_modules', '@aws-sdk', 'client-ssm', 'index.js'),
+  ],
+];
+
+/** A Node that loads one module (or nothing) and stays a few seconds: its peak working set. */
+async function runModule(path: string | null): Promise<number | null> {
+  const g = await group('unlimited', 'module');
+  const vol = volume();
+  try {
+    g?.startSampling();
+    // agent.js would run the agent: --help makes it only load and print its usage.
+    const load =
+      path === null
+        ? ''
+        : path.endsWith('agent.js')
+          ? `process.argv[2] = '--help'; require(${JSON.stringify(path)});`
+          : `require(${JSON.stringify(path)});`;
+    const alive = QUICK ? 1000 : BARE_ALIVE_MS;
+    const p = start(confine(g, [image.node, '-e', `${load} setTimeout(() => {}, ${alive})`], vol), {
+      PATH: process.env['PATH'] ?? '',
+    });
+    const code = await p.exited;
+    g?.stopSampling();
+    if (code !== 0) throw new Error(`node -e require(${path}) exited ${code}:\n${p.stderr()}`);
+    return g?.summary().peakWorkingSetBytes ?? null;
+  } finally {
+    await g?.close();
+  }
+}
+
+/** K sidecars as injected, started together in one group (cold, in the full run). */
+async function runFleet(k: number) {
+  const g = await group('unlimited', `fleet${k}`);
+  const agents: ReturnType<typeof start>[] = [];
+  let ready = 0;
+  let wake = (): void => {};
+  const started = performance.now();
+  try {
+    g?.startSampling(100);
+    for (let i = 0; i < k; i++) {
+      const vol = volume();
+      const agent = launch(SECRETS, 'sidecar', vol, await freePort());
+      agents.push(
+        start(confine(g, agent.argv, vol), agent.env, (line) => {
+          if (!line.includes('"all secrets written"')) return;
+          ready += 1;
+          wake();
+        }),
+      );
+    }
+    const allReady = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), RUN_TIMEOUT_MS);
+      wake = () => {
+        if (ready < k) return;
+        clearTimeout(timer);
+        resolve(true);
+      };
+      wake();
+    });
+    const readyMs = allReady ? performance.now() - started : null;
+    // Settled: a second after the last one became ready.
+    await sleep(1000);
+    const now = g?.sample().workingSet;
+    const peak = g?.summary().peakWorkingSetBytes;
+    return {
+      k,
+      perAgentBytes: now === undefined || !allReady ? null : now / k,
+      peakPerAgentBytes: peak === undefined || !allReady ? null : peak / k,
+      readyMs,
+    };
+  } finally {
+    g?.stopSampling();
+    for (const a of agents) if (a.child.exitCode === null) a.child.kill('SIGKILL');
+    await Promise.all(agents.map((a) => a.exited));
+    await g?.close();
+  }
+}
+
 // ---- the run ---------------------------------------------------------------------------------
 
 const mib = (bytes: number | null | undefined): string =>
@@ -356,7 +468,7 @@ const maxOf = (xs: readonly (number | null | undefined)[]): number | null => {
 const probe = launch(SECRETS, 'sidecar', { dir: '/secrets', sizeBytes: volumeBytes });
 const nodeOptions = probe.env['NODE_OPTIONS'] ?? null;
 process.stdout.write(
-  `Memory as the platform charges it: the agent container as injected (limit ${probe.limit ?? 'none'}, ` +
+  `Memory as the platform charges it: the agent container as injected (sidecar: node ${AGENT_NODE_FLAGS.sidecar.join(' ')} agent.js, limit ${probe.limit ?? 'none'}, ` +
     `request ${probe.request ?? 'none'}, NODE_OPTIONS ${nodeOptions ?? 'unset'}), ` +
     `its volume a tmpfs of ${options.volumeSizeLimit}, ${SECRETS} secrets of ~${VALUE_BYTES / 1024} KB, IRSA through the dev endpoint's STS\n`,
 );
@@ -414,6 +526,51 @@ if (cold && unlimitedReady !== null) {
     if (ratio === null || ratio > GOAL_COLD_RATIO) break;
   }
 }
+
+// (f) contributors: the sidecar's peak working set with each V8 flag set, and what loading each
+// dependency adds to a bare Node's working set.
+/** BENCH_MEMORY_FLAG_SETS="--a --b;--c": other sets to compare (`;` between sets). */
+const FLAG_SETS: readonly (readonly string[])[] = process.env['BENCH_MEMORY_FLAG_SETS']
+  ?.split(';')
+  .map((set) => set.split(' ').filter(Boolean)) ?? [
+  [],
+  // The quick run (in the test suite) measures only the sidecar without flags beside the rest.
+  ...(QUICK
+    ? []
+    : [
+        AGENT_NODE_FLAGS.sidecar,
+        ['--max-semi-space-size=1'],
+        ['--lite-mode', '--max-semi-space-size=1'],
+      ]),
+];
+const flagRuns = new Map<string, number | null>();
+const moduleRuns = new Map<string, number | null>();
+if (confined) {
+  for (const flags of FLAG_SETS) {
+    const runs = await repeat(RUNS, () =>
+      runSidecar('unlimited', { cycles: QUICK ? 0 : 3, nodeFlags: flags }),
+    );
+    flagRuns.set(
+      flags.join(' ') || '(none)',
+      medianOf(
+        runs.map((r) => maxOf([r.cgroup?.peakWorkingSetBytes, r.cycles?.peakWorkingSetBytes])),
+      ),
+    );
+  }
+  for (const [name, path] of QUICK ? DEPENDENCIES.slice(1, 2) : DEPENDENCIES)
+    moduleRuns.set(name, medianOf(await repeat(RUNS, () => runModule(path))));
+}
+
+// (g) the marginal cost of the n-th pod: K sidecars side by side in one group share the pages of
+// the Node binary and the bundle; the working set per agent once all are ready.
+const K_VALUES = QUICK ? [2] : [1, 10, 50];
+const fleet: {
+  k: number;
+  perAgentBytes: number | null;
+  peakPerAgentBytes: number | null;
+  readyMs: number | null;
+}[] = [];
+if (confined) for (const k of K_VALUES) fleet.push(await runFleet(k));
 await dev.stop();
 
 // ---- report ----------------------------------------------------------------------------------
@@ -538,6 +695,45 @@ if (steps.length > 0) {
   );
 }
 
+if (confined) {
+  const bareModule =
+    moduleRuns.get('bare node') ?? bareOf('unlimited', (r) => r.cgroup?.peakWorkingSetBytes);
+  const noFlags = flagRuns.get('(none)') ?? null;
+  process.stdout.write(
+    `\n(f) contributors, ${temperature}, unlimited, median of ${RUNS}: the sidecar's peak working set with each V8 flag set; a Node that loads one module\n` +
+      `${table(
+        ['', 'peak WS MiB', 'vs none / vs bare MiB'],
+        [
+          ...[...flagRuns].map(([flags, ws]) => [
+            `sidecar, flags ${flags}`,
+            mib(ws),
+            ws === null || noFlags === null ? '-' : ((ws - noFlags) / MiB).toFixed(1),
+          ]),
+          ...[...moduleRuns].map(([name, ws]) => [
+            `require ${name}`,
+            mib(ws),
+            ws === null || bareModule === null ? '-' : `+${((ws - bareModule) / MiB).toFixed(1)}`,
+          ]),
+        ],
+      )}\n`,
+  );
+  process.stdout.write(
+    `\n(g) K sidecars (${SECRETS} secrets each, as injected) side by side in one group, ${temperature}: working set per agent\n` +
+      `${table(
+        ['K', 'WS per agent MiB (settled)', 'peak WS per agent MiB', 'all ready s', 'x bare WS'],
+        fleet.map((f) => [
+          f.k,
+          mib(f.perAgentBytes),
+          mib(f.peakPerAgentBytes),
+          secs(f.readyMs),
+          f.perAgentBytes === null || bareModule === null
+            ? '-'
+            : `${(f.perAgentBytes / bareModule).toFixed(2)}x`,
+        ]),
+      )}\n`,
+  );
+}
+
 // Goals, on the worst case: the larger ratio, the larger working set of the two conditions.
 const ratios = Object.values(timeJson).map((v) => (v as { ratio: number | null }).ratio);
 const worstRatio =
@@ -559,7 +755,7 @@ process.stdout.write(
   `\ngoals (${temperature}):\n` +
     `  under ${limitText} within ${GOAL_COLD_RATIO}x of unlimited: worst ${worstRatio === null ? '-' : `${worstRatio.toFixed(2)}x`} ${verdict(worstRatio, GOAL_COLD_RATIO)}\n` +
     `  peak working set <= ${GOAL_LIMIT_FRACTION * 100}% of ${limitText}: ${wsFraction === null ? '-' : `${(wsFraction * 100).toFixed(0)}% (${mib(ws)} MiB)`} ${verdict(wsFraction, GOAL_LIMIT_FRACTION)}\n` +
-    `  stretch: peak working set <= ${GOAL_BARE_RATIO}x a bare node's: ${bareRatio === null ? '-' : `${bareRatio.toFixed(2)}x (bare ${mib(bareWsUnlimited)} MiB)`} ${verdict(bareRatio, GOAL_BARE_RATIO)}\n` +
+    `  peak working set <= ${GOAL_BARE_RATIO}x a bare node's: ${bareRatio === null ? '-' : `${bareRatio.toFixed(2)}x (bare ${mib(bareWsUnlimited)} MiB)`} ${verdict(bareRatio, GOAL_BARE_RATIO)}; stretch ${STRETCH_BARE_RATIO}x: ${verdict(bareRatio, STRETCH_BARE_RATIO)}\n` +
     `  OOM kills: ${oomKills ?? '-'}\n` +
     headroomLine(),
 );
@@ -599,6 +795,11 @@ printResult('memory', {
   runs: RUNS,
   time: timeJson,
   sidecar: memJson,
+  contributors: {
+    sidecarPeakWorkingSetByFlags: Object.fromEntries(flagRuns),
+    peakWorkingSetByModule: Object.fromEntries(moduleRuns),
+  },
+  fleet,
   headroom: {
     volumeFillBytes: fill,
     steps,
@@ -619,6 +820,7 @@ printResult('memory', {
     },
     bareRatio: {
       max: GOAL_BARE_RATIO,
+      stretch: STRETCH_BARE_RATIO,
       ratio: bareRatio === null ? null : round(bareRatio),
       met: bareRatio !== null && bareRatio <= GOAL_BARE_RATIO,
     },

@@ -1,59 +1,45 @@
 /**
- * Agent start-up: `secrets-agent agent` in init mode, from process start to exit with every file
- * written, for 1, 20 and 100 secrets, as a ratio to a bare `node -e ''` start (same Node binary,
- * same run). Levers measured side by side: the bundle (dist/cli.js) vs the TypeScript source
- * (cli/main.ts), and the bundle with Node's compile cache (NODE_COMPILE_CACHE, warmed once).
+ * Agent start-up against a bare Node, in one run (same binary, interleaved rounds):
  *
- * Each run is timed by bash's `time` around the process alone: wall time, and the CPU time
- * (user + system) the process used, which other load on a shared machine disturbs far less.
+ * (a) the init agent as injected (the container's command and args, IRSA through the dev
+ *     endpoint's STS), from process start to exit with every file written, for 1, 20 and 100
+ *     secrets; beside it the same without the injected V8 flags, the agent through the
+ *     all-command entry (dist/cli.js), and, with BENCH_STARTUP_BEFORE=DIR, an earlier build's
+ *     dist/ (`node DIR/cli.js agent …`);
+ * (b) the sidecar as injected, 20 secrets: from process start to its "all secrets written" line;
+ * (c) what each dependency costs to load (`node -e "require(…)"`) above a bare Node.
+ *
+ * Wall time and CPU time (user + system, which other load on a shared machine disturbs far less)
+ * of each run, medians of the rounds; ratios are against the bare Node of the same run.
  *
  *   node bench/startup.ts [--quick]
+ *   BENCH_STARTUP_BEFORE=/tmp/old-dist   an earlier build (node build.ts --outdir) beside this one
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { startDevServer } from '../dev/server.ts';
-import {
-  agentEnv,
-  benchConfig,
-  benchSeed,
-  CLI,
-  median,
-  NODE,
-  printResult,
-  QUICK,
-  ROOT,
-  round,
-  table,
-  tempDir,
-} from './lib.ts';
+import { AGENT_NODE_FLAGS } from '../injector/types.ts';
+import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
+import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
+import { CLI, median, NODE, printResult, QUICK, ROOT, round, table, tempDir } from './lib.ts';
+import { injectedAgent, seed, type Launch } from './memory-pod.ts';
 
-const SIZES = [1, 20, 100] as const;
+/** The quick run (in the test suite) keeps to 20 secrets and the agent's own load. */
+const SIZES = QUICK ? [20] : [1, 20, 100];
 const RUNS = QUICK ? 2 : 9;
-const GOAL_RATIO_20 = 3;
+const SIDECAR_SECRETS = 20;
+/** The goal: the injected init agent with 20 secrets within this many times a bare Node. */
+const GOAL_RATIO_20 = 2;
+const BEFORE = process.env['BENCH_STARTUP_BEFORE'];
 
-interface Variant {
-  readonly name: string;
-  readonly entry: string;
-  readonly env: Readonly<Record<string, string>>;
-  /** Only these sizes (the source run is slow and says the same thing at one size). */
-  readonly sizes: readonly number[];
-}
-
-const server = await startDevServer({ seed: benchSeed(Math.max(...SIZES)) });
+const server = await startDevServer({ seed: seed(100) });
 const work = tempDir('sa-bench-startup-');
-const cacheDir = join(work, 'compile-cache');
-const base = agentEnv(server.url);
-const variants: Variant[] = [
-  { name: 'bundle', entry: CLI, env: base, sizes: SIZES },
-  {
-    name: 'bundle + compile cache',
-    entry: CLI,
-    env: { ...base, NODE_COMPILE_CACHE: cacheDir },
-    sizes: SIZES,
-  },
-  { name: 'source (cli/main.ts)', entry: join(ROOT, 'cli/main.ts'), env: base, sizes: [20] },
-];
+const tokenFile = join(work, 'token');
+writeFileSync(tokenFile, webIdentityToken());
+const image = { node: NODE, cli: CLI };
+const bareEnv = { PATH: process.env['PATH'] ?? '' };
 
 interface Timing {
   readonly ms: number;
@@ -63,17 +49,17 @@ interface Timing {
 let runIndex = 0;
 
 /**
- * Runs `NODE args` under bash's `time` (its report goes to a file; the process's own stderr is
- * kept apart) and resolves with the process's wall and CPU time; killed after 60 s.
+ * Runs argv under bash's `time` (its report goes to a file; the process's own stderr is kept
+ * apart) and resolves with the process's wall and CPU time; killed after 60 s.
  */
 function timedRun(
-  args: readonly string[],
+  argv: readonly string[],
   env: Readonly<Record<string, string>>,
 ): Promise<Timing & { code: number | null; output: string }> {
   const times = join(work, `time-${runIndex++}`);
   const script = `TIMEFORMAT='%3R %3U %3S'; out=$1; shift; { time "$@" 2>&3; } 3>&2 2>"$out"`;
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/bash', ['-c', script, 'bash', times, NODE, ...args], {
+    const child = spawn('/bin/bash', ['-c', script, 'bash', times, ...argv], {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -87,17 +73,72 @@ function timedRun(
       clearTimeout(timer);
       const [real, user, sys] = readFileSync(times, 'utf8').trim().split(/\s+/).map(Number);
       if (real === undefined || user === undefined || sys === undefined)
-        return reject(new Error(`no timing for ${args.join(' ')}`));
+        return reject(new Error(`no timing for ${argv.join(' ')}`));
       resolve({ ms: real * 1000, cpuMs: (user + sys) * 1000, code, output });
     });
   });
 }
 
+function launch(n: number, mode: 'init' | 'sidecar', dir: string, port = 0, flags?: string[]) {
+  return injectedAgent({
+    n,
+    mode,
+    refresh: '5m',
+    options: DEFAULT_INJECTOR_OPTIONS,
+    image,
+    endpoint: server.url,
+    tokenFile,
+    outputDir: dir,
+    terminationLog: join(dir, '..', 'termination-log'),
+    port,
+    ...(flags === undefined ? {} : { nodeFlags: flags }),
+  });
+}
+
+interface Variant {
+  readonly name: string;
+  readonly sizes: readonly number[];
+  /** The command line for n secrets into dir. */
+  readonly argv: (n: number, dir: string) => Launch;
+}
+
+/** The injected command with the entry and flags swapped for another build's `cli.js agent`. */
+function throughCli(cli: string): Variant['argv'] {
+  return (n, dir) => {
+    const l = launch(n, 'init', dir, 0, []);
+    const [node, , ...args] = l.argv;
+    return { ...l, argv: [node ?? NODE, cli, 'agent', ...args] };
+  };
+}
+
+const variants: Variant[] = [
+  {
+    name: `as injected (${['node', ...AGENT_NODE_FLAGS.init, 'agent.js'].join(' ')})`,
+    sizes: SIZES,
+    argv: (n, dir) => launch(n, 'init', dir),
+  },
+  {
+    name: `a sidecar's flags (${AGENT_NODE_FLAGS.sidecar.join(' ')})`,
+    sizes: [20],
+    argv: (n, dir) => launch(n, 'init', dir, 0, [...AGENT_NODE_FLAGS.sidecar]),
+  },
+  { name: 'all commands (cli.js agent)', sizes: [20], argv: throughCli(CLI) },
+  ...(BEFORE === undefined
+    ? []
+    : [
+        {
+          name: `before (${BEFORE}/cli.js agent)`,
+          sizes: [20],
+          argv: throughCli(join(BEFORE, 'cli.js')),
+        },
+      ]),
+];
+
 /** One init run into a fresh directory; throws unless it exits 0 with all n files written. */
 async function agentRun(variant: Variant, n: number): Promise<Timing> {
   const dir = join(work, `run-${runIndex++}`, 'secrets');
-  const config = JSON.stringify(benchConfig(n, { mode: 'init', outputDir: dir }));
-  const run = await timedRun([variant.entry, 'agent', '--config-json', config], variant.env);
+  const l = variant.argv(n, dir);
+  const run = await timedRun(l.argv, l.env);
   const written = run.code === 0 ? readdirSync(dir).filter((f) => !f.startsWith('.')).length : 0;
   if (written !== n) {
     throw new Error(
@@ -107,21 +148,85 @@ async function agentRun(variant: Variant, n: number): Promise<Timing> {
   return run;
 }
 
+/** The sidecar as injected: spawn to its "all secrets written" line, then SIGTERM. */
+async function sidecarReady(): Promise<number> {
+  const dir = join(work, `run-${runIndex++}`, 'secrets');
+  const l = launch(SIDECAR_SECRETS, 'sidecar', dir, await freePort());
+  const [file, ...args] = l.argv;
+  const started = performance.now();
+  const child = spawn(file ?? NODE, args, { env: l.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const ready = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`sidecar not ready in 60 s:\n${output}`)),
+      60_000,
+    );
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('"all secrets written"')) {
+        clearTimeout(timer);
+        resolve(performance.now() - started);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.once('close', (code) => reject(new Error(`sidecar exited ${code}:\n${output}`)));
+  });
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  child.kill('SIGTERM');
+  await closed;
+  return ready;
+}
+
+/** (c): each dependency as the agent loads it (the bundle's own files where it vendors one). */
+const requireFrom = createRequire(join(ROOT, 'package.json'));
+const DEPENDENCIES: readonly (readonly [string, string])[] = [
+  [
+    'the agent (dist/agent.js: its code, the Secrets Manager client, credentials)',
+    join(ROOT, 'dist', 'agent.js'),
+  ],
+  ['@aws-sdk/client-secrets-manager', requireFrom.resolve('@aws-sdk/client-secrets-manager')],
+  ['@aws-sdk/credential-provider-node', requireFrom.resolve('@aws-sdk/credential-provider-node')],
+  ['prom-client', requireFrom.resolve('prom-client')],
+  ['@jmespath-community/jmespath', requireFrom.resolve('@jmespath-community/jmespath')],
+  [
+    'handlebars (dist/node_modules/handlebars/)',
+    join(ROOT, 'dist', 'node_modules', 'handlebars', 'index.js'),
+  ],
+  ['yaml (dist/node_modules/yaml/)', join(ROOT, 'dist', 'node_modules', 'yaml', 'index.js')],
+  [
+    '@aws-sdk/client-ssm (dist/node_modules/@aws-sdk/client-ssm/)',
+    join(ROOT, 'dist', 'node_modules', '@aws-sdk', 'client-ssm', 'index.js'),
+  ],
+  ['node:https', 'node:https'],
+];
+/** The agent.js row would run the agent: only its module evaluation is wanted. */
+const loadOnly = (path: string): string =>
+  path.endsWith('agent.js')
+    ? `process.argv[2]='--help';require(${JSON.stringify(path)})`
+    : `require(${JSON.stringify(path)})`;
+
 try {
-  // Warm-ups: the page cache, and the compile cache's first fill (not counted).
-  await timedRun(['-e', ''], base);
-  for (const v of variants) await agentRun(v, 1);
+  // Warm-ups: the page cache (not counted).
+  await timedRun([NODE, '-e', ''], bareEnv);
+  for (const v of QUICK ? variants.slice(0, 1) : variants) await agentRun(v, 1);
 
   const bare: Timing[] = [];
   const samples = new Map<string, Timing[]>();
+  const push = <T>(m: Map<string, T[]>, key: string, x: T): void => {
+    m.set(key, [...(m.get(key) ?? []), x]);
+  };
+  const ready: number[] = [];
+  const deps = new Map<string, Timing[]>();
   // Interleaved rounds: noise on this machine hits every variant alike.
-  for (let round_ = 0; round_ < RUNS; round_++) {
-    bare.push(await timedRun(['-e', ''], base));
-    for (const v of variants) {
-      for (const n of v.sizes) {
-        const key = `${v.name}|${n}`;
-        samples.set(key, [...(samples.get(key) ?? []), await agentRun(v, n)]);
-      }
+  for (let r = 0; r < RUNS; r++) {
+    bare.push(await timedRun([NODE, '-e', ''], bareEnv));
+    for (const v of variants)
+      for (const n of v.sizes) push(samples, `${v.name}|${n}`, await agentRun(v, n));
+    ready.push(await sidecarReady());
+    for (const [name, path] of QUICK ? DEPENDENCIES.slice(0, 1) : DEPENDENCIES) {
+      const run = await timedRun([NODE, '-e', loadOnly(path)], bareEnv);
+      if (run.code !== 0) throw new Error(`loading ${name} failed:\n${run.output}`);
+      push(deps, name, run);
     }
   }
 
@@ -155,23 +260,50 @@ try {
       });
     }
   }
-  const bundle20 = samples.get('bundle|20') ?? [];
-  const ratio20 = wall(bundle20) / bareMs;
-  const cpuRatio20 = cpu(bundle20) / bareCpuMs;
+  const readyMs = median(ready);
+  rows.push([
+    `sidecar as injected, to ready`,
+    SIDECAR_SECRETS,
+    round(readyMs, 1),
+    (readyMs / bareMs).toFixed(2),
+    '-',
+    '-',
+  ]);
+  const injected20 = samples.get(`${variants[0]?.name}|20`) ?? [];
+  const ratio20 = wall(injected20) / bareMs;
+  const cpuRatio20 = cpu(injected20) / bareCpuMs;
   process.stdout.write(
-    `Agent start-up, init mode, process start to exit with every file written (median of ${RUNS} runs)\n\n`,
+    `(a, b) Agent start-up, process start to exit with every file written (init) or to ready (sidecar); median of ${RUNS} rounds; load average ${loadAverage()}\n\n`,
   );
   process.stdout.write(
     `${table(['variant', 'secrets', 'wall ms', 'x bare', 'CPU ms', 'x bare CPU'], rows)}\n`,
   );
+  const depRows = [...deps].map(([name, ts]) => [
+    name,
+    round(cpu(ts), 1),
+    round(cpu(ts) - bareCpuMs, 1),
+    (cpu(ts) / bareCpuMs).toFixed(2),
+  ]);
   process.stdout.write(
-    `\ngoal: bundle, 20 secrets <= ${GOAL_RATIO_20}x bare: ${ratio20.toFixed(2)}x ${ratio20 <= GOAL_RATIO_20 ? 'met' : 'MISSED'} (CPU time: ${cpuRatio20.toFixed(2)}x)\n`,
+    `\n(c) what loading each costs: node -e "require(...)", CPU ms (median), above a bare Node\n\n${table(['module', 'CPU ms', '+ over bare', 'x bare'], depRows)}\n`,
+  );
+  process.stdout.write(
+    `\ngoal: as injected, 20 secrets <= ${GOAL_RATIO_20}x bare: ${ratio20.toFixed(2)}x ${ratio20 <= GOAL_RATIO_20 ? 'met' : 'MISSED'} (CPU time: ${cpuRatio20.toFixed(2)}x); sidecar to ready: ${(readyMs / bareMs).toFixed(2)}x\n`,
   );
   printResult('startup', {
     runs: RUNS,
+    loadAverage: loadAverage(),
     bareMs: round(bareMs, 1),
     bareCpuMs: round(bareCpuMs, 1),
     results,
+    sidecarReadyMs: round(readyMs, 1),
+    sidecarReadyRatio: round(readyMs / bareMs),
+    dependencies: Object.fromEntries(
+      [...deps].map(([name, ts]) => [
+        name,
+        { cpuMs: round(cpu(ts), 1), overBareCpuMs: round(cpu(ts) - bareCpuMs, 1) },
+      ]),
+    ),
     goal: {
       ratio20: round(ratio20),
       cpuRatio20: round(cpuRatio20),
@@ -181,4 +313,9 @@ try {
   });
 } finally {
   await server.close();
+}
+
+/** The machine's 1-minute load average: figures taken under load say so. */
+function loadAverage(): number {
+  return round(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]), 2);
 }

@@ -96,7 +96,8 @@ function summarize(pod: Pod, agent: Container): void {
       );
     }
   }
-  print(`  agent args    agent --config-json <the agent's configuration:>`);
+  print(`  agent command ${(agent.command ?? []).join(' ')}`);
+  print(`  agent args    --config-json <the agent's configuration:>`);
   print(JSON.stringify(config, null, 2).replace(/^/gm, '                '));
   print(`  annotation    secrets-agent.io/status: injected`);
 }
@@ -258,7 +259,12 @@ async function start(run: RunDir): Promise<void> {
     "The agent's metrics",
   );
 
-  const child = spawn(process.execPath, [join(root, 'dist/cli.js'), ...(agent.args ?? [])], {
+  // The container's command, its image paths under this checkout: node's flags, then the entry.
+  const [, ...command] = agent.command ?? [];
+  const local = command.map((a) =>
+    a.startsWith('/app/') ? join(root, a.slice('/app/'.length)) : a,
+  );
+  const child = spawn(process.execPath, [...local, ...(agent.args ?? [])], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: agentEnv(agent, run, aws.url, agentPort),
   });

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 /**
- * The composition root: the one place that reads `process.env`, handles signals and exits.
- * Each command is imported lazily, so `agent` never loads the injector's code and vice versa
- * (in the bundle, each command is a file of its own: build.ts).
+ * The composition root: picks the command by name (run.ts runs it). Each command is imported
+ * lazily, so `webhook` never evaluates the agent's code and vice versa. (An injected container
+ * runs the agent from its own entry, cli/agent.ts.)
  */
-import type { Command, CommandContext } from '../common/command.ts';
+import type { Command } from '../common/command.ts';
+import { exit, runCommand } from './run.ts';
 
 /**
  * `dev` is a developer tool: the bundle and the image do not carry it. The bundle loads it from
@@ -31,14 +32,6 @@ async function loadDevCommand(): Promise<Command> {
   }
 }
 
-/**
- * A usage error (AgentError USAGE), known by its code: this entry imports no module of a
- * command's, so that in the bundle each module exists once per process (build.ts).
- */
-function isUsageError(err: unknown): err is Error {
-  return err instanceof Error && (err as { code?: unknown }).code === 'USAGE';
-}
-
 const COMMANDS: Readonly<Record<string, { summary: string; load: () => Promise<Command> }>> = {
   agent: {
     summary: 'fetch Secrets Manager secrets and SSM parameters into files, kept fresh',
@@ -63,7 +56,8 @@ function usage(): string {
   return `usage: secrets-agent <command> [flags]\n\ncommands:\n${rows.join('\n')}\n\nsecrets-agent <command> --help shows a command's flags;\nsecrets-agent --version (or -v), the version.\n`;
 }
 
-async function main(): Promise<number> {
+/** Help and version here; a command by its name through run.ts. */
+async function main(): Promise<number | undefined> {
   const [name, ...argv] = process.argv.slice(2);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage());
@@ -71,7 +65,6 @@ async function main(): Promise<number> {
   }
   // `--version` anywhere, after a command too: every command answers it the same way.
   if (name === '--version' || name === '-v' || name === 'version' || argv.includes('--version')) {
-    // Its own file in the bundle: the entry holds no module a command also holds.
     const { VERSION } = await import('../common/version.ts');
     process.stdout.write(`secrets-agent ${VERSION}\n`);
     return 0;
@@ -81,40 +74,10 @@ async function main(): Promise<number> {
     process.stderr.write(`secrets-agent: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
-  const controller = new AbortController();
-  const stop = (): void => controller.abort();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  const ctx: CommandContext = {
-    argv,
-    env: process.env,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    // A getter: process.stdin builds its stream (tty or pipe handles) on first read, ~7 ms of
-    // every start, and only `inject -f -` reads it.
-    get stdin() {
-      return process.stdin;
-    },
-    signal: controller.signal,
-  };
-  try {
-    const command = await entry.load();
-    return await command(ctx);
-  } catch (err) {
-    if (isUsageError(err)) {
-      process.stderr.write(`secrets-agent ${err.message}\n`);
-      return 2;
-    }
-    process.stderr.write(
-      `secrets-agent ${name}: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
-    return 1;
-  }
+  runCommand(name, entry.load, argv);
+  return undefined;
 }
 
-// A command has closed what it opened; the timer only guards against a stray handle keeping
-// the process alive after its work is done.
 void main().then((code) => {
-  process.exitCode = code;
-  setTimeout(() => process.exit(code), 2000).unref();
+  if (code !== undefined) exit(code);
 });

@@ -6,7 +6,7 @@ import { type AgentConfigInput, DEFAULTS } from '../common/config.ts';
 import { parseDuration } from '../common/duration.ts';
 import { AGENT_OUTPUT_DIR } from './plan.ts';
 import type { Plan } from './plan.ts';
-import { AGENT_NAMES } from './types.ts';
+import { AGENT_NAMES, agentCommand } from './types.ts';
 import type { Container, EnvVar, Probe, SecurityContext } from './types.ts';
 import type { AgentIdentity } from './identity.ts';
 
@@ -32,7 +32,8 @@ export function agentContainer(
     name: role === 'init' ? AGENT_NAMES.init : AGENT_NAMES.sidecar,
     image: plan.image,
     imagePullPolicy: defaultPullPolicy(plan.image),
-    args: ['agent', '--config-json', JSON.stringify(config)],
+    command: agentCommand(role === 'init' ? 'init' : 'sidecar'),
+    args: ['--config-json', JSON.stringify(config)],
     env: [...podEnv(), ...identity.env],
     ...(serving
       ? {

@@ -45,10 +45,11 @@ export const DEFAULT_INJECTOR_OPTIONS: InjectorOptions = Object.freeze({
   nativeSidecar: true,
   agentPort: 9102,
   resources: Object.freeze({
-    // Memory as bench/memory.ts measures it (README, Memory): a sidecar's working set settles
-    // under the request; the limit holds a cold start (the page cache of the Node binary counts
-    // against it) with the volume full, with room to spare.
-    requests: Object.freeze({ cpu: '10m', memory: '64Mi' }),
+    // Memory as bench/memory.ts measures it (docs/performance.md, Memory): the sidecar's working
+    // set with 100 secrets peaks under the request (~29 MiB cold, ~24 MiB each of 50 side by
+    // side); the limit holds a cold start (the page cache of the Node binary counts against it)
+    // with the volume full, with room to spare.
+    requests: Object.freeze({ cpu: '10m', memory: '32Mi' }),
     // No CPU limit: a throttled agent only fetches late; memory is what must stay bounded.
     limits: Object.freeze({ memory: '128Mi' }),
   }),

@@ -89,6 +89,7 @@ export interface Container {
   readonly name: string;
   readonly image?: string;
   readonly imagePullPolicy?: string;
+  readonly command?: readonly string[];
   readonly args?: readonly string[];
   readonly env?: readonly EnvVar[];
   readonly ports?: readonly ContainerPort[];
@@ -140,6 +141,32 @@ export const AGENT_NAMES = {
   tokenVolume: 'secrets-agent-token',
   irsaVolume: 'aws-iam-token',
 } as const;
+
+/** The agent's own entry in the image (build.ts: the agent alone, nothing of the injector). */
+export const AGENT_ENTRY = '/app/dist/agent.js';
+
+/**
+ * V8 flags of the injected agents, in their command where the pod spec shows them. A sidecar
+ * stays: `--lite-mode` (no optimizing compiler, feedback allocated lazily) takes ~8 MiB off its
+ * working set, and it waits on the network, not on JavaScript. An init agent exits within a
+ * second: the flag's ~20 ms of CPU at start would cost more than its memory saves.
+ * (bench/memory.ts, bench/startup.ts, docs/performance.md.)
+ */
+export const AGENT_NODE_FLAGS = Object.freeze({
+  init: Object.freeze([] as string[]),
+  sidecar: Object.freeze(['--lite-mode']),
+}) satisfies Readonly<Record<'init' | 'sidecar', readonly string[]>>;
+
+/** The command of an agent container the injector writes, by how long the agent runs. */
+export function agentCommand(runs: keyof typeof AGENT_NODE_FLAGS): readonly string[] {
+  return ['node', ...AGENT_NODE_FLAGS[runs], AGENT_ENTRY];
+}
+
+/** Whether an agent container's command is ours: one the injector writes (it accepts no other). */
+export function isOurs(command: readonly string[]): boolean {
+  const key = command.join('\0');
+  return (['init', 'sidecar'] as const).some((runs) => agentCommand(runs).join('\0') === key);
+}
 
 export const ANNOTATION_PREFIX = 'secrets-agent.io/';
 export const STATUS_ANNOTATION = `${ANNOTATION_PREFIX}status`;

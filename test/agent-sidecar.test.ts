@@ -315,7 +315,7 @@ function imageEntrypoint(): string[] {
 }
 
 t.test(
-  'sidecar: the running process is the injected container as its spec says: the image entrypoint and the container args, no flag added, same pid',
+  'sidecar: the running process is the injected container as its spec says: its command and args, nothing added, same pid',
   async (t) => {
     const pod = join(await tempDir(t), 'pod.yaml');
     await writeFile(
@@ -348,14 +348,22 @@ t.test(
       (c) => c.name === 'secrets-agent',
     );
     if (container === undefined) throw new Error('no secrets-agent container injected');
-    t.same(container.args?.slice(0, 2), ['agent', '--config-json'], 'the agent, from its args');
+    t.same(container.args?.slice(0, 1), ['--config-json'], 'the configuration, from its args');
 
-    // As the container runtime starts it: the command, else the image's entrypoint (`node`
-    // found on the PATH, the bundle under WORKDIR /app), then the args.
-    const [nodeCommand, bundle, ...entryArgs] = container.command ?? imageEntrypoint();
+    // As the container runtime starts it: the command (else the image's entrypoint): `node`
+    // found on the PATH, its flags, a file of the bundle under WORKDIR /app; then the args.
+    const [nodeCommand, ...rest] = container.command ?? imageEntrypoint();
     t.equal(nodeCommand, 'node');
-    t.equal(bundle, '/app/dist/cli.js');
-    const argv = [join(ROOT, 'dist', 'cli.js'), ...entryArgs, ...(container.args ?? [])];
+    const entry = rest.findIndex((a) => a.startsWith('/app/dist/'));
+    t.equal(rest[entry], '/app/dist/agent.js', "the agent's own entry");
+    const flags = rest.slice(0, entry);
+    t.ok(flags.length > 0, `V8 flags in the pod spec: ${flags.join(' ')}`);
+    const argv = [
+      ...flags,
+      join(ROOT, 'dist', (rest[entry] ?? '').slice('/app/dist/'.length)),
+      ...rest.slice(entry + 1),
+      ...(container.args ?? []),
+    ];
     const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A1' }] } });
     t.teardown(() => server.close());
     const dir = join(await tempDir(t), 'secrets');
@@ -414,7 +422,7 @@ t.test(
     t.same(
       cmdline,
       [process.execPath, ...argv],
-      'the command line is the entrypoint plus the container args, nothing added',
+      'the command line is the container command plus its args, nothing added',
     );
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
     t.equal(

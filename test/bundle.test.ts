@@ -8,8 +8,9 @@ import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 import t from 'tap';
-import { BUILD_OPTIONS } from '../build.ts';
-import { CLI, ROOT } from './helpers/agent-process.ts';
+import { BUILD_OPTIONS, VENDORED } from '../build.ts';
+import { startDevServer } from '../dev/server.ts';
+import { agentEnv, CLI, ROOT, runAgent } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 const DIST = join(ROOT, 'dist');
@@ -22,11 +23,15 @@ function sources(name: string): string[] {
   return map.sources.map((f) => relative(ROOT, join(DIST, f)));
 }
 
-/** The files of the bundle that dist/NAME.js loads (on demand: build.ts). */
-function lazyFiles(name: string): string[] {
-  const code = readFileSync(join(DIST, `${name}.js`), 'utf8');
-  return [...code.matchAll(/\brequire\("\.\/([\w-]+)\.js"\)/g)].map((m) => m[1] ?? '');
+/** The bundle's .js files, relative to dist/, without the extension. */
+function outputs(): string[] {
+  return readdirSync(DIST, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => f.slice(0, -'.js'.length))
+    .sort();
 }
+
+const OWN = ['agent/', 'cli/', 'common/', 'injector/', 'dev/'];
 
 t.test('build.ts bundles the three commands and nothing of dev/', async (t) => {
   const result = await build({
@@ -51,28 +56,32 @@ t.test('build.ts bundles the three commands and nothing of dev/', async (t) => {
   );
 });
 
-t.test('dist/: one file per entry, none holding anything of dev/', async (t) => {
-  const files = readdirSync(DIST).filter((f) => f.endsWith('.js'));
-  t.same(
-    files.map((f) => f.slice(0, -'.js'.length)).sort(),
-    Object.keys(BUILD_OPTIONS.entryPoints).sort(),
-  );
-  for (const file of files) {
-    const name = file.slice(0, -'.js'.length);
-    t.ok(sources(name).length > 0, `${file} has its source map`);
+t.test(
+  'dist/: one file per entry and per vendored package, none holding anything of dev/',
+  async (t) => {
     t.same(
-      sources(name).filter((f) => f.startsWith('dev/')),
-      [],
-      `${file} holds nothing of dev/`,
+      outputs(),
+      [
+        ...Object.keys(BUILD_OPTIONS.entryPoints),
+        ...VENDORED.map((name) => `node_modules/${name}/index`),
+      ].sort(),
     );
-  }
-});
+    for (const name of outputs()) {
+      t.ok(sources(name).length > 0, `${name}.js has its source map`);
+      t.same(
+        sources(name).filter((f) => f.startsWith('dev/')),
+        [],
+        `${name}.js holds nothing of dev/`,
+      );
+    }
+  },
+);
 
 t.test("dist/ is Latin-1: V8 holds each file's source one byte a character", async (t) => {
   // A script's source stays on the heap for as long as the process runs. One character above
   // U+00FF (an arrow in a comment the bundler kept) makes V8 store the whole file two bytes a
   // character: 1.2 MB more heap for the agent.
-  for (const file of readdirSync(DIST).filter((f) => f.endsWith('.js'))) {
+  for (const file of outputs().map((name) => `${name}.js`)) {
     const lines = readFileSync(join(DIST, file), 'utf8').split('\n');
     const wide = lines.flatMap((line, i) =>
       Array.from({ length: line.length }, (_, j) => line.charCodeAt(j)).some((c) => c > 0xff)
@@ -84,36 +93,59 @@ t.test("dist/ is Latin-1: V8 holds each file's source one byte a character", asy
 });
 
 t.test('every module exists once per process, as when the source runs', async (t) => {
-  // A process loads the entry, one command's file and the files that one loads on demand: no
-  // module may sit in two of them (two copies of a class or of module state otherwise).
-  // `--version` loads the version's file instead of a command's.
-  const commands = lazyFiles('cli');
-  t.same([...commands].sort(), ['agent', 'inject', 'version', 'webhook']);
-  for (const command of commands) {
-    const loaded = ['cli', command, ...lazyFiles(command)];
-    const owner = new Map<string, string>();
-    const twice: string[] = [];
-    for (const file of loaded) {
-      for (const source of sources(file)) {
-        const first = owner.get(source);
-        // ssm.js carries its own copy of the packages the SDK clients share (the SDK's core), so
-        // that an agent without parameters never parses the SSM client; none of the agent's own.
-        const sdkCopy = file === 'ssm' && source.includes('node_modules/');
-        if (first !== undefined && !sdkCopy) twice.push(`${source} (${first}.js, ${file}.js)`);
-        owner.set(source, file);
-      }
-    }
-    t.same(twice, [], `${command}: ${loaded.map((f) => `${f}.js`).join(', ')}`);
+  // A process loads one entry and, on demand, vendored packages: no module of the project's
+  // may sit in a vendored file, and no vendored package in an entry (two copies of a class or
+  // of module state otherwise).
+  for (const name of VENDORED) {
+    const file = `node_modules/${name}/index`;
+    t.same(
+      sources(file).filter((f) => OWN.some((dir) => f.startsWith(dir))),
+      [],
+      `${file}.js: none of the project's modules`,
+    );
+    for (const entry of Object.keys(BUILD_OPTIONS.entryPoints))
+      t.same(
+        sources(entry).filter((f) => f.startsWith(`node_modules/${name}/`)),
+        [],
+        `${entry}.js: nothing of ${name}`,
+      );
   }
   t.same(
-    lazyFiles('agent').sort(),
-    ['handlebars', 'ssm', 'yaml'],
-    'the agent loads its engines and the SSM client lazily',
+    sources('agent').filter((f) => f.startsWith('injector/')),
+    [],
+    'agent.js: nothing of the injector',
   );
-  t.notMatch(
-    readFileSync(join(DIST, 'agent.js'), 'utf8'),
-    /GetParametersByPathCommand/,
-    'the SSM client is not in agent.js',
+});
+
+t.test('the agent loads a vendored package only when its configuration needs it', async (t) => {
+  const server = await startDevServer({
+    seed: {
+      secrets: [{ name: 'a', value: { user: 'u' } }],
+      parameters: [{ name: '/app/p', value: 'P', type: 'String' }],
+    },
+  });
+  t.teardown(() => server.close());
+  const dir = join(await tempDir(t), 'secrets');
+  /** The vendored packages the agent loaded, from Node's module loaders' debug log. */
+  const loaded = async (secret: Record<string, unknown>): Promise<string[]> => {
+    const config = JSON.stringify({ mode: 'init', outputDir: dir, secrets: [secret] });
+    const run = await runAgent(
+      ['--config-json', config],
+      agentEnv(server.url, { NODE_DEBUG: 'module,esm' }),
+    );
+    t.equal(run.code, 0, run.stdout);
+    return VENDORED.filter((name) => run.stderr.includes(`/dist/node_modules/${name}/index.js`));
+  };
+  t.same(await loaded({ name: 'a', id: 'a' }), [], 'a raw secret: none');
+  t.same(
+    await loaded({ name: 'p', id: '/app/p', source: 'parameter' }),
+    ['@aws-sdk/client-ssm'],
+    'an SSM parameter: the SSM client',
+  );
+  t.same(
+    await loaded({ name: 'b', id: 'a', template: 'u={{user}}' }),
+    ['handlebars'],
+    'a template: handlebars',
   );
 });
 

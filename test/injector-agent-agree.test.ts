@@ -133,8 +133,7 @@ t.test(
     t.ok(agent, 'the native sidecar is an init container');
     if (agent === undefined) return;
     t.equal(agent.restartPolicy, 'Always');
-    t.equal(agent.command, undefined, 'the image entrypoint runs');
-    t.equal(agent.args?.[0], 'agent');
+    t.equal(agent.command?.at(-1), '/app/dist/agent.js', "the agent's own entry runs");
     const app = spec.containers.find((c) => c.name !== 'secrets-agent');
     const appMount = app?.volumeMounts?.find((m) => m.name === 'secrets-agent');
     const agentMount = agent.volumeMounts?.find((m) => m.name === 'secrets-agent');
@@ -184,7 +183,7 @@ t.test(
       KUBERNETES_SERVICE_PORT: new URL(kube.url).port,
       SECRETS_AGENT_SERVICE_ACCOUNT_DIR: serviceAccount,
     };
-    const running = startAgent(agent.args?.slice(1) ?? [], env);
+    const running = startAgent(agent.args ?? [], env);
     t.teardown(() => running.stop('SIGKILL'));
     await eventually(async () => {
       const res = await fetch(
@@ -280,7 +279,7 @@ t.test('job: the injected init container fetches once and exits 0', async (t) =>
   });
   t.teardown(() => server.close());
   const volume = await tempDir(t);
-  const run = await runAgent(agent.args?.slice(1) ?? [], {
+  const run = await runAgent(agent.args ?? [], {
     ...agentEnv(server.url),
     ...containerEnv(agent, 'reports'),
     SECRETS_AGENT_OUTPUT_DIR: volume,

@@ -92,7 +92,7 @@ t.test('defaults (never written back into the annotations)', (t) => {
   t.same(plan.targets, ['setup', 'app', 'proxy'], 'all containers and init containers');
   t.equal(plan.runAsUser, 65532);
   t.equal(plan.runAsGroup, 65532);
-  t.same(plan.resources, { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '128Mi' } });
+  t.same(plan.resources, { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } });
   t.same(plan.config, {
     mode: 'sidecar',
     outputDir: '/secrets',
@@ -422,7 +422,7 @@ t.test('resources: quantities and request/limit pairs', (t) => {
     'a high request raises the default limit',
   );
   t.same(agentResources({ 'agent-cpu-limit': '5m' }, defaults), {
-    requests: { cpu: '5m', memory: '64Mi' },
+    requests: { cpu: '5m', memory: '32Mi' },
     limits: { memory: '128Mi', cpu: '5m' },
   });
   t.end();

@@ -15,7 +15,7 @@ import { TEMPLATES } from '../injector/annotations.ts';
 import { admit, DEFAULT_INJECTOR_OPTIONS, reviewJson } from '../injector/admission.ts';
 import type { InjectorOptions } from '../injector/admission.ts';
 import type { Operation } from 'fast-json-patch';
-import type { Container, Pod } from '../injector/types.ts';
+import { agentCommand, type Container, type Pod } from '../injector/types.ts';
 import {
   agentConfigs,
   applyTo,
@@ -147,8 +147,14 @@ function checkRestricted(t: Test, agent: Container): void {
   t.equal(sc?.allowPrivilegeEscalation, false, `${agent.name}: no privilege escalation`);
   t.same(sc?.capabilities?.drop, ['ALL'], `${agent.name}: drops all capabilities`);
   t.same(sc?.seccompProfile, { type: 'RuntimeDefault' }, `${agent.name}: RuntimeDefault seccomp`);
-  t.equal(agent.args?.[0], 'agent', `${agent.name}: args begin with agent`);
-  t.equal(agent.command, undefined, `${agent.name}: the image's entrypoint runs`);
+  const [node, ...rest] = agent.command ?? [];
+  t.equal(node, 'node', `${agent.name}: the image's node runs`);
+  t.ok(
+    rest.slice(0, -1).every((flag) => flag.startsWith('--')),
+    `${agent.name}: Node flags, then the entry`,
+  );
+  t.equal(rest.at(-1), '/app/dist/agent.js', `${agent.name}: the agent's own entry`);
+  t.equal(agent.args?.[0], '--config-json', `${agent.name}: args give the configuration`);
 }
 
 t.test('the schema check can fail: a broken pod is rejected', (t) => {
@@ -165,6 +171,19 @@ t.test('the schema check can fail: a broken pod is rejected', (t) => {
   t.throws(() => validatePod(broken as unknown as Pod), 'a nameless container is rejected');
   t.end();
 });
+
+t.test(
+  "docs/annotations.md states the agent containers' command as the injector writes it",
+  (t) => {
+    const docs = readFileSync(join(import.meta.dirname, '..', 'docs', 'annotations.md'), 'utf8');
+    for (const runs of ['init', 'sidecar'] as const)
+      t.ok(
+        docs.replace(/\n\s*/g, ' ').includes(`\`command: [${agentCommand(runs).join(', ')}]\``),
+        `${runs}: ${agentCommand(runs).join(' ')}`,
+      );
+    t.end();
+  },
+);
 
 interface Golden {
   readonly outcome: string;

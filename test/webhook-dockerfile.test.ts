@@ -68,6 +68,8 @@ t.test('the build stage installs from the lockfile and builds', async (t) => {
   t.match(build, /npm ci\b/);
   t.notMatch(build, /npm install\b/, 'never npm install (it may rewrite the lockfile)');
   t.match(build, /npm run build/);
+  for (const entry of Object.keys(BUILD_OPTIONS.entryPoints))
+    t.match(build, `node dist/${entry}.js --help`, `the build proves dist/${entry}.js loads`);
 });
 
 t.test('the final stage: bundle only, numeric non-root user, the CLI as entrypoint', async (t) => {

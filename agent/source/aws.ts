@@ -19,31 +19,25 @@ import {
   type SecretValueEntry,
 } from '@aws-sdk/client-secrets-manager';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import type { Pluggable } from '@smithy/types';
-import { LIMITS } from '../../common/config.ts';
 import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import type { SecretValue } from '../types.ts';
-import { checkSecretAnswer, isValueInvalid, parameterError } from './upstream.ts';
-import type { ParameterKit } from './ssm.ts';
 import { transportConfig } from './transport.ts';
-import { callOutcome, translateAwsError, translateBatchEntry, type CallOutcome } from './errors.ts';
 import {
-  mapLimit,
-  newBatchState,
-  readSecrets,
-  type BatchResult,
-  type BatchState,
-} from './strategy.ts';
-import {
-  describeRef,
-  maxPages,
-  refKey,
-  type Deadline,
-  type FetchOutcome,
-  type SecretRef,
-  type SecretSource,
-} from './source.ts';
+  callBudget,
+  callError,
+  countingPlugin,
+  outOfTime,
+  valueOrError,
+  type CallContext,
+  type ClientSettings,
+  type OnApiCall,
+  type Outcome,
+  type ParameterReader,
+  type SecretAnswer,
+} from './call.ts';
+import { translateAwsError, translateBatchEntry } from './errors.ts';
+import { newBatchState, readSecrets, type BatchResult, type BatchState } from './strategy.ts';
+import { describeRef, refKey, type SecretRef, type SecretSource } from './source.ts';
 
 export { BATCH_LIMIT, GET_CONCURRENCY, mapLimit } from './strategy.ts';
 /** One attempt per SDK call, STS's included: the agent's loop is the one retry layer. */
@@ -61,7 +55,7 @@ export interface AwsSourceOptions {
   readonly failoverRegion?: string;
   readonly logger: Logger;
   /** Called once per call sent (the agent's retries are new calls): what the user pays for. */
-  readonly onApiCall: (operation: string, outcome: CallOutcome) => void;
+  readonly onApiCall: OnApiCall;
   readonly requestTimeoutMs?: number;
   /**
    * Credentials come from a container credentials endpoint (EKS Pod Identity, ECS): its
@@ -75,45 +69,6 @@ export interface AwsSourceOptions {
   readonly now?: () => number;
   /** For the batch call's cool-down after throttling (strategy.ts). */
   readonly random?: () => number;
-}
-
-/**
- * Counts every call sent: the deserialize step runs once per attempt (the SDK makes one), and
- * high priority wraps the deserializer, so modelled AWS errors are seen.
- */
-export function countingPlugin<I extends object, O extends object>(
-  onApiCall: AwsSourceOptions['onApiCall'],
-): Pluggable<I, O> {
-  return {
-    applyToStack(stack) {
-      stack.add(
-        (next, context) => async (args) => {
-          const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
-          try {
-            const result = await next(args);
-            onApiCall(operation, 'success');
-            return result;
-          } catch (err) {
-            onApiCall(operation, callOutcome(err));
-            throw err;
-          }
-        },
-        { step: 'deserialize', name: 'secretsAgentCallCounter', priority: 'high' },
-      );
-    },
-  };
-}
-
-/** What a client of another AWS service needs to share this source's credentials and rules. */
-export interface ClientSettings {
-  readonly config: Record<string, unknown>;
-  readonly onApiCall: AwsSourceOptions['onApiCall'];
-}
-
-/** The reader of SSM parameters and paths in one region (ssm.ts). */
-export interface ParameterReader {
-  read(refs: readonly SecretRef[], call: CallContext): Promise<Map<string, Outcome>>;
-  destroy(): void;
 }
 
 interface RegionClient {
@@ -206,79 +161,6 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
   };
 }
 
-/** What every call of one fetch shares. */
-export interface CallContext {
-  readonly signal: AbortSignal;
-  readonly deadline: Deadline | undefined;
-  readonly now: () => number;
-  readonly random: () => number;
-  readonly requestTimeoutMs: number;
-  readonly logger: Logger;
-}
-
-/** What ssm.ts (a file of its own in the bundle) uses of the agent. */
-function parameterKit(): ParameterKit {
-  return {
-    callBudget,
-    callError,
-    countingPlugin,
-    mapLimit,
-    outOfTime,
-    translateAwsError,
-    describeRef,
-    refKey,
-    agentError: (code, message) => new AgentError(code, message),
-    parameterError,
-    directoryItems: LIMITS.directoryItems,
-    maxPages,
-  };
-}
-
-export type Outcome = FetchOutcome & { readonly outOfTime?: boolean };
-
-/** The time a call may take: requestTimeout, or what is left before the deadline. */
-export function callBudget(call: CallContext): number {
-  if (call.deadline === undefined) return call.requestTimeoutMs;
-  return Math.min(call.requestTimeoutMs, call.deadline.at - call.now());
-}
-
-/** A ref not read because the deadline passed first. */
-export function outOfTime(ref: SecretRef, call: CallContext): Outcome {
-  return {
-    ref,
-    ok: false,
-    outOfTime: true,
-    error: new AgentError(
-      'AWS_UNAVAILABLE',
-      `${describeRef(ref)}: not read: ${call.deadline?.name ?? 'the deadline'} ran out first`,
-      { retryable: true },
-    ),
-  };
-}
-
-/** A call's error, naming the deadline when it is what cut the call short. */
-export function callError(
-  err: unknown,
-  context: string,
-  budgetMs: number,
-  call: CallContext,
-): AgentError {
-  const error = translateAwsError(err, context);
-  if (
-    call.deadline !== undefined &&
-    budgetMs < call.requestTimeoutMs &&
-    call.now() >= call.deadline.at &&
-    (err as { name?: unknown }).name === 'TimeoutError'
-  ) {
-    return new AgentError(
-      error.code,
-      `${context}: TimeoutError: no answer within the ${budgetMs} ms left before ${call.deadline.name}`,
-      { retryable: true, cause: error },
-    );
-  }
-  return error;
-}
-
 /**
  * Resolves the shared credentials (cached until they near expiry; an exchange is bounded by
  * requestTimeout, the container endpoint by its own second). On failure every ref fails with
@@ -333,9 +215,7 @@ async function fetchFrom(
   const results = new Map<string, Outcome>();
   const parameters = refs.filter((r) => r.kind === 'parameter' || r.kind === 'path');
   if (parameters.length > 0) {
-    target.parameters ??= import('./ssm.ts').then((m) =>
-      m.createParameterReader(target.settings, parameterKit()),
-    );
+    target.parameters ??= import('./ssm.ts').then((m) => m.createParameterReader(target.settings));
     for (const [key, outcome] of await (await target.parameters).read(parameters, call))
       results.set(key, outcome);
   }
@@ -494,40 +374,6 @@ export function matchesId(
     arn.length === id.length + 7 &&
     arn.startsWith(`${id}-`)
   );
-}
-
-type SecretAnswer = {
-  readonly ARN?: string | undefined;
-  readonly Name?: string | undefined;
-  readonly VersionId?: string | undefined;
-  readonly SecretString?: string | undefined;
-  readonly SecretBinary?: Uint8Array | undefined;
-  readonly VersionStages?: string[] | undefined;
-  readonly CreatedDate?: Date | undefined;
-};
-
-/** A secret's value as kept, once checked against what AWS can answer; throws VALUE_INVALID. */
-export function toValue(out: SecretAnswer): SecretValue {
-  checkSecretAnswer(out.Name ?? out.ARN ?? 'a secret', out);
-  return {
-    arn: out.ARN ?? '',
-    versionId: out.VersionId ?? '',
-    ...(out.Name === undefined ? {} : { name: out.Name }),
-    ...(out.VersionStages === undefined ? {} : { versionStages: [...out.VersionStages] }),
-    ...(out.CreatedDate === undefined ? {} : { createdDate: out.CreatedDate.getTime() / 1000 }),
-    ...(out.SecretString === undefined ? {} : { string: out.SecretString }),
-    ...(out.SecretBinary === undefined ? {} : { binary: out.SecretBinary }),
-  };
-}
-
-/** An answer's value, or the VALUE_INVALID error that refuses it. */
-export function valueOrError(out: SecretAnswer): SecretValue | AgentError {
-  try {
-    return toValue(out);
-  } catch (err) {
-    if (isValueInvalid(err)) return err;
-    throw err;
-  }
 }
 
 /** A ref's outcome from an answer: its value, or VALUE_INVALID for this ref alone. */

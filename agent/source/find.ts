@@ -29,7 +29,7 @@ import {
   valueOrError,
   type CallContext,
   type Outcome,
-} from './aws.ts';
+} from './call.ts';
 import { translateBatchEntry } from './errors.ts';
 import { describeRef, maxPages, refKey, type DirectoryItem, type SecretRef } from './source.ts';
 

@@ -1,16 +1,13 @@
 /**
  * One SSM Parameter Store read for the local API: GetParameter, made once (the caller decides
  * whether to ask again), counted like every other AWS call. The SSM client comes from the
- * agent's SSM file (ssm.ts), loaded at the first read: the agent's own file does not hold it.
+ * agent's SSM module (ssm.ts), loaded at the first read, with the SDK's SSM client (a file of its
+ * own in the bundle: build.ts).
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { CONTAINER_CREDENTIALS, SDK_MAX_ATTEMPTS, type AwsSourceOptions } from './aws.ts';
+import { countingPlugin } from './call.ts';
 import { transportConfig } from './transport.ts';
-import {
-  CONTAINER_CREDENTIALS,
-  countingPlugin,
-  SDK_MAX_ATTEMPTS,
-  type AwsSourceOptions,
-} from './aws.ts';
 
 export interface ParameterQuery {
   readonly name: string;

@@ -1,14 +1,10 @@
 /**
  * SSM Parameter Store: parameters with GetParameters (10 names a call, decrypted), and every
  * parameter under a path with GetParametersByPath (recursive, decrypted, 10 a page: the most
- * SSM allows). Loaded only when a configuration names a parameter or a path, so an agent that
- * reads Secrets Manager alone never loads the SSM client.
+ * SSM allows). Loaded only when a configuration names a parameter or a path (aws.ts imports it
+ * lazily), so an agent that reads Secrets Manager alone never evaluates the SSM client.
  *
  * Like the Secrets Manager reads, each call is made once (the agent's loop retries).
- *
- * The bundle makes this module a file of its own (dist/ssm.js, with the SSM client), loaded at
- * the first parameter read. So that no module of the agent exists twice in a process, it imports
- * only the SSM client: what it needs of the agent comes in the `kit` (types only here).
  */
 import {
   GetParametersByPathCommand,
@@ -16,42 +12,25 @@ import {
   SSMClient,
   type Parameter,
 } from '@aws-sdk/client-ssm';
-/** For the local API's one-parameter reads (ssm-read.ts): the client this file already holds. */
+/** For the local API's one-parameter reads (ssm-read.ts): loaded with this module, lazily. */
 export { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import type { AgentError, ErrorCode } from '../../common/errors.ts';
+import { LIMITS } from '../../common/config.ts';
+import { AgentError } from '../../common/errors.ts';
 import type { SecretValue } from '../types.ts';
-import type { parameterError } from './upstream.ts';
-import type {
+import {
   callBudget,
   callError,
-  CallContext,
-  ClientSettings,
   countingPlugin,
-  mapLimit,
-  Outcome,
   outOfTime,
-  ParameterReader,
-} from './aws.ts';
-import type { translateAwsError } from './errors.ts';
-import type { describeRef, DirectoryItem, maxPages, refKey, SecretRef } from './source.ts';
-
-/** What this module uses of the agent, handed in by aws.ts. */
-export interface ParameterKit {
-  readonly callBudget: typeof callBudget;
-  readonly callError: typeof callError;
-  readonly countingPlugin: typeof countingPlugin;
-  readonly mapLimit: typeof mapLimit;
-  readonly outOfTime: typeof outOfTime;
-  readonly translateAwsError: typeof translateAwsError;
-  readonly describeRef: typeof describeRef;
-  readonly refKey: typeof refKey;
-  readonly agentError: (code: ErrorCode, message: string) => AgentError;
-  /** Why a parameter's Value is not one SSM answers, if it is not (upstream.ts). */
-  readonly parameterError: typeof parameterError;
-  /** The most files one directory source may hold. */
-  readonly directoryItems: number;
-  readonly maxPages: typeof maxPages;
-}
+  type CallContext,
+  type ClientSettings,
+  type Outcome,
+  type ParameterReader,
+} from './call.ts';
+import { translateAwsError } from './errors.ts';
+import { parameterError } from './upstream.ts';
+import { mapLimit } from './strategy.ts';
+import { describeRef, maxPages, refKey, type DirectoryItem, type SecretRef } from './source.ts';
 
 /** GetParameters reads up to 10 names a call. */
 export const PARAMETERS_PER_CALL = 10;
@@ -60,24 +39,21 @@ export const PATH_PAGE_SIZE = 10;
 /** Paths read at once (each path's pages are read one after another). */
 export const PATH_CONCURRENCY = 4;
 
-export function createParameterReader(
-  settings: ClientSettings,
-  kit: ParameterKit,
-): ParameterReader {
+export function createParameterReader(settings: ClientSettings): ParameterReader {
   const client = new SSMClient(settings.config);
-  client.middlewareStack.use(kit.countingPlugin(settings.onApiCall));
+  client.middlewareStack.use(countingPlugin(settings.onApiCall));
   return {
     async read(refs, call) {
       const results = new Map<string, Outcome>();
       const names = refs.filter((r) => r.kind === 'parameter');
       for (let i = 0; i < names.length; i += PARAMETERS_PER_CALL) {
-        await readParameters(client, names.slice(i, i + PARAMETERS_PER_CALL), call, results, kit);
+        await readParameters(client, names.slice(i, i + PARAMETERS_PER_CALL), call, results);
       }
-      await kit.mapLimit(
+      await mapLimit(
         refs.filter((r) => r.kind === 'path'),
         PATH_CONCURRENCY,
         async (ref) => {
-          results.set(kit.refKey(ref), await readPath(client, ref, call, kit));
+          results.set(refKey(ref), await readPath(client, ref, call));
         },
       );
       return results;
@@ -94,9 +70,7 @@ async function readParameters(
   chunk: readonly SecretRef[],
   call: CallContext,
   results: Map<string, Outcome>,
-  kit: ParameterKit,
 ): Promise<void> {
-  const { callBudget, callError, describeRef, outOfTime, refKey, translateAwsError } = kit;
   const budget = callBudget(call);
   if (budget <= 0) {
     for (const ref of chunk) results.set(refKey(ref), outOfTime(ref, call));
@@ -125,7 +99,7 @@ async function readParameters(
   for (const ref of chunk) {
     const parameter = parameters.find((p) => answers(p, ref.id)) ?? bySelector(parameters, ref.id);
     if (parameter !== undefined) {
-      results.set(refKey(ref), parameterOutcome(ref, parameter, kit));
+      results.set(refKey(ref), parameterOutcome(ref, parameter));
       continue;
     }
     const message = invalid.includes(ref.id)
@@ -174,9 +148,9 @@ function bySelector(parameters: readonly Parameter[], requested: string): Parame
 }
 
 /** A ref's outcome from a parameter: its value, or VALUE_INVALID for this ref alone. */
-function parameterOutcome(ref: SecretRef, parameter: Parameter, kit: ParameterKit): Outcome {
+function parameterOutcome(ref: SecretRef, parameter: Parameter): Outcome {
   const name = parameter.Name ?? parameter.ARN ?? 'a parameter';
-  const error = kit.parameterError(name, parameter.Value ?? '');
+  const error = parameterError(name, parameter.Value ?? '');
   return error === undefined
     ? { ref, ok: true, value: toValue(parameter) }
     : { ref, ok: false, error };
@@ -187,13 +161,12 @@ function pathItems(
   ref: SecretRef,
   prefix: string,
   parameters: readonly Parameter[],
-  kit: ParameterKit,
 ): DirectoryItem[] | Outcome {
   const items: DirectoryItem[] = [];
   for (const parameter of parameters) {
     const name = parameter.Name ?? '';
     if (!name.startsWith(prefix)) continue;
-    const outcome = parameterOutcome(ref, parameter, kit);
+    const outcome = parameterOutcome(ref, parameter);
     if (!outcome.ok || !('value' in outcome)) return outcome;
     items.push({ path: name.slice(prefix.length), value: outcome.value });
   }
@@ -211,26 +184,20 @@ function toValue(parameter: Parameter): SecretValue {
 }
 
 /** Every parameter under a path, one page after another; the directory is all or nothing. */
-async function readPath(
-  client: SSMClient,
-  ref: SecretRef,
-  call: CallContext,
-  kit: ParameterKit,
-): Promise<Outcome> {
-  const { callBudget, callError, describeRef, outOfTime } = kit;
+async function readPath(client: SSMClient, ref: SecretRef, call: CallContext): Promise<Outcome> {
   const failed = (message: string): Outcome => ({
     ref,
     ok: false,
-    error: kit.agentError('AWS_REQUEST', `${describeRef(ref)}: ${message}`),
+    error: new AgentError('AWS_REQUEST', `${describeRef(ref)}: ${message}`),
   });
   const prefix = ref.id.endsWith('/') ? ref.id : `${ref.id}/`;
   const items: DirectoryItem[] = [];
-  const limit = kit.directoryItems;
-  const maxPages = kit.maxPages(limit, PATH_PAGE_SIZE);
+  const limit = LIMITS.directoryItems;
+  const pages = maxPages(limit, PATH_PAGE_SIZE);
   let nextToken: string | undefined;
   for (let page = 0; ; page++) {
-    if (page >= maxPages)
-      return failed(`more than ${maxPages} pages; the path holds too many parameters`);
+    if (page >= pages)
+      return failed(`more than ${pages} pages; the path holds too many parameters`);
     const budget = callBudget(call);
     if (budget <= 0) return outOfTime(ref, call);
     try {
@@ -245,7 +212,7 @@ async function readPath(
         }),
         { abortSignal: call.signal, requestTimeout: budget },
       );
-      const page = pathItems(ref, prefix, out.Parameters ?? [], kit);
+      const page = pathItems(ref, prefix, out.Parameters ?? []);
       if (!Array.isArray(page)) return page;
       items.push(...page);
       nextToken = out.NextToken;
@@ -261,7 +228,7 @@ async function readPath(
     return {
       ref,
       ok: false,
-      error: kit.agentError(
+      error: new AgentError(
         'SECRET_NOT_FOUND',
         `${describeRef(ref)}: no parameter under this path (in this account and region)`,
       ),

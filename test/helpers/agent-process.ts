@@ -1,11 +1,13 @@
 /**
- * Runs `secrets-agent agent` as a real process against a dev endpoint. The CLI under test is the
- * bundle, dist/cli.js, what the image ships (`npm test` builds it first).
+ * Runs `secrets-agent agent` as a real process against a dev endpoint, as an injected container
+ * runs it: the bundle's agent entry (dist/agent.js) with the injected V8 flags (`npm test`
+ * builds the bundle first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { AGENT_NODE_FLAGS } from '../../injector/types.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -31,6 +33,8 @@ function freshBundle(): string {
 }
 
 export const CLI = freshBundle();
+/** The agent's own entry, beside the CLI. */
+export const AGENT = join(ROOT, 'dist', 'agent.js');
 
 /**
  * The environment of an agent process: nothing inherited that could reach real AWS (no
@@ -69,14 +73,32 @@ export interface RunningAgent {
   exited: Promise<AgentRun>;
 }
 
-/** `wrap`: a command the agent runs under (`unshare … exec "$@"`), the node command after it. */
+/** The mode the args give (`--mode`, else the configuration's), as far as they say. */
+function modeOf(args: readonly string[]): string | undefined {
+  const flag = args.indexOf('--mode');
+  if (flag !== -1) return args[flag + 1];
+  const json = args[args.indexOf('--config-json') + 1];
+  try {
+    return (JSON.parse(json ?? 'null') as { mode?: string } | null)?.mode;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The agent as injected (dist/agent.js with the V8 flags of its mode); with `cli`,
+ * `node CLI agent ARGS` (another build's entry). `wrap`: a command the agent runs under
+ * (`unshare … exec "$@"`), the node command after it.
+ */
 export function startAgent(
   args: readonly string[],
   env: Readonly<Record<string, string>>,
-  cli: string = CLI,
+  cli?: string,
   wrap: readonly string[] = [],
 ): RunningAgent {
-  const [command, ...argv] = [...wrap, process.execPath, cli, 'agent', ...args];
+  const flags = AGENT_NODE_FLAGS[modeOf(args) === 'init' ? 'init' : 'sidecar'];
+  const node = cli === undefined ? [...flags, AGENT, ...args] : [cli, 'agent', ...args];
+  const [command, ...argv] = [...wrap, process.execPath, ...node];
   const child = spawn(command ?? process.execPath, argv, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

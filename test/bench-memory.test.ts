@@ -1,0 +1,5 @@
+/** bench/memory.ts and its kin in their quick mode, in a file of their own (test/helpers/bench-run.ts). */
+import t from 'tap';
+import { benchTest, scriptsOf } from './helpers/bench-run.ts';
+
+for (const name of scriptsOf('memory')) benchTest(t, name);
