@@ -16,9 +16,20 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { agentEnv, freePort } from '../test/helpers/agent-process.ts';
-import { spawnWebhook, untilUp, writeServingPair } from '../test/helpers/shipped-webhook.ts';
+import { untilUp, writeServingPair } from '../test/helpers/shipped-webhook.ts';
 import { startDevProcess } from './dev-process.ts';
-import { CLI, NODE, printResult, QUICK, round, sleep, table, tempDir, vmRss } from './lib.ts';
+import {
+  benchWebhook,
+  CLI,
+  NODE,
+  printResult,
+  QUICK,
+  round,
+  sleep,
+  table,
+  tempDir,
+  vmRss,
+} from './lib.ts';
 
 const MIB = 1024 * 1024;
 const WANTED = QUICK ? 1_000 : 10_000;
@@ -60,13 +71,7 @@ function accepts(port: number): Promise<boolean> {
 async function startWebhook(work: string): Promise<{ targets: Target[]; stop(): void }> {
   writeServingPair(work);
   const [port, metrics] = [await freePort(), await freePort()];
-  const child = spawnWebhook({
-    tlsDir: work,
-    port,
-    metricsPort: metrics,
-    cli: CLI,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = benchWebhook(work, port, metrics);
   await waitForPort(port, child, 'webhook');
   await waitForPort(metrics, child, 'webhook metrics');
   return {

@@ -25,12 +25,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
 import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
-import {
-  postReview,
-  spawnWebhook,
-  untilUp,
-  writeServingPair,
-} from '../test/helpers/shipped-webhook.ts';
+import { postReview, untilUp, writeServingPair } from '../test/helpers/shipped-webhook.ts';
 import { startDevProcess } from './dev-process.ts';
 import {
   largestFleets,
@@ -57,6 +52,7 @@ import {
   sleep,
   table,
   tempDir,
+  benchWebhook,
 } from './lib.ts';
 
 /**
@@ -389,12 +385,7 @@ async function webhookRollout(count: number): Promise<WebhookRun> {
   const work = tempDir('sa-bench-fleet-webhook-');
   writeServingPair(work);
   const port = await freePort();
-  const child = spawnWebhook({
-    tlsDir: work,
-    port,
-    cli: CLI,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = benchWebhook(work, port);
   children.add(child);
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
   try {

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { SeedInput } from '../dev/seed.ts';
+import type { ChildProcess } from 'node:child_process';
 import { agentEnv } from '../test/helpers/agent-process.ts';
+import { spawnWebhook } from '../test/helpers/shipped-webhook.ts';
 
 export { agentEnv };
 
@@ -175,5 +177,19 @@ export function catalogReview(uid: string): string {
       object: catalogPod,
       dryRun: false,
     },
+  });
+}
+
+/**
+ * The bench's CLI as `webhook`, run as it ships, serving the pair in `tlsDir`
+ * (writeServingPair); its errors go to the bench's stderr.
+ */
+export function benchWebhook(tlsDir: string, port: number, metricsPort = 0): ChildProcess {
+  return spawnWebhook({
+    tlsDir,
+    port,
+    metricsPort,
+    cli: CLI,
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
 }

@@ -33,7 +33,6 @@ import { freePort } from '../test/helpers/agent-process.ts';
 import {
   postReview,
   shippedRuntimeEnv,
-  spawnWebhook,
   untilUp,
   writeServingPair,
   type Reply,
@@ -46,7 +45,6 @@ import {
 } from '../test/helpers/pathological.ts';
 import {
   catalogReview,
-  CLI,
   median,
   NODE,
   printResult,
@@ -57,6 +55,7 @@ import {
   tempDir,
   vmHwm,
   vmRss,
+  benchWebhook,
 } from './lib.ts';
 
 const CONCURRENCY = [1, 16, 64] as const;
@@ -120,12 +119,7 @@ function post(port: number, payload: string, onSent?: () => void): Promise<Reply
 
 async function startWebhook(): Promise<Server> {
   const port = await freePort();
-  const child = spawnWebhook({
-    tlsDir: work,
-    port,
-    cli: CLI,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const child = benchWebhook(work, port);
   await waitListening(child, port, 'webhook');
   return { name: 'webhook', port, child };
 }
