@@ -39,22 +39,6 @@ export function percentile(xs: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? Number.NaN;
 }
 
-/** Least-squares slope of ys over xs. */
-export function slope(xs: readonly number[], ys: readonly number[]): number {
-  const n = Math.min(xs.length, ys.length);
-  if (n < 2) return 0;
-  const mx = xs.slice(0, n).reduce((a, b) => a + b, 0) / n;
-  const my = ys.slice(0, n).reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = (xs[i] ?? 0) - mx;
-    num += dx * ((ys[i] ?? 0) - my);
-    den += dx * dx;
-  }
-  return den === 0 ? 0 : num / den;
-}
-
 export function round(x: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
@@ -145,10 +129,6 @@ export function table(headers: readonly string[], rows: readonly (readonly unkno
 /** The closing line every script prints: `{"bench":name,...}`, machine-readable. */
 export function printResult(bench: string, result: Readonly<Record<string, unknown>>): void {
   process.stdout.write(`${JSON.stringify({ bench, quick: QUICK, ...result })}\n`);
-}
-
-export function heading(text: string): void {
-  process.stdout.write(`\n${text}\n`);
 }
 
 export function sleep(ms: number): Promise<void> {
