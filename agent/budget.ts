@@ -7,11 +7,13 @@
  * measuring a selected value's written size before any format writes it.
  */
 import { Script } from 'node:vm';
+import { MAX_RENDERED_BYTES } from '../common/files-worst-case.ts';
+
+/** One file's rendered size: declared with the volume's worst case, which it bounds. */
+export { MAX_RENDERED_BYTES };
 
 /** One render's time. Ordinary renders take well under a millisecond. */
 export const RENDER_TIMEOUT_MS = 250;
-/** One file's rendered size, and what a selected value may expand to. */
-export const MAX_RENDERED_BYTES = 1024 * 1024;
 
 /** The work running under the timeout: the script below calls it through this one slot. */
 const SLOT = '__secretsAgentRenderWork';

@@ -6,14 +6,14 @@ import { checkAgentConfig, regionProblem, type AgentConfigInput } from '../commo
 import { REGION_ENV } from '../common/region.ts';
 import { agentIdentity } from './identity.ts';
 import { annotationForField, parseAnnotations, toProblem, TEMPLATES } from './annotations.ts';
-import { sourceBytesBound } from '../agent/source/files-worst-case.ts';
+import { sourceBytesBound } from '../common/files-worst-case.ts';
 import { Collector, formatProblem, problemCount, quote, type Problem } from './problems.ts';
 import { mutatePod } from './mutate.ts';
 import { computePatch } from './patch.ts';
 import type { PatchOperation } from './patch.ts';
 import { buildPlan, MAX_VOLUME_BYTES } from './plan.ts';
 import type { InjectorOptions, Plan } from './plan.ts';
-import { appContainers, type Pod } from './types.ts';
+import { ANNOTATION_PREFIX, appContainers, type Pod } from './types.ts';
 
 export const OUTCOMES = ['injected', 'skipped', 'denied'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -46,12 +46,13 @@ export function injectPod(pod: Pod, options: InjectorOptions): PodInjection {
   checkConfigs(plan, out);
   checkCopiedRegions(pod, plan, out);
   checkPorts(pod, plan, out);
-  checkVolume(plan, out);
   if (out.count > 0) return { outcome: 'denied', problems: out.problems };
   const mutated = mutatePod(pod, plan);
   const patch = computePatch(pod, mutated);
   if (patch.length === 0) return { outcome: 'skipped', reason: 'already-injected', pod };
-  return { outcome: 'injected', pod: mutated, plan, patch, warnings: plan.warnings };
+  const volume = volumeWarning(plan);
+  const warnings = volume === undefined ? plan.warnings : [...plan.warnings, volume];
+  return { outcome: 'injected', pod: mutated, plan, patch, warnings };
 }
 
 /**
@@ -128,27 +129,26 @@ function checkPorts(pod: Pod, plan: Plan, out: Collector): void {
     }
 }
 
-/** The sources a volume denial names: the largest, which are what to change. */
-const VOLUME_DENIAL_SOURCES = 3;
-
 /**
- * An update writes the new files beside the live ones: a configuration whose files may take
- * more than half the largest volume the injector sizes is denied, naming its largest sources,
- * rather than admitted with a volume on which no change could land.
+ * An update writes the changed files beside the live ones. A configuration whose files could
+ * take more than half the largest volume the injector sizes is admitted at that size, with a
+ * warning naming its largest source: at run time a source whose update does not fit keeps its
+ * last files and is named (metric, log, /readyz) while the others keep rotating. Upstream bounds
+ * are far above what most sources hold, so refusing such a pod would refuse working pods.
  */
-function checkVolume(plan: Plan, out: Collector): void {
-  if (plan.volumeNeed <= MAX_VOLUME_BYTES) return;
+function volumeWarning(plan: Plan): string | undefined {
+  if (plan.volumeNeed <= MAX_VOLUME_BYTES) return undefined;
   const { secrets } = plan.config;
-  const mib = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
-  const largest = secrets
+  const [largest] = secrets
     .map((spec, i) => ({ i, bytes: sourceBytesBound(spec) }))
-    .sort((a, b) => b.bytes - a.bytes)
-    .slice(0, VOLUME_DENIAL_SOURCES);
-  for (const { i, bytes } of largest)
-    out.add(
-      annotationForField(`secrets[${i}]`, secrets),
-      `its files can take up to ${mib(bytes)}; all the pod's files can take ${mib(plan.volumeNeed / 2)}, and an update needs twice that, over the ${mib(MAX_VOLUME_BYTES)} the injector gives the volume (use fewer or smaller sources, or no key, template or format on a directory source)`,
-    );
+    .sort((a, b) => b.bytes - a.bytes);
+  const mib = (bytes: number): string => `${Math.ceil(bytes / (1024 * 1024))} MiB`;
+  const name =
+    largest === undefined
+      ? 'the files'
+      : `${ANNOTATION_PREFIX}${annotationForField(`secrets[${largest.i}]`, secrets)}`;
+  // Kept short: the API server may truncate longer admission warnings.
+  return `${name}: an update may need ${mib(plan.volumeNeed)}, past the ${mib(MAX_VOLUME_BYTES)} volume; what does not fit waits`;
 }
 
 /** The most a denial lists: the API server shows it in events and to the user. */

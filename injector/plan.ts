@@ -12,7 +12,7 @@ import {
 } from '../common/config.ts';
 import { resolveRegion, type ResolvedRegion, type StaticRegionFrom } from '../common/region.ts';
 import { DEFAULT_IMAGE } from '../common/version.ts';
-import { filesWorstCase } from '../agent/source/files-worst-case.ts';
+import { filesWorstCase } from '../common/files-worst-case.ts';
 import { quantityValue } from './annotations.ts';
 import type { EnvAnnotation, OptedIn, ResourceAnnotation } from './annotations.ts';
 import { appContainers, selectTargets } from './types.ts';
@@ -102,13 +102,14 @@ const MI = 1024 * 1024;
 /**
  * The most the injector sizes the volume to. The files are in memory: they count against the
  * agent's memory limit (the writer is charged for tmpfs pages) and the pod's. A configuration
- * whose update may need more is denied (inject.ts).
+ * whose update may need more gets this much and a warning (inject.ts).
  */
 export const MAX_VOLUME_BYTES = 128 * MI;
 
 /**
  * The volume's size: room for two versions of the most the files can take (an update writes
- * the new files beside the live ones), in whole MiB, never below the injector's setting.
+ * the new files beside the live ones), in whole MiB, never below the injector's setting nor
+ * above MAX_VOLUME_BYTES.
  */
 export function volumeSize(
   secrets: readonly SecretInput[],
@@ -116,7 +117,7 @@ export function volumeSize(
 ): { readonly sizeLimit: string; readonly bytes: number; readonly need: number } {
   const need = 2 * filesWorstCase(secrets);
   const floorBytes = quantityValue(floor);
-  const mib = Math.ceil(need / MI);
+  const mib = Math.min(Math.ceil(need / MI), MAX_VOLUME_BYTES / MI);
   return mib * MI <= floorBytes
     ? { sizeLimit: floor, bytes: floorBytes, need }
     : { sizeLimit: `${mib}Mi`, bytes: mib * MI, need };

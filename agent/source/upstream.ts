@@ -7,13 +7,10 @@
  * the secret, never quoting the value. docs/limits.md lists the bounds.
  */
 import { AgentError } from '../../common/errors.ts';
+import { UPSTREAM_LIMITS } from '../../common/files-worst-case.ts';
 
-export const UPSTREAM_LIMITS = Object.freeze({
-  /** Secrets Manager's most for a SecretString or a SecretBinary. */
-  secretBytes: 64 * 1024,
-  /** SSM Parameter Store's most, an advanced parameter's. */
-  parameterBytes: 8 * 1024,
-});
+/** Declared with the volume's worst case, which they bound. */
+export { UPSTREAM_LIMITS };
 
 /** A value AWS would not answer; the message names the secret and the shape, never the value. */
 function invalid(name: string, message: string): AgentError {

@@ -90,4 +90,4 @@ export {
   filesWorstCase,
   sourceBytesBound,
   VOLUME_PAGE_BYTES,
-} from './files-worst-case.ts';
+} from '../../common/files-worst-case.ts';

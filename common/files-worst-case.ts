@@ -6,11 +6,21 @@
  * source holds at most LIMITS.directoryItems files. The injector sizes the pod's volume from it
  * (twice: an update writes the new files beside the live ones); docs/limits.md states the same.
  * Kept apart from worst-case.ts (which re-exports it) so that the injector does not bundle the
- * AWS SDK.
+ * AWS SDK: it lives in common/, which both programs share.
  */
-import { LIMITS, type SecretInput } from '../../common/config.ts';
-import { MAX_RENDERED_BYTES } from '../budget.ts';
-import { UPSTREAM_LIMITS } from './upstream.ts';
+import { LIMITS, type SecretInput } from './config.ts';
+
+/** One file's rendered size, and what a selected value may expand to (the agent's render cap). */
+export const MAX_RENDERED_BYTES = 1024 * 1024;
+
+/**
+ * What AWS can answer for one value: Secrets Manager's most for a SecretString or a
+ * SecretBinary, and SSM Parameter Store's most, an advanced parameter's.
+ */
+export const UPSTREAM_LIMITS = Object.freeze({
+  secretBytes: 64 * 1024,
+  parameterBytes: 8 * 1024,
+});
 
 /** tmpfs's unit of allocation: a file of n bytes takes ceil(n / 4096) pages. */
 export const VOLUME_PAGE_BYTES = 4096;
@@ -22,8 +32,11 @@ export type FileSource = Pick<SecretInput, 'source' | 'key' | 'template' | 'form
 
 /** The most one file of the source holds, in bytes. */
 export function fileBytesBound(spec: FileSource): number {
+  // `raw`, the default format, writes the value as AWS returns it: it renders nothing.
   const rendered =
-    spec.key !== undefined || spec.template !== undefined || spec.format !== undefined;
+    spec.key !== undefined ||
+    spec.template !== undefined ||
+    (spec.format !== undefined && spec.format !== 'raw');
   if (rendered) return MAX_RENDERED_BYTES;
   const parameters = spec.source === 'parameter' || spec.source === 'path';
   return parameters ? UPSTREAM_LIMITS.parameterBytes : UPSTREAM_LIMITS.secretBytes;
