@@ -22,8 +22,8 @@ export async function startStatusServer(options: {
   readonly detail?: () => string | undefined;
   readonly timers?: ListenerTimers;
 }): Promise<StatusServer> {
-  const timers = options.timers === undefined ? {} : { timers: options.timers };
-  const server = createListener({ limits: LISTENERS.agentStatus, ...timers }, (req, res) => {
+  const { timers } = options;
+  const server = createListener({ limits: LISTENERS.agentStatus, timers }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();

@@ -163,9 +163,8 @@ interface Cached {
 
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const handler = new Handler(options);
-  const timers = options.timers === undefined ? {} : { timers: options.timers };
   const server = createListener(
-    { limits: LISTENERS.localApi, ...timers },
+    { limits: LISTENERS.localApi, timers: options.timers },
     (req: IncomingMessage, res: ServerResponse) => {
       handler.answer(req).then(
         (a) => {

@@ -11,20 +11,20 @@
  * SECRETS_AGENT_BENCH_CLI points at another bundle (an older build, for a before/after).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { agentEnv, freePort } from '../test/helpers/agent-process.ts';
+import { untilUp, writeServingPair } from '../test/helpers/shipped-webhook.ts';
 import { startDevProcess } from './dev-process.ts';
 import {
+  benchWebhook,
   CLI,
   NODE,
   printResult,
   QUICK,
   round,
-  shippedRuntimeEnv,
   sleep,
   table,
   tempDir,
@@ -54,45 +54,24 @@ interface Target {
   readonly child: ChildProcess;
 }
 
-async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}`);
-    const up = await new Promise<boolean>((resolve) => {
-      const s = netConnect(port, '127.0.0.1');
-      s.once('connect', () => resolve(true)).once('error', () => resolve(false));
-      s.once('close', () => resolve(false));
-      setTimeout(() => s.destroy(), 200);
-    });
-    if (up) return;
-    await sleep(100);
-  }
-  throw new Error(`${name} did not listen on ${port}`);
+function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
+  return untilUp(child, () => accepts(port), `${name} on ${port}`);
 }
 
-function spawnCli(args: readonly string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(NODE, [CLI, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  return child;
+/** Whether a TCP connection to the port opens (within 200 ms). */
+function accepts(port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = netConnect(port, '127.0.0.1');
+    s.once('connect', () => resolve(true)).once('error', () => resolve(false));
+    s.once('close', () => resolve(false));
+    setTimeout(() => s.destroy(), 200);
+  });
 }
 
 async function startWebhook(work: string): Promise<{ targets: Target[]; stop(): void }> {
-  const ca = makeCa();
-  const pair = makePair(ca);
-  writeFileSync(join(work, 'tls.crt'), pair.cert);
-  writeFileSync(join(work, 'tls.key'), pair.key);
+  writeServingPair(work);
   const [port, metrics] = [await freePort(), await freePort()];
-  const child = spawnCli(
-    [
-      'webhook',
-      '--address=127.0.0.1',
-      `--port=${port}`,
-      `--metrics-port=${metrics}`,
-      `--tls-cert-file=${join(work, 'tls.crt')}`,
-      `--tls-key-file=${join(work, 'tls.key')}`,
-      '--log-level=error',
-    ],
-    // What ships: the Deployment's NODE_OPTIONS and MALLOC_* settings.
-    { PATH: process.env['PATH'] ?? '', ...shippedRuntimeEnv() },
-  );
+  const child = benchWebhook(work, port, metrics);
   await waitForPort(port, child, 'webhook');
   await waitForPort(metrics, child, 'webhook metrics');
   return {
@@ -117,13 +96,13 @@ async function startAgent(work: string): Promise<{ targets: Target[]; stop(): Pr
     terminationLogPath: join(work, 'termination-log'),
     secrets: [{ name: 'one', id: 'bench/one' }],
   };
-  const child = spawnCli(
-    ['agent'],
-    agentEnv(dev.url, {
+  const child = spawn(NODE, [CLI, 'agent'], {
+    env: agentEnv(dev.url, {
       SECRETS_AGENT_CONFIG: JSON.stringify(config),
       SECRETS_AGENT_LOG_LEVEL: 'error',
     }),
-  );
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   await waitForPort(http, child, 'agent status');
   await waitForPort(api, child, 'agent local API');
   return {

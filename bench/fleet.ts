@@ -21,12 +21,11 @@
  *   node bench/fleet.ts [--quick] [--pods K]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request, Agent as HttpsAgent } from 'node:https';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
-import { parse } from 'yaml';
-import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
+import { postReview, untilUp, writeServingPair } from '../test/helpers/shipped-webhook.ts';
 import { startDevProcess } from './dev-process.ts';
 import {
   largestFleets,
@@ -42,6 +41,7 @@ import {
 import { drawFleet } from './fleet-svg.ts';
 import {
   agentEnv,
+  catalogReview,
   CLI,
   NODE,
   percentile,
@@ -52,6 +52,7 @@ import {
   sleep,
   table,
   tempDir,
+  benchWebhook,
 } from './lib.ts';
 
 /**
@@ -382,52 +383,15 @@ interface WebhookRun {
 
 async function webhookRollout(count: number): Promise<WebhookRun> {
   const work = tempDir('sa-bench-fleet-webhook-');
-  const pair = makePair(makeCa());
-  writeFileSync(join(work, 'tls.crt'), pair.cert);
-  writeFileSync(join(work, 'tls.key'), pair.key);
+  writeServingPair(work);
   const port = await freePort();
-  const child = spawn(
-    NODE,
-    [
-      CLI,
-      'webhook',
-      '--address',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--tls-cert-file',
-      join(work, 'tls.crt'),
-      '--tls-key-file',
-      join(work, 'tls.key'),
-      '--metrics-port',
-      '0',
-      '--log-level',
-      'error',
-    ],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const child = benchWebhook(work, port);
   children.add(child);
   const agent = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
   try {
-    const pod = parse(
-      readFileSync(join(ROOT, 'test/fixtures/pods/env-vars.yaml'), 'utf8'),
-    ) as unknown;
     const review = (i: number): string =>
-      JSON.stringify({
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-          kind: { group: '', version: 'v1', kind: 'Pod' },
-          resource: { group: '', version: 'v1', resource: 'pods' },
-          namespace: 'catalog',
-          operation: 'CREATE',
-          userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-          object: pod,
-          dryRun: false,
-        },
-      });
-    await waitUp(port, agent, review(0), child);
+      catalogReview(`00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    await untilUp(child, async () => (await admit(port, agent, review(0))) === 200, 'webhook');
     const latencies: number[] = [];
     let next = 0;
     const started = performance.now();
@@ -456,36 +420,8 @@ async function webhookRollout(count: number): Promise<WebhookRun> {
   }
 }
 
-function admit(port: number, agent: HttpsAgent, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        rejectUnauthorized: false,
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function waitUp(port: number, agent: HttpsAgent, body: string, child: ChildProcess) {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`webhook exited ${child.exitCode}`);
-    if ((await admit(port, agent, body).catch(() => 0)) === 200) return;
-    await sleep(100);
-  }
-  throw new Error('the webhook did not listen');
+async function admit(port: number, agent: HttpsAgent, body: string): Promise<number> {
+  return (await postReview(port, body, { agent })).status;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,9 +7,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import type { SeedInput } from '../dev/seed.ts';
+import type { ChildProcess } from 'node:child_process';
 import { agentEnv } from '../test/helpers/agent-process.ts';
+import { spawnWebhook } from '../test/helpers/shipped-webhook.ts';
 
 export { agentEnv };
 
@@ -35,22 +37,6 @@ export function percentile(xs: readonly number[], p: number): number {
   const sorted = [...xs].sort((a, b) => a - b);
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? Number.NaN;
-}
-
-/** Least-squares slope of ys over xs. */
-export function slope(xs: readonly number[], ys: readonly number[]): number {
-  const n = Math.min(xs.length, ys.length);
-  if (n < 2) return 0;
-  const mx = xs.slice(0, n).reduce((a, b) => a + b, 0) / n;
-  const my = ys.slice(0, n).reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = (xs[i] ?? 0) - mx;
-    num += dx * ((ys[i] ?? 0) - my);
-    den += dx * dx;
-  }
-  return den === 0 ? 0 : num / den;
 }
 
 export function round(x: number, digits = 2): number {
@@ -89,9 +75,18 @@ export function timedRun(
 
 /** VmRSS of a process in bytes, from /proc/<pid>/status. */
 export function vmRss(pid: number | 'self'): number {
+  return statusBytes(pid, 'VmRSS');
+}
+
+/** VmHWM: the process's peak RSS so far, in bytes. */
+export function vmHwm(pid: number | 'self'): number {
+  return statusBytes(pid, 'VmHWM');
+}
+
+function statusBytes(pid: number | 'self', field: 'VmRSS' | 'VmHWM'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
-  if (kb === undefined) throw new Error(`no VmRSS for ${pid}`);
+  const kb = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1];
+  if (kb === undefined) throw new Error(`no ${field} for ${pid}`);
   return Number(kb) * 1024;
 }
 
@@ -136,34 +131,45 @@ export function printResult(bench: string, result: Readonly<Record<string, unkno
   process.stdout.write(`${JSON.stringify({ bench, quick: QUICK, ...result })}\n`);
 }
 
-export function heading(text: string): void {
-  process.stdout.write(`\n${text}\n`);
-}
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+let catalogPod: unknown;
+
 /**
- * The webhook container's runtime settings in the shipped Deployment (NODE_OPTIONS, glibc's
- * MALLOC_*): the bench runs what ships, and the bare server runs with the same.
+ * The AdmissionReview the API server sends for the catalog example's pod
+ * (test/fixtures/pods/env-vars.yaml), created by the ReplicaSet controller: a realistic
+ * opted-in admission.
  */
-export function shippedRuntimeEnv(): Record<string, string> {
-  const docs = parseAllDocuments(readFileSync(join(ROOT, 'manifests/deployment.yaml'), 'utf8'));
-  for (const doc of docs) {
-    const d = doc.toJS() as {
-      kind?: string;
-      spec?: {
-        template?: { spec?: { containers?: { env?: { name: string; value: string }[] }[] } };
-      };
-    };
-    if (d.kind !== 'Deployment') continue;
-    const env = d.spec?.template?.spec?.containers?.[0]?.env ?? [];
-    return Object.fromEntries(
-      env
-        .filter((e) => e.name === 'NODE_OPTIONS' || e.name.startsWith('MALLOC_'))
-        .map((e) => [e.name, e.value]),
-    );
-  }
-  return {};
+export function catalogReview(uid: string): string {
+  catalogPod ??= parse(readFileSync(join(ROOT, 'test/fixtures/pods/env-vars.yaml'), 'utf8'));
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'catalog',
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+      object: catalogPod,
+      dryRun: false,
+    },
+  });
+}
+
+/**
+ * The bench's CLI as `webhook`, run as it ships, serving the pair in `tlsDir`
+ * (writeServingPair); its errors go to the bench's stderr.
+ */
+export function benchWebhook(tlsDir: string, port: number, metricsPort = 0): ChildProcess {
+  return spawnWebhook({
+    tlsDir,
+    port,
+    metricsPort,
+    cli: CLI,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }

@@ -26,13 +26,17 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connect } from 'node:tls';
-import { parse } from 'yaml';
-import { makeCa, makePair } from '../test/helpers/certs.ts';
 import { freePort } from '../test/helpers/agent-process.ts';
+import {
+  postReview,
+  shippedRuntimeEnv,
+  untilUp,
+  writeServingPair,
+  type Reply,
+} from '../test/helpers/shipped-webhook.ts';
 import {
   pathologicalReview,
   READ_LISTS,
@@ -40,18 +44,18 @@ import {
   type Filler,
 } from '../test/helpers/pathological.ts';
 import {
-  CLI,
+  catalogReview,
   median,
   NODE,
   printResult,
   QUICK,
-  ROOT,
   round,
-  shippedRuntimeEnv,
   sleep,
   table,
   tempDir,
+  vmHwm,
   vmRss,
+  benchWebhook,
 } from './lib.ts';
 
 const CONCURRENCY = [1, 16, 64] as const;
@@ -80,28 +84,9 @@ const HOSTILE_ONLY = process.argv.includes('--hostile-only');
 const IN_FLIGHT = QUICK ? 16 : GOAL.inFlight;
 
 const work = tempDir('sa-bench-webhook-');
-const ca = makeCa();
-const pair = makePair(ca);
-const certFile = join(work, 'tls.crt');
-const keyFile = join(work, 'tls.key');
-writeFileSync(certFile, pair.cert);
-writeFileSync(keyFile, pair.key);
+writeServingPair(work);
 
-const pod = parse(readFileSync(join(ROOT, 'test/fixtures/pods/env-vars.yaml'), 'utf8')) as unknown;
-const body = JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1',
-  kind: 'AdmissionReview',
-  request: {
-    uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
-    kind: { group: '', version: 'v1', kind: 'Pod' },
-    resource: { group: '', version: 'v1', resource: 'pods' },
-    namespace: 'catalog',
-    operation: 'CREATE',
-    userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
-    object: pod,
-    dryRun: false,
-  },
-});
+const body = catalogReview('705ab4f5-6393-11e8-b7cc-42010a800002');
 
 const RUNTIME_ENV = shippedRuntimeEnv();
 
@@ -123,85 +108,18 @@ interface Server {
   readonly child: ChildProcess;
 }
 
-async function waitListening(child: ChildProcess, port: number, name: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}`);
-    const up = await post(port, body).then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (up) return;
-    await sleep(100);
-  }
-  throw new Error(`${name} did not listen on ${port}`);
+function waitListening(child: ChildProcess, port: number, name: string): Promise<void> {
+  return untilUp(child, async () => (await post(port, body)).status === 200, name);
 }
 
-interface Reply {
-  readonly status: number;
-  readonly ms: number;
-  readonly text: string;
-}
-
-/** Posts `payload`; `onSent` is called once its last byte is handed to the connection. */
+/** Posts `payload` (nothing checks the certificate); `onSent`: its last byte is handed over. */
 function post(port: number, payload: string, onSent?: () => void): Promise<Reply> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/mutate',
-        method: 'POST',
-        rejectUnauthorized: false,
-        agent: false,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            ms: performance.now() - started,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(payload, onSent);
-  });
+  return postReview(port, payload, { sent: onSent });
 }
 
 async function startWebhook(): Promise<Server> {
   const port = await freePort();
-  const child = spawn(
-    NODE,
-    [
-      CLI,
-      'webhook',
-      '--address',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--tls-cert-file',
-      certFile,
-      '--tls-key-file',
-      keyFile,
-      '--metrics-port',
-      '0',
-      '--log-level',
-      'error',
-    ],
-    {
-      env: { ...process.env, ...RUNTIME_ENV },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const child = benchWebhook(work, port);
   await waitListening(child, port, 'webhook');
   return { name: 'webhook', port, child };
 }
@@ -210,8 +128,8 @@ async function startBare(responseFile: string): Promise<Server> {
   const port = await freePort();
   const child = spawn(NODE, ['--input-type=module', '-e', BARE_SERVER], {
     env: {
-      CERT: certFile,
-      KEY: keyFile,
+      CERT: join(work, 'tls.crt'),
+      KEY: join(work, 'tls.key'),
       PORT: String(port),
       RESPONSE_FILE: responseFile,
       ...RUNTIME_ENV,
@@ -228,12 +146,6 @@ function stop(server: Server): Promise<void> {
     server.child.once('exit', () => resolve());
     server.child.kill('SIGTERM');
   });
-}
-
-/** VmHWM: the process's peak RSS so far, in bytes. */
-function vmHwm(pid: number): number {
-  const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return Number(kb ?? 0) * 1024;
 }
 
 /** The 1-minute load average and the cores: the machine is shared, figures move with it. */
@@ -550,7 +462,7 @@ async function hostileOne(shape: string, review: string): Promise<Hostile> {
     const reply = await post(webhook.port, review).catch(() => ({
       status: 0,
       ms: performance.now() - started,
-      text: '',
+      body: '',
     }));
     await sleep(100); // a process that died on it has exited by now
     const died = webhook.child.exitCode !== null || webhook.child.signalCode !== null;
@@ -558,7 +470,7 @@ async function hostileOne(shape: string, review: string): Promise<Hostile> {
       shape,
       status: reply.status,
       ms: reply.ms,
-      answerBytes: reply.text.length,
+      answerBytes: reply.body.length,
       peakGrowthMiB: died ? Number.NaN : (vmHwm(pid) - before) / MIB,
     };
   } finally {
@@ -580,7 +492,7 @@ async function hostileInFlight(review: string): Promise<{
     const before = Math.max(vmHwm(pid), vmRss(pid));
     const replies = await Promise.all(
       Array.from({ length: IN_FLIGHT }, () =>
-        post(webhook.port, review).catch(() => ({ status: 0, ms: 0, text: '' })),
+        post(webhook.port, review).catch(() => ({ status: 0, ms: 0, body: '' })),
       ),
     );
     const statuses: Record<string, number> = {};
@@ -647,7 +559,7 @@ if (HOSTILE_ONLY) {
 
 const webhook = await startWebhook();
 const responseFile = join(work, 'response.json');
-writeFileSync(responseFile, (await post(webhook.port, body)).text);
+writeFileSync(responseFile, (await post(webhook.port, body)).body);
 const bare = await startBare(responseFile);
 const loadBefore = machineLoad();
 let points: Point[];

@@ -104,7 +104,8 @@ export interface ListenerOptions {
   readonly limits: ListenerLimits;
   /** HTTPS with these options (a key pair, TLS versions); plain HTTP without. */
   readonly tls?: TlsOptions;
-  readonly timers?: ListenerTimers;
+  /** The per-connection deadlines' timers (tests pass a manual clock); the global ones by default. */
+  readonly timers?: ListenerTimers | undefined;
   /** A connection was refused at the cap. */
   readonly onDrop?: () => void;
 }

@@ -472,7 +472,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
         requestTimeoutMs: limits.headersTimeoutMs + limits.requestTimeoutMs,
       },
       tls: tlsOptions(options.certificates.current()),
-      ...(options.timers === undefined ? {} : { timers: options.timers }),
+      timers: options.timers,
       onDrop,
     },
     (req, res) => {
@@ -517,8 +517,7 @@ export async function startMetricsServer(options: {
   readonly timers?: ListenerTimers;
 }): Promise<MetricsServer> {
   const limits = LISTENERS.webhookMetrics;
-  const timers = options.timers === undefined ? {} : { timers: options.timers };
-  const server = createListener({ limits, ...timers }, (req, res) => {
+  const server = createListener({ limits, timers: options.timers }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics') return sendText(res, 404, 'not found');
     if (req.method !== 'GET' && req.method !== 'HEAD')

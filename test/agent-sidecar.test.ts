@@ -25,6 +25,14 @@ import { seededRandom } from '../common/clock.ts';
 
 const METRICS = CONTRACT_AGENT_METRICS;
 
+/** Two secrets, one a JSON value holding the canary, for the sidecar tests that refresh. */
+const SIDECAR_SEED = {
+  secrets: [
+    { name: 'app/db', value: { user: 'app', password: `one-${CANARY}` } },
+    { name: 'app/key', value: 'k1' },
+  ],
+};
+
 async function get(url: string): Promise<{ status: number; text: string } | undefined> {
   try {
     const res = await fetch(url);
@@ -42,14 +50,7 @@ function metric(text: string, name: string, labels: string): number {
 }
 
 t.test('sidecar as a process: ready after the first write, health, metrics, SIGTERM', async (t) => {
-  const server = await startDevServer({
-    seed: {
-      secrets: [
-        { name: 'app/db', value: { user: 'app', password: `one-${CANARY}` } },
-        { name: 'app/key', value: 'k1' },
-      ],
-    },
-  });
+  const server = await startDevServer({ seed: SIDECAR_SEED });
   t.teardown(() => server.close());
   const dir = join(await tempDir(t), 'secrets');
   const port = await freePort();
@@ -98,14 +99,7 @@ t.test('sidecar as a process: ready after the first write, health, metrics, SIGT
 t.test(
   'the sidecar loop: refresh on change within an interval, outage with last good files, recovery',
   async (t) => {
-    const server = await startDevServer({
-      seed: {
-        secrets: [
-          { name: 'app/db', value: { user: 'app', password: `one-${CANARY}` } },
-          { name: 'app/key', value: 'k1' },
-        ],
-      },
-    });
+    const server = await startDevServer({ seed: SIDECAR_SEED });
     t.teardown(() => server.close());
     // The agent's own loop against dev, in virtual time: an interval takes no real time.
     const clock = new AgentClock();

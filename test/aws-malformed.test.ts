@@ -3,12 +3,8 @@
  * secret: the SDK's parse error quotes the body it could not parse, and the body holds the
  * value. The agent's error says what failed, never that text.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { createAwsSource } from '../agent/source/aws.ts';
-import { silentLogger } from '../common/log.ts';
-import { useLoopbackAwsEnv } from './helpers/agent-process.ts';
+import { stubbedAwsSource } from './helpers/aws-stub.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
 
 const BODIES = {
@@ -22,23 +18,7 @@ const BODIES = {
 
 for (const [name, body] of Object.entries(BODIES))
   t.test(`a body that is not JSON (${name}) is reported without quoting it`, async (t) => {
-    const server = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(body);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.teardown(() => server.close());
-    useLoopbackAwsEnv();
-    process.env['AWS_ENDPOINT_URL'] = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const source = createAwsSource({
-      region: 'us-east-1',
-      logger: silentLogger,
-      onApiCall: () => undefined,
-    });
-    t.teardown(() => source.close());
+    const source = await stubbedAwsSource(t, () => body);
     const outcomes = await source.fetch([{ id: 'db' }], AbortSignal.timeout(10_000));
     const outcome = outcomes.values().next().value;
     t.equal(outcome?.ok, false, 'the read failed');

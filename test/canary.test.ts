@@ -30,6 +30,7 @@ import {
 import { ADMIN_TOKEN, startKubeApiServer } from './helpers/kube-api-server.ts';
 import { podReview } from './helpers/admission.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { spawnWebhook } from './helpers/shipped-webhook.ts';
 import { lineMatching } from './helpers/wait.ts';
 
 const collected = new Map<string, string>();
@@ -190,27 +191,15 @@ t.test('a canary secret value appears nowhere the product speaks', async (t) => 
   await writeSecretVolume(certs, { 'tls.crt': pair.cert, 'tls.key': pair.key });
   const webhookPort = await freePort();
   const metricsPort = await freePort();
-  const webhook = spawn(
-    process.execPath,
-    [
-      CLI,
-      'webhook',
-      '--address',
-      '127.0.0.1',
-      '--port',
-      String(webhookPort),
-      '--metrics-port',
-      String(metricsPort),
-      '--tls-cert-file',
-      join(certs, 'tls.crt'),
-      '--tls-key-file',
-      join(certs, 'tls.key'),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const webhook = spawnWebhook({
+    tlsDir: certs,
+    port: webhookPort,
+    metricsPort,
+    logLevel: 'info',
+  });
   let webhookLogs = '';
-  webhook.stdout.on('data', (d: Buffer) => (webhookLogs += d.toString()));
-  webhook.stderr.on('data', (d: Buffer) => (webhookLogs += d.toString()));
+  webhook.stdout?.on('data', (d: Buffer) => (webhookLogs += d.toString()));
+  webhook.stderr?.on('data', (d: Buffer) => (webhookLogs += d.toString()));
   t.teardown(() => webhook.kill('SIGKILL'));
   await lineMatching([webhook.stdout, webhook.stderr], /"msg":"listening"/);
   t.equal((await call({ port: webhookPort, ca: ca.cert, path: '/readyz' })).status, 200);

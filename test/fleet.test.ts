@@ -34,26 +34,7 @@ import {
   total,
 } from '../bench/fleet-sim.ts';
 import { useLoopbackAwsEnv, webIdentityToken } from './helpers/agent-process.ts';
-
-const AUTH =
-  'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=00';
-
-async function json(url: string, target: string, input: unknown) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': target,
-      authorization: AUTH,
-    },
-    body: JSON.stringify(input),
-  });
-  return {
-    status: res.status,
-    errorType: res.headers.get('x-amzn-errortype'),
-    body: (await res.json()) as Record<string, unknown>,
-  };
-}
+import { awsJson } from './helpers/aws-json.ts';
 
 async function quotaServer(
   t: Test,
@@ -81,21 +62,21 @@ t.test('the quota model answers as AWS does: ThrottlingException, HTTP 400', asy
   // BatchGetSecretValue at 100/s ÷ 1000: one call per 10 s, a bucket of one.
   const server = await quotaServer(t, { scale: 1000 }, () => now);
   const batch = { SecretIdList: ['a'] };
-  const first = await json(server.url, 'secretsmanager.BatchGetSecretValue', batch);
+  const first = await awsJson(server.url, 'secretsmanager.BatchGetSecretValue', batch);
   t.equal(first.status, 200);
-  const second = await json(server.url, 'secretsmanager.BatchGetSecretValue', batch);
+  const second = await awsJson(server.url, 'secretsmanager.BatchGetSecretValue', batch);
   t.same(second, {
     status: 400,
     errorType: 'ThrottlingException',
     body: { __type: 'ThrottlingException', message: 'Rate exceeded', Message: 'Rate exceeded' },
   });
-  const get = await json(server.url, 'secretsmanager.GetSecretValue', { SecretId: 'a' });
+  const get = await awsJson(server.url, 'secretsmanager.GetSecretValue', { SecretId: 'a' });
   t.equal(get.status, 200, 'GetSecretValue has a bucket of its own');
   now += 9_999;
-  t.equal((await json(server.url, 'secretsmanager.BatchGetSecretValue', batch)).status, 400);
+  t.equal((await awsJson(server.url, 'secretsmanager.BatchGetSecretValue', batch)).status, 400);
   now += 1;
   t.equal(
-    (await json(server.url, 'secretsmanager.BatchGetSecretValue', batch)).status,
+    (await awsJson(server.url, 'secretsmanager.BatchGetSecretValue', batch)).status,
     200,
     'refilled at the quota’s rate',
   );
@@ -116,14 +97,14 @@ t.test('SSM: one 40/s quota for its three reads; higher throughput splits it', a
   const now = (): number => 0;
   const shared = await quotaServer(t, { scale: 40 }, now);
   const names = { Names: ['/p/one'] };
-  t.equal((await json(shared.url, 'AmazonSSM.GetParameters', names)).status, 200);
-  const byPath = await json(shared.url, 'AmazonSSM.GetParametersByPath', { Path: '/p' });
+  t.equal((await awsJson(shared.url, 'AmazonSSM.GetParameters', names)).status, 200);
+  const byPath = await awsJson(shared.url, 'AmazonSSM.GetParametersByPath', { Path: '/p' });
   t.equal(byPath.status, 400);
   t.equal(byPath.body['__type'], 'ThrottlingException', 'the path call shares the bucket');
   const high = await quotaServer(t, { scale: 40, ssmHigherThroughput: true }, now);
-  t.equal((await json(high.url, 'AmazonSSM.GetParameters', names)).status, 200);
+  t.equal((await awsJson(high.url, 'AmazonSSM.GetParameters', names)).status, 200);
   t.equal(
-    (await json(high.url, 'AmazonSSM.GetParametersByPath', { Path: '/p' })).status,
+    (await awsJson(high.url, 'AmazonSSM.GetParametersByPath', { Path: '/p' })).status,
     200,
     'with higher throughput, the path call has its own quota',
   );

@@ -11,23 +11,14 @@ import t from 'tap';
 import { VERSION } from '../common/version.ts';
 import { admitTemplate, at, build, find, podTemplate, type Obj } from './helpers/manifests.ts';
 import { fileNeeds } from './helpers/needs.ts';
+import { commandLookup, shellCommands } from './helpers/doc-commands.ts';
 
 fileNeeds(t, 'kubectl');
 
 const ROOT = join(import.meta.dirname, '..');
 const doc = await readFile(join(ROOT, 'docs', 'install-eks.md'), 'utf8');
-/** The doc's shell commands, continuation lines joined, comments dropped. */
-const commands = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)]
-  .flatMap((m) => (m[1] ?? '').replace(/\\\n\s*/g, '').split('\n'))
-  .map((line) => line.replace(/\s+#.*$/, '').trim())
-  .filter((line) => line !== '');
-
-function command(prefix: string): string {
-  const found = commands.filter((c) => c.startsWith(prefix));
-  if (found.length !== 1)
-    throw new Error(`expected one "${prefix}" command, found ${found.length}`);
-  return found[0] as string;
-}
+/** The page's shell commands, and the one starting with a prefix. */
+const command = commandLookup(shellCommands(doc));
 
 const base = await build('manifests');
 const catalog = await build('manifests/examples/catalog');

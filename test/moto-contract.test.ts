@@ -27,6 +27,7 @@ import {
   webIdentityToken,
 } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/tmp.ts';
+import { AWS_JSON_AUTH, awsJson, type AwsJsonAnswer } from './helpers/aws-json.ts';
 import { seedMoto, startMoto } from './moto/moto.ts';
 import { fileNeeds } from './helpers/needs.ts';
 
@@ -547,33 +548,11 @@ t.test(
 // ---------------------------------------------------------------------------------------------
 // Raw answers, field by field, where the agent depends on them.
 
-const AUTH =
-  'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=00';
-
-interface Answer {
-  readonly status: number;
-  readonly errorType: string | null;
-  readonly body: Record<string, unknown>;
+function sm(url: string, operation: string, input: unknown): Promise<AwsJsonAnswer> {
+  return awsJson(url, `secretsmanager.${operation}`, input);
 }
 
-async function sm(url: string, operation: string, input: unknown): Promise<Answer> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': `secretsmanager.${operation}`,
-      authorization: AUTH,
-    },
-    body: JSON.stringify(input),
-  });
-  return {
-    status: res.status,
-    errorType: res.headers.get('x-amzn-errortype'),
-    body: (await res.json()) as Record<string, unknown>,
-  };
-}
-
-async function both(operation: string, input: unknown): Promise<[Answer, Answer]> {
+async function both(operation: string, input: unknown): Promise<[AwsJsonAnswer, AwsJsonAnswer]> {
   return Promise.all([sm(moto.url, operation, input), sm(dev.url, operation, input)]);
 }
 
@@ -633,7 +612,8 @@ t.test('BatchGetSecretValue: values, and Errors for a missing secret', async (t)
   const [m, d] = await both('BatchGetSecretValue', input);
   t.equal(m.status, 200);
   t.equal(d.status, 200);
-  const values = (a: Answer): unknown[] => (a.body['SecretValues'] as unknown[]).map(valueFields);
+  const values = (a: AwsJsonAnswer): unknown[] =>
+    (a.body['SecretValues'] as unknown[]).map(valueFields);
   t.same(values(m), values(d), 'the same values, in the order asked');
   t.equal(values(d).length, 2);
   // AWS reports each secret it cannot read in Errors (ErrorCode, Message, SecretId); so does
@@ -713,14 +693,14 @@ t.test('error shapes: not found, bad request, unknown operation', async (t) => {
   // endpoint; moto fails with an HTML 500 page for one it has no handler for.
   const res = await fetch(dev.url, {
     method: 'POST',
-    headers: { 'x-amz-target': 'secretsmanager.NoSuchOperation', authorization: AUTH },
+    headers: { 'x-amz-target': 'secretsmanager.NoSuchOperation', authorization: AWS_JSON_AUTH },
     body: '{}',
   });
   t.equal(res.status, 400);
   t.equal(((await res.json()) as Record<string, unknown>)['__type'], 'UnknownOperationException');
   const motoRes = await fetch(moto.url, {
     method: 'POST',
-    headers: { 'x-amz-target': 'secretsmanager.NoSuchOperation', authorization: AUTH },
+    headers: { 'x-amz-target': 'secretsmanager.NoSuchOperation', authorization: AWS_JSON_AUTH },
     body: '{}',
   });
   t.equal(motoRes.status, 500, 'moto: a server error');

@@ -16,6 +16,7 @@ import type { Pod } from '../injector/types.ts';
 import { applyTo, patchOf } from './injector-support.ts';
 import { admitTemplate, at, build, find, podTemplate } from './helpers/manifests.ts';
 import { fileNeeds } from './helpers/needs.ts';
+import { commandLookup, shellCommands } from './helpers/doc-commands.ts';
 
 fileNeeds(t, 'kubectl');
 
@@ -26,18 +27,9 @@ const section = readme.slice(
   readme.indexOf('\n## In a cluster'),
   readme.indexOf('\n## Where next'),
 );
-/** The shell commands of the walk-through, continuation lines joined. */
-const commands = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
-  .flatMap((m) => (m[1] ?? '').replace(/\\\n\s*/g, '').split('\n'))
-  .map((line) => line.replace(/\s+#.*$/, '').trim())
-  .filter((line) => line !== '');
-
-function command(prefix: string): string {
-  const found = commands.filter((c) => c.startsWith(prefix));
-  if (found.length !== 1)
-    throw new Error(`expected one "${prefix}" command, found ${found.length}`);
-  return found[0] as string;
-}
+/** The walk-through's shell commands, and the one starting with a prefix. */
+const commands = shellCommands(section);
+const command = commandLookup(commands);
 
 function option(line: string, name: string): string {
   const match = new RegExp(`--${name}[ =]("[^"]*"|\\S+)`).exec(line);

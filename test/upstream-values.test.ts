@@ -6,15 +6,11 @@
  * The answers come over the wire (a loopback endpoint speaking AWS's JSON protocol, which the
  * dev endpoint cannot be made to misspeak), through the real SDK.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import t from 'tap';
-import { createAwsSource } from '../agent/source/aws.ts';
 import type { SecretRef } from '../agent/source/source.ts';
 import { UPSTREAM_LIMITS } from '../agent/source/upstream.ts';
-import { silentLogger } from '../common/log.ts';
-import { useLoopbackAwsEnv } from './helpers/agent-process.ts';
+import { stubbedAwsSource } from './helpers/aws-stub.ts';
 
 const NAME = 'app/db';
 const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-AbCdEf';
@@ -56,23 +52,14 @@ function answers(field: Answer['field'], max: number): fc.Arbitrary<Answer> {
   );
 }
 
-async function endpoint(answer: () => Answer): Promise<Server> {
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const target = String(req.headers['x-amz-target'] ?? '');
-      const a = answer();
-      const body = target.endsWith('GetParameters')
-        ? { Parameters: [{ Name: NAME, Type: 'String', Version: 1, [a.field]: a.json }] }
-        : target.endsWith('BatchGetSecretValue')
-          ? { SecretValues: [{ Name: NAME, ARN, VersionId: 'v1', [a.field]: a.json }], Errors: [] }
-          : { Name: NAME, ARN, VersionId: 'v1', [a.field]: a.json };
-      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-      res.end(JSON.stringify(body));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
+/** The answer's field in the shape of the operation called. */
+function answerBody(target: string, a: Answer): string {
+  const body = target.endsWith('GetParameters')
+    ? { Parameters: [{ Name: NAME, Type: 'String', Version: 1, [a.field]: a.json }] }
+    : target.endsWith('BatchGetSecretValue')
+      ? { SecretValues: [{ Name: NAME, ARN, VersionId: 'v1', [a.field]: a.json }], Errors: [] }
+      : { Name: NAME, ARN, VersionId: 'v1', [a.field]: a.json };
+  return JSON.stringify(body);
 }
 
 const cases: readonly [string, SecretRef, fc.Arbitrary<Answer>][] = [
@@ -88,19 +75,10 @@ const cases: readonly [string, SecretRef, fc.Arbitrary<Answer>][] = [
 for (const [name, ref, arbitrary] of cases)
   t.test(`${name}: what AWS could not answer is refused by name, the rest kept`, async (t) => {
     let current: Answer | undefined;
-    const server = await endpoint(() => {
+    const source = await stubbedAwsSource(t, (target) => {
       if (current === undefined) throw new Error('no answer set');
-      return current;
+      return answerBody(target, current);
     });
-    t.teardown(() => server.close());
-    useLoopbackAwsEnv();
-    process.env['AWS_ENDPOINT_URL'] = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const source = createAwsSource({
-      region: 'us-east-1',
-      logger: silentLogger,
-      onApiCall: () => undefined,
-    });
-    t.teardown(() => source.close());
     await fc.assert(
       fc.asyncProperty(arbitrary, async (answer) => {
         current = answer;

@@ -21,7 +21,8 @@ import {
 import { JsonSyntaxError } from '../injector/partial-json.ts';
 import { MAX_LOG_LINE } from '../common/log.ts';
 import { hostileReviewArb } from './helpers/hostile.ts';
-import { memory, post, shippedMemoryLimit, startWebhook } from './helpers/webhook-process.ts';
+import { shippedMemoryLimit } from './helpers/shipped-webhook.ts';
+import { memory, post, startWebhook } from './helpers/webhook-process.ts';
 
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x17);
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 16);

@@ -7,13 +7,10 @@
  * certificates must be served to fresh connections, and the metrics must count every request.
  * (The rotation alone, against a stub handler: test/webhook-tls.test.ts.)
  */
-import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:https';
-import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import t from 'tap';
 import type { Test } from 'tap';
-import { CLI } from './helpers/agent-process.ts';
 import {
   JSON_HEADERS,
   call,
@@ -25,6 +22,7 @@ import {
 import { podReview } from './helpers/admission.ts';
 import { counter, lineMatching } from './helpers/wait.ts';
 import { freePort } from './helpers/agent-process.ts';
+import { spawnWebhook } from './helpers/shipped-webhook.ts';
 
 const TOTAL = 5_000;
 const DEADLINE_MS = 20_000;
@@ -100,32 +98,10 @@ interface Webhook {
 
 async function startWebhook(t: Test, dir: string): Promise<Webhook> {
   const metricsPort = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'webhook',
-      '--address',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--metrics-port',
-      String(metricsPort),
-      '--tls-cert-file',
-      join(dir, 'tls.crt'),
-      '--tls-key-file',
-      join(dir, 'tls.key'),
-      '--log-level',
-      'info',
-    ],
-    {
-      env: { PATH: process.env['PATH'] ?? '', HOME: '/nonexistent' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const child = spawnWebhook({ tlsDir: dir, port: 0, metricsPort, logLevel: 'info' });
   let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   t.teardown(async () => {
     child.kill('SIGTERM');
