@@ -26,6 +26,8 @@ import { createReloader } from './reload.ts';
 import { extractFields, prepareRenderer, renderFile } from './render.ts';
 import type { RecordingSource } from './local-api.ts';
 import type { K8sSecretSink } from './sink/k8s-secret.ts';
+import type { KubeConnection } from './sink/kube/config.ts';
+import type { KubeTransport } from './sink/kube/client.ts';
 import type { SecretSource } from './source/source.ts';
 import { FileSink } from './sink/files.ts';
 import { createAwsSource } from './source/aws.ts';
@@ -194,13 +196,14 @@ export const run: Command = async (ctx) => {
   const aws = awsSource(effective, ctx.env, metrics, logger);
   const recording = effective.localApi ? await recordingSource(aws, effective) : undefined;
   const source = recording ?? aws;
+  const kube = kubeApi(ctx.env);
   let secret: OpenSink | undefined;
   let api: { close(): Promise<void> } | undefined;
   try {
     secret =
       config.k8sSecret === undefined
         ? undefined
-        : await openSecretSink(config.k8sSecret, ctx.env, logger);
+        : await openSecretSink(config.k8sSecret, kube, ctx.env, logger);
     // The token file is written here, before the agent can report ready.
     if (recording !== undefined)
       api = await openLocalApi(recording, effective, metrics, logger, ctx.env);
@@ -209,7 +212,7 @@ export const run: Command = async (ctx) => {
     secret?.close();
     return await configFailure(err, ctx.stderr, config, logger);
   }
-  const events = failureEvents(ctx.env, logger);
+  const events = failureEvents(ctx.env, kube, logger);
   const agent = buildAgent(config, source, secret, metrics, logger, events);
   try {
     const hints = (failures: readonly SecretFailure[]): Promise<readonly SecretFailure[]> =>
@@ -397,24 +400,49 @@ function transport(config: AgentConfig): { proxyAddress?: string; useFipsEndpoin
   };
 }
 
+/** The Kubernetes API as the agent reaches it: its connection and one transport over it. */
+interface KubeApi {
+  readonly connection: KubeConnection;
+  readonly transport: KubeTransport;
+}
+
+/**
+ * The Kubernetes API, opened at the first use and once: the Secret sink and the Events share
+ * one reading of the connection and one transport (one pool of connections to the API server).
+ */
+function kubeApi(env: Env): () => Promise<KubeApi> {
+  let opened: Promise<KubeApi> | undefined;
+  return () =>
+    (opened ??= (async () => {
+      const [{ loadKubeConnection }, { createKubeTransport }] = await Promise.all([
+        import('./sink/kube/config.ts'),
+        import('./sink/kube/client.ts'),
+      ]);
+      const connection = await loadKubeConnection(env);
+      return { connection, transport: createKubeTransport(connection) };
+    })());
+}
+
 /**
  * Kubernetes Events for failing sources, when the agent knows its pod (the downward API): the
  * API client is loaded at the first failure only, so an agent that never fails never opens it.
  */
-function failureEvents(env: Env, logger: Logger): FailureEvents | undefined {
+function failureEvents(
+  env: Env,
+  kube: () => Promise<KubeApi>,
+  logger: Logger,
+): FailureEvents | undefined {
   const pod = podFromEnv(env);
   if (pod === undefined) return undefined;
   return new FailureEvents({
     pod,
     logger,
     open: async () => {
-      const [{ loadKubeConnection }, { createKubeTransport }, { createEventsClient }] =
-        await Promise.all([
-          import('./sink/kube/config.ts'),
-          import('./sink/kube/client.ts'),
-          import('./sink/kube/events.ts'),
-        ]);
-      return createEventsClient(createKubeTransport(await loadKubeConnection(env)));
+      const [{ transport }, { createEventsClient }] = await Promise.all([
+        kube(),
+        import('./sink/kube/events.ts'),
+      ]);
+      return createEventsClient(transport);
     },
   });
 }
@@ -437,15 +465,13 @@ interface OpenSink {
  */
 async function openSecretSink(
   target: K8sSecretTarget,
+  kube: () => Promise<KubeApi>,
   env: Env,
   logger: Logger,
 ): Promise<OpenSink> {
-  const [{ loadKubeConnection }, { createSecretsClient }, { K8sSecretSink }] = await Promise.all([
-    import('./sink/kube/config.ts'),
-    import('./sink/kube/client.ts'),
-    import('./sink/k8s-secret.ts'),
-  ]);
-  const connection = await loadKubeConnection(env);
+  const [{ connection, transport }, { createSecretsClient }, { K8sSecretSink }] = await Promise.all(
+    [kube(), import('./sink/kube/client.ts'), import('./sink/k8s-secret.ts')],
+  );
   const namespace = target.namespace ?? nonEmpty(env['POD_NAMESPACE']) ?? connection.namespace;
   if (namespace === undefined) {
     throw new AgentError(
@@ -453,7 +479,7 @@ async function openSecretSink(
       `k8sSecret ${target.name}: no namespace: set k8sSecret.namespace, or POD_NAMESPACE`,
     );
   }
-  const client = createSecretsClient(connection);
+  const client = createSecretsClient(connection, transport);
   const sink = new K8sSecretSink({
     client,
     namespace,

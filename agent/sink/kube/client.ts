@@ -133,8 +133,10 @@ export function createKubeTransport(connection: KubeConnection): KubeTransport {
   return { call, close: () => agent.destroy() };
 }
 
-export function createSecretsClient(connection: KubeConnection): SecretsClient {
-  const transport = createKubeTransport(connection);
+export function createSecretsClient(
+  connection: KubeConnection,
+  transport: KubeTransport = createKubeTransport(connection),
+): SecretsClient {
   const call: KubeTransport['call'] = (...args) => transport.call(...args);
 
   async function secretCall(
