@@ -9,7 +9,7 @@ import { AgentError } from '../common/errors.ts';
 import type { StaticCredential } from './credentials.ts';
 import { PARAMETER_TYPES, type ParameterStore, type ParameterType } from './parameters.ts';
 import { AWSCURRENT, type SecretStore, type SecretValue } from './store.ts';
-import type { StsConfig } from './sts.ts';
+import type { StsConfig } from './state.ts';
 
 /** The file's shape, as written. */
 export interface SeedInput {

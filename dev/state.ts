@@ -13,7 +13,12 @@ import type { RequestLog, RequestRecord } from './request-log.ts';
 import type { ParameterStore } from './parameters.ts';
 import type { QuotaModel } from './quota.ts';
 import type { SecretStore } from './store.ts';
-import type { StsConfig } from './sts.ts';
+
+/** The STS endpoint's settings. */
+export interface StsConfig {
+  /** Accepted `aud` values; any audience when absent. */
+  readonly audiences?: readonly string[];
+}
 
 export interface DevState {
   readonly store: SecretStore;

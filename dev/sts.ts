@@ -14,11 +14,6 @@ import { sendXml } from './wire.ts';
 
 const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 
-export interface StsConfig {
-  /** Accepted `aud` values; any audience when absent. */
-  readonly audiences?: readonly string[];
-}
-
 type Draft = RequestDraft;
 
 /** Form body and query string together, as the query protocol allows either. */

@@ -1,7 +1,7 @@
 /**
- * No import cycles in the agent, the injector, the shared code or the CLI: each module can be
- * read (and loaded) after the ones it imports. Type-only imports count: a cycle of types is a
- * cycle of meaning.
+ * No import cycles in the agent, the injector, the shared code, the CLI, the local AWS endpoint
+ * or the benchmarks: each module can be read (and loaded) after the ones it imports. Type-only
+ * imports count: a cycle of types is a cycle of meaning.
  */
 import { join } from 'node:path';
 import t from 'tap';
@@ -46,8 +46,8 @@ t.test(
   },
 );
 
-t.test('agent/, common/, cli/, injector/: no import cycle', async (t) => {
-  const graph = importGraph(ROOT, ['agent', 'common', 'cli', 'injector']);
+t.test('agent/, common/, cli/, injector/, dev/, bench/: no import cycle', async (t) => {
+  const graph = importGraph(ROOT, ['agent', 'common', 'cli', 'injector', 'dev', 'bench']);
   t.ok(graph.size > 30, `${graph.size} modules`);
   t.ok(
     graph.get('agent/source/aws.ts')?.includes('agent/source/ssm.ts'),
