@@ -20,7 +20,7 @@ import {
 } from '../common/config.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { templateEnvironment } from '../common/template.ts';
-import { AGENT_NAMES, ANNOTATION_PREFIX, isOurs, STATUS_INJECTED, selectTargets } from './types.ts';
+import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, EnvVar, Pod, Result } from './types.ts';
 import {
   ENV_PREFIX,
@@ -601,7 +601,7 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
 /**
  * A pod that says it was injected must hold the injector's parts as the injector makes them: a
  * pod author who sets `status: injected` by hand must not get a `secrets-agent` volume of another
- * kind, or an agent container with another command than the injector's or privileges, past the
+ * kind, or an agent container with a command of its own or privileges, past the
  * checks above.
  */
 function checkInjectedParts(pod: Pod, out: Collector): void {
@@ -638,7 +638,8 @@ function checkInjectedParts(pod: Pod, out: Collector): void {
 function foreignAgentFields(c: Container): string[] {
   const sc = c.securityContext;
   const wrong: string[] = [];
-  if (c.command !== undefined && !isOurs(c.command)) wrong.push('command');
+  // The injector's containers run the image's entrypoint: any command is someone else's.
+  if (c.command !== undefined) wrong.push('command');
   if (sc?.['privileged'] === true) wrong.push('securityContext.privileged');
   if ((sc?.capabilities?.add ?? []).length > 0) wrong.push('securityContext.capabilities.add');
   if (sc?.allowPrivilegeEscalation === true) wrong.push('securityContext.allowPrivilegeEscalation');

@@ -91,9 +91,9 @@ async function renderEachAlone(cases: readonly RenderCase[]): Promise<RenderPeak
 }
 
 t.test('generated exploding renders stay within their bounds on the way', async (t) => {
-  // The suite's seed (FUZZ_SEED), unless RENDER_PEAK_SEED picks other cases.
   const cases = fc.sample(fc.oneof(nestedEach, doubling, padding), {
     numRuns: 24,
+    // The suite's seed (test/helpers/seed.ts, FUZZ_SEED): a failure reproduces as it was seen.
     seed: Number(process.env['RENDER_PEAK_SEED'] ?? SEED),
   });
   // One process per case: a process's peak RSS only grows, so each case gets its own.
