@@ -69,6 +69,7 @@ function sourceParser(prefix: SecretPrefix, source: string | undefined): SecretF
     if (d.from !== undefined) {
       const name = k.slice(prefix.length);
       out.add(
+        'duplicate',
         k,
         `"${name}" is already named by ${ANNOTATION_PREFIX}${d.from}${name}: one name, one source`,
       );
@@ -116,7 +117,7 @@ function reportOrphan(
         ? `${ANNOTATION_PREFIX}find-${name}`
         : `${ANNOTATION_PREFIX}secret-${name}`;
     // The suggestion is looked for only if the problem is kept (Collector.add).
-    out.add(`${prefix}${name}`, () => {
+    out.add('required', `${prefix}${name}`, () => {
       const near = closest(name, known);
       const hint = near === undefined ? '' : `; did you mean "${near}"?`;
       return `no ${missing} names the secret "${name}"${hint}`;

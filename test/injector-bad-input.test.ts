@@ -8,6 +8,7 @@
  * "missing field" in test/render.test.ts.
  */
 import t from 'tap';
+import { annotationOf, annotationPath } from '../injector/problems.ts';
 import { admit } from '../injector/admission.ts';
 import { LIMITS } from '../common/config.ts';
 import { MAX_VALUE_LENGTH } from '../injector/annotations.ts';
@@ -314,7 +315,7 @@ for (const c of CASES) {
     t.equal(result.review.response.allowed, false);
     t.equal(result.review.response.status?.code, 400);
     t.equal(result.review.response.patch, undefined, 'nothing half-injected');
-    const mine = (result.problems ?? []).filter((p) => p.annotation === key);
+    const mine = (result.problems ?? []).filter((p) => annotationOf(p) === key);
     t.equal(mine.length, 1, `one problem names ${key}: ${JSON.stringify(result.problems)}`);
     t.match(mine[0]?.message ?? '', c.message, 'says what is wrong');
     const message = result.review.response.status?.message ?? '';
@@ -380,7 +381,7 @@ t.test('a pod marked injected by hand with the init name on a regular container'
   });
   const result = admit(reviewFor(pod));
   t.equal(result.outcome, 'denied');
-  t.match(result.problems, [{ annotation: `${P}status`, message: /is a regular container/ }]);
+  t.match(result.problems, [{ kind: 'forbidden', path: annotationPath('status') }]);
   t.end();
 });
 

@@ -4,6 +4,7 @@
  * its problems is named by the annotation that set the field.
  */
 import t from 'tap';
+import { annotationOf } from '../injector/problems.ts';
 import { checkAgentConfig, formatConfigProblem, parseAgentConfig } from '../common/config.ts';
 import { parseAnnotations, type Problem } from '../injector/annotations.ts';
 
@@ -16,7 +17,7 @@ function configProblems(secrets: unknown[], extra: Record<string, unknown> = {})
 
 function annotationProblems(annotations: Record<string, string>): string[] {
   const result = parseAnnotations({ [`${P}inject`]: 'true', ...prefixed(annotations) });
-  return result.ok ? [] : result.problems.map((p: Problem) => `${p.annotation}: ${p.message}`);
+  return result.ok ? [] : result.problems.map((p: Problem) => `${annotationOf(p)}: ${p.message}`);
 }
 
 function prefixed(annotations: Record<string, string>): Record<string, string> {
