@@ -77,6 +77,8 @@ export const LIMITS = {
   findPrefixLength: 512,
   tagKeyLength: 128,
   tagValueLength: 256,
+  /** A Kubernetes Secret's name (a DNS-1123 subdomain). */
+  secretNameLength: 253,
   /** Files one directory source may hold (a path or find matching more is an error). */
   directoryItems: 1000,
   keyLength: 4096,
@@ -430,7 +432,14 @@ function parseK8sSecret(raw: unknown, ctx: Ctx): K8sSecretTarget | undefined {
       : `${quote(value)} is not a valid Kubernetes ${what} name (${DNS_SUBDOMAIN_RULE})`;
   if (raw['name'] === undefined)
     ctx.problems.add('required', child(K8S_SECRET, 'name'), 'is required');
-  const name = optString(raw, 'name', K8S_SECRET, ctx, 253, objectName('Secret'));
+  const name = optString(
+    raw,
+    'name',
+    K8S_SECRET,
+    ctx,
+    LIMITS.secretNameLength,
+    objectName('Secret'),
+  );
   const namespace = optString(raw, 'namespace', K8S_SECRET, ctx, 63, objectName('namespace'));
   const owners = parseOwners(raw['owners'], namespace !== undefined, ctx.problems);
   if (name === undefined) return undefined;

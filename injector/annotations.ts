@@ -10,6 +10,7 @@
  */
 import Handlebars from 'handlebars';
 import { checkAgentConfig, LIMITS, type AgentConfigInput, type Mode } from '../common/config.ts';
+import { isObject } from '../common/json.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { templateEnvironment } from '../common/template.ts';
 import { AGENT_NAMES, ANNOTATION_PREFIX, isOurs, STATUS_INJECTED, selectTargets } from './types.ts';
@@ -19,7 +20,16 @@ import { suggestKey } from './suggest.ts';
 import { optInOf, optInProblem } from './opt-in.ts';
 import { toProblem } from './field-annotations.ts';
 import { finishSecrets, SECRET_FIELD_PARSERS, type SecretDraft } from './secret-fields.ts';
-import { parseLocalApiKey, tokenEnvCollision, type LocalApiField } from './local-api.ts';
+import { tokenEnvCollision } from './local-api.ts';
+import {
+  DEFAULT_MOUNT_PATH,
+  POD_ANNOTATIONS,
+  parseValue,
+  SIDECAR_ONLY_KEYS,
+  type ConfigPodKey,
+  type InjectorPodKey,
+  type PodConfigField,
+} from '../common/contract.ts';
 import { Collector, formatProblem, parseBoolean, quote, type Problem } from './problems.ts';
 
 export { Collector, formatProblem, parseBoolean, type Problem };
@@ -44,15 +54,7 @@ export type ResourceAnnotation = keyof typeof RESOURCE_ANNOTATIONS;
  * secrets, and the settings the pod chooses (refresh interval, regions, reload URL, Secret).
  * The injector adds its own (mode, output directory, port) per agent container.
  */
-type PodChosen =
-  | 'refreshInterval'
-  | 'region'
-  | 'failoverRegion'
-  | 'proxyAddress'
-  | 'useFipsEndpoint'
-  | 'reloadUrl'
-  | 'k8sSecret';
-export type AnnotatedConfig = Pick<AgentConfigInput, 'secrets' | PodChosen | LocalApiField>;
+export type AnnotatedConfig = Pick<AgentConfigInput, 'secrets' | Exclude<PodConfigField, 'mode'>>;
 
 export interface OptedIn {
   readonly inject: true;
@@ -76,8 +78,6 @@ export interface OptedIn {
 }
 
 export type ParsedAnnotations = { readonly inject: false } | OptedIn;
-
-export const DEFAULT_MOUNT_PATH = '/secrets';
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -240,12 +240,11 @@ function checkAnnotatedConfig(config: AnnotatedConfig, draft: Draft): Problem[] 
 
 type PodKeyParser = (value: string, draft: Draft, out: Collector, key: PodKey) => void;
 
-const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
+/** The annotations only the injector reads, each with its own rule. */
+const INJECTOR_PARSERS: Readonly<Record<InjectorPodKey, PodKeyParser>> = {
   inject: () => undefined,
   // Written by the injector itself; any value is accepted so a hand-edited pod is not denied.
   status: () => undefined,
-  // Checked by the schema with the rest of the configuration (checkAnnotatedConfig).
-  mode: (v, d) => Object.assign(d, { modeText: v }),
   'native-sidecar': (v, d, out, k) => {
     const b = parseBoolean(v, k, out);
     if (b !== undefined) d.nativeSidecar = b;
@@ -263,22 +262,6 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
       out.add('required', k, 'must name at least one container (comma-separated)');
     else d.containers = [...new Set(names)];
   },
-  'refresh-interval': (v, d) => {
-    d.config.refreshInterval = v.trim();
-  },
-  region: (v, d) => {
-    d.config.region = v;
-  },
-  'failover-region': (v, d) => {
-    d.config.failoverRegion = v;
-  },
-  'proxy-address': (v, d) => {
-    d.config.proxyAddress = v;
-  },
-  'use-fips-endpoint': (v, d, out, k) => {
-    const b = parseBoolean(v, k, out);
-    if (b !== undefined) d.config.useFipsEndpoint = b;
-  },
   'role-arn': (v, d, out, k) => {
     if (ROLE_ARN.test(v)) d.roleArn = v;
     else
@@ -288,14 +271,6 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
         `must be an IAM role ARN such as arn:aws:iam::111122223333:role/app; got ${quote(v)}`,
       );
   },
-  'k8s-secret': (v, d) => {
-    d.config.k8sSecret = { name: v };
-  },
-  'reload-url': (v, d) => {
-    d.config.reloadUrl = v;
-  },
-  'local-api': localApiKey,
-  'local-api-port': localApiKey,
   'agent-cpu-request': parseQuantity,
   'agent-memory-request': parseQuantity,
   'agent-cpu-limit': parseQuantity,
@@ -310,9 +285,43 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   },
 };
 
-function localApiKey(value: string, draft: Draft, out: Collector, key: PodKey): void {
-  parseLocalApiKey(key, value, draft.config, (message) => out.add('invalid', key, message));
+/**
+ * An annotation that sets a field of the agent's configuration: its text read as the contract
+ * says, the value then checked by the schema with the rest (checkAnnotatedConfig).
+ */
+function configParser(key: ConfigPodKey): PodKeyParser {
+  const row = POD_ANNOTATIONS[key];
+  return (value, draft, out) => {
+    const parsed = parseValue(row.parse, value);
+    if ('problem' in parsed) out.add('invalid', key, parsed.problem);
+    else setField(draft.config, row.config, parsed.value);
+  };
 }
+
+/** Sets the field at `path` (`['k8sSecret', 'name']`), making the objects on the way. */
+function setField(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  const [head, ...rest] = path;
+  if (head === undefined) return;
+  if (rest.length === 0) target[head] = value;
+  else {
+    const inner = target[head];
+    const next: Record<string, unknown> = isObject(inner) ? inner : {};
+    target[head] = next;
+    setField(next, rest, value);
+  }
+}
+
+const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
+  ...(Object.fromEntries(
+    POD_KEYS.flatMap((key) =>
+      POD_ANNOTATIONS[key].reach === 'config' ? [[key, configParser(key as ConfigPodKey)]] : [],
+    ),
+  ) as Record<ConfigPodKey, PodKeyParser>),
+  ...INJECTOR_PARSERS,
+  // The pod's layout: the schema checks it with the configuration (checkAnnotatedConfig), and
+  // the injector writes each agent container's own mode (plan.ts).
+  mode: (v, d) => Object.assign(d, { modeText: v }),
+};
 
 function parsePodKey(key: PodKey, value: string, draft: Draft, out: Collector): void {
   POD_KEY_PARSERS[key](value, draft, out, key);
@@ -520,7 +529,7 @@ function checkRequestsWithinLimits(draft: Draft, out: Collector): void {
 
 function warningsFor(draft: Draft, own: ReadonlyMap<string, string>): string[] {
   if (draft.mode !== 'init') return [];
-  const pointless = ['refresh-interval', 'reload-url', 'native-sidecar'].filter((k) => own.has(k));
+  const pointless = SIDECAR_ONLY_KEYS.filter((k) => own.has(k));
   return pointless.map(
     (k) => `${ANNOTATION_PREFIX}${k} has no effect in init mode (secrets are fetched once)`,
   );

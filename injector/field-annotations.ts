@@ -2,27 +2,12 @@
  * The agent's schema names its problems by configuration field (`secrets[2].format`); a pod's
  * author wrote annotations. This names each field by the annotation that set it.
  */
-import type { ConfigProblem, SecretInput } from '../common/config.ts';
+import { configProblemMessage, type ConfigProblem, type SecretInput } from '../common/config.ts';
+import { CONFIG_FIELD_KEY, SECRET_FIELD_PREFIX } from '../common/contract.ts';
 import { samePath, type FieldPath } from '../common/field.ts';
-import { SOURCE_PREFIXES, type PodKey } from './keys.ts';
-import { configProblemMessage } from '../common/config.ts';
+import { SOURCE_PREFIXES } from './keys.ts';
 import { annotationPath, type Problem } from './problems.ts';
-import { SECRET_FIELD_PREFIX } from './secret-fields.ts';
 import { ANNOTATION_PREFIX } from './types.ts';
-
-const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
-  mode: 'mode',
-  refreshInterval: 'refresh-interval',
-  region: 'region',
-  failoverRegion: 'failover-region',
-  proxyAddress: 'proxy-address',
-  useFipsEndpoint: 'use-fips-endpoint',
-  reloadUrl: 'reload-url',
-  k8sSecret: 'k8s-secret',
-  localApi: 'local-api',
-  localApiPort: 'local-api-port',
-  secrets: 'inject',
-};
 
 /**
  * The annotation (without the prefix) that set a configuration field. Fields the injector sets
@@ -41,7 +26,7 @@ export function annotationForField(path: FieldPath, secrets: readonly SecretInpu
       return `${sourcePrefix}${name}`;
     return `${SECRET_FIELD_PREFIX[field as keyof SecretInput] ?? sourcePrefix}${name}`;
   }
-  return (typeof top === 'string' ? POD_FIELD_KEY[top] : undefined) ?? 'inject';
+  return (typeof top === 'string' ? CONFIG_FIELD_KEY[top] : undefined) ?? 'inject';
 }
 
 /** A schema problem, said in annotations: its path is the annotation, its field the schema's. */
