@@ -125,7 +125,7 @@ export const POD_ANNOTATIONS = {
     parse: 'text',
     default: 'injector flag, none',
     doc: "HTTP(S) proxy for the agent's AWS calls",
-    bound: `\`http(s)://host:port\`, no user or path, at most ${n(LIMITS.urlLength)}`,
+    bound: `\`http(s)://host:port\`, at most ${n(LIMITS.urlLength)}`,
   },
   'use-fips-endpoint': {
     reach: 'config',
@@ -155,7 +155,7 @@ export const POD_ANNOTATIONS = {
     sidecarOnly: true,
     default: '—',
     doc: 'after files change, `POST` to this URL',
-    bound: `\`http(s)\` on a loopback address, at most ${n(LIMITS.urlLength)}`,
+    bound: `\`http(s)\` on loopback, at most ${n(LIMITS.urlLength)}`,
   },
   'local-api': {
     reach: 'config',
@@ -237,7 +237,7 @@ export const SECRET_ANNOTATIONS = {
     source: 'path',
     default: '—',
     doc: 'every parameter under an SSM path',
-    bound: `starts with \`/\`, at most 15 levels and ${n(LIMITS.parameterPathLength)} characters`,
+    bound: `starts with \`/\`, 15 levels, ${n(LIMITS.parameterPathLength)} characters`,
   },
   [S.find]: {
     field: 'id',
@@ -252,7 +252,7 @@ export const SECRET_ANNOTATIONS = {
     parse: 'text',
     default: '—',
     doc: 'with `find-<name>`: only secrets carrying this tag',
-    bound: `key at most ${LIMITS.tagKeyLength} characters, value at most ${LIMITS.tagValueLength}`,
+    bound: `key at most ${LIMITS.tagKeyLength} characters, value ${LIMITS.tagValueLength}`,
   },
   'key-': {
     field: 'key',
@@ -266,7 +266,7 @@ export const SECRET_ANNOTATIONS = {
     parse: 'text',
     default: '—',
     doc: "`{{ field }}` template over the JSON secret's fields",
-    bound: `compiles, built-in helpers and \`json\` only, ${LIMITS.templateLength / 1024} KiB`,
+    bound: `compiles, at most ${LIMITS.templateLength / 1024} KiB`,
   },
   'format-': {
     field: 'format',
@@ -365,3 +365,18 @@ export function parseValue(
         : { problem: `must be a port number such as ${DEFAULTS.localApiPort}; got ${quote(text)}` };
   }
 }
+
+/** The schema's bounds on what no annotation sets directly, as docs/limits.md states them. */
+export const CONFIG_ONLY_BOUNDS: readonly (readonly [field: string, bound: string])[] = [
+  ['`initTimeout`', range(LIMITS.initTimeoutMs)],
+  ['`requestTimeout`', range(LIMITS.requestTimeoutMs)],
+  ['sources per pod (`secrets`)', `${LIMITS.secrets.min} to ${LIMITS.secrets.max}`],
+  [
+    '`<name>` (`secrets[].name`)',
+    `\`[A-Za-z0-9][A-Za-z0-9._-]*\`, at most ${LIMITS.fileNameLength} characters`,
+  ],
+  ['items of one `path-` or `find-`', `at most ${n(LIMITS.directoryItems)} files`],
+  ['`fileMode`', 'octal, readable by someone'],
+  ['`k8sSecret.owners`', `at most ${LIMITS.secretOwners} owner references`],
+  ['`outputDir`, `terminationLogPath`', `at most ${n(LIMITS.pathLength)} characters`],
+];
