@@ -10,6 +10,7 @@
  */
 import { DEFAULTS, LIMITS, type SecretInput } from './config.ts';
 import { formatDuration } from './duration.ts';
+import { samePath, type FieldPath } from './field.ts';
 import { SOURCE_ANNOTATION_PREFIX, type SourceKind } from './source-ids.ts';
 import { booleanProblem, parseBooleanText, quote } from './values.ts';
 
@@ -333,12 +334,17 @@ function secretFieldPrefixes(): Readonly<Record<keyof SecretInput, SecretPrefix>
   return prefixes as Record<keyof SecretInput, SecretPrefix>;
 }
 
-/** The pod-level annotation that sets each top-level configuration field. */
-export const CONFIG_FIELD_KEY: Readonly<Partial<Record<string, PodKey>>> = Object.fromEntries(
-  (Object.entries(POD_ANNOTATIONS) as [PodKey, PodRow][]).flatMap(([key, row]) =>
-    row.reach === 'config' ? [[row.config[0], key]] : [],
-  ),
-);
+/**
+ * The pod-level annotation that sets the configuration field at `path`, or the object holding it
+ * (`k8sSecret` is `k8s-secret`'s); undefined for what the injector sets itself (the Secret's
+ * owners, its namespace, the output directory).
+ */
+export function podKeyForField(path: FieldPath): PodKey | undefined {
+  if (path.length === 0) return undefined;
+  for (const [key, row] of Object.entries(POD_ANNOTATIONS) as [PodKey, PodRow][])
+    if (row.reach === 'config' && samePath(path, row.config.slice(0, path.length))) return key;
+  return undefined;
+}
 
 /** The annotations that do nothing in init mode. */
 export const SIDECAR_ONLY_KEYS = (Object.entries(POD_ANNOTATIONS) as [PodKey, PodRow][])

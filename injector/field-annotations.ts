@@ -3,7 +3,7 @@
  * author wrote annotations. This names each field by the annotation that set it.
  */
 import { configProblemMessage, type ConfigProblem, type SecretInput } from '../common/config.ts';
-import { CONFIG_FIELD_KEY, SECRET_FIELD_PREFIX } from '../common/contract.ts';
+import { podKeyForField, SECRET_FIELD_PREFIX } from '../common/contract.ts';
 import { samePath, type FieldPath } from '../common/field.ts';
 import { SOURCE_PREFIXES } from './keys.ts';
 import { annotationPath, type Problem } from './problems.ts';
@@ -26,7 +26,7 @@ export function annotationForField(path: FieldPath, secrets: readonly SecretInpu
       return `${sourcePrefix}${name}`;
     return `${SECRET_FIELD_PREFIX[field as keyof SecretInput] ?? sourcePrefix}${name}`;
   }
-  return (typeof top === 'string' ? CONFIG_FIELD_KEY[top] : undefined) ?? 'inject';
+  return podKeyForField(path) ?? 'inject';
 }
 
 /** A schema problem, said in annotations: its path is the annotation, its field the schema's. */

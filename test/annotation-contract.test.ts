@@ -7,10 +7,10 @@
 import t from 'tap';
 import { CONFIG_FIELDS, SECRET_FIELDS, type SecretInput } from '../common/config.ts';
 import {
-  CONFIG_FIELD_KEY,
   POD_ANNOTATIONS,
   POD_KEYS,
   parseValue,
+  podKeyForField,
   SECRET_ANNOTATIONS,
   SECRET_FIELD_PREFIX,
   SECRET_PREFIXES,
@@ -46,7 +46,7 @@ t.test("every row that reaches the configuration names a field of the agent's sc
   for (const [annotation, row] of podRows) {
     if (row.reach !== 'config') continue;
     t.ok((CONFIG_FIELDS as readonly string[]).includes(row.config[0]), annotation);
-    t.equal(CONFIG_FIELD_KEY[row.config[0]], annotation, `${row.config[0]} is named ${annotation}`);
+    t.equal(podKeyForField(row.config), annotation, `${renderPath(row.config)} is ${annotation}'s`);
   }
   for (const [prefix, row] of secretRows)
     t.ok((SECRET_FIELDS as readonly string[]).includes(row.field), prefix);
@@ -70,6 +70,12 @@ t.test("a problem with a row's field is named by the row's annotation", (t) => {
   }
   t.equal(annotationForField(['secrets', 1, 'id'], secrets), 'param-url', 'the source names it');
   t.equal(annotationForField(['httpPort'], secrets), 'inject', "the injector's own fields");
+  t.equal(annotationForField(['k8sSecret'], secrets), 'k8s-secret', 'the object the field is in');
+  for (const path of [
+    ['k8sSecret', 'namespace'],
+    ['k8sSecret', 'owners', 0, 'uid'],
+  ])
+    t.equal(annotationForField(path, secrets), 'inject', `${renderPath(path)}: the injector's`);
   t.end();
 });
 
