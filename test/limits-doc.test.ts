@@ -1,6 +1,8 @@
 /**
  * docs/limits.md states the injector's bounds; each is declared once in the code, and this keeps
  * the two in step: every row's bound is the constant's value, written as the docs write numbers.
+ * The schema's tables are rendered whole from the contract (common/contract.ts), which states
+ * the schema's LIMITS.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
