@@ -23,6 +23,9 @@ import { child, index, key, renderPath, samePath } from '../common/field.ts';
 import { parseAnnotations } from '../injector/annotations.ts';
 import { annotationForField } from '../injector/field-annotations.ts';
 import { annotationPath } from '../injector/problems.ts';
+import { injectPod } from '../injector/inject.ts';
+import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
+import type { Pod } from '../injector/types.ts';
 
 const P = 'secrets-agent.io/';
 const podRows = Object.entries(POD_ANNOTATIONS) as [string, PodRow][];
@@ -146,3 +149,29 @@ t.test('only the rows that say so are pointless in init mode', (t) => {
   t.equal(result.ok && result.value.inject ? result.value.warnings.length : -1, 1);
   t.end();
 });
+
+t.test(
+  "role-arn reaches the agent as the variable its row names, and the app's env does not",
+  (t) => {
+    const row = POD_ANNOTATIONS['role-arn'];
+    const arn = 'arn:aws:iam::111122223333:role/app';
+    const pod: Pod = {
+      metadata: {
+        name: 'p',
+        annotations: { [`${P}inject`]: 'true', [`${P}secret-db`]: 'db', [`${P}role-arn`]: arn },
+      },
+      spec: { containers: [{ name: 'app', image: 'app:1' }] },
+    };
+    const result = injectPod(pod, DEFAULT_INJECTOR_OPTIONS);
+    if (result.outcome !== 'injected') throw new Error(JSON.stringify(result));
+    const all = [...(result.pod.spec.initContainers ?? []), ...result.pod.spec.containers];
+    const agent = all.find((c) => c.name === 'secrets-agent');
+    const app = all.find((c) => c.name === 'app');
+    t.same(agent?.env?.find((e) => e.name === row.env)?.value, arn);
+    t.notOk(
+      app?.env?.some((e) => e.name === row.env),
+      'the app keeps its own identity',
+    );
+    t.end();
+  },
+);
