@@ -17,11 +17,14 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts && rm -f node_modules/.bin/node
 COPY . .
 # The bundle holds every dependency (esbuild, bundle: true): the runtime needs no node_modules,
-# hence no `npm ci --omit=dev` there. It holds `agent`, `webhook` and `inject` (dist/cli.js), the
-# agent's own entry (dist/agent.js, what injected containers run) and, under dist/node_modules/,
-# the packages only some runs load; `dev` (a local AWS endpoint for development) is no part of
-# it, and not in this build context either. The smoke runs prove both entries load.
-RUN npm run build && node dist/cli.js --help > /dev/null && node dist/agent.js --help > /dev/null
+# hence no `npm ci --omit=dev` there. It holds the entrypoint (dist/cli.js), one file per command
+# (dist/commands/: agent, webhook, inject) and, under dist/node_modules/, the packages only some
+# runs load; `dev` (a local AWS endpoint for development) is no part of it, and not in this build
+# context either. The smoke runs prove the entrypoint and every command load.
+RUN npm run build && node dist/cli.js --help > /dev/null
+RUN node dist/cli.js agent --help > /dev/null
+RUN node dist/cli.js webhook --help > /dev/null
+RUN node dist/cli.js inject --help > /dev/null
 
 # --- runtime: Node and the bundle, nothing else ---------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -30,8 +33,8 @@ RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
       /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
 WORKDIR /app
 # The bundle only: CommonJS files (dist/package.json says so) that Node runs as they are; owned
-# by root, read-only to the process. The webhook runs the entrypoint with no flags; an injected
-# agent container names its own command (node, its V8 flags, /app/dist/agent.js).
+# by root, read-only to the process. Every container runs the entrypoint and passes args only
+# (an injected agent: `agent --config-json …`, a sidecar's V8 flags in its NODE_OPTIONS).
 COPY --from=build /src/dist ./dist
 # Read-only root filesystem: nothing here writes to disk. Node 24 keeps no compile cache unless
 # NODE_COMPILE_CACHE is set (it is not); the agent writes only under its mounted volume.

@@ -2,18 +2,22 @@
  * Bundles the CLI into dist/: CommonJS files that Node runs as they are, with every dependency
  * inside and no node_modules next to them. Run by `npm install` (prepare) and `npm run build`.
  *
- *   dist/cli.js     `secrets-agent <command>`: every command (the webhook runs this)
- *   dist/agent.js   the agent alone: what an injected container runs, so a pod holds nothing of
- *                   the injector
+ *   dist/cli.js              `secrets-agent <command>`: the image's entrypoint, a small
+ *                            dispatcher that loads one command's file
+ *   dist/commands/NAME.js    one command each (agent, webhook, inject): an agent container
+ *                            runs `cli.js agent` and loads nothing of the injector, the webhook
+ *                            nothing of the agent
  *
- * Nothing is rewritten: what the source imports lazily (`await import(…)`: a command, the
- * template engines, YAML, the SSM client) esbuild keeps in the same file behind an
- * initialiser that runs at that point, once, so it is compiled and evaluated only when used.
+ * Nothing is rewritten: cli/main.ts imports each command lazily (`await import(…)`), and the
+ * bundle keeps that import as a `require` of the command's own file. What a command imports
+ * lazily itself (the template engines, YAML, the SSM client) esbuild keeps in the same file
+ * behind an initialiser that runs at that point, once, so it is compiled only when used.
  * `secrets-agent dev` is a developer tool and no part of the bundle: in a checkout the entry
  * loads it from the TypeScript source (`dev/`, next to `dist/`); elsewhere it says so.
  */
-import { build, type BuildOptions } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { chmod, rm, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 
 /** Imported by the entry only where the source tree holds it: never bundled. */
 export const DEV_COMMAND = '../dev/command.ts';
@@ -26,8 +30,41 @@ export const DEV_COMMAND = '../dev/command.ts';
  */
 export const VENDORED = ['yaml', 'handlebars', '@aws-sdk/client-ssm'] as const;
 
+/** The commands cli/main.ts loads, each bundled into dist/commands/NAME.js. */
+export const COMMAND_FILES = {
+  agent: 'agent/command.ts',
+  webhook: 'injector/webhook-command.ts',
+  inject: 'injector/inject-command.ts',
+} as const;
+
+/**
+ * The entry's `import('../agent/command.ts')` (and the other commands') stays a lazy load of
+ * the command's own file, `./commands/agent.js`, instead of pulling the command into cli.js.
+ */
+const commandsApart: Plugin = {
+  name: 'commands-apart',
+  setup(plugin) {
+    const byPath = new Map(
+      Object.entries(COMMAND_FILES).map(
+        ([name, file]) => [resolve(import.meta.dirname, file), name] as const,
+      ),
+    );
+    plugin.onResolve({ filter: /command\.ts$/ }, (args) => {
+      const name = byPath.get(resolve(args.resolveDir, args.path));
+      return name === undefined || args.kind !== 'dynamic-import'
+        ? undefined
+        : { path: `./commands/${name}.js`, external: true };
+    });
+  },
+};
+
 export const BUILD_OPTIONS = {
-  entryPoints: { cli: 'cli/main.ts', agent: 'cli/agent.ts' },
+  entryPoints: {
+    cli: 'cli/main.ts',
+    ...Object.fromEntries(
+      Object.entries(COMMAND_FILES).map(([name, file]) => [`commands/${name}`, file]),
+    ),
+  },
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -40,6 +77,7 @@ export const BUILD_OPTIONS = {
   legalComments: 'none',
   logLevel: 'warning',
   external: [DEV_COMMAND, ...VENDORED],
+  plugins: [commandsApart],
 } satisfies BuildOptions;
 
 if (import.meta.main) {
@@ -57,5 +95,4 @@ if (import.meta.main) {
   // dist/*.js are CommonJS, whatever the project's own package.json says.
   await writeFile(`${outdir}/package.json`, '{ "type": "commonjs" }\n');
   await chmod(`${outdir}/cli.js`, 0o755);
-  await chmod(`${outdir}/agent.js`, 0o755);
 }

@@ -4,7 +4,6 @@
  * machine, and the ~2 KB secrets it reads (rotated through the dev endpoint's admin API).
  */
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
 import { injectPod } from '../injector/inject.ts';
 import type { InjectorOptions } from '../injector/plan.ts';
 import type { Container, Pod } from '../injector/types.ts';
@@ -19,22 +18,14 @@ export interface Image {
 }
 
 /**
- * The container's command and args as a command line here: `node` is the image's Node, a file
- * under /app/dist/ the same file under the image copy's dist/. `nodeFlags`, when given, replace
- * the injected V8 flags (the bench measures what each one is worth).
+ * The container as the runtime starts it, as a command line here: the image's entrypoint
+ * (`node /app/dist/cli.js`: this machine's Node and the image copy's CLI), then the
+ * container's args. The injector writes no command.
  */
-export function localCommand(
-  container: Container,
-  image: Image,
-  nodeFlags?: readonly string[],
-): string[] {
-  const [node, ...rest] = container.command ?? [];
-  if (node !== 'node') throw new Error(`the injected command does not start with node: ${node}`);
-  const entry = rest.findIndex((a) => a.startsWith('/app/dist/'));
-  if (entry === -1) throw new Error('the injected command names no file of /app/dist/');
-  const dist = dirname(image.cli);
-  const file = join(dist, (rest[entry] ?? '').slice('/app/dist/'.length));
-  return [image.node, ...(nodeFlags ?? rest.slice(0, entry)), file, ...(container.args ?? [])];
+export function localCommand(container: Container, image: Image): string[] {
+  if (container.command !== undefined)
+    throw new Error(`the injected container has a command of its own: ${container.command[0]}`);
+  return [image.node, image.cli, ...(container.args ?? [])];
 }
 
 export interface Launch {
@@ -96,8 +87,8 @@ export interface LaunchOptions {
   readonly terminationLog: string;
   /** The sidecar's health and metrics port on this machine. */
   readonly port: number;
-  /** Instead of the injected V8 flags. */
-  readonly nodeFlags?: readonly string[];
+  /** Instead of the injected NODE_OPTIONS (`''`: none). */
+  readonly nodeOptions?: string;
 }
 
 /** The agent container the injector writes for the bench pod, as a local command line. */
@@ -115,7 +106,7 @@ export function injectedAgent(o: LaunchOptions): Launch {
   );
   return {
     argv: [
-      ...localCommand(container, o.image, o.nodeFlags),
+      ...localCommand(container, o.image),
       // Where this machine differs from the pod: the volume's path, a free port, the log.
       '--output-dir',
       o.outputDir,
@@ -126,6 +117,7 @@ export function injectedAgent(o: LaunchOptions): Launch {
     env: {
       PATH: process.env['PATH'] ?? '',
       ...literal,
+      ...(o.nodeOptions === undefined ? {} : { NODE_OPTIONS: o.nodeOptions }),
       POD_NAMESPACE: 'bench',
       HOME: '/nonexistent',
       // Nothing that could reach real AWS: no instance metadata, no shared config.

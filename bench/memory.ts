@@ -24,9 +24,11 @@
  *   node bench/memory.ts [--quick]
  *   BENCH_MEMORY_LIMIT=96Mi          measure another limit than the injector's default
  *   BENCH_MEMORY_CYCLES=30           refresh cycles of the sidecar (5 s each)
- *   BENCH_MEMORY_FLAG_SETS='--a;--b --c'  V8 flag sets the contributors table compares
+ *   BENCH_MEMORY_FLAG_SETS='--a;--b --c'  NODE_OPTIONS the contributors table compares
  *   BENCH_MEMORY_IMAGE_DIR=/mnt/x    where the image copy goes (its block device's readahead
- *                                    sets how much of the binary a cold start reads)
+ *                                    sets how much of the binary a cold start reads); by
+ *                                    default a disk of its own with the kernel's default
+ *                                    readahead, 128 KB, as a node's (bench/image-disk.ts)
  *
  * Root only (cgroups, tmpfs mounts, drop_caches); otherwise it says so and measures what it can
  * (unconfined warm times, peak RSS). --quick keeps the cache warm (it runs in the test suite,
@@ -45,9 +47,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { quantityValue } from '../injector/annotations.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
-import { AGENT_NODE_FLAGS } from '../injector/types.ts';
+import { AGENT_NODE_OPTIONS } from '../injector/types.ts';
 import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
 import { startDevProcess } from './dev-process.ts';
+import { imageDisk } from './image-disk.ts';
 import { CLI, median, printResult, QUICK, ROOT, round, sleep, table, tempDir } from './lib.ts';
 import {
   cgroupSupport,
@@ -109,13 +112,21 @@ const work = tempDir('sa-bench-memory-');
  * file otherwise) keeps nothing of it warm.
  */
 function copyImage(): Image & { dir: string } {
-  const dir = join(process.env['BENCH_MEMORY_IMAGE_DIR'] ?? work, `image-${process.pid}`);
+  const dir = join(
+    process.env['BENCH_MEMORY_IMAGE_DIR'] ?? disk?.dir ?? work,
+    `image-${process.pid}`,
+  );
   mkdirSync(dir, { recursive: true });
   copyFileSync(realpathSync(join(ROOT, 'node_modules', '.bin', 'node')), join(dir, 'node'));
   cpSync(dirname(CLI), join(dir, 'dist'), { recursive: true });
   writeFileSync(join(dir, 'package.json'), readFileSync(join(ROOT, 'package.json')));
   return { node: join(dir, 'node'), cli: join(dir, 'dist', 'cli.js'), dir };
 }
+// The quick run keeps the cache warm: where the image is read from does not matter to it.
+const disk =
+  confined && !QUICK && process.env['BENCH_MEMORY_IMAGE_DIR'] === undefined
+    ? imageDisk(work)
+    : undefined;
 // Without a group nothing is cold anyway: the project's Node and bundle in place.
 const image = confined
   ? copyImage()
@@ -130,6 +141,7 @@ const dev = await startDevProcess(seed(SECRETS), work);
 // However the run ends: no endpoint left running, no 120 MB image copy left behind.
 process.once('exit', () => {
   dev.child.kill();
+  disk?.close();
   rmSync(work, { recursive: true, force: true });
   if (image.dir !== ROOT) rmSync(image.dir, { recursive: true, force: true });
 });
@@ -178,10 +190,10 @@ function launch(
   vol: Volume,
   port = 0,
   opts = measured,
-  nodeFlags?: readonly string[],
+  nodeOptions?: string,
 ) {
   return injectedAgent({
-    ...(nodeFlags === undefined ? {} : { nodeFlags }),
+    ...(nodeOptions === undefined ? {} : { nodeOptions }),
     n,
     mode,
     refresh: REFRESH,
@@ -259,8 +271,8 @@ function failureOf(code: number | null, signal: NodeJS.Signals | null): string {
 
 interface SidecarOptions {
   readonly cycles: number;
-  /** Instead of the injected V8 flags. */
-  readonly nodeFlags?: readonly string[];
+  /** Instead of the injected NODE_OPTIONS (`''`: none). */
+  readonly nodeOptions?: string;
   readonly limit?: number;
   readonly fill?: number;
   /** Give up on ready after this long (the headroom search stops a thrashing start early). */
@@ -270,7 +282,7 @@ interface SidecarOptions {
 async function runSidecar(condition: Condition, o: SidecarOptions): Promise<SidecarResult> {
   const g = await group(condition, `sidecar-${condition}`, o.limit);
   const vol = volume(o.fill);
-  const agent = launch(SECRETS, 'sidecar', vol, await freePort(), measured, o.nodeFlags);
+  const agent = launch(SECRETS, 'sidecar', vol, await freePort(), measured, o.nodeOptions);
   let updates = 0;
   let readyAt: number | undefined;
   let wake = (): void => {};
@@ -362,8 +374,8 @@ const requireFrom = createRequire(join(ROOT, 'package.json'));
 const DEPENDENCIES: readonly (readonly [string, string | null])[] = [
   ['bare node', null],
   [
-    'dist/agent.js (the agent, Secrets Manager client, credentials)',
-    join(dirname(image.cli), 'agent.js'),
+    'dist/commands/agent.js (the agent, Secrets Manager client, credentials)',
+    join(dirname(image.cli), 'commands', 'agent.js'),
   ],
   ['@aws-sdk/client-secrets-manager', requireFrom.resolve('@aws-sdk/client-secrets-manager')],
   ['@aws-sdk/credential-provider-node', requireFrom.resolve('@aws-sdk/credential-provider-node')],
@@ -383,13 +395,8 @@ async function runModule(path: string | null): Promise<number | null> {
   const vol = volume();
   try {
     g?.startSampling();
-    // agent.js would run the agent: --help makes it only load and print its usage.
-    const load =
-      path === null
-        ? ''
-        : path.endsWith('agent.js')
-          ? `process.argv[2] = '--help'; require(${JSON.stringify(path)});`
-          : `require(${JSON.stringify(path)});`;
+    // A command's file only defines the command: loading it runs nothing.
+    const load = path === null ? '' : `require(${JSON.stringify(path)});`;
     const alive = QUICK ? 1000 : BARE_ALIVE_MS;
     const p = start(confine(g, [image.node, '-e', `${load} setTimeout(() => {}, ${alive})`], vol), {
       PATH: process.env['PATH'] ?? '',
@@ -468,7 +475,7 @@ const maxOf = (xs: readonly (number | null | undefined)[]): number | null => {
 const probe = launch(SECRETS, 'sidecar', { dir: '/secrets', sizeBytes: volumeBytes });
 const nodeOptions = probe.env['NODE_OPTIONS'] ?? null;
 process.stdout.write(
-  `Memory as the platform charges it: the agent container as injected (sidecar: node ${AGENT_NODE_FLAGS.sidecar.join(' ')} agent.js, limit ${probe.limit ?? 'none'}, ` +
+  `Memory as the platform charges it: the agent container as injected (sidecar: node cli.js agent, limit ${probe.limit ?? 'none'}, ` +
     `request ${probe.request ?? 'none'}, NODE_OPTIONS ${nodeOptions ?? 'unset'}), ` +
     `its volume a tmpfs of ${options.volumeSizeLimit}, ${SECRETS} secrets of ~${VALUE_BYTES / 1024} KB, IRSA through the dev endpoint's STS\n`,
 );
@@ -527,20 +534,18 @@ if (cold && unlimitedReady !== null) {
   }
 }
 
-// (f) contributors: the sidecar's peak working set with each V8 flag set, and what loading each
+// (f) contributors: the sidecar's peak working set with each NODE_OPTIONS, and what loading each
 // dependency adds to a bare Node's working set.
-/** BENCH_MEMORY_FLAG_SETS="--a --b;--c": other sets to compare (`;` between sets). */
-const FLAG_SETS: readonly (readonly string[])[] = process.env['BENCH_MEMORY_FLAG_SETS']
-  ?.split(';')
-  .map((set) => set.split(' ').filter(Boolean)) ?? [
-  [],
+/** BENCH_MEMORY_FLAG_SETS="--a --b;--c": other NODE_OPTIONS to compare (`;` between them). */
+const FLAG_SETS: readonly string[] = process.env['BENCH_MEMORY_FLAG_SETS']?.split(';') ?? [
+  '',
   // The quick run (in the test suite) measures only the sidecar without flags beside the rest.
   ...(QUICK
     ? []
     : [
-        AGENT_NODE_FLAGS.sidecar,
-        ['--max-semi-space-size=1'],
-        ['--lite-mode', '--max-semi-space-size=1'],
+        AGENT_NODE_OPTIONS.sidecar,
+        '--max-semi-space-size=1',
+        `${AGENT_NODE_OPTIONS.sidecar} --max-semi-space-size=1`,
       ]),
 ];
 const flagRuns = new Map<string, number | null>();
@@ -548,10 +553,10 @@ const moduleRuns = new Map<string, number | null>();
 if (confined) {
   for (const flags of FLAG_SETS) {
     const runs = await repeat(RUNS, () =>
-      runSidecar('unlimited', { cycles: QUICK ? 0 : 3, nodeFlags: flags }),
+      runSidecar('unlimited', { cycles: QUICK ? 0 : 3, nodeOptions: flags }),
     );
     flagRuns.set(
-      flags.join(' ') || '(none)',
+      flags.trim() || '(none)',
       medianOf(
         runs.map((r) => maxOf([r.cgroup?.peakWorkingSetBytes, r.cycles?.peakWorkingSetBytes])),
       ),

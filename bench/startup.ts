@@ -1,11 +1,10 @@
 /**
  * Agent start-up against a bare Node, in one run (same binary, interleaved rounds):
  *
- * (a) the init agent as injected (the container's command and args, IRSA through the dev
- *     endpoint's STS), from process start to exit with every file written, for 1, 20 and 100
- *     secrets; beside it the same without the injected V8 flags, the agent through the
- *     all-command entry (dist/cli.js), and, with BENCH_STARTUP_BEFORE=DIR, an earlier build's
- *     dist/ (`node DIR/cli.js agent …`);
+ * (a) the init agent as injected (the image's entrypoint `node cli.js` and the container's args,
+ *     IRSA through the dev endpoint's STS), from process start to exit with every file written,
+ *     for 1, 20 and 100 secrets; beside it the same with a sidecar's NODE_OPTIONS, and, with
+ *     BENCH_STARTUP_BEFORE=DIR, an earlier build's dist/ (`node DIR/cli.js agent …`);
  * (b) the sidecar as injected, 20 secrets: from process start to its "all secrets written" line;
  * (c) what each dependency costs to load (`node -e "require(…)"`) above a bare Node.
  *
@@ -20,7 +19,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { startDevServer } from '../dev/server.ts';
-import { AGENT_NODE_FLAGS } from '../injector/types.ts';
+import { AGENT_NODE_OPTIONS } from '../injector/types.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
 import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
 import { CLI, median, NODE, printResult, QUICK, ROOT, round, table, tempDir } from './lib.ts';
@@ -79,7 +78,7 @@ function timedRun(
   });
 }
 
-function launch(n: number, mode: 'init' | 'sidecar', dir: string, port = 0, flags?: string[]) {
+function launch(n: number, mode: 'init' | 'sidecar', dir: string, port = 0, nodeOptions?: string) {
   return injectedAgent({
     n,
     mode,
@@ -91,7 +90,7 @@ function launch(n: number, mode: 'init' | 'sidecar', dir: string, port = 0, flag
     outputDir: dir,
     terminationLog: join(dir, '..', 'termination-log'),
     port,
-    ...(flags === undefined ? {} : { nodeFlags: flags }),
+    ...(nodeOptions === undefined ? {} : { nodeOptions }),
   });
 }
 
@@ -102,27 +101,26 @@ interface Variant {
   readonly argv: (n: number, dir: string) => Launch;
 }
 
-/** The injected command with the entry and flags swapped for another build's `cli.js agent`. */
+/** The injected command line with the entrypoint swapped for another build's `cli.js`. */
 function throughCli(cli: string): Variant['argv'] {
   return (n, dir) => {
-    const l = launch(n, 'init', dir, 0, []);
+    const l = launch(n, 'init', dir, 0);
     const [node, , ...args] = l.argv;
-    return { ...l, argv: [node ?? NODE, cli, 'agent', ...args] };
+    return { ...l, argv: [node ?? NODE, cli, ...args] };
   };
 }
 
 const variants: Variant[] = [
   {
-    name: `as injected (${['node', ...AGENT_NODE_FLAGS.init, 'agent.js'].join(' ')})`,
+    name: 'as injected (node cli.js agent)',
     sizes: SIZES,
     argv: (n, dir) => launch(n, 'init', dir),
   },
   {
-    name: `a sidecar's flags (${AGENT_NODE_FLAGS.sidecar.join(' ')})`,
+    name: `a sidecar's NODE_OPTIONS (${AGENT_NODE_OPTIONS.sidecar})`,
     sizes: [20],
-    argv: (n, dir) => launch(n, 'init', dir, 0, [...AGENT_NODE_FLAGS.sidecar]),
+    argv: (n, dir) => launch(n, 'init', dir, 0, AGENT_NODE_OPTIONS.sidecar),
   },
-  { name: 'all commands (cli.js agent)', sizes: [20], argv: throughCli(CLI) },
   ...(BEFORE === undefined
     ? []
     : [
@@ -181,8 +179,8 @@ async function sidecarReady(): Promise<number> {
 const requireFrom = createRequire(join(ROOT, 'package.json'));
 const DEPENDENCIES: readonly (readonly [string, string])[] = [
   [
-    'the agent (dist/agent.js: its code, the Secrets Manager client, credentials)',
-    join(ROOT, 'dist', 'agent.js'),
+    'the agent (dist/commands/agent.js: its code, the Secrets Manager client, credentials)',
+    join(ROOT, 'dist', 'commands', 'agent.js'),
   ],
   ['@aws-sdk/client-secrets-manager', requireFrom.resolve('@aws-sdk/client-secrets-manager')],
   ['@aws-sdk/credential-provider-node', requireFrom.resolve('@aws-sdk/credential-provider-node')],
@@ -199,11 +197,8 @@ const DEPENDENCIES: readonly (readonly [string, string])[] = [
   ],
   ['node:https', 'node:https'],
 ];
-/** The agent.js row would run the agent: only its module evaluation is wanted. */
-const loadOnly = (path: string): string =>
-  path.endsWith('agent.js')
-    ? `process.argv[2]='--help';require(${JSON.stringify(path)})`
-    : `require(${JSON.stringify(path)})`;
+/** A command's file only defines the command: loading it runs nothing. */
+const loadOnly = (path: string): string => `require(${JSON.stringify(path)})`;
 
 try {
   // Warm-ups: the page cache (not counted).

@@ -96,9 +96,11 @@ function summarize(pod: Pod, agent: Container): void {
       );
     }
   }
-  print(`  agent command ${(agent.command ?? []).join(' ')}`);
-  print(`  agent args    --config-json <the agent's configuration:>`);
+  const nodeOptions = agent.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  print(`  agent runs    the image's entrypoint, node /app/dist/cli.js, with these args:`);
+  print(`  agent args    ${agent.args?.[0] ?? ''} --config-json <the agent's configuration:>`);
   print(JSON.stringify(config, null, 2).replace(/^/gm, '                '));
+  if (nodeOptions !== undefined) print(`  agent env     NODE_OPTIONS: ${nodeOptions}`);
   print(`  annotation    secrets-agent.io/status: injected`);
 }
 
@@ -259,12 +261,9 @@ async function start(run: RunDir): Promise<void> {
     "The agent's metrics",
   );
 
-  // The container's command, its image paths under this checkout: node's flags, then the entry.
-  const [, ...command] = agent.command ?? [];
-  const local = command.map((a) =>
-    a.startsWith('/app/') ? join(root, a.slice('/app/'.length)) : a,
-  );
-  const child = spawn(process.execPath, [...local, ...(agent.args ?? [])], {
+  // The image's entrypoint (node /app/dist/cli.js) in this checkout, then the container's args;
+  // its NODE_OPTIONS come with its env.
+  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), ...(agent.args ?? [])], {
     stdio: ['ignore', 'inherit', 'inherit'],
     env: agentEnv(agent, run, aws.url, agentPort),
   });

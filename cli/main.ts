@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * The composition root: picks the command by name (run.ts runs it). Each command is imported
- * lazily, so `webhook` never evaluates the agent's code and vice versa. (An injected container
- * runs the agent from its own entry, cli/agent.ts.)
+ * The composition root and the image's entrypoint: picks the command by name (run.ts runs it).
+ * Each command is imported lazily, from a file of its own in the bundle (build.ts), so an
+ * injected agent container (`args: [agent, …]`) loads nothing of the injector, and `webhook`
+ * nothing of the agent.
  */
 import type { Command } from '../common/command.ts';
 import { exit, runCommand } from './run.ts';

@@ -1,7 +1,6 @@
 /**
  * The process around one command: the one place that reads `process.env`, handles signals and
- * exits. Both entries use it: `cli/main.ts` (every command, by name) and `cli/agent.ts` (the
- * agent alone, what an injected container runs).
+ * exits, for the command cli/main.ts picked by name.
  */
 import type { Command, CommandContext } from '../common/command.ts';
 

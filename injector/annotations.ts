@@ -13,7 +13,7 @@ import { checkAgentConfig, LIMITS, type AgentConfigInput, type Mode } from '../c
 import { isObject } from '../common/json.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { templateEnvironment } from '../common/template.ts';
-import { AGENT_NAMES, ANNOTATION_PREFIX, isOurs, STATUS_INJECTED, selectTargets } from './types.ts';
+import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, EnvVar, Pod, Result } from './types.ts';
 import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES, type PodKey, type SecretPrefix } from './keys.ts';
 import { suggestKey } from './suggest.ts';
@@ -565,7 +565,7 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
 /**
  * A pod that says it was injected must hold the injector's parts as the injector makes them: a
  * pod author who sets `status: injected` by hand must not get a `secrets-agent` volume of another
- * kind, or an agent container with another command than the injector's or privileges, past the
+ * kind, or an agent container with a command of its own or privileges, past the
  * checks above.
  */
 function checkInjectedParts(pod: Pod, out: Collector): void {
@@ -608,7 +608,8 @@ function checkInjectedParts(pod: Pod, out: Collector): void {
 function foreignAgentFields(c: Container): string[] {
   const sc = c.securityContext;
   const wrong: string[] = [];
-  if (c.command !== undefined && !isOurs(c.command)) wrong.push('command');
+  // The injector's containers run the image's entrypoint: any command is someone else's.
+  if (c.command !== undefined) wrong.push('command');
   if (sc?.['privileged'] === true) wrong.push('securityContext.privileged');
   if ((sc?.capabilities?.add ?? []).length > 0) wrong.push('securityContext.capabilities.add');
   if (sc?.allowPrivilegeEscalation === true) wrong.push('securityContext.allowPrivilegeEscalation');

@@ -6,7 +6,7 @@ import { type AgentConfigInput, DEFAULTS } from '../common/config.ts';
 import { parseDuration } from '../common/duration.ts';
 import { AGENT_OUTPUT_DIR } from './plan.ts';
 import type { Plan } from './plan.ts';
-import { AGENT_NAMES, agentCommand } from './types.ts';
+import { AGENT_COMMAND, AGENT_NAMES, AGENT_NODE_OPTIONS } from './types.ts';
 import type { Container, EnvVar, Probe, SecurityContext } from './types.ts';
 import type { AgentIdentity } from './identity.ts';
 
@@ -28,13 +28,17 @@ export function agentContainer(
   identity: AgentIdentity,
 ): Container {
   const serving = role !== 'init';
+  const nodeOptions = AGENT_NODE_OPTIONS[role === 'init' ? 'init' : 'sidecar'];
   return {
     name: role === 'init' ? AGENT_NAMES.init : AGENT_NAMES.sidecar,
     image: plan.image,
     imagePullPolicy: defaultPullPolicy(plan.image),
-    command: agentCommand(role === 'init' ? 'init' : 'sidecar'),
-    args: ['--config-json', JSON.stringify(config)],
-    env: [...podEnv(), ...identity.env],
+    args: [AGENT_COMMAND, '--config-json', JSON.stringify(config)],
+    env: [
+      ...podEnv(),
+      ...(nodeOptions === undefined ? [] : [{ name: 'NODE_OPTIONS', value: nodeOptions }]),
+      ...identity.env,
+    ],
     ...(serving
       ? {
           ports: [

@@ -142,31 +142,23 @@ export const AGENT_NAMES = {
   irsaVolume: 'aws-iam-token',
 } as const;
 
-/** The agent's own entry in the image (build.ts: the agent alone, nothing of the injector). */
-export const AGENT_ENTRY = '/app/dist/agent.js';
+/**
+ * The agent containers run the image's entrypoint (the CLI, `node /app/dist/cli.js`) and pass
+ * args only, this command first: the pod spec shows a command users can run themselves.
+ */
+export const AGENT_COMMAND = 'agent';
 
 /**
- * V8 flags of the injected agents, in their command where the pod spec shows them. A sidecar
- * stays: `--lite-mode` (no optimizing compiler, feedback allocated lazily) takes ~8 MiB off its
- * working set, and it waits on the network, not on JavaScript. An init agent exits within a
- * second: the flag's ~20 ms of CPU at start would cost more than its memory saves.
- * (bench/memory.ts, bench/startup.ts, docs/performance.md.)
+ * NODE_OPTIONS of the injected agents, by how long the agent runs, in the container's env where
+ * the pod spec shows it (V8 flags cannot follow the entrypoint). A sidecar stays and waits on
+ * the network, not on JavaScript: `--jitless` (V8 interprets, compiles no machine code) takes
+ * ~3 MiB off its working set. An init agent exits within a second and runs with Node's
+ * defaults. (bench/memory.ts, bench/startup.ts, docs/performance.md.)
  */
-export const AGENT_NODE_FLAGS = Object.freeze({
-  init: Object.freeze([] as string[]),
-  sidecar: Object.freeze(['--lite-mode']),
-}) satisfies Readonly<Record<'init' | 'sidecar', readonly string[]>>;
-
-/** The command of an agent container the injector writes, by how long the agent runs. */
-export function agentCommand(runs: keyof typeof AGENT_NODE_FLAGS): readonly string[] {
-  return ['node', ...AGENT_NODE_FLAGS[runs], AGENT_ENTRY];
-}
-
-/** Whether an agent container's command is ours: one the injector writes (it accepts no other). */
-export function isOurs(command: readonly string[]): boolean {
-  const key = command.join('\0');
-  return (['init', 'sidecar'] as const).some((runs) => agentCommand(runs).join('\0') === key);
-}
+export const AGENT_NODE_OPTIONS = Object.freeze({
+  init: undefined,
+  sidecar: '--jitless',
+}) satisfies Readonly<Record<'init' | 'sidecar', string | undefined>>;
 
 export const ANNOTATION_PREFIX = 'secrets-agent.io/';
 export const STATUS_ANNOTATION = `${ANNOTATION_PREFIX}status`;

@@ -22,6 +22,7 @@ import { tempDir } from './helpers/tmp.ts';
 import { agentRig } from './helpers/agent-rig.ts';
 import { AgentClock } from './helpers/virtual-time.ts';
 import { seededRandom } from '../common/clock.ts';
+import { AGENT_COMMAND, AGENT_NODE_OPTIONS } from '../injector/types.ts';
 
 const METRICS = CONTRACT_AGENT_METRICS;
 
@@ -348,20 +349,21 @@ t.test(
       (c) => c.name === 'secrets-agent',
     );
     if (container === undefined) throw new Error('no secrets-agent container injected');
-    t.same(container.args?.slice(0, 1), ['--config-json'], 'the configuration, from its args');
+    t.same(
+      container.args?.slice(0, 2),
+      [AGENT_COMMAND, '--config-json'],
+      'args only: the agent command, then the configuration',
+    );
+    t.equal(container.command, undefined, "no command: the image's entrypoint runs");
 
-    // As the container runtime starts it: the command (else the image's entrypoint): `node`
-    // found on the PATH, its flags, a file of the bundle under WORKDIR /app; then the args.
-    const [nodeCommand, ...rest] = container.command ?? imageEntrypoint();
+    // As the container runtime starts it: the image's entrypoint (`node` found on the PATH, the
+    // CLI under WORKDIR /app), then the container's args.
+    const [nodeCommand, entry, ...entryRest] = imageEntrypoint();
     t.equal(nodeCommand, 'node');
-    const entry = rest.findIndex((a) => a.startsWith('/app/dist/'));
-    t.equal(rest[entry], '/app/dist/agent.js', "the agent's own entry");
-    const flags = rest.slice(0, entry);
-    t.ok(flags.length > 0, `V8 flags in the pod spec: ${flags.join(' ')}`);
+    t.equal(entry, '/app/dist/cli.js', 'the entrypoint is the CLI');
     const argv = [
-      ...flags,
-      join(ROOT, 'dist', (rest[entry] ?? '').slice('/app/dist/'.length)),
-      ...rest.slice(entry + 1),
+      join(ROOT, 'dist', (entry ?? '').slice('/app/dist/'.length)),
+      ...entryRest,
       ...(container.args ?? []),
     ];
     const server = await startDevServer({ seed: { secrets: [{ name: 'a', value: 'A1' }] } });
@@ -388,6 +390,7 @@ t.test(
     // The test runner adds its process tracker to every child's NODE_OPTIONS: env(1) sets it to
     // exactly the container's (or none), then executes node in its own place (same pid).
     const nodeOptions = containerEnv['NODE_OPTIONS'];
+    t.equal(nodeOptions, AGENT_NODE_OPTIONS.sidecar, "the sidecar's NODE_OPTIONS, in its env");
     const child = spawn(
       '/usr/bin/env',
       [
@@ -422,7 +425,7 @@ t.test(
     t.same(
       cmdline,
       [process.execPath, ...argv],
-      'the command line is the container command plus its args, nothing added',
+      "the command line is the image's entrypoint plus the container's args, nothing added",
     );
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
     t.equal(

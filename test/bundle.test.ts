@@ -1,11 +1,11 @@
 /**
- * The bundle (dist/, what the image ships and what the tests run): `agent`, `webhook` and
- * `inject`, one file each, nothing of dev/; every module once per process, as in the source; and
+ * The bundle (dist/, what the image ships and what the tests run): the entrypoint (cli.js) and
+ * `agent`, `webhook` and `inject`, one file each under commands/, nothing of dev/; every module once per process, as in the source; and
  * `dev` from the bundle runs in a checkout and says what it is anywhere else.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { build } from 'esbuild';
 import t from 'tap';
 import { BUILD_OPTIONS, VENDORED } from '../build.ts';
@@ -20,7 +20,7 @@ function sources(name: string): string[] {
   const map = JSON.parse(readFileSync(join(DIST, `${name}.js.map`), 'utf8')) as {
     sources: string[];
   };
-  return map.sources.map((f) => relative(ROOT, join(DIST, f)));
+  return map.sources.map((f) => relative(ROOT, join(DIST, dirname(name), f)));
 }
 
 /** The bundle's .js files, relative to dist/, without the extension. */
@@ -111,9 +111,20 @@ t.test('every module exists once per process, as when the source runs', async (t
       );
   }
   t.same(
-    sources('agent').filter((f) => f.startsWith('injector/')),
+    sources('commands/agent').filter((f) => f.startsWith('injector/')),
     [],
-    'agent.js: nothing of the injector',
+    'commands/agent.js: nothing of the injector',
+  );
+  for (const name of ['webhook', 'inject'])
+    t.same(
+      sources(`commands/${name}`).filter((f) => f.startsWith('agent/')),
+      [],
+      `commands/${name}.js: nothing of the agent`,
+    );
+  t.same(
+    sources('cli').filter((f) => !f.startsWith('cli/') && !f.startsWith('common/')),
+    [],
+    'cli.js: the entrypoint alone, every command in a file of its own',
   );
 });
 

@@ -133,7 +133,8 @@ t.test(
     t.ok(agent, 'the native sidecar is an init container');
     if (agent === undefined) return;
     t.equal(agent.restartPolicy, 'Always');
-    t.equal(agent.command?.at(-1), '/app/dist/agent.js', "the agent's own entry runs");
+    t.equal(agent.command, undefined, "the image's entrypoint runs");
+    t.equal(agent.args?.[0], 'agent', 'the agent command');
     const app = spec.containers.find((c) => c.name !== 'secrets-agent');
     const appMount = app?.volumeMounts?.find((m) => m.name === 'secrets-agent');
     const agentMount = agent.volumeMounts?.find((m) => m.name === 'secrets-agent');

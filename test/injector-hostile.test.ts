@@ -22,7 +22,7 @@ import {
 import { injectPod } from '../injector/inject.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
 import { annotationOf, annotationPath, MAX_PROBLEMS } from '../injector/problems.ts';
-import { POD_BOUNDS, type Container, type Pod } from '../injector/types.ts';
+import { AGENT_NODE_OPTIONS, POD_BOUNDS, type Container, type Pod } from '../injector/types.ts';
 import { createLogger, MAX_LOG_LINE } from '../common/log.ts';
 import { applyTo, patchOf, reviewFor } from './injector-support.ts';
 import { OPTED_IN } from './helpers/pathological.ts';
@@ -347,7 +347,11 @@ t.test('a pod that says injected keeps no env or mount of its own in the agent',
     (c) => c.name === 'secrets-agent',
   );
   const env = (agent?.env ?? []).map((e) => e.name);
-  t.notOk(env.includes('NODE_OPTIONS'), 'its NODE_OPTIONS is dropped');
+  t.same(
+    agent?.env?.filter((e) => e.name === 'NODE_OPTIONS'),
+    [{ name: 'NODE_OPTIONS', value: AGENT_NODE_OPTIONS.sidecar }],
+    "its NODE_OPTIONS is dropped: the injector's own stands",
+  );
   t.ok(env.includes('AWS_ROLE_ARN'), "an identity webhook's env var is kept");
   const mounts = (agent?.volumeMounts ?? []).map((m) => m.mountPath);
   t.notOk(mounts.includes('/app'), 'a mount of another volume is dropped');

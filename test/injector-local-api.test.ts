@@ -40,7 +40,8 @@ function injected(pod: Pod, options = DEFAULT_INJECTOR_OPTIONS): Pod {
 }
 
 function agentConfig(c: Container | undefined): AgentConfigInput {
-  return JSON.parse(c?.args?.[1] ?? '{}') as AgentConfigInput;
+  const args = c?.args ?? [];
+  return JSON.parse(args[args.indexOf('--config-json') + 1] ?? '{}') as AgentConfigInput;
 }
 
 t.test('native sidecar: the port, the env var, the config', async (t) => {

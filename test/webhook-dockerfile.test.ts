@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { build } from 'esbuild';
 import t from 'tap';
-import { BUILD_OPTIONS } from '../build.ts';
+import { BUILD_OPTIONS, COMMAND_FILES } from '../build.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -68,8 +68,9 @@ t.test('the build stage installs from the lockfile and builds', async (t) => {
   t.match(build, /npm ci\b/);
   t.notMatch(build, /npm install\b/, 'never npm install (it may rewrite the lockfile)');
   t.match(build, /npm run build/);
-  for (const entry of Object.keys(BUILD_OPTIONS.entryPoints))
-    t.match(build, `node dist/${entry}.js --help`, `the build proves dist/${entry}.js loads`);
+  t.match(build, 'node dist/cli.js --help', 'the build proves the entrypoint loads');
+  for (const command of Object.keys(COMMAND_FILES))
+    t.match(build, `node dist/cli.js ${command} --help`, `the build proves ${command} loads`);
 });
 
 t.test('the final stage: bundle only, numeric non-root user, the CLI as entrypoint', async (t) => {

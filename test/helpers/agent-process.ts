@@ -1,13 +1,13 @@
 /**
  * Runs `secrets-agent agent` as a real process against a dev endpoint, as an injected container
- * runs it: the bundle's agent entry (dist/agent.js) with the injected V8 flags (`npm test`
- * builds the bundle first).
+ * runs it: the bundle's entrypoint (`node dist/cli.js agent …`) with the NODE_OPTIONS of its mode
+ * (`npm test` builds the bundle first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { AGENT_NODE_FLAGS } from '../../injector/types.ts';
+import { AGENT_COMMAND, AGENT_NODE_OPTIONS } from '../../injector/types.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -33,8 +33,6 @@ function freshBundle(): string {
 }
 
 export const CLI = freshBundle();
-/** The agent's own entry, beside the CLI. */
-export const AGENT = join(ROOT, 'dist', 'agent.js');
 
 /**
  * The environment of an agent process: nothing inherited that could reach real AWS (no
@@ -86,8 +84,8 @@ function modeOf(args: readonly string[]): string | undefined {
 }
 
 /**
- * The agent as injected (dist/agent.js with the V8 flags of its mode); with `cli`,
- * `node CLI agent ARGS` (another build's entry). `wrap`: a command the agent runs under
+ * The agent as injected: `node CLI agent ARGS` with the NODE_OPTIONS of its mode, unless `env`
+ * sets its own; `cli`: another build's entrypoint. `wrap`: a command the agent runs under
  * (`unshare … exec "$@"`), the node command after it.
  */
 export function startAgent(
@@ -96,11 +94,13 @@ export function startAgent(
   cli?: string,
   wrap: readonly string[] = [],
 ): RunningAgent {
-  const flags = AGENT_NODE_FLAGS[modeOf(args) === 'init' ? 'init' : 'sidecar'];
-  const node = cli === undefined ? [...flags, AGENT, ...args] : [cli, 'agent', ...args];
-  const [command, ...argv] = [...wrap, process.execPath, ...node];
+  const nodeOptions = AGENT_NODE_OPTIONS[modeOf(args) === 'init' ? 'init' : 'sidecar'];
+  const [command, ...argv] = [...wrap, process.execPath, cli ?? CLI, AGENT_COMMAND, ...args];
   const child = spawn(command ?? process.execPath, argv, {
-    env,
+    env:
+      nodeOptions === undefined || 'NODE_OPTIONS' in env
+        ? env
+        : { ...env, NODE_OPTIONS: nodeOptions },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
