@@ -3,6 +3,8 @@
  * references a Secret the agent created gets, so Kubernetes' garbage collector deletes it once
  * every owner is gone. The injector fills them from the pod's controller at admission.
  */
+import type { ProblemSink } from './config-problem.ts';
+import { child, index, type FieldPath } from './field.ts';
 import { isObject } from './json.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
 import { quote } from './values.ts';
@@ -18,6 +20,7 @@ export interface SecretOwner {
 /** The most owners one configuration names (a pod has one controller). */
 export const OWNERS_LIMIT = 4;
 
+const OWNERS: FieldPath = ['k8sSecret', 'owners'];
 const OWNER_FIELDS = ['apiVersion', 'kind', 'name', 'uid'] as const;
 /** A Kubernetes object's uid (RFC 4122 text, as the API server makes them). */
 const UID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -41,37 +44,46 @@ const WHAT: Readonly<Record<(typeof OWNER_FIELDS)[number], string>> = {
 export function parseOwners(
   raw: unknown,
   namespaceGiven: boolean,
-  add: (path: string, message: string, ...refs: string[]) => void,
+  problems: ProblemSink,
 ): SecretOwner[] | undefined {
   if (raw === undefined) return undefined;
   if (namespaceGiven)
     // An owner lives in the pod's namespace; the garbage collector deletes a dependent whose
     // owner it cannot find in the dependent's own namespace.
-    add(
-      'k8sSecret.owners',
+    problems.add(
+      'forbidden',
+      OWNERS,
       "cannot be combined with {0}: owners are in the pod's namespace, and a Secret elsewhere would be deleted at once",
-      'k8sSecret.namespace',
+      ['k8sSecret', 'namespace'],
     );
   if (!Array.isArray(raw) || raw.length > OWNERS_LIMIT) {
-    add('k8sSecret.owners', `must be a list of at most ${OWNERS_LIMIT} owner references`);
+    problems.add(
+      Array.isArray(raw) ? 'too-many' : 'invalid',
+      OWNERS,
+      `must be a list of at most ${OWNERS_LIMIT} owner references`,
+    );
     return undefined;
   }
   const owners: SecretOwner[] = [];
   raw.forEach((item: unknown, i) => {
-    const path = `k8sSecret.owners[${i}]`;
+    const path = index(OWNERS, i);
     if (!isObject(item)) {
-      add(path, 'must be an object with apiVersion, kind, name and uid');
+      problems.add('invalid', path, 'must be an object with apiVersion, kind, name and uid');
       return;
     }
     for (const key of Object.keys(item))
       if (!(OWNER_FIELDS as readonly string[]).includes(key))
-        add(`${path}.${key}`, `unknown field (known: ${OWNER_FIELDS.join(', ')})`);
+        problems.add(
+          'unknown',
+          child(path, key),
+          `unknown field (known: ${OWNER_FIELDS.join(', ')})`,
+        );
     let ok = true;
     for (const field of OWNER_FIELDS) {
       const value = item[field];
-      if (value === undefined) add(`${path}.${field}`, 'is required');
+      if (value === undefined) problems.add('required', child(path, field), 'is required');
       else if (typeof value !== 'string' || !RULES[field](value))
-        add(`${path}.${field}`, `must be ${WHAT[field]}; got ${quote(value)}`);
+        problems.add('invalid', child(path, field), `must be ${WHAT[field]}; got ${quote(value)}`);
       else continue;
       ok = false;
     }

@@ -3,6 +3,7 @@
  * `useFipsEndpoint` (annotations `proxy-address`, `use-fips-endpoint`). Part of the agent's
  * schema (config.ts), kept here as config-owners.ts keeps the Secret's owners.
  */
+import type { ProblemSink } from './config-problem.ts';
 import type { JsonObject } from './json.ts';
 import { proxyAddressProblem, quote } from './values.ts';
 
@@ -23,21 +24,25 @@ export interface TransportInput {
 export function parseTransport(
   raw: JsonObject,
   maxUrlLength: number,
-  add: (path: string, message: string) => void,
+  problems: ProblemSink,
 ): TransportConfig {
   const { proxyAddress: proxy, useFipsEndpoint: fips } = raw;
   let proxyAddress: string | undefined;
   if (proxy !== undefined && (typeof proxy !== 'string' || proxy === ''))
-    add('proxyAddress', 'must be a non-empty string');
+    problems.add('invalid', ['proxyAddress'], 'must be a non-empty string');
   else if (typeof proxy === 'string' && proxy.length > maxUrlLength)
-    add('proxyAddress', `is ${proxy.length} characters long; at most ${maxUrlLength} are allowed`);
+    problems.add(
+      'too-long',
+      ['proxyAddress'],
+      `is ${proxy.length} characters long; at most ${maxUrlLength} are allowed`,
+    );
   else if (typeof proxy === 'string') {
     const problem = proxyAddressProblem(proxy);
     if (problem === undefined) proxyAddress = proxy;
-    else add('proxyAddress', problem);
+    else problems.add('invalid', ['proxyAddress'], problem);
   }
   if (fips !== undefined && typeof fips !== 'boolean')
-    add('useFipsEndpoint', `must be true or false; got ${quote(fips)}`);
+    problems.add('invalid', ['useFipsEndpoint'], `must be true or false; got ${quote(fips)}`);
   return {
     ...(proxyAddress === undefined ? {} : { proxyAddress }),
     useFipsEndpoint: fips === true,

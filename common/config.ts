@@ -10,16 +10,31 @@
  * documents the same schema.
  */
 import { compile as compileJmesPath } from '@jmespath-community/jmespath';
-import { formatDuration, parseDuration } from './duration.ts';
+import { parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
-import { isPodLocalUrl, parseFileMode, quote, region } from './values.ts';
+import { isPodLocalUrl, quote, region } from './values.ts';
+import {
+  checkKeys,
+  optDuration,
+  optEnum,
+  optFileMode,
+  optString,
+  Problems,
+  type FieldCtx,
+} from './config-fields.ts';
 import { checkRegions } from './region.ts';
 import * as transport from './config-transport.ts';
 
 export { proxyAddressProblem, regionProblem } from './values.ts';
-export { configProblemMessage, formatConfigProblem, type ConfigProblem } from './config-problem.ts';
+export {
+  configProblemMessage,
+  formatConfigProblem,
+  type ConfigProblem,
+  type ProblemSink,
+} from './config-problem.ts';
 import { formatConfigProblem, type ConfigProblem } from './config-problem.ts';
+import { child, index, ROOT, type FieldPath } from './field.ts';
 import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
 import * as ids from './source-ids.ts';
@@ -62,6 +77,8 @@ export const LIMITS = {
   findPrefixLength: 512,
   tagKeyLength: 128,
   tagValueLength: 256,
+  /** A Kubernetes Secret's name (a DNS-1123 subdomain). */
+  secretNameLength: 253,
   /** Files one directory source may hold (a path or find matching more is an error). */
   directoryItems: 1000,
   keyLength: 4096,
@@ -226,124 +243,20 @@ export type ConfigCheck =
   | { readonly ok: true; readonly config: AgentConfig }
   | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
-/** Collects every problem, so one error lists them all. */
-class Problems {
-  readonly list: ConfigProblem[] = [];
-  add(path: string, message: string, ...refs: string[]): void {
-    this.list.push(refs.length === 0 ? { path, message } : { path, message, refs });
-  }
-}
-
 /** The context every field check gets. */
-interface Ctx {
+interface Ctx extends FieldCtx {
   readonly problems: Problems;
   readonly templates: TemplateEngine | undefined;
   /** Whether the document names a Kubernetes Secret (which `extract` needs). */
   readonly k8sSecret: boolean;
 }
 
+const SECRETS: FieldPath = ['secrets'];
+const K8S_SECRET: FieldPath = ['k8sSecret'];
+
 const SECRET_ID = /^[A-Za-z0-9/_+=.@:-]+$/;
 const VERSION_STAGE = /^[A-Za-z0-9_.-]+$/;
 const VERSION_ID = /^[A-Za-z0-9-]+$/;
-
-function at(path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`;
-}
-
-function checkKeys(obj: JsonObject, allowed: readonly string[], path: string, ctx: Ctx): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) {
-      ctx.problems.add(at(path, key), `unknown field (known: ${allowed.join(', ')})`);
-    }
-  }
-}
-
-/**
- * An optional string field, at most `max` characters long and matching `check` (which
- * returns what is wrong, or undefined).
- */
-function optString(
-  obj: JsonObject,
-  key: string,
-  path: string,
-  ctx: Ctx,
-  max: number,
-  check?: (value: string) => string | undefined,
-): string | undefined {
-  const value = obj[key];
-  const where = at(path, key);
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value === '') {
-    ctx.problems.add(where, 'must be a non-empty string');
-    return undefined;
-  }
-  if (value.length > max) {
-    ctx.problems.add(where, `is ${value.length} characters long; at most ${max} are allowed`);
-    return undefined;
-  }
-  const problem = check?.(value);
-  if (problem === undefined) return value;
-  ctx.problems.add(where, problem);
-  return undefined;
-}
-
-function oneOf(allowed: readonly string[]) {
-  return (value: string): string | undefined =>
-    allowed.includes(value)
-      ? undefined
-      : `must be one of ${allowed.join(', ')}; got ${quote(value)}`;
-}
-
-function optEnum<T extends string>(
-  obj: JsonObject,
-  key: string,
-  allowed: readonly T[],
-  path: string,
-  ctx: Ctx,
-): T | undefined {
-  return optString(obj, key, path, ctx, 64, oneOf(allowed)) as T | undefined;
-}
-
-function optDuration(
-  obj: JsonObject,
-  key: string,
-  ctx: Ctx,
-  bounds: { readonly min: number; readonly max: number },
-  why = '',
-): number | undefined {
-  let ms: number | undefined;
-  optString(obj, key, '', ctx, 64, (value) => {
-    ms = parseDuration(value);
-    if (ms === undefined) return `must be a duration such as 30s, 5m or 1h; got ${quote(value)}`;
-    if (ms < bounds.min || ms > bounds.max) {
-      const range = `from ${formatDuration(bounds.min)} to ${formatDuration(bounds.max)}`;
-      ms = undefined;
-      return `must be ${range}${why}; got ${quote(value)}`;
-    }
-    return undefined;
-  });
-  return ms;
-}
-
-/** A file mode; owner read is required so the files are usable. */
-function optFileMode(obj: JsonObject, key: string, path: string, ctx: Ctx): number | undefined {
-  const value = obj[key];
-  if (value === undefined) return undefined;
-  const mode = typeof value === 'string' ? parseFileMode(value) : undefined;
-  const where = at(path, key);
-  if (mode === undefined) {
-    ctx.problems.add(
-      where,
-      `must be an octal file mode such as "0400" or "0644"; got ${quote(value)}`,
-    );
-    return undefined;
-  }
-  if ((mode & 0o444) === 0) {
-    ctx.problems.add(where, `must let someone read the file (e.g. 0400); got ${quote(value)}`);
-    return undefined;
-  }
-  return mode;
-}
 
 function fileName(value: string): string | undefined {
   return FILE_NAME.test(value)
@@ -378,11 +291,11 @@ function template(ctx: Ctx): (value: string) => string | undefined {
 /** name, source and id: which secret, from where, and which file. */
 function parseIdentity(
   raw: JsonObject,
-  path: string,
+  path: FieldPath,
   ctx: Ctx,
 ): { name?: string; id?: string; source: SourceKind } {
   for (const field of ['name', 'id'] as const) {
-    if (raw[field] === undefined) ctx.problems.add(at(path, field), 'is required');
+    if (raw[field] === undefined) ctx.problems.add('required', child(path, field), 'is required');
   }
   const source = optEnum(raw, 'source', ids.SOURCES, path, ctx) ?? 'secretsmanager';
   const name = optString(raw, 'name', path, ctx, LIMITS.fileNameLength, fileName);
@@ -395,15 +308,15 @@ function parseIdentity(
 function parseSourceOptions(
   raw: JsonObject,
   source: SourceKind,
-  path: string,
+  path: FieldPath,
   ctx: Ctx,
 ): Pick<SecretSpec, 'tag'> {
   for (const field of ['versionStage', 'versionId'] as const)
     if (source !== 'secretsmanager' && raw[field] !== undefined)
-      ctx.problems.add(at(path, field), ids.versionProblem(source));
+      ctx.problems.add('forbidden', child(path, field), ids.versionProblem(source));
   if (raw['tag'] === undefined) return {};
   if (source !== 'find') {
-    ctx.problems.add(at(path, 'tag'), 'applies to find sources only');
+    ctx.problems.add('forbidden', child(path, 'tag'), 'applies to find sources only');
     return {};
   }
   let tag: { key: string; value: string } | undefined;
@@ -419,7 +332,7 @@ function parseSourceOptions(
 /** Which version: a stage, an id. */
 function parseVersion(
   raw: JsonObject,
-  path: string,
+  path: FieldPath,
   ctx: Ctx,
 ): Pick<SecretSpec, 'versionStage' | 'versionId'> {
   const versionStage = optString(raw, 'versionStage', path, ctx, LIMITS.versionStageLength, (v) =>
@@ -442,7 +355,7 @@ function parseVersion(
 /** key, template and format: how the value becomes the file. */
 function parseRendering(
   raw: JsonObject,
-  path: string,
+  path: FieldPath,
   ctx: Ctx,
 ): Pick<SecretSpec, 'key' | 'template' | 'format'> {
   const key = optString(raw, 'key', path, ctx, LIMITS.keyLength, jmesPath);
@@ -450,16 +363,18 @@ function parseRendering(
   const format = optEnum(raw, 'format', FORMATS, path, ctx) ?? DEFAULTS.format;
   if (raw['key'] !== undefined && raw['template'] !== undefined) {
     ctx.problems.add(
-      at(path, 'template'),
+      'forbidden',
+      child(path, 'template'),
       'cannot be combined with {0}: a template already selects fields',
-      at(path, 'key'),
+      child(path, 'key'),
     );
   }
   if (raw['template'] !== undefined && format !== 'raw') {
     ctx.problems.add(
-      at(path, 'format'),
+      'forbidden',
+      child(path, 'format'),
       'must be raw (or absent) with {0}: the template is the format',
-      at(path, 'template'),
+      child(path, 'template'),
     );
   }
   return {
@@ -469,9 +384,9 @@ function parseRendering(
   };
 }
 
-function parseSecret(raw: unknown, path: string, ctx: Ctx): SecretSpec | undefined {
+function parseSecret(raw: unknown, path: FieldPath, ctx: Ctx): SecretSpec | undefined {
   if (!isObject(raw)) {
-    ctx.problems.add(path, 'must be an object with at least name and id');
+    ctx.problems.add('invalid', path, 'must be an object with at least name and id');
     return undefined;
   }
   checkKeys(raw, SECRET_FIELDS, path, ctx);
@@ -481,12 +396,13 @@ function parseSecret(raw: unknown, path: string, ctx: Ctx): SecretSpec | undefin
   const options = parseSourceOptions(raw, source, path, ctx);
   const extract = raw['extract'];
   if (extract !== undefined && typeof extract !== 'boolean') {
-    ctx.problems.add(at(path, 'extract'), 'must be true or false');
+    ctx.problems.add('invalid', child(path, 'extract'), 'must be true or false');
   } else if (extract === true && !ctx.k8sSecret) {
     ctx.problems.add(
-      at(path, 'extract'),
+      'forbidden',
+      child(path, 'extract'),
       'needs {0}: extraction writes keys of a Kubernetes Secret',
-      'k8sSecret',
+      K8S_SECRET,
     );
   }
   const mode = optFileMode(raw, 'mode', path, ctx);
@@ -506,20 +422,26 @@ function parseSecret(raw: unknown, path: string, ctx: Ctx): SecretSpec | undefin
 function parseK8sSecret(raw: unknown, ctx: Ctx): K8sSecretTarget | undefined {
   if (raw === undefined) return undefined;
   if (!isObject(raw)) {
-    ctx.problems.add('k8sSecret', 'must be an object with a name');
+    ctx.problems.add('invalid', K8S_SECRET, 'must be an object with a name');
     return undefined;
   }
-  checkKeys(raw, ['name', 'namespace', 'owners'], 'k8sSecret', ctx);
+  checkKeys(raw, ['name', 'namespace', 'owners'], K8S_SECRET, ctx);
   const objectName = (what: string) => (value: string) =>
     isDnsSubdomain(value)
       ? undefined
       : `${quote(value)} is not a valid Kubernetes ${what} name (${DNS_SUBDOMAIN_RULE})`;
-  if (raw['name'] === undefined) ctx.problems.add('k8sSecret.name', 'is required');
-  const name = optString(raw, 'name', 'k8sSecret', ctx, 253, objectName('Secret'));
-  const namespace = optString(raw, 'namespace', 'k8sSecret', ctx, 63, objectName('namespace'));
-  const owners = parseOwners(raw['owners'], namespace !== undefined, (...a) =>
-    ctx.problems.add(...a),
+  if (raw['name'] === undefined)
+    ctx.problems.add('required', child(K8S_SECRET, 'name'), 'is required');
+  const name = optString(
+    raw,
+    'name',
+    K8S_SECRET,
+    ctx,
+    LIMITS.secretNameLength,
+    objectName('Secret'),
   );
+  const namespace = optString(raw, 'namespace', K8S_SECRET, ctx, 63, objectName('namespace'));
+  const owners = parseOwners(raw['owners'], namespace !== undefined, ctx.problems);
   if (name === undefined) return undefined;
   return {
     name,
@@ -536,15 +458,24 @@ function parseLocalApi(
 ): Pick<AgentConfig, 'localApi' | 'localApiPort'> {
   const { localApi: on = false, localApiPort: port = DEFAULTS.localApiPort } = raw;
   const { min, max } = LIMITS.localApiPort;
-  if (typeof on !== 'boolean') ctx.problems.add('localApi', 'must be true or false');
+  if (typeof on !== 'boolean') ctx.problems.add('invalid', ['localApi'], 'must be true or false');
   const portOk = typeof port === 'number' && Number.isInteger(port) && port >= min && port <= max;
   if (!portOk)
-    ctx.problems.add('localApiPort', `must be a port from ${min} to ${max}; got ${quote(port)}`);
+    ctx.problems.add(
+      'invalid',
+      ['localApiPort'],
+      `must be a port from ${min} to ${max}; got ${quote(port)}`,
+    );
   if (on === true && portOk && local.httpPort !== 0 && port === local.httpPort)
-    ctx.problems.add('localApiPort', `${port} is taken by the agent's health and metrics port`);
+    ctx.problems.add(
+      'duplicate',
+      ['localApiPort'],
+      `${port} is taken by the agent's health and metrics port`,
+    );
   if (on === true && local.mode !== 'sidecar')
     ctx.problems.add(
-      'localApi',
+      'forbidden',
+      ['localApi'],
       'is served in sidecar mode only: an init container exits before the app starts',
     );
   return { localApi: on === true, localApiPort: portOk ? port : DEFAULTS.localApiPort };
@@ -555,7 +486,8 @@ function parseHttpPort(raw: JsonObject, ctx: Ctx): number {
   if (value === undefined) return DEFAULTS.httpPort;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
     ctx.problems.add(
-      'httpPort',
+      'invalid',
+      ['httpPort'],
       `must be a port number from 0 (off) to 65535; got ${quote(value)}`,
     );
     return DEFAULTS.httpPort;
@@ -589,25 +521,30 @@ function parseSecrets(raw: JsonObject, ctx: Ctx): SecretSpec[] {
   const list = raw['secrets'];
   const { min, max } = LIMITS.secrets;
   if (!Array.isArray(list) || list.length < min) {
-    ctx.problems.add('secrets', 'must list at least one secret');
+    ctx.problems.add('required', SECRETS, 'must list at least one secret');
     return [];
   }
   if (list.length > max) {
-    ctx.problems.add('secrets', `lists ${list.length} secrets; at most ${max} are allowed`);
+    ctx.problems.add(
+      'too-many',
+      SECRETS,
+      `lists ${list.length} secrets; at most ${max} are allowed`,
+    );
     return [];
   }
   const secrets: SecretSpec[] = [];
   const seen = new Map<string, number>();
   list.forEach((item: unknown, i) => {
-    const spec = parseSecret(item, `secrets[${i}]`, ctx);
+    const spec = parseSecret(item, index(SECRETS, i), ctx);
     if (spec === undefined) return;
     const first = seen.get(spec.name);
     if (first === undefined) seen.set(spec.name, i);
     else
       ctx.problems.add(
-        `secrets[${i}].name`,
+        'duplicate',
+        child(index(SECRETS, i), 'name'),
         `${quote(spec.name)} is already used by {0}`,
-        `secrets[${first}].name`,
+        child(index(SECRETS, first), 'name'),
       );
     secrets.push(spec);
   });
@@ -619,13 +556,13 @@ function parseTargets(
   raw: JsonObject,
   ctx: Ctx,
 ): Pick<AgentConfig, 'region' | 'failoverRegion' | 'reloadUrl'> {
-  const reloadUrl = optString(raw, 'reloadUrl', '', ctx, LIMITS.urlLength, (v) =>
+  const reloadUrl = optString(raw, 'reloadUrl', ROOT, ctx, LIMITS.urlLength, (v) =>
     isPodLocalUrl(v)
       ? undefined
       : `must be an http:// or https:// URL inside the pod (127.0.0.1, localhost or [::1]); got ${quote(v)}`,
   );
-  const primary = optString(raw, 'region', '', ctx, 64, region('us-east-1'));
-  const failoverRegion = optString(raw, 'failoverRegion', '', ctx, 64, region('us-west-2'));
+  const primary = optString(raw, 'region', ROOT, ctx, 64, region('us-east-1'));
+  const failoverRegion = optString(raw, 'failoverRegion', ROOT, ctx, 64, region('us-west-2'));
   checkRegions(raw['region'], failoverRegion, raw['secrets'], ctx.problems);
   return {
     ...(primary === undefined ? {} : { region: primary }),
@@ -643,15 +580,15 @@ function parseLocal(
   'mode' | 'outputDir' | 'httpAddress' | 'httpPort' | 'fileMode' | 'terminationLogPath' | 'logLevel'
 > {
   return {
-    mode: optEnum(raw, 'mode', MODES, '', ctx) ?? DEFAULTS.mode,
-    outputDir: optString(raw, 'outputDir', '', ctx, LIMITS.pathLength) ?? DEFAULTS.outputDir,
-    httpAddress: optString(raw, 'httpAddress', '', ctx, 255) ?? DEFAULTS.httpAddress,
+    mode: optEnum(raw, 'mode', MODES, ROOT, ctx) ?? DEFAULTS.mode,
+    outputDir: optString(raw, 'outputDir', ROOT, ctx, LIMITS.pathLength) ?? DEFAULTS.outputDir,
+    httpAddress: optString(raw, 'httpAddress', ROOT, ctx, 255) ?? DEFAULTS.httpAddress,
     httpPort: parseHttpPort(raw, ctx),
-    fileMode: optFileMode(raw, 'fileMode', '', ctx) ?? DEFAULTS.fileMode,
+    fileMode: optFileMode(raw, 'fileMode', ROOT, ctx) ?? DEFAULTS.fileMode,
     terminationLogPath:
-      optString(raw, 'terminationLogPath', '', ctx, LIMITS.pathLength) ??
+      optString(raw, 'terminationLogPath', ROOT, ctx, LIMITS.pathLength) ??
       DEFAULTS.terminationLogPath,
-    logLevel: optEnum(raw, 'logLevel', LOG_LEVELS, '', ctx) ?? DEFAULTS.logLevel,
+    logLevel: optEnum(raw, 'logLevel', LOG_LEVELS, ROOT, ctx) ?? DEFAULTS.logLevel,
   };
 }
 
@@ -671,7 +608,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
   if (!isObject(raw)) {
     return {
       ok: false,
-      problems: [{ path: '', message: 'must be an object with a secrets list' }],
+      problems: [{ kind: 'invalid', path: ROOT, message: 'must be an object with a secrets list' }],
     };
   }
   const ctx: Ctx = {
@@ -679,7 +616,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
     templates,
     k8sSecret: raw['k8sSecret'] !== undefined,
   };
-  checkKeys(raw, CONFIG_FIELDS, '', ctx);
+  checkKeys(raw, CONFIG_FIELDS, ROOT, ctx);
   const secrets = parseSecrets(raw, ctx);
   const k8sSecret = parseK8sSecret(raw['k8sSecret'], ctx);
   const local = parseLocal(raw, ctx);
@@ -688,7 +625,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
     ...parseLocalApi(raw, ctx, local),
     ...parseTiming(raw, ctx),
     ...parseTargets(raw, ctx),
-    ...transport.parseTransport(raw, LIMITS.urlLength, (...a) => ctx.problems.add(...a)),
+    ...transport.parseTransport(raw, LIMITS.urlLength, ctx.problems),
     ...(k8sSecret === undefined ? {} : { k8sSecret }),
     secrets,
   };
@@ -705,7 +642,7 @@ export async function parseAgentConfig(raw: unknown): Promise<AgentConfig> {
   const checked = checkAgentConfig(raw, templates);
   if (checked.ok) return deepFreeze(checked.config);
   const lines = checked.problems.map((p) =>
-    p.path === '' ? `configuration ${p.message}` : formatConfigProblem(p),
+    p.path.length === 0 ? `configuration ${p.message}` : formatConfigProblem(p),
   );
   throw new AgentError('CONFIG_INVALID', `invalid agent configuration:\n  ${lines.join('\n  ')}`);
 }

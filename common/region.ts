@@ -13,6 +13,7 @@
  * - `profile`: a profile the SDK reads, AWS_PROFILE (the agent only);
  * - `imds`: the instance metadata service (the agent only).
  */
+import type { ProblemSink } from './config-problem.ts';
 import { isObject } from './json.ts';
 import { REGION } from './values.ts';
 
@@ -66,10 +67,10 @@ export function checkRegions(
   named: unknown,
   failoverRegion: string | undefined,
   secrets: unknown,
-  problems: { add(path: string, message: string, ...refs: string[]): void },
+  problems: ProblemSink,
 ): void {
   if (failoverRegion !== undefined && failoverRegion === named)
-    problems.add('failoverRegion', 'must differ from {0}', 'region');
+    problems.add('duplicate', ['failoverRegion'], 'must differ from {0}', ['region']);
   if (named !== undefined || !Array.isArray(secrets)) return;
   // The ids as written, at their places: `secrets[i].id` names the one a problem is about.
   const ids = secrets.map((s: unknown) =>
@@ -80,16 +81,18 @@ export function checkRegions(
   const [primary, at] = first;
   for (const [name, i] of others)
     problems.add(
-      `secrets[${i}].id`,
+      'forbidden',
+      ['secrets', i, 'id'],
       `names region ${name}, but {0} names ${primary}: ARNs in different regions need {1}`,
-      `secrets[${at}].id`,
-      'region',
+      ['secrets', at, 'id'],
+      ['region'],
     );
   if (others.length === 0 && failoverRegion === primary)
     problems.add(
-      'failoverRegion',
+      'duplicate',
+      ['failoverRegion'],
       `must differ from ${primary}, the region {0} names (the agent reads there first)`,
-      `secrets[${at}].id`,
+      ['secrets', at, 'id'],
     );
 }
 

@@ -10,8 +10,8 @@ import { encodePatch, type Base64 } from './patch.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from './plan.ts';
 import type { InjectorOptions } from './plan.ts';
 import { isRecord, JsonBoundError, objectShape, parsePartial } from './partial-json.ts';
-import { ANNOTATION_PREFIX, parsePod, POD_SHAPE, PodShapeError } from './types.ts';
-import { quote, type Problem } from './problems.ts';
+import { parsePod, POD_SHAPE, PodShapeError } from './types.ts';
+import { annotationPath, quote, type Problem } from './problems.ts';
 import { concernsInjector } from './opt-in.ts';
 
 export { DEFAULT_INJECTOR_OPTIONS };
@@ -162,7 +162,8 @@ function tooLarge(
 ): AdmissionResult {
   const problems: Problem[] = [
     {
-      annotation: `${ANNOTATION_PREFIX}inject`,
+      kind: 'too-long',
+      path: annotationPath('inject'),
       message: `the patch would be ${bytes} bytes, more than the injector's ${MAX_PATCH_BYTES}: fewer env- annotations or target containers (secrets-agent.io/containers)`,
     },
   ];

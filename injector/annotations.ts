@@ -9,36 +9,27 @@
  * ever written back into the annotations.
  */
 import Handlebars from 'handlebars';
-import {
-  checkAgentConfig,
-  configProblemMessage,
-  LIMITS,
-  type AgentConfigInput,
-  type ConfigProblem,
-  type Mode,
-  type SecretInput,
-} from '../common/config.ts';
+import { checkAgentConfig, LIMITS, type AgentConfigInput, type Mode } from '../common/config.ts';
+import { isObject } from '../common/json.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { templateEnvironment } from '../common/template.ts';
 import { AGENT_NAMES, ANNOTATION_PREFIX, STATUS_INJECTED, selectTargets } from './types.ts';
 import type { Annotations, Container, EnvVar, Pod, Result } from './types.ts';
-import {
-  ENV_PREFIX,
-  POD_KEYS,
-  SECRET_PREFIXES,
-  SOURCE_PREFIXES,
-  type PodKey,
-  type SecretPrefix,
-} from './keys.ts';
+import { ENV_PREFIX, POD_KEYS, SECRET_PREFIXES, type PodKey, type SecretPrefix } from './keys.ts';
 import { suggestKey } from './suggest.ts';
 import { optInOf, optInProblem } from './opt-in.ts';
+import { toProblem } from './field-annotations.ts';
+import { finishSecrets, SECRET_FIELD_PARSERS, type SecretDraft } from './secret-fields.ts';
+import { tokenEnvCollision } from './local-api.ts';
 import {
-  finishSecrets,
-  SECRET_FIELD_PARSERS,
-  SECRET_FIELD_PREFIX,
-  type SecretDraft,
-} from './secret-fields.ts';
-import { parseLocalApiKey, tokenEnvCollision, type LocalApiField } from './local-api.ts';
+  DEFAULT_MOUNT_PATH,
+  POD_ANNOTATIONS,
+  parseValue,
+  SIDECAR_ONLY_KEYS,
+  type ConfigPodKey,
+  type InjectorPodKey,
+  type PodConfigField,
+} from '../common/contract.ts';
 import { Collector, formatProblem, parseBoolean, quote, type Problem } from './problems.ts';
 
 export { Collector, formatProblem, parseBoolean, type Problem };
@@ -63,15 +54,7 @@ export type ResourceAnnotation = keyof typeof RESOURCE_ANNOTATIONS;
  * secrets, and the settings the pod chooses (refresh interval, regions, reload URL, Secret).
  * The injector adds its own (mode, output directory, port) per agent container.
  */
-type PodChosen =
-  | 'refreshInterval'
-  | 'region'
-  | 'failoverRegion'
-  | 'proxyAddress'
-  | 'useFipsEndpoint'
-  | 'reloadUrl'
-  | 'k8sSecret';
-export type AnnotatedConfig = Pick<AgentConfigInput, 'secrets' | PodChosen | LocalApiField>;
+export type AnnotatedConfig = Pick<AgentConfigInput, 'secrets' | Exclude<PodConfigField, 'mode'>>;
 
 export interface OptedIn {
   readonly inject: true;
@@ -95,8 +78,6 @@ export interface OptedIn {
 }
 
 export type ParsedAnnotations = { readonly inject: false } | OptedIn;
-
-export const DEFAULT_MOUNT_PATH = '/secrets';
 
 const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -139,7 +120,7 @@ export function parseAnnotations(
   if (tooMany(own, out)) return { ok: false, problems: out.problems };
   // A value other than "true" is a problem, and so is everything else wrong: all at once.
   const wrong = optInProblem(inject);
-  if (wrong !== undefined) out.add('inject', wrong);
+  if (wrong !== undefined) out.add('invalid', 'inject', wrong);
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
   return out.count > 0 ? { ok: false, problems: out.problems } : { ok: true, value: parsed };
@@ -168,7 +149,8 @@ function parseOptedIn(own: ReadonlyMap<string, string>, out: Collector): OptedIn
     if (tooLong(key, value, out)) continue;
     if (POD_KEY_SET.has(key)) parsePodKey(key as PodKey, value, draft, out);
     else if (key.startsWith(ENV_PREFIX)) parseEnv(key, value, env, out);
-    else if (!parseSecretKey(key, value, secrets, out)) out.add(key, () => unknownKeyMessage(key));
+    else if (!parseSecretKey(key, value, secrets, out))
+      out.add('unknown', key, () => unknownKeyMessage(key));
   }
   const config: AnnotatedConfig = { ...draft.config, secrets: finishSecrets(secrets, out) };
   for (const p of checkAnnotatedConfig(config, draft)) out.push(p);
@@ -215,11 +197,13 @@ function tooMany(own: ReadonlyMap<string, string>, out: Collector): boolean {
   for (const key of own.keys()) if (key.startsWith(ENV_PREFIX)) env++;
   if (own.size > MAX_OWN_ANNOTATIONS)
     out.add(
+      'too-many',
       'inject',
       `the pod has ${own.size} ${ANNOTATION_PREFIX} annotations; at most ${MAX_OWN_ANNOTATIONS} are allowed`,
     );
   else if (env > MAX_ENV_ANNOTATIONS)
     out.add(
+      'too-many',
       ENV_PREFIX.slice(0, -1),
       `the pod has ${env} ${ANNOTATION_PREFIX}${ENV_PREFIX}<VAR> annotations; at most ${MAX_ENV_ANNOTATIONS} are allowed`,
     );
@@ -228,47 +212,16 @@ function tooMany(own: ReadonlyMap<string, string>, out: Collector): boolean {
 
 function tooLong(key: string, value: string, out: Collector): boolean {
   if (value.length <= MAX_VALUE_LENGTH) return false;
-  out.add(key, `is ${value.length} characters long; at most ${MAX_VALUE_LENGTH} are allowed`);
+  out.add(
+    'too-long',
+    key,
+    `is ${value.length} characters long; at most ${MAX_VALUE_LENGTH} are allowed`,
+  );
   return true;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The agent's configuration, checked by its own schema
-
-const POD_FIELD_KEY: Readonly<Record<string, PodKey>> = {
-  mode: 'mode',
-  refreshInterval: 'refresh-interval',
-  region: 'region',
-  failoverRegion: 'failover-region',
-  proxyAddress: 'proxy-address',
-  useFipsEndpoint: 'use-fips-endpoint',
-  reloadUrl: 'reload-url',
-  k8sSecret: 'k8s-secret',
-  'k8sSecret.name': 'k8s-secret',
-  localApi: 'local-api',
-  localApiPort: 'local-api-port',
-  secrets: 'inject',
-};
-
-/**
- * The annotation (without the prefix) that set a configuration field. Fields the injector sets
- * itself fall back to `inject`: a problem there is the injector's, and still denies.
- */
-export function annotationForField(path: string, secrets: readonly SecretInput[]): string {
-  const match = /^secrets\[(\d+)\](?:\.(\w+))?/.exec(path);
-  if (match !== null) {
-    const secret = secrets[Number(match[1])];
-    const name = secret?.name ?? '';
-    const field = (match[2] ?? 'id') as keyof SecretInput;
-    // name, source and id come from the annotation that names the source.
-    const sourcePrefix =
-      SOURCE_PREFIXES[(secret?.source ?? 'secretsmanager') as keyof typeof SOURCE_PREFIXES] ??
-      SOURCE_PREFIXES.secretsmanager;
-    if (field === 'name' || field === 'source' || field === 'id') return `${sourcePrefix}${name}`;
-    return `${SECRET_FIELD_PREFIX[field] ?? sourcePrefix}${name}`;
-  }
-  return POD_FIELD_KEY[path] ?? 'inject';
-}
 
 /**
  * The schema's problems with the annotated configuration, named by annotation. The `mode`
@@ -282,29 +235,16 @@ function checkAnnotatedConfig(config: AnnotatedConfig, draft: Draft): Problem[] 
   return checked.ok ? [] : checked.problems.map((p) => toProblem(p, config.secrets));
 }
 
-/** A schema problem, said in annotations. */
-export function toProblem(p: ConfigProblem, secrets: readonly SecretInput[]): Problem {
-  if (p.path === 'secrets' && secrets.length === 0) {
-    return {
-      annotation: `${ANNOTATION_PREFIX}inject`,
-      message: `opts the pod in but no ${ANNOTATION_PREFIX}secret-<name> annotation names a secret (nor a param-, path- or find- annotation)`,
-    };
-  }
-  const name = (path: string): string => `${ANNOTATION_PREFIX}${annotationForField(path, secrets)}`;
-  return { annotation: name(p.path), message: configProblemMessage(p, name) };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Pod-level keys
 
 type PodKeyParser = (value: string, draft: Draft, out: Collector, key: PodKey) => void;
 
-const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
+/** The annotations only the injector reads, each with its own rule. */
+const INJECTOR_PARSERS: Readonly<Record<InjectorPodKey, PodKeyParser>> = {
   inject: () => undefined,
   // Written by the injector itself; any value is accepted so a hand-edited pod is not denied.
   status: () => undefined,
-  // Checked by the schema with the rest of the configuration (checkAnnotatedConfig).
-  mode: (v, d) => Object.assign(d, { modeText: v }),
   'native-sidecar': (v, d, out, k) => {
     const b = parseBoolean(v, k, out);
     if (b !== undefined) d.nativeSidecar = b;
@@ -318,41 +258,19 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
       .split(',')
       .map((s) => s.trim())
       .filter((s) => s !== '');
-    if (names.length === 0) out.add(k, 'must name at least one container (comma-separated)');
+    if (names.length === 0)
+      out.add('required', k, 'must name at least one container (comma-separated)');
     else d.containers = [...new Set(names)];
-  },
-  'refresh-interval': (v, d) => {
-    d.config.refreshInterval = v.trim();
-  },
-  region: (v, d) => {
-    d.config.region = v;
-  },
-  'failover-region': (v, d) => {
-    d.config.failoverRegion = v;
-  },
-  'proxy-address': (v, d) => {
-    d.config.proxyAddress = v;
-  },
-  'use-fips-endpoint': (v, d, out, k) => {
-    const b = parseBoolean(v, k, out);
-    if (b !== undefined) d.config.useFipsEndpoint = b;
   },
   'role-arn': (v, d, out, k) => {
     if (ROLE_ARN.test(v)) d.roleArn = v;
     else
       out.add(
+        'invalid',
         k,
         `must be an IAM role ARN such as arn:aws:iam::111122223333:role/app; got ${quote(v)}`,
       );
   },
-  'k8s-secret': (v, d) => {
-    d.config.k8sSecret = { name: v };
-  },
-  'reload-url': (v, d) => {
-    d.config.reloadUrl = v;
-  },
-  'local-api': localApiKey,
-  'local-api-port': localApiKey,
   'agent-cpu-request': parseQuantity,
   'agent-memory-request': parseQuantity,
   'agent-cpu-limit': parseQuantity,
@@ -367,9 +285,43 @@ const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
   },
 };
 
-function localApiKey(value: string, draft: Draft, out: Collector, key: PodKey): void {
-  parseLocalApiKey(key, value, draft.config, (message) => out.add(key, message));
+/**
+ * An annotation that sets a field of the agent's configuration: its text read as the contract
+ * says, the value then checked by the schema with the rest (checkAnnotatedConfig).
+ */
+function configParser(key: ConfigPodKey): PodKeyParser {
+  const row = POD_ANNOTATIONS[key];
+  return (value, draft, out) => {
+    const parsed = parseValue(row.parse, value);
+    if ('problem' in parsed) out.add('invalid', key, parsed.problem);
+    else setField(draft.config, row.config, parsed.value);
+  };
 }
+
+/** Sets the field at `path` (`['k8sSecret', 'name']`), making the objects on the way. */
+function setField(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  const [head, ...rest] = path;
+  if (head === undefined) return;
+  if (rest.length === 0) target[head] = value;
+  else {
+    const inner = target[head];
+    const next: Record<string, unknown> = isObject(inner) ? inner : {};
+    target[head] = next;
+    setField(next, rest, value);
+  }
+}
+
+const POD_KEY_PARSERS: Readonly<Record<PodKey, PodKeyParser>> = {
+  ...(Object.fromEntries(
+    POD_KEYS.flatMap((key) =>
+      POD_ANNOTATIONS[key].reach === 'config' ? [[key, configParser(key as ConfigPodKey)]] : [],
+    ),
+  ) as Record<ConfigPodKey, PodKeyParser>),
+  ...INJECTOR_PARSERS,
+  // The pod's layout: the schema checks it with the configuration (checkAnnotatedConfig), and
+  // the injector writes each agent container's own mode (plan.ts).
+  mode: (v, d) => Object.assign(d, { modeText: v }),
+};
 
 function parsePodKey(key: PodKey, value: string, draft: Draft, out: Collector): void {
   POD_KEY_PARSERS[key](value, draft, out, key);
@@ -447,7 +399,7 @@ function mountPathProblem(value: string): string | undefined {
 function parseMountPath(value: string, key: string, out: Collector): string | undefined {
   const problem = mountPathProblem(value);
   if (problem === undefined) return normalPath(value);
-  out.add(key, `${problem}; got ${quote(value)}`);
+  out.add('invalid', key, `${problem}; got ${quote(value)}`);
   return undefined;
 }
 
@@ -455,6 +407,7 @@ function parseQuantity(value: string, draft: Draft, out: Collector, key: PodKey)
   if (QUANTITY.test(value)) draft.resources[key as ResourceAnnotation] = value;
   else
     out.add(
+      'invalid',
       key,
       `must be a Kubernetes quantity such as ${key.includes('cpu') ? '50m or 0.5' : '64Mi or 1Gi'}; got ${quote(value)}`,
     );
@@ -464,6 +417,7 @@ function parseId(value: string, key: string, out: Collector): number | undefined
   const n = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
   if (Number.isInteger(n) && n >= 1 && n <= MAX_UID) return n;
   out.add(
+    'invalid',
     key,
     `must be a numeric id from 1 to ${MAX_UID} (the agent never runs as root); got ${quote(value)}`,
   );
@@ -492,11 +446,13 @@ function parseEnv(key: string, value: string, env: EnvAnnotation[], out: Collect
   const name = key.slice(ENV_PREFIX.length);
   if (!ENV_NAME.test(name)) {
     out.add(
+      'invalid',
       key,
       `"${name}" is not a valid environment variable name (letters, digits and "_", not starting with a digit)`,
     );
   } else if (!isSecretKey(value)) {
     out.add(
+      'invalid',
       key,
       `must name a key of the k8s-secret Secret (${SECRET_KEY_RULE}); got ${quote(value)}`,
     );
@@ -519,12 +475,17 @@ function parseSecretKey(
   if (split === undefined) return false;
   const { prefix, name } = split;
   if (name === '') {
-    out.add(key, `needs a name after "${prefix}", as in ${ANNOTATION_PREFIX}${prefix}db`);
+    out.add(
+      'required',
+      key,
+      `needs a name after "${prefix}", as in ${ANNOTATION_PREFIX}${prefix}db`,
+    );
     return true;
   }
   // The file name's own rule is the schema's; the annotation key's length is Kubernetes'.
   if (!QUALIFIED_NAME.test(key)) {
     out.add(
+      'invalid',
       key,
       `"${name}" is not a valid secret file name (letters, digits, ".", "_", "-"; starting and ending with a letter or digit; the key at most 63 characters)`,
     );
@@ -540,6 +501,7 @@ function checkCrossFields(draft: Draft, env: readonly EnvAnnotation[], out: Coll
   if (draft.config.k8sSecret === undefined) {
     for (const e of env)
       out.add(
+        'forbidden',
         `${ENV_PREFIX}${e.name}`,
         `needs ${ANNOTATION_PREFIX}k8s-secret: the variable is read from that Secret`,
       );
@@ -557,6 +519,7 @@ function checkRequestsWithinLimits(draft: Draft, out: Collector): void {
       quantityValue(request) > quantityValue(limit)
     ) {
       out.add(
+        'invalid',
         `agent-${resource}-request`,
         `${request} is more than ${ANNOTATION_PREFIX}agent-${resource}-limit ${limit}`,
       );
@@ -566,7 +529,7 @@ function checkRequestsWithinLimits(draft: Draft, out: Collector): void {
 
 function warningsFor(draft: Draft, own: ReadonlyMap<string, string>): string[] {
   if (draft.mode !== 'init') return [];
-  const pointless = ['refresh-interval', 'reload-url', 'native-sidecar'].filter((k) => own.has(k));
+  const pointless = SIDECAR_ONLY_KEYS.filter((k) => own.has(k));
   return pointless.map(
     (k) => `${ANNOTATION_PREFIX}${k} has no effect in init mode (secrets are fetched once)`,
   );
@@ -580,6 +543,7 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
   if (targets.missing.length > 0) {
     const have = targets.all.map((c) => c.name).join(', ');
     out.add(
+      'unknown',
       'containers',
       `no container or init container named ${targets.missing.map((n) => `"${n}"`).join(', ')} (the pod has: ${have})`,
     );
@@ -594,7 +558,7 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
     for (const e of parsed.env)
       checkEnvCollision(c, e, existing.get(e.name), parsed.k8sSecret, out);
     const tokenProblem = parsed.config.localApi === true && tokenEnvCollision(c, parsed.mountPath);
-    if (typeof tokenProblem === 'string') out.add('local-api', tokenProblem);
+    if (typeof tokenProblem === 'string') out.add('duplicate', 'local-api', tokenProblem);
   }
 }
 
@@ -607,7 +571,11 @@ function checkAgainstPod(parsed: OptedIn, pod: Pod, out: Collector): void {
 function checkInjectedParts(pod: Pod, out: Collector): void {
   if (pod.spec.containers.some((c) => c.name === AGENT_NAMES.init))
     // Never the injector's doing (its init container is an init container): a hand-edited pod.
-    out.add('status', `says injected, but "${AGENT_NAMES.init}" is a regular container`);
+    out.add(
+      'forbidden',
+      'status',
+      `says injected, but "${AGENT_NAMES.init}" is a regular container`,
+    );
   const kinds: Readonly<Record<string, string>> = {
     [AGENT_NAMES.volume]: 'emptyDir',
     [AGENT_NAMES.tokenVolume]: 'projected',
@@ -617,6 +585,7 @@ function checkInjectedParts(pod: Pod, out: Collector): void {
     const other = Object.keys(v).filter((k) => k !== 'name' && k !== kind);
     if (kind !== undefined && other.length > 0)
       out.add(
+        'forbidden',
         'status',
         `says injected, but volume "${v.name}" is not the injector's (it has ${other.join(', ')})`,
       );
@@ -628,6 +597,7 @@ function checkInjectedParts(pod: Pod, out: Collector): void {
     const wrong = foreignAgentFields(c);
     if (wrong.length > 0)
       out.add(
+        'forbidden',
         'status',
         `says injected, but container ${quote(c.name)} is not the injector's (it sets ${wrong.join(', ')})`,
       );
@@ -668,6 +638,7 @@ function checkOwnVolumeMounts(
       normalPath(m.mountPath) === parsed.mountPath;
     if (!ours)
       out.add(
+        'forbidden',
         'inject',
         `container ${quote(c.name)} mounts volume "${AGENT_NAMES.volume}" itself; the injector adds that mount (read-only): remove it`,
       );
@@ -682,6 +653,7 @@ function checkReservedNames(pod: Pod, out: Collector): void {
   for (const name of [AGENT_NAMES.sidecar, AGENT_NAMES.init]) {
     if (containers.includes(name))
       out.add(
+        'duplicate',
         'inject',
         `the pod already has a container named "${name}", a name the injector needs`,
       );
@@ -689,7 +661,11 @@ function checkReservedNames(pod: Pod, out: Collector): void {
   const volumes = (pod.spec.volumes ?? []).map((v) => v.name);
   for (const name of [AGENT_NAMES.volume, AGENT_NAMES.tokenVolume]) {
     if (volumes.includes(name))
-      out.add('inject', `the pod already has a volume named "${name}", a name the injector needs`);
+      out.add(
+        'duplicate',
+        'inject',
+        `the pod already has a volume named "${name}", a name the injector needs`,
+      );
   }
 }
 
@@ -711,6 +687,7 @@ function checkMountCollision(c: Container, mountPath: string, out: Collector): v
             : undefined;
     if (where !== undefined)
       out.add(
+        'duplicate',
         'mount-path',
         `container ${quote(c.name)} already mounts volume ${quote(m.name)} ${where}; choose another path`,
       );
@@ -740,6 +717,7 @@ function checkEnvCollision(
   const ours = ref !== undefined && ref.name === k8sSecret && ref.key === e.key;
   if (!ours)
     out.add(
+      'duplicate',
       `${ENV_PREFIX}${e.name}`,
       `container ${quote(c.name)} already sets ${e.name}; remove one of the two`,
     );

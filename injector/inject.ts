@@ -2,10 +2,12 @@
  * One pod through the whole pipeline: annotations → plan → mutated pod → patch. Shared by the
  * webhook (admission.ts) and the `inject` command, so both say the same thing about a pod.
  */
+import { samePath, type FieldPath } from '../common/field.ts';
 import { checkAgentConfig, regionProblem, type AgentConfigInput } from '../common/config.ts';
 import { REGION_ENV } from '../common/region.ts';
 import { agentIdentity } from './identity.ts';
-import { annotationForField, parseAnnotations, toProblem, TEMPLATES } from './annotations.ts';
+import { parseAnnotations, TEMPLATES } from './annotations.ts';
+import { annotationForField, toProblem } from './field-annotations.ts';
 import { sourceBytesBound } from '../common/files-worst-case.ts';
 import { Collector, formatProblem, problemCount, quote, type Problem } from './problems.ts';
 import { mutatePod } from './mutate.ts';
@@ -91,6 +93,7 @@ function checkCopiedRegions(pod: Pod, plan: Plan, out: Collector): void {
     const wrong = e.value === undefined || e.value === '' ? undefined : regionProblem(e.value);
     if (wrong !== undefined && e.value !== plan.config.region)
       out.add(
+        'invalid',
         'region',
         `the pod's ${e.name}, which the agent gets too, ${wrong} (set a valid ${e.name}, or this annotation)`,
       );
@@ -98,8 +101,8 @@ function checkCopiedRegions(pod: Pod, plan: Plan, out: Collector): void {
 }
 
 /** A problem with a value the injector took from elsewhere says where it came from. */
-function withSource(p: Problem, path: string, plan: Plan): Problem {
-  if (path !== 'region' || plan.regionFrom === undefined) return p;
+function withSource(p: Problem, path: FieldPath, plan: Plan): Problem {
+  if (!samePath(path, ['region']) || plan.regionFrom === undefined) return p;
   const from = {
     arn: "the secrets' ARNs",
     env: "the pod's AWS_REGION or AWS_DEFAULT_REGION",
@@ -118,11 +121,13 @@ function checkPorts(pod: Pod, plan: Plan, out: Collector): void {
     for (const p of c.ports ?? []) {
       if (p.containerPort === plan.port)
         out.add(
+          'duplicate',
           'inject',
           `container ${quote(c.name)} already uses port ${p.containerPort}, the agent's health and metrics port (the injector's --agent-port moves it)`,
         );
       else if (p.containerPort === plan.localApiPort)
         out.add(
+          'duplicate',
           'local-api-port',
           `container ${quote(c.name)} already uses port ${p.containerPort}, the local API's port; choose another`,
         );
@@ -146,7 +151,7 @@ function volumeWarning(plan: Plan): string | undefined {
   const name =
     largest === undefined
       ? 'the files'
-      : `${ANNOTATION_PREFIX}${annotationForField(`secrets[${largest.i}]`, secrets)}`;
+      : `${ANNOTATION_PREFIX}${annotationForField(['secrets', largest.i], secrets)}`;
   // Kept short: the API server may truncate longer admission warnings.
   return `${name}: an update may need ${mib(plan.volumeNeed)}, past the ${mib(MAX_VOLUME_BYTES)} volume; what does not fit waits`;
 }

@@ -1,28 +1,6 @@
 /** What the injector adds for the local API: AWS_TOKEN naming the token file, and its checks. */
-import { booleanProblem, parseBooleanText } from '../common/values.ts';
 import { quote } from './problems.ts';
 import type { Container } from './types.ts';
-
-/** The configuration fields the `local-api` annotations set. */
-export type LocalApiField = 'localApi' | 'localApiPort';
-
-/**
- * `local-api` ("true" or "false") and `local-api-port` (a number): the bounds are the schema's,
- * checked with everything else the annotations set.
- */
-export function parseLocalApiKey(
-  key: string,
-  value: string,
-  config: { localApi?: boolean; localApiPort?: number },
-  fail: (message: string) => void,
-): void {
-  if (key === 'local-api') {
-    const on = parseBooleanText(value);
-    if (on === undefined) fail(booleanProblem(value));
-    else config.localApi = on;
-  } else if (/^\d{1,5}$/.test(value)) config.localApiPort = Number(value);
-  else fail(`must be a port number such as 2773; got ${quote(value)}`);
-}
 
 /** The agent writes the token there (agent/local-api.ts), beside the secret files. */
 export const LOCAL_API_TOKEN_FILE = '.secrets-agent-token';

@@ -4,35 +4,57 @@
  * hold, format and send stays small however many bad items it has. The last entry of a full
  * collection stands for the rest ("… and N more").
  */
+import { key as keyOf, type FieldPath, type ProblemKind } from '../common/field.ts';
 import { booleanProblem, parseBooleanText, quote } from '../common/values.ts';
 import { Bounded } from './bounded.ts';
 import { ANNOTATION_PREFIX } from './types.ts';
 
 export { MAX_PROBLEMS } from './bounded.ts';
 export { quote };
+export type { FieldPath, ProblemKind };
 
-/** One thing wrong with the annotations; `annotation` is the full key. */
+/**
+ * One thing wrong with the annotations: its kind and its path, the annotation it names
+ * (`metadata.annotations[secrets-agent.io/mode]`, see annotationPath).
+ */
 export interface Problem {
-  readonly annotation: string;
+  readonly kind: ProblemKind;
+  readonly path: FieldPath;
   readonly message: string;
+  /** A problem the agent's schema found: the configuration field it is about. */
+  readonly field?: FieldPath;
   /** Set on the last entry of a full collection: this many more problems were not kept. */
   readonly more?: number;
 }
 
+const ANNOTATIONS: FieldPath = ['metadata', 'annotations'];
+
+/** The path of the annotation `secrets-agent.io/<name>` (`name` without the prefix). */
+export function annotationPath(name: string): FieldPath {
+  return keyOf(ANNOTATIONS, `${ANNOTATION_PREFIX}${name}`);
+}
+
+/** The full annotation key a problem names (the prefix alone for the "… and N more" entry). */
+export function annotationOf(p: Problem): string {
+  const last = p.path[p.path.length - 1];
+  return typeof last === 'object' ? last.key : ANNOTATION_PREFIX;
+}
+
 /** What a full collection counts in place of a problem it does not keep. */
-const OMITTED: Problem = { annotation: ANNOTATION_PREFIX, message: '' };
+const OMITTED: Problem = { kind: 'too-many', path: ANNOTATIONS, message: '' };
 
 export class Collector {
   private readonly bounded = new Bounded<Problem>();
   /**
-   * A problem with `secrets-agent.io/<key>`. A message that costs work to say (a suggestion) is
-   * passed as a function, called only if the problem is kept.
+   * A problem with `secrets-agent.io/<name>`. A message that costs work to say (a suggestion)
+   * is passed as a function, called only if the problem is kept.
    */
-  add(key: string, message: string | (() => string)): void {
+  add(kind: ProblemKind, name: string, message: string | (() => string)): void {
     if (this.full) this.bounded.push(OMITTED);
     else
       this.push({
-        annotation: `${ANNOTATION_PREFIX}${key}`,
+        kind,
+        path: annotationPath(name),
         message: typeof message === 'string' ? message : message(),
       });
   }
@@ -47,7 +69,8 @@ export class Collector {
   }
   get problems(): readonly Problem[] {
     return this.bounded.list((more) => ({
-      annotation: ANNOTATION_PREFIX,
+      kind: 'too-many',
+      path: ANNOTATIONS,
       message: `and ${more} more`,
       more,
     }));
@@ -56,7 +79,7 @@ export class Collector {
 
 /** `annotation: message`, one per problem; the last of a full collection says how many more. */
 export function formatProblem(p: Problem): string {
-  return p.more === undefined ? `${p.annotation}: ${p.message}` : `… and ${p.more} more`;
+  return p.more === undefined ? `${annotationOf(p)}: ${p.message}` : `… and ${p.more} more`;
 }
 
 /** How many problems the list stands for: the kept ones and those counted past the bound. */
@@ -69,6 +92,6 @@ export function problemCount(problems: readonly Problem[]): number {
 /** A yes/no annotation: "true" or "false", else a problem. */
 export function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
   const parsed = parseBooleanText(value);
-  if (parsed === undefined) out.add(key, booleanProblem(value));
+  if (parsed === undefined) out.add('invalid', key, booleanProblem(value));
   return parsed;
 }

@@ -4,8 +4,13 @@
  * annotation is missing are reported with the likely typo.
  */
 import type { SecretInput } from '../common/config.ts';
+import {
+  SECRET_ANNOTATIONS,
+  SECRET_FIELD_PREFIX,
+  type SecretPrefix,
+  type SecretRow,
+} from '../common/contract.ts';
 import { type Collector, parseBoolean } from './problems.ts';
-import type { SecretPrefix } from './keys.ts';
 import { closest } from './suggest.ts';
 import { ANNOTATION_PREFIX } from './types.ts';
 
@@ -15,48 +20,25 @@ export type SecretDraft = Partial<Omit<SecretInput, 'name'>> & {
   from?: SecretPrefix;
 };
 
-/** The configuration field each annotation sets, for naming the schema's problems. */
-export const SECRET_FIELD_PREFIX: Readonly<Record<keyof SecretInput, SecretPrefix>> = {
-  name: 'secret-',
-  source: 'secret-',
-  id: 'secret-',
-  tag: 'find-tag-',
-  key: 'key-',
-  template: 'template-',
-  format: 'format-',
-  versionStage: 'version-stage-',
-  versionId: 'version-id-',
-  mode: 'perms-',
-  extract: 'extract-',
-};
-
 type SecretFieldParser = (value: string, draft: SecretDraft, out: Collector, key: string) => void;
 
-/** Each per-secret annotation sets one configuration field, as written (booleans parsed). */
-export const SECRET_FIELD_PARSERS: Readonly<Record<SecretPrefix, SecretFieldParser>> = {
-  'secret-': sourceParser('secret-', undefined),
-  'param-': sourceParser('param-', 'parameter'),
-  'path-': sourceParser('path-', 'path'),
-  'find-': sourceParser('find-', 'find'),
-  'find-tag-': asWritten('tag'),
-  'key-': asWritten('key'),
-  'template-': asWritten('template'),
-  'format-': asWritten('format'),
-  'version-stage-': asWritten('versionStage'),
-  'version-id-': asWritten('versionId'),
-  'perms-': asWritten('mode'),
-  'extract-': (v, d, out, k) => {
-    const b = parseBoolean(v, k, out);
-    if (b !== undefined) d.extract = b;
-  },
-};
+/** Each per-secret annotation sets its field of the contract, as written (booleans parsed). */
+export const SECRET_FIELD_PARSERS = Object.fromEntries(
+  (Object.entries(SECRET_ANNOTATIONS) as [SecretPrefix, SecretRow][]).map(([prefix, row]) => [
+    prefix,
+    fieldParser(prefix, row),
+  ]),
+) as Readonly<Record<SecretPrefix, SecretFieldParser>>;
 
-/** An option that sets its field to the annotation's value, as written. */
-function asWritten(
-  field: 'tag' | 'key' | 'template' | 'format' | 'versionStage' | 'versionId' | 'mode',
-): SecretFieldParser {
+function fieldParser(prefix: SecretPrefix, row: SecretRow): SecretFieldParser {
+  if (row.field === 'id') return sourceParser(prefix, row.source);
+  if (row.parse === 'boolean')
+    return (v, d, out, k) => {
+      const b = parseBoolean(v, k, out);
+      if (b !== undefined) Object.assign(d, { [row.field]: b });
+    };
   return (v, d) => {
-    d[field] = v;
+    Object.assign(d, { [row.field]: v });
   };
 }
 
@@ -65,10 +47,13 @@ function asWritten(
  * the same name are one file from two places.
  */
 function sourceParser(prefix: SecretPrefix, source: string | undefined): SecretFieldParser {
+  // A Secrets Manager secret is the default source: its configuration names none.
+  const named = source === 'secretsmanager' ? undefined : source;
   return (v, d, out, k) => {
     if (d.from !== undefined) {
       const name = k.slice(prefix.length);
       out.add(
+        'duplicate',
         k,
         `"${name}" is already named by ${ANNOTATION_PREFIX}${d.from}${name}: one name, one source`,
       );
@@ -76,7 +61,7 @@ function sourceParser(prefix: SecretPrefix, source: string | undefined): SecretF
     }
     d.from = prefix;
     d.id = v;
-    if (source !== undefined) d.source = source;
+    if (named !== undefined) d.source = named;
   };
 }
 
@@ -116,7 +101,7 @@ function reportOrphan(
         ? `${ANNOTATION_PREFIX}find-${name}`
         : `${ANNOTATION_PREFIX}secret-${name}`;
     // The suggestion is looked for only if the problem is kept (Collector.add).
-    out.add(`${prefix}${name}`, () => {
+    out.add('required', `${prefix}${name}`, () => {
       const near = closest(name, known);
       const hint = near === undefined ? '' : `; did you mean "${near}"?`;
       return `no ${missing} names the secret "${name}"${hint}`;

@@ -1,5 +1,7 @@
 import t from 'tap';
-import { parseAgentConfig } from '../common/config.ts';
+import { checkAgentConfig, parseAgentConfig } from '../common/config.ts';
+import { renderPath, samePath, type FieldPath, type ProblemKind } from '../common/field.ts';
+import { loadTemplateEngine } from '../common/template.ts';
 import { parseFileMode } from '../common/values.ts';
 import { AgentError } from '../common/errors.ts';
 import { formatDuration, parseDuration } from '../common/duration.ts';
@@ -93,126 +95,109 @@ t.test('every field is read', async (t) => {
   t.same(config.k8sSecret, { name: 'app-secrets', namespace: 'shop' });
 });
 
-const bad: [string, unknown, string[]][] = [
-  ['not an object', 'x', ['configuration must be an object']],
-  ['no secrets', {}, ['secrets: must list at least one secret']],
-  ['empty secrets', { secrets: [] }, ['secrets: must list at least one secret']],
-  ['unknown top-level field', { ...minimal, refresh: '5m' }, ['refresh: unknown field']],
+/** What the schema must find: a kind at a path. */
+type Want = readonly [ProblemKind, FieldPath];
+
+const bad: [string, unknown, Want[]][] = [
+  ['not an object', 'x', [['invalid', []]]],
+  ['no secrets', {}, [['required', ['secrets']]]],
+  ['empty secrets', { secrets: [] }, [['required', ['secrets']]]],
+  ['unknown top-level field', { ...minimal, refresh: '5m' }, [['unknown', ['refresh']]]],
   [
     'unknown secret field',
     { secrets: [{ name: 'a', id: 'b', jmespath: 'x' }] },
-    ['secrets[0].jmespath: unknown field'],
+    [['unknown', ['secrets', 0, 'jmespath']]],
   ],
-  ['missing id', { secrets: [{ name: 'a' }] }, ['secrets[0].id: is required']],
-  [
-    'bad name',
-    { secrets: [{ name: '../etc', id: 'b' }] },
-    ['secrets[0].name: "../etc" is not a valid file name'],
-  ],
-  [
-    'bad mode',
-    { ...minimal, mode: 'daemon' },
-    ['mode: must be one of init, sidecar; got "daemon"'],
-  ],
+  ['missing id', { secrets: [{ name: 'a' }] }, [['required', ['secrets', 0, 'id']]]],
+  ['bad name', { secrets: [{ name: '../etc', id: 'b' }] }, [['invalid', ['secrets', 0, 'name']]]],
+  ['bad mode', { ...minimal, mode: 'daemon' }, [['not-supported', ['mode']]]],
   [
     'bad duration',
     { ...minimal, refreshInterval: '5 minutes' },
-    ['refreshInterval: must be a duration'],
+    [['invalid', ['refreshInterval']]],
   ],
-  [
-    'too frequent',
-    { ...minimal, refreshInterval: '4s' },
-    ['refreshInterval: must be from 5s to 24h (every refresh is a paid AWS call); got "4s"'],
-  ],
+  ['too frequent', { ...minimal, refreshInterval: '4s' }, [['invalid', ['refreshInterval']]]],
   [
     'too rare (a timer overflows past 24.8 days)',
     { ...minimal, refreshInterval: '1000h' },
-    ['refreshInterval: must be from 5s to 24h'],
+    [['invalid', ['refreshInterval']]],
   ],
   [
     'infinite',
     { ...minimal, refreshInterval: `${'9'.repeat(400)}h` },
-    ['refreshInterval: is 401 characters long; at most 64 are allowed'],
+    [['too-long', ['refreshInterval']]],
   ],
-  [
-    'init timeout too long',
-    { ...minimal, initTimeout: '2h' },
-    ['initTimeout: must be from 1s to 1h'],
-  ],
+  ['init timeout too long', { ...minimal, initTimeout: '2h' }, [['invalid', ['initTimeout']]]],
   [
     'request timeout too short',
     { ...minimal, requestTimeout: '10ms' },
-    ['requestTimeout: must be from 100ms to 5m'],
+    [['invalid', ['requestTimeout']]],
   ],
   [
     'too many secrets',
     { secrets: Array.from({ length: 201 }, (_, i) => ({ name: `s${i}`, id: `s${i}` })) },
-    ['secrets: lists 201 secrets; at most 200 are allowed'],
+    [['too-many', ['secrets']]],
   ],
   [
     'bad secret id',
     { secrets: [{ name: 'a', id: 'prod db' }] },
-    ['secrets[0].id: must be a Secrets Manager secret name or ARN'],
+    [['invalid', ['secrets', 0, 'id']]],
   ],
   [
     'secret id too long',
     { secrets: [{ name: 'a', id: 'x'.repeat(2049) }] },
-    ['secrets[0].id: is 2049 characters long; at most 2048 are allowed'],
+    [['too-long', ['secrets', 0, 'id']]],
   ],
   [
     'bad JMESPath',
     { secrets: [{ name: 'a', id: 'b', key: 'a[' }] },
-    ['secrets[0].key: is not a valid JMESPath expression'],
+    [['invalid', ['secrets', 0, 'key']]],
   ],
   [
     'bad template',
     { secrets: [{ name: 'a', id: 'b', template: '{{#if}}' }] },
-    ['secrets[0].template: is not a valid template'],
+    [['invalid', ['secrets', 0, 'template']]],
   ],
   [
     'template calling log',
     { secrets: [{ name: 'a', id: 'b', template: '{{log password}}' }] },
-    ['secrets[0].template: is not a valid template'],
+    [['invalid', ['secrets', 0, 'template']]],
   ],
   [
     'bad version id',
     { secrets: [{ name: 'a', id: 'b', versionId: 'v1' }] },
-    ['secrets[0].versionId: must be a version id (32 to 64 letters, digits or "-")'],
+    [['invalid', ['secrets', 0, 'versionId']]],
   ],
   [
     'bad version stage',
     { secrets: [{ name: 'a', id: 'b', versionStage: 'AWS CURRENT' }] },
-    ['secrets[0].versionStage: must be a version stage'],
+    [['invalid', ['secrets', 0, 'versionStage']]],
   ],
-  [
-    'bad region',
-    { ...minimal, region: 'moon-1' },
-    ['region: must be an AWS region such as us-east-1'],
-  ],
+  ['bad region', { ...minimal, region: 'moon-1' }, [['invalid', ['region']]]],
   [
     'bad format',
     { secrets: [{ name: 'a', id: 'b', format: 'toml' }] },
-    ['secrets[0].format: must be one of raw, json, yaml, dotenv, env, properties'],
+    [['not-supported', ['secrets', 0, 'format']]],
   ],
   [
     'key and template',
     { secrets: [{ name: 'a', id: 'b', key: 'x', template: 'y' }] },
-    ['secrets[0].template: cannot be combined with secrets[0].key'],
+    [['forbidden', ['secrets', 0, 'template']]],
   ],
   [
     'template with format',
     { secrets: [{ name: 'a', id: 'b', template: 'y', format: 'json' }] },
-    ['secrets[0].format: must be raw (or absent) with secrets[0].template'],
+    [['forbidden', ['secrets', 0, 'format']]],
   ],
   [
     'bad file mode',
     { secrets: [{ name: 'a', id: 'b', mode: '999' }] },
-    ['secrets[0].mode: must be an octal file mode'],
+    [['invalid', ['secrets', 0, 'mode']]],
   ],
   [
     'unreadable file mode',
     { secrets: [{ name: 'a', id: 'b', mode: '0200' }] },
-    ['secrets[0].mode: must let someone read the file'],
+    [['invalid', ['secrets', 0, 'mode']]],
   ],
   [
     'duplicate names',
@@ -222,73 +207,65 @@ const bad: [string, unknown, string[]][] = [
         { name: 'a', id: 'c' },
       ],
     },
-    ['secrets[1].name: "a" is already used by secrets[0]'],
+    [['duplicate', ['secrets', 1, 'name']]],
   ],
   [
     'extract without k8sSecret',
     { secrets: [{ name: 'a', id: 'b', extract: true }] },
-    ['secrets[0].extract: needs k8sSecret: extraction writes keys of a Kubernetes Secret'],
+    [['forbidden', ['secrets', 0, 'extract']]],
   ],
   [
     'bad k8sSecret name',
     { ...minimal, k8sSecret: { name: 'Bad_Name' } },
-    ['k8sSecret.name: "Bad_Name" is not a valid Kubernetes Secret name'],
+    [['invalid', ['k8sSecret', 'name']]],
   ],
   [
     'k8sSecret name with an empty label',
     { ...minimal, k8sSecret: { name: 'a..b' } },
-    ['k8sSecret.name: "a..b" is not a valid Kubernetes Secret name'],
+    [['invalid', ['k8sSecret', 'name']]],
   ],
   [
     'k8sSecret name with a label ending in "-"',
     { ...minimal, k8sSecret: { name: 'a-.b' } },
-    ['k8sSecret.name: "a-.b" is not a valid Kubernetes Secret name'],
+    [['invalid', ['k8sSecret', 'name']]],
   ],
-  ['bad port', { ...minimal, httpPort: 70000 }, ['httpPort: must be a port number']],
+  ['bad port', { ...minimal, httpPort: 70000 }, [['invalid', ['httpPort']]]],
   [
     'same failover region',
     { ...minimal, region: 'eu-west-1', failoverRegion: 'eu-west-1' },
-    ['failoverRegion: must differ from region'],
+    [['duplicate', ['failoverRegion']]],
   ],
-  [
-    'bad reload url',
-    { ...minimal, reloadUrl: 'localhost:8080' },
-    ['reloadUrl: must be an http:// or https:// URL'],
-  ],
+  ['bad reload url', { ...minimal, reloadUrl: 'localhost:8080' }, [['invalid', ['reloadUrl']]]],
   [
     'reload url outside the pod',
     { ...minimal, reloadUrl: 'http://10.0.0.1:8080/-/reload' },
-    ['reloadUrl: must be an http:// or https:// URL inside the pod'],
+    [['invalid', ['reloadUrl']]],
   ],
   [
     'local API port below 1024',
     { ...minimal, localApi: true, localApiPort: 80 },
-    ['localApiPort: must be a port from 1024 to 65535; got 80'],
+    [['invalid', ['localApiPort']]],
   ],
   [
     'local API port not a number',
     { ...minimal, localApiPort: '2773' },
-    ['localApiPort: must be a port from 1024 to 65535'],
+    [['invalid', ['localApiPort']]],
   ],
   [
     'local API on the status port',
     { ...minimal, localApi: true, localApiPort: 9102 },
-    ["localApiPort: 9102 is taken by the agent's health and metrics port"],
+    [['duplicate', ['localApiPort']]],
   ],
   [
     'local API in init mode',
     { ...minimal, mode: 'init', localApi: true },
-    ['localApi: is served in sidecar mode only'],
+    [['forbidden', ['localApi']]],
   ],
-  [
-    'local API not a boolean',
-    { ...minimal, localApi: 'true' },
-    ['localApi: must be true or false'],
-  ],
+  ['local API not a boolean', { ...minimal, localApi: 'true' }, [['invalid', ['localApi']]]],
   [
     'owners of a Secret in another namespace',
     { ...minimal, k8sSecret: { name: 's', namespace: 'x', owners: [OWNER] } },
-    ['k8sSecret.owners: cannot be combined with k8sSecret.namespace'],
+    [['forbidden', ['k8sSecret', 'owners']]],
   ],
   [
     'owners with bad fields',
@@ -300,40 +277,74 @@ const bad: [string, unknown, string[]][] = [
       },
     },
     [
-      'k8sSecret.owners[0].uid: must be an object uid; got "nope"',
-      'k8sSecret.owners[0].kind: must be a kind such as ReplicaSet',
-      'k8sSecret.owners[0].extra: unknown field',
-      'k8sSecret.owners[1]: must be an object',
+      ['invalid', ['k8sSecret', 'owners', 0, 'uid']],
+      ['invalid', ['k8sSecret', 'owners', 0, 'kind']],
+      ['unknown', ['k8sSecret', 'owners', 0, 'extra']],
+      ['invalid', ['k8sSecret', 'owners', 1]],
     ],
   ],
   [
     'too many owners',
     { ...minimal, k8sSecret: { name: 's', owners: [OWNER, OWNER, OWNER, OWNER, OWNER] } },
-    ['k8sSecret.owners: must be a list of at most 4 owner references'],
+    [['too-many', ['k8sSecret', 'owners']]],
   ],
   [
     'several problems at once',
     { mode: 'x', secrets: [{ name: 'a' }, { id: 'b', format: 'nope' }] },
     [
-      'mode: must be one of',
-      'secrets[0].id: is required',
-      'secrets[1].name: is required',
-      'secrets[1].format: must be one of',
+      ['not-supported', ['mode']],
+      ['required', ['secrets', 0, 'id']],
+      ['required', ['secrets', 1, 'name']],
+      ['not-supported', ['secrets', 1, 'format']],
     ],
   ],
 ];
 
-for (const [title, input, messages] of bad) {
+for (const [title, input, wants] of bad) {
   t.test(`rejected: ${title}`, async (t) => {
-    try {
-      await parseAgentConfig(input);
-      t.fail('accepted');
-    } catch (err) {
-      t.ok(err instanceof AgentError, 'an AgentError');
-      t.equal((err as AgentError).code, 'CONFIG_INVALID');
-      for (const m of messages) t.match((err as Error).message, m);
-    }
+    const checked = checkAgentConfig(input, await loadTemplateEngine());
+    const problems = checked.ok ? [] : checked.problems;
+    for (const [kind, path] of wants)
+      t.ok(
+        problems.some((p) => p.kind === kind && samePath(p.path, path)),
+        `${kind} at ${renderPath(path) || 'the root'}: ${JSON.stringify(problems)}`,
+      );
+    // The agent's error names every field it is about.
+    const err = await parseAgentConfig(input).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    t.ok(err instanceof AgentError, 'an AgentError');
+    t.equal((err as AgentError).code, 'CONFIG_INVALID');
+    for (const [, path] of wants)
+      if (path.length > 0) t.match((err as Error).message, `${renderPath(path)}: `);
   });
+}
+
+t.test("the agent's error says each problem in words, values quoted", async (t) => {
+  const cases: [unknown, string][] = [
+    ['x', 'configuration must be an object'],
+    [{ ...minimal, mode: 'daemon' }, 'mode: must be one of init, sidecar; got "daemon"'],
+    [
+      { ...minimal, refreshInterval: '4s' },
+      'refreshInterval: must be from 5s to 24h (every refresh is a paid AWS call); got "4s"',
+    ],
+    [
+      { ...minimal, refreshInterval: `${'9'.repeat(400)}h` },
+      'refreshInterval: is 401 characters long; at most 64 are allowed',
+    ],
+    [
+      { secrets: [{ name: '../etc', id: 'b' }] },
+      'secrets[0].name: "../etc" is not a valid file name',
+    ],
+  ];
+  for (const [input, words] of cases)
+    await t.rejects(parseAgentConfig(input), { message: new RegExp(escape(words)) }, words);
+});
+
+/** `text` as a regular expression matching it literally. */
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 t.test('the configuration the agent runs with is frozen', async (t) => {

@@ -9,6 +9,7 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
+import { annotationOf } from '../injector/problems.ts';
 import {
   parseAgentConfig,
   type AgentConfig,
@@ -270,14 +271,16 @@ t.test(
         if (result.outcome !== 'denied')
           throw new Error(`injected, but the agent refuses: ${verdict}`);
         for (const p of result.problems ?? []) {
-          if (!(p.annotation in annotations))
-            throw new Error(`the denial names ${p.annotation}, which the pod does not carry`);
+          if (!(annotationOf(p) in annotations))
+            throw new Error(`the denial names ${annotationOf(p)}, which the pod does not carry`);
         }
         return;
       }
       admitted++;
       if (result.outcome !== 'injected') {
-        const why = (result.problems ?? []).map((p) => `${p.annotation}: ${p.message}`).join('; ');
+        const why = (result.problems ?? [])
+          .map((p) => `${annotationOf(p)}: ${p.message}`)
+          .join('; ');
         throw new Error(`the agent accepts, but the injector says ${result.outcome}: ${why}`);
       }
       const [emitted] = agentConfigs(applyTo(pod, patchOf(result)));

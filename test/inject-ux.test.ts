@@ -6,6 +6,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
+import { annotationOf } from '../injector/problems.ts';
 import { parseAllDocuments } from 'yaml';
 import { admit } from '../injector/admission.ts';
 import { runCli, type CliRun } from './helpers/cli.ts';
@@ -138,7 +139,7 @@ t.test('every problem is reported at once, an invalid inject value among them', 
     }),
   );
   t.equal(result.outcome, 'denied');
-  t.same((result.problems ?? []).map((p) => p.annotation).sort(), [
+  t.same((result.problems ?? []).map((p) => annotationOf(p)).sort(), [
     'secrets-agent.io/inject',
     'secrets-agent.io/secert-x',
   ]);

@@ -5,6 +5,8 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
+import { samePath, type FieldPath, type ProblemKind } from '../common/field.ts';
+import { annotationOf, annotationPath } from '../injector/problems.ts';
 import { checkAgentConfig } from '../common/config.ts';
 import { admit } from '../injector/admission.ts';
 import { parseAnnotations, quantityValue, TEMPLATES } from '../injector/annotations.ts';
@@ -184,150 +186,175 @@ t.test('every per-secret annotation and env var', (t) => {
   t.end();
 });
 
-t.test('every problem names its annotation', (t) => {
-  const cases: [Record<string, string>, string, RegExp][] = [
-    [{ '!secrets-agent.io/inject': 'yes' }, 'inject', /must be "true" or "false"; got "yes"/],
-    [{ mode: 'daemon' }, 'mode', /must be one of init, sidecar; got "daemon"/],
-    [{ 'native-sidecar': 'True' }, 'native-sidecar', /must be "true" or "false"/],
-    [{ 'mount-path': 'secrets' }, 'mount-path', /must be an absolute path/],
-    [{ 'mount-path': '/' }, 'mount-path', /must not be the root directory/],
-    [{ 'mount-path': '/a/../etc' }, 'mount-path', /must not contain "\." or "\.\." segments/],
-    [{ 'mount-path': '/a b' }, 'mount-path', /must not contain spaces/],
-    [{ containers: ' , ' }, 'containers', /must name at least one container/],
+/** What a problem must be: its kind, and for a problem of the agent's schema the field. */
+interface Want {
+  readonly kind: ProblemKind;
+  readonly field?: FieldPath;
+}
+
+t.test('every problem names its annotation, with its kind and the field it is about', (t) => {
+  const cases: [Record<string, string>, string, Want][] = [
+    [{ '!secrets-agent.io/inject': 'yes' }, 'inject', { kind: 'invalid' }],
+    [{ mode: 'daemon' }, 'mode', { kind: 'not-supported', field: ['mode'] }],
+    [{ 'native-sidecar': 'True' }, 'native-sidecar', { kind: 'invalid' }],
+    [{ 'mount-path': 'secrets' }, 'mount-path', { kind: 'invalid' }],
+    [{ 'mount-path': '/' }, 'mount-path', { kind: 'invalid' }],
+    [{ 'mount-path': '/a/../etc' }, 'mount-path', { kind: 'invalid' }],
+    [{ 'mount-path': '/a b' }, 'mount-path', { kind: 'invalid' }],
+    [{ containers: ' , ' }, 'containers', { kind: 'required' }],
     [
       { 'refresh-interval': '5 minutes' },
       'refresh-interval',
-      /must be a duration such as 30s, 5m or 1h; got "5 minutes"/,
+      { kind: 'invalid', field: ['refreshInterval'] },
     ],
     [
       { 'refresh-interval': '4s' },
       'refresh-interval',
-      /must be from 5s to 24h \(every refresh is a paid AWS call\)/,
+      { kind: 'invalid', field: ['refreshInterval'] },
     ],
-    [{ region: 'Europe' }, 'region', /must be an AWS region/],
-    [{ 'failover-region': 'west' }, 'failover-region', /must be an AWS region/],
+    [{ region: 'Europe' }, 'region', { kind: 'invalid', field: ['region'] }],
+    [
+      { 'failover-region': 'west' },
+      'failover-region',
+      { kind: 'invalid', field: ['failoverRegion'] },
+    ],
     [
       { region: 'us-east-1', 'failover-region': 'us-east-1' },
       'failover-region',
-      /must differ from secrets-agent\.io\/region/,
+      { kind: 'duplicate', field: ['failoverRegion'] },
     ],
-    [{ 'role-arn': 'app-role' }, 'role-arn', /must be an IAM role ARN/],
-    [{ 'k8s-secret': 'Bad_Name' }, 'k8s-secret', /is not a valid Kubernetes Secret name/],
-    [{ 'reload-url': 'localhost:8080' }, 'reload-url', /must be an http:\/\/ or https:\/\/ URL/],
+    [{ 'role-arn': 'app-role' }, 'role-arn', { kind: 'invalid' }],
+    [{ 'k8s-secret': 'Bad_Name' }, 'k8s-secret', { kind: 'invalid', field: ['k8sSecret', 'name'] }],
+    [{ 'reload-url': 'localhost:8080' }, 'reload-url', { kind: 'invalid', field: ['reloadUrl'] }],
     [
       { 'reload-url': 'http://10.0.0.5:8080/-/reload' },
       'reload-url',
-      /must be an http:\/\/ or https:\/\/ URL inside the pod/,
+      { kind: 'invalid', field: ['reloadUrl'] },
     ],
-    [
-      { 'agent-cpu-request': 'lots' },
-      'agent-cpu-request',
-      /must be a Kubernetes quantity such as 50m/,
-    ],
-    [
-      { 'agent-memory-request': '-1Mi' },
-      'agent-memory-request',
-      /must be a Kubernetes quantity such as 64Mi/,
-    ],
-    [{ 'agent-cpu-limit': '1 core' }, 'agent-cpu-limit', /quantity/],
-    [{ 'agent-memory-limit': '64MB' }, 'agent-memory-limit', /quantity/],
+    [{ 'agent-cpu-request': 'lots' }, 'agent-cpu-request', { kind: 'invalid' }],
+    [{ 'agent-memory-request': '-1Mi' }, 'agent-memory-request', { kind: 'invalid' }],
+    [{ 'agent-cpu-limit': '1 core' }, 'agent-cpu-limit', { kind: 'invalid' }],
+    [{ 'agent-memory-limit': '64MB' }, 'agent-memory-limit', { kind: 'invalid' }],
     [
       { 'agent-memory-request': '128Mi', 'agent-memory-limit': '64Mi' },
       'agent-memory-request',
-      /128Mi is more than secrets-agent\.io\/agent-memory-limit 64Mi/,
+      { kind: 'invalid' },
     ],
+    [{ 'run-as-user': '0' }, 'run-as-user', { kind: 'invalid' }],
+    [{ 'run-as-group': 'nobody' }, 'run-as-group', { kind: 'invalid' }],
+    [{ 'run-as-user': '99999999999' }, 'run-as-user', { kind: 'invalid' }],
+    [{ 'secret-api': '' }, 'secret-api', { kind: 'invalid', field: ['secrets', 0, 'id'] }],
+    [{ 'secret-api': 'has space' }, 'secret-api', { kind: 'invalid', field: ['secrets', 0, 'id'] }],
     [
-      { 'run-as-user': '0' },
-      'run-as-user',
-      /must be a numeric id from 1 to 2147483647 \(the agent never runs as root\)/,
+      { 'secret-.hidden': 'x' },
+      'secret-.hidden',
+      { kind: 'invalid', field: ['secrets', 0, 'name'] },
     ],
-    [{ 'run-as-group': 'nobody' }, 'run-as-group', /must be a numeric id/],
-    [{ 'run-as-user': '99999999999' }, 'run-as-user', /must be a numeric id/],
-    [{ 'secret-api': '' }, 'secret-api', /must be a non-empty string/],
-    [{ 'secret-api': 'has space' }, 'secret-api', /must be a Secrets Manager secret name or ARN/],
-    [{ 'secret-.hidden': 'x' }, 'secret-.hidden', /is not a valid (secret )?file name/],
-    [{ 'secret-a/b': 'x' }, 'secret-a/b', /is not a valid (secret )?file name/],
+    [{ 'secret-a/b': 'x' }, 'secret-a/b', { kind: 'invalid' }],
+    [{ [`secret-${'n'.repeat(60)}`]: 'x' }, `secret-${'n'.repeat(60)}`, { kind: 'invalid' }],
+    [{ 'key-db': 'a[' }, 'key-db', { kind: 'invalid', field: ['secrets', 0, 'key'] }],
     [
-      { [`secret-${'n'.repeat(60)}`]: 'x' },
-      `secret-${'n'.repeat(60)}`,
-      /the key at most 63 characters/,
+      { 'template-db': '{{ unclosed' },
+      'template-db',
+      { kind: 'invalid', field: ['secrets', 0, 'template'] },
     ],
-    [{ 'key-db': 'a[' }, 'key-db', /is not a valid JMESPath expression/],
-    [{ 'template-db': '{{ unclosed' }, 'template-db', /is not a valid template/],
     [
       { 'key-db': 'a', 'template-db': '{{ a }}' },
       'template-db',
-      /cannot be combined with secrets-agent\.io\/key-db/,
+      { kind: 'forbidden', field: ['secrets', 0, 'template'] },
     ],
     [
       { 'template-db': '{{ a }}', 'format-db': 'json' },
       'format-db',
-      /must be raw \(or absent\) with secrets-agent\.io\/template-db/,
+      { kind: 'forbidden', field: ['secrets', 0, 'format'] },
     ],
     [
       { 'format-db': 'xml' },
       'format-db',
-      /must be one of raw, json, yaml, dotenv, env, properties; got "xml"/,
-    ],
-    [{ 'version-stage-db': 'has space' }, 'version-stage-db', /must be a version stage/],
-    [{ 'version-id-db': 'v1' }, 'version-id-db', /must be a version id/],
-    [{ 'perms-db': '0999' }, 'perms-db', /must be an octal file mode/],
-    [{ 'perms-db': '0200' }, 'perms-db', /must let someone read the file/],
-    [{ 'extract-db': 'yes' }, 'extract-db', /must be "true" or "false"/],
-    [{ 'extract-db': 'true' }, 'extract-db', /needs secrets-agent\.io\/k8s-secret/],
-    [{ 'env-DB_PASSWORD': 'password' }, 'env-DB_PASSWORD', /needs secrets-agent\.io\/k8s-secret/],
-    [
-      { 'k8s-secret': 's', 'env-1BAD': 'password' },
-      'env-1BAD',
-      /is not a valid environment variable name/,
+      { kind: 'not-supported', field: ['secrets', 0, 'format'] },
     ],
     [
-      { 'k8s-secret': 's', 'env-BAD-NAME': 'password' },
-      'env-BAD-NAME',
-      /is not a valid environment variable name/,
+      { 'version-stage-db': 'has space' },
+      'version-stage-db',
+      { kind: 'invalid', field: ['secrets', 0, 'versionStage'] },
     ],
     [
-      { 'k8s-secret': 's', 'env-OK': 'a key' },
-      'env-OK',
-      /must name a key of the k8s-secret Secret/,
+      { 'version-id-db': 'v1' },
+      'version-id-db',
+      { kind: 'invalid', field: ['secrets', 0, 'versionId'] },
     ],
+    [{ 'perms-db': '0999' }, 'perms-db', { kind: 'invalid', field: ['secrets', 0, 'mode'] }],
+    [{ 'perms-db': '0200' }, 'perms-db', { kind: 'invalid', field: ['secrets', 0, 'mode'] }],
+    [{ 'extract-db': 'yes' }, 'extract-db', { kind: 'invalid' }],
     [
-      { 'key-dbb': 'password' },
-      'key-dbb',
-      /no secrets-agent\.io\/secret-dbb names the secret "dbb"; did you mean "db"\?/,
+      { 'extract-db': 'true' },
+      'extract-db',
+      { kind: 'forbidden', field: ['secrets', 0, 'extract'] },
     ],
-    [
-      { 'perms-other': '0400' },
-      'perms-other',
-      /no secrets-agent\.io\/secret-other names the secret "other"$/,
-    ],
-    [
-      { 'refresh-intervall': '1m' },
-      'refresh-intervall',
-      /unknown annotation; did you mean secrets-agent\.io\/refresh-interval\?/,
-    ],
-    [{ 'secret-': 'x' }, 'secret-', /needs a name after "secret-"/],
-    [{ 'version-stage': 'x' }, 'version-stage', /needs a name after "version-stage-"/],
-    [{ frobnicate: 'x' }, 'frobnicate', /unknown annotation \(see docs\/annotations\.md\)/],
+    [{ 'env-DB_PASSWORD': 'password' }, 'env-DB_PASSWORD', { kind: 'forbidden' }],
+    [{ 'k8s-secret': 's', 'env-1BAD': 'password' }, 'env-1BAD', { kind: 'invalid' }],
+    [{ 'k8s-secret': 's', 'env-BAD-NAME': 'password' }, 'env-BAD-NAME', { kind: 'invalid' }],
+    [{ 'k8s-secret': 's', 'env-OK': 'a key' }, 'env-OK', { kind: 'invalid' }],
+    [{ 'key-dbb': 'password' }, 'key-dbb', { kind: 'required' }],
+    [{ 'perms-other': '0400' }, 'perms-other', { kind: 'required' }],
+    [{ 'refresh-intervall': '1m' }, 'refresh-intervall', { kind: 'unknown' }],
+    [{ 'secret-': 'x' }, 'secret-', { kind: 'required' }],
+    [{ 'version-stage': 'x' }, 'version-stage', { kind: 'unknown' }],
+    [{ frobnicate: 'x' }, 'frobnicate', { kind: 'unknown' }],
   ];
-  for (const [extra, key, message] of cases) {
+  for (const [extra, key, want] of cases) {
     const found = problems(ann(extra));
-    const mine = found.filter((p) => p.annotation === `${P}${key}`);
+    const mine = found.filter((p) => samePath(p.path, annotationPath(key)));
     t.equal(mine.length, 1, `${key}: exactly one problem (got ${JSON.stringify(found)})`);
-    t.match(mine[0]?.message ?? '', message, `${key}: message`);
+    t.equal(mine[0]?.kind, want.kind, `${key}: kind`);
+    t.same(mine[0]?.field, want.field, `${key}: field`);
     for (const p of found)
-      t.ok(p.annotation.startsWith(P), `every problem names an annotation: ${p.annotation}`);
+      t.ok(annotationOf(p).startsWith(P), `every problem names an annotation: ${annotationOf(p)}`);
   }
   t.end();
 });
 
 t.test('opting in without a secret is a problem', (t) => {
   t.match(problems({ [`${P}inject`]: 'true' }), [
-    {
-      annotation: `${P}inject`,
-      message: /no secrets-agent\.io\/secret-<name> annotation names a secret/,
-    },
+    { kind: 'required', path: annotationPath('inject'), field: ['secrets'] },
   ]);
+  t.end();
+});
+
+t.test('the wording a denial carries: values quoted, fields named as annotations', (t) => {
+  const cases: [Record<string, string>, string, RegExp][] = [
+    [{ mode: 'daemon' }, 'mode', /^must be one of init, sidecar; got "daemon"$/],
+    [
+      { 'refresh-interval': '4s' },
+      'refresh-interval',
+      /^must be from 5s to 24h \(every refresh is a paid AWS call\); got "4s"$/,
+    ],
+    [
+      { 'key-db': 'a', 'template-db': '{{ a }}' },
+      'template-db',
+      /^cannot be combined with secrets-agent\.io\/key-db: a template already selects fields$/,
+    ],
+    [
+      { 'key-dbb': 'password' },
+      'key-dbb',
+      /^no secrets-agent\.io\/secret-dbb names the secret "dbb"; did you mean "db"\?$/,
+    ],
+    [
+      { 'refresh-intervall': '1m' },
+      'refresh-intervall',
+      /^unknown annotation; did you mean secrets-agent\.io\/refresh-interval\?$/,
+    ],
+    [{ frobnicate: 'x' }, 'frobnicate', /^unknown annotation \(see docs\/annotations\.md\)$/],
+    [
+      { 'secret-': 'x' },
+      'secret-',
+      /^needs a name after "secret-", as in secrets-agent\.io\/secret-db$/,
+    ],
+  ];
+  for (const [extra, key, message] of cases) {
+    const mine = problems(ann(extra)).filter((p) => samePath(p.path, annotationPath(key)));
+    t.match(mine, [{ message }], key);
+  }
   t.end();
 });
 
@@ -350,7 +377,7 @@ t.test('problems found against the pod', (t) => {
     ],
   ];
   for (const [extra, key, message] of cases) {
-    t.match(problems(ann(extra), POD), [{ annotation: `${P}${key}`, message }], key);
+    t.match(problems(ann(extra), POD), [{ path: annotationPath(key), message }], key);
   }
   t.same(
     problems(ann({ 'mount-path': '/cache', containers: 'proxy' }), POD),
@@ -361,8 +388,8 @@ t.test('problems found against the pod', (t) => {
     spec: { containers: [{ name: 'secrets-agent' }], volumes: [{ name: 'secrets-agent' }] },
   };
   t.match(problems(ann({}), taken), [
-    { annotation: `${P}inject`, message: /already has a container named "secrets-agent"/ },
-    { annotation: `${P}inject`, message: /already has a volume named "secrets-agent"/ },
+    { kind: 'duplicate', path: annotationPath('inject'), message: /a container named/ },
+    { kind: 'duplicate', path: annotationPath('inject'), message: /a volume named/ },
   ]);
   t.same(
     problems(ann({ status: 'injected' }), taken),

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { admit } from '../injector/admission.ts';
 import { MAX_DENIAL_LENGTH } from '../injector/inject.ts';
-import { MAX_PROBLEMS } from '../injector/problems.ts';
+import { annotationOf, MAX_PROBLEMS } from '../injector/problems.ts';
 import type { Container, Pod, Volume } from '../injector/types.ts';
 import { applyTo, patchOf, reviewFor, validatePod } from './injector-support.ts';
 
@@ -34,7 +34,7 @@ function pod(
 
 function problemsOf(p: Pod): string[] {
   const result = admit(reviewFor(p));
-  return (result.problems ?? []).map((x) => `${x.annotation}: ${x.message}`);
+  return (result.problems ?? []).map((x) => `${annotationOf(x)}: ${x.message}`);
 }
 
 t.test('mount paths the runtime owns, or that hide a system directory, are denied', (t) => {

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
 import t from 'tap';
+import { annotationOf } from '../injector/problems.ts';
 import type { Test } from 'tap';
 import { admit, AdmissionReviewError, DEFAULT_INJECTOR_OPTIONS } from '../injector/admission.ts';
 import type { AdmissionResult, InjectorOptions } from '../injector/admission.ts';
@@ -588,14 +589,17 @@ function checkDenial(object: unknown, result: AdmissionResult): void {
   expect(message.includes(count), `"${message}" counts ${count}`);
   const keys = Object.keys(annotationsOf(object));
   for (const p of problems) {
-    expect(message.includes(`${p.annotation}: ${p.message}`), `message lists ${p.annotation}`);
+    expect(
+      message.includes(`${annotationOf(p)}: ${p.message}`),
+      `message lists ${annotationOf(p)}`,
+    );
     // The default mount path and the region taken from the pod's env have no annotation of
     // their own; their problems still name the key to set.
     expect(
-      keys.includes(p.annotation) ||
-        p.annotation === `${P}mount-path` ||
-        (p.annotation === `${P}region` && p.message.includes("the pod's AWS_REGION")),
-      `${p.annotation} is an annotation of the pod`,
+      keys.includes(annotationOf(p)) ||
+        annotationOf(p) === `${P}mount-path` ||
+        (annotationOf(p) === `${P}region` && p.message.includes("the pod's AWS_REGION")),
+      `${annotationOf(p)} is an annotation of the pod`,
     );
   }
 }

@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
+import { annotationOf } from '../injector/problems.ts';
 import { checkAgentConfig, configProblemMessage, LIMITS } from '../common/config.ts';
 import { admit } from '../injector/admission.ts';
 import { MAX_VALUE_LENGTH, parseAnnotations } from '../injector/annotations.ts';
@@ -35,7 +36,7 @@ function pod(annotations: Record<string, string>): Pod {
 function problemsOn(annotations: Record<string, string>, key: string): string[] {
   const result = parseAnnotations(annotations);
   if (result.ok) return [];
-  return result.problems.filter((p) => p.annotation === `${P}${key}`).map((p) => p.message);
+  return result.problems.filter((p) => annotationOf(p) === `${P}${key}`).map((p) => p.message);
 }
 
 t.test('the opt-in rule: the parser and the admission filter read it alike', (t) => {
@@ -50,7 +51,7 @@ t.test('the opt-in rule: the parser and the admission filter read it alike', (t)
       if (skipped !== (rule === 'out') || concernsInjector(annotations) === skipped) return false;
       if (rule === 'out') return parsed.ok && !parsed.value.inject;
       if (rule === 'in') return parsed.ok && parsed.value.inject;
-      return !parsed.ok && parsed.problems.some((p) => p.annotation === `${P}inject`);
+      return !parsed.ok && parsed.problems.some((p) => annotationOf(p) === `${P}inject`);
     }),
   );
   t.end();

@@ -1,6 +1,8 @@
 /**
  * docs/limits.md states the injector's bounds; each is declared once in the code, and this keeps
  * the two in step: every row's bound is the constant's value, written as the docs write numbers.
+ * The schema's tables are rendered whole from the contract (common/contract.ts), which states
+ * the schema's LIMITS.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +14,15 @@ import { MAX_BUILT_LIST_ITEMS } from '../injector/partial-json.ts';
 import { MAX_PROBLEMS } from '../injector/problems.ts';
 import { POD_BOUNDS } from '../injector/types.ts';
 import { MAX_LOG_LINE, MAX_LOG_STRING } from '../common/log.ts';
+import {
+  CONFIG_ONLY_BOUNDS,
+  POD_ANNOTATIONS,
+  POD_KEYS,
+  SECRET_ANNOTATIONS,
+  type SecretPrefix,
+} from '../common/contract.ts';
+import { renderPath } from '../common/field.ts';
+import { markdownTable, tableAfter } from './helpers/markdown-table.ts';
 
 const doc = readFileSync(join(import.meta.dirname, '..', 'docs', 'limits.md'), 'utf8');
 
@@ -38,5 +49,36 @@ t.test('each bound the injector declares is the one docs/limits.md states', (t) 
   t.match(row('a denial, a 400’s error'.replace('’', "'")), `${n(MAX_DENIAL_LENGTH)} characters`);
   t.match(row('a patch'), `${n(MAX_PATCH_BYTES)} bytes`);
   t.match(row('a log line'), `${n(MAX_LOG_LINE)} characters; a string in it ${n(MAX_LOG_STRING)}`);
+  t.end();
+});
+
+/** The annotations the schema bounds: name, the field it sets, the bound, from the contract. */
+function annotationBounds(): string[][] {
+  const rows: string[][] = [];
+  for (const key of POD_KEYS) {
+    const row = POD_ANNOTATIONS[key];
+    if ('bound' in row && row.reach === 'config')
+      rows.push([`\`${key}\``, `\`${renderPath(row.config)}\``, row.bound]);
+  }
+  for (const prefix of Object.keys(SECRET_ANNOTATIONS) as SecretPrefix[]) {
+    const row = SECRET_ANNOTATIONS[prefix];
+    if (!('bound' in row)) continue;
+    rows.push([`\`${prefix}<name>\``, `\`secrets[].${row.field}\``, row.bound]);
+  }
+  return rows;
+}
+
+t.test("the schema's tables are the contract's bounds", (t) => {
+  const schema = doc.slice(doc.indexOf('## The schema'));
+  t.equal(
+    tableAfter(schema, '## The schema (at admission and in the agent)'),
+    markdownTable(['annotation', 'agent field', 'bound'], annotationBounds()),
+    'the annotations',
+  );
+  t.equal(
+    tableAfter(schema, 'Set in the configuration only:'),
+    markdownTable(['agent field', 'bound'], CONFIG_ONLY_BOUNDS),
+    'the fields no annotation sets',
+  );
   t.end();
 });

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { annotationOf } from '../injector/problems.ts';
 import { checkAgentConfig } from '../common/config.ts';
 import { startDevServer } from '../dev/server.ts';
 import { parseAnnotations } from '../injector/annotations.ts';
@@ -81,7 +82,10 @@ t.test('bad values are denied naming the annotation; a typo gets "did you mean"'
     t.notOk(result.ok, `${key}: ${value} is denied`);
     if (result.ok) continue;
     t.equal(result.problems.length, 1);
-    t.equal(result.problems[0]?.annotation, `${P}${key}`);
+    t.equal(
+      result.problems[0] === undefined ? undefined : annotationOf(result.problems[0]),
+      `${P}${key}`,
+    );
     t.match(result.problems[0]?.message, message);
     t.notMatch(result.problems[0]?.message, /pw/, 'a credential is never quoted back');
   }
@@ -93,7 +97,7 @@ t.test('bad values are denied naming the annotation; a typo gets "did you mean"'
     /did you mean secrets-agent\.io\/use-fips-endpoint/,
   );
   const schema = checkAgentConfig({ secrets: [{ name: 'a', id: 'b' }], useFipsEndpoint: 'yes' });
-  t.match(!schema.ok && schema.problems[0], { path: 'useFipsEndpoint' });
+  t.match(!schema.ok && schema.problems[0], { kind: 'invalid', path: ['useFipsEndpoint'] });
   t.end();
 });
 

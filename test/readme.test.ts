@@ -96,13 +96,8 @@ t.test("the Limits table states the schema's bounds", async (t) => {
     ['`secret-<name>`', [LIMITS.secretIdLength.toLocaleString('en-US')]],
     ['`key-<name>`', [`${LIMITS.keyLength / 1024} KiB`]],
     ['`template-<name>`', [`${LIMITS.templateLength / 1024} KiB`]],
-    [
-      '`version-stage-`',
-      [
-        `${LIMITS.versionStageLength}`,
-        `${LIMITS.versionIdLength.min} to ${LIMITS.versionIdLength.max}`,
-      ],
-    ],
+    ['`version-stage-<name>`', [`${LIMITS.versionStageLength}`]],
+    ['`version-id-<name>`', [`${LIMITS.versionIdLength.min} to ${LIMITS.versionIdLength.max}`]],
     ['`reload-url`', [LIMITS.urlLength.toLocaleString('en-US')]],
     ['`proxy-address`', [LIMITS.urlLength.toLocaleString('en-US')]],
     ['`local-api-port`', [`${LIMITS.localApiPort.min} to ${LIMITS.localApiPort.max}`]],

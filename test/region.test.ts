@@ -12,6 +12,7 @@ import { parseAgentConfig } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import { admit } from '../injector/admission.ts';
 import { DEFAULT_INJECTOR_OPTIONS, NO_REGION_WARNING } from '../injector/plan.ts';
+import { annotationOf } from '../injector/problems.ts';
 import type { Pod } from '../injector/types.ts';
 import { needs } from './helpers/needs.ts';
 import { agentConfigs, applyTo, patchOf, reviewFor } from './injector-support.ts';
@@ -101,7 +102,7 @@ t.test('ARNs in different regions: denied at admission and refused by the agent'
   });
   t.equal(result.outcome, 'denied');
   t.same(
-    (result.problems ?? []).map((p) => p.annotation),
+    (result.problems ?? []).map((p) => annotationOf(p)),
     ['secrets-agent.io/param-b'],
     'the problem is on the source that names the second region',
   );
@@ -134,7 +135,7 @@ t.test('ARNs in different regions: denied at admission and refused by the agent'
     ),
   );
   t.same(
-    (sameRegion.problems ?? []).map((p) => p.annotation),
+    (sameRegion.problems ?? []).map((p) => annotationOf(p)),
     ['secrets-agent.io/failover-region'],
   );
   const named = await parseAgentConfig({ ...file, region: 'us-east-1' });
