@@ -1,8 +1,10 @@
 /**
- * The AWS adapter (with ssm.ts and find.ts, the only modules that import `@aws-sdk/*`). It
- * builds the clients and the credential chain, and reads Secrets Manager secrets; parameters
- * and paths go to ssm.ts (loaded only when a configuration names one), finds to find.ts. It
- * batches reads
+ * The AWS adapter. It builds the clients and the credential chain, and reads Secrets Manager
+ * secrets; parameters and paths go to ssm.ts (loaded only when a configuration names one),
+ * finds to find.ts. Secrets by name or ARN are read by the lean client (lean/: SigV4 over
+ * node's https, no SDK) with the lean credential chain, wherever these serve the environment
+ * (see `leanServes`); the SDK (sdk.ts, ssm.ts, find.ts, near-names.ts: the only modules that
+ * import `@aws-sdk/*`) is loaded for the rest, when first needed. It batches reads
  * (BatchGetSecretValue, 20 ids a call), falls back to GetSecretValue where the batch call is
  * denied or a version is pinned, and tries the failover region on errors that another region
  * may not have (throttling, 5xx, network).
@@ -11,22 +13,17 @@
  * and the agent's loop, which knows initTimeout and the refresh interval, decides when to try
  * again. `fetchWorstCase` (worst-case.ts) states what one fetch can cost.
  */
-import {
-  BatchGetSecretValueCommand,
-  GetSecretValueCommand,
-  type BatchGetSecretValueCommandOutput,
-  SecretsManagerClient,
-  type SecretValueEntry,
-} from '@aws-sdk/client-secrets-manager';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import { transportConfig } from './transport.ts';
 import {
   callBudget,
   callError,
-  countingPlugin,
   outOfTime,
+  SDK_MAX_ATTEMPTS,
   valueOrError,
   type CallContext,
   type ClientSettings,
@@ -36,12 +33,17 @@ import {
   type SecretAnswer,
 } from './call.ts';
 import { translateAwsError, translateBatchEntry } from './errors.ts';
+import { leanCredentials, type CredentialProvider } from './lean/credentials.ts';
+import { serviceEndpoint, type Env } from './lean/endpoint.ts';
+import { createHttpClient, type HttpClient } from './lean/http.ts';
+import { leanSecretReads } from './lean/secrets-manager.ts';
+import type { BatchPage, SecretReads } from './reads.ts';
 import { newBatchState, readSecrets, type BatchResult, type BatchState } from './strategy.ts';
 import { describeRef, refKey, type SecretRef, type SecretSource } from './source.ts';
+import { transportConfig } from './transport.ts';
 
 export { BATCH_LIMIT, GET_CONCURRENCY, mapLimit } from './strategy.ts';
-/** One attempt per SDK call, STS's included: the agent's loop is the one retry layer. */
-export const SDK_MAX_ATTEMPTS = 1;
+export { SDK_MAX_ATTEMPTS };
 /**
  * The container credentials endpoint (EKS Pod Identity, ECS): one request per resolution
  * (the SDK's own default is four, a second apart), answered within a second.
@@ -66,6 +68,8 @@ export interface AwsSourceOptions {
   readonly proxyAddress?: string;
   /** AWS's FIPS endpoints. */
   readonly useFipsEndpoint?: boolean;
+  /** The environment the SDK would read (credentials, endpoints); process.env by default. */
+  readonly env?: Env;
   readonly now?: () => number;
   /** For the batch call's cool-down after throttling (strategy.ts). */
   readonly random?: () => number;
@@ -73,28 +77,45 @@ export interface AwsSourceOptions {
 
 interface RegionClient {
   readonly region: string | undefined;
-  readonly client: SecretsManagerClient;
+  /** GetSecretValue and BatchGetSecretValue: the lean client's, or the SDK's when loaded. */
+  readonly reads: () => Promise<SecretReads>;
+  /** The SDK's client, for finds and the not-found hint: created at the first use. */
+  readonly sdk: () => Promise<SecretsManagerClient>;
   readonly settings: ClientSettings;
   readonly batch: BatchState;
   /** Created at the first parameter or path read. */
   parameters?: Promise<ParameterReader>;
+  destroy(): void;
+}
+
+/**
+ * Whether the lean client and chain serve this environment: a region known, and nothing the
+ * SDK would read that they do not (a profile, a shared configuration or credentials file,
+ * dual-stack endpoints). Anywhere else the SDK serves every call, as before.
+ */
+export function leanServes(env: Env, region: string | undefined): region is string {
+  if (region === undefined) return false;
+  if (env['AWS_PROFILE'] !== undefined && env['AWS_PROFILE'] !== '') return false;
+  if (env['AWS_USE_DUALSTACK_ENDPOINT']?.toLowerCase() === 'true') return false;
+  const home = env['HOME'] ?? homedir();
+  const files = [
+    env['AWS_CONFIG_FILE'] || join(home, '.aws', 'config'),
+    env['AWS_SHARED_CREDENTIALS_FILE'] || join(home, '.aws', 'credentials'),
+  ];
+  return !files.some((file) => existsSync(file));
 }
 
 export function createAwsSource(options: AwsSourceOptions): SecretSource {
   const now = options.now ?? Date.now;
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-  // One credential provider for both regions: one STS exchange, one cache. The SDK's default
-  // chain itself (what `fromNodeProviderChain` of @aws-sdk/credential-providers wraps), without
-  // that package's other providers (Cognito, temporary credentials, ...) in the agent's bundle.
-  const credentials = defaultProvider({
-    clientConfig: {
-      maxAttempts: SDK_MAX_ATTEMPTS,
-      ...transportConfig(options),
-      ...(options.region === undefined ? {} : { region: options.region }),
-    },
-    clientPlugins: [countingPlugin(options.onApiCall)],
-    ...CONTAINER_CREDENTIALS,
-  });
+  const env = options.env ?? process.env;
+  const fips = options.useFipsEndpoint === true || env['AWS_USE_FIPS_ENDPOINT'] === 'true';
+  const lean = leanServes(env, options.region);
+  const http = lean ? createHttpClient(options) : undefined;
+  // The container credentials endpoint is on the node: reached without the proxy.
+  const direct = lean ? createHttpClient({ ...options, direct: true }) : undefined;
+  // One credential provider for both regions and every client: one STS exchange, one cache.
+  const credentials = sharedCredentials(options, env, fips, lean ? { http, direct } : undefined);
   const makeClient = (region: string | undefined): RegionClient => {
     const config = {
       credentials,
@@ -102,18 +123,41 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       ...transportConfig({ ...options, requestTimeoutMs }),
       ...(region === undefined ? {} : { region }),
     };
-    const client = new SecretsManagerClient(config);
-    client.middlewareStack.use(countingPlugin(options.onApiCall));
-    return {
+    const endpoint =
+      lean && region !== undefined
+        ? serviceEndpoint('secretsmanager', region, fips, env)
+        : undefined;
+    let sdk: Promise<SecretsManagerClient> | undefined;
+    const sdkClient = (): Promise<SecretsManagerClient> =>
+      (sdk ??= import('./sdk.ts').then((m) => m.secretsManagerClient(config, options.onApiCall)));
+    let reads: Promise<SecretReads> | undefined;
+    const target: RegionClient = {
       region,
-      client,
       settings: { config, onApiCall: options.onApiCall },
       batch: newBatchState(),
+      sdk: sdkClient,
+      reads: () =>
+        (reads ??=
+          http !== undefined && endpoint !== undefined && region !== undefined
+            ? Promise.resolve(
+                leanSecretReads({
+                  endpoint,
+                  region,
+                  credentials,
+                  http,
+                  onApiCall: options.onApiCall,
+                  now,
+                }),
+              )
+            : Promise.all([sdkClient(), import('./sdk.ts')]).then(([client, m]) =>
+                m.sdkSecretReads(client),
+              )),
+      destroy() {
+        void sdk?.then((client) => client.destroy()).catch(() => undefined);
+        void target.parameters?.then((reader) => reader.destroy()).catch(() => undefined);
+      },
     };
-  };
-  const destroy = (target: RegionClient): void => {
-    target.client.destroy();
-    void target.parameters?.then((reader) => reader.destroy()).catch(() => undefined);
+    return target;
   };
   const primary = makeClient(options.region);
   const failover =
@@ -132,7 +176,12 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       };
       // Credentials once, before any read: a failing exchange fails the fetch in one call,
       // not once per batch and region.
-      const denied = await resolveCredentials(primary, unique, call, options.containerCredentials);
+      const denied = await resolveCredentials(
+        credentials,
+        unique,
+        call,
+        options.containerCredentials,
+      );
       if (denied !== undefined) return denied;
       const results = await fetchFrom(primary, unique, call);
       if (failover !== undefined) {
@@ -152,11 +201,13 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
     },
     async nearNames(ids, signal) {
       const { nearSecretNames } = await import('./near-names.ts');
-      return nearSecretNames(primary.client, ids, signal);
+      return nearSecretNames(await primary.sdk(), ids, signal);
     },
     close() {
-      destroy(primary);
-      if (failover !== undefined) destroy(failover);
+      primary.destroy();
+      failover?.destroy();
+      http?.destroy();
+      direct?.destroy();
     },
   };
 }
@@ -167,7 +218,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
  * that error and no Secrets Manager call is made.
  */
 async function resolveCredentials(
-  target: RegionClient,
+  credentials: CredentialProvider,
   refs: readonly SecretRef[],
   call: CallContext,
   containerCredentials: boolean | undefined,
@@ -178,7 +229,7 @@ async function resolveCredentials(
   if (left <= 0) return all((ref) => outOfTime(ref, call));
   let timer: NodeJS.Timeout | undefined;
   try {
-    const resolving = target.client.config.credentials();
+    const resolving = credentials();
     if (left === Infinity) {
       await resolving;
       return undefined;
@@ -222,7 +273,7 @@ async function fetchFrom(
   const finds = refs.filter((r) => r.kind === 'find');
   if (finds.length > 0) {
     const { readFinds } = await import('./find.ts');
-    for (const [key, outcome] of await readFinds(target.client, finds, call))
+    for (const [key, outcome] of await readFinds(await target.sdk(), finds, call))
       results.set(key, outcome);
   }
   await readSecrets(
@@ -242,12 +293,13 @@ async function getOne(target: RegionClient, ref: SecretRef, call: CallContext): 
   const budget = callBudget(call);
   if (budget <= 0) return outOfTime(ref, call);
   try {
-    const out = await target.client.send(
-      new GetSecretValueCommand({
+    const reads = await target.reads();
+    const out = await reads.getSecretValue(
+      {
         SecretId: ref.id,
         ...(ref.versionStage === undefined ? {} : { VersionStage: ref.versionStage }),
         ...(ref.versionId === undefined ? {} : { VersionId: ref.versionId }),
-      }),
+      },
       { abortSignal: call.signal, requestTimeout: budget },
     );
     return valueOutcome(ref, out);
@@ -306,7 +358,7 @@ async function batchGet(
 const OUT_OF_TIME = Symbol('out of time');
 
 type BatchAnswer =
-  | { readonly values: SecretValueEntry[]; readonly errors: Map<string, AgentError> }
+  | { readonly values: SecretAnswer[]; readonly errors: Map<string, AgentError> }
   | { readonly failed: { readonly err: unknown; readonly budget: number } };
 
 /**
@@ -319,19 +371,20 @@ async function readPages(
   chunk: readonly SecretRef[],
   call: CallContext,
 ): Promise<BatchAnswer> {
-  const values: SecretValueEntry[] = [];
+  const values: SecretAnswer[] = [];
   const errors = new Map<string, AgentError>();
   let nextToken: string | undefined;
   for (let page = 0; page < chunk.length; page++) {
     const budget = callBudget(call);
     if (budget <= 0) return { failed: { err: OUT_OF_TIME, budget } };
-    let out: BatchGetSecretValueCommandOutput;
+    let out: BatchPage;
     try {
-      out = await target.client.send(
-        new BatchGetSecretValueCommand({
+      const reads = await target.reads();
+      out = await reads.batchGetSecretValue(
+        {
           SecretIdList: chunk.map((r) => r.id),
           ...(nextToken === undefined ? {} : { NextToken: nextToken }),
-        }),
+        },
         { abortSignal: call.signal, requestTimeout: budget },
       );
     } catch (err) {
@@ -347,8 +400,8 @@ async function readPages(
 
 /** Adds a page's values and per-secret errors; returns how many ids it answered. */
 function collectPage(
-  out: BatchGetSecretValueCommandOutput,
-  values: SecretValueEntry[],
+  out: BatchPage,
+  values: SecretAnswer[],
   errors: Map<string, AgentError>,
 ): number {
   const pageValues = out.SecretValues ?? [];
@@ -380,4 +433,36 @@ export function matchesId(
 function valueOutcome(ref: SecretRef, out: SecretAnswer): Outcome {
   const value = valueOrError(out);
   return value instanceof AgentError ? { ref, ok: false, error: value } : { ref, ok: true, value };
+}
+
+/**
+ * The one credential provider: the lean chain where it serves (falling back to the SDK's for
+ * the links it lacks), else the SDK's default chain; the SDK loaded only when asked.
+ */
+function sharedCredentials(
+  options: AwsSourceOptions,
+  env: Env,
+  fips: boolean,
+  lean:
+    { readonly http: HttpClient | undefined; readonly direct: HttpClient | undefined } | undefined,
+): CredentialProvider {
+  let sdk: Promise<CredentialProvider> | undefined;
+  const fallback = (): Promise<CredentialProvider> =>
+    (sdk ??= import('./sdk.ts').then((m) =>
+      m.sdkCredentials({ ...options, container: CONTAINER_CREDENTIALS }),
+    ));
+  if (lean?.http === undefined || lean.direct === undefined || options.region === undefined)
+    return async () => (await fallback())();
+  return leanCredentials({
+    env,
+    region: options.region,
+    useFipsEndpoint: fips,
+    http: lean.http,
+    direct: lean.direct,
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    container: CONTAINER_CREDENTIALS,
+    onApiCall: options.onApiCall,
+    fallback,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
 }
