@@ -5,6 +5,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { SourceData } from '@smithy/types';
 import fc from 'fast-check';
 import t from 'tap';
 import { signRequest, type Credentials } from '../agent/source/lean/sigv4.ts';
@@ -52,14 +53,21 @@ t.test("AWS's test suite vectors", (t) => {
   t.end();
 });
 
+function bytes(data: SourceData): string | Uint8Array {
+  if (typeof data === 'string') return data;
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return new Uint8Array(data);
+}
+
 /** The SDK's hash interface over node:crypto. */
 class Sha256 {
   readonly #hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-  constructor(secret?: string | Uint8Array) {
-    this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  constructor(secret?: SourceData) {
+    this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
   }
-  update(data: string | Uint8Array): void {
-    this.#hash.update(data);
+  update(data: SourceData): void {
+    this.#hash.update(bytes(data));
   }
   digest(): Promise<Uint8Array> {
     return Promise.resolve(new Uint8Array(this.#hash.digest()));
@@ -109,7 +117,11 @@ t.test('generated requests: signed as the SDK signs them', async (t) => {
         { region: r.region, service: r.service, credentials, date: r.date },
       );
       const sdk = new SignatureV4({
-        credentials,
+        credentials: {
+          accessKeyId: r.accessKeyId,
+          secretAccessKey: r.secretAccessKey,
+          ...(r.sessionToken === undefined ? {} : { sessionToken: r.sessionToken }),
+        },
         region: r.region,
         service: r.service,
         sha256: Sha256,

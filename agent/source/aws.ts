@@ -116,49 +116,16 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
   const direct = lean ? createHttpClient({ ...options, direct: true }) : undefined;
   // One credential provider for both regions and every client: one STS exchange, one cache.
   const credentials = sharedCredentials(options, env, fips, lean ? { http, direct } : undefined);
-  const makeClient = (region: string | undefined): RegionClient => {
-    const config = {
-      credentials,
-      maxAttempts: SDK_MAX_ATTEMPTS,
-      ...transportConfig({ ...options, requestTimeoutMs }),
-      ...(region === undefined ? {} : { region }),
-    };
-    const endpoint =
-      lean && region !== undefined
-        ? serviceEndpoint('secretsmanager', region, fips, env)
-        : undefined;
-    let sdk: Promise<SecretsManagerClient> | undefined;
-    const sdkClient = (): Promise<SecretsManagerClient> =>
-      (sdk ??= import('./sdk.ts').then((m) => m.secretsManagerClient(config, options.onApiCall)));
-    let reads: Promise<SecretReads> | undefined;
-    const target: RegionClient = {
-      region,
-      settings: { config, onApiCall: options.onApiCall },
-      batch: newBatchState(),
-      sdk: sdkClient,
-      reads: () =>
-        (reads ??=
-          http !== undefined && endpoint !== undefined && region !== undefined
-            ? Promise.resolve(
-                leanSecretReads({
-                  endpoint,
-                  region,
-                  credentials,
-                  http,
-                  onApiCall: options.onApiCall,
-                  now,
-                }),
-              )
-            : Promise.all([sdkClient(), import('./sdk.ts')]).then(([client, m]) =>
-                m.sdkSecretReads(client),
-              )),
-      destroy() {
-        void sdk?.then((client) => client.destroy()).catch(() => undefined);
-        void target.parameters?.then((reader) => reader.destroy()).catch(() => undefined);
-      },
-    };
-    return target;
+  const shared: SharedClientParts = {
+    options,
+    env,
+    fips,
+    credentials,
+    http,
+    now,
+    requestTimeoutMs,
   };
+  const makeClient = (region: string | undefined): RegionClient => regionClient(region, shared);
   const primary = makeClient(options.region);
   const failover =
     options.failoverRegion === undefined ? undefined : makeClient(options.failoverRegion);
@@ -210,6 +177,66 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       direct?.destroy();
     },
   };
+}
+
+/** What the clients of both regions share. */
+interface SharedClientParts {
+  readonly options: AwsSourceOptions;
+  readonly env: Env;
+  readonly fips: boolean;
+  readonly credentials: CredentialProvider;
+  /** The lean client's connections; undefined where the SDK serves every call. */
+  readonly http: HttpClient | undefined;
+  readonly now: () => number;
+  readonly requestTimeoutMs: number;
+}
+
+/**
+ * One region's clients: the lean reads where an endpoint is known for the region (else the
+ * SDK's), and the SDK's client for finds and hints, created at its first use.
+ */
+function regionClient(region: string | undefined, shared: SharedClientParts): RegionClient {
+  const { options, credentials, http } = shared;
+  const config = {
+    credentials,
+    maxAttempts: SDK_MAX_ATTEMPTS,
+    ...transportConfig({ ...options, requestTimeoutMs: shared.requestTimeoutMs }),
+    ...(region === undefined ? {} : { region }),
+  };
+  const endpoint =
+    http !== undefined && region !== undefined
+      ? serviceEndpoint('secretsmanager', region, shared.fips, shared.env)
+      : undefined;
+  let sdk: Promise<SecretsManagerClient> | undefined;
+  const sdkClient = (): Promise<SecretsManagerClient> =>
+    (sdk ??= import('./sdk.ts').then((m) => m.secretsManagerClient(config, options.onApiCall)));
+  const leanReads = (): SecretReads | undefined =>
+    http === undefined || endpoint === undefined || region === undefined
+      ? undefined
+      : leanSecretReads({
+          endpoint,
+          region,
+          credentials,
+          http,
+          onApiCall: options.onApiCall,
+          now: shared.now,
+        });
+  let reads: Promise<SecretReads> | undefined;
+  const target: RegionClient = {
+    region,
+    settings: { config, onApiCall: options.onApiCall },
+    batch: newBatchState(),
+    sdk: sdkClient,
+    reads: () =>
+      (reads ??= Promise.resolve(leanReads()).then(
+        async (lean) => lean ?? (await import('./sdk.ts')).sdkSecretReads(await sdkClient()),
+      )),
+    destroy() {
+      void sdk?.then((client) => client.destroy()).catch(() => undefined);
+      void target.parameters?.then((reader) => reader.destroy()).catch(() => undefined);
+    },
+  };
+  return target;
 }
 
 /**

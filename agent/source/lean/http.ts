@@ -79,45 +79,47 @@ function exchange(url: URL, call: HttpCall, agent: HttpAgent): Promise<HttpAnswe
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     const req = send(url, { method: call.method, headers: call.headers, agent });
     let settled = false;
-    const finish = (error: Error | undefined, answer?: HttpAnswer): void => {
-      if (settled) return;
+    const settle = (): boolean => {
+      if (settled) return false;
       settled = true;
       clearTimeout(timer);
       call.signal?.removeEventListener('abort', onAbort);
-      if (error === undefined && answer !== undefined) resolve(answer);
-      else {
-        req.destroy();
-        reject(error);
-      }
+      return true;
+    };
+    const fail = (error: Error): void => {
+      if (!settle()) return;
+      req.destroy();
+      reject(error);
+    };
+    const succeed = (answer: HttpAnswer): void => {
+      if (settle()) resolve(answer);
     };
     const timer = setTimeout(
       () =>
-        finish(
-          new HttpError('TimeoutError', `Request did not complete within ${call.timeoutMs} ms`),
-        ),
+        fail(new HttpError('TimeoutError', `Request did not complete within ${call.timeoutMs} ms`)),
       call.timeoutMs,
     );
-    const onAbort = (): void => finish(abortError());
+    const onAbort = (): void => fail(abortError());
     call.signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('socket', (socket: Socket) => connectionTimeout(socket, finish));
-    req.on('error', (err) => finish(err));
+    req.on('socket', (socket: Socket) => connectionTimeout(socket, fail));
+    req.on('error', fail);
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       const declared = Number(res.headers['content-length'] ?? 0);
       if (declared > call.maxBytes) {
-        finish(tooLarge(call.maxBytes, status));
+        fail(tooLarge(call.maxBytes, status));
         return;
       }
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > call.maxBytes) finish(tooLarge(call.maxBytes, status));
+        if (size > call.maxBytes) fail(tooLarge(call.maxBytes, status));
         else chunks.push(chunk);
       });
-      res.on('error', (err) => finish(err));
+      res.on('error', fail);
       res.on('end', () =>
-        finish(undefined, { status, headers: res.headers, body: Buffer.concat(chunks, size) }),
+        succeed({ status, headers: res.headers, body: Buffer.concat(chunks, size) }),
       );
     });
     req.end(call.body);
@@ -125,11 +127,11 @@ function exchange(url: URL, call: HttpCall, agent: HttpAgent): Promise<HttpAnswe
 }
 
 /** A socket not connected within the connection timeout fails the call (a reused one is). */
-function connectionTimeout(socket: Socket, finish: (error: Error) => void): void {
+function connectionTimeout(socket: Socket, fail: (error: Error) => void): void {
   if (!socket.connecting) return;
   const timer = setTimeout(
     () =>
-      finish(
+      fail(
         new HttpError(
           'TimeoutError',
           `Socket timed out without establishing a connection within ${CONNECTION_TIMEOUT_MS} ms`,

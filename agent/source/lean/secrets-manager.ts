@@ -67,7 +67,7 @@ function secretAnswer(out: JsonObject): SecretAnswer {
   const binary = out['SecretBinary'];
   const created = out['CreatedDate'];
   const stages = out['VersionStages'];
-  const answer: Record<string, unknown> = {
+  const fields: Record<string, unknown> = {
     ARN: text(out['ARN']),
     Name: text(out['Name']),
     VersionId: text(out['VersionId']),
@@ -77,8 +77,12 @@ function secretAnswer(out: JsonObject): SecretAnswer {
     VersionStages: Array.isArray(stages) ? stages.filter((s) => typeof s === 'string') : undefined,
     CreatedDate: typeof created === 'number' ? new Date(created * 1000) : undefined,
   };
-  for (const key of Object.keys(answer)) if (answer[key] === undefined) delete answer[key];
-  return answer as SecretAnswer;
+  // Typed as the SDK types its output but holding what came, as the SDK's does: toValue checks
+  // the value's type (upstream.ts) and refuses one AWS would not send.
+  const answer: SecretAnswer = Object.fromEntries(
+    Object.entries(fields).filter(([, v]) => v !== undefined),
+  );
+  return answer;
 }
 
 function batchError(entry: JsonObject): {
