@@ -77,7 +77,8 @@ export function leanCredentials(options: LeanCredentialOptions): CredentialProvi
   const fresh = (c: Credentials): boolean =>
     c.expiration === undefined || c.expiration.getTime() - now() > REFRESH_MARGIN_MS;
   return () => {
-    if (cached !== undefined && fresh(cached)) return Promise.resolve(cached);
+    const kept = cached;
+    if (kept !== undefined && fresh(kept)) return Promise.resolve(kept);
     pending ??= resolve()
       .then((c) => {
         cached = c;
@@ -86,7 +87,10 @@ export function leanCredentials(options: LeanCredentialOptions): CredentialProvi
       .finally(() => {
         pending = undefined;
       });
-    return pending;
+    // Within the margin the kept credentials still hold: a failed refresh keeps them, as the
+    // SDK's does, and the next call tries again.
+    const valid = kept?.expiration !== undefined && kept.expiration.getTime() > now();
+    return valid ? pending.catch(() => kept) : pending;
   };
 }
 
