@@ -110,18 +110,23 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
   const env = options.env ?? process.env;
   const fips = options.useFipsEndpoint === true || env['AWS_USE_FIPS_ENDPOINT'] === 'true';
-  const lean = leanServes(env, options.region);
-  const http = lean ? createHttpClient(options) : undefined;
-  // The container credentials endpoint is on the node: reached without the proxy.
-  const direct = lean ? createHttpClient({ ...options, direct: true }) : undefined;
+  // Without a region set, the SDK's own: AWS_REGION (a profile's would disable the lean path).
+  const leanRegion = options.region ?? (env['AWS_REGION'] || undefined);
+  const lean: LeanParts | undefined = leanServes(env, leanRegion)
+    ? {
+        http: createHttpClient(options),
+        direct: createHttpClient({ ...options, direct: true }),
+        region: leanRegion,
+      }
+    : undefined;
   // One credential provider for both regions and every client: one STS exchange, one cache.
-  const credentials = sharedCredentials(options, env, fips, lean ? { http, direct } : undefined);
+  const credentials = sharedCredentials(options, env, fips, lean);
   const shared: SharedClientParts = {
     options,
     env,
     fips,
     credentials,
-    http,
+    lean,
     now,
     requestTimeoutMs,
   };
@@ -173,8 +178,8 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
     close() {
       primary.destroy();
       failover?.destroy();
-      http?.destroy();
-      direct?.destroy();
+      lean?.http.destroy();
+      lean?.direct.destroy();
     },
   };
 }
@@ -185,8 +190,8 @@ interface SharedClientParts {
   readonly env: Env;
   readonly fips: boolean;
   readonly credentials: CredentialProvider;
-  /** The lean client's connections; undefined where the SDK serves every call. */
-  readonly http: HttpClient | undefined;
+  /** The lean client's parts; undefined where the SDK serves every call. */
+  readonly lean: LeanParts | undefined;
   readonly now: () => number;
   readonly requestTimeoutMs: number;
 }
@@ -196,7 +201,10 @@ interface SharedClientParts {
  * SDK's), and the SDK's client for finds and hints, created at its first use.
  */
 function regionClient(region: string | undefined, shared: SharedClientParts): RegionClient {
-  const { options, credentials, http } = shared;
+  const { options, credentials } = shared;
+  const http = shared.lean?.http;
+  // Where no region is set, the lean client's: AWS_REGION, as the SDK reads it.
+  const signingRegion = region ?? shared.lean?.region;
   const config = {
     credentials,
     maxAttempts: SDK_MAX_ATTEMPTS,
@@ -204,18 +212,18 @@ function regionClient(region: string | undefined, shared: SharedClientParts): Re
     ...(region === undefined ? {} : { region }),
   };
   const endpoint =
-    http !== undefined && region !== undefined
-      ? serviceEndpoint('secretsmanager', region, shared.fips, shared.env)
+    http !== undefined && signingRegion !== undefined
+      ? serviceEndpoint('secretsmanager', signingRegion, shared.fips, shared.env)
       : undefined;
   let sdk: Promise<SecretsManagerClient> | undefined;
   const sdkClient = (): Promise<SecretsManagerClient> =>
     (sdk ??= import('./sdk.ts').then((m) => m.secretsManagerClient(config, options.onApiCall)));
   const leanReads = (): SecretReads | undefined =>
-    http === undefined || endpoint === undefined || region === undefined
+    http === undefined || endpoint === undefined || signingRegion === undefined
       ? undefined
       : leanSecretReads({
           endpoint,
-          region,
+          region: signingRegion,
           credentials,
           http,
           onApiCall: options.onApiCall,
@@ -462,6 +470,14 @@ function valueOutcome(ref: SecretRef, out: SecretAnswer): Outcome {
   return value instanceof AgentError ? { ref, ok: false, error: value } : { ref, ok: true, value };
 }
 
+/** The lean chain's connections and region. */
+interface LeanParts {
+  readonly http: HttpClient;
+  /** Without the proxy: the container credentials endpoint is on the node. */
+  readonly direct: HttpClient;
+  readonly region: string;
+}
+
 /**
  * The one credential provider: the lean chain where it serves (falling back to the SDK's for
  * the links it lacks), else the SDK's default chain; the SDK loaded only when asked.
@@ -470,19 +486,17 @@ function sharedCredentials(
   options: AwsSourceOptions,
   env: Env,
   fips: boolean,
-  lean:
-    { readonly http: HttpClient | undefined; readonly direct: HttpClient | undefined } | undefined,
+  lean: LeanParts | undefined,
 ): CredentialProvider {
   let sdk: Promise<CredentialProvider> | undefined;
   const fallback = (): Promise<CredentialProvider> =>
     (sdk ??= import('./sdk.ts').then((m) =>
       m.sdkCredentials({ ...options, container: CONTAINER_CREDENTIALS }),
     ));
-  if (lean?.http === undefined || lean.direct === undefined || options.region === undefined)
-    return async () => (await fallback())();
+  if (lean === undefined) return async () => (await fallback())();
   return leanCredentials({
     env,
-    region: options.region,
+    region: lean.region,
     useFipsEndpoint: fips,
     http: lean.http,
     direct: lean.direct,
