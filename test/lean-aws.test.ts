@@ -3,14 +3,15 @@
  * pod credentials (environment keys, IRSA), reads them without loading the AWS SDK at all. The
  * agent runs from its source with a recorder of every module it resolves
  * (helpers/record-modules.ts); a source that needs the SDK (a find) shows the recorder does see
- * the SDK when it loads.
+ * the SDK when it loads. The bundle, as injected, says at debug level when it loads the SDK
+ * and why: never for secrets by name.
  */
 import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startDevServer, type DevServer } from '../dev/server.ts';
-import { agentEnv, ROOT, webIdentityToken } from './helpers/agent-process.ts';
+import { agentEnv, ROOT, runAgent, webIdentityToken } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 const SECRETS = Array.from({ length: 20 }, (_, i) => ({ name: `app/s${i}`, value: `v${i}` }));
@@ -133,4 +134,32 @@ t.test('a find needs the SDK: the recorder sees it load, and the read works', as
     'the SDK client was loaded',
   );
   t.equal(await readFile(join(run.out, 's0'), 'utf8'), 'v0');
+});
+
+t.test('the bundle as injected: the SDK loaded for a find, and only then', async (t) => {
+  const server = await devServer(t);
+  const dir = await tempDir(t);
+  const run = async (secrets: readonly Record<string, unknown>[]): Promise<string> => {
+    const result = await runAgent(
+      [
+        '--config-json',
+        JSON.stringify({
+          mode: 'init',
+          outputDir: join(dir, `out-${secrets.length}`),
+          httpPort: 0,
+          logLevel: 'debug',
+          terminationLogPath: join(dir, 'termination-log'),
+          secrets,
+        }),
+      ],
+      agentEnv(server.url),
+    );
+    t.equal(result.code, 0, result.stderr);
+    return result.stdout + result.stderr;
+  };
+  const byName = await run(SECRETS.map((s, i) => ({ name: `s${i}`, id: s.name })));
+  t.notMatch(byName, /loading the AWS SDK/, 'secrets by name: no SDK');
+  // The same configuration's debug log does say it where the SDK is needed.
+  const withFind = await run([{ name: 'team', source: 'find', id: 'team/' }]);
+  t.match(withFind, /"level":"debug","msg":"loading the AWS SDK".*"for":"finds"/);
 });

@@ -80,7 +80,9 @@ interface RegionClient {
   /** GetSecretValue and BatchGetSecretValue: the lean client's, or the SDK's when loaded. */
   readonly reads: () => Promise<SecretReads>;
   /** The SDK's client, for finds and the not-found hint: created at the first use. */
-  readonly sdk: () => Promise<SecretsManagerClient>;
+  readonly sdk: (reason: string) => Promise<SecretsManagerClient>;
+  /** Says (once per reason, at debug level) that the SDK is loaded, and why. */
+  readonly noteSdk: (reason: string) => void;
   readonly settings: ClientSettings;
   readonly batch: BatchState;
   /** Created at the first parameter or path read. */
@@ -119,8 +121,9 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
         region: leanRegion,
       }
     : undefined;
+  const noteSdk = sdkNotes(options.logger);
   // One credential provider for both regions and every client: one STS exchange, one cache.
-  const credentials = sharedCredentials(options, env, fips, lean);
+  const credentials = sharedCredentials(options, env, fips, lean, noteSdk);
   const shared: SharedClientParts = {
     options,
     env,
@@ -129,6 +132,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
     lean,
     now,
     requestTimeoutMs,
+    noteSdk,
   };
   const makeClient = (region: string | undefined): RegionClient => regionClient(region, shared);
   const primary = makeClient(options.region);
@@ -173,7 +177,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
     },
     async nearNames(ids, signal) {
       const { nearSecretNames } = await import('./near-names.ts');
-      return nearSecretNames(await primary.sdk(), ids, signal);
+      return nearSecretNames(await primary.sdk('the not-found hint'), ids, signal);
     },
     close() {
       primary.destroy();
@@ -194,6 +198,7 @@ interface SharedClientParts {
   readonly lean: LeanParts | undefined;
   readonly now: () => number;
   readonly requestTimeoutMs: number;
+  readonly noteSdk: (reason: string) => void;
 }
 
 /**
@@ -216,8 +221,12 @@ function regionClient(region: string | undefined, shared: SharedClientParts): Re
       ? serviceEndpoint('secretsmanager', signingRegion, shared.fips, shared.env)
       : undefined;
   let sdk: Promise<SecretsManagerClient> | undefined;
-  const sdkClient = (): Promise<SecretsManagerClient> =>
-    (sdk ??= import('./sdk.ts').then((m) => m.secretsManagerClient(config, options.onApiCall)));
+  const sdkClient = (reason: string): Promise<SecretsManagerClient> => {
+    shared.noteSdk(reason);
+    return (sdk ??= import('./sdk.ts').then((m) =>
+      m.secretsManagerClient(config, options.onApiCall),
+    ));
+  };
   const leanReads = (): SecretReads | undefined =>
     http === undefined || endpoint === undefined || signingRegion === undefined
       ? undefined
@@ -235,9 +244,12 @@ function regionClient(region: string | undefined, shared: SharedClientParts): Re
     settings: { config, onApiCall: options.onApiCall },
     batch: newBatchState(),
     sdk: sdkClient,
+    noteSdk: shared.noteSdk,
     reads: () =>
       (reads ??= Promise.resolve(leanReads()).then(
-        async (lean) => lean ?? (await import('./sdk.ts')).sdkSecretReads(await sdkClient()),
+        async (lean) =>
+          lean ??
+          (await import('./sdk.ts')).sdkSecretReads(await sdkClient('Secrets Manager reads')),
       )),
     destroy() {
       void sdk?.then((client) => client.destroy()).catch(() => undefined);
@@ -301,6 +313,7 @@ async function fetchFrom(
   const results = new Map<string, Outcome>();
   const parameters = refs.filter((r) => r.kind === 'parameter' || r.kind === 'path');
   if (parameters.length > 0) {
+    target.noteSdk('parameters and paths');
     target.parameters ??= import('./ssm.ts').then((m) => m.createParameterReader(target.settings));
     for (const [key, outcome] of await (await target.parameters).read(parameters, call))
       results.set(key, outcome);
@@ -308,7 +321,7 @@ async function fetchFrom(
   const finds = refs.filter((r) => r.kind === 'find');
   if (finds.length > 0) {
     const { readFinds } = await import('./find.ts');
-    for (const [key, outcome] of await readFinds(await target.sdk(), finds, call))
+    for (const [key, outcome] of await readFinds(await target.sdk('finds'), finds, call))
       results.set(key, outcome);
   }
   await readSecrets(
@@ -470,6 +483,19 @@ function valueOutcome(ref: SecretRef, out: SecretAnswer): Outcome {
   return value instanceof AgentError ? { ref, ok: false, error: value } : { ref, ok: true, value };
 }
 
+/**
+ * A debug line the first time the SDK is loaded for each reason: what explains a pod's larger
+ * start-up and memory (a find, a parameter, a profile).
+ */
+function sdkNotes(logger: Logger): (reason: string) => void {
+  const said = new Set<string>();
+  return (reason) => {
+    if (said.has(reason)) return;
+    said.add(reason);
+    logger.debug('loading the AWS SDK', { for: reason });
+  };
+}
+
 /** The lean chain's connections and region. */
 interface LeanParts {
   readonly http: HttpClient;
@@ -487,12 +513,15 @@ function sharedCredentials(
   env: Env,
   fips: boolean,
   lean: LeanParts | undefined,
+  noteSdk: (reason: string) => void,
 ): CredentialProvider {
   let sdk: Promise<CredentialProvider> | undefined;
-  const fallback = (): Promise<CredentialProvider> =>
-    (sdk ??= import('./sdk.ts').then((m) =>
+  const fallback = (): Promise<CredentialProvider> => {
+    noteSdk('credentials');
+    return (sdk ??= import('./sdk.ts').then((m) =>
       m.sdkCredentials({ ...options, container: CONTAINER_CREDENTIALS }),
     ));
+  };
   if (lean === undefined) return async () => (await fallback())();
   return leanCredentials({
     env,
