@@ -3,11 +3,12 @@
  * secrets; parameters and paths go to ssm.ts (loaded only when a configuration names one),
  * finds to find.ts. Secrets by name or ARN are read by the lean client (lean/: SigV4 over
  * node's https, no SDK) with the lean credential chain, wherever these serve the environment
- * (see `leanServes`); the SDK (sdk.ts, ssm.ts, find.ts, near-names.ts: the only modules that
- * import `@aws-sdk/*`) is loaded for the rest, when first needed. It batches reads
- * (BatchGetSecretValue, 20 ids a call), falls back to GetSecretValue where the batch call is
- * denied or a version is pinned, and tries the failover region on errors that another region
- * may not have (throttling, 5xx, network).
+ * (see `leanServes`); the SDK (sdk.ts, sdk-credentials.ts, ssm.ts, find.ts, near-names.ts: the
+ * only modules that import `@aws-sdk/*`) is loaded for the rest, when first needed.
+ *
+ * It batches reads (BatchGetSecretValue, 20 ids a call), falls back to GetSecretValue where the
+ * batch call is denied or a version is pinned, and tries the failover region on errors that
+ * another region may not have (throttling, 5xx, network).
  *
  * It never retries: one fetch makes each call once (the SDK included: one attempt per call),
  * and the agent's loop, which knows initTimeout and the refresh interval, decides when to try
@@ -518,7 +519,7 @@ function sharedCredentials(
   let sdk: Promise<CredentialProvider> | undefined;
   const fallback = (): Promise<CredentialProvider> => {
     noteSdk('credentials');
-    return (sdk ??= import('./sdk.ts').then((m) =>
+    return (sdk ??= import('./sdk-credentials.ts').then((m) =>
       m.sdkCredentials({ ...options, container: CONTAINER_CREDENTIALS }),
     ));
   };
