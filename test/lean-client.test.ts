@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { createAwsSource } from '../agent/source/aws.ts';
 import type { CallOutcome } from '../agent/source/errors.ts';
-import { createHttpClient } from '../agent/source/lean/http.ts';
+import { createHttpClient, USER_AGENT } from '../agent/source/lean/http.ts';
 import { answerCap, leanSecretReads } from '../agent/source/lean/secrets-manager.ts';
 import type { FetchOutcome, SecretRef } from '../agent/source/source.ts';
 import { silentLogger } from '../common/log.ts';
@@ -148,6 +148,7 @@ t.test('the request: awsJson1_1, the operation in X-Amz-Target, signed', async (
   const [request] = seen;
   t.equal(request?.headers['x-amz-target'], 'secretsmanager.GetSecretValue');
   t.equal(request?.headers['content-type'], 'application/x-amz-json-1.1');
+  t.equal(request?.headers['user-agent'], USER_AGENT, 'unsigned, naming the agent');
   t.match(
     request?.headers['authorization'],
     /^AWS4-HMAC-SHA256 Credential=AKIDLEAN\/\d{8}\/us-east-1\/secretsmanager\/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=[0-9a-f]{64}$/,

@@ -10,7 +10,11 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { VERSION } from '../../../common/version.ts';
 import { CONNECTION_TIMEOUT_MS, SOCKETS, type TransportOptions } from '../transport.ts';
+
+/** Sent unsigned, as the SDK sends its own: CloudTrail's userAgent names the agent. */
+export const USER_AGENT = `secrets-agent/${VERSION}`;
 
 export interface HttpAnswer {
   readonly status: number;
@@ -77,7 +81,8 @@ function exchange(url: URL, call: HttpCall, agent: HttpAgent): Promise<HttpAnswe
       return;
     }
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-    const req = send(url, { method: call.method, headers: call.headers, agent });
+    const headers = { 'user-agent': USER_AGENT, ...call.headers };
+    const req = send(url, { method: call.method, headers, agent });
     let settled = false;
     const settle = (): boolean => {
       if (settled) return false;
