@@ -130,6 +130,14 @@ t.test(
       options({ AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://example.com/creds' }, endpoint, clock),
     );
     await t.rejects(remote(), { name: 'CredentialsProviderError', message: /must be https/ });
-    t.equal(endpoint.requests, 3, 'a host the SDK would not ask is not asked');
+    const injected = { ...CONTAINER, AWS_CONTAINER_AUTHORIZATION_TOKEN: 'a\r\nX-Injected: 1' };
+    const broken = leanCredentials(options(injected, endpoint, clock));
+    await t.rejects(broken(), { name: 'CredentialsProviderError', message: /line break/ });
+    t.equal(endpoint.requests, 3, 'a host the SDK would not ask, or a bad token: nothing asked');
+    const loopback = containerEndpoint([issued('L', Date.now() + HOUR)]);
+    const other = leanCredentials(
+      options({ AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.1.2.3:9/c' }, loopback, clock),
+    );
+    t.equal((await other()).accessKeyId, 'L', 'any loopback address, as the SDK allows');
   },
 );

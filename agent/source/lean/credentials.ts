@@ -20,15 +20,15 @@ export type CredentialProvider = () => Promise<Credentials>;
 
 /** The SDK refreshes credentials this long before they expire. */
 const REFRESH_MARGIN_MS = 5 * 60_000;
-/** The SDK's container endpoints: loopback, ECS's and EKS Pod Identity's link-local hosts. */
+/** The SDK's container endpoints over http: loopback, ECS's and EKS Pod Identity's hosts. */
 const CONTAINER_HOSTS = new Set([
-  '127.0.0.1',
   'localhost',
   '[::1]',
   '169.254.170.2',
   '169.254.170.23',
   '[fd00:ec2::23]',
 ]);
+const LOOPBACK_V4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 const ECS_HOST = 'http://169.254.170.2';
 /** A container endpoint's answer is a few hundred bytes. */
 const MAX_CONTAINER_ANSWER_BYTES = 64 * 1024;
@@ -169,18 +169,24 @@ function containerUrl(env: Env): URL {
   if (isSet(relative)) return new URL(relative, ECS_HOST);
   const url = new URL(env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] ?? '');
   if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:' && CONTAINER_HOSTS.has(url.hostname)) return url;
+  const host = url.hostname;
+  if (url.protocol === 'http:' && (CONTAINER_HOSTS.has(host) || LOOPBACK_V4.test(host))) return url;
   throw new CredentialsProviderError(
-    `AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback or container host (${[...CONTAINER_HOSTS].join(', ')})`,
+    'AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to loopback (127.0.0.0/8, [::1]), ' +
+      "ECS's 169.254.170.2 or EKS's 169.254.170.23 or [fd00:ec2::23]",
   );
 }
 
 /** The token file wins over the variable, and is read at each request (it is rotated). */
 async function containerToken(env: Env): Promise<string | undefined> {
   const file = env['AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE'];
-  if (isSet(file)) return (await readFile(file, 'utf8')).trim();
-  const token = env['AWS_CONTAINER_AUTHORIZATION_TOKEN'];
-  return isSet(token) ? token : undefined;
+  const token = isSet(file)
+    ? (await readFile(file, 'utf8')).trim()
+    : env['AWS_CONTAINER_AUTHORIZATION_TOKEN'];
+  if (!isSet(token)) return undefined;
+  if (/[\r\n]/.test(token))
+    throw new CredentialsProviderError('the container authorization token holds a line break');
+  return token;
 }
 
 function containerCredentials(body: unknown): Credentials {
