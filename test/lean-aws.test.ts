@@ -36,7 +36,7 @@ interface Run {
   readonly modules: readonly string[];
 }
 
-/** `node cli/agent.ts` in init mode, every resolved module recorded. */
+/** `node cli/main.ts agent` in init mode, every resolved module recorded. */
 async function runRecorded(
   t: Test,
   secrets: readonly Record<string, unknown>[],
@@ -58,7 +58,8 @@ async function runRecorded(
     [
       '--import',
       './test/helpers/record-modules.ts',
-      'cli/agent.ts',
+      'cli/main.ts',
+      'agent',
       '--config-json',
       JSON.stringify(config),
     ],
