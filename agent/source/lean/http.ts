@@ -99,15 +99,11 @@ function exchange(url: URL, call: HttpCall, agent: HttpAgent): Promise<HttpAnswe
     const succeed = (answer: HttpAnswer): void => {
       if (settle()) resolve(answer);
     };
-    const timer = setTimeout(
-      () =>
-        fail(new HttpError('TimeoutError', `Request did not complete within ${call.timeoutMs} ms`)),
-      call.timeoutMs,
-    );
+    const timer = setTimeout(() => fail(requestTimeout(call.timeoutMs)), call.timeoutMs);
     const onAbort = (): void => fail(abortError());
     call.signal?.addEventListener('abort', onAbort, { once: true });
     req.on('socket', (socket: Socket) => connectionTimeout(socket, fail));
-    req.on('error', fail);
+    req.on('error', (err) => fail(asSdkError(err)));
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       const declared = Number(res.headers['content-length'] ?? 0);
@@ -139,13 +135,29 @@ function connectionTimeout(socket: Socket, fail: (error: Error) => void): void {
       fail(
         new HttpError(
           'TimeoutError',
-          `Socket timed out without establishing a connection within ${CONNECTION_TIMEOUT_MS} ms`,
+          `the request socket did not establish a connection with the server within the configured timeout of ${CONNECTION_TIMEOUT_MS} ms.`,
         ),
       ),
     CONNECTION_TIMEOUT_MS,
   );
   socket.once('connect', () => clearTimeout(timer));
   socket.once('close', () => clearTimeout(timer));
+}
+
+/** The SDK's handler's words for a call that outran its timeout. */
+function requestTimeout(ms: number): Error {
+  return Object.assign(
+    new HttpError('TimeoutError', `a request has exceeded the configured ${ms} ms requestTimeout.`),
+    { code: 'ETIMEDOUT' },
+  );
+}
+
+/** The SDK's handler names a reset, broken or timed-out connection a TimeoutError. */
+const TIMEOUT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
+
+function asSdkError(err: NodeJS.ErrnoException): Error {
+  if (err.code !== undefined && TIMEOUT_CODES.has(err.code)) err.name = 'TimeoutError';
+  return err;
 }
 
 function abortError(): Error {
