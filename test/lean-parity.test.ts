@@ -13,7 +13,7 @@ import type { FetchOutcome, SecretRef } from '../agent/source/source.ts';
 import { silentLogger } from '../common/log.ts';
 import { startDevServer } from '../dev/server.ts';
 import type { FaultSpec } from '../dev/faults.ts';
-import { useLoopbackAwsEnv } from './helpers/agent-process.ts';
+import { useLoopbackAwsEnv, webIdentityToken } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 const REFS: readonly SecretRef[] = [
@@ -104,5 +104,83 @@ t.test('the lean client answers as the SDK does, fault by fault', async (t) => {
     t.same(lean.outcomes, sdk.outcomes, `${name}: the same outcomes`);
     t.same(lean.calls, sdk.calls, `${name}: the same calls counted`);
     t.ok(sdk.calls.length > 0, `${name}: calls were made`);
+  }
+});
+
+t.test('IRSA: the lean chain exchanges the token as the SDK does, and fails alike', async (t) => {
+  const server = await startDevServer({
+    seed: {
+      region: 'us-east-1',
+      sts: { audiences: ['sts.amazonaws.com'] },
+      secrets: [{ name: 'app/json', value: 'v' }],
+    },
+  });
+  t.teardown(() => server.close());
+  useLoopbackAwsEnv();
+  const dir = await tempDir(t);
+  const config = join(dir, 'config');
+  await writeFile(config, '');
+  const tokenFile = join(dir, 'token');
+  const base: Record<string, string | undefined> = {
+    ...process.env,
+    AWS_ENDPOINT_URL: server.url,
+    AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/app',
+    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+    AWS_ROLE_SESSION_NAME: 'parity',
+  };
+  delete base['AWS_ACCESS_KEY_ID'];
+  delete base['AWS_SECRET_ACCESS_KEY'];
+  const read = async (path: 'lean' | 'sdk'): Promise<{ outcomes: unknown[]; calls: string[] }> => {
+    // The SDK reads process.env; the lean path its `env`, the same but for the config file.
+    const saved = { ...process.env };
+    Object.assign(process.env, base);
+    delete process.env['AWS_ACCESS_KEY_ID'];
+    delete process.env['AWS_SECRET_ACCESS_KEY'];
+    const calls: string[] = [];
+    const source = createAwsSource({
+      region: 'us-east-1',
+      logger: silentLogger,
+      onApiCall: (operation: string, outcome: CallOutcome) => calls.push(`${operation} ${outcome}`),
+      env: { ...base, ...(path === 'sdk' ? { AWS_CONFIG_FILE: config } : {}) },
+    });
+    try {
+      const outcomes = await source.fetch([{ id: 'app/json' }], AbortSignal.timeout(10_000));
+      return { outcomes: [...outcomes.values()].map(shape), calls: calls.sort() };
+    } finally {
+      source.close();
+      for (const key of Object.keys(process.env))
+        if (!(key in saved)) Reflect.deleteProperty(process.env, key);
+      Object.assign(process.env, saved);
+    }
+  };
+  const cases: [string, string, FaultSpec | undefined][] = [
+    ['a good token', webIdentityToken(), undefined],
+    ['an expired token', webIdentityToken({ exp: 1 }), undefined],
+    ['a wrong audience', webIdentityToken({ aud: ['other'] }), undefined],
+    [
+      'STS throttling',
+      webIdentityToken(),
+      { kind: 'throttle', operation: 'AssumeRoleWithWebIdentity' },
+    ],
+    [
+      'STS failing',
+      webIdentityToken(),
+      { kind: 'error5xx', operation: 'AssumeRoleWithWebIdentity' },
+    ],
+  ];
+  for (const [name, token, fault] of cases) {
+    await writeFile(tokenFile, token);
+    server.faults.clear();
+    if (fault !== undefined) server.faults.add(fault);
+    const sdk = await read('sdk');
+    server.faults.clear();
+    if (fault !== undefined) server.faults.add(fault);
+    const lean = await read('lean');
+    t.same(lean.outcomes, sdk.outcomes, `${name}: the same outcome`);
+    t.same(lean.calls, sdk.calls, `${name}: the same calls counted`);
+    t.ok(
+      sdk.calls.some((c) => c.startsWith('AssumeRoleWithWebIdentity')),
+      `${name}: STS asked`,
+    );
   }
 });

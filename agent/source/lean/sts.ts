@@ -70,10 +70,20 @@ function credentialsOf(xml: string, roleArn: string): Credentials {
   };
 }
 
+/** The SDK's names for the errors STS models (their query-protocol codes differ). */
+const MODELED: Readonly<Record<string, string>> = {
+  IDPCommunicationError: 'IDPCommunicationErrorException',
+  IDPRejectedClaim: 'IDPRejectedClaimException',
+  InvalidContextAssertion: 'InvalidContextAssertionException',
+  InvalidIdentityToken: 'InvalidIdentityTokenException',
+  MalformedPolicyDocument: 'MalformedPolicyDocumentException',
+  PackedPolicyTooLarge: 'PackedPolicyTooLargeException',
+};
+
 /** STS's `<Error><Code>…</Code><Message>…</Message></Error>`, in the SDK's shape. */
 function stsError(xml: string, status: number): HttpError {
   const code = element(xml, 'Code') ?? 'UnknownError';
-  return new HttpError(code, element(xml, 'Message') ?? code, status);
+  return new HttpError(MODELED[code] ?? code, element(xml, 'Message') ?? code, status);
 }
 
 /** The text of the first element of that name (no attributes in STS's answers), unescaped. */
