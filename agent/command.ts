@@ -251,6 +251,7 @@ function awsSource(
     onApiCall: (operation, outcome) => metrics.awsApiCalls.inc({ operation, outcome }),
     requestTimeoutMs: config.requestTimeoutMs,
     containerCredentials: usesContainerCredentials(env),
+    env,
     ...(config.region === undefined ? {} : { region: config.region }),
     ...(config.failoverRegion === undefined ? {} : { failoverRegion: config.failoverRegion }),
     ...transport(config),

@@ -1,32 +1,30 @@
 /**
- * The AWS adapter (with ssm.ts and find.ts, the only modules that import `@aws-sdk/*`). It
- * builds the clients and the credential chain, and reads Secrets Manager secrets; parameters
- * and paths go to ssm.ts (loaded only when a configuration names one), finds to find.ts. It
- * batches reads
- * (BatchGetSecretValue, 20 ids a call), falls back to GetSecretValue where the batch call is
- * denied or a version is pinned, and tries the failover region on errors that another region
- * may not have (throttling, 5xx, network).
+ * The AWS adapter. It builds the clients and the credential chain, and reads Secrets Manager
+ * secrets; parameters and paths go to ssm.ts (loaded only when a configuration names one),
+ * finds to find.ts. Secrets by name or ARN are read by the lean client (lean/: SigV4 over
+ * node's https, no SDK) with the lean credential chain, wherever these serve the environment
+ * (see `leanServes`); the SDK (sdk.ts, sdk-credentials.ts, ssm.ts, find.ts, near-names.ts: the
+ * only modules that import `@aws-sdk/*`) is loaded for the rest, when first needed.
+ *
+ * It batches reads (BatchGetSecretValue, 20 ids a call), falls back to GetSecretValue where the
+ * batch call is denied or a version is pinned, and tries the failover region on errors that
+ * another region may not have (throttling, 5xx, network).
  *
  * It never retries: one fetch makes each call once (the SDK included: one attempt per call),
  * and the agent's loop, which knows initTimeout and the refresh interval, decides when to try
  * again. `fetchWorstCase` (worst-case.ts) states what one fetch can cost.
  */
-import {
-  BatchGetSecretValueCommand,
-  GetSecretValueCommand,
-  type BatchGetSecretValueCommandOutput,
-  SecretsManagerClient,
-  type SecretValueEntry,
-} from '@aws-sdk/client-secrets-manager';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AgentError } from '../../common/errors.ts';
 import type { Logger } from '../../common/log.ts';
-import { transportConfig } from './transport.ts';
 import {
   callBudget,
   callError,
-  countingPlugin,
   outOfTime,
+  SDK_MAX_ATTEMPTS,
   valueOrError,
   type CallContext,
   type ClientSettings,
@@ -36,12 +34,17 @@ import {
   type SecretAnswer,
 } from './call.ts';
 import { translateAwsError, translateBatchEntry } from './errors.ts';
+import { leanCredentials, type CredentialProvider } from './lean/credentials.ts';
+import { serviceEndpoint, type Env } from './lean/endpoint.ts';
+import { createHttpClient, type HttpClient } from './lean/http.ts';
+import { leanSecretReads } from './lean/secrets-manager.ts';
+import type { BatchPage, SecretReads } from './reads.ts';
 import { newBatchState, readSecrets, type BatchResult, type BatchState } from './strategy.ts';
 import { describeRef, refKey, type SecretRef, type SecretSource } from './source.ts';
+import { transportConfig } from './transport.ts';
 
 export { BATCH_LIMIT, GET_CONCURRENCY, mapLimit } from './strategy.ts';
-/** One attempt per SDK call, STS's included: the agent's loop is the one retry layer. */
-export const SDK_MAX_ATTEMPTS = 1;
+export { SDK_MAX_ATTEMPTS };
 /**
  * The container credentials endpoint (EKS Pod Identity, ECS): one request per resolution
  * (the SDK's own default is four, a second apart), answered within a second.
@@ -66,6 +69,8 @@ export interface AwsSourceOptions {
   readonly proxyAddress?: string;
   /** AWS's FIPS endpoints. */
   readonly useFipsEndpoint?: boolean;
+  /** The environment the SDK would read (credentials, endpoints); process.env by default. */
+  readonly env?: Env;
   readonly now?: () => number;
   /** For the batch call's cool-down after throttling (strategy.ts). */
   readonly random?: () => number;
@@ -73,48 +78,64 @@ export interface AwsSourceOptions {
 
 interface RegionClient {
   readonly region: string | undefined;
-  readonly client: SecretsManagerClient;
+  /** GetSecretValue and BatchGetSecretValue: the lean client's, or the SDK's when loaded. */
+  readonly reads: () => Promise<SecretReads>;
+  /** The SDK's client, for finds and the not-found hint: created at the first use. */
+  readonly sdk: (reason: string) => Promise<SecretsManagerClient>;
+  /** Says (once per reason, at debug level) that the SDK is loaded, and why. */
+  readonly noteSdk: (reason: string) => void;
   readonly settings: ClientSettings;
   readonly batch: BatchState;
   /** Created at the first parameter or path read. */
   parameters?: Promise<ParameterReader>;
+  destroy(): void;
+}
+
+/**
+ * Whether the lean client and chain serve this environment: a region known, and nothing the
+ * SDK would read that they do not (a profile, a shared configuration or credentials file,
+ * dual-stack endpoints). Anywhere else the SDK serves every call, as before.
+ */
+export function leanServes(env: Env, region: string | undefined): region is string {
+  if (region === undefined) return false;
+  if (env['AWS_PROFILE'] !== undefined && env['AWS_PROFILE'] !== '') return false;
+  if (env['AWS_USE_DUALSTACK_ENDPOINT']?.toLowerCase() === 'true') return false;
+  const home = env['HOME'] ?? homedir();
+  const files = [
+    env['AWS_CONFIG_FILE'] || join(home, '.aws', 'config'),
+    env['AWS_SHARED_CREDENTIALS_FILE'] || join(home, '.aws', 'credentials'),
+  ];
+  return !files.some((file) => existsSync(file));
 }
 
 export function createAwsSource(options: AwsSourceOptions): SecretSource {
   const now = options.now ?? Date.now;
   const requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-  // One credential provider for both regions: one STS exchange, one cache. The SDK's default
-  // chain itself (what `fromNodeProviderChain` of @aws-sdk/credential-providers wraps), without
-  // that package's other providers (Cognito, temporary credentials, ...) in the agent's bundle.
-  const credentials = defaultProvider({
-    clientConfig: {
-      maxAttempts: SDK_MAX_ATTEMPTS,
-      ...transportConfig(options),
-      ...(options.region === undefined ? {} : { region: options.region }),
-    },
-    clientPlugins: [countingPlugin(options.onApiCall)],
-    ...CONTAINER_CREDENTIALS,
-  });
-  const makeClient = (region: string | undefined): RegionClient => {
-    const config = {
-      credentials,
-      maxAttempts: SDK_MAX_ATTEMPTS,
-      ...transportConfig({ ...options, requestTimeoutMs }),
-      ...(region === undefined ? {} : { region }),
-    };
-    const client = new SecretsManagerClient(config);
-    client.middlewareStack.use(countingPlugin(options.onApiCall));
-    return {
-      region,
-      client,
-      settings: { config, onApiCall: options.onApiCall },
-      batch: newBatchState(),
-    };
+  const env = options.env ?? process.env;
+  const fips = options.useFipsEndpoint === true || env['AWS_USE_FIPS_ENDPOINT'] === 'true';
+  // Without a region set, the SDK's own: AWS_REGION (a profile's would disable the lean path).
+  const leanRegion = options.region ?? (env['AWS_REGION'] || undefined);
+  const lean: LeanParts | undefined = leanServes(env, leanRegion)
+    ? {
+        http: createHttpClient(options),
+        direct: createHttpClient({ ...options, direct: true }),
+        region: leanRegion,
+      }
+    : undefined;
+  const noteSdk = sdkNotes(options.logger);
+  // One credential provider for both regions and every client: one STS exchange, one cache.
+  const credentials = sharedCredentials(options, env, fips, lean, noteSdk);
+  const shared: SharedClientParts = {
+    options,
+    env,
+    fips,
+    credentials,
+    lean,
+    now,
+    requestTimeoutMs,
+    noteSdk,
   };
-  const destroy = (target: RegionClient): void => {
-    target.client.destroy();
-    void target.parameters?.then((reader) => reader.destroy()).catch(() => undefined);
-  };
+  const makeClient = (region: string | undefined): RegionClient => regionClient(region, shared);
   const primary = makeClient(options.region);
   const failover =
     options.failoverRegion === undefined ? undefined : makeClient(options.failoverRegion);
@@ -132,7 +153,12 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
       };
       // Credentials once, before any read: a failing exchange fails the fetch in one call,
       // not once per batch and region.
-      const denied = await resolveCredentials(primary, unique, call, options.containerCredentials);
+      const denied = await resolveCredentials(
+        credentials,
+        unique,
+        call,
+        options.containerCredentials,
+      );
       if (denied !== undefined) return denied;
       const results = await fetchFrom(primary, unique, call);
       if (failover !== undefined) {
@@ -152,13 +178,86 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
     },
     async nearNames(ids, signal) {
       const { nearSecretNames } = await import('./near-names.ts');
-      return nearSecretNames(primary.client, ids, signal);
+      return nearSecretNames(await primary.sdk('the not-found hint'), ids, signal);
     },
     close() {
-      destroy(primary);
-      if (failover !== undefined) destroy(failover);
+      primary.destroy();
+      failover?.destroy();
+      lean?.http.destroy();
+      lean?.direct.destroy();
     },
   };
+}
+
+/** What the clients of both regions share. */
+interface SharedClientParts {
+  readonly options: AwsSourceOptions;
+  readonly env: Env;
+  readonly fips: boolean;
+  readonly credentials: CredentialProvider;
+  /** The lean client's parts; undefined where the SDK serves every call. */
+  readonly lean: LeanParts | undefined;
+  readonly now: () => number;
+  readonly requestTimeoutMs: number;
+  readonly noteSdk: (reason: string) => void;
+}
+
+/**
+ * One region's clients: the lean reads where an endpoint is known for the region (else the
+ * SDK's), and the SDK's client for finds and hints, created at its first use.
+ */
+function regionClient(region: string | undefined, shared: SharedClientParts): RegionClient {
+  const { options, credentials } = shared;
+  const http = shared.lean?.http;
+  // Where no region is set, the lean client's: AWS_REGION, as the SDK reads it.
+  const signingRegion = region ?? shared.lean?.region;
+  const config = {
+    credentials,
+    maxAttempts: SDK_MAX_ATTEMPTS,
+    ...transportConfig({ ...options, requestTimeoutMs: shared.requestTimeoutMs }),
+    ...(region === undefined ? {} : { region }),
+  };
+  const endpoint =
+    http !== undefined && signingRegion !== undefined
+      ? serviceEndpoint('secretsmanager', signingRegion, shared.fips, shared.env)
+      : undefined;
+  let sdk: Promise<SecretsManagerClient> | undefined;
+  const sdkClient = (reason: string): Promise<SecretsManagerClient> => {
+    shared.noteSdk(reason);
+    return (sdk ??= import('./sdk.ts').then((m) =>
+      m.secretsManagerClient(config, options.onApiCall),
+    ));
+  };
+  const leanReads = (): SecretReads | undefined =>
+    http === undefined || endpoint === undefined || signingRegion === undefined
+      ? undefined
+      : leanSecretReads({
+          endpoint,
+          region: signingRegion,
+          credentials,
+          http,
+          onApiCall: options.onApiCall,
+          now: shared.now,
+        });
+  let reads: Promise<SecretReads> | undefined;
+  const target: RegionClient = {
+    region,
+    settings: { config, onApiCall: options.onApiCall },
+    batch: newBatchState(),
+    sdk: sdkClient,
+    noteSdk: shared.noteSdk,
+    reads: () =>
+      (reads ??= Promise.resolve(leanReads()).then(
+        async (lean) =>
+          lean ??
+          (await import('./sdk.ts')).sdkSecretReads(await sdkClient('Secrets Manager reads')),
+      )),
+    destroy() {
+      void sdk?.then((client) => client.destroy()).catch(() => undefined);
+      void target.parameters?.then((reader) => reader.destroy()).catch(() => undefined);
+    },
+  };
+  return target;
 }
 
 /**
@@ -167,7 +266,7 @@ export function createAwsSource(options: AwsSourceOptions): SecretSource {
  * that error and no Secrets Manager call is made.
  */
 async function resolveCredentials(
-  target: RegionClient,
+  credentials: CredentialProvider,
   refs: readonly SecretRef[],
   call: CallContext,
   containerCredentials: boolean | undefined,
@@ -178,7 +277,7 @@ async function resolveCredentials(
   if (left <= 0) return all((ref) => outOfTime(ref, call));
   let timer: NodeJS.Timeout | undefined;
   try {
-    const resolving = target.client.config.credentials();
+    const resolving = credentials();
     if (left === Infinity) {
       await resolving;
       return undefined;
@@ -215,6 +314,7 @@ async function fetchFrom(
   const results = new Map<string, Outcome>();
   const parameters = refs.filter((r) => r.kind === 'parameter' || r.kind === 'path');
   if (parameters.length > 0) {
+    target.noteSdk('parameters and paths');
     target.parameters ??= import('./ssm.ts').then((m) => m.createParameterReader(target.settings));
     for (const [key, outcome] of await (await target.parameters).read(parameters, call))
       results.set(key, outcome);
@@ -222,7 +322,7 @@ async function fetchFrom(
   const finds = refs.filter((r) => r.kind === 'find');
   if (finds.length > 0) {
     const { readFinds } = await import('./find.ts');
-    for (const [key, outcome] of await readFinds(target.client, finds, call))
+    for (const [key, outcome] of await readFinds(await target.sdk('finds'), finds, call))
       results.set(key, outcome);
   }
   await readSecrets(
@@ -242,12 +342,13 @@ async function getOne(target: RegionClient, ref: SecretRef, call: CallContext): 
   const budget = callBudget(call);
   if (budget <= 0) return outOfTime(ref, call);
   try {
-    const out = await target.client.send(
-      new GetSecretValueCommand({
+    const reads = await target.reads();
+    const out = await reads.getSecretValue(
+      {
         SecretId: ref.id,
         ...(ref.versionStage === undefined ? {} : { VersionStage: ref.versionStage }),
         ...(ref.versionId === undefined ? {} : { VersionId: ref.versionId }),
-      }),
+      },
       { abortSignal: call.signal, requestTimeout: budget },
     );
     return valueOutcome(ref, out);
@@ -306,7 +407,7 @@ async function batchGet(
 const OUT_OF_TIME = Symbol('out of time');
 
 type BatchAnswer =
-  | { readonly values: SecretValueEntry[]; readonly errors: Map<string, AgentError> }
+  | { readonly values: SecretAnswer[]; readonly errors: Map<string, AgentError> }
   | { readonly failed: { readonly err: unknown; readonly budget: number } };
 
 /**
@@ -319,19 +420,20 @@ async function readPages(
   chunk: readonly SecretRef[],
   call: CallContext,
 ): Promise<BatchAnswer> {
-  const values: SecretValueEntry[] = [];
+  const values: SecretAnswer[] = [];
   const errors = new Map<string, AgentError>();
   let nextToken: string | undefined;
   for (let page = 0; page < chunk.length; page++) {
     const budget = callBudget(call);
     if (budget <= 0) return { failed: { err: OUT_OF_TIME, budget } };
-    let out: BatchGetSecretValueCommandOutput;
+    let out: BatchPage;
     try {
-      out = await target.client.send(
-        new BatchGetSecretValueCommand({
+      const reads = await target.reads();
+      out = await reads.batchGetSecretValue(
+        {
           SecretIdList: chunk.map((r) => r.id),
           ...(nextToken === undefined ? {} : { NextToken: nextToken }),
-        }),
+        },
         { abortSignal: call.signal, requestTimeout: budget },
       );
     } catch (err) {
@@ -347,8 +449,8 @@ async function readPages(
 
 /** Adds a page's values and per-secret errors; returns how many ids it answered. */
 function collectPage(
-  out: BatchGetSecretValueCommandOutput,
-  values: SecretValueEntry[],
+  out: BatchPage,
+  values: SecretAnswer[],
   errors: Map<string, AgentError>,
 ): number {
   const pageValues = out.SecretValues ?? [];
@@ -380,4 +482,58 @@ export function matchesId(
 function valueOutcome(ref: SecretRef, out: SecretAnswer): Outcome {
   const value = valueOrError(out);
   return value instanceof AgentError ? { ref, ok: false, error: value } : { ref, ok: true, value };
+}
+
+/**
+ * A debug line the first time the SDK is loaded for each reason: what explains a pod's larger
+ * start-up and memory (a find, a parameter, a profile).
+ */
+function sdkNotes(logger: Logger): (reason: string) => void {
+  const said = new Set<string>();
+  return (reason) => {
+    if (said.has(reason)) return;
+    said.add(reason);
+    logger.debug('loading the AWS SDK', { for: reason });
+  };
+}
+
+/** The lean chain's connections and region. */
+interface LeanParts {
+  readonly http: HttpClient;
+  /** Without the proxy: the container credentials endpoint is on the node. */
+  readonly direct: HttpClient;
+  readonly region: string;
+}
+
+/**
+ * The one credential provider: the lean chain where it serves (falling back to the SDK's for
+ * the links it lacks), else the SDK's default chain; the SDK loaded only when asked.
+ */
+function sharedCredentials(
+  options: AwsSourceOptions,
+  env: Env,
+  fips: boolean,
+  lean: LeanParts | undefined,
+  noteSdk: (reason: string) => void,
+): CredentialProvider {
+  let sdk: Promise<CredentialProvider> | undefined;
+  const fallback = (): Promise<CredentialProvider> => {
+    noteSdk('credentials');
+    return (sdk ??= import('./sdk-credentials.ts').then((m) =>
+      m.sdkCredentials({ ...options, container: CONTAINER_CREDENTIALS }),
+    ));
+  };
+  if (lean === undefined) return async () => (await fallback())();
+  return leanCredentials({
+    env,
+    region: lean.region,
+    useFipsEndpoint: fips,
+    http: lean.http,
+    direct: lean.direct,
+    requestTimeoutMs: options.requestTimeoutMs ?? 10_000,
+    container: CONTAINER_CREDENTIALS,
+    onApiCall: options.onApiCall,
+    fallback,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
 }

@@ -12,6 +12,9 @@ import { callOutcome, translateAwsError, type CallOutcome } from './errors.ts';
 import { describeRef, type Deadline, type FetchOutcome, type SecretRef } from './source.ts';
 import { checkSecretAnswer, isValueInvalid } from './upstream.ts';
 
+/** One attempt per SDK call, STS's included: the agent's loop is the one retry layer. */
+export const SDK_MAX_ATTEMPTS = 1;
+
 /** Called once per call sent (the agent's retries are new calls): what the user pays for. */
 export type OnApiCall = (operation: string, outcome: CallOutcome) => void;
 

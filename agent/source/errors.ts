@@ -50,6 +50,13 @@ const BY_NAME: Readonly<Record<string, Translation>> = {
   ExpiredTokenException: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
   ExpiredToken: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
   IDPCommunicationError: { code: 'CREDENTIALS', retryable: true, outcome: 'credentials' },
+  // STS's modeled names, as the SDK (and the agent's own STS call) throws them.
+  IDPCommunicationErrorException: {
+    code: 'CREDENTIALS',
+    retryable: true,
+    outcome: 'credentials',
+  },
+  IDPRejectedClaimException: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
   UnrecognizedClientException: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
   InvalidSignatureException: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },
   IncompleteSignature: { code: 'CREDENTIALS', retryable: false, outcome: 'credentials' },

@@ -4,7 +4,6 @@
  * agent's SSM module (ssm.ts), loaded at the first read, with the SDK's SSM client (a file of its
  * own in the bundle: build.ts).
  */
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { CONTAINER_CREDENTIALS, SDK_MAX_ATTEMPTS, type AwsSourceOptions } from './aws.ts';
 import { countingPlugin } from './call.ts';
 import { transportConfig } from './transport.ts';
@@ -29,16 +28,9 @@ export async function createParameterReader(
   >,
 ): Promise<ParameterReader> {
   const { GetParameterCommand, SSMClient } = await import('./ssm.ts');
+  const { sdkCredentials } = await import('./sdk-credentials.ts');
   const client = new SSMClient({
-    credentials: defaultProvider({
-      clientConfig: {
-        maxAttempts: SDK_MAX_ATTEMPTS,
-        ...transportConfig(options),
-        ...(options.region === undefined ? {} : { region: options.region }),
-      },
-      clientPlugins: [countingPlugin(options.onApiCall)],
-      ...CONTAINER_CREDENTIALS,
-    }),
+    credentials: sdkCredentials({ ...options, container: CONTAINER_CREDENTIALS }),
     maxAttempts: SDK_MAX_ATTEMPTS,
     ...transportConfig(options),
     ...(options.region === undefined ? {} : { region: options.region }),

@@ -18,8 +18,8 @@ export interface TransportOptions {
 }
 
 /** The SDK's own default for its agents: connections kept and reused, at most 50 a host. */
-const SOCKETS = { keepAlive: true, maxSockets: 50 } as const;
-const CONNECTION_TIMEOUT_MS = 5_000;
+export const SOCKETS = { keepAlive: true, maxSockets: 50 } as const;
+export const CONNECTION_TIMEOUT_MS = 5_000;
 
 /** The request handler's options (NodeHttpHandler's), for a client's `requestHandler`. */
 export function requestHandlerOptions(options: TransportOptions): Record<string, unknown> {
