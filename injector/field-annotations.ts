@@ -47,5 +47,6 @@ export function toProblem(p: ConfigProblem, secrets: readonly SecretInput[]): Pr
     path: annotationPath(annotation),
     field: p.path,
     message: configProblemMessage(p, name),
+    ...(p.badValue === undefined ? {} : { badValue: p.badValue }),
   };
 }

@@ -130,6 +130,8 @@ t.test("each annotation that sets the agent's configuration is denied at its own
     const problems = result.ok ? [] : result.problems;
     t.match(problems, [{ path: annotationPath(annotation) }], annotation);
     t.equal(problems.length, 1, `${annotation}: one problem`);
+    // The value as written (a port as the number the schema read).
+    t.equal(String(problems[0]?.badValue), value, `${annotation}: the value is kept`);
   }
   t.end();
 });
@@ -222,3 +224,25 @@ function fieldAt(config: object | undefined, path: readonly string[]): unknown {
     at = typeof at === 'object' && at !== null ? (at as Record<string, unknown>)[name] : undefined;
   return at;
 }
+
+t.test('a problem keeps the value it is about, shortened, and never a credential', (t) => {
+  const deny = (extra: Record<string, string>) => {
+    const result = parseAnnotations({ [`${P}inject`]: 'true', [`${P}secret-db`]: 'db', ...extra });
+    return result.ok ? [] : result.problems;
+  };
+  const long = 'x'.repeat(300);
+  const [tooLong] = deny({ [`${P}format-db`]: long });
+  t.match(tooLong, { kind: 'too-long', path: annotationPath('format-db') });
+  t.equal(tooLong?.badValue, 'x'.repeat(100), 'cut where a message cuts it');
+  const [perSecret] = deny({ [`${P}version-stage-db`]: 'not a stage' });
+  t.match(perSecret, { kind: 'invalid', path: annotationPath('version-stage-db') });
+  t.equal(perSecret?.badValue, 'not a stage');
+  const [credential] = deny({ [`${P}proxy-address`]: 'http://user:hunter2@proxy:3128' });
+  t.match(credential, { kind: 'invalid', path: annotationPath('proxy-address') });
+  t.equal(credential?.badValue, undefined, 'a user or password is never kept');
+  t.notMatch(credential?.message ?? '', /hunter2/);
+  const [both] = deny({ [`${P}key-db`]: 'a', [`${P}template-db`]: '{{ a }}' });
+  t.match(both, { kind: 'forbidden', path: annotationPath('template-db') });
+  t.equal(both?.badValue, undefined, 'two values together are not one bad value');
+  t.end();
+});
