@@ -380,20 +380,28 @@ function resolvedPath(path: string): string {
   return path;
 }
 
-function mountPathProblem(value: string): string | undefined {
-  if (!value.startsWith('/')) return 'must be an absolute path such as /secrets';
-  if (value.length > MAX_MOUNT_PATH) return `must be at most ${MAX_MOUNT_PATH} characters long`;
+function mountPathProblem(
+  value: string,
+): readonly [kind: 'invalid' | 'too-long' | 'forbidden', message: string] | undefined {
+  if (!value.startsWith('/')) return ['invalid', 'must be an absolute path such as /secrets'];
+  if (value.length > MAX_MOUNT_PATH)
+    return ['too-long', `must be at most ${MAX_MOUNT_PATH} characters long`];
   if (value.split('/').some((part) => part === '..' || part === '.'))
-    return 'must not contain "." or ".." segments';
+    return ['invalid', 'must not contain "." or ".." segments'];
   // eslint-disable-next-line no-control-regex
   if (/[\s:\u0000-\u001f\u007f]/.test(value))
-    return 'must not contain spaces, control characters or ":"';
-  const path = resolvedPath(normalPath(value));
-  if (path === '/') return 'must not be the root directory';
+    return ['invalid', 'must not contain spaces, control characters or ":"'];
+  return systemPathProblem(resolvedPath(normalPath(value)));
+}
+
+/** A well-formed path that is still no place for the volume: the runtime's, or a system one. */
+function systemPathProblem(path: string): readonly ['forbidden', string] | undefined {
+  if (path === '/') return ['forbidden', 'must not be the root directory'];
   const tree = SYSTEM_TREES.find((t) => path === t || path.startsWith(`${t}/`));
-  if (tree !== undefined) return `must not be ${tree} or under it (the container runtime owns it)`;
+  if (tree !== undefined)
+    return ['forbidden', `must not be ${tree} or under it (the container runtime owns it)`];
   if (SYSTEM_DIRS.includes(path))
-    return `must not be ${path}: the mount would hide the whole directory`;
+    return ['forbidden', `must not be ${path}: the mount would hide the whole directory`];
   return undefined;
 }
 
@@ -401,7 +409,8 @@ function mountPathProblem(value: string): string | undefined {
 function parseMountPath(value: string, key: string, out: Collector): string | undefined {
   const problem = mountPathProblem(value);
   if (problem === undefined) return normalPath(value);
-  out.add('invalid', key, `${problem}; got ${quote(value)}`, value);
+  const [kind, message] = problem;
+  out.add(kind, key, `${message}; got ${quote(value)}`, value);
   return undefined;
 }
 
