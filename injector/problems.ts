@@ -35,6 +35,8 @@ export interface Problem {
   readonly badValue?: BadValue;
   /** A problem the agent's schema found: the configuration field it is about. */
   readonly field?: FieldPath;
+  /** The other annotations the message names (the source in another region, the way out). */
+  readonly refs?: readonly FieldPath[];
   /** Set on the last entry of a full collection: this many more problems were not kept. */
   readonly more?: number;
 }
