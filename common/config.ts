@@ -7,7 +7,7 @@
  * configuration and asks the same validator, translating each problem's field path
  * (`secrets[2].format`) back to the annotation it came from. So the injector admits exactly
  * what the agent accepts. The result is frozen. docs/agent.md ("Agent configuration")
- * documents the same schema.
+ * documents the same schema; its tables are config-doc.ts written out.
  */
 import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { parseDuration } from './duration.ts';
