@@ -25,10 +25,19 @@ export const DEV_COMMAND = '../dev/command.ts';
 /**
  * Packages that only some runs use, each bundled into a file of its own,
  * dist/node_modules/NAME/index.js, where an entry's plain `import('yaml')` or `require('yaml')`
- * finds it by Node's own resolution. A process that never reads YAML, renders a template or asks SSM neither compiles
- * these nor keeps their source on its heap (V8 holds a script's source as long as it runs).
+ * finds it by Node's own resolution. A process that never reads YAML, renders a template or
+ * loads the AWS SDK neither compiles these nor keeps their source on its heap (V8 holds a
+ * script's source as long as it runs).
  */
-export const VENDORED = ['yaml', 'handlebars', '@aws-sdk/client-ssm'] as const;
+export const VENDORED = [
+  'yaml',
+  'handlebars',
+  '@aws-sdk/client-ssm',
+  // The agent reads Secrets Manager by name with its own client (agent/source/lean/); the SDK
+  // only for finds, the not-found hint and credentials its own chain does not serve.
+  '@aws-sdk/client-secrets-manager',
+  '@aws-sdk/credential-provider-node',
+] as const;
 
 /** The commands cli/main.ts loads, each bundled into dist/commands/NAME.js. */
 export const COMMAND_FILES = {

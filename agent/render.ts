@@ -215,6 +215,31 @@ function compileKey(spec: SecretSpec, expression: string): ExpressionNode {
   return compiled;
 }
 
+/**
+ * Whether an expression only walks down the data (`password`, `a.b.c`, `a[0]`, `@`): its result
+ * is a part of the secret, found in time linear in the expression, so it needs no execution
+ * timeout. Anything else (projections, functions, filters, multi-selects) runs under one.
+ */
+export function isLinearExpression(node: ExpressionNode): boolean {
+  const n = node as { type: string; left?: ExpressionNode; right?: ExpressionNode };
+  switch (n.type) {
+    case 'Field':
+    case 'Current':
+    case 'Index':
+      return true;
+    case 'Subexpression':
+    case 'IndexExpression':
+      return (
+        n.left !== undefined &&
+        n.right !== undefined &&
+        isLinearExpression(n.left) &&
+        isLinearExpression(n.right)
+      );
+    default:
+      return false;
+  }
+}
+
 /** Runtime messages of the JMESPath library that name only types and functions, never values. */
 const SAFE_JMESPATH_ERROR =
   /^(?:Invalid type|Invalid arity|Unknown function|Invalid value: slice step|invalid-value|invalid-type|not-a-number|Error referencing undefined variable)/;
@@ -224,7 +249,8 @@ function select(spec: SecretSpec, expression: string, text: string): Json {
   const data = parseJson(spec, text, 'key');
   let result: Json;
   try {
-    result = withinTime(() => TreeInterpreter.search(compiled, data));
+    const search = (): Json => TreeInterpreter.search(compiled, data);
+    result = isLinearExpression(compiled) ? search() : withinTime(search);
     checkExpandedSize(result);
   } catch (err) {
     if (err instanceof BudgetError) throw fail(spec, 'key', `"${expression}" ${err.message}`);
@@ -262,7 +288,8 @@ function renderTemplate(spec: SecretSpec, source: string, text: string): string 
   }
   const data = requireObject(spec, parseJson(spec, text, 'template'), 'template', 'the secret');
   try {
-    return checkRenderedSize(withinTime(() => template.render(data)));
+    const render = (): string => template.render(data);
+    return checkRenderedSize(template.linear ? render() : withinTime(render));
   } catch (err) {
     // TemplateError and BudgetError messages are built from the template alone; anything else
     // is not shown.

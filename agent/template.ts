@@ -9,6 +9,7 @@
  * so every message here is rebuilt from the template text alone.
  */
 import {
+  isLinearTemplate,
   loadTemplateEngine as loadEngine,
   TEMPLATE_OPTIONS,
   TemplateError,
@@ -23,6 +24,8 @@ export { TemplateError };
 export interface CompiledTemplate {
   /** Renders with `data` as the root context. Throws TemplateError. */
   render(data: Readonly<Record<string, unknown>>): string;
+  /** Text and plain field references only (common/template.ts): nothing to stop in time. */
+  readonly linear: boolean;
 }
 
 type Environment = TemplateEngine;
@@ -74,6 +77,7 @@ export function compileTemplate(source: string): CompiledTemplate {
   if (problem !== undefined) throw new TemplateError(`invalid template: ${problem}`);
   const delegate = hb.compile<Readonly<Record<string, unknown>>>(source, TEMPLATE_OPTIONS);
   return {
+    linear: isLinearTemplate(hb, source),
     render(data) {
       try {
         return delegate(data);

@@ -377,8 +377,14 @@ const DEPENDENCIES: readonly (readonly [string, string | null])[] = [
     'dist/commands/agent.js (the agent, Secrets Manager client, credentials)',
     join(dirname(image.cli), 'commands', 'agent.js'),
   ],
-  ['@aws-sdk/client-secrets-manager', requireFrom.resolve('@aws-sdk/client-secrets-manager')],
-  ['@aws-sdk/credential-provider-node', requireFrom.resolve('@aws-sdk/credential-provider-node')],
+  [
+    '@aws-sdk/client-secrets-manager (loaded only where the agent needs the SDK)',
+    join(dirname(image.cli), 'node_modules', '@aws-sdk', 'client-secrets-manager', 'index.js'),
+  ],
+  [
+    '@aws-sdk/credential-provider-node (loaded only where the agent needs the SDK)',
+    join(dirname(image.cli), 'node_modules', '@aws-sdk', 'credential-provider-node', 'index.js'),
+  ],
   ['prom-client', requireFrom.resolve('prom-client')],
   ['@jmespath-community/jmespath', requireFrom.resolve('@jmespath-community/jmespath')],
   ['handlebars', join(dirname(image.cli), 'node_modules', 'handlebars', 'index.js')],

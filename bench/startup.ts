@@ -179,11 +179,17 @@ async function sidecarReady(): Promise<number> {
 const requireFrom = createRequire(join(ROOT, 'package.json'));
 const DEPENDENCIES: readonly (readonly [string, string])[] = [
   [
-    'the agent (dist/commands/agent.js: its code, the Secrets Manager client, credentials)',
+    'the agent (dist/commands/agent.js: its code, its own Secrets Manager client and credentials)',
     join(ROOT, 'dist', 'commands', 'agent.js'),
   ],
-  ['@aws-sdk/client-secrets-manager', requireFrom.resolve('@aws-sdk/client-secrets-manager')],
-  ['@aws-sdk/credential-provider-node', requireFrom.resolve('@aws-sdk/credential-provider-node')],
+  [
+    '@aws-sdk/client-secrets-manager (dist/node_modules/, loaded only where the agent needs the SDK)',
+    join(ROOT, 'dist', 'node_modules', '@aws-sdk', 'client-secrets-manager', 'index.js'),
+  ],
+  [
+    '@aws-sdk/credential-provider-node (dist/node_modules/, loaded only where the agent needs the SDK)',
+    join(ROOT, 'dist', 'node_modules', '@aws-sdk', 'credential-provider-node', 'index.js'),
+  ],
   ['prom-client', requireFrom.resolve('prom-client')],
   ['@jmespath-community/jmespath', requireFrom.resolve('@jmespath-community/jmespath')],
   [

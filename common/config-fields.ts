@@ -2,7 +2,7 @@
  * The checks of single fields the configuration schema (config.ts) is made of: each reads one
  * field of a document, reports what is wrong with it (kind, path, words) and returns the value.
  */
-import type { ConfigProblem, ProblemSink } from './config-problem.ts';
+import { saidOf, type ConfigProblem, type ProblemSink, type Said } from './config-problem.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { child, ROOT, type FieldPath, type ProblemKind } from './field.ts';
 import type { JsonObject } from './json.ts';
@@ -16,8 +16,15 @@ export interface FieldCtx {
 /** Collects every problem, so one error lists them all. */
 export class Problems implements ProblemSink {
   readonly list: ConfigProblem[] = [];
-  add(kind: ProblemKind, path: FieldPath, message: string, ...refs: FieldPath[]): void {
-    this.list.push(refs.length === 0 ? { kind, path, message } : { kind, path, message, refs });
+  add(kind: ProblemKind, path: FieldPath, said: Said, ...refs: FieldPath[]): void {
+    const { message, badValue } = typeof said === 'string' ? { message: said } : said;
+    this.list.push({
+      kind,
+      path,
+      message,
+      ...(badValue === undefined ? {} : { badValue }),
+      ...(refs.length === 0 ? {} : { refs }),
+    });
   }
 }
 
@@ -58,13 +65,13 @@ export function optString(
     ctx.problems.add(
       'too-long',
       where,
-      `is ${value.length} characters long; at most ${max} are allowed`,
+      saidOf(`is ${value.length} characters long; at most ${max} are allowed`, value),
     );
     return undefined;
   }
   const problem = check?.(value);
   if (problem === undefined) return value;
-  ctx.problems.add(kind, where, problem);
+  ctx.problems.add(kind, where, saidOf(problem, value));
   return undefined;
 }
 
@@ -121,7 +128,7 @@ export function optFileMode(
     ctx.problems.add(
       'invalid',
       where,
-      `must be an octal file mode such as "0400" or "0644"; got ${quote(value)}`,
+      saidOf(`must be an octal file mode such as "0400" or "0644"; got ${quote(value)}`, value),
     );
     return undefined;
   }
@@ -129,7 +136,7 @@ export function optFileMode(
     ctx.problems.add(
       'invalid',
       where,
-      `must let someone read the file (e.g. 0400); got ${quote(value)}`,
+      saidOf(`must let someone read the file (e.g. 0400); got ${quote(value)}`, value),
     );
     return undefined;
   }

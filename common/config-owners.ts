@@ -3,7 +3,7 @@
  * references a Secret the agent created gets, so Kubernetes' garbage collector deletes it once
  * every owner is gone. The injector fills them from the pod's controller at admission.
  */
-import type { ProblemSink } from './config-problem.ts';
+import { saidOf, type ProblemSink } from './config-problem.ts';
 import { child, index, type FieldPath } from './field.ts';
 import { isObject } from './json.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
@@ -83,7 +83,11 @@ export function parseOwners(
       const value = item[field];
       if (value === undefined) problems.add('required', child(path, field), 'is required');
       else if (typeof value !== 'string' || !RULES[field](value))
-        problems.add('invalid', child(path, field), `must be ${WHAT[field]}; got ${quote(value)}`);
+        problems.add(
+          'invalid',
+          child(path, field),
+          saidOf(`must be ${WHAT[field]}; got ${quote(value)}`, value),
+        );
       else continue;
       ok = false;
     }

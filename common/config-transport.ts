@@ -3,7 +3,7 @@
  * `useFipsEndpoint` (annotations `proxy-address`, `use-fips-endpoint`). Part of the agent's
  * schema (config.ts), kept here as config-owners.ts keeps the Secret's owners.
  */
-import type { ProblemSink } from './config-problem.ts';
+import { saidOf, type ProblemSink } from './config-problem.ts';
 import type { JsonObject } from './json.ts';
 import { proxyAddressProblem, quote } from './values.ts';
 
@@ -39,12 +39,32 @@ export function parseTransport(
   else if (typeof proxy === 'string') {
     const problem = proxyAddressProblem(proxy);
     if (problem === undefined) proxyAddress = proxy;
-    else problems.add('invalid', ['proxyAddress'], problem);
+    // A user or password in the address is never kept: the message does not show it either.
+    else
+      problems.add(
+        'invalid',
+        ['proxyAddress'],
+        holdsCredential(proxy) ? problem : saidOf(problem, proxy),
+      );
   }
   if (fips !== undefined && typeof fips !== 'boolean')
-    problems.add('invalid', ['useFipsEndpoint'], `must be true or false; got ${quote(fips)}`);
+    problems.add(
+      'invalid',
+      ['useFipsEndpoint'],
+      saidOf(`must be true or false; got ${quote(fips)}`, fips),
+    );
   return {
     ...(proxyAddress === undefined ? {} : { proxyAddress }),
     useFipsEndpoint: fips === true,
   };
+}
+
+/** Whether a proxy address carries a user or password (an unparsable one might: say so). */
+function holdsCredential(address: string): boolean {
+  try {
+    const url = new URL(address);
+    return url.username !== '' || url.password !== '';
+  } catch {
+    return address.includes('@');
+  }
 }

@@ -7,7 +7,7 @@
  * configuration and asks the same validator, translating each problem's field path
  * (`secrets[2].format`) back to the annotation it came from. So the injector admits exactly
  * what the agent accepts. The result is frozen. docs/agent.md ("Agent configuration")
- * documents the same schema.
+ * documents the same schema; its tables are config-doc.ts written out.
  */
 import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { parseDuration } from './duration.ts';
@@ -33,7 +33,7 @@ export {
   type ConfigProblem,
   type ProblemSink,
 } from './config-problem.ts';
-import { formatConfigProblem, type ConfigProblem } from './config-problem.ts';
+import { formatConfigProblem, saidOf, type ConfigProblem } from './config-problem.ts';
 import { child, index, ROOT, type FieldPath } from './field.ts';
 import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
@@ -464,7 +464,7 @@ function parseLocalApi(
     ctx.problems.add(
       'invalid',
       ['localApiPort'],
-      `must be a port from ${min} to ${max}; got ${quote(port)}`,
+      saidOf(`must be a port from ${min} to ${max}; got ${quote(port)}`, port),
     );
   if (on === true && portOk && local.httpPort !== 0 && port === local.httpPort)
     ctx.problems.add(
@@ -488,7 +488,7 @@ function parseHttpPort(raw: JsonObject, ctx: Ctx): number {
     ctx.problems.add(
       'invalid',
       ['httpPort'],
-      `must be a port number from 0 (off) to 65535; got ${quote(value)}`,
+      saidOf(`must be a port number from 0 (off) to 65535; got ${quote(value)}`, value),
     );
     return DEFAULTS.httpPort;
   }
@@ -543,7 +543,7 @@ function parseSecrets(raw: JsonObject, ctx: Ctx): SecretSpec[] {
       ctx.problems.add(
         'duplicate',
         child(index(SECRETS, i), 'name'),
-        `${quote(spec.name)} is already used by {0}`,
+        saidOf(`${quote(spec.name)} is already used by {0}`, spec.name),
         child(index(SECRETS, first), 'name'),
       );
     secrets.push(spec);

@@ -29,13 +29,29 @@ interface Documented {
 }
 
 /** An annotation that sets a field of the agent's configuration, which the schema checks. */
-interface ConfigRow extends Documented {
+export interface ConfigRow extends Documented {
   readonly reach: 'config';
   /** The field's path in the configuration (`['k8sSecret', 'name']`). */
   readonly config: readonly [string, ...string[]];
   readonly parse: ValueParse;
-  /** Pointless in init mode (fetched once): admission warns. */
+  /**
+   * Pointless in init mode (fetched once): admission warns, and an agent container in init mode
+   * does not get the field.
+   */
   readonly sidecarOnly?: true;
+  /**
+   * The injector decides the field itself from this annotation and more (each container's own
+   * mode from the layout; the region from the region chain): it is not copied as the pod set it.
+   */
+  readonly decided?: true;
+  /** The injector's setting (its flag) that applies when the pod sets none. */
+  readonly injectorDefault?: 'defaultProxyAddress' | 'defaultUseFipsEndpoint';
+  /** Written as the schema's default when the pod sets none, so the pod spec shows it in force. */
+  readonly statedDefault?: string;
+  /** Only for the agent that serves (the long-running one, or the only one), not its init. */
+  readonly served?: true;
+  /** Only beside this configuration field when it is set (a port with what listens on it). */
+  readonly with?: string;
 }
 
 /** An annotation that reaches the agent as an environment variable of its container. */
@@ -76,6 +92,7 @@ export const POD_ANNOTATIONS = {
     reach: 'config',
     config: ['mode'],
     parse: 'text',
+    decided: true,
     default: code(DEFAULTS.mode),
     doc: '`init` or `sidecar`',
   },
@@ -100,6 +117,7 @@ export const POD_ANNOTATIONS = {
     config: ['refreshInterval'],
     parse: 'trimmed',
     sidecarOnly: true,
+    statedDefault: DEFAULTS.refreshInterval,
     default: code(DEFAULTS.refreshInterval),
     doc: `Go-style duration, from ${range(LIMITS.refreshIntervalMs)}`,
     bound: range(LIMITS.refreshIntervalMs),
@@ -108,6 +126,7 @@ export const POD_ANNOTATIONS = {
     reach: 'config',
     config: ['region'],
     parse: 'text',
+    decided: true,
     default: 'see below',
     doc: 'AWS region',
     bound: 'an AWS region name',
@@ -124,6 +143,7 @@ export const POD_ANNOTATIONS = {
     reach: 'config',
     config: ['proxyAddress'],
     parse: 'text',
+    injectorDefault: 'defaultProxyAddress',
     default: 'injector flag, none',
     doc: "HTTP(S) proxy for the agent's AWS calls",
     bound: `\`http(s)://host:port\`, at most ${n(LIMITS.urlLength)}`,
@@ -132,6 +152,7 @@ export const POD_ANNOTATIONS = {
     reach: 'config',
     config: ['useFipsEndpoint'],
     parse: 'boolean',
+    injectorDefault: 'defaultUseFipsEndpoint',
     default: 'injector flag, `false`',
     doc: 'AWS FIPS endpoints',
   },
@@ -162,6 +183,7 @@ export const POD_ANNOTATIONS = {
     reach: 'config',
     config: ['localApi'],
     parse: 'boolean',
+    served: true,
     default: code(String(false)),
     doc: 'also serve the local API (sidecar mode)',
   },
@@ -169,6 +191,8 @@ export const POD_ANNOTATIONS = {
     reach: 'config',
     config: ['localApiPort'],
     parse: 'port',
+    served: true,
+    with: 'localApi',
     default: code(DEFAULTS.localApiPort),
     doc: "the local API's port",
     bound: `${LIMITS.localApiPort.min} to ${LIMITS.localApiPort.max}, not the agent's health port`,
@@ -345,6 +369,12 @@ export function podKeyForField(path: FieldPath): PodKey | undefined {
     if (row.reach === 'config' && samePath(path, row.config.slice(0, path.length))) return key;
   return undefined;
 }
+
+/** The rows of the pod-level annotations that set a field of the configuration, in order. */
+export const CONFIG_ROWS = POD_KEYS.flatMap((key) => {
+  const row: PodRow = POD_ANNOTATIONS[key];
+  return row.reach === 'config' ? [row] : [];
+});
 
 /** The annotations that do nothing in init mode. */
 export const SIDECAR_ONLY_KEYS = (Object.entries(POD_ANNOTATIONS) as [PodKey, PodRow][])

@@ -47,18 +47,56 @@ export function loadTemplateEngine(): Promise<TemplateEngine> {
   return loading;
 }
 
+/** What each engine found for each template source, so one template named by many secrets
+ * (and checked again by the agent that renders it) is compiled once. */
+const checked = new WeakMap<TemplateEngine, Map<string, string | undefined>>();
+
 /**
  * Why `source` does not compile, or undefined when it does. precompile() runs the whole compiler
  * (compile() is lazy), so every template-only error (syntax, unknown helper) surfaces here; its
- * messages quote only the template.
+ * messages quote only the template. Remembered per source: a configuration's templates are
+ * bounded in number and size.
  */
 export function templateProblem(engine: TemplateEngine, source: string): string | undefined {
+  let known = checked.get(engine);
+  if (known === undefined) checked.set(engine, (known = new Map<string, string | undefined>()));
+  if (known.has(source)) return known.get(source);
+  let problem: string | undefined;
   try {
     engine.precompile(source, TEMPLATE_OPTIONS);
-    return undefined;
   } catch (err) {
-    return oneLine(err instanceof Error ? err.message : String(err));
+    problem = oneLine(err instanceof Error ? err.message : String(err));
   }
+  known.set(source, problem);
+  return problem;
+}
+
+/**
+ * At most this many field references make a template "linear" (below): its output is at most
+ * the template plus this many copies of the secret's largest field.
+ */
+export const LINEAR_TEMPLATE_FIELDS = 16;
+
+/**
+ * Whether `source` (which compiles) only writes text and plain field references
+ * (`{{username}}`, `{{a.b}}`, `{{@root.x}}`), at most LINEAR_TEMPLATE_FIELDS of them: no block,
+ * helper, parameter or partial. Such a template renders in time linear in its size and the
+ * secret's, with no loop to bound, so it needs no execution timeout.
+ */
+export function isLinearTemplate(engine: TemplateEngine, source: string): boolean {
+  let fields = 0;
+  for (const statement of engine.parse(source).body) {
+    if (statement.type === 'ContentStatement' || statement.type === 'CommentStatement') continue;
+    if (statement.type !== 'MustacheStatement') return false;
+    const m = statement as hbs.AST.MustacheStatement;
+    if (m.params.length > 0 || m.hash !== undefined || m.path.type !== 'PathExpression')
+      return false;
+    const path = m.path as hbs.AST.PathExpression;
+    if (path.parts.length === 1 && path.parts[0] !== undefined && path.parts[0] in engine.helpers)
+      return false;
+    fields += 1;
+  }
+  return fields <= LINEAR_TEMPLATE_FIELDS;
 }
 
 /**

@@ -36,10 +36,14 @@ export function booleanProblem(value: string): string {
 /** AWS region names; common/region.ts resolves which one applies. */
 export const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
+/** The most of a string value a message or a problem shows. */
+const SHOWN_LENGTH = 100;
+
 /** A value quoted in a message, shortened: values in messages are bounded. */
 export function quote(value: unknown): string {
   // A long string is cut before it is escaped: the cost follows what is shown, not the value.
-  const shown = typeof value === 'string' && value.length > 100 ? value.slice(0, 100) : value;
+  const shown =
+    typeof value === 'string' && value.length > SHOWN_LENGTH ? value.slice(0, SHOWN_LENGTH) : value;
   const text = JSON.stringify(shown) ?? String(shown);
   return text.length > 80 ? `${text.slice(0, 77)}…"` : text;
 }
@@ -74,4 +78,17 @@ export function proxyAddressProblem(value: string): string | undefined {
   if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '')
     return `must be the proxy's scheme, host and port only; got ${quote(value)}`;
   return undefined;
+}
+
+/**
+ * The value a problem is about, as the author wrote it (never a secret's value: a pod's
+ * annotations and the agent's configuration hold none): a string cut as `quote` cuts it, so
+ * `quote(badValue)` is what a message shows.
+ */
+export type BadValue = string | number | boolean;
+
+/** `value` as a problem keeps it: scalars only (an object is not shown), strings shortened. */
+export function badValue(value: unknown): BadValue | undefined {
+  if (typeof value === 'string') return value.slice(0, SHOWN_LENGTH);
+  return typeof value === 'number' || typeof value === 'boolean' ? value : undefined;
 }

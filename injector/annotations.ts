@@ -120,7 +120,7 @@ export function parseAnnotations(
   if (tooMany(own, out)) return { ok: false, problems: out.problems };
   // A value other than "true" is a problem, and so is everything else wrong: all at once.
   const wrong = optInProblem(inject);
-  if (wrong !== undefined) out.add('invalid', 'inject', wrong);
+  if (wrong !== undefined) out.add('invalid', 'inject', wrong, inject);
   const parsed = parseOptedIn(own, out);
   if (pod !== undefined) checkAgainstPod(parsed, pod, out);
   return out.count > 0 ? { ok: false, problems: out.problems } : { ok: true, value: parsed };
@@ -216,6 +216,7 @@ function tooLong(key: string, value: string, out: Collector): boolean {
     'too-long',
     key,
     `is ${value.length} characters long; at most ${MAX_VALUE_LENGTH} are allowed`,
+    value,
   );
   return true;
 }
@@ -269,6 +270,7 @@ const INJECTOR_PARSERS: Readonly<Record<InjectorPodKey, PodKeyParser>> = {
         'invalid',
         k,
         `must be an IAM role ARN such as arn:aws:iam::111122223333:role/app; got ${quote(v)}`,
+        v,
       );
   },
   'agent-cpu-request': parseQuantity,
@@ -293,7 +295,7 @@ function configParser(key: ConfigPodKey): PodKeyParser {
   const row = POD_ANNOTATIONS[key];
   return (value, draft, out) => {
     const parsed = parseValue(row.parse, value);
-    if ('problem' in parsed) out.add('invalid', key, parsed.problem);
+    if ('problem' in parsed) out.add('invalid', key, parsed.problem, value);
     else setField(draft.config, row.config, parsed.value);
   };
 }
@@ -378,20 +380,28 @@ function resolvedPath(path: string): string {
   return path;
 }
 
-function mountPathProblem(value: string): string | undefined {
-  if (!value.startsWith('/')) return 'must be an absolute path such as /secrets';
-  if (value.length > MAX_MOUNT_PATH) return `must be at most ${MAX_MOUNT_PATH} characters long`;
+function mountPathProblem(
+  value: string,
+): readonly [kind: 'invalid' | 'too-long' | 'forbidden', message: string] | undefined {
+  if (!value.startsWith('/')) return ['invalid', 'must be an absolute path such as /secrets'];
+  if (value.length > MAX_MOUNT_PATH)
+    return ['too-long', `must be at most ${MAX_MOUNT_PATH} characters long`];
   if (value.split('/').some((part) => part === '..' || part === '.'))
-    return 'must not contain "." or ".." segments';
+    return ['invalid', 'must not contain "." or ".." segments'];
   // eslint-disable-next-line no-control-regex
   if (/[\s:\u0000-\u001f\u007f]/.test(value))
-    return 'must not contain spaces, control characters or ":"';
-  const path = resolvedPath(normalPath(value));
-  if (path === '/') return 'must not be the root directory';
+    return ['invalid', 'must not contain spaces, control characters or ":"'];
+  return systemPathProblem(resolvedPath(normalPath(value)));
+}
+
+/** A well-formed path that is still no place for the volume: the runtime's, or a system one. */
+function systemPathProblem(path: string): readonly ['forbidden', string] | undefined {
+  if (path === '/') return ['forbidden', 'must not be the root directory'];
   const tree = SYSTEM_TREES.find((t) => path === t || path.startsWith(`${t}/`));
-  if (tree !== undefined) return `must not be ${tree} or under it (the container runtime owns it)`;
+  if (tree !== undefined)
+    return ['forbidden', `must not be ${tree} or under it (the container runtime owns it)`];
   if (SYSTEM_DIRS.includes(path))
-    return `must not be ${path}: the mount would hide the whole directory`;
+    return ['forbidden', `must not be ${path}: the mount would hide the whole directory`];
   return undefined;
 }
 
@@ -399,7 +409,8 @@ function mountPathProblem(value: string): string | undefined {
 function parseMountPath(value: string, key: string, out: Collector): string | undefined {
   const problem = mountPathProblem(value);
   if (problem === undefined) return normalPath(value);
-  out.add('invalid', key, `${problem}; got ${quote(value)}`);
+  const [kind, message] = problem;
+  out.add(kind, key, `${message}; got ${quote(value)}`, value);
   return undefined;
 }
 
@@ -410,6 +421,7 @@ function parseQuantity(value: string, draft: Draft, out: Collector, key: PodKey)
       'invalid',
       key,
       `must be a Kubernetes quantity such as ${key.includes('cpu') ? '50m or 0.5' : '64Mi or 1Gi'}; got ${quote(value)}`,
+      value,
     );
 }
 
@@ -420,6 +432,7 @@ function parseId(value: string, key: string, out: Collector): number | undefined
     'invalid',
     key,
     `must be a numeric id from 1 to ${MAX_UID} (the agent never runs as root); got ${quote(value)}`,
+    value,
   );
   return undefined;
 }
@@ -455,6 +468,7 @@ function parseEnv(key: string, value: string, env: EnvAnnotation[], out: Collect
       'invalid',
       key,
       `must name a key of the k8s-secret Secret (${SECRET_KEY_RULE}); got ${quote(value)}`,
+      value,
     );
   } else env.push({ name, key: value });
 }

@@ -42,10 +42,13 @@ export function toProblem(p: ConfigProblem, secrets: readonly SecretInput[]): Pr
   }
   const name = (path: FieldPath): string =>
     `${ANNOTATION_PREFIX}${annotationForField(path, secrets)}`;
+  const refs = p.refs?.map((ref) => annotationPath(annotationForField(ref, secrets)));
   return {
     kind: p.kind,
     path: annotationPath(annotation),
     field: p.path,
     message: configProblemMessage(p, name),
+    ...(p.badValue === undefined ? {} : { badValue: p.badValue }),
+    ...(refs === undefined ? {} : { refs }),
   };
 }

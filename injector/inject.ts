@@ -96,6 +96,7 @@ function checkCopiedRegions(pod: Pod, plan: Plan, out: Collector): void {
         'invalid',
         'region',
         `the pod's ${e.name}, which the agent gets too, ${wrong} (set a valid ${e.name}, or this annotation)`,
+        e.value,
       );
   }
 }

@@ -4,6 +4,7 @@
  * configuration. Pure: the same pod, annotations and options always give the same plan.
  */
 import {
+  CONFIG_FIELDS,
   DEFAULTS,
   type AgentConfigInput,
   type Mode,
@@ -11,6 +12,7 @@ import {
   type SecretOwner,
 } from '../common/config.ts';
 import { resolveRegion, type ResolvedRegion, type StaticRegionFrom } from '../common/region.ts';
+import { CONFIG_ROWS, type ConfigRow } from '../common/contract.ts';
 import { DEFAULT_IMAGE } from '../common/version.ts';
 import { filesWorstCase } from '../common/files-worst-case.ts';
 import { quantityValue } from './annotations.ts';
@@ -259,35 +261,68 @@ function agentConfig(
   mode: Mode,
   serving = true,
 ): AgentConfigInput {
-  const { refreshInterval, failoverRegion, reloadUrl, k8sSecret, localApi, localApiPort } =
-    parsed.config;
-  const proxyAddress = parsed.config.proxyAddress ?? options.defaultProxyAddress;
-  const useFipsEndpoint = parsed.config.useFipsEndpoint ?? options.defaultUseFipsEndpoint;
+  const { k8sSecret } = parsed.config;
   const refreshing = mode === 'sidecar';
-  return {
+  return inSchemaOrder({
+    ...podFields(parsed.config, options, { refreshing, serving }),
     mode,
     outputDir: AGENT_OUTPUT_DIR,
-    ...(refreshing ? { refreshInterval: refreshInterval ?? DEFAULTS.refreshInterval } : {}),
     ...(region === undefined ? {} : { region }),
-    ...(failoverRegion === undefined ? {} : { failoverRegion }),
-    ...(proxyAddress === undefined ? {} : { proxyAddress }),
-    ...(useFipsEndpoint === true ? { useFipsEndpoint } : {}),
     // An init container's health server would only be a port nobody probes.
     httpPort: refreshing ? options.agentPort : 0,
-    // Nothing listens yet while init containers run: reloading only makes sense later.
-    ...(refreshing && reloadUrl !== undefined ? { reloadUrl } : {}),
     ...(k8sSecret === undefined ? {} : { k8sSecret: withOwners(k8sSecret, pod) }),
-    ...(serving ? localApiFields(localApi, localApiPort) : {}),
     secrets: parsed.config.secrets.map(secretConfig),
-  };
+  });
 }
 
-function localApiFields(
-  localApi: boolean | undefined,
-  port: number | undefined,
-): Pick<AgentConfigInput, 'localApi' | 'localApiPort'> {
-  if (localApi !== true) return {};
-  return port === undefined ? { localApi } : { localApi, localApiPort: port };
+/**
+ * The fields the pod's annotations set, copied as their contract rows say: not the ones the
+ * injector decides (mode, region), not the sidecar's in init mode (nothing listens yet to be
+ * reloaded, nothing refreshes), not the served ones on an init container beside a sidecar.
+ * `false` is every boolean's default and is left out.
+ */
+function podFields(
+  annotated: Readonly<Record<string, unknown>>,
+  options: InjectorOptions,
+  agent: { readonly refreshing: boolean; readonly serving: boolean },
+): Partial<AgentConfigInput> {
+  const fields: Record<string, unknown> = {};
+  for (const row of CONFIG_ROWS) {
+    if (!reaches(row, agent)) continue;
+    const [field] = row.config;
+    const value = annotated[field] ?? defaultOf(row, options);
+    if (value !== undefined && value !== false) fields[field] = value;
+  }
+  return Object.fromEntries(
+    CONFIG_ROWS.flatMap(({ config: [field], with: needs }) =>
+      fields[field] === undefined || (needs !== undefined && fields[needs] === undefined)
+        ? []
+        : [[field, fields[field]]],
+    ),
+  );
+}
+
+function reaches(
+  row: ConfigRow,
+  agent: { readonly refreshing: boolean; readonly serving: boolean },
+): boolean {
+  if (row.decided === true) return false;
+  if (row.sidecarOnly === true && !agent.refreshing) return false;
+  return row.served !== true || agent.serving;
+}
+
+/** What the agent gets when the pod sets nothing: the injector's setting, or the stated default. */
+function defaultOf(row: ConfigRow, options: InjectorOptions): unknown {
+  if (row.injectorDefault !== undefined) return options[row.injectorDefault];
+  return row.statedDefault;
+}
+
+/** The fields in the schema's order, so the same annotations always give the same args. */
+function inSchemaOrder(config: AgentConfigInput): AgentConfigInput {
+  const ordered: Record<string, unknown> = {};
+  for (const field of CONFIG_FIELDS)
+    if (config[field] !== undefined) ordered[field] = config[field];
+  return ordered as unknown as AgentConfigInput;
 }
 
 /**

@@ -5,7 +5,13 @@
  * collection stands for the rest ("… and N more").
  */
 import { key as keyOf, type FieldPath, type ProblemKind } from '../common/field.ts';
-import { booleanProblem, parseBooleanText, quote } from '../common/values.ts';
+import {
+  badValue,
+  booleanProblem,
+  parseBooleanText,
+  quote,
+  type BadValue,
+} from '../common/values.ts';
 import { Bounded } from './bounded.ts';
 import { ANNOTATION_PREFIX } from './types.ts';
 
@@ -21,8 +27,16 @@ export interface Problem {
   readonly kind: ProblemKind;
   readonly path: FieldPath;
   readonly message: string;
+  /**
+   * The annotation's value (or the configuration's, for a schema problem) the problem is about,
+   * shortened as a message shows it: annotation values are the pod author's words, never a
+   * secret's value.
+   */
+  readonly badValue?: BadValue;
   /** A problem the agent's schema found: the configuration field it is about. */
   readonly field?: FieldPath;
+  /** The other annotations the message names (the source in another region, the way out). */
+  readonly refs?: readonly FieldPath[];
   /** Set on the last entry of a full collection: this many more problems were not kept. */
   readonly more?: number;
 }
@@ -46,17 +60,22 @@ const OMITTED: Problem = { kind: 'too-many', path: ANNOTATIONS, message: '' };
 export class Collector {
   private readonly bounded = new Bounded<Problem>();
   /**
-   * A problem with `secrets-agent.io/<name>`. A message that costs work to say (a suggestion)
-   * is passed as a function, called only if the problem is kept.
+   * A problem with `secrets-agent.io/<name>`, about `value` when it is given (the annotation's
+   * value as written). A message that costs work to say (a suggestion) is passed as a function,
+   * called only if the problem is kept.
    */
-  add(kind: ProblemKind, name: string, message: string | (() => string)): void {
-    if (this.full) this.bounded.push(OMITTED);
-    else
-      this.push({
-        kind,
-        path: annotationPath(name),
-        message: typeof message === 'string' ? message : message(),
-      });
+  add(kind: ProblemKind, name: string, message: string | (() => string), value?: string): void {
+    if (this.full) {
+      this.bounded.push(OMITTED);
+      return;
+    }
+    const bad = badValue(value);
+    this.push({
+      kind,
+      path: annotationPath(name),
+      message: typeof message === 'string' ? message : message(),
+      ...(bad === undefined ? {} : { badValue: bad }),
+    });
   }
   push(problem: Problem): void {
     this.bounded.push(problem);
@@ -92,6 +111,6 @@ export function problemCount(problems: readonly Problem[]): number {
 /** A yes/no annotation: "true" or "false", else a problem. */
 export function parseBoolean(value: string, key: string, out: Collector): boolean | undefined {
   const parsed = parseBooleanText(value);
-  if (parsed === undefined) out.add('invalid', key, booleanProblem(value));
+  if (parsed === undefined) out.add('invalid', key, booleanProblem(value), value);
   return parsed;
 }

@@ -7,6 +7,7 @@
 import t from 'tap';
 import { CONFIG_FIELDS, SECRET_FIELDS, type SecretInput } from '../common/config.ts';
 import {
+  CONFIG_ROWS,
   POD_ANNOTATIONS,
   POD_KEYS,
   parseValue,
@@ -24,7 +25,7 @@ import { parseAnnotations } from '../injector/annotations.ts';
 import { annotationForField } from '../injector/field-annotations.ts';
 import { annotationPath } from '../injector/problems.ts';
 import { injectPod } from '../injector/inject.ts';
-import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
+import { buildPlan, DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
 import type { Pod } from '../injector/types.ts';
 
 const P = 'secrets-agent.io/';
@@ -129,6 +130,8 @@ t.test("each annotation that sets the agent's configuration is denied at its own
     const problems = result.ok ? [] : result.problems;
     t.match(problems, [{ path: annotationPath(annotation) }], annotation);
     t.equal(problems.length, 1, `${annotation}: one problem`);
+    // The value as written (a port as the number the schema read).
+    t.equal(String(problems[0]?.badValue), value, `${annotation}: the value is kept`);
   }
   t.end();
 });
@@ -175,3 +178,71 @@ t.test(
     t.end();
   },
 );
+
+t.test('each row that sets a configuration field reaches the agent as the row says', (t) => {
+  const valid: Readonly<Record<string, string>> = {
+    mode: 'sidecar',
+    'refresh-interval': '90s',
+    region: 'eu-west-1',
+    'failover-region': 'eu-central-1',
+    'proxy-address': 'http://proxy.internal:3128',
+    'use-fips-endpoint': 'true',
+    'k8s-secret': 'app-secrets',
+    'reload-url': 'http://127.0.0.1:8080/-/reload',
+    'local-api': 'true',
+    'local-api-port': '2774',
+  };
+  const annotations: Record<string, string> = { [`${P}inject`]: 'true', [`${P}secret-db`]: 'db' };
+  for (const [annotation, text] of Object.entries(valid)) annotations[`${P}${annotation}`] = text;
+  const pod: Pod = {
+    metadata: { name: 'p', annotations },
+    spec: { containers: [{ name: 'app', image: 'app:1' }] },
+  };
+  const parsed = parseAnnotations(annotations, pod);
+  if (!parsed.ok || !parsed.value.inject) throw new Error(JSON.stringify(parsed));
+  const options = { ...DEFAULT_INJECTOR_OPTIONS, nativeSidecar: false };
+  const plan = buildPlan(pod, parsed.value, options);
+  t.equal(plan.layout, 'init+sidecar');
+  for (const row of CONFIG_ROWS) {
+    const [annotation] = podRows.find(([, r]) => r === row) ?? [''];
+    const text = valid[annotation];
+    t.ok(text, `a valid value for ${annotation}`);
+    const read = parseValue(row.parse, text ?? '');
+    const expected = 'value' in read ? read.value : undefined;
+    t.equal(fieldAt(plan.config, row.config), expected, `${annotation} reaches the sidecar`);
+    const init = fieldAt(plan.initConfig, row.config);
+    if (row.sidecarOnly === true || row.served === true)
+      t.equal(init, undefined, `${annotation} is not the init container's`);
+    else if (row.decided !== true) t.equal(init, expected, `${annotation} reaches the init`);
+  }
+  t.end();
+});
+
+function fieldAt(config: object | undefined, path: readonly string[]): unknown {
+  let at: unknown = config;
+  for (const name of path)
+    at = typeof at === 'object' && at !== null ? (at as Record<string, unknown>)[name] : undefined;
+  return at;
+}
+
+t.test('a problem keeps the value it is about, shortened, and never a credential', (t) => {
+  const deny = (extra: Record<string, string>) => {
+    const result = parseAnnotations({ [`${P}inject`]: 'true', [`${P}secret-db`]: 'db', ...extra });
+    return result.ok ? [] : result.problems;
+  };
+  const long = 'x'.repeat(300);
+  const [tooLong] = deny({ [`${P}format-db`]: long });
+  t.match(tooLong, { kind: 'too-long', path: annotationPath('format-db') });
+  t.equal(tooLong?.badValue, 'x'.repeat(100), 'cut where a message cuts it');
+  const [perSecret] = deny({ [`${P}version-stage-db`]: 'not a stage' });
+  t.match(perSecret, { kind: 'invalid', path: annotationPath('version-stage-db') });
+  t.equal(perSecret?.badValue, 'not a stage');
+  const [credential] = deny({ [`${P}proxy-address`]: 'http://user:hunter2@proxy:3128' });
+  t.match(credential, { kind: 'invalid', path: annotationPath('proxy-address') });
+  t.equal(credential?.badValue, undefined, 'a user or password is never kept');
+  t.notMatch(credential?.message ?? '', /hunter2/);
+  const [both] = deny({ [`${P}key-db`]: 'a', [`${P}template-db`]: '{{ a }}' });
+  t.match(both, { kind: 'forbidden', path: annotationPath('template-db') });
+  t.equal(both?.badValue, undefined, 'two values together are not one bad value');
+  t.end();
+});

@@ -198,7 +198,7 @@ t.test('every problem names its annotation, with its kind and the field it is ab
     [{ mode: 'daemon' }, 'mode', { kind: 'not-supported', field: ['mode'] }],
     [{ 'native-sidecar': 'True' }, 'native-sidecar', { kind: 'invalid' }],
     [{ 'mount-path': 'secrets' }, 'mount-path', { kind: 'invalid' }],
-    [{ 'mount-path': '/' }, 'mount-path', { kind: 'invalid' }],
+    [{ 'mount-path': '/' }, 'mount-path', { kind: 'forbidden' }],
     [{ 'mount-path': '/a/../etc' }, 'mount-path', { kind: 'invalid' }],
     [{ 'mount-path': '/a b' }, 'mount-path', { kind: 'invalid' }],
     [{ containers: ' , ' }, 'containers', { kind: 'required' }],

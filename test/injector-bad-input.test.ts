@@ -134,7 +134,7 @@ const CASES: readonly Case[] = [
     key: 'mount-path',
     kind: 'invalid',
   },
-  { name: 'mount-path /', extra: { 'mount-path': '/' }, key: 'mount-path', kind: 'invalid' },
+  { name: 'mount-path /', extra: { 'mount-path': '/' }, key: 'mount-path', kind: 'forbidden' },
   // Env vars.
   {
     name: 'env var the app already sets',

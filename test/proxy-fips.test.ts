@@ -8,7 +8,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { annotationOf } from '../injector/problems.ts';
+import { annotationPath } from '../injector/problems.ts';
 import { checkAgentConfig } from '../common/config.ts';
 import { startDevServer } from '../dev/server.ts';
 import { parseAnnotations } from '../injector/annotations.ts';
@@ -70,28 +70,50 @@ t.test('the annotations reach the agent configuration; the injector defaults fil
 });
 
 t.test('bad values are denied naming the annotation; a typo gets "did you mean"', (t) => {
-  const cases: [string, string, RegExp][] = [
-    ['proxy-address', 'proxy.internal:3128', /must be an http:\/\/ or https:\/\/ proxy URL/],
-    ['proxy-address', 'not a url', /must be a proxy URL such as/],
-    ['proxy-address', 'http://user:pw@proxy:3128', /must not hold a user or password/],
-    ['proxy-address', 'http://proxy:3128/path', /scheme, host and port only/],
-    ['use-fips-endpoint', 'yes', /must be "true" or "false"/],
+  const proxy = (value: string) => ({
+    kind: 'invalid',
+    path: annotationPath('proxy-address'),
+    field: ['proxyAddress'],
+    badValue: value,
+  });
+  const cases: [string, string, object][] = [
+    ['proxy-address', 'proxy.internal:3128', proxy('proxy.internal:3128')],
+    ['proxy-address', 'not a url', proxy('not a url')],
+    // A user or password is never kept, nor quoted back.
+    [
+      'proxy-address',
+      'http://user:pw@proxy:3128',
+      { kind: 'invalid', path: annotationPath('proxy-address'), field: ['proxyAddress'] },
+    ],
+    ['proxy-address', 'http://proxy:3128/path', proxy('http://proxy:3128/path')],
+    [
+      'use-fips-endpoint',
+      'yes',
+      { kind: 'invalid', path: annotationPath('use-fips-endpoint'), badValue: 'yes' },
+    ],
   ];
-  for (const [key, value, message] of cases) {
+  for (const [key, value, expected] of cases) {
     const result = parseAnnotations(pod({ [`${P}${key}`]: value }).metadata?.annotations);
     t.notOk(result.ok, `${key}: ${value} is denied`);
     if (result.ok) continue;
-    t.equal(result.problems.length, 1);
-    t.equal(
-      result.problems[0] === undefined ? undefined : annotationOf(result.problems[0]),
-      `${P}${key}`,
+    const { kind, path, field, badValue } = result.problems[0] ?? {};
+    t.same(
+      { kind, path, field, badValue },
+      { field: undefined, badValue: undefined, ...expected },
+      value,
     );
-    t.match(result.problems[0]?.message, message);
+    t.equal(result.problems.length, 1);
     t.notMatch(result.problems[0]?.message, /pw/, 'a credential is never quoted back');
   }
+  // The suggestion is words only: the kind and path say what, the message says which instead.
   const typo = parseAnnotations(pod({ [`${P}proxy-adress`]: 'http://p:1' }).metadata?.annotations);
+  t.match(!typo.ok && typo.problems[0], { kind: 'unknown', path: annotationPath('proxy-adress') });
   t.match(!typo.ok && typo.problems[0]?.message, /did you mean secrets-agent\.io\/proxy-address\?/);
   const fips = parseAnnotations(pod({ [`${P}use-fips-endpoints`]: 'true' }).metadata?.annotations);
+  t.match(!fips.ok && fips.problems[0], {
+    kind: 'unknown',
+    path: annotationPath('use-fips-endpoints'),
+  });
   t.match(
     !fips.ok && fips.problems[0]?.message,
     /did you mean secrets-agent\.io\/use-fips-endpoint/,

@@ -270,6 +270,8 @@ export class FileSink {
   async #linkName(name: string): Promise<void> {
     const path = join(this.dir, name);
     const target = join(DATA_LINK, name);
+    // A name new to the directory (every name at the first write): one atomic create.
+    if (await symlinkIfAbsent(target, path)) return;
     if ((await readLinkOrUndefined(path)) === target) return;
     const tmp = join(this.dir, `..${name}_tmp_${randomBytes(3).toString('hex')}`);
     await symlink(target, tmp);
@@ -393,6 +395,17 @@ function diff(current: ReadonlyMap<string, SecretFile>, next: readonly SecretFil
   }
   for (const name of current.keys()) if (!next.some((f) => f.name === name)) changed.push(name);
   return changed;
+}
+
+/** Creates the link where nothing has the name yet; false where something does. */
+async function symlinkIfAbsent(target: string, path: string): Promise<boolean> {
+  try {
+    await symlink(target, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
 }
 
 async function readLinkOrUndefined(path: string): Promise<string | undefined> {
