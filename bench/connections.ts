@@ -32,10 +32,13 @@ import {
 } from './lib.ts';
 
 const MIB = 1024 * 1024;
-const WANTED = QUICK ? 1_000 : 10_000;
+const WANTED = QUICK ? 300 : 10_000;
 /** Connections being opened at once. */
 const OPENING = 200;
 const GOAL_MIB = 16;
+/** Pauses before the count (the process settles) and after (the last connections land). */
+const SETTLE_MS = QUICK ? 100 : 300;
+const LAND_MS = QUICK ? 300 : 500;
 
 /** The client needs a descriptor per connection: fewer connections if the limit is lower. */
 function openFileLimit(): number {
@@ -149,7 +152,7 @@ interface Figures {
 async function measure(target: Target): Promise<Figures> {
   process.stderr.write(`${target.port}…\n`);
   const pid = target.child.pid ?? 0;
-  await sleep(300);
+  await sleep(SETTLE_MS);
   const before = vmRss(pid);
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, vmRss(pid))), 20);
@@ -162,7 +165,7 @@ async function measure(target: Target): Promise<Figures> {
     }
   };
   await Promise.all(Array.from({ length: OPENING }, opener));
-  await sleep(500);
+  await sleep(LAND_MS);
   const after = vmRss(pid);
   peak = Math.max(peak, after);
   clearInterval(sampler);

@@ -69,14 +69,14 @@ const MiB = 1024 * 1024;
 const SECRETS = 100;
 const INIT_SIZES = QUICK ? [20] : [20, 100];
 const RUNS = QUICK ? 1 : 3;
-const CYCLES = QUICK ? 2 : Number(process.env['BENCH_MEMORY_CYCLES'] ?? 30);
+const CYCLES = QUICK ? 1 : Number(process.env['BENCH_MEMORY_CYCLES'] ?? 30);
 if (!Number.isInteger(CYCLES) || CYCLES < 1)
   throw new Error(
     `BENCH_MEMORY_CYCLES: a whole number of refresh cycles, at least 1; got ${process.env['BENCH_MEMORY_CYCLES']}`,
   );
 const REFRESH = '5s';
 const RUN_TIMEOUT_MS = QUICK ? 60_000 : 240_000;
-const BARE_ALIVE_MS = 3000;
+const BARE_ALIVE_MS = QUICK ? 1000 : 3000;
 /** The headroom search steps down by this much, to this floor. */
 const STEP = 8 * MiB;
 const FLOOR = 32 * MiB;
@@ -403,10 +403,12 @@ async function runModule(path: string | null): Promise<number | null> {
     g?.startSampling();
     // A command's file only defines the command: loading it runs nothing.
     const load = path === null ? '' : `require(${JSON.stringify(path)});`;
-    const alive = QUICK ? 1000 : BARE_ALIVE_MS;
-    const p = start(confine(g, [image.node, '-e', `${load} setTimeout(() => {}, ${alive})`], vol), {
-      PATH: process.env['PATH'] ?? '',
-    });
+    const p = start(
+      confine(g, [image.node, '-e', `${load} setTimeout(() => {}, ${BARE_ALIVE_MS})`], vol),
+      {
+        PATH: process.env['PATH'] ?? '',
+      },
+    );
     const code = await p.exited;
     g?.stopSampling();
     if (code !== 0) throw new Error(`node -e require(${path}) exited ${code}:\n${p.stderr()}`);

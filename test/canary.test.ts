@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t from 'tap';
-import { startDevServer } from '../dev/server.ts';
+import t, { type Test } from 'tap';
+import { startDevServer, type DevServer } from '../dev/server.ts';
 import { createLogger } from '../common/log.ts';
 import {
   agentEnv,
@@ -52,52 +52,72 @@ async function runCli(args: readonly string[]): Promise<string> {
   return out;
 }
 
-t.test('a canary secret value appears nowhere the product speaks', async (t) => {
-  const devLogs: string[] = [];
+const SEED = {
+  secrets: [
+    { name: 'json', value: { username: 'u', password: CANARY, nested: { deep: CANARY } } },
+    { name: 'plain', value: CANARY },
+    { name: 'binary', binary: Buffer.from(`\u0000${CANARY}`).toString('base64') },
+    { name: 'not-json', value: `{"broken": "${CANARY}"` },
+  ],
+};
+
+type Env = Record<string, string>;
+
+/**
+ * A dev endpoint holding the canary, with `report()` to collect its logs and request log. Each
+ * fault case has one of its own, so the cases run side by side, each fault as it would be alone
+ * (a whole request failed, not one secret's entry).
+ */
+async function canaryEndpoint(
+  t: Test,
+  name: string,
+): Promise<{ aws: DevServer; report: () => void }> {
+  const logs: string[] = [];
   const aws = await startDevServer({
-    logger: createLogger({ write: (l: string) => devLogs.push(l) }, { level: 'debug' }),
-    seed: {
-      secrets: [
-        { name: 'json', value: { username: 'u', password: CANARY, nested: { deep: CANARY } } },
-        { name: 'plain', value: CANARY },
-        { name: 'binary', binary: Buffer.from(`\u0000${CANARY}`).toString('base64') },
-        { name: 'not-json', value: `{"broken": "${CANARY}"` },
-      ],
-    },
+    logger: createLogger({ write: (l: string) => logs.push(l) }, { level: 'debug' }),
+    seed: SEED,
   });
   t.teardown(() => aws.close());
-  const kube = await startKubeApiServer({ tls: false });
-  t.teardown(() => kube.close());
-  const root = await tempDir(t);
-  const kubeconfig = join(root, 'kubeconfig');
-  await writeFile(
-    kubeconfig,
-    `current-context: c\ncontexts: [{name: c, context: {cluster: k, user: u, namespace: shop}}]\nclusters: [{name: k, cluster: {server: "${kube.url}"}}]\nusers: [{name: u, user: {token: ${ADMIN_TOKEN}}}]\n`,
-  );
-  const env = agentEnv(aws.url, { KUBECONFIG: kubeconfig, SECRETS_AGENT_LOG_LEVEL: 'debug' });
-
-  // 1. A successful init with every kind of rendering and the Secret sink.
-  const good = {
-    mode: 'init',
-    outputDir: join(root, 'good'),
-    httpPort: 0,
-    terminationLogPath: join(root, 'good-termination'),
-    k8sSecret: { name: 'app' },
-    secrets: [
-      { name: 'json', id: 'json', extract: true },
-      { name: 'pw', id: 'json', key: 'password' },
-      { name: 'env', id: 'json', key: 'nested', format: 'env' },
-      { name: 'tpl', id: 'json', template: 'p={{ password }}' },
-      { name: 'plain', id: 'plain' },
-      { name: 'binary', id: 'binary' },
-    ],
+  const report = (): void => {
+    collect(`${name} logs`, logs.join(''));
+    collect(`${name} request log`, JSON.stringify(aws.requests.list()));
   };
-  const ok = await runAgent(['--config-json', JSON.stringify(good)], env);
-  t.equal(ok.code, 0, ok.stdout + ok.stderr);
-  collect('agent init logs', ok.stdout + ok.stderr);
-  t.match(await readFile(join(root, 'good', 'pw'), 'utf8'), CANARY, 'the files do hold it');
+  return { aws, report };
+}
 
-  // 2. Init failures: rendering errors on values that hold the canary, and AWS faults.
+/** An init run that must fail: its logs and its termination line. */
+async function failingInit(
+  root: string,
+  env: Env,
+  title: string,
+  extra: object,
+): Promise<number | null> {
+  const termination = join(root, `term-${title.replace(/\W/g, '-')}`);
+  const run = await runAgent(
+    [
+      '--config-json',
+      JSON.stringify({
+        mode: 'init',
+        outputDir: join(root, `fail-${title.replace(/\W/g, '-')}`),
+        httpPort: 0,
+        terminationLogPath: termination,
+        ...extra,
+      }),
+    ],
+    env,
+  );
+  collect(`agent logs: ${title}`, run.stdout + run.stderr);
+  collect(`termination line: ${title}`, await readFile(termination, 'utf8'));
+  return run.code;
+}
+
+/**
+ * 2. Init failures: rendering errors on values that hold the canary, against an endpoint of
+ * their own (the sidecar's fault is for the sidecar alone).
+ */
+async function renderingFailures(t: Test, root: string, extraEnv: Env): Promise<void> {
+  const { aws, report } = await canaryEndpoint(t, 'dev endpoint (rendering errors)');
+  const env = agentEnv(aws.url, extraEnv);
   const failing: [string, unknown][] = [
     ['key selects nothing', { name: 'x', id: 'json', key: 'missing' }],
     ['template field missing', { name: 'x', id: 'json', template: '{{ nope }} {{ password }}' }],
@@ -109,50 +129,39 @@ t.test('a canary secret value appears nowhere the product speaks', async (t) => 
       { name: 'x', id: 'json', format: 'dotenv', key: '{"bad key": password}' },
     ],
   ];
-  for (const [title, secret] of failing) {
-    const termination = join(root, `term-${title.replace(/\W/g, '-')}`);
-    const run = await runAgent(
-      [
-        '--config-json',
-        JSON.stringify({
-          mode: 'init',
-          outputDir: join(root, 'fail'),
-          httpPort: 0,
-          terminationLogPath: termination,
-          secrets: [secret],
-        }),
-      ],
-      env,
-    );
-    t.equal(run.code, 1, title);
-    collect(`agent logs: ${title}`, run.stdout + run.stderr);
-    collect(`termination line: ${title}`, await readFile(termination, 'utf8'));
-  }
-  for (const kind of ['throttle', 'error5xx', 'accessDenied', 'decryptFailure', 'drop'] as const) {
-    aws.faults.clear();
-    aws.faults.add({ kind });
-    const termination = join(root, `term-${kind}`);
-    const run = await runAgent(
-      [
-        '--config-json',
-        JSON.stringify({
-          mode: 'init',
-          initTimeout: '2s',
-          outputDir: join(root, 'fail'),
-          httpPort: 0,
-          terminationLogPath: termination,
-          secrets: [{ name: 'x', id: 'json' }],
-        }),
-      ],
-      env,
-    );
-    t.equal(run.code, 1, kind);
-    collect(`agent logs: ${kind}`, run.stdout + run.stderr);
-    collect(`termination line: ${kind}`, await readFile(termination, 'utf8'));
-  }
-  aws.faults.clear();
+  await Promise.all(
+    failing.map(async ([title, secret]) => {
+      t.equal(await failingInit(root, env, title, { secrets: [secret] }), 1, title);
+    }),
+  );
+  report();
+}
 
-  // 3. A sidecar: health, readiness, metrics before and after a rotation and an outage.
+/** 2. Init failures: every AWS fault, each against an endpoint of its own. */
+async function awsFaults(t: Test, root: string, extraEnv: Env): Promise<void> {
+  const kinds = ['throttle', 'error5xx', 'accessDenied', 'decryptFailure', 'drop'] as const;
+  await Promise.all(
+    kinds.map(async (kind) => {
+      const { aws, report } = await canaryEndpoint(t, `dev endpoint (${kind})`);
+      aws.faults.add({ kind });
+      const code = await failingInit(root, agentEnv(aws.url, extraEnv), kind, {
+        initTimeout: '2s',
+        secrets: [{ name: 'x', id: 'json' }],
+      });
+      t.equal(code, 1, kind);
+      report();
+    }),
+  );
+}
+
+/** 3. A sidecar: health, readiness, metrics before and after a rotation and an outage. */
+async function sidecarRun(
+  t: Test,
+  root: string,
+  aws: DevServer,
+  env: Env,
+  good: object,
+): Promise<void> {
   const port = await freePort();
   const sidecar = startAgent(
     [
@@ -183,8 +192,10 @@ t.test('a canary secret value appears nowhere the product speaks', async (t) => 
   for (const path of ['/healthz', '/readyz', '/metrics'])
     collect(`agent ${path}`, await get(`${base}${path}`));
   collect('agent sidecar logs', (await sidecar.stop()).stdout);
+}
 
-  // 4. The injector: admission responses, logs, metrics; inject output.
+/** 4. The injector: admission responses, logs, metrics; inject output. */
+async function injector(t: Test): Promise<void> {
   const ca = makeCa();
   const pair = makePair(ca);
   const certs = certDir();
@@ -243,10 +254,54 @@ t.test('a canary secret value appears nowhere the product speaks', async (t) => 
       join(import.meta.dirname, '..', 'manifests/examples/catalog/deployment.yaml'),
     ]),
   );
+}
+
+t.test('a canary secret value appears nowhere the product speaks', async (t) => {
+  const kube = await startKubeApiServer({ tls: false });
+  t.teardown(() => kube.close());
+  const { aws, report } = await canaryEndpoint(t, 'dev endpoint');
+  const root = await tempDir(t);
+  const kubeconfig = join(root, 'kubeconfig');
+  await writeFile(
+    kubeconfig,
+    `current-context: c\ncontexts: [{name: c, context: {cluster: k, user: u, namespace: shop}}]\nclusters: [{name: k, cluster: {server: "${kube.url}"}}]\nusers: [{name: u, user: {token: ${ADMIN_TOKEN}}}]\n`,
+  );
+  const extraEnv = { KUBECONFIG: kubeconfig, SECRETS_AGENT_LOG_LEVEL: 'debug' };
+  const env = agentEnv(aws.url, extraEnv);
+
+  // 1. A successful init with every kind of rendering and the Secret sink.
+  const good = {
+    mode: 'init',
+    outputDir: join(root, 'good'),
+    httpPort: 0,
+    terminationLogPath: join(root, 'good-termination'),
+    k8sSecret: { name: 'app' },
+    secrets: [
+      { name: 'json', id: 'json', extract: true },
+      { name: 'pw', id: 'json', key: 'password' },
+      { name: 'env', id: 'json', key: 'nested', format: 'env' },
+      { name: 'tpl', id: 'json', template: 'p={{ password }}' },
+      { name: 'plain', id: 'plain' },
+      { name: 'binary', id: 'binary' },
+    ],
+  };
+  const ok = await runAgent(['--config-json', JSON.stringify(good)], env);
+  t.equal(ok.code, 0, ok.stdout + ok.stderr);
+  collect('agent init logs', ok.stdout + ok.stderr);
+  t.match(await readFile(join(root, 'good', 'pw'), 'utf8'), CANARY, 'the files do hold it');
+
+  // The rest side by side: the sidecar mostly waits for its refresh.
+  await Promise.all([
+    sidecarRun(t, root, aws, env, good),
+    (async () => {
+      await renderingFailures(t, root, extraEnv);
+      await awsFaults(t, root, extraEnv);
+      await injector(t);
+    })(),
+  ]);
 
   // 5. What the other side saw: the dev endpoint's logs and request log, the API server's traffic.
-  collect('dev endpoint logs', devLogs.join(''));
-  collect('dev endpoint request log', JSON.stringify(aws.requests.list()));
+  report();
   collect('kubernetes API requests', JSON.stringify(kube.requests));
 
   t.ok(collected.size >= 20, `collected ${collected.size} sources`);

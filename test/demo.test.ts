@@ -1,31 +1,28 @@
 /** `npm start`'s demo: it shows the injection, the files, the Secret and the env vars, follows a rotation, and stops on Ctrl-C. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { freePort, ROOT } from './helpers/agent-process.ts';
 
-t.test('the demo runs the whole flow and follows a rotation', async (t) => {
-  const [devPort, agentPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [join(ROOT, 'cli/demo.ts')], {
-    env: {
-      ...process.env,
-      SECRETS_AGENT_DEV_PORT: String(devPort),
-      SECRETS_AGENT_HTTP_PORT: String(agentPort),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.teardown(() => child.kill('SIGKILL'));
+// Each demo has its own ports and directory: the cases run side by side, each mostly waiting
+// for an agent's 5 s refresh.
+t.jobs = 3;
+
+/** A demo's output so far, and a wait for a pattern in it, checked as output arrives: no polling. */
+function watchOutput(child: ChildProcess): {
+  out: () => string;
+  printed: (pattern: RegExp, ms?: number) => Promise<void>;
+} {
   let out = '';
-  // Waiters are checked as output arrives: no polling.
   const waiters = new Set<() => void>();
   const take = (d: Buffer): void => {
     out += d.toString();
     for (const check of waiters) check();
   };
-  child.stdout.on('data', take);
-  child.stderr.on('data', take);
-  const waitFor = (pattern: RegExp, ms = 30_000): Promise<void> =>
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
+  const printed = (pattern: RegExp, ms = 30_000): Promise<void> =>
     new Promise((resolve, reject) => {
       const check = (): void => {
         if (!pattern.test(out)) return;
@@ -40,48 +37,63 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
       waiters.add(check);
       check();
     });
+  return { out: () => out, printed };
+}
+
+t.test('the demo runs the whole flow and follows a rotation', async (t) => {
+  const [devPort, agentPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [join(ROOT, 'cli/demo.ts')], {
+    env: {
+      ...process.env,
+      SECRETS_AGENT_DEV_PORT: String(devPort),
+      SECRETS_AGENT_HTTP_PORT: String(agentPort),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  const { out: output, printed: waitFor } = watchOutput(child);
   await waitFor(/First fetch written/);
   await waitFor(/RETAIL_CATALOG_PERSISTENCE_PASSWORD=dev-catalog-password-change-me/);
   // The hints are printed after the first view: wait for their last line before reading them.
   await waitFor(/^ {2}rotate: +curl .*$/m);
-  t.match(out, /What the injector adds to manifests\/examples\/catalog/);
+  t.match(output(), /What the injector adds to manifests\/examples\/catalog/);
   t.match(
-    out,
+    output(),
     /demo adds {5}secrets-agent\.io\/refresh-interval: 5s/,
     'what the demo adds is said',
   );
-  t.match(out, /native sidecar: restartPolicy Always, startup probe \/readyz/);
+  t.match(output(), /native sidecar: restartPolicy Always, startup probe \/readyz/);
   t.match(
-    out,
+    output(),
     /env RETAIL_CATALOG_PERSISTENCE_USER <- Secret catalog-external-secret, key username/,
   );
   t.match(
-    out,
+    output(),
     /catalog: \{"username":"catalog_user","password":"dev-catalog-password-change-me"\}/,
   );
-  t.match(out, /password: dev-catalog-password-change-me/);
+  t.match(output(), /password: dev-catalog-password-change-me/);
   t.match(
-    out,
+    output(),
     /^ {4}db-endpoint: catalog-db\.cluster-abc\.us-east-1\.rds\.amazonaws\.com:3306$/m,
     'one SSM parameter',
   );
-  t.match(out, /^ {4}config\/feature-flags: \{"newCheckout":true\}$/m, 'a find- directory');
-  t.match(out, /^ {4}config\/search\/endpoint: https:\/\/search\.catalog\.internal$/m);
+  t.match(output(), /^ {4}config\/feature-flags: \{"newCheckout":true\}$/m, 'a find- directory');
+  t.match(output(), /^ {4}config\/search\/endpoint: https:\/\/search\.catalog\.internal$/m);
   t.match(
-    out,
+    output(),
     /^ {4}config\.search\.endpoint: https:\/\/search\.catalog\.internal$/m,
     'its Secret key',
   );
   t.match(
-    out,
+    output(),
     `metrics:   curl -s http://127.0.0.1:${agentPort}/metrics | grep ^secrets_agent`,
     'the metrics hint: curl -s, so the pipe shows only the lines',
   );
-  t.match(out, /Secrets Manager, SSM \+ STS \(secrets-agent dev\)/, 'dev serves SSM too');
+  t.match(output(), /Secrets Manager, SSM \+ STS \(secrets-agent dev\)/, 'dev serves SSM too');
   const metrics = await (await fetch(`http://127.0.0.1:${agentPort}/metrics`)).text();
   t.match(metrics, /^secrets_agent_ready 1$/m, 'the metrics URL it prints answers');
   // The rotation command it prints, run as printed.
-  const hint = /rotate: +curl -X PUT (\S+) -d '(\{.*\})'$/m.exec(out);
+  const hint = /rotate: +curl -X PUT (\S+) -d '(\{.*\})'$/m.exec(output());
   t.equal(hint?.[1], `http://127.0.0.1:${devPort}/_dev/secrets/eks-workshop-catalog-secret`);
   const body = JSON.parse(hint?.[2] ?? '{}') as { value?: { password?: string } };
   const rotated = body.value?.password ?? '';
@@ -93,7 +105,7 @@ t.test('the demo runs the whole flow and follows a rotation', async (t) => {
   child.kill('SIGINT');
   const code = await new Promise((resolve) => child.once('close', resolve));
   t.equal(code, 0, 'Ctrl-C stops everything cleanly');
-  t.match(out, /stopped\.\n$/);
+  t.match(output(), /stopped\.\n$/);
 });
 
 t.test('a busy port: a chosen one is a clear error, the default is replaced', async (t) => {
@@ -137,6 +149,8 @@ t.test('a busy port: a chosen one is a clear error, the default is replaced', as
 t.test('two demos at once: each has its own files and sees only its own rotations', async (t) => {
   const start = async (): Promise<{
     out: () => string;
+    /** Resolves once the output so far or to come matches. */
+    printed: (pattern: RegExp) => Promise<void>;
     dir: string;
     dev: number;
     agent: number;
@@ -156,26 +170,20 @@ t.test('two demos at once: each has its own files and sees only its own rotation
       child.kill('SIGINT');
       await closed;
     });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    await until(
-      () => /First fetch written/.test(out),
-      () => out,
-    );
-    const dir = /This run's files: +(\S+)/.exec(out)?.[1] ?? '';
-    return { out: () => out, dir, dev, agent };
+    const { out, printed } = watchOutput(child);
+    await printed(/First fetch written/);
+    const dir = /This run's files: +(\S+)/.exec(out())?.[1] ?? '';
+    return { out, printed, dir, dev, agent };
   };
-  const first = await start();
-  const second = await start();
+  const [first, second] = await Promise.all([start(), start()]);
   t.not(first.dir, second.dir, 'each run has a directory of its own');
   t.match(first.dir, /^\.demo\/run-/);
   const body = JSON.stringify({ value: { username: 'catalog_user', password: 'second-only' } });
   const url = `http://127.0.0.1:${second.dev}/_dev/secrets/eks-workshop-catalog-secret`;
   t.equal((await fetch(url, { method: 'PUT', body })).status, 200);
-  await until(() => /PASSWORD=second-only$/m.test(second.out()), second.out);
+  await second.printed(/PASSWORD=second-only$/m);
   // The first demo's agent refreshes after the rotation: were its files shared, it would now
-  // print a change it did not make.
+  // print a change it did not make. Its refresh shows only in its metrics: they are polled.
   const fetches = async (): Promise<number> => {
     const text = await (await fetch(`http://127.0.0.1:${first.agent}/metrics`)).text();
     return [...text.matchAll(/^secrets_agent_fetch_total\{[^}]*\} (\d+)$/gm)].reduce(
@@ -191,9 +199,9 @@ t.test('two demos at once: each has its own files and sees only its own rotation
   t.match(files, /dev-catalog-password-change-me/, "the first demo's files are its own");
 });
 
-/** Polls `done` (on the demo's own output or metrics) until it holds, or fails after 30 s. */
+/** Polls `done` (on the demo's metrics) until it holds, or fails after 30 s. */
 async function until(
-  done: () => boolean | Promise<boolean>,
+  done: () => Promise<boolean>,
   output: () => string,
   ms = 30_000,
 ): Promise<void> {

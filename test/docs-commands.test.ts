@@ -6,13 +6,17 @@
  * configuration copied with its port changed), so a test never takes 4566 or 9102 from anyone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { watch } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import t from 'tap';
 import { CLI, freePort, ROOT } from './helpers/agent-process.ts';
 
 const doc = await readFile(join(ROOT, 'docs', 'commands.md'), 'utf8');
+// The walk-throughs share nothing (their own directories and ports): side by side, the others
+// run while the first waits for the agent's refresh.
+t.jobs = 4;
 
 function section(title: string): string {
   const start = doc.indexOf(`\n## ${title}\n`);
@@ -100,7 +104,7 @@ async function background(
   return child;
 }
 
-/** Runs `line` until its output matches `want` (an event: the agent's next refresh). */
+/** Runs `line` until its output matches `want` (the metrics: nothing to watch but the port). */
 async function until(line: string, shell: Shell, want: RegExp, ms = 20_000): Promise<string> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -108,6 +112,40 @@ async function until(line: string, shell: Shell, want: RegExp, ms = 20_000): Pro
     if (want.test(stdout)) return stdout;
     if (Date.now() > deadline) throw new Error(`${line}: no ${want} in ${stdout}`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Runs `line`, a `cat FILE`, until its output matches `want`: again at each change in the file's
+ * directory (the agent swaps its files in there), not on a clock.
+ */
+async function whenFileShows(
+  line: string,
+  shell: Shell,
+  want: RegExp,
+  ms = 20_000,
+): Promise<string> {
+  const file = /^cat (\S+)$/.exec(line)?.[1];
+  if (file === undefined) throw new Error(`not a cat of one file: ${line}`);
+  let changed = (): void => undefined;
+  let dirty: boolean;
+  const watcher = watch(dirname(join(shell.cwd, file)), () => {
+    dirty = true;
+    changed();
+  });
+  const timer = setTimeout(() => changed(), ms);
+  const deadline = Date.now() + ms;
+  try {
+    for (;;) {
+      dirty = false;
+      const { stdout } = await sh(line, shell);
+      if (want.test(stdout)) return stdout;
+      if (Date.now() > deadline) throw new Error(`${line}: no ${want} in ${stdout}`);
+      if (!dirty) await new Promise<void>((resolve) => (changed = resolve));
+    }
+  } finally {
+    clearTimeout(timer);
+    watcher.close();
   }
 }
 
@@ -161,7 +199,7 @@ t.test('Running the agent against dev: every command, as documented', async (t) 
   t.match(check, /^sleep \d+; cat \S+$/);
   // The doc waits a refresh interval with sleep; the test waits for the file itself.
   const cat = check.replace(/^sleep \d+; /, '');
-  t.equal((await until(cat, shell, new RegExp(`^${value}$`))).trim(), value);
+  t.equal((await whenFileShows(cat, shell, new RegExp(`^${value}$`))).trim(), value);
 });
 
 t.test(

@@ -111,6 +111,7 @@ t.test('the summary: skips with reasons, failures with where and what, the closi
   );
   t.match(text, /^FAIL test\/c\.test\.ts\n {4}exitCode: 3$/m);
   t.match(text, /^ {5}4\.0 s {2}test\/d\.test\.ts$/m, 'the slowest file first');
+  t.match(text, /^ {5}4\.2 s {2}all files added up/m, "and every file's time, added up");
   t.match(text, /^4 test files, 2 failed\. Success is 0 failed\.$/m);
   t.equal(text.trimEnd().split('\n').at(-1), '4 passed, 3 failed, 2 skipped');
   t.end();

@@ -118,7 +118,6 @@ function checkMemory(t: Test, stdout: string, result: Record<string, unknown>): 
 export const OWN_FILE: Readonly<Record<string, string>> = {
   memory: 'memory',
   webhook: 'webhook',
-  connections: 'webhook',
   fleet: 'fleet',
 };
 
