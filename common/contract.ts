@@ -206,7 +206,7 @@ export const POD_ANNOTATIONS = {
   'agent-cpu-limit': { reach: 'injector', default: 'none', doc: "the agent's CPU limit" },
   'agent-memory-limit': {
     reach: 'injector',
-    default: '`128Mi`',
+    default: '`64Mi`',
     doc: "the agent's memory limit",
   },
   'run-as-user': { reach: 'injector', default: 'see _Files and users_', doc: "the agent's user" },

@@ -48,12 +48,13 @@ export const DEFAULT_INJECTOR_OPTIONS: InjectorOptions = Object.freeze({
   agentPort: 9102,
   resources: Object.freeze({
     // Memory as bench/memory.ts measures it (docs/performance.md, Memory): the sidecar's working
-    // set with 100 secrets peaks under the request (~29 MiB cold, ~24 MiB each of 50 side by
-    // side); the limit holds a cold start (the page cache of the Node binary counts against it)
-    // with the volume full, with room to spare.
+    // set is ~21-23 MiB once ready (~22 MiB each of 50 side by side) and settles near 31 MiB
+    // with 100 secrets all rotated at every 5 s refresh: under the request. The limit holds a
+    // cold start from a disk with the kernel's default readahead (the page cache of the Node
+    // binary counts against it) with the volume full: within 2x of unlimited down to 48Mi.
     requests: Object.freeze({ cpu: '10m', memory: '32Mi' }),
     // No CPU limit: a throttled agent only fetches late; memory is what must stay bounded.
-    limits: Object.freeze({ memory: '128Mi' }),
+    limits: Object.freeze({ memory: '64Mi' }),
   }),
   volumeSizeLimit: '16Mi',
   fallbackUser: 65532,

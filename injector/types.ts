@@ -152,12 +152,13 @@ export const AGENT_COMMAND = 'agent';
  * NODE_OPTIONS of the injected agents, by how long the agent runs, in the container's env where
  * the pod spec shows it (V8 flags cannot follow the entrypoint). A sidecar stays and waits on
  * the network, not on JavaScript: `--jitless` (V8 interprets, compiles no machine code) takes
- * ~3 MiB off its working set. An init agent exits within a second and runs with Node's
+ * ~3 MiB off its working set, and a 1 MiB semi-space (young objects collected more often)
+ * ~2 MiB more. An init agent exits within a second and runs with Node's
  * defaults. (bench/memory.ts, bench/startup.ts, docs/performance.md.)
  */
 export const AGENT_NODE_OPTIONS = Object.freeze({
   init: undefined,
-  sidecar: '--jitless',
+  sidecar: '--jitless --max-semi-space-size=1',
 }) satisfies Readonly<Record<'init' | 'sidecar', string | undefined>>;
 
 export const ANNOTATION_PREFIX = 'secrets-agent.io/';

@@ -324,7 +324,7 @@ t.test('the default options are what the README says', (t) => {
     image: 'secrets-agent:0.1.0',
     nativeSidecar: true,
     agentPort: 9102,
-    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } },
     volumeSizeLimit: '16Mi',
     fallbackUser: 65532,
   });

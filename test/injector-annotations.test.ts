@@ -94,7 +94,7 @@ t.test('defaults (never written back into the annotations)', (t) => {
   t.same(plan.targets, ['setup', 'app', 'proxy'], 'all containers and init containers');
   t.equal(plan.runAsUser, 65532);
   t.equal(plan.runAsGroup, 65532);
-  t.same(plan.resources, { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } });
+  t.same(plan.resources, { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } });
   t.same(plan.config, {
     mode: 'sidecar',
     outputDir: '/secrets',
@@ -450,7 +450,7 @@ t.test('resources: quantities and request/limit pairs', (t) => {
   );
   t.same(agentResources({ 'agent-cpu-limit': '5m' }, defaults), {
     requests: { cpu: '5m', memory: '32Mi' },
-    limits: { memory: '128Mi', cpu: '5m' },
+    limits: { memory: '64Mi', cpu: '5m' },
   });
   t.end();
 });

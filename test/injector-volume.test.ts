@@ -138,8 +138,8 @@ t.test('the figures docs/limits.md gives', (t) => {
   );
   t.equal(
     find.outcome === 'injected' ? agentContainer(find.pod)?.resources?.limits?.['memory'] : '',
-    '238Mi',
-    'its memory limit: 128Mi and the 110Mi the volume adds',
+    '174Mi',
+    'its memory limit: 64Mi and the 110Mi the volume adds',
   );
   const two = injectPod(
     podOf([
