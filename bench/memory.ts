@@ -551,9 +551,9 @@ const FLAG_SETS: readonly string[] = process.env['BENCH_MEMORY_FLAG_SETS']?.spli
   ...(QUICK
     ? []
     : [
-        AGENT_NODE_OPTIONS.sidecar,
+        '--jitless',
         '--max-semi-space-size=1',
-        `${AGENT_NODE_OPTIONS.sidecar} --max-semi-space-size=1`,
+        AGENT_NODE_OPTIONS.sidecar,
       ]),
 ];
 const flagRuns = new Map<string, number | null>();
