@@ -548,13 +548,7 @@ if (cold && unlimitedReady !== null) {
 const FLAG_SETS: readonly string[] = process.env['BENCH_MEMORY_FLAG_SETS']?.split(';') ?? [
   '',
   // The quick run (in the test suite) measures only the sidecar without flags beside the rest.
-  ...(QUICK
-    ? []
-    : [
-        '--jitless',
-        '--max-semi-space-size=1',
-        AGENT_NODE_OPTIONS.sidecar,
-      ]),
+  ...(QUICK ? [] : ['--jitless', '--max-semi-space-size=1', AGENT_NODE_OPTIONS.sidecar]),
 ];
 const flagRuns = new Map<string, number | null>();
 const moduleRuns = new Map<string, number | null>();
