@@ -3,8 +3,14 @@
  * (canonical request → string to sign → signing key) to check a request signed with keys the
  * emulator knows.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import {
+  canonicalPath,
+  canonicalQuery,
+  sha256Hex,
+  signatureOf,
+} from '../agent/source/lean/sigv4.ts';
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 
@@ -61,13 +67,7 @@ function computeSignature(
   secretAccessKey: string,
 ): string {
   const amzDate = headerValue(request.headers, 'x-amz-date') ?? '';
-  const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
-  const stringToSign = [ALGORITHM, amzDate, scope, sha256Hex(canonicalRequest(request, auth))].join(
-    '\n',
-  );
-  let key: Buffer = hmac(`AWS4${secretAccessKey}`, auth.date);
-  for (const part of [auth.region, auth.service, 'aws4_request']) key = hmac(key, part);
-  return createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
+  return signatureOf(secretAccessKey, auth, auth.date, amzDate, canonicalRequest(request, auth));
 }
 
 function canonicalRequest(request: SignedRequest, auth: ParsedAuthorization): string {
@@ -89,61 +89,9 @@ function canonicalRequest(request: SignedRequest, auth: ParsedAuthorization): st
   ].join('\n');
 }
 
-/** Non-S3 services normalise the path and encode it once more, as the signers do. */
-function canonicalPath(path: string): string {
-  const segments: string[] = [];
-  for (const segment of path.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') segments.pop();
-    else segments.push(segment);
-  }
-  const joined = `/${segments.join('/')}${segments.length > 0 && path.endsWith('/') ? '/' : ''}`;
-  return escapeUri(joined).replace(/%2F/g, '/');
-}
-
-function canonicalQuery(query: string): string {
-  if (query === '') return '';
-  const pairs = query
-    .split('&')
-    .filter((p) => p !== '')
-    .map((p) => {
-      const eq = p.indexOf('=');
-      const key = decode(eq < 0 ? p : p.slice(0, eq));
-      const value = eq < 0 ? '' : decode(p.slice(eq + 1));
-      return [escapeUri(key), escapeUri(value)] as const;
-    });
-  pairs.sort(([ak, av], [bk, bv]) =>
-    ak === bk ? (av < bv ? -1 : av > bv ? 1 : 0) : ak < bk ? -1 : 1,
-  );
-  return pairs.map(([k, v]) => `${k}=${v}`).join('&');
-}
-
-function decode(s: string): string {
-  try {
-    return decodeURIComponent(s.replace(/\+/g, '%20'));
-  } catch {
-    return s;
-  }
-}
-
-function escapeUri(s: string): string {
-  return encodeURIComponent(s).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
-}
-
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
   if (v === undefined) return undefined;
   const joined = Array.isArray(v) ? v.join(',') : v;
   return joined.trim().replace(/\s+/g, ' ');
-}
-
-function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data, 'utf8').digest();
-}
-
-function sha256Hex(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }

@@ -58,21 +58,39 @@ export function signRequest(request: RequestToSign, scope: Scope): Record<string
     names.join(';'),
     sha256Hex(request.body),
   ].join('\n');
-  const credentialScope = `${day}/${scope.region}/${scope.service}/aws4_request`;
-  const stringToSign = [ALGORITHM, amzDate, credentialScope, sha256Hex(canonical)].join('\n');
-  const signature = createHmac('sha256', signingKey(scope, day))
-    .update(stringToSign, 'utf8')
-    .digest('hex');
+  const signature = signatureOf(scope.credentials.secretAccessKey, scope, day, amzDate, canonical);
   headers['authorization'] =
-    `${ALGORITHM} Credential=${scope.credentials.accessKeyId}/${credentialScope}, ` +
+    `${ALGORITHM} Credential=${scope.credentials.accessKeyId}/${credentialScope(scope, day)}, ` +
     `SignedHeaders=${names.join(';')}, Signature=${signature}`;
   return headers;
 }
 
-function signingKey(scope: Scope, day: string): Buffer {
-  let key = hmac(`AWS4${scope.credentials.secretAccessKey}`, day);
+/** `yyyymmdd/region/service/aws4_request`. */
+function credentialScope(scope: Pick<Scope, 'region' | 'service'>, day: string): string {
+  return `${day}/${scope.region}/${scope.service}/aws4_request`;
+}
+
+/**
+ * The signature of a canonical request: the string to sign, HMAC'd with the key derived from the
+ * secret for the day, region and service. The signer here and the dev endpoint's check
+ * (dev/sigv4.ts) both use it.
+ */
+export function signatureOf(
+  secretAccessKey: string,
+  scope: Pick<Scope, 'region' | 'service'>,
+  day: string,
+  amzDate: string,
+  canonicalRequest: string,
+): string {
+  const stringToSign = [
+    ALGORITHM,
+    amzDate,
+    credentialScope(scope, day),
+    sha256Hex(canonicalRequest),
+  ].join('\n');
+  let key = hmac(`AWS4${secretAccessKey}`, day);
   for (const part of [scope.region, scope.service, 'aws4_request']) key = hmac(key, part);
-  return key;
+  return createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
 }
 
 /** Values trimmed, inner runs of spaces made one, as the canonical form asks. */
@@ -81,7 +99,7 @@ function trimValue(value: string): string {
 }
 
 /** The path's segments normalised (`.` and `..` resolved, empty ones dropped), encoded again. */
-function canonicalPath(path: string): string {
+export function canonicalPath(path: string): string {
   const segments: string[] = [];
   for (const segment of path.split('/')) {
     if (segment === '' || segment === '.') continue;
@@ -93,7 +111,7 @@ function canonicalPath(path: string): string {
 }
 
 /** Pairs decoded, then encoded the one way AWS does, sorted by name then value. */
-function canonicalQuery(query: string): string {
+export function canonicalQuery(query: string): string {
   if (query === '') return '';
   const pairs = query
     .split('&')
@@ -132,6 +150,6 @@ function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
-function sha256Hex(data: string | Buffer): string {
+export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
