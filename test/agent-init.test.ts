@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startDevServer, type DevServer } from '../dev/server.ts';
 import { INIT_ATTEMPTS_FOR_PERMANENT_ERRORS, terminationMessage } from '../agent/agent.ts';
-import { agentEnv, runAgent, webIdentityToken } from './helpers/agent-process.ts';
+import { agentEnv, irsaEnv, runAgent, webIdentityToken } from './helpers/agent-process.ts';
 import { agentRig } from './helpers/agent-rig.ts';
 import { AgentClock } from './helpers/virtual-time.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
@@ -283,14 +283,7 @@ t.test('a denied BatchGetSecretValue falls back to GetSecretValue per secret', a
   const server = await devServer(t);
   server.faults.add({ kind: 'accessDenied', operation: 'BatchGetSecretValue' });
   const root = await tempDir(t);
-  const tokenFile = join(root, 'token');
-  await writeFile(tokenFile, webIdentityToken());
-  const env = agentEnv(server.url, {
-    AWS_ROLE_ARN: ROLE,
-    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-  });
-  delete env['AWS_ACCESS_KEY_ID'];
-  delete env['AWS_SECRET_ACCESS_KEY'];
+  const env = irsaEnv(server.url, root, ROLE);
   const out = join(root, 'secrets');
   const run = await runAgent(
     [

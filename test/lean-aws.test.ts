@@ -7,11 +7,11 @@
  * and why: never for secrets by name.
  */
 import { spawn } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { startDevServer, type DevServer } from '../dev/server.ts';
-import { agentEnv, ROOT, runAgent, webIdentityToken } from './helpers/agent-process.ts';
+import { agentEnv, irsaEnv, ROOT, runAgent } from './helpers/agent-process.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 const SECRETS = Array.from({ length: 20 }, (_, i) => ({ name: `app/s${i}`, value: `v${i}` }));
@@ -97,16 +97,7 @@ t.test('20 secrets by name with environment keys: read without loading the SDK',
 
 t.test('IRSA: the token exchanged at STS by the lean chain, once, and no SDK', async (t) => {
   const server = await devServer(t);
-  const dir = await tempDir(t);
-  const tokenFile = join(dir, 'token');
-  await writeFile(tokenFile, webIdentityToken());
-  const env = agentEnv(server.url, {
-    AWS_ROLE_ARN: ROLE,
-    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
-    AWS_ENDPOINT_URL_STS: server.url,
-  });
-  delete env['AWS_ACCESS_KEY_ID'];
-  delete env['AWS_SECRET_ACCESS_KEY'];
+  const env = irsaEnv(server.url, await tempDir(t), ROLE, { AWS_ENDPOINT_URL_STS: server.url });
   const run = await runRecorded(
     t,
     SECRETS.map((s, i) => ({ name: `s${i}`, id: s.name })),

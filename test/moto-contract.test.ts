@@ -13,7 +13,7 @@
  */
 import { request as httpRequest, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { parseSeed } from '../dev/seed.ts';
@@ -22,6 +22,7 @@ import {
   agentEnv,
   eventually,
   freePort,
+  irsaEnv,
   runAgent,
   startAgent,
   webIdentityToken,
@@ -225,13 +226,7 @@ async function environment(
   endpoint: string,
   s: Scenario,
 ): Promise<Record<string, string>> {
-  const env = agentEnv(endpoint);
-  if (s.irsa !== true) return env;
-  const tokenFile = join(await tempDir(t), 'token');
-  await writeFile(tokenFile, webIdentityToken());
-  delete env['AWS_ACCESS_KEY_ID'];
-  delete env['AWS_SECRET_ACCESS_KEY'];
-  return { ...env, AWS_ROLE_ARN: ROLE, AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile };
+  return s.irsa === true ? irsaEnv(endpoint, await tempDir(t), ROLE) : agentEnv(endpoint);
 }
 
 async function runInit(t: Test, upstream: string, s: Scenario): Promise<Outcome> {

@@ -4,7 +4,7 @@
  * (`npm test` builds the bundle first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { AGENT_COMMAND, AGENT_NODE_OPTIONS } from '../../injector/types.ts';
@@ -54,6 +54,28 @@ export function agentEnv(
     AWS_SECRET_ACCESS_KEY: 'static-dev-secret-key',
     ...extra,
   };
+}
+
+/**
+ * The environment of an agent with IRSA's identity: the role and a web identity token written
+ * into `dir` (the projected token's file in a pod), and no static keys.
+ */
+export function irsaEnv(
+  endpoint: string,
+  dir: string,
+  role: string,
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, webIdentityToken());
+  const env = agentEnv(endpoint, {
+    AWS_ROLE_ARN: role,
+    AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+    ...extra,
+  });
+  delete env['AWS_ACCESS_KEY_ID'];
+  delete env['AWS_SECRET_ACCESS_KEY'];
+  return env;
 }
 
 export interface AgentRun {
