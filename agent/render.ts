@@ -194,15 +194,21 @@ function jsonType(value: Json): string {
 // ---- key: JMESPath ----
 
 /** Compiled expressions by source text: specs are fixed at start, and every refresh renders. */
-const expressions = new Map<string, ExpressionNode>();
+const expressions = new Map<string, CompiledKey>();
 
-function compileKey(spec: SecretSpec, expression: string): ExpressionNode {
+/** An expression compiled, and whether it runs without the timeout (isLinearExpression). */
+interface CompiledKey {
+  readonly node: ExpressionNode;
+  readonly linear: boolean;
+}
+
+function compileKey(spec: SecretSpec, expression: string): CompiledKey {
   boundJmesPathFunctions();
   const cached = expressions.get(expression);
   if (cached !== undefined) return cached;
-  let compiled: ExpressionNode;
+  let node: ExpressionNode;
   try {
-    compiled = compileJmesPath(expression);
+    node = compileJmesPath(expression);
   } catch (err) {
     // Lexer and parser messages quote only the expression, which is configuration.
     throw fail(
@@ -211,6 +217,7 @@ function compileKey(spec: SecretSpec, expression: string): ExpressionNode {
       `"${expression}" is not a valid JMESPath expression: ${errorMessage(err)}`,
     );
   }
+  const compiled = { node, linear: isLinearExpression(node) };
   expressions.set(expression, compiled);
   return compiled;
 }
@@ -249,8 +256,8 @@ function select(spec: SecretSpec, expression: string, text: string): Json {
   const data = parseJson(spec, text, 'key');
   let result: Json;
   try {
-    const search = (): Json => TreeInterpreter.search(compiled, data);
-    result = isLinearExpression(compiled) ? search() : withinTime(search);
+    const search = (): Json => TreeInterpreter.search(compiled.node, data);
+    result = compiled.linear ? search() : withinTime(search);
     checkExpandedSize(result);
   } catch (err) {
     if (err instanceof BudgetError) throw fail(spec, 'key', `"${expression}" ${err.message}`);

@@ -38,7 +38,7 @@ import { child, index, ROOT, type FieldPath } from './field.ts';
 import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
 import * as ids from './source-ids.ts';
-import { loadTemplateEngine, templateProblem, type TemplateEngine } from './template.ts';
+import { loadTemplateEngine, templateChecker, type TemplateEngine } from './template.ts';
 
 export const MODES = ['init', 'sidecar'] as const;
 export type Mode = (typeof MODES)[number];
@@ -246,7 +246,8 @@ export type ConfigCheck =
 /** The context every field check gets. */
 interface Ctx extends FieldCtx {
   readonly problems: Problems;
-  readonly templates: TemplateEngine | undefined;
+  /** Why a template does not compile (templateChecker), where the engine is loaded. */
+  readonly templateProblem: ((source: string) => string | undefined) | undefined;
   /** Whether the document names a Kubernetes Secret (which `extract` needs). */
   readonly k8sSecret: boolean;
 }
@@ -282,8 +283,8 @@ function jmesPath(value: string): string | undefined {
 
 function template(ctx: Ctx): (value: string) => string | undefined {
   return (value) => {
-    if (ctx.templates === undefined) throw new Error('the template engine was not loaded');
-    const problem = templateProblem(ctx.templates, value);
+    if (ctx.templateProblem === undefined) throw new Error('the template engine was not loaded');
+    const problem = ctx.templateProblem(value);
     return problem === undefined ? undefined : `is not a valid template: ${problem}`;
   };
 }
@@ -613,7 +614,7 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
   }
   const ctx: Ctx = {
     problems: new Problems(),
-    templates,
+    templateProblem: templates === undefined ? undefined : templateChecker(templates),
     k8sSecret: raw['k8sSecret'] !== undefined,
   };
   checkKeys(raw, CONFIG_FIELDS, ROOT, ctx);

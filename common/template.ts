@@ -47,28 +47,31 @@ export function loadTemplateEngine(): Promise<TemplateEngine> {
   return loading;
 }
 
-/** What each engine found for each template source, so one template named by many secrets
- * (and checked again by the agent that renders it) is compiled once. */
-const checked = new WeakMap<TemplateEngine, Map<string, string | undefined>>();
-
 /**
  * Why `source` does not compile, or undefined when it does. precompile() runs the whole compiler
  * (compile() is lazy), so every template-only error (syntax, unknown helper) surfaces here; its
- * messages quote only the template. Remembered per source: a configuration's templates are
- * bounded in number and size.
+ * messages quote only the template.
  */
 export function templateProblem(engine: TemplateEngine, source: string): string | undefined {
-  let known = checked.get(engine);
-  if (known === undefined) checked.set(engine, (known = new Map<string, string | undefined>()));
-  if (known.has(source)) return known.get(source);
-  let problem: string | undefined;
   try {
     engine.precompile(source, TEMPLATE_OPTIONS);
+    return undefined;
   } catch (err) {
-    problem = oneLine(err instanceof Error ? err.message : String(err));
+    return oneLine(err instanceof Error ? err.message : String(err));
   }
-  known.set(source, problem);
-  return problem;
+}
+
+/**
+ * templateProblem for one configuration's check: a template named by many secrets is compiled
+ * once. Made per check, so what it remembers is bounded by that configuration (a webhook checks
+ * every pod's templates: nothing is kept from one pod to the next).
+ */
+export function templateChecker(engine: TemplateEngine): (source: string) => string | undefined {
+  const known = new Map<string, string | undefined>();
+  return (source) => {
+    if (!known.has(source)) known.set(source, templateProblem(engine, source));
+    return known.get(source);
+  };
 }
 
 /**

@@ -131,7 +131,8 @@ async function fromWebIdentity(options: LeanCredentialOptions): Promise<Credenti
   return assumeRoleWithWebIdentity({
     endpoint,
     roleArn: env['AWS_ROLE_ARN'] ?? '',
-    sessionName: env['AWS_ROLE_SESSION_NAME'] || `aws-sdk-js-session-${Date.now()}`,
+    sessionName:
+      env['AWS_ROLE_SESSION_NAME'] || `aws-sdk-js-session-${(options.now ?? Date.now)()}`,
     token,
     http: options.http,
     timeoutMs: options.requestTimeoutMs,
