@@ -18,6 +18,7 @@ import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { compileTemplate, loadTemplateEngine, TemplateError } from './template.ts';
 import type { CompiledTemplate } from './template.ts';
 import type { SecretValue } from './types.ts';
+import { plainTemplate } from '../common/template.ts';
 import { loadYaml } from '../common/yaml.ts';
 
 // ---- engines loaded on demand ----
@@ -31,7 +32,8 @@ let yamlStringify: typeof StringifyYaml | undefined;
 
 /** Loads the engines `specs` need. The agent calls it once, before its first cycle. */
 export async function prepareRenderer(specs: readonly SecretSpec[]): Promise<void> {
-  if (specs.some((s) => s.template !== undefined)) await loadTemplateEngine();
+  if (specs.some((s) => s.template !== undefined && plainTemplate(s.template) === undefined))
+    await loadTemplateEngine();
   if (specs.some((s) => s.format === 'yaml')) {
     yamlStringify ??= (await loadYaml()).stringify;
   }

@@ -11,6 +11,12 @@
 import {
   isLinearTemplate,
   loadTemplateEngine as loadEngine,
+  inMissingValue,
+  missingField,
+  notAnObject,
+  placeText,
+  plainTemplate,
+  renderPlain,
   TEMPLATE_OPTIONS,
   TemplateError,
   templateProblem,
@@ -72,6 +78,13 @@ function engine(): Environment {
 
 /** Compiles a template once; syntax errors (and unknown helpers) are thrown now, not at first use. */
 export function compileTemplate(source: string): CompiledTemplate {
+  const plain = plainTemplate(source);
+  if (plain !== undefined) return { linear: true, render: (data) => renderPlain(plain, data) };
+  return compileWithEngine(source);
+}
+
+/** compileTemplate through Handlebars, whatever the template (a plain one included). */
+export function compileWithEngine(source: string): CompiledTemplate {
   const hb = engine();
   const problem = templateProblem(hb, source);
   if (problem !== undefined) throw new TemplateError(`invalid template: ${problem}`);
@@ -91,34 +104,39 @@ export function compileTemplate(source: string): CompiledTemplate {
 
 const MISSING_FIELD = /^"(.+?)" not defined in /;
 const NOT_AN_OBJECT = /^Cannot use 'in' operator to search for '(.+?)' in /;
+const IN_MISSING = /^Cannot read properties of (?:null|undefined) \(reading '(.+?)'\)/;
 const HELPER_MISUSE =
   /^(?:Must pass iterator to #each|#\w+ requires exactly one argument|The partial [\w.-]+ could not be found|json takes exactly one value, as in \{\{json field\}\})/;
 
 /** Turns a render-time error into one that names the template's field, never the data. */
 function safeRenderError(err: unknown, source: string): TemplateError {
   const message = err instanceof Error ? err.message : '';
-  const at = location(err);
   // A field name is only repeated when the template itself contains it: then it is template text.
   const missing = MISSING_FIELD.exec(message)?.[1];
   if (missing !== undefined && source.includes(missing)) {
-    return new TemplateError(`field "${missing}"${at} is not in the secret`);
+    const { line, column } = location(err);
+    return missingField(missing, line, column);
   }
   const notObject = NOT_AN_OBJECT.exec(message)?.[1];
-  if (notObject !== undefined && source.includes(notObject)) {
-    return new TemplateError(
-      `field "${notObject}" is looked up inside a value that is not an object`,
-    );
-  }
+  if (notObject !== undefined && source.includes(notObject)) return notAnObject(notObject);
+  const inMissing = IN_MISSING.exec(message)?.[1];
+  if (inMissing !== undefined && source.includes(inMissing)) return inMissingValue(inMissing);
   const misuse = HELPER_MISUSE.exec(message)?.[0];
-  if (misuse !== undefined) return new TemplateError(`${misuse}${at}`);
+  if (misuse !== undefined) return new TemplateError(`${misuse}${where(err)}`);
   const kind = err instanceof Error ? err.name : typeof err;
   return new TemplateError(`rendering failed (${kind})`);
 }
 
-function location(err: unknown): string {
-  if (typeof err !== 'object' || err === null) return '';
+/** Where Handlebars says it failed: line from 1, column from 1 (it counts columns from 0). */
+function location(err: unknown): { line?: number; column?: number } {
+  if (typeof err !== 'object' || err === null) return {};
   const { lineNumber, column } = err as { lineNumber?: unknown; column?: unknown };
   return typeof lineNumber === 'number' && typeof column === 'number'
-    ? ` (line ${lineNumber}, column ${column + 1})`
-    : '';
+    ? { line: lineNumber, column: column + 1 }
+    : {};
+}
+
+function where(err: unknown): string {
+  const { line, column } = location(err);
+  return placeText(line, column);
 }

@@ -38,7 +38,12 @@ import { child, index, ROOT, type FieldPath } from './field.ts';
 import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
 import * as ids from './source-ids.ts';
-import { loadTemplateEngine, templateChecker, type TemplateEngine } from './template.ts';
+import {
+  loadTemplateEngine,
+  plainTemplate,
+  templateChecker,
+  type TemplateEngine,
+} from './template.ts';
 
 export const MODES = ['init', 'sidecar'] as const;
 export type Mode = (typeof MODES)[number];
@@ -283,6 +288,7 @@ function jmesPath(value: string): string | undefined {
 
 function template(ctx: Ctx): (value: string) => string | undefined {
   return (value) => {
+    if (plainTemplate(value) !== undefined) return undefined;
     if (ctx.templateProblem === undefined) throw new Error('the template engine was not loaded');
     const problem = ctx.templateProblem(value);
     return problem === undefined ? undefined : `is not a valid template: ${problem}`;
@@ -593,10 +599,20 @@ function parseLocal(
   };
 }
 
-/** Whether a configuration document holds a template (so the template engine is needed). */
+/**
+ * Whether a configuration document holds a template that is not plain (common/template.ts), so
+ * the template engine is needed to check it.
+ */
 export function needsTemplateEngine(raw: unknown): boolean {
   const secrets = isObject(raw) ? raw['secrets'] : undefined;
-  return Array.isArray(secrets) && secrets.some((s) => isObject(s) && s['template'] !== undefined);
+  return (
+    Array.isArray(secrets) &&
+    secrets.some((s) => isObject(s) && s['template'] !== undefined && !isPlain(s['template']))
+  );
+}
+
+function isPlain(template: unknown): boolean {
+  return typeof template === 'string' && plainTemplate(template) !== undefined;
 }
 
 /**

@@ -103,6 +103,137 @@ export function isLinearTemplate(engine: TemplateEngine, source: string): boolea
 }
 
 /**
+ * A plain template: text and at most LINEAR_TEMPLATE_FIELDS `{{ field }}` references of simple
+ * names (`{{username}}`, `{{ db.host }}`), nothing else. It is recognised, checked and rendered
+ * without loading Handlebars, with Handlebars' own result and errors (test/template-plain.test.ts
+ * holds the two to each other on generated templates and data). Anything else goes to Handlebars.
+ */
+export interface PlainTemplate {
+  /** Text and references, in order. */
+  readonly parts: readonly (string | PlainField)[];
+}
+
+interface PlainField {
+  /** The names from the root down (`db.host` → ['db', 'host']). */
+  readonly path: readonly string[];
+  /** Where the name starts, as Handlebars reports it: line from 1, column from 1. */
+  readonly line: number;
+  readonly column: number;
+}
+
+/** `{{`, spaces, a dotted name, spaces, `}}` not followed by a third brace. */
+const PLAIN_TAG = /^\{\{ *([A-Za-z_$][\w$-]*(?:\.[A-Za-z_$][\w$-]*)*) *\}\}(?!\})/;
+
+/**
+ * Names a plain template may not use: Handlebars' keywords and helpers (a helper call is not a
+ * field), and anything a JSON value inherits (`length`, `constructor`, `__proto__`): Handlebars
+ * answers those by its prototype rules, not as fields.
+ */
+function reservedName(name: string): boolean {
+  return (
+    ['this', 'else', 'true', 'false', 'null', 'undefined', 'log', 'json'].includes(name) ||
+    HELPER_NAMES.has(name) ||
+    [{}, [], Object(''), Object(0), Object(false), Function.prototype].some((v) => name in v)
+  );
+}
+
+/** The helpers every Handlebars environment starts with. */
+const HELPER_NAMES: ReadonlySet<string> = new Set([
+  'blockHelperMissing',
+  'each',
+  'helperMissing',
+  'if',
+  'lookup',
+  'unless',
+  'with',
+]);
+
+/** The parts of `source` when it is a plain template; undefined when Handlebars must read it. */
+export function plainTemplate(source: string): PlainTemplate | undefined {
+  // A NUL, a carriage return (its own line count) or an escaped `\{{` is Handlebars' to read.
+  if (/[\0\r]|\\\{\{/.test(source)) return undefined;
+  const parts: (string | PlainField)[] = [];
+  let line = 1;
+  let lineStart = 0;
+  let at = 0;
+  let fields = 0;
+  while (at < source.length) {
+    const open = source.indexOf('{{', at);
+    const text = source.slice(at, open === -1 ? source.length : open);
+    if (text !== '') parts.push(text);
+    if (open === -1) break;
+    const tag = PLAIN_TAG.exec(source.slice(open, open + LIMIT_TAG_LENGTH));
+    const name = tag?.[1];
+    if (tag === null || name === undefined) return undefined;
+    const path = name.split('.');
+    if (path.some(reservedName)) return undefined;
+    for (let i = source.indexOf('\n', lineStart); i !== -1 && i < open;) {
+      line += 1;
+      lineStart = i + 1;
+      i = source.indexOf('\n', lineStart);
+    }
+    const nameAt = open + tag[0].indexOf(name);
+    parts.push({ path, line, column: nameAt - lineStart + 1 });
+    fields += 1;
+    if (fields > LINEAR_TEMPLATE_FIELDS) return undefined;
+    at = open + tag[0].length;
+  }
+  return { parts };
+}
+
+/** A plain tag is short; one longer than this goes to Handlebars (and the scan stays linear). */
+const LIMIT_TAG_LENGTH = 256;
+
+/**
+ * Renders a plain template as Handlebars does in strict mode: each name but the last is looked
+ * up inside what the one before found (nothing inside a missing or null value), the last must
+ * exist; null writes nothing and anything else its text. Errors name the template's field, never the data.
+ */
+export function renderPlain(template: PlainTemplate, data: unknown): string {
+  let out = '';
+  for (const part of template.parts) {
+    // As Handlebars writes a value: JavaScript's own string conversion (`1,2`, `[object Object]`).
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string
+    out += typeof part === 'string' ? part : String(fieldValue(part, data) ?? '');
+  }
+  return out;
+}
+
+function fieldValue(field: PlainField, data: unknown): unknown {
+  let value = data;
+  const last = field.path.length - 1;
+  for (const name of field.path.slice(0, last)) {
+    if (value === null || value === undefined) throw inMissingValue(name);
+    value = (value as Record<string, unknown>)[name];
+  }
+  const name = field.path[last] ?? '';
+  if (!value) throw missingField(name, field.line, field.column);
+  if (typeof value !== 'object') throw notAnObject(name);
+  if (!(name in value)) throw missingField(name, field.line, field.column);
+  return (value as Record<string, unknown>)[name];
+}
+
+/** A field the secret does not have, where the template names it. */
+export function missingField(name: string, line?: number, column?: number): TemplateError {
+  return new TemplateError(`field "${name}"${placeText(line, column)} is not in the secret`);
+}
+
+/** ` (line L, column C)`, both counted from 1, or nothing when the place is not known. */
+export function placeText(line?: number, column?: number): string {
+  return line === undefined || column === undefined ? '' : ` (line ${line}, column ${column})`;
+}
+
+/** A field looked up inside one the secret does not have, or that is null. */
+export function inMissingValue(name: string): TemplateError {
+  return new TemplateError(`field "${name}" is looked up inside a value that is missing or null`);
+}
+
+/** A field looked up in a string, a number or a boolean. */
+export function notAnObject(name: string): TemplateError {
+  return new TemplateError(`field "${name}" is looked up inside a value that is not an object`);
+}
+
+/**
  * What the parser's token names mean to someone who wrote the template: "(unexpected INVALID)"
  * says nothing to a user; the usual causes do.
  */

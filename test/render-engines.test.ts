@@ -13,8 +13,10 @@ const templateSpec: SecretSpec = {
   id: 'prod/db',
   format: 'raw',
   extract: false,
-  template: 'user={{user}}',
+  // A block: Handlebars' to render (a plain template needs no engine, test/template-plain.test.ts).
+  template: '{{#if user}}user={{user}}{{/if}}',
 };
+const plainSpec: SecretSpec = { ...templateSpec, template: 'user={{user}}' };
 const value = { string: '{"user":"app"}', versionId: 'v1', arn: 'arn:aws:secretsmanager:x' };
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
@@ -37,6 +39,7 @@ t.test('before prepareRenderer: a clear error, no engine loaded behind the scene
     renderError(templateSpec),
     /secrets\[name=dsn\]\.template the template engine was not loaded/,
   );
+  t.equal(text(renderFile(plainSpec, value)), 'user=app', 'a plain template needs no engine');
 });
 
 t.test('prepareRenderer loads only what the specs use', async (t) => {

@@ -37,7 +37,7 @@ function binary(bytes: number[]): SecretValue {
 }
 
 // As the agent does before its first cycle: load the engines (YAML writer, templates) in use.
-await prepareRenderer([spec({ format: 'yaml' }), spec({ template: '{{x}}' })]);
+await prepareRenderer([spec({ format: 'yaml' }), spec({ template: '{{#if x}}{{x}}{{/if}}' })]);
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 function render(options: SpecOptions, value: SecretValue): string {
