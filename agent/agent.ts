@@ -62,6 +62,12 @@ export interface AgentDeps {
   readonly now?: () => number;
   /** What every wait and deadline reads (virtual in tests and the fleet simulation). */
   readonly clock?: Clock;
+  /**
+   * A sidecar's full garbage collection, run once each cycle is done (before it sleeps): what a
+   * cycle leaves behind would otherwise pile up in the old generation until V8's own limit,
+   * which is reached only after many cycles (agent/command.ts: Node's gc() where exposed).
+   */
+  readonly collectGarbage?: () => void;
 }
 
 export interface SecretFailure {
@@ -476,6 +482,7 @@ export class Agent {
     const first = await this.runInit(signal);
     if (signal.aborted) return [];
     if (first.length > 0) return first;
+    this.#deps.collectGarbage?.();
     let errorsInARow = 0;
     let only: ReadonlySet<string> | undefined;
     await this.#clock.sleep(firstRefreshDelay(config.refreshIntervalMs, this.#random), signal);
@@ -487,6 +494,7 @@ export class Agent {
       };
       const { failures } = await this.#cycleOrFailure(signal, deadline, only);
       if (signal.aborted) return [];
+      this.#deps.collectGarbage?.();
       errorsInARow = failures.length === 0 ? 0 : errorsInARow + 1;
       only = errorsInARow === 0 ? undefined : failedReads(failures);
       const wait =

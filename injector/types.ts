@@ -153,12 +153,14 @@ export const AGENT_COMMAND = 'agent';
  * the pod spec shows it (V8 flags cannot follow the entrypoint). A sidecar stays and waits on
  * the network, not on JavaScript: `--jitless` (V8 interprets, compiles no machine code) takes
  * ~3 MiB off its working set, and a 1 MiB semi-space (young objects collected more often)
- * ~2 MiB more. An init agent exits within a second and runs with Node's
- * defaults. (bench/memory.ts, bench/startup.ts, docs/performance.md.)
+ * ~2 MiB more; `--expose-gc` lets it collect its garbage after each refresh (agent/agent.ts
+ * collectGarbage), which keeps its working set flat over refreshes instead of growing by a third.
+ * An init agent exits within a second and runs with Node's defaults. (bench/memory.ts,
+ * bench/startup.ts, docs/performance.md.)
  */
 export const AGENT_NODE_OPTIONS = Object.freeze({
   init: undefined,
-  sidecar: '--jitless --max-semi-space-size=1',
+  sidecar: '--jitless --max-semi-space-size=1 --expose-gc',
 }) satisfies Readonly<Record<'init' | 'sidecar', string | undefined>>;
 
 export const ANNOTATION_PREFIX = 'secrets-agent.io/';

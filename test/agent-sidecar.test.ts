@@ -246,6 +246,42 @@ for (const c of FIRST_WRITE_FAILURES) {
   );
 }
 
+t.test('a sidecar collects its garbage once after each cycle, an init agent never', async (t) => {
+  const server = await startDevServer({ seed: SIDECAR_SEED });
+  t.teardown(() => server.close());
+  const calls = (): number =>
+    server.requests.list().filter((r) => r.service === 'secretsmanager').length;
+  const clock = new AgentClock();
+  // At each collection, the Secrets Manager calls made so far: a cycle's calls come before it.
+  const collections: number[] = [];
+  const { agent } = await agentRig(
+    t,
+    server,
+    { refreshInterval: '5s', secrets: [{ name: 'key', id: 'app/key' }] },
+    { clock, random: seededRandom(7), collectGarbage: () => collections.push(calls()) },
+  );
+  const controller = new AbortController();
+  const loop = agent.runSidecar(controller.signal);
+  await clock.until(() => collections.length >= 4, loop);
+  controller.abort();
+  await loop;
+  t.equal(collections.length, 4, 'the first write and three refreshes');
+  t.ok(
+    collections.every((n, i) => n > (collections[i - 1] ?? 0)),
+    `a cycle's calls before each collection, none twice between two: ${collections.join(', ')}`,
+  );
+
+  const initCollections: number[] = [];
+  const init = await agentRig(
+    t,
+    server,
+    { mode: 'init', secrets: [{ name: 'key', id: 'app/key' }] },
+    { collectGarbage: () => initCollections.push(calls()) },
+  );
+  t.same(await init.agent.runInit(new AbortController().signal), []);
+  t.same(initCollections, [], 'an init agent exits instead');
+});
+
 t.test('sidecar as a process: a first write that cannot complete exits 1', async (t) => {
   const [c] = FIRST_WRITE_FAILURES;
   if (c === undefined) throw new Error('no case');

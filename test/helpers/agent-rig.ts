@@ -37,6 +37,8 @@ export interface AgentRigOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** As the agent's command sets it when a container credentials endpoint is named. */
   readonly containerCredentials?: boolean;
+  /** As the agent's command sets it for a sidecar whose Node exposes gc(). */
+  readonly collectGarbage?: () => void;
 }
 
 export async function agentRig(
@@ -110,6 +112,7 @@ export async function agentRig(
     ...(options.random === undefined ? {} : { random: options.random }),
     ...(clock === undefined ? {} : { clock }),
     ...(reload === undefined ? {} : { reload }),
+    ...(options.collectGarbage === undefined ? {} : { collectGarbage: options.collectGarbage }),
   });
   return { agent, config, metrics, dir, logs, logged };
 }
