@@ -7,10 +7,13 @@
  * and exits. No configuration, no rendering, no retries, no logs, no metrics: whatever the agent
  * takes above this is its own; what this takes is Node's and the job's.
  *
+ * With --batch it reads as the agent does, BatchGetSecretValue with up to 20 ids a call, so
+ * 20 secrets are one call instead of twenty.
+ *
  * Plain CommonJS with only Node's own modules, so that no loader, no type stripping and no
  * bundle stands between Node's start and the work.
  *
- *   node bench/startup-floor.cjs OUTPUT_DIR SECRET_ID...
+ *   node bench/startup-floor.cjs [--batch] OUTPUT_DIR SECRET_ID...
  *
  * Reads AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN, AWS_REGION, AWS_ENDPOINT_URL_STS and
  * AWS_ENDPOINT_URL_SECRETS_MANAGER, as the injected agent does.
@@ -126,37 +129,83 @@ function signedHeaders(url, body, extra, scope) {
   return headers;
 }
 
-/** One GetSecretValue (awsJson1_1); the SecretString, or an error naming the id and the code. */
-async function getSecretString(url, id, scope) {
-  const body = JSON.stringify({ SecretId: id });
+/**
+ * One Secrets Manager call (awsJson1_1): the answer's object, or an error naming the call and
+ * the error's type. An answer's body is never echoed (JSON.parse's message quotes it): it may
+ * hold a value.
+ */
+async function callSecretsManager(url, operation, input, scope) {
+  const body = JSON.stringify(input);
   const headers = signedHeaders(
     url,
     body,
-    { 'content-type': JSON_1_1, 'x-amz-target': 'secretsmanager.GetSecretValue' },
+    { 'content-type': JSON_1_1, 'x-amz-target': `secretsmanager.${operation}` },
     scope,
   );
   const answer = await post(url, headers, body);
-  // The error's type only: an answer's body is never echoed (JSON.parse's message quotes it).
   let parsed;
   try {
     parsed = JSON.parse(answer.body);
   } catch {
-    throw new Error(`GetSecretValue ${id}: HTTP ${answer.status}: the answer is not JSON`);
+    throw new Error(`${operation}: HTTP ${answer.status}: the answer is not JSON`);
   }
-  if (answer.status !== 200 || typeof parsed.SecretString !== 'string') {
-    const type = typeof parsed.__type === 'string' ? parsed.__type : 'no SecretString';
-    throw new Error(`GetSecretValue ${id}: HTTP ${answer.status}: ${type}`);
+  if (answer.status !== 200) {
+    const type = typeof parsed.__type === 'string' ? parsed.__type : 'no error type';
+    throw new Error(`${operation}: HTTP ${answer.status}: ${type}`);
   }
-  return parsed.SecretString;
+  return parsed;
+}
+
+/** The secret's SecretString, with one GetSecretValue. */
+async function getSecretString(url, id, scope) {
+  let answer;
+  try {
+    answer = await callSecretsManager(url, 'GetSecretValue', { SecretId: id }, scope);
+  } catch (err) {
+    throw new Error(`${id}: ${err.message}`, { cause: err });
+  }
+  if (typeof answer.SecretString !== 'string') throw new Error(`${id}: no SecretString`);
+  return answer.SecretString;
+}
+
+/** BatchGetSecretValue takes at most this many ids a call. */
+const BATCH_IDS = 20;
+
+/**
+ * The SecretStrings of ids (by name: the ids here are names), as the agent reads them:
+ * BatchGetSecretValue, BATCH_IDS a call, the calls at once.
+ */
+async function batchGetSecretStrings(url, ids, scope) {
+  const chunks = [];
+  for (let i = 0; i < ids.length; i += BATCH_IDS) chunks.push(ids.slice(i, i + BATCH_IDS));
+  const answers = await Promise.all(
+    chunks.map((chunk) =>
+      callSecretsManager(url, 'BatchGetSecretValue', { SecretIdList: chunk }, scope),
+    ),
+  );
+  const values = new Map();
+  for (const answer of answers) {
+    const failed = (answer.Errors ?? []).map((e) => `${e.SecretId}: ${e.ErrorCode}`);
+    if (failed.length > 0) throw new Error(`BatchGetSecretValue: ${failed.join(', ')}`);
+    for (const entry of answer.SecretValues ?? []) values.set(entry.Name, entry.SecretString);
+  }
+  return ids.map((id) => {
+    const value = values.get(id);
+    if (typeof value !== 'string') throw new Error(`${id}: no SecretString in the answer`);
+    return value;
+  });
 }
 
 /** A file name for a secret id: its characters outside [A-Za-z0-9._-] made `_`. */
 const fileNameOf = (id) => id.replace(/[^\w.-]/g, '_');
 
+const USAGE = 'usage: node bench/startup-floor.cjs [--batch] OUTPUT_DIR SECRET_ID...';
+
 async function main(argv) {
-  const [outputDir, ...ids] = argv;
-  if (outputDir === undefined || ids.length === 0)
-    throw new Error('usage: node bench/startup-floor.cjs OUTPUT_DIR SECRET_ID...');
+  const batch = argv[0] === '--batch';
+  const [outputDir, ...ids] = batch ? argv.slice(1) : argv;
+  if (outputDir === undefined || outputDir.startsWith('-') || ids.length === 0)
+    throw new Error(USAGE);
   const missing = ENV.filter((name) => !process.env[name]);
   if (missing.length > 0) throw new Error(`not set: ${missing.join(', ')}`);
   const env = Object.fromEntries(ENV.map((name) => [name, process.env[name]]));
@@ -164,12 +213,14 @@ async function main(argv) {
   const scope = { credentials, region: env.AWS_REGION, service: 'secretsmanager' };
   const url = new URL(env.AWS_ENDPOINT_URL_SECRETS_MANAGER);
   mkdirSync(outputDir, { recursive: true });
-  await Promise.all(
-    ids.map(async (id) => {
-      const value = await getSecretString(url, id, scope);
-      writeFileSync(join(outputDir, fileNameOf(id)), value, { mode: 0o600 });
-    }),
-  );
+  const write = (id, value) =>
+    writeFileSync(join(outputDir, fileNameOf(id)), value, { mode: 0o600 });
+  if (batch) {
+    const values = await batchGetSecretStrings(url, ids, scope);
+    ids.forEach((id, i) => write(id, values[i]));
+    return;
+  }
+  await Promise.all(ids.map(async (id) => write(id, await getSecretString(url, id, scope))));
 }
 
 main(process.argv.slice(2)).then(

@@ -6,7 +6,8 @@
  *     for 1, 20 and 100 secrets; beside it the same with a sidecar's NODE_OPTIONS, and, with
  *     BENCH_STARTUP_BEFORE=DIR, an earlier build's dist/ (`node DIR/cli.js agent …`); and the
  *     floor (bench/startup-floor.cjs): a minimal Node client making the same STS and Secrets
- *     Manager calls and writing the same number of files, the least any Node agent could take;
+ *     Manager calls and writing the same number of files, the least any Node agent could take,
+ *     with a GetSecretValue per secret and, batched, with BatchGetSecretValue as the agent reads;
  * (b) the sidecar as injected, 20 secrets: from process start to its "all secrets written" line;
  * (c) what each dependency costs to load (`node -e "require(…)"`) above a bare Node.
  *
@@ -125,13 +126,13 @@ const injectedConfigs = new Map(
  * The floor's command line for n secrets: the injected container's env, and the region and
  * secret ids its configuration names (the region travels in the configuration, not the env).
  */
-function floorLaunch(n: number, dir: string): Launch {
+function floorLaunch(batch: boolean, n: number, dir: string): Launch {
   const l = launch(n, 'init', dir);
   const config = injectedConfigs.get(n);
   if (config?.region === undefined) throw new Error(`no injected region for ${n} secrets`);
   return {
     ...l,
-    argv: [NODE, FLOOR, dir, ...config.secrets.map((s) => s.id)],
+    argv: [NODE, FLOOR, ...(batch ? ['--batch'] : []), dir, ...config.secrets.map((s) => s.id)],
     env: { ...l.env, AWS_REGION: config.region },
   };
 }
@@ -153,11 +154,17 @@ const injected: Variant = {
 const floor: Variant = {
   name: 'floor: a minimal Node client doing the same requests and writes',
   sizes: SIZES,
-  argv: floorLaunch,
+  argv: (n, dir) => floorLaunch(false, n, dir),
+};
+const batchedFloor: Variant = {
+  name: 'floor, batched as the agent reads (BatchGetSecretValue, 20 ids a call)',
+  sizes: SIZES,
+  argv: (n, dir) => floorLaunch(true, n, dir),
 };
 const variants: Variant[] = [
   injected,
   floor,
+  batchedFloor,
   {
     name: `a sidecar's NODE_OPTIONS (${AGENT_NODE_OPTIONS.sidecar})`,
     sizes: [20],
@@ -251,7 +258,8 @@ const loadOnly = (path: string): string => `require(${JSON.stringify(path)})`;
 try {
   // Warm-ups: the page cache (not counted).
   await timedRun([NODE, '-e', ''], bareEnv);
-  for (const v of QUICK ? [injected, floor] : variants) await agentRun(v, WARM_UP_SECRETS);
+  for (const v of QUICK ? [injected, floor, batchedFloor] : variants)
+    await agentRun(v, WARM_UP_SECRETS);
 
   const bare: Timing[] = [];
   const samples = new Map<string, Timing[]>();
@@ -315,18 +323,21 @@ try {
   const injected20 = samples.get(`${injected.name}|20`) ?? [];
   const ratio20 = wall(injected20) / bareMs;
   const cpuRatio20 = cpu(injected20) / bareCpuMs;
-  const overFloor = SIZES.map((n) => {
-    const agent = samples.get(`${injected.name}|${n}`) ?? [];
-    const least = samples.get(`${floor.name}|${n}`) ?? [];
+  /** A floor against bare and the agent against it, for n secrets. */
+  const againstFloor = (least: Variant, n: number) => {
+    const agentRuns = samples.get(`${injected.name}|${n}`) ?? [];
+    const floorRuns = samples.get(`${least.name}|${n}`) ?? [];
     return {
+      floor: least.name,
       secrets: n,
-      floorRatio: round(wall(least) / bareMs),
-      floorCpuRatio: round(cpu(least) / bareCpuMs),
-      agentOverFloor: round(wall(agent) / wall(least)),
-      agentOverFloorCpu: round(cpu(agent) / cpu(least)),
+      floorRatio: round(wall(floorRuns) / bareMs),
+      floorCpuRatio: round(cpu(floorRuns) / bareCpuMs),
+      agentOverFloor: round(wall(agentRuns) / wall(floorRuns)),
+      agentOverFloorCpu: round(cpu(agentRuns) / cpu(floorRuns)),
     };
-  });
-  const floor20 = overFloor.find((f) => f.secrets === 20);
+  };
+  const overFloor = [floor, batchedFloor].flatMap((f) => SIZES.map((n) => againstFloor(f, n)));
+  const [floor20, batched20] = [floor, batchedFloor].map((f) => againstFloor(f, 20));
   process.stdout.write(
     `(a, b) Agent start-up, process start to exit with every file written (init) or to ready (sidecar); median of ${RUNS} rounds; load average ${loadAverage()}\n\n`,
   );
@@ -343,7 +354,7 @@ try {
     `\n(c) what loading each costs: node -e "require(...)", CPU ms (median), above a bare Node\n\n${table(['module', 'CPU ms', '+ over bare', 'x bare'], depRows)}\n`,
   );
   process.stdout.write(
-    `\ngoal: as injected, 20 secrets <= ${GOAL_RATIO_20}x bare: ${ratio20.toFixed(2)}x ${ratio20 <= GOAL_RATIO_20 ? 'met' : 'MISSED'} (CPU time: ${cpuRatio20.toFixed(2)}x); floor: ${floor20?.floorRatio.toFixed(2)}x bare (CPU ${floor20?.floorCpuRatio.toFixed(2)}x); agent / floor: ${floor20?.agentOverFloor.toFixed(2)}x (CPU ${floor20?.agentOverFloorCpu.toFixed(2)}x); sidecar to ready: ${(readyMs / bareMs).toFixed(2)}x\n`,
+    `\ngoal: as injected, 20 secrets <= ${GOAL_RATIO_20}x bare: ${ratio20.toFixed(2)}x ${ratio20 <= GOAL_RATIO_20 ? 'met' : 'MISSED'} (CPU time: ${cpuRatio20.toFixed(2)}x); floor: ${floor20?.floorRatio.toFixed(2)}x bare (CPU ${floor20?.floorCpuRatio.toFixed(2)}x); agent / floor: ${floor20?.agentOverFloor.toFixed(2)}x (CPU ${floor20?.agentOverFloorCpu.toFixed(2)}x); batched floor: ${batched20?.floorRatio.toFixed(2)}x bare, agent / batched floor: ${batched20?.agentOverFloor.toFixed(2)}x (CPU ${batched20?.agentOverFloorCpu.toFixed(2)}x); sidecar to ready: ${(readyMs / bareMs).toFixed(2)}x\n`,
   );
   printResult('startup', {
     runs: RUNS,
