@@ -12,7 +12,7 @@ import { ROOT } from './agent-process.ts';
 import { inCI } from './needs.ts';
 
 export const SCRIPTS: readonly { name: string; keys: readonly string[] }[] = [
-  { name: 'startup', keys: ['bareMs', 'results', 'goal'] },
+  { name: 'startup', keys: ['bareMs', 'results', 'floor', 'goal'] },
   { name: 'api-calls', keys: ['results', 'goal'] },
   { name: 'memory', keys: ['cgroup', 'time', 'sidecar', 'goal'] },
   { name: 'webhook', keys: ['results', 'fixedRate', 'goal'] },
