@@ -14,6 +14,7 @@ const SCRIPTS = [
   'inject',
   'fleet',
   'connections',
+  'idle',
 ] as const;
 const pass = process.argv.slice(2).filter((a) => a === '--quick');
 

@@ -19,6 +19,7 @@ export const SCRIPTS: readonly { name: string; keys: readonly string[] }[] = [
   { name: 'inject', keys: ['injectMs', 'baselineMs', 'perDocumentMs'] },
   { name: 'fleet', keys: ['real', 'calibration', 'simulations', 'limits', 'webhook', 'goal'] },
   { name: 'connections', keys: ['results', 'goal'] },
+  { name: 'idle', keys: ['windowMs', 'bare', 'sidecar'] },
 ];
 
 function runScript(name: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -140,5 +141,17 @@ export function benchTest(t: Test, name: string): void {
     for (const key of script.keys) t.ok(key in result, `${key} in the JSON line`);
     t.match(stdout, /-{3,}/, 'prints a table');
     if (script.name === 'memory') checkMemory(t, stdout, result);
+    if (script.name === 'idle') checkIdle(t, result);
   });
+}
+
+/**
+ * An idle sidecar sleeps: no timer of its own or of its metrics wakes it every few
+ * milliseconds (prom-client's event-loop sampling did, 100 times a second). Wake-ups are the
+ * threads' voluntary context switches: a loaded machine delays them, it does not add any.
+ */
+function checkIdle(t: Test, result: Record<string, unknown>): void {
+  const sidecar = result['sidecar'] as { wakeupsPerSecond?: number } | undefined;
+  const wakeups = sidecar?.wakeupsPerSecond ?? Infinity;
+  t.ok(wakeups < 20, `an idle sidecar wakes ${wakeups} times a second (under 20)`);
 }
