@@ -154,9 +154,14 @@ t.test('the agent loads a vendored package only when its configuration needs it'
     'an SSM parameter: the SSM client',
   );
   t.same(
-    await loaded({ name: 'b', id: 'a', template: 'u={{user}}' }),
+    await loaded({ name: 'b', id: 'a', template: 'u={{#if user}}{{user}}{{/if}}' }),
     ['handlebars'],
-    'a template: handlebars',
+    'a template with a block: handlebars',
+  );
+  t.same(
+    await loaded({ name: 'b', id: 'a', template: 'u={{user}}' }),
+    [],
+    'a plain template (text and field references): none',
   );
 });
 
