@@ -274,7 +274,7 @@ function buildAgent(
     metrics,
     logger,
     render: renderFile,
-    ...(config.mode === 'sidecar' ? collector() : {}),
+    ...(config.mode === 'sidecar' ? collector(logger) : {}),
     ...(secret === undefined ? {} : { secret: { writer: secret.sink, extract: extractFields } }),
     ...(config.reloadUrl === undefined || config.mode !== 'sidecar'
       ? {}
@@ -293,9 +293,15 @@ function buildAgent(
  * sidecar): collected after each cycle, a sidecar's working set stays where it was when it
  * became ready, where V8 alone lets it grow by a third over its first twenty refreshes.
  */
-function collector(): { collectGarbage?: () => void } {
+function collector(logger: Logger): { collectGarbage?: () => void } {
   const { gc } = globalThis as { gc?: unknown };
-  return typeof gc === 'function' ? { collectGarbage: gc as () => void } : {};
+  if (typeof gc !== 'function') return {};
+  return {
+    collectGarbage: () => {
+      (gc as () => void)();
+      logger.debug('garbage collected', { heapUsedBytes: process.memoryUsage().heapUsed });
+    },
+  };
 }
 
 /** With the local API, the source keeps what it reads: the API serves the loop's values. */

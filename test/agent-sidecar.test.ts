@@ -282,6 +282,43 @@ t.test('a sidecar collects its garbage once after each cycle, an init agent neve
   t.same(initCollections, [], 'an init agent exits instead');
 });
 
+t.test(
+  'the sidecar process collects garbage after each cycle where its NODE_OPTIONS say so',
+  async (t) => {
+    const server = await startDevServer({ seed: SIDECAR_SEED });
+    t.teardown(() => server.close());
+    const config = (dir: string): string =>
+      JSON.stringify({
+        mode: 'sidecar',
+        outputDir: dir,
+        httpPort: 0,
+        logLevel: 'debug',
+        secrets: [{ name: 'key', id: 'app/key' }],
+      });
+    // As injected: the sidecar's NODE_OPTIONS expose gc().
+    const injected = startAgent(
+      ['--config-json', config(join(await tempDir(t), 'a'))],
+      agentEnv(server.url),
+    );
+    t.teardown(() => injected.stop('SIGKILL'));
+    t.match(
+      await injected.waitForLog(/"msg":"garbage collected"/),
+      /"heapUsedBytes":\d+/,
+      'once the first write is done',
+    );
+    // Without them, nothing to call: the agent runs as before.
+    const plain = startAgent(['--config-json', config(join(await tempDir(t), 'b'))], {
+      ...agentEnv(server.url),
+      NODE_OPTIONS: '',
+    });
+    t.teardown(() => plain.stop('SIGKILL'));
+    await plain.waitForLog(/"msg":"all secrets written"/);
+    await injected.stop('SIGTERM');
+    await plain.stop('SIGTERM');
+    t.notMatch(plain.output(), /garbage collected/);
+  },
+);
+
 t.test('sidecar as a process: a first write that cannot complete exits 1', async (t) => {
   const [c] = FIRST_WRITE_FAILURES;
   if (c === undefined) throw new Error('no case');
