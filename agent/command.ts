@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from '../common/command.ts';
 import { parseAgentConfig, type AgentConfig, type K8sSecretTarget } from '../common/config.ts';
-import { AgentError } from '../common/errors.ts';
+import { AgentError, describeError } from '../common/errors.ts';
 import {
   helpText,
   integerFlag,
@@ -293,13 +293,18 @@ function buildAgent(
  * sidecar): collected after each cycle, a sidecar's working set stays where it was when it
  * became ready, where V8 alone lets it grow by a third over its first twenty refreshes.
  */
-function collector(logger: Logger): { collectGarbage?: () => void } {
+export function collector(logger: Logger): { collectGarbage?: () => void } {
   const { gc } = globalThis as { gc?: unknown };
   if (typeof gc !== 'function') return {};
   return {
     collectGarbage: () => {
-      (gc as () => void)();
-      logger.debug('garbage collected', { heapUsedBytes: process.memoryUsage().heapUsed });
+      try {
+        (gc as () => void)();
+        logger.debug('garbage collected', { heapUsedBytes: process.memoryUsage().heapUsed });
+      } catch (err) {
+        // A collection or a reading that fails changes nothing the agent does: it goes on.
+        logger.debug('garbage collection failed', { error: describeError(err) });
+      }
     },
   };
 }

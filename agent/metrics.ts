@@ -25,9 +25,10 @@ export type LocalApiOutcome = (typeof LOCAL_API_OUTCOMES)[number];
 
 /**
  * How often the event loop's delay is sampled for the `nodejs_eventloop_lag_*` figures. prom-client
- * samples every 10 ms by default: a timer that wakes an idle sidecar 100 times a second, ~8
+ * samples every 10 ms by default: a timer that wakes an idle sidecar 100 times a second, ~7–10
  * millicores of CPU per pod doing nothing (bench/idle.ts), paid by every pod of a fleet. Once a
- * second still gives each scrape its samples.
+ * second, a scrape every 15–30 s gets 15–30 samples: a stall shows when it spans a sample, and
+ * the percentiles are coarse (an agent that waits on the network has few stalls to find).
  */
 export const EVENT_LOOP_SAMPLE_MS = 1000;
 

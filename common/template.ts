@@ -23,9 +23,34 @@ export class TemplateError extends Error {
   override readonly name = 'TemplateError';
 }
 
+/** The part of Handlebars' code generator that joins a template's pieces (not in its typings). */
+type CompilerClass = new () => {
+  appendToBuffer(source: unknown, location: unknown, explicit: unknown): unknown;
+};
+
+/**
+ * Handlebars joins a template's pieces with `+` and, without escaping, nothing makes them text
+ * first: `{{a}}{{b}}` with numbers 1 and 2 renders "3", and `{{port}}{{suffix}}` a sum
+ * (handlebars.js#1838, fixed after 4.7). Each piece is made text before it is joined, here and
+ * in every block's body (the class's `compiler`), so templates write what they show.
+ */
+function joinAsText(hb: TemplateEngine): void {
+  const env = hb as unknown as { JavaScriptCompiler: CompilerClass };
+  const Base = env.JavaScriptCompiler;
+  class TextJoiningCompiler extends Base {
+    override appendToBuffer(source: unknown, location: unknown, explicit: unknown): unknown {
+      return super.appendToBuffer(['"" + (', source, ')'], location, explicit);
+    }
+  }
+  (TextJoiningCompiler.prototype as unknown as { compiler: CompilerClass }).compiler =
+    TextJoiningCompiler;
+  env.JavaScriptCompiler = TextJoiningCompiler;
+}
+
 /** An isolated environment: helpers registered here do not leak into other users of Handlebars. */
 export function templateEnvironment(handlebars: TemplateEngine): TemplateEngine {
   const hb = handlebars.create();
+  joinAsText(hb);
   hb.unregisterHelper('log');
   hb.registerHelper('json', function json(...args: unknown[]): string {
     // The last argument is Handlebars' options object (which holds the whole context): never print it.
@@ -121,8 +146,11 @@ interface PlainField {
   readonly column: number;
 }
 
-/** `{{`, spaces, a dotted name, spaces, `}}` not followed by a third brace. */
-const PLAIN_TAG = /^\{\{ *([A-Za-z_$][\w$-]*(?:\.[A-Za-z_$][\w$-]*)*) *\}\}(?!\})/;
+/** `{{`, spaces, a dotted name, spaces, `}}` (not followed by a third brace: checked apart). */
+const PLAIN_TAG = /^\{\{ *([A-Za-z_$][\w$-]*(?:\.[A-Za-z_$][\w$-]*)*) *\}\}/;
+
+/** Handlebars reads `{{else` followed by anything but a letter, digit or `_` as `{{else …}}`. */
+const ELSE_CHAIN = /^else(?![A-Za-z0-9_])/;
 
 /**
  * Names a plain template may not use: Handlebars' keywords and helpers (a helper call is not a
@@ -164,9 +192,10 @@ export function plainTemplate(source: string): PlainTemplate | undefined {
     if (open === -1) break;
     const tag = PLAIN_TAG.exec(source.slice(open, open + LIMIT_TAG_LENGTH));
     const name = tag?.[1];
-    if (tag === null || name === undefined) return undefined;
+    if (tag === null || name === undefined || source[open + tag[0].length] === '}')
+      return undefined;
     const path = name.split('.');
-    if (path.some(reservedName)) return undefined;
+    if (ELSE_CHAIN.test(name) || path.some(reservedName)) return undefined;
     for (let i = source.indexOf('\n', lineStart); i !== -1 && i < open;) {
       line += 1;
       lineStart = i + 1;

@@ -22,8 +22,23 @@ import {
   templateProblem,
 } from '../common/template.ts';
 
-const NAMES = ['a', 'b', 'user', 'db', 'a-b', '$x', '_', 'length', 'constructor', '__proto__'];
+/** Around the longest tag plainTemplate reads itself (LIMIT_TAG_LENGTH: 256 characters). */
+const LONG_NAMES = [250, 251, 252, 253, 254].map((n) => 'l'.repeat(n));
+const NAMES = [
+  ...['a', 'b', 'user', 'db', 'a-b', '$x', '_', 'length', 'constructor', '__proto__'],
+  // Handlebars reads `{{else` and anything but a word character after it as `{{else …}}`.
+  ...['elsewhere', 'else_x', 'else-x', 'else$'],
+  ...LONG_NAMES,
+];
 const ODD_NAMES = ['this', 'else', 'if', 'json', 'lookup', 'each', 'true', 'null', '@root', '0'];
+
+/** Names, mostly `a` and `b`, which the data mostly has: fields found as well as missing. */
+function name(names: readonly string[]): fc.Arbitrary<string> {
+  return fc.oneof(
+    { arbitrary: fc.constantFrom('a', 'b'), weight: 3 },
+    { arbitrary: fc.constantFrom(...names), weight: 2 },
+  );
+}
 
 /** A tag with parts drawn from what Handlebars reads specially: braces, spacing, names. */
 function tagOf(p: {
@@ -36,7 +51,7 @@ function tagOf(p: {
     .record({
       open: fc.constantFrom(...p.open),
       before: fc.constantFrom('', ' ', '  ', '\t', '\n'),
-      path: fc.array(fc.constantFrom(...p.names), { minLength: 1, maxLength: 3 }),
+      path: fc.array(name(p.names), { minLength: 1, maxLength: 3 }),
       sep: fc.constantFrom(...p.sep),
       after: fc.constantFrom('', ' ', '\t'),
       close: fc.constantFrom(...p.close),
@@ -58,16 +73,25 @@ const tag = fc.oneof(
   },
 );
 
-/** Text between tags, with the characters Handlebars' lexer treats apart. */
-const text = fc
-  .array(
-    fc.oneof(
-      { arbitrary: fc.constantFrom('x', ' ', ':', '/', '@', '\n', '"'), weight: 6 },
-      { arbitrary: fc.constantFrom('\r', '\\', '\0', '}', '{', '}}'), weight: 1 },
-    ),
-    { maxLength: 6 },
-  )
-  .map((cs) => cs.join(''));
+/**
+ * Text between tags, with the characters Handlebars' lexer treats apart; often none, so that
+ * references meet (`{{a}}{{b}}`: how Handlebars joins them is part of what is compared).
+ */
+const text = fc.oneof(
+  { arbitrary: fc.constant(''), weight: 5 },
+  {
+    arbitrary: fc
+      .array(
+        fc.oneof(
+          { arbitrary: fc.constantFrom('x', ' ', ':', '/', '@', '\n', '"'), weight: 6 },
+          { arbitrary: fc.constantFrom('\r', '\\', '\0', '}', '{', '}}'), weight: 1 },
+        ),
+        { minLength: 1, maxLength: 6 },
+      )
+      .map((cs) => cs.join('')),
+    weight: 4,
+  },
+);
 
 const source = fc
   .array(fc.tuple(text, tag), { maxLength: 6 })
@@ -77,17 +101,30 @@ const source = fc
 const { value: json } = fc.letrec((tie) => ({
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    fc.constantFrom(null, true, false, 0, 1, -1.5, '', 's', 'x y'),
+    // Numbers and booleans often: `+` adds them where it does not join them as text.
+    fc.constantFrom(0, 1, 2, 5432, -1.5, true, false),
+    fc.constantFrom(null, '', 's', 'x y'),
     tie('object'),
     fc.array(tie('value'), { maxLength: 2 }),
   ),
   object: fc
-    .array(fc.tuple(fc.constantFrom(...NAMES), tie('value')), { maxLength: 4 })
+    .array(fc.tuple(name(NAMES), tie('value')), { maxLength: 4 })
     .map((entries) => Object.fromEntries(entries)),
 }));
+/** `a` and `b` (the names tags mostly use): often there, often numbers or booleans. */
+const field = fc.oneof(
+  { arbitrary: fc.constantFrom(0, 1, 2, 5432, true, false, null, 's'), weight: 3 },
+  { arbitrary: json, weight: 1 },
+);
 const data = fc
-  .array(fc.tuple(fc.constantFrom(...NAMES), json), { maxLength: 5 })
-  .map((entries) => JSON.parse(JSON.stringify(Object.fromEntries(entries))) as object);
+  .tuple(
+    fc.record({ a: field, b: field }, { requiredKeys: [] }),
+    fc.array(fc.tuple(name(NAMES), json), { maxLength: 5 }),
+  )
+  .map(
+    ([ab, entries]) =>
+      JSON.parse(JSON.stringify({ ...Object.fromEntries(entries), ...ab })) as object,
+  );
 
 function outcome(render: () => string): { text: string } | { error: string } {
   try {
@@ -157,8 +194,25 @@ t.test('what users write is plain; what needs Handlebars is not', async (t) => {
     '{{user.length}}',
     'a\r\n{{user}}',
     '{{a}}'.repeat(LINEAR_TEMPLATE_FIELDS + 1),
+    '{{else-x}}',
+    `{{${'l'.repeat(252)}}}}`,
   ])
     t.equal(plainTemplate(src), undefined, src);
+});
+
+t.test('fields that meet are joined as text, on both paths, in blocks too', async (t) => {
+  await loadAgentEngine();
+  const data = { major: 1, minor: 2, on: true, list: [{ a: 1, b: 2 }] };
+  for (const [src, want] of [
+    ['{{major}}{{minor}}', '12'],
+    ['{{on}}{{major}}', 'true1'],
+    ['{{major}}{{minor}}{{#if on}}!{{/if}}', '12!'],
+    ['{{#each list}}{{a}}{{b}}{{/each}}', '12'],
+    ['{{minor}}', '2'],
+  ] as const) {
+    t.equal(compileWithEngine(src).render(data), want, `Handlebars: ${src}`);
+    if (plainTemplate(src) !== undefined) t.equal(compileTemplate(src).render(data), want, src);
+  }
 });
 
 t.test('a configuration of plain templates needs no template engine', async (t) => {
