@@ -89,42 +89,66 @@ export class CredentialRegistry {
     return creds;
   }
 
-  /** Checks a signed request; throws AuthFailure. */
-  authenticate(request: SignedRequest): Authenticated {
+  /**
+   * Checks a request signed for `service` (its SigV4 signing name); throws AuthFailure. Where
+   * the signature is checked (keys it issued, or a seed's credentials), also as AWS: `host` and
+   * the request's date are signed, and the credential's scope names that date and `service`.
+   */
+  authenticate(request: SignedRequest, service: string): Authenticated {
     const header = request.headers.authorization;
     if (header === undefined || header === '') throw new AuthFailure('missing');
     const auth = parseAuthorization(header);
     if (auth === undefined) throw new AuthFailure('incomplete');
     const issued = this.#issued.get(auth.accessKeyId);
     if (issued !== undefined)
-      return { caller: this.#checkIssued(request, auth, issued), region: auth.region };
-    return { caller: this.#checkStatic(request, auth), region: auth.region };
+      return { caller: this.#checkIssued(request, auth, issued, service), region: auth.region };
+    return { caller: this.#checkStatic(request, auth, service), region: auth.region };
   }
 
   #checkIssued(
     request: SignedRequest,
     auth: ParsedAuthorization,
     issued: IssuedCredentials,
+    service: string,
   ): Caller {
     const { accessKeyId } = auth;
     if (request.headers['x-amz-security-token'] !== issued.sessionToken)
       throw new AuthFailure('unrecognized', accessKeyId);
+    checkScope(request, auth, service);
     if (!signatureMatches(request, auth, issued.secretAccessKey))
       throw new AuthFailure('signature', accessKeyId);
     if (issued.expiration <= this.#now()) throw new AuthFailure('expired', accessKeyId);
     return { accessKeyId, roleArn: issued.roleArn };
   }
 
-  #checkStatic(request: SignedRequest, auth: ParsedAuthorization): Caller {
+  #checkStatic(request: SignedRequest, auth: ParsedAuthorization, service: string): Caller {
     const { accessKeyId } = auth;
     if (this.#static === undefined) return { accessKeyId };
     const known = this.#static.get(accessKeyId);
     if (known === undefined) throw new AuthFailure('unrecognized', accessKeyId);
+    checkScope(request, auth, service);
     if (!signatureMatches(request, auth, known.secretAccessKey)) {
       throw new AuthFailure('signature', accessKeyId);
     }
     return known.roleArn === undefined ? { accessKeyId } : { accessKeyId, roleArn: known.roleArn };
   }
+}
+
+/**
+ * What AWS requires of a signed request beyond the signature itself: `host` and `x-amz-date`
+ * among the signed headers (else IncompleteSignature), and a credential scope of that date and
+ * of the service called (else the signature does not match).
+ */
+function checkScope(request: SignedRequest, auth: ParsedAuthorization, service: string): void {
+  const amzDate = request.headers['x-amz-date'];
+  if (!auth.signedHeaders.includes('host') || typeof amzDate !== 'string')
+    throw new AuthFailure('incomplete', auth.accessKeyId);
+  if (
+    !auth.signedHeaders.includes('x-amz-date') ||
+    auth.date !== amzDate.slice(0, 8) ||
+    auth.service !== service
+  )
+    throw new AuthFailure('signature', auth.accessKeyId);
 }
 
 const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

@@ -79,7 +79,7 @@ async function serve(
     throw new AwsError('UnknownOperationException', `Unknown operation ${draft.operation}`);
   const input = parseJsonBody(body.toString('utf8'));
   draft.secretIds = service.idsOf(input);
-  authenticateRequest(state, req, body, draft, jsonAuthError);
+  authenticateRequest(state, req, body, draft, jsonAuthError, service.service);
   const region = draft.region ?? state.defaultRegion;
   enforceQuota(state.quotas, draft.operation, state.now(), 'json');
   const faults = state.faults.take(

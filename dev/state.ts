@@ -136,14 +136,13 @@ export function authenticateRequest(
   body: Buffer,
   draft: AuthDraft,
   toError: (kind: AuthFailureKind) => Error,
+  service: string,
 ): Caller {
   try {
-    const { caller, region } = state.credentials.authenticate({
-      method: req.method ?? 'POST',
-      url: req.url ?? '/',
-      headers: req.headers,
-      body,
-    });
+    const { caller, region } = state.credentials.authenticate(
+      { method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body },
+      service,
+    );
     draft.region = region;
     draft.accessKeyId = caller.accessKeyId;
     draft.roleArn = caller.roleArn;

@@ -8,6 +8,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { fromTokenFile, fromWebToken } from '@aws-sdk/credential-providers';
 import t from 'tap';
 import { startDevServer } from '../dev/server.ts';
+import { sha256Hex, signatureOf } from '../agent/source/lean/sigv4.ts';
 
 let clock = Date.now();
 const server = await startDevServer({
@@ -189,3 +190,83 @@ t.test('static credentials listed in the seed are checked', async (t) => {
     'UnrecognizedClientException',
   );
 });
+
+t.test(
+  'as AWS: host and the date are signed, the scope names that date and the service',
+  async (t) => {
+    const strict = await startDevServer({
+      seed: {
+        secrets: [{ name: 's', value: 'v' }],
+        credentials: [{ accessKeyId: 'AKIADEV', secretAccessKey: 'devsecret' }],
+      },
+    });
+    t.teardown(() => strict.close());
+    const body = JSON.stringify({ SecretId: 's' });
+    const amzDate = '20261207T120000Z';
+    /** A GetSecretValue signed over `names` (and only those), with the scope given. */
+    const call = async (o: {
+      names: readonly string[];
+      day?: string;
+      service?: string;
+      date?: boolean;
+    }): Promise<{ status: number; type: string }> => {
+      const headers: Record<string, string> = {
+        host: new URL(strict.url).host,
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'secretsmanager.GetSecretValue',
+        ...(o.date === false ? {} : { 'x-amz-date': amzDate }),
+      };
+      const names = [...o.names].sort();
+      const canonical = [
+        'POST',
+        '/',
+        '',
+        names.map((n) => `${n}:${headers[n] ?? ''}\n`).join(''),
+        names.join(';'),
+        sha256Hex(body),
+      ].join('\n');
+      const day = o.day ?? amzDate.slice(0, 8);
+      const scope = { region, service: o.service ?? 'secretsmanager' };
+      const signature = signatureOf('devsecret', scope, day, amzDate, canonical);
+      const res = await fetch(strict.url, {
+        method: 'POST',
+        body,
+        headers: {
+          ...headers,
+          authorization:
+            `AWS4-HMAC-SHA256 Credential=AKIADEV/${day}/${region}/${scope.service}/aws4_request, ` +
+            `SignedHeaders=${names.join(';')}, Signature=${signature}`,
+        },
+      });
+      const answer = (await res.json()) as { __type?: string };
+      return { status: res.status, type: answer.__type ?? '' };
+    };
+    const all = ['host', 'content-type', 'x-amz-date', 'x-amz-target'];
+    t.same(await call({ names: all }), { status: 200, type: '' }, 'signed as AWS wants');
+    t.same(
+      await call({ names: all.filter((n) => n !== 'host') }),
+      { status: 400, type: 'IncompleteSignatureException' },
+      'host not signed',
+    );
+    t.same(
+      await call({ names: all.filter((n) => n !== 'x-amz-date'), date: false }),
+      { status: 400, type: 'IncompleteSignatureException' },
+      'no date',
+    );
+    t.same(
+      await call({ names: all.filter((n) => n !== 'x-amz-date') }),
+      { status: 400, type: 'InvalidSignatureException' },
+      'the date sent but not signed',
+    );
+    t.same(
+      await call({ names: all, day: '20261206' }),
+      { status: 400, type: 'InvalidSignatureException' },
+      'a scope of another day',
+    );
+    t.same(
+      await call({ names: all, service: 'ssm' }),
+      { status: 400, type: 'InvalidSignatureException' },
+      'a scope of another service',
+    );
+  },
+);
