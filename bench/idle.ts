@@ -20,7 +20,8 @@ import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
 import { freePort, webIdentityToken } from '../test/helpers/agent-process.ts';
 import { startDevProcess } from './dev-process.ts';
 import { CLI, NODE, printResult, QUICK, round, sleep, table, tempDir } from './lib.ts';
-import { injectedAgent, seed } from './memory-pod.ts';
+import { injectPod } from '../injector/inject.ts';
+import { benchPod, injectedAgent, seed } from './memory-pod.ts';
 
 const SECRETS = 20;
 /**
@@ -121,6 +122,20 @@ function reading(pid: number): Reading {
   return { cpuNs, wakeups };
 }
 
+/** The liveness probe the injector gives the sidecar: the kubelet's request, and how often. */
+function livenessProbe(): { path: string; periodMs: number } {
+  const result = injectPod(benchPod(SECRETS, 'sidecar', '1h'), DEFAULT_INJECTOR_OPTIONS);
+  if (result.outcome !== 'injected') throw new Error(`bench pod not injected: ${result.outcome}`);
+  const agent = [...(result.pod.spec.initContainers ?? []), ...result.pod.spec.containers].find(
+    (c) => c.livenessProbe?.httpGet !== undefined,
+  );
+  const probe = agent?.livenessProbe;
+  if (probe?.httpGet?.path === undefined) throw new Error('no liveness probe on the sidecar');
+  // The quick run has no time for the kubelet's period: it probes every half second.
+  return { path: probe.httpGet.path, periodMs: QUICK ? 500 : (probe.periodSeconds ?? 10) * 1000 };
+}
+const LIVENESS = livenessProbe();
+
 const runs: Running[] = [
   bare(),
   await sidecar('sidecar as injected', CLI),
@@ -128,6 +143,10 @@ const runs: Running[] = [
     `the same, refreshing every ${REFRESHING_MS / 1000} s`,
     CLI,
     `${REFRESHING_MS / 1000}s`,
+  ),
+  await sidecar(
+    `the same, idle, probed as the kubelet does (${LIVENESS.path} every ${LIVENESS.periodMs / 1000} s)`,
+    CLI,
   ),
   ...(BEFORE === undefined
     ? []
@@ -141,8 +160,15 @@ try {
   const callsBefore = await awsCalls(refreshing?.port);
   // The idle sidecar's first refresh falls anywhere in its hour: a window it refreshed in says so.
   const idleCallsBefore = await awsCalls(runs[1]?.port);
+  const probed = runs[3];
   const start = runs.map((r) => reading(r.child.pid ?? 0));
+  let probes = 0;
+  const prober = setInterval(() => {
+    probes += 1;
+    void fetch(`http://127.0.0.1:${probed?.port}${LIVENESS.path}`).then((r) => r.arrayBuffer());
+  }, LIVENESS.periodMs);
   await sleep(WINDOW_MS);
+  clearInterval(prober);
   const end = runs.map((r) => reading(r.child.pid ?? 0));
   const refreshes = (await awsCalls(refreshing?.port)) - callsBefore;
   const idleRefreshes = (await awsCalls(runs[1]?.port)) - idleCallsBefore;
@@ -161,10 +187,18 @@ try {
   const agent = results[1];
   const perRefreshMs =
     refreshes > 0 ? round(((results[2]?.cpuMs ?? 0) - (agent?.cpuMs ?? 0)) / refreshes, 1) : null;
+  const perProbeMs =
+    probes > 0 ? round(((results[3]?.cpuMs ?? 0) - (agent?.cpuMs ?? 0)) / probes, 2) : null;
+  // In a pod: idle, plus a refresh every 5 minutes, plus the kubelet's liveness probes.
   const atDefault =
-    perRefreshMs === null
+    perRefreshMs === null || perProbeMs === null
       ? null
-      : round((agent?.millicores ?? 0) + (perRefreshMs / DEFAULT_REFRESH_MS) * 1000, 2);
+      : round(
+          (agent?.millicores ?? 0) +
+            (perRefreshMs / DEFAULT_REFRESH_MS) * 1000 +
+            (perProbeMs / LIVENESS.periodMs) * 1000,
+          2,
+        );
   process.stdout.write(
     `\nIdle for ${WINDOW_MS / 1000} s, ${SETTLE_MS / 1000} s after ready: CPU time of all ` +
       `threads (schedstat) and their voluntary wake-ups\n\n`,
@@ -184,8 +218,9 @@ try {
       `wake-ups/s (a bare Node: ${bareResult?.millicores} and ${bareResult?.wakeupsPerSecond}); ` +
       `per 1,000 idle pods: ${round(agent?.millicores ?? 0, 1)} cores\n` +
       `a refresh of ${SECRETS} unchanged secrets: ${perRefreshMs ?? '-'} ms of CPU ` +
-      `(${refreshes} in the window); at the default 5m interval, a sidecar averages ` +
-      `${atDefault ?? '-'} millicores\n`,
+      `(${refreshes} in the window); a liveness probe: ${perProbeMs ?? '-'} ms (${probes}); ` +
+      `refreshed every 5m and probed as injected, a sidecar averages ${atDefault ?? '-'} ` +
+      `millicores\n`,
   );
   printResult('idle', {
     quick: QUICK,
@@ -195,7 +230,8 @@ try {
     sidecar: { ...agent, refreshes: idleRefreshes },
     refreshing: { ...results[2], refreshes, perRefreshCpuMs: perRefreshMs },
     atDefaultIntervalMillicores: atDefault,
-    ...(BEFORE === undefined ? {} : { before: results[3] }),
+    probed: { ...results[3], probes, perProbeCpuMs: perProbeMs },
+    ...(BEFORE === undefined ? {} : { before: results[4] }),
   });
 } finally {
   for (const r of runs) r.child.kill('SIGKILL');
