@@ -53,9 +53,11 @@ interface Running {
 const REFRESHING_MS = QUICK ? 5_000 : 30_000;
 const DEFAULT_REFRESH_MS = 300_000;
 
+let sidecars = 0;
+
 /** The sidecar as injected, from `cli` (this build's, or an earlier one's). */
 async function sidecar(name: string, cli: string, refresh = '1h'): Promise<Running> {
-  const dir = join(work, `out-${name.length}-${Math.random().toString(36).slice(2)}`);
+  const dir = join(work, `out-${(sidecars += 1)}`);
   const port = await freePort();
   const l = injectedAgent({
     n: SECRETS,
@@ -66,7 +68,7 @@ async function sidecar(name: string, cli: string, refresh = '1h'): Promise<Runni
     endpoint: dev.url,
     tokenFile,
     outputDir: dir,
-    terminationLog: join(dir, '..', `termination-${name.length}`),
+    terminationLog: `${dir}-termination-log`,
     port,
   });
   const [file, ...args] = l.argv;

@@ -149,6 +149,9 @@ interface PlainField {
 /** `{{`, spaces, a dotted name, spaces, `}}` (not followed by a third brace: checked apart). */
 const PLAIN_TAG = /^\{\{ *([A-Za-z_$][\w$-]*(?:\.[A-Za-z_$][\w$-]*)*) *\}\}/;
 
+/** A plain tag is short; one longer than this goes to Handlebars (and the scan stays linear). */
+const LIMIT_TAG_LENGTH = 256;
+
 /** Handlebars reads `{{else` followed by anything but a letter, digit or `_` as `{{else …}}`. */
 const ELSE_CHAIN = /^else(?![A-Za-z0-9_])/;
 
@@ -161,9 +164,12 @@ function reservedName(name: string): boolean {
   return (
     ['this', 'else', 'true', 'false', 'null', 'undefined', 'log', 'json'].includes(name) ||
     HELPER_NAMES.has(name) ||
-    [{}, [], Object(''), Object(0), Object(false), Function.prototype].some((v) => name in v)
+    INHERITING.some((v) => name in v)
   );
 }
+
+/** What a JSON value inherits from: an object, an array, a string, a number, a boolean. */
+const INHERITING: readonly object[] = [{}, [], Object(''), Object(0), Object(false)];
 
 /** The helpers every Handlebars environment starts with. */
 const HELPER_NAMES: ReadonlySet<string> = new Set([
@@ -209,9 +215,6 @@ export function plainTemplate(source: string): PlainTemplate | undefined {
   }
   return { parts };
 }
-
-/** A plain tag is short; one longer than this goes to Handlebars (and the scan stays linear). */
-const LIMIT_TAG_LENGTH = 256;
 
 /**
  * Renders a plain template as Handlebars does in strict mode: each name but the last is looked

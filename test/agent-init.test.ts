@@ -14,46 +14,39 @@ import { agentEnv, irsaEnv, runAgent, webIdentityToken } from './helpers/agent-p
 import { agentRig } from './helpers/agent-rig.ts';
 import { AgentClock } from './helpers/virtual-time.ts';
 import { assertNoCanary, CANARY } from './helpers/canary.ts';
+import { irsaDevServer } from './helpers/irsa-dev-server.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 const ROLE = 'arn:aws:iam::123456789012:role/catalog';
 
-async function devServer(t: Test): Promise<DevServer> {
-  const server = await startDevServer({
-    seed: {
-      region: 'us-east-1',
-      sts: { audiences: ['sts.amazonaws.com'] },
-      secrets: [
+function devServer(t: Test): Promise<DevServer> {
+  return irsaDevServer(t, [
+    {
+      name: 'eks-workshop-catalog-secret',
+      value: { username: 'catalog_user', password: CANARY },
+    },
+    { name: 'plain', value: `plain-${CANARY}` },
+    { name: 'binary', binary: Buffer.from([0, 1, 2, 254, 255]).toString('base64') },
+    {
+      name: 'nested',
+      value: { db: { host: 'db.local', port: 5432 }, user: 'u', pass: `p'q"${CANARY}` },
+    },
+    {
+      name: 'rotated',
+      versions: [
         {
-          name: 'eks-workshop-catalog-secret',
-          value: { username: 'catalog_user', password: CANARY },
+          id: '11111111-1111-4111-8111-111111111111',
+          value: { password: 'old' },
+          stages: ['AWSPREVIOUS'],
         },
-        { name: 'plain', value: `plain-${CANARY}` },
-        { name: 'binary', binary: Buffer.from([0, 1, 2, 254, 255]).toString('base64') },
         {
-          name: 'nested',
-          value: { db: { host: 'db.local', port: 5432 }, user: 'u', pass: `p'q"${CANARY}` },
-        },
-        {
-          name: 'rotated',
-          versions: [
-            {
-              id: '11111111-1111-4111-8111-111111111111',
-              value: { password: 'old' },
-              stages: ['AWSPREVIOUS'],
-            },
-            {
-              id: '22222222-2222-4222-8222-222222222222',
-              value: { password: 'new' },
-              stages: ['AWSCURRENT'],
-            },
-          ],
+          id: '22222222-2222-4222-8222-222222222222',
+          value: { password: 'new' },
+          stages: ['AWSCURRENT'],
         },
       ],
     },
-  });
-  t.teardown(() => server.close());
-  return server;
+  ]);
 }
 
 function config(dir: string, secrets: unknown[], extra: Record<string, unknown> = {}): string {

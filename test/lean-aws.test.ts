@@ -10,23 +10,16 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { startDevServer, type DevServer } from '../dev/server.ts';
+import type { DevServer } from '../dev/server.ts';
 import { agentEnv, irsaEnv, ROOT, runAgent } from './helpers/agent-process.ts';
+import { irsaDevServer } from './helpers/irsa-dev-server.ts';
 import { tempDir } from './helpers/tmp.ts';
 
 const SECRETS = Array.from({ length: 20 }, (_, i) => ({ name: `app/s${i}`, value: `v${i}` }));
 const ROLE = 'arn:aws:iam::123456789012:role/catalog';
 
-async function devServer(t: Test): Promise<DevServer> {
-  const server = await startDevServer({
-    seed: {
-      region: 'us-east-1',
-      sts: { audiences: ['sts.amazonaws.com'] },
-      secrets: [...SECRETS, { name: 'team/a', value: 'A' }],
-    },
-  });
-  t.teardown(() => server.close());
-  return server;
+function devServer(t: Test): Promise<DevServer> {
+  return irsaDevServer(t, [...SECRETS, { name: 'team/a', value: 'A' }]);
 }
 
 interface Run {

@@ -25,7 +25,7 @@ import {
 /** Around the longest tag plainTemplate reads itself (LIMIT_TAG_LENGTH: 256 characters). */
 const LONG_NAMES = [250, 251, 252, 253, 254].map((n) => 'l'.repeat(n));
 const NAMES = [
-  ...['a', 'b', 'user', 'db', 'a-b', '$x', '_', 'length', 'constructor', '__proto__'],
+  ...['a', 'b', 'user', 'name', 'db', 'a-b', '$x', '_', 'length', 'constructor', '__proto__'],
   // Handlebars reads `{{else` and anything but a word character after it as `{{else …}}`.
   ...['elsewhere', 'else_x', 'else-x', 'else$'],
   ...LONG_NAMES,
