@@ -4,7 +4,6 @@
  * mode runs cycles until all succeed (bounded); sidecar mode keeps running them every interval,
  * keeping the last good content of a secret whose read fails. Every wait goes through a Clock.
  */
-import { performance } from 'node:perf_hooks';
 import { type Clock, systemClock } from '../common/clock.ts';
 import type { AgentConfig, SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
@@ -37,6 +36,14 @@ import {
   type SecretSource,
 } from './source/source.ts';
 import type { SecretValue } from './types.ts';
+
+/**
+ * Seconds on the monotonic clock since `start` (process.hrtime.bigint()). Not the global
+ * `performance`: its first use loads node:perf_hooks and ten more of Node's modules.
+ */
+function secondsSince(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
 
 export interface FileWriter {
   write(files: readonly SecretFile[]): Promise<WriteResult>;
@@ -210,7 +217,7 @@ export class Agent {
     only?: ReadonlySet<string>,
   ): Promise<CycleResult> {
     const { config, source, metrics, logger } = this.#deps;
-    const started = performance.now();
+    const started = process.hrtime.bigint();
     // A retry reads only what failed: the rest keeps what it read a moment ago. Under
     // throttling, this is what keeps one throttled API from multiplying the calls to the others.
     const specs =
@@ -240,7 +247,7 @@ export class Agent {
       }
     }
     this.#logFetchOutcomes(failures);
-    metrics.fetchDuration.observe((performance.now() - started) / 1000);
+    metrics.fetchDuration.observe(secondsSince(started));
     // Secrets that failed this time keep their last good content, in the files and the Secret.
     const current = config.secrets.flatMap((spec) => {
       const r = fresh.get(spec.name) ?? this.#lastGood.get(spec.name);

@@ -6,7 +6,7 @@
  * (it interrupts any JavaScript, so the agent stays responsive to SIGTERM), and in output, by
  * measuring a selected value's written size before any format writes it.
  */
-import { Script } from 'node:vm';
+import type { Script } from 'node:vm';
 import { MAX_RENDERED_BYTES } from '../common/files-worst-case.ts';
 
 /** One file's rendered size: declared with the volume's worst case, which it bounds. */
@@ -17,7 +17,17 @@ export const RENDER_TIMEOUT_MS = 250;
 
 /** The work running under the timeout: the script below calls it through this one slot. */
 const SLOT = '__secretsAgentRenderWork';
-const RUN = new Script(`globalThis.${SLOT}()`, { filename: 'secrets-agent-render-budget' });
+/**
+ * The script, compiled at the first render that needs the timeout: renders that only walk down
+ * the data, and plain templates, never do, and node:vm is then not loaded at all.
+ */
+let run: Script | undefined;
+function runScript(): Script {
+  run ??= new (process.getBuiltinModule('node:vm').Script)(`globalThis.${SLOT}()`, {
+    filename: 'secrets-agent-render-budget',
+  });
+  return run;
+}
 
 /** Why a render was stopped. */
 export class BudgetError extends Error {
@@ -35,7 +45,7 @@ export function withinTime<T>(work: () => T): T {
     result = work();
   };
   try {
-    RUN.runInThisContext({ timeout: RENDER_TIMEOUT_MS, breakOnSigint: false });
+    runScript().runInThisContext({ timeout: RENDER_TIMEOUT_MS, breakOnSigint: false });
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT')
       throw new BudgetError(`took longer than ${RENDER_TIMEOUT_MS} ms and was stopped`);

@@ -2,7 +2,7 @@
  * `secrets-agent agent`: wires configuration, the AWS source, the files sink, metrics and the
  * status server together, and runs init or sidecar mode.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from '../common/fs-async.ts';
 import { dirname } from 'node:path';
 import type { Command } from '../common/command.ts';
 import { parseAgentConfig, type AgentConfig, type K8sSecretTarget } from '../common/config.ts';

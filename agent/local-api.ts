@@ -15,7 +15,7 @@
  * up to MAX_URL_LENGTH, no bodies, at most MAX_CACHED read-through entries. Values never reach the logs: only ids and error codes do.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from '../common/fs-async.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { AgentError } from '../common/errors.ts';

@@ -37,7 +37,7 @@ import {
   stat,
   symlink,
   writeFile,
-} from 'node:fs/promises';
+} from '../../common/fs-async.ts';
 import { dirname, join } from 'node:path';
 import { AgentError } from '../../common/errors.ts';
 

@@ -3,7 +3,7 @@
  * CA and namespace files, KUBERNETES_SERVICE_HOST/PORT), or the file KUBECONFIG names.
  * Parse errors name the path in the file (`contexts[1].context.cluster is missing`).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile } from '../../../common/fs-async.ts';
 import { join } from 'node:path';
 import { AgentError } from '../../../common/errors.ts';
 import type { Env } from '../../../common/flags.ts';

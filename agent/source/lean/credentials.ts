@@ -9,7 +9,7 @@
  * It has the SDK's credential provider shape, so the SDK clients the agent still makes (SSM,
  * finds) use it too: one exchange per agent.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile } from '../../../common/fs-async.ts';
 import type { OnApiCall } from '../call.ts';
 import { type Env, serviceEndpoint } from './endpoint.ts';
 import { HttpError, type HttpClient } from './http.ts';
