@@ -32,6 +32,8 @@ export const DEV_COMMAND = '../dev/command.ts';
 export const VENDORED = [
   'yaml',
   'handlebars',
+  // `key-` expressions that are not plain field names (common/key-path.ts).
+  '@jmespath-community/jmespath',
   '@aws-sdk/client-ssm',
   // The agent reads Secrets Manager by name with its own client (agent/source/lean/); the SDK
   // only for finds, the not-found hint and credentials its own chain does not serve.

@@ -4,10 +4,13 @@
  * (shared references), and one `join` or `to_string` of it would then allocate gigabytes
  * before any check after the search could see it. Each is replaced, once, by the library's own
  * function behind a size check (BudgetError past MAX_RENDERED_BYTES); and every list the
- * interpreter builds is checked as it is built (MAX_ARRAY_LENGTH).
+ * interpreter builds is checked as it is built (MAX_ARRAY_LENGTH). And a field is looked up
+ * among an object's own fields only: the library reads `value[name]`, so `constructor` or
+ * `__proto__` on a secret without such a field selected what every object inherits.
  */
-import { registerFunction, TreeInterpreter } from '@jmespath-community/jmespath';
-import type { JSONValue } from '@jmespath-community/jmespath';
+import type { JSONValue, registerFunction } from '@jmespath-community/jmespath';
+import type { JmesPath } from '../common/jmespath.ts';
+import { isObject } from '../common/json.ts';
 import { BudgetError, checkExpandedSize, checkLength } from './budget.ts';
 import { UPSTREAM_LIMITS } from './source/upstream.ts';
 
@@ -63,11 +66,22 @@ export const MAX_ARRAY_LENGTH = UPSTREAM_LIMITS.secretBytes;
 
 type Visit = (node: unknown, value: unknown) => JSONValue;
 
-/** Every node the interpreter visits (its own recursion included) checked for its array size. */
-function boundArrays(): void {
-  const prototype = Object.getPrototypeOf(TreeInterpreter) as { visit: Visit };
+/**
+ * Every node the interpreter visits (its own recursion included) checked for its array size; a
+ * field that is not the object's own selects nothing (null), as common/key-path.ts selects.
+ */
+function boundVisits(engine: JmesPath): void {
+  const prototype = Object.getPrototypeOf(engine.TreeInterpreter) as { visit: Visit };
   const visit = prototype.visit;
   prototype.visit = function (this: unknown, node: unknown, value: unknown): JSONValue {
+    const field = node as { type?: unknown; name?: unknown };
+    if (
+      field.type === 'Field' &&
+      typeof field.name === 'string' &&
+      isObject(value) &&
+      !Object.hasOwn(value, field.name)
+    )
+      return null;
     const result = visit.call(this, node, value);
     if (Array.isArray(result) && result.length > MAX_ARRAY_LENGTH)
       throw new BudgetError(`builds a list of more than ${MAX_ARRAY_LENGTH} items`);
@@ -78,10 +92,10 @@ function boundArrays(): void {
 let installed = false;
 
 /** Puts the checks in front of the library's functions; once per process. */
-export function boundJmesPathFunctions(): void {
+export function boundJmesPathFunctions(engine: JmesPath): void {
   if (installed) return;
   const table = (
-    TreeInterpreter as unknown as { runtime: { _functionTable: Record<string, Entry> } }
+    engine.TreeInterpreter as unknown as { runtime: { _functionTable: Record<string, Entry> } }
   ).runtime._functionTable;
   for (const [name, check] of Object.entries(CHECKS)) {
     const original = table[name];
@@ -90,8 +104,8 @@ export function boundJmesPathFunctions(): void {
       check(args);
       return original._func(args);
     };
-    registerFunction(name, bounded, original._signature, { override: true });
+    engine.registerFunction(name, bounded, original._signature, { override: true });
   }
-  boundArrays();
+  boundVisits(engine);
   installed = true;
 }

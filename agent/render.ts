@@ -5,13 +5,14 @@
  * Errors are AgentError RENDER_FAILED and name the secret (id and file name) and the option,
  * never any part of the value: no parser message (JSON.parse quotes its input), no `cause`.
  */
-import { compile as compileJmesPath, TreeInterpreter } from '@jmespath-community/jmespath';
 import type { JSONValue } from '@jmespath-community/jmespath';
 import type { stringify as StringifyYaml } from 'yaml';
 import type { SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import { secretFieldPath } from '../common/source-ids.ts';
 import { isObject } from '../common/json.ts';
+import { loadJmesPath, type JmesPath } from '../common/jmespath.ts';
+import { plainKeyPath, selectPath } from '../common/key-path.ts';
 import { BudgetError, checkExpandedSize, checkRenderedSize, withinTime } from './budget.ts';
 import { boundJmesPathFunctions } from './jmespath-bounds.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
@@ -24,19 +25,30 @@ import { loadYaml } from '../common/yaml.ts';
 // ---- engines loaded on demand ----
 
 /**
- * Handlebars (`template-`) and the YAML writer (`format-yaml`) cost about 20 ms of start-up
- * (bench/startup.ts), and most pods use neither: prepareRenderer loads the ones the specs need,
- * once, before the first render. Rendering a spec it was not given fails, and says why.
+ * Handlebars (`template-`), JMESPath (`key-`) and the YAML writer (`format-yaml`) cost start-up
+ * and heap (bench/startup.ts), and most pods need none of them: plain templates and plain keys
+ * are applied without their engine. prepareRenderer loads the ones the specs need, once, before
+ * the first render. Rendering a spec it was not given fails, and says why.
  */
 let yamlStringify: typeof StringifyYaml | undefined;
+let jmespath: JmesPath | undefined;
 
 /** Loads the engines `specs` need. The agent calls it once, before its first cycle. */
 export async function prepareRenderer(specs: readonly SecretSpec[]): Promise<void> {
   if (specs.some((s) => s.template !== undefined && plainTemplate(s.template) === undefined))
     await loadTemplateEngine();
+  if (specs.some((s) => s.key !== undefined && plainKeyPath(s.key) === undefined)) {
+    jmespath ??= await loadJmesPath();
+    boundJmesPathFunctions(jmespath);
+  }
   if (specs.some((s) => s.format === 'yaml')) {
     yamlStringify ??= (await loadYaml()).stringify;
   }
+}
+
+function jmesPathEngine(spec: SecretSpec): JmesPath {
+  if (jmespath !== undefined) return jmespath;
+  throw fail(spec, 'key', 'cannot apply: the JMESPath engine was not loaded (prepareRenderer)');
 }
 
 function yamlWriter(spec: SecretSpec): typeof StringifyYaml {
@@ -68,7 +80,7 @@ function stringifyYaml(spec: SecretSpec, value: Json): string {
 }
 
 type Json = JSONValue;
-type ExpressionNode = ReturnType<typeof compileJmesPath>;
+type ExpressionNode = ReturnType<JmesPath['compile']>;
 type JsonObject = { [field: string]: Json };
 type Option = 'key' | 'template' | 'format' | 'extract';
 
@@ -198,19 +210,28 @@ function jsonType(value: Json): string {
 /** Compiled expressions by source text: specs are fixed at start, and every refresh renders. */
 const expressions = new Map<string, CompiledKey>();
 
-/** An expression compiled, and whether it runs without the timeout (isLinearExpression). */
+/**
+ * An expression compiled: what it selects from the data, and whether it runs without the
+ * timeout (a plain key, or isLinearExpression).
+ */
 interface CompiledKey {
-  readonly node: ExpressionNode;
+  readonly search: (data: Json) => Json;
   readonly linear: boolean;
 }
 
 function compileKey(spec: SecretSpec, expression: string): CompiledKey {
-  boundJmesPathFunctions();
   const cached = expressions.get(expression);
   if (cached !== undefined) return cached;
+  const path = plainKeyPath(expression);
+  if (path !== undefined) {
+    const plain = { search: (data: Json) => selectPath(data, path) as Json, linear: true };
+    expressions.set(expression, plain);
+    return plain;
+  }
+  const engine = jmesPathEngine(spec);
   let node: ExpressionNode;
   try {
-    node = compileJmesPath(expression);
+    node = engine.compile(expression);
   } catch (err) {
     // Lexer and parser messages quote only the expression, which is configuration.
     throw fail(
@@ -219,7 +240,10 @@ function compileKey(spec: SecretSpec, expression: string): CompiledKey {
       `"${expression}" is not a valid JMESPath expression: ${errorMessage(err)}`,
     );
   }
-  const compiled = { node, linear: isLinearExpression(node) };
+  const compiled = {
+    search: (data: Json) => engine.TreeInterpreter.search(node, data),
+    linear: isLinearExpression(node),
+  };
   expressions.set(expression, compiled);
   return compiled;
 }
@@ -258,7 +282,7 @@ function select(spec: SecretSpec, expression: string, text: string): Json {
   const data = parseJson(spec, text, 'key');
   let result: Json;
   try {
-    const search = (): Json => TreeInterpreter.search(compiled.node, data);
+    const search = (): Json => compiled.search(data);
     result = compiled.linear ? search() : withinTime(search);
     checkExpandedSize(result);
   } catch (err) {

@@ -9,7 +9,6 @@
  * what the agent accepts. The result is frozen. docs/agent.md ("Agent configuration")
  * documents the same schema; its tables are config-doc.ts written out.
  */
-import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { parseDuration } from './duration.ts';
 import { AgentError } from './errors.ts';
 import { isObject, type JsonObject } from './json.ts';
@@ -38,6 +37,8 @@ import { child, index, ROOT, type FieldPath } from './field.ts';
 import { OWNERS_LIMIT, parseOwners, type SecretOwner } from './config-owners.ts';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './kube.ts';
 import * as ids from './source-ids.ts';
+import { loadJmesPath, type JmesPath } from './jmespath.ts';
+import { plainKeyPath } from './key-path.ts';
 import {
   loadTemplateEngine,
   plainTemplate,
@@ -253,6 +254,8 @@ interface Ctx extends FieldCtx {
   readonly problems: Problems;
   /** Why a template does not compile (templateChecker), where the engine is loaded. */
   readonly templateProblem: ((source: string) => string | undefined) | undefined;
+  /** The JMESPath engine, where loaded: a `key` that is not plain needs it. */
+  readonly jmespath: Pick<JmesPath, 'compile'> | undefined;
   /** Whether the document names a Kubernetes Secret (which `extract` needs). */
   readonly k8sSecret: boolean;
 }
@@ -276,14 +279,18 @@ function secretId(value: string): string | undefined {
     : `must be a Secrets Manager secret name or ARN (letters, digits, "/_+=.@:-"); got ${quote(value)}`;
 }
 
-function jmesPath(value: string): string | undefined {
-  try {
-    compileJmesPath(value);
-    return undefined;
-  } catch (err) {
-    // Lexer and parser messages quote only the expression, which is configuration.
-    return `is not a valid JMESPath expression: ${err instanceof Error ? err.message : String(err)}`;
-  }
+function jmesPath(ctx: Ctx): (value: string) => string | undefined {
+  return (value) => {
+    if (plainKeyPath(value) !== undefined) return undefined;
+    if (ctx.jmespath === undefined) throw new Error('the JMESPath engine was not loaded');
+    try {
+      ctx.jmespath.compile(value);
+      return undefined;
+    } catch (err) {
+      // Lexer and parser messages quote only the expression, which is configuration.
+      return `is not a valid JMESPath expression: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  };
 }
 
 function template(ctx: Ctx): (value: string) => string | undefined {
@@ -365,7 +372,7 @@ function parseRendering(
   path: FieldPath,
   ctx: Ctx,
 ): Pick<SecretSpec, 'key' | 'template' | 'format'> {
-  const key = optString(raw, 'key', path, ctx, LIMITS.keyLength, jmesPath);
+  const key = optString(raw, 'key', path, ctx, LIMITS.keyLength, jmesPath(ctx));
   const tpl = optString(raw, 'template', path, ctx, LIMITS.templateLength, template(ctx));
   const format = optEnum(raw, 'format', FORMATS, path, ctx) ?? DEFAULTS.format;
   if (raw['key'] !== undefined && raw['template'] !== undefined) {
@@ -616,12 +623,44 @@ function isPlain(template: unknown): boolean {
 }
 
 /**
- * Checks a configuration document and collects every problem. `templates` is the template
- * engine, needed when the document holds a template (see needsTemplateEngine). The injector
- * only asks whether the agent would accept a document: the configuration is frozen by
- * parseAgentConfig, which the agent runs with, not here.
+ * Whether a configuration document holds a `key` that is not plain (common/key-path.ts), so the
+ * JMESPath engine is needed to check it.
  */
-export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): ConfigCheck {
+export function needsJmesPath(raw: unknown): boolean {
+  const secrets = isObject(raw) ? raw['secrets'] : undefined;
+  return (
+    Array.isArray(secrets) &&
+    secrets.some(
+      (s) => isObject(s) && typeof s['key'] === 'string' && plainKeyPath(s['key']) === undefined,
+    )
+  );
+}
+
+/** The engines a check needs for what is not plain (needsTemplateEngine, needsJmesPath). */
+export interface ConfigEngines {
+  readonly templates?: TemplateEngine;
+  readonly jmespath?: Pick<JmesPath, 'compile'>;
+}
+
+/** Loads the engines `raw` needs, and only those. */
+export async function configEngines(raw: unknown): Promise<ConfigEngines> {
+  const [templates, jmespath] = await Promise.all([
+    needsTemplateEngine(raw) ? loadTemplateEngine() : undefined,
+    needsJmesPath(raw) ? loadJmesPath() : undefined,
+  ]);
+  return {
+    ...(templates === undefined ? {} : { templates }),
+    ...(jmespath === undefined ? {} : { jmespath }),
+  };
+}
+
+/**
+ * Checks a configuration document and collects every problem. `engines` are those its templates
+ * and keys need (configEngines; the injector keeps both loaded). The injector only asks whether
+ * the agent would accept a document: the configuration is frozen by parseAgentConfig, which the
+ * agent runs with, not here.
+ */
+export function checkAgentConfig(raw: unknown, engines: ConfigEngines = {}): ConfigCheck {
   if (!isObject(raw)) {
     return {
       ok: false,
@@ -630,7 +669,9 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
   }
   const ctx: Ctx = {
     problems: new Problems(),
-    templateProblem: templates === undefined ? undefined : templateChecker(templates),
+    templateProblem:
+      engines.templates === undefined ? undefined : templateChecker(engines.templates),
+    jmespath: engines.jmespath,
     k8sSecret: raw['k8sSecret'] !== undefined,
   };
   checkKeys(raw, CONFIG_FIELDS, ROOT, ctx);
@@ -651,12 +692,11 @@ export function checkAgentConfig(raw: unknown, templates?: TemplateEngine): Conf
 }
 
 /**
- * Parses and validates a configuration document (loading the template engine when it holds a
- * template). Throws one CONFIG_INVALID listing every problem.
+ * Parses and validates a configuration document (loading the engines it needs: configEngines).
+ * Throws one CONFIG_INVALID listing every problem.
  */
 export async function parseAgentConfig(raw: unknown): Promise<AgentConfig> {
-  const templates = needsTemplateEngine(raw) ? await loadTemplateEngine() : undefined;
-  const checked = checkAgentConfig(raw, templates);
+  const checked = checkAgentConfig(raw, await configEngines(raw));
   if (checked.ok) return deepFreeze(checked.config);
   const lines = checked.problems.map((p) =>
     p.path.length === 0 ? `configuration ${p.message}` : formatConfigProblem(p),

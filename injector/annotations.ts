@@ -9,6 +9,7 @@
  * ever written back into the annotations.
  */
 import Handlebars from 'handlebars';
+import { compile as compileJmesPath } from '@jmespath-community/jmespath';
 import { checkAgentConfig, LIMITS, type AgentConfigInput, type Mode } from '../common/config.ts';
 import { isObject } from '../common/json.ts';
 import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
@@ -86,8 +87,11 @@ const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 /** Kubernetes quantities: a plain or decimal number with an SI, binary-SI or exponent suffix. */
 const QUANTITY = /^(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][-+]?\d+)?$/;
 const MAX_UID = 2_147_483_647;
-/** The agent's own template environment: the schema compiles templates with it. */
-export const TEMPLATES = templateEnvironment(Handlebars);
+/** What the schema checks templates and `key` expressions with; every pod needs both here. */
+export const ENGINES = {
+  templates: templateEnvironment(Handlebars),
+  jmespath: { compile: compileJmesPath },
+};
 
 /** What the pod-level annotations set. */
 interface Draft {
@@ -231,7 +235,7 @@ function tooLong(key: string, value: string, out: Collector): boolean {
  */
 function checkAnnotatedConfig(config: AnnotatedConfig, draft: Draft): Problem[] {
   // An absent mode stays absent: the schema reads `undefined` as not given.
-  const checked = checkAgentConfig({ ...config, mode: draft.modeText }, TEMPLATES);
+  const checked = checkAgentConfig({ ...config, mode: draft.modeText }, ENGINES);
   if (checked.ok) draft.mode = checked.config.mode;
   return checked.ok ? [] : checked.problems.map((p) => toProblem(p, config.secrets));
 }

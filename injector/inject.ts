@@ -6,7 +6,7 @@ import { samePath, type FieldPath } from '../common/field.ts';
 import { checkAgentConfig, regionProblem, type AgentConfigInput } from '../common/config.ts';
 import { REGION_ENV } from '../common/region.ts';
 import { agentIdentity } from './identity.ts';
-import { parseAnnotations, TEMPLATES } from './annotations.ts';
+import { ENGINES, parseAnnotations } from './annotations.ts';
 import { annotationForField, toProblem } from './field-annotations.ts';
 import { sourceBytesBound } from '../common/files-worst-case.ts';
 import { Collector, formatProblem, problemCount, quote, type Problem } from './problems.ts';
@@ -70,7 +70,7 @@ function checkConfigs(plan: Plan, out: Collector): void {
   ];
   const seen = new Set<string>();
   for (const config of configs) {
-    const checked = checkAgentConfig(config, TEMPLATES);
+    const checked = checkAgentConfig(config, ENGINES);
     if (checked.ok) continue;
     for (const c of checked.problems) {
       const p = withSource(toProblem(c, config.secrets), c.path, plan);

@@ -1,7 +1,6 @@
 import t from 'tap';
-import { checkAgentConfig, parseAgentConfig } from '../common/config.ts';
+import { checkAgentConfig, configEngines, parseAgentConfig } from '../common/config.ts';
 import { renderPath, samePath, type FieldPath, type ProblemKind } from '../common/field.ts';
-import { loadTemplateEngine } from '../common/template.ts';
 import { parseFileMode } from '../common/values.ts';
 import { AgentError } from '../common/errors.ts';
 import { formatDuration, parseDuration } from '../common/duration.ts';
@@ -302,7 +301,7 @@ const bad: [string, unknown, Want[]][] = [
 
 for (const [title, input, wants] of bad) {
   t.test(`rejected: ${title}`, async (t) => {
-    const checked = checkAgentConfig(input, await loadTemplateEngine());
+    const checked = checkAgentConfig(input, await configEngines(input));
     const problems = checked.ok ? [] : checked.problems;
     for (const [kind, path] of wants)
       t.ok(

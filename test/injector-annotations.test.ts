@@ -9,7 +9,7 @@ import { samePath, type FieldPath, type ProblemKind } from '../common/field.ts';
 import { annotationOf, annotationPath } from '../injector/problems.ts';
 import { checkAgentConfig } from '../common/config.ts';
 import { admit } from '../injector/admission.ts';
-import { parseAnnotations, quantityValue, TEMPLATES } from '../injector/annotations.ts';
+import { parseAnnotations, quantityValue, ENGINES } from '../injector/annotations.ts';
 import { editDistance, suggestKey } from '../injector/suggest.ts';
 import type { OptedIn, Problem } from '../injector/annotations.ts';
 import { agentResources, buildPlan, DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
@@ -628,7 +628,7 @@ t.test(
       const injected = applyTo(pod as unknown as Pod, patch);
       validatePod(injected);
       if (podInvariantProblems(injected).length > 0) return false;
-      if (!agentConfigs(injected).every((c) => checkAgentConfig(c, TEMPLATES).ok)) return false;
+      if (!agentConfigs(injected).every((c) => checkAgentConfig(c, ENGINES).ok)) return false;
       return patchOf(admit(reviewFor(injected))).length === 0;
     });
     t.doesNotThrow(() => fc.assert(property, { numRuns: 400 }));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { checkAgentConfig } from '../common/config.ts';
-import { TEMPLATES } from '../injector/annotations.ts';
+import { ENGINES } from '../injector/annotations.ts';
 import { admit, DEFAULT_INJECTOR_OPTIONS, reviewJson } from '../injector/admission.ts';
 import type { InjectorOptions } from '../injector/admission.ts';
 import type { Operation } from 'fast-json-patch';
@@ -139,7 +139,7 @@ for (const c of CASES) {
     const configs = agentConfigs(injected);
     t.ok(configs.length > 0, 'the agent is there');
     for (const config of configs)
-      t.ok(checkAgentConfig(config, TEMPLATES).ok, 'the agent accepts its config');
+      t.ok(checkAgentConfig(config, ENGINES).ok, 'the agent accepts its config');
     for (const agent of agents(injected)) checkRestricted(t, agent);
     t.end();
   });
@@ -279,7 +279,7 @@ t.test('the golden files as data: one per case, each patch valid on its own', (t
     const configs = agentConfigs(injected);
     t.ok(configs.length > 0, `${c.name}: an agent`);
     for (const config of configs)
-      t.ok(checkAgentConfig(config, TEMPLATES).ok, `${c.name}: the agent accepts its config`);
+      t.ok(checkAgentConfig(config, ENGINES).ok, `${c.name}: the agent accepts its config`);
     for (const agent of agents(injected)) checkRestricted(t, agent);
   }
   t.end();

@@ -8,7 +8,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
 import { checkAgentConfig } from '../common/config.ts';
-import { TEMPLATES } from '../injector/annotations.ts';
+import { ENGINES } from '../injector/annotations.ts';
 import type { Container, Pod } from '../injector/types.ts';
 import { runCli } from './helpers/cli.ts';
 import { agentConfigs, FIXTURES, podInvariantProblems, validatePod } from './injector-support.ts';
@@ -52,7 +52,7 @@ function checkInjected(t: Test, name: string, template: Pod): void {
   t.doesNotThrow(() => validatePod(pod), `${name}: a valid pod template`);
   t.same(podInvariantProblems(pod), [], `${name}: invariants`);
   for (const config of agentConfigs(pod))
-    t.ok(checkAgentConfig(config, TEMPLATES).ok, `${name}: the agent accepts its config`);
+    t.ok(checkAgentConfig(config, ENGINES).ok, `${name}: the agent accepts its config`);
 }
 
 t.test('every workload kind in a multi-document file', async (t) => {

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { checkAgentConfig, type AgentConfigInput } from '../common/config.ts';
-import { TEMPLATES } from '../injector/annotations.ts';
+import { ENGINES } from '../injector/annotations.ts';
 import { injectPod } from '../injector/inject.ts';
 import { DEFAULT_INJECTOR_OPTIONS } from '../injector/plan.ts';
 import type { Container, Pod } from '../injector/types.ts';
@@ -51,7 +51,7 @@ t.test('native sidecar: the port, the env var, the config', async (t) => {
   const config = agentConfig(agent);
   t.equal(config.localApi, true);
   t.equal(config.localApiPort, 3001);
-  t.ok(checkAgentConfig(config, TEMPLATES).ok, 'the agent accepts it');
+  t.ok(checkAgentConfig(config, ENGINES).ok, 'the agent accepts it');
   t.same(
     pod.spec.containers[0]?.env?.find((e) => e.name === 'AWS_TOKEN'),
     { name: 'AWS_TOKEN', value: 'file:///secrets/.secrets-agent-token' },

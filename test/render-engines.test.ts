@@ -17,6 +17,15 @@ const templateSpec: SecretSpec = {
   template: '{{#if user}}user={{user}}{{/if}}',
 };
 const plainSpec: SecretSpec = { ...templateSpec, template: 'user={{user}}' };
+// An index: JMESPath's (a plain key, field names only, needs no engine: test/key-path.test.ts).
+const keySpec: SecretSpec = {
+  name: 'first',
+  id: 'prod/list',
+  format: 'raw',
+  extract: false,
+  key: 'users[0]',
+};
+const plainKeySpec: SecretSpec = { ...keySpec, key: 'user' };
 const value = { string: '{"user":"app"}', versionId: 'v1', arn: 'arn:aws:secretsmanager:x' };
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
@@ -40,6 +49,11 @@ t.test('before prepareRenderer: a clear error, no engine loaded behind the scene
     /secrets\[name=dsn\]\.template the template engine was not loaded/,
   );
   t.equal(text(renderFile(plainSpec, value)), 'user=app', 'a plain template needs no engine');
+  t.match(
+    renderError(keySpec),
+    /secrets\[name=first\]\.key cannot apply: the JMESPath engine was not loaded/,
+  );
+  t.equal(text(renderFile(plainKeySpec, value)), 'app', 'a plain key needs no engine');
 });
 
 t.test('prepareRenderer loads only what the specs use', async (t) => {
@@ -52,4 +66,8 @@ t.test('prepareRenderer loads only what the specs use', async (t) => {
   );
   await prepareRenderer([templateSpec]);
   t.equal(text(renderFile(templateSpec, value)), 'user=app');
+  t.match(renderError(keySpec), /the JMESPath engine was not loaded/, 'no key spec given');
+  await prepareRenderer([keySpec]);
+  const list = { ...value, string: '{"users":["a","b"]}' };
+  t.equal(text(renderFile(keySpec, list)), 'a');
 });

@@ -36,8 +36,12 @@ function binary(bytes: number[]): SecretValue {
   };
 }
 
-// As the agent does before its first cycle: load the engines (YAML writer, templates) in use.
-await prepareRenderer([spec({ format: 'yaml' }), spec({ template: '{{#if x}}{{x}}{{/if}}' })]);
+// As the agent does before its first cycle: load the engines (YAML writer, templates, JMESPath).
+await prepareRenderer([
+  spec({ format: 'yaml' }),
+  spec({ template: '{{#if x}}{{x}}{{/if}}' }),
+  spec({ key: 'a[0]' }),
+]);
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 function render(options: SpecOptions, value: SecretValue): string {
