@@ -69,6 +69,21 @@ const commandsApart: Plugin = {
   },
 };
 
+/** Bundled in place of a package: one that is required but, as the commands use it, never called. */
+const STUBS: Readonly<Record<string, string>> = {
+  '@opentelemetry/api': 'common/tracing-off.ts',
+};
+const stubs: Plugin = {
+  name: 'stubs',
+  setup(plugin) {
+    const names = Object.keys(STUBS).map((name) => name.replace(/[/.]/g, '\\$&'));
+    plugin.onResolve({ filter: new RegExp(`^(?:${names.join('|')})$`) }, (args) => {
+      const stub = STUBS[args.path];
+      return stub === undefined ? undefined : { path: resolve(import.meta.dirname, stub) };
+    });
+  },
+};
+
 export const BUILD_OPTIONS = {
   entryPoints: {
     cli: 'cli/main.ts',
@@ -88,7 +103,7 @@ export const BUILD_OPTIONS = {
   legalComments: 'none',
   logLevel: 'warning',
   external: [DEV_COMMAND, ...VENDORED],
-  plugins: [commandsApart],
+  plugins: [commandsApart, stubs],
 } satisfies BuildOptions;
 
 if (import.meta.main) {

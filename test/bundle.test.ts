@@ -54,6 +54,12 @@ t.test('build.ts bundles the three commands and nothing of dev/', async (t) => {
     [],
     'no input from dev/',
   );
+  t.same(
+    inputs.filter((f) => f.includes('node_modules/@opentelemetry/')),
+    [],
+    "prom-client's tracing API: in its place, one with no span ever active",
+  );
+  t.ok(inputs.includes('common/tracing-off.ts'));
 });
 
 t.test(
@@ -163,6 +169,12 @@ t.test('the agent loads a vendored package only when its configuration needs it'
     [],
     'a plain template (text and field references): none',
   );
+  t.same(
+    await loaded({ name: 'b', id: 'a', key: '@.user' }),
+    ['@jmespath-community/jmespath'],
+    'a key that is more than field names: JMESPath',
+  );
+  t.same(await loaded({ name: 'b', id: 'a', key: 'user' }), [], 'a plain key: none');
 });
 
 t.test('dev from the bundle: runs in a checkout, says what it is elsewhere', async (t) => {
