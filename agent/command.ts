@@ -4,7 +4,7 @@
  */
 import { mkdir, readFile, writeFile } from '../common/fs-async.ts';
 import { dirname } from 'node:path';
-import type { Command } from '../common/command.ts';
+import type { Command, TextOut } from '../common/command.ts';
 import { parseAgentConfig, type AgentConfig, type K8sSecretTarget } from '../common/config.ts';
 import { AgentError, describeError } from '../common/errors.ts';
 import {
@@ -229,7 +229,7 @@ export const run: Command = async (ctx) => {
 /** A configuration or Kubernetes-configuration error found at start: said, and exit 78. */
 async function configFailure(
   err: unknown,
-  stderr: NodeJS.WritableStream,
+  stderr: TextOut,
   config: AgentConfig,
   logger: Logger,
 ): Promise<number> {

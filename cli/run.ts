@@ -3,6 +3,7 @@
  * exits, for the command cli/main.ts picked by name.
  */
 import type { Command, CommandContext } from '../common/command.ts';
+import { fdOut } from '../common/fd-out.ts';
 
 /**
  * A usage error (AgentError USAGE), known by its code: the entry needs no module of a command's
@@ -24,8 +25,8 @@ async function exitCode(
   const ctx: CommandContext = {
     argv,
     env: process.env,
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: fdOut(1, () => process.stdout),
+    stderr: fdOut(2, () => process.stderr),
     // A getter: process.stdin builds its stream (tty or pipe handles) on first read, ~7 ms of
     // every start, and only `inject -f -` reads it.
     get stdin() {

@@ -88,8 +88,8 @@ t.test('flags: --help, bad seed, non-loopback host', async (t) => {
     env: {},
     stdin: process.stdin,
     signal: AbortSignal.abort(),
-    stdout: { write: (s: string) => out.push(s) } as unknown as NodeJS.WritableStream,
-    stderr: { write: () => true } as unknown as NodeJS.WritableStream,
+    stdout: { write: (s: string) => out.push(s) },
+    stderr: { write: () => true },
   });
   t.equal(await run(ctx(['--help'])), 0);
   t.match(out.join(''), /SECRETS_AGENT_DEV_PORT/);
