@@ -448,6 +448,14 @@ async function runFleet(k: number) {
       wake();
     });
     const readyMs = allReady ? performance.now() - started : null;
+    // Why not: how many were not ready, and the first that had exited, with its last words.
+    const gone = agents.find((a) => a.child.exitCode !== null || a.child.signalCode !== null);
+    const notReady = allReady
+      ? undefined
+      : `${k - ready} of ${k} not ready` +
+        (gone === undefined
+          ? ''
+          : `; ${failureOf(gone.child.exitCode, gone.child.signalCode)}: ${gone.stderr().trim().slice(-300)}`);
     // Settled: a second after the last one became ready.
     await sleep(1000);
     const now = g?.sample().workingSet;
@@ -457,6 +465,7 @@ async function runFleet(k: number) {
       perAgentBytes: now === undefined || !allReady ? null : now / k,
       peakPerAgentBytes: peak === undefined || !allReady ? null : peak / k,
       readyMs,
+      ...(notReady === undefined ? {} : { notReady }),
     };
   } finally {
     g?.stopSampling();
@@ -576,6 +585,7 @@ const fleet: {
   perAgentBytes: number | null;
   peakPerAgentBytes: number | null;
   readyMs: number | null;
+  notReady?: string;
 }[] = [];
 if (confined) for (const k of K_VALUES) fleet.push(await runFleet(k));
 await dev.stop();
@@ -737,7 +747,10 @@ if (confined) {
             ? '-'
             : `${(f.perAgentBytes / bareModule).toFixed(2)}x`,
         ]),
-      )}\n`,
+      )}\n` +
+      fleet
+        .flatMap((f) => (f.notReady === undefined ? [] : [`K=${f.k}: ${f.notReady}\n`]))
+        .join(''),
   );
 }
 
