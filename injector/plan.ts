@@ -48,7 +48,7 @@ export const DEFAULT_INJECTOR_OPTIONS: InjectorOptions = Object.freeze({
   agentPort: 9102,
   resources: Object.freeze({
     // Memory as bench/memory.ts measures it (docs/performance.md, Memory): the sidecar's working
-    // set is ~21-23 MiB once ready (~22 MiB each of 50 side by side) and settles near 31 MiB
+    // set is ~18 MiB once ready (~14.5 MiB each of 50 side by side) and peaks near 19.5 MiB
     // with 100 secrets all rotated at every 5 s refresh: under the request. The limit holds a
     // cold start from a disk with the kernel's default readahead (the page cache of the Node
     // binary counts against it) with the volume full: within 2x of unlimited down to 48Mi.
