@@ -295,7 +295,7 @@ function buildAgent(
  * It costs ~15 ms of CPU instead of ~9 ms, once a refresh, and keeps ~3.5 MiB fewer pages
  * charged to the pod (bench/memory.ts).
  */
-export const GC_OPTIONS = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const;
+const GC_OPTIONS = { type: 'major', execution: 'sync', flavor: 'last-resort' } as const;
 
 /**
  * Node's gc(), where NODE_OPTIONS exposes it (`--expose-gc`, as the injector sets for a
