@@ -69,19 +69,12 @@ const commandsApart: Plugin = {
   },
 };
 
-/** Bundled in place of a package: one that is required but, as the commands use it, never called. */
-const STUBS: Readonly<Record<string, string>> = {
-  '@opentelemetry/api': 'common/tracing-off.ts',
-};
-const stubs: Plugin = {
-  name: 'stubs',
-  setup(plugin) {
-    const names = Object.keys(STUBS).map((name) => name.replace(/[/.]/g, '\\$&'));
-    plugin.onResolve({ filter: new RegExp(`^(?:${names.join('|')})$`) }, (args) => {
-      const stub = STUBS[args.path];
-      return stub === undefined ? undefined : { path: resolve(import.meta.dirname, stub) };
-    });
-  },
+/**
+ * Bundled in place of a package (esbuild's `alias`): one that is required but, as the commands
+ * use it, never called.
+ */
+const STUBS = {
+  '@opentelemetry/api': './common/tracing-off.ts',
 };
 
 export const BUILD_OPTIONS = {
@@ -103,7 +96,8 @@ export const BUILD_OPTIONS = {
   legalComments: 'none',
   logLevel: 'warning',
   external: [DEV_COMMAND, ...VENDORED],
-  plugins: [commandsApart, stubs],
+  alias: STUBS,
+  plugins: [commandsApart],
 } satisfies BuildOptions;
 
 if (import.meta.main) {

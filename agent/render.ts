@@ -7,7 +7,7 @@
  */
 import type { JSONValue } from '@jmespath-community/jmespath';
 import type { stringify as StringifyYaml } from 'yaml';
-import type { SecretSpec } from '../common/config.ts';
+import { needsJmesPath, needsTemplateEngine, type SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import { secretFieldPath } from '../common/source-ids.ts';
 import { isObject } from '../common/json.ts';
@@ -19,7 +19,6 @@ import { isSecretKey, SECRET_KEY_RULE } from '../common/kube.ts';
 import { compileTemplate, loadTemplateEngine, TemplateError } from './template.ts';
 import type { CompiledTemplate } from './template.ts';
 import type { SecretValue } from './types.ts';
-import { plainTemplate } from '../common/template.ts';
 import { loadYaml } from '../common/yaml.ts';
 
 // ---- engines loaded on demand ----
@@ -35,9 +34,9 @@ let jmespath: JmesPath | undefined;
 
 /** Loads the engines `specs` need. The agent calls it once, before its first cycle. */
 export async function prepareRenderer(specs: readonly SecretSpec[]): Promise<void> {
-  if (specs.some((s) => s.template !== undefined && plainTemplate(s.template) === undefined))
-    await loadTemplateEngine();
-  if (specs.some((s) => s.key !== undefined && plainKeyPath(s.key) === undefined)) {
+  // The questions the configuration check asked of the same secrets, answered the same way.
+  if (needsTemplateEngine({ secrets: specs })) await loadTemplateEngine();
+  if (needsJmesPath({ secrets: specs })) {
     jmespath ??= await loadJmesPath();
     boundJmesPathFunctions(jmespath);
   }

@@ -611,11 +611,7 @@ function parseLocal(
  * the template engine is needed to check it.
  */
 export function needsTemplateEngine(raw: unknown): boolean {
-  const secrets = isObject(raw) ? raw['secrets'] : undefined;
-  return (
-    Array.isArray(secrets) &&
-    secrets.some((s) => isObject(s) && s['template'] !== undefined && !isPlain(s['template']))
-  );
+  return someSecret(raw, (s) => s['template'] !== undefined && !isPlain(s['template']));
 }
 
 function isPlain(template: unknown): boolean {
@@ -627,13 +623,19 @@ function isPlain(template: unknown): boolean {
  * JMESPath engine is needed to check it.
  */
 export function needsJmesPath(raw: unknown): boolean {
-  const secrets = isObject(raw) ? raw['secrets'] : undefined;
-  return (
-    Array.isArray(secrets) &&
-    secrets.some(
-      (s) => isObject(s) && typeof s['key'] === 'string' && plainKeyPath(s['key']) === undefined,
-    )
+  return someSecret(
+    raw,
+    (s) => typeof s['key'] === 'string' && plainKeyPath(s['key']) === undefined,
   );
+}
+
+/**
+ * Whether any secret of a document passes `test`. A parsed configuration is such a document
+ * too: the renderer asks the same two questions of its specs (agent/render.ts prepareRenderer).
+ */
+function someSecret(raw: unknown, test: (secret: JsonObject) => boolean): boolean {
+  const secrets = isObject(raw) ? raw['secrets'] : undefined;
+  return Array.isArray(secrets) && secrets.some((s) => isObject(s) && test(s));
 }
 
 /** The engines a check needs for what is not plain (needsTemplateEngine, needsJmesPath). */
