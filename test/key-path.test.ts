@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { boundJmesPathFunctions } from '../agent/jmespath-bounds.ts';
 import { prepareRenderer, renderFile } from '../agent/render.ts';
-import { checkAgentConfig, needsJmesPath, type SecretSpec } from '../common/config.ts';
+import { checkAgentConfig, LIMITS, needsJmesPath, type SecretSpec } from '../common/config.ts';
 import { AgentError } from '../common/errors.ts';
 import { loadJmesPath } from '../common/jmespath.ts';
 import { plainKeyPath, selectPath } from '../common/key-path.ts';
@@ -209,4 +209,29 @@ t.test('a configuration of plain keys needs no JMESPath engine', async (t) => {
   const bad = checkAgentConfig(doc('users['), { jmespath });
   t.match(bad, { ok: false, problems: [{ path: ['secrets', 0, 'key'], kind: 'invalid' }] });
   t.ok(checkAgentConfig(doc('users[0]'), { jmespath }).ok);
+});
+
+t.test('a plain key past the length bound is refused by that bound, engine or not', (t) => {
+  const doc = (key: string): unknown => ({ secrets: [{ name: 'a', id: 'prod/db', key }] });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 * LIMITS.keyLength }),
+      fc.constantFrom('a', 'ab_9', '"x-y"'),
+      (length, segment) => {
+        // Segments joined by dots, cut to `length` where that still leaves a plain key.
+        let key = segment;
+        while (key.length + 1 + segment.length <= length) key += `.${segment}`;
+        t.not(plainKeyPath(key), undefined);
+        const checked = checkAgentConfig(doc(key));
+        if (key.length <= LIMITS.keyLength) t.ok(checked.ok, `${key.length} characters`);
+        else
+          t.match(checked, {
+            ok: false,
+            problems: [{ path: ['secrets', 0, 'key'], kind: 'too-long' }],
+          });
+      },
+    ),
+    { numRuns: 200 },
+  );
+  t.end();
 });
