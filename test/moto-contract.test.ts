@@ -219,6 +219,8 @@ interface SidecarOutcome {
   readonly apiCalls?: Record<string, number>;
   readonly fetches?: Record<string, number>;
   readonly code?: number | null;
+  /** What an agent that exited wrote: why it gave up, for a failure to show. */
+  readonly output?: string;
 }
 
 async function environment(
@@ -277,7 +279,11 @@ async function runSidecar(t: Test, upstream: string, s: Scenario): Promise<Sidec
   t.teardown(() => agent.stop('SIGKILL'));
   const base = `http://127.0.0.1:${port}`;
   let code: number | null | undefined;
-  void agent.exited.then((run) => (code = run.code));
+  let output = '';
+  void agent.exited.then((run) => {
+    output = run.stdout + run.stderr;
+    code = run.code;
+  });
   await eventually(async () => {
     if (code !== undefined) return true;
     const ready = await fetch(`${base}/readyz`).then(
@@ -286,7 +292,7 @@ async function runSidecar(t: Test, upstream: string, s: Scenario): Promise<Sidec
     );
     return ready ? true : undefined;
   }, 30_000);
-  if (code !== undefined) return { files: await filesIn(out), wire: proxy.calls(), code };
+  if (code !== undefined) return { files: await filesIn(out), wire: proxy.calls(), code, output };
   const text = await (await fetch(`${base}/metrics`)).text();
   const outcome = {
     files: await filesIn(out),
@@ -534,8 +540,9 @@ t.test(
     for (const [i, s] of scenarios.entries()) {
       const [m, d] = outcomes[i] ?? [];
       if (m === undefined || d === undefined) throw new Error(`no outcome for ${s.title}`);
-      t.same(m.files, d.files, `${s.title}: byte-identical files`);
-      t.equal(m.code, d.code, `${s.title}: the same exit`);
+      const outputs = { moto: m.output, dev: d.output };
+      t.same(m.files, d.files, `${s.title}: byte-identical files`, outputs);
+      t.equal(m.code, d.code, `${s.title}: the same exit`, outputs);
       if (s === MISSING) {
         t.equal(d.code, 1, 'a first write that cannot complete: exit 1, as init');
         t.same(m.wire, d.wire, `${s.title}: the same calls on the wire, retries included`);

@@ -4,7 +4,7 @@
  * (`npm test` builds the bundle first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { AGENT_COMMAND, AGENT_NODE_OPTIONS } from '../../injector/types.ts';
@@ -192,18 +192,47 @@ export async function runAgent(
   return result;
 }
 
-/** A port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Where the ports freePort hands out come from: below the kernel's ephemeral range, which starts
+ * at 32768 unless /proc/sys/net/ipv4/ip_local_port_range says otherwise.
+ */
+const PORTS = { low: 10_000, high: ephemeralStart() };
+function ephemeralStart(): number {
+  try {
+    const low = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0],
+    );
+    return Number.isInteger(low) && low > 20_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+/** Handed out by this process already: never twice. */
+const handedOut = new Set<number>();
+
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(typeof address === 'object' && address !== null ? address.port : 0),
-      );
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port free on 127.0.0.1 right now, for a server a test starts next. Not one the kernel picks
+ * (listen on port 0): that comes from the ephemeral range, where any outgoing connection (tests
+ * make hundreds) can take it in the moment before the server binds it, and the agent then exits
+ * with EADDRINUSE. A port below that range is taken only by another explicit bind.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = PORTS.low + Math.floor(Math.random() * (PORTS.high - PORTS.low));
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${PORTS.low}-${PORTS.high - 1}`);
 }
 
 /** A web identity token shaped like a projected service-account token (unsigned: dev only). */
